@@ -1,0 +1,19 @@
+/** Base class of every error stonks throws on purpose. */
+export class StonksError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A metric value, key, step or call shape that cannot be logged. */
+export class InvalidMetricError extends StonksError {}
+
+/** The database was written by a newer stonks, or is not a stonks database. */
+export class SchemaVersionError extends StonksError {}
+
+/** A write to the database failed and is being retried (strict mode surfaces it). */
+export class WriteError extends StonksError {}
+
+/** A run, experiment or series that does not exist. */
+export class NotFoundError extends StonksError {}

@@ -1,0 +1,123 @@
+import { NotFoundError } from "../errors.js";
+import { type Db, openDatabase } from "../store/connection.js";
+import {
+  DEFAULT_STALE_AFTER_S,
+  getExperiment,
+  getMetricKeys,
+  getRunRow,
+  listExperiments,
+  listRunRows,
+  metricSummaries,
+  readDownsampled,
+  readSeries,
+  toRunInfo,
+} from "../store/reads.js";
+import type {
+  DownsampledSeries,
+  DownsampleOptions,
+  Experiment,
+  MetricSeries,
+  MetricSummary,
+  RunInfo,
+  SeriesRequest,
+} from "../types.js";
+import { resolveDbPath } from "../util/db-path.js";
+
+export interface OpenQueryOptions {
+  /** Seconds without a heartbeat after which a running run is reported stale (default 60). */
+  staleAfterSeconds?: number;
+  /** Open without write access. Default false (an old schema is migrated forward). */
+  readonly?: boolean;
+}
+
+/** Read access to a stonks database: what open() returns. */
+export class StonksDatabase {
+  readonly path: string;
+  /** The underlying connection, for the store layer's other readers (server, CLI). */
+  readonly connection: Db;
+  private readonly staleAfter: number;
+
+  constructor(path: string, options: OpenQueryOptions = {}) {
+    this.path = path;
+    this.staleAfter = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S;
+    this.connection = openDatabase(path, { create: false, readonly: options.readonly ?? false });
+  }
+
+  listExperiments(): Experiment[] {
+    return listExperiments(this.connection);
+  }
+
+  /** An experiment by id or name, or null. */
+  getExperiment(idOrName: string): Experiment | null {
+    return getExperiment(this.connection, idOrName);
+  }
+
+  /** Runs newest first, of one experiment or of all. */
+  listRuns(experimentId?: string): RunInfo[] {
+    const now = Date.now() / 1000;
+    return listRunRows(this.connection, experimentId).map((row) => toRunInfo(row, now, this.staleAfter));
+  }
+
+  getRun(runId: string): RunInfo | null {
+    const row = getRunRow(this.connection, runId);
+    return row ? toRunInfo(row, Date.now() / 1000, this.staleAfter) : null;
+  }
+
+  getMetricKeys(runId: string): string[] {
+    this.requireRun(runId);
+    return getMetricKeys(this.connection, runId);
+  }
+
+  /** Every point of one metric, ordered by step; empty arrays for a key never logged. */
+  getMetrics(runId: string, key: string): MetricSeries {
+    this.requireRun(runId);
+    return (
+      readSeries(this.connection, runId, key) ?? {
+        key,
+        steps: new Float64Array(0),
+        values: new Float64Array(0),
+        timestamps: new Float64Array(0),
+      }
+    );
+  }
+
+  /** Last, min and max of every metric of a run. */
+  getSummaries(runId: string): MetricSummary[] {
+    this.requireRun(runId);
+    return metricSummaries(this.connection, runId);
+  }
+
+  /**
+   * Several series at once, each reduced to about maxPoints points (min and max
+   * of each bucket kept), optionally over a step range for a zoomed view.
+   */
+  getSeries(requests: SeriesRequest[], options: DownsampleOptions): DownsampledSeries[] {
+    return requests.map(
+      (r) =>
+        readDownsampled(this.connection, r.runId, r.key, options.maxPoints, options.minStep, options.maxStep) ?? {
+          runId: r.runId,
+          key: r.key,
+          steps: new Float64Array(0),
+          values: new Float64Array(0),
+          timestamps: new Float64Array(0),
+          totalPoints: 0,
+          downsampled: false,
+        },
+    );
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+
+  private requireRun(runId: string): void {
+    if (!getRunRow(this.connection, runId)) {
+      throw new NotFoundError(`No run with id ${runId}. List runs with db.listRuns() or \`stonks runs <experiment>\`.`);
+    }
+  }
+}
+
+/** Opens a database for reading: explicit path > STONKS_DB > ./stonks.db. */
+export function open(db?: string, options: OpenQueryOptions = {}): StonksDatabase {
+  return new StonksDatabase(resolveDbPath(db), options);
+}

@@ -1,0 +1,17 @@
+/** Point arrays travel as little-endian float64 blobs (see docs/schema.md). */
+export function encodeFloats(values: Float64Array): Buffer {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** Copies a blob of float64s into target at offset; returns how many were copied. */
+export function decodeFloatsInto(blob: Buffer, target: Float64Array, offset: number): number {
+  const count = blob.byteLength >>> 3;
+  new Uint8Array(target.buffer, target.byteOffset + offset * 8, count * 8).set(blob.subarray(0, count * 8));
+  return count;
+}
+
+export function decodeFloats(blob: Buffer): Float64Array {
+  const out = new Float64Array(blob.byteLength >>> 3);
+  decodeFloatsInto(blob, out, 0);
+  return out;
+}

@@ -1,0 +1,437 @@
+import type {
+  Config,
+  DownsampledSeries,
+  Experiment,
+  MetricSeries,
+  MetricSummary,
+  Provenance,
+  RunInfo,
+  RunStatus,
+} from "../types.js";
+import { decodeFloatsInto } from "./codec.js";
+import { type Db, runRead, stmt } from "./connection.js";
+import { ROLLUP_LEVELS } from "./rollup.js";
+
+/** A running run whose heartbeat is older than this many seconds is stale. */
+export const DEFAULT_STALE_AFTER_S = 60;
+
+interface ExperimentRow {
+  id: string;
+  name: string;
+  description: string | null;
+  created_at: number;
+  run_count: number;
+}
+
+export interface RunRow {
+  seq: number;
+  id: string;
+  experiment_id: string;
+  name: string | null;
+  status: RunStatus;
+  config: string;
+  tags: string;
+  group_name: string | null;
+  job_type: string | null;
+  notes: string | null;
+  color: string | null;
+  created_at: number;
+  ended_at: number | null;
+  last_heartbeat: number | null;
+  host: string | null;
+  pid: number | null;
+  command: string | null;
+  cwd: string | null;
+  git_commit: string | null;
+  git_dirty: number | null;
+  sdk_language: string | null;
+  sdk_version: string | null;
+  revision: number;
+}
+
+const EXPERIMENT_COLUMNS =
+  "e.id, e.name, e.description, e.created_at, (SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count";
+
+function toExperiment(row: ExperimentRow): Experiment {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    createdAt: row.created_at,
+    runCount: row.run_count,
+  };
+}
+
+export function listExperiments(db: Db): Experiment[] {
+  const rows = stmt(db, `SELECT ${EXPERIMENT_COLUMNS} FROM experiments e ORDER BY e.name`).all() as ExperimentRow[];
+  return rows.map(toExperiment);
+}
+
+export function getExperiment(db: Db, idOrName: string): Experiment | null {
+  const row = stmt(db, `SELECT ${EXPERIMENT_COLUMNS} FROM experiments e WHERE e.id = ? OR e.name = ? LIMIT 1`).get(
+    idOrName,
+    idOrName,
+  ) as ExperimentRow | undefined;
+  return row ? toExperiment(row) : null;
+}
+
+export function toRunInfo(row: RunRow, now: number, staleAfterS: number): RunInfo {
+  const provenance: Provenance = {
+    host: row.host,
+    pid: row.pid,
+    command: row.command,
+    cwd: row.cwd,
+    gitCommit: row.git_commit,
+    gitDirty: row.git_dirty === null ? null : row.git_dirty === 1,
+    sdkLanguage: row.sdk_language,
+    sdkVersion: row.sdk_version,
+  };
+  const heartbeat = row.last_heartbeat ?? row.created_at;
+  return {
+    id: row.id,
+    experimentId: row.experiment_id,
+    name: row.name,
+    status: row.status,
+    stale: row.status === "running" && now - heartbeat > staleAfterS,
+    config: JSON.parse(row.config) as Config,
+    tags: JSON.parse(row.tags) as string[],
+    group: row.group_name,
+    jobType: row.job_type,
+    notes: row.notes,
+    color: row.color,
+    createdAt: row.created_at,
+    endedAt: row.ended_at,
+    lastHeartbeat: row.last_heartbeat,
+    provenance,
+    revision: row.revision,
+  };
+}
+
+export function listRunRows(db: Db, experimentId?: string): RunRow[] {
+  if (experimentId === undefined) {
+    return stmt(db, "SELECT * FROM runs ORDER BY created_at DESC, seq DESC").all() as RunRow[];
+  }
+  return stmt(db, "SELECT * FROM runs WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC").all(
+    experimentId,
+  ) as RunRow[];
+}
+
+export function getRunRow(db: Db, runId: string): RunRow | null {
+  return (stmt(db, "SELECT * FROM runs WHERE id = ?").get(runId) as RunRow | undefined) ?? null;
+}
+
+/** Runs whose row changed after the given revision (for live updates). */
+export function runRowsChangedSince(db: Db, revision: number): RunRow[] {
+  return stmt(db, "SELECT * FROM runs WHERE revision > ? ORDER BY revision").all(revision) as RunRow[];
+}
+
+export function getMetricKeys(db: Db, runId: string): string[] {
+  const rows = stmt(
+    db,
+    `SELECT k.key FROM series s JOIN metric_keys k ON k.id = s.key_id JOIN runs r ON r.seq = s.run_seq
+     WHERE r.id = ? AND s.count > 0 ORDER BY k.key`,
+  ).all(runId) as { key: string }[];
+  return rows.map((r) => r.key);
+}
+
+interface SeriesRow {
+  id: number;
+  count: number;
+  monotonic: number;
+}
+
+export function findSeries(db: Db, runId: string, key: string): SeriesRow | null {
+  const row = stmt(
+    db,
+    `SELECT s.id, s.count, s.monotonic FROM series s JOIN metric_keys k ON k.id = s.key_id JOIN runs r ON r.seq = s.run_seq
+     WHERE r.id = ? AND k.key = ?`,
+  ).get(runId, key) as SeriesRow | undefined;
+  return row ?? null;
+}
+
+export function metricSummaries(db: Db, runId: string): MetricSummary[] {
+  const rows = stmt(
+    db,
+    `SELECT k.key, s.count, s.last_step, s.last_value, s.min_value, s.max_value, s.last_time
+     FROM series s JOIN metric_keys k ON k.id = s.key_id JOIN runs r ON r.seq = s.run_seq
+     WHERE r.id = ? AND s.count > 0 ORDER BY k.key`,
+  ).all(runId) as {
+    key: string;
+    count: number;
+    last_step: number | null;
+    last_value: number | null;
+    min_value: number | null;
+    max_value: number | null;
+    last_time: number | null;
+  }[];
+  return rows.map((r) => ({
+    key: r.key,
+    count: r.count,
+    lastStep: r.last_step,
+    last: r.last_value,
+    min: r.min_value,
+    max: r.max_value,
+    lastTime: r.last_time,
+  }));
+}
+
+interface ChunkRow {
+  start_index: number;
+  count: number;
+  steps: Buffer;
+  vals: Buffer;
+  times: Buffer;
+}
+
+interface PointArrays {
+  steps: Float64Array;
+  values: Float64Array;
+  timestamps: Float64Array;
+}
+
+function decodeChunks(chunks: ChunkRow[], from: number, to: number): PointArrays {
+  const n = Math.max(0, to - from);
+  const out = { steps: new Float64Array(n), values: new Float64Array(n), timestamps: new Float64Array(n) };
+  if (n === 0) return out;
+  const scratch = new Float64Array(chunks.reduce((m, c) => Math.max(m, c.count), 0));
+  for (const chunk of chunks) {
+    const lo = Math.max(from, chunk.start_index);
+    const hi = Math.min(to, chunk.start_index + chunk.count);
+    if (hi <= lo) continue;
+    const skip = lo - chunk.start_index;
+    const take = hi - lo;
+    const at = lo - from;
+    if (skip === 0 && take === chunk.count) {
+      decodeFloatsInto(chunk.steps, out.steps, at);
+      decodeFloatsInto(chunk.vals, out.values, at);
+      decodeFloatsInto(chunk.times, out.timestamps, at);
+    } else {
+      decodeFloatsInto(chunk.steps, scratch, 0);
+      out.steps.set(scratch.subarray(skip, skip + take), at);
+      decodeFloatsInto(chunk.vals, scratch, 0);
+      out.values.set(scratch.subarray(skip, skip + take), at);
+      decodeFloatsInto(chunk.times, scratch, 0);
+      out.timestamps.set(scratch.subarray(skip, skip + take), at);
+    }
+  }
+  return out;
+}
+
+/** Points with series index in [from, to), in stored (logging) order. */
+function readIndexRange(db: Db, seriesId: number, from: number, to: number): PointArrays {
+  if (to <= from) return decodeChunks([], 0, 0);
+  const chunks = stmt(
+    db,
+    `SELECT start_index, count, steps, vals, times FROM chunks WHERE series_id = @series
+       AND start_index >= COALESCE((SELECT MAX(start_index) FROM chunks WHERE series_id = @series AND start_index <= @from), 0)
+       AND start_index < @to ORDER BY start_index`,
+  ).all({ series: seriesId, from, to }) as ChunkRow[];
+  return decodeChunks(chunks, from, to);
+}
+
+/** Reorders points by step (stable) when a series was logged out of order. */
+function sortByStep(points: PointArrays): PointArrays {
+  const n = points.steps.length;
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => points.steps[a] - points.steps[b] || a - b);
+  const out = { steps: new Float64Array(n), values: new Float64Array(n), timestamps: new Float64Array(n) };
+  for (let i = 0; i < n; i++) {
+    const j = order[i];
+    out.steps[i] = points.steps[j];
+    out.values[i] = points.values[j];
+    out.timestamps[i] = points.timestamps[j];
+  }
+  return out;
+}
+
+/** Every point of a series, ordered by step (ties in logging order). */
+export function readSeries(db: Db, runId: string, key: string): MetricSeries | null {
+  return runRead(db, () => {
+    const series = findSeries(db, runId, key);
+    if (!series) return null;
+    const points = readIndexRange(db, series.id, 0, series.count);
+    return { key, ...(series.monotonic ? points : sortByStep(points)) };
+  });
+}
+
+/** First series index whose step is >= minStep (monotonic series only). */
+function lowerIndex(db: Db, seriesId: number, count: number, minStep: number): number {
+  const chunk = stmt(
+    db,
+    "SELECT start_index, count, steps FROM chunks WHERE series_id = ? AND last_step >= ? ORDER BY last_step, start_index LIMIT 1",
+  ).get(seriesId, minStep) as { start_index: number; count: number; steps: Buffer } | undefined;
+  if (!chunk) return count;
+  const steps = new Float64Array(chunk.count);
+  decodeFloatsInto(chunk.steps, steps, 0);
+  let i = 0;
+  while (i < steps.length && steps[i] < minStep) i++;
+  return chunk.start_index + i;
+}
+
+/** One past the last series index whose step is <= maxStep (monotonic series only). */
+function upperIndex(db: Db, seriesId: number, maxStep: number): number {
+  const chunk = stmt(
+    db,
+    "SELECT start_index, count, steps FROM chunks WHERE series_id = ? AND first_step <= ? ORDER BY start_index DESC LIMIT 1",
+  ).get(seriesId, maxStep) as { start_index: number; count: number; steps: Buffer } | undefined;
+  if (!chunk) return 0;
+  const steps = new Float64Array(chunk.count);
+  decodeFloatsInto(chunk.steps, steps, 0);
+  let i = steps.length;
+  while (i > 0 && steps[i - 1] > maxStep) i--;
+  return chunk.start_index + i;
+}
+
+/** A run of consecutive points summarised by its extremes; a single point is a unit of one. */
+interface Unit {
+  index: number;
+  minValue: number;
+  minStep: number;
+  minTime: number;
+  maxValue: number;
+  maxStep: number;
+  maxTime: number;
+}
+
+function pointUnits(points: PointArrays, firstIndex: number): Unit[] {
+  const units: Unit[] = new Array(points.values.length);
+  for (let i = 0; i < points.values.length; i++) {
+    const step = points.steps[i];
+    const value = points.values[i];
+    const time = points.timestamps[i];
+    units[i] = {
+      index: firstIndex + i,
+      minValue: value,
+      minStep: step,
+      minTime: time,
+      maxValue: value,
+      maxStep: step,
+      maxTime: time,
+    };
+  }
+  return units;
+}
+
+/** Min and max of each of `buckets` equal index spans over [from, to), in step order. */
+function bucketize(units: Unit[], from: number, to: number, buckets: number): PointArrays {
+  const span = (to - from) / buckets;
+  const steps: number[] = [];
+  const values: number[] = [];
+  const times: number[] = [];
+  let u = 0;
+  for (let b = 0; b < buckets && u < units.length; b++) {
+    const end = b === buckets - 1 ? to : from + (b + 1) * span;
+    let min: Unit | null = null;
+    let max: Unit | null = null;
+    while (u < units.length && units[u].index < end) {
+      const unit = units[u];
+      if (min === null || unit.minValue < min.minValue) min = unit;
+      if (max === null || unit.maxValue > max.maxValue) max = unit;
+      u++;
+    }
+    if (min === null || max === null) continue;
+    const minFirst = min.minStep < max.maxStep || (min.minStep === max.maxStep && min.index <= max.index);
+    const first = minFirst
+      ? { s: min.minStep, v: min.minValue, t: min.minTime }
+      : { s: max.maxStep, v: max.maxValue, t: max.maxTime };
+    const second = minFirst
+      ? { s: max.maxStep, v: max.maxValue, t: max.maxTime }
+      : { s: min.minStep, v: min.minValue, t: min.minTime };
+    steps.push(first.s);
+    values.push(first.v);
+    times.push(first.t);
+    if (second.s !== first.s || second.v !== first.v || second.t !== first.t) {
+      steps.push(second.s);
+      values.push(second.v);
+      times.push(second.t);
+    }
+  }
+  return { steps: Float64Array.from(steps), values: Float64Array.from(values), timestamps: Float64Array.from(times) };
+}
+
+interface RollupUnitRow {
+  bucket: number;
+  min_value: number;
+  min_step: number;
+  min_time: number;
+  max_value: number;
+  max_step: number;
+  max_time: number;
+}
+
+function inStepRange(points: PointArrays, minStep: number, maxStep: number): PointArrays {
+  const keep: number[] = [];
+  for (let i = 0; i < points.steps.length; i++) {
+    if (points.steps[i] >= minStep && points.steps[i] <= maxStep) keep.push(i);
+  }
+  const pick = (a: Float64Array) => Float64Array.from(keep, (i) => a[i]);
+  return { steps: pick(points.steps), values: pick(points.values), timestamps: pick(points.timestamps) };
+}
+
+/**
+ * About maxPoints points of a series over an optional step range: every point
+ * when they fit, else the min and max of maxPoints/2 equal buckets, so no peak
+ * or valley is lost. Monotonic series read rollups of the coarsest level that
+ * still fills the buckets, plus raw points at the ragged edges.
+ */
+export function readDownsampled(
+  db: Db,
+  runId: string,
+  key: string,
+  maxPoints: number,
+  minStep = Number.NEGATIVE_INFINITY,
+  maxStep = Number.POSITIVE_INFINITY,
+): DownsampledSeries | null {
+  return runRead(db, () => {
+    const series = findSeries(db, runId, key);
+    if (!series) return null;
+    const buckets = Math.max(1, Math.floor(maxPoints / 2));
+    if (!series.monotonic) {
+      const all = inStepRange(sortByStep(readIndexRange(db, series.id, 0, series.count)), minStep, maxStep);
+      const total = all.steps.length;
+      if (total <= maxPoints) return { runId, key, ...all, totalPoints: total, downsampled: false };
+      return {
+        runId,
+        key,
+        ...bucketize(pointUnits(all, 0), 0, total, buckets),
+        totalPoints: total,
+        downsampled: true,
+      };
+    }
+    const from = minStep === Number.NEGATIVE_INFINITY ? 0 : lowerIndex(db, series.id, series.count, minStep);
+    const to = maxStep === Number.POSITIVE_INFINITY ? series.count : upperIndex(db, series.id, maxStep);
+    const total = Math.max(0, to - from);
+    if (total <= maxPoints) {
+      return { runId, key, ...readIndexRange(db, series.id, from, to), totalPoints: total, downsampled: false };
+    }
+    const perBucket = total / buckets;
+    const level = [...ROLLUP_LEVELS].reverse().find((l) => 2 ** l <= perBucket);
+    let units: Unit[];
+    if (level === undefined) {
+      units = pointUnits(readIndexRange(db, series.id, from, to), from);
+    } else {
+      const span = 2 ** level;
+      const firstBucket = Math.ceil(from / span);
+      const endBucket = Math.floor(to / span);
+      const head = pointUnits(readIndexRange(db, series.id, from, firstBucket * span), from);
+      const rows = stmt(
+        db,
+        `SELECT bucket, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups
+         WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
+      ).all(series.id, level, firstBucket, endBucket) as RollupUnitRow[];
+      const middle: Unit[] = rows.map((r) => ({
+        index: r.bucket * span,
+        minValue: r.min_value,
+        minStep: r.min_step,
+        minTime: r.min_time,
+        maxValue: r.max_value,
+        maxStep: r.max_step,
+        maxTime: r.max_time,
+      }));
+      const tailFrom = Math.max(endBucket * span, firstBucket * span);
+      const tail = pointUnits(readIndexRange(db, series.id, tailFrom, to), tailFrom);
+      units = head.concat(middle, tail);
+    }
+    return { runId, key, ...bucketize(units, from, to, buckets), totalPoints: total, downsampled: true };
+  });
+}

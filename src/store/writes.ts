@@ -1,0 +1,331 @@
+import { randomUUID } from "node:crypto";
+import { NotFoundError, StonksError } from "../errors.js";
+import type { Config, FinishStatus, Provenance } from "../types.js";
+import { encodeFloats } from "./codec.js";
+import { type Db, stmt } from "./connection.js";
+import { coarsen, mergeRollup, ROLLUP_LEVELS, type RollupRow, rollupPoints } from "./rollup.js";
+
+/** Most points one chunk row holds. */
+export const CHUNK_POINTS = 1024;
+
+export interface NewRun {
+  experimentName: string;
+  name: string | null;
+  config: Config;
+  tags: string[];
+  group: string | null;
+  jobType: string | null;
+  notes: string | null;
+  now: number;
+  provenance: Provenance;
+}
+
+export interface StartedRun {
+  id: string;
+  seq: number;
+  experimentId: string;
+  /** Last step logged before (for resumed runs), else null. */
+  lastStep: number | null;
+}
+
+function nextRevision(db: Db): number {
+  const row = stmt(db, "SELECT COALESCE(MAX(revision), 0) + 1 AS r FROM runs").get() as { r: number };
+  return row.r;
+}
+
+export function ensureExperiment(db: Db, name: string, now: number): string {
+  const found = stmt(db, "SELECT id FROM experiments WHERE name = ?").get(name) as { id: string } | undefined;
+  if (found) return found.id;
+  const id = randomUUID();
+  stmt(db, "INSERT INTO experiments (id, name, description, created_at) VALUES (?, ?, NULL, ?)").run(id, name, now);
+  return id;
+}
+
+/** Creates a run in status running. Call inside a write transaction. */
+export function insertRun(db: Db, run: NewRun): StartedRun {
+  const experimentId = ensureExperiment(db, run.experimentName, run.now);
+  const id = randomUUID();
+  const p = run.provenance;
+  const info = stmt(
+    db,
+    `INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
+         created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision)
+       VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    id,
+    experimentId,
+    run.name,
+    JSON.stringify(run.config),
+    JSON.stringify(run.tags),
+    run.group,
+    run.jobType,
+    run.notes,
+    run.now,
+    run.now,
+    p.host,
+    p.pid,
+    p.command,
+    p.cwd,
+    p.gitCommit,
+    p.gitDirty === null ? null : p.gitDirty ? 1 : 0,
+    p.sdkLanguage,
+    p.sdkVersion,
+    nextRevision(db),
+  );
+  return { id, seq: Number(info.lastInsertRowid), experimentId, lastStep: null };
+}
+
+/**
+ * Reopens an existing run ("latest" of the experiment, or a run id) for more
+ * logging: status back to running, steps continue after the last one.
+ */
+export function resumeRun(db: Db, experimentName: string, resume: string, run: NewRun): StartedRun {
+  const experiment = stmt(db, "SELECT id FROM experiments WHERE name = ?").get(experimentName) as
+    | { id: string }
+    | undefined;
+  let row: { seq: number; id: string; experiment_id: string; config: string; tags: string } | undefined;
+  if (resume === "latest") {
+    if (!experiment) return insertRun(db, run);
+    row = stmt(
+      db,
+      "SELECT seq, id, experiment_id, config, tags FROM runs WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1",
+    ).get(experiment.id) as typeof row;
+    if (!row) return insertRun(db, run);
+  } else {
+    row = stmt(db, "SELECT seq, id, experiment_id, config, tags FROM runs WHERE id = ?").get(resume) as typeof row;
+    if (!row) throw new NotFoundError(`Cannot resume run ${resume}: no such run. Pass an existing run id or "latest".`);
+    if (!experiment || row.experiment_id !== experiment.id) {
+      throw new StonksError(`Cannot resume run ${resume}: it belongs to another experiment than "${experimentName}".`);
+    }
+  }
+  const config = { ...(JSON.parse(row.config) as Config), ...run.config };
+  const tags = [...new Set([...(JSON.parse(row.tags) as string[]), ...run.tags])];
+  stmt(
+    db,
+    `UPDATE runs SET status = 'running', ended_at = NULL, last_heartbeat = ?, config = ?, tags = ?,
+       name = COALESCE(?, name), group_name = COALESCE(?, group_name), job_type = COALESCE(?, job_type),
+       notes = COALESCE(?, notes), pid = ?, host = ?, command = ?, revision = ? WHERE seq = ?`,
+  ).run(
+    run.now,
+    JSON.stringify(config),
+    JSON.stringify(tags),
+    run.name,
+    run.group,
+    run.jobType,
+    run.notes,
+    run.provenance.pid,
+    run.provenance.host,
+    run.provenance.command,
+    nextRevision(db),
+    row.seq,
+  );
+  const last = stmt(db, "SELECT MAX(last_step) AS s FROM series WHERE run_seq = ?").get(row.seq) as {
+    s: number | null;
+  };
+  return { id: row.id, seq: row.seq, experimentId: row.experiment_id, lastStep: last.s };
+}
+
+export function finishRun(db: Db, runSeq: number, status: FinishStatus, now: number): void {
+  stmt(db, "UPDATE runs SET status = ?, ended_at = ?, last_heartbeat = ?, revision = ? WHERE seq = ?").run(
+    status,
+    now,
+    now,
+    nextRevision(db),
+    runSeq,
+  );
+}
+
+export function mergeRunConfig(db: Db, runSeq: number, patch: Config): void {
+  const row = stmt(db, "SELECT config FROM runs WHERE seq = ?").get(runSeq) as { config: string } | undefined;
+  if (!row) return;
+  const merged = { ...(JSON.parse(row.config) as Config), ...patch };
+  stmt(db, "UPDATE runs SET config = ?, revision = ? WHERE seq = ?").run(
+    JSON.stringify(merged),
+    nextRevision(db),
+    runSeq,
+  );
+}
+
+export function touchHeartbeat(db: Db, runSeq: number, now: number): void {
+  stmt(db, "UPDATE runs SET last_heartbeat = ? WHERE seq = ? AND status = 'running'").run(now, runSeq);
+}
+
+export function runExists(db: Db, runSeq: number): boolean {
+  return stmt(db, "SELECT 1 FROM runs WHERE seq = ?").get(runSeq) !== undefined;
+}
+
+/** Returns the series id of (run, key), creating the key and series on first use. */
+export function ensureSeries(db: Db, runSeq: number, key: string): number {
+  stmt(db, "INSERT OR IGNORE INTO metric_keys (key) VALUES (?)").run(key);
+  const keyId = (stmt(db, "SELECT id FROM metric_keys WHERE key = ?").get(key) as { id: number }).id;
+  stmt(db, "INSERT OR IGNORE INTO series (run_seq, key_id) VALUES (?, ?)").run(runSeq, keyId);
+  return (stmt(db, "SELECT id FROM series WHERE run_seq = ? AND key_id = ?").get(runSeq, keyId) as { id: number }).id;
+}
+
+interface SeriesState {
+  count: number;
+  monotonic: number;
+  last_step: number | null;
+  min_value: number | null;
+  max_value: number | null;
+}
+
+interface TailChunk {
+  id: number;
+  start_index: number;
+  count: number;
+  steps: Buffer;
+  vals: Buffer;
+  times: Buffer;
+}
+
+function concat(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function fromBlob(blob: Buffer): Float64Array {
+  const out = new Float64Array(blob.byteLength >>> 3);
+  new Uint8Array(out.buffer).set(blob);
+  return out;
+}
+
+function rollupParams(seriesId: number, level: number, row: RollupRow): unknown[] {
+  return [
+    seriesId,
+    level,
+    row.bucket,
+    row.count,
+    row.firstStep,
+    row.lastStep,
+    row.minValue,
+    row.minStep,
+    row.minTime,
+    row.maxValue,
+    row.maxStep,
+    row.maxTime,
+  ];
+}
+
+interface RollupDbRow {
+  bucket: number;
+  count: number;
+  first_step: number;
+  last_step: number;
+  min_value: number;
+  min_step: number;
+  min_time: number;
+  max_value: number;
+  max_step: number;
+  max_time: number;
+}
+
+/**
+ * Appends points to a series: chunk rows (the tail chunk is refilled up to
+ * CHUNK_POINTS), rollup rows of every level, and the series summary.
+ * Call inside a write transaction.
+ */
+export function appendPoints(
+  db: Db,
+  seriesId: number,
+  steps: Float64Array,
+  values: Float64Array,
+  times: Float64Array,
+): void {
+  const n = values.length;
+  if (n === 0) return;
+  const state = stmt(db, "SELECT count, monotonic, last_step, min_value, max_value FROM series WHERE id = ?").get(
+    seriesId,
+  ) as SeriesState | undefined;
+  if (!state) throw new NotFoundError(`series ${seriesId} does not exist`);
+  const startIndex = state.count;
+
+  let chunkStart = startIndex;
+  let allSteps = steps;
+  let allValues = values;
+  let allTimes = times;
+  const tail = stmt(
+    db,
+    "SELECT id, start_index, count, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY start_index DESC LIMIT 1",
+  ).get(seriesId) as TailChunk | undefined;
+  if (tail && tail.count < CHUNK_POINTS) {
+    chunkStart = tail.start_index;
+    allSteps = concat(fromBlob(tail.steps), steps);
+    allValues = concat(fromBlob(tail.vals), values);
+    allTimes = concat(fromBlob(tail.times), times);
+    stmt(db, "DELETE FROM chunks WHERE id = ?").run(tail.id);
+  }
+  const insertChunk = stmt(
+    db,
+    "INSERT INTO chunks (series_id, start_index, count, first_step, last_step, steps, vals, times) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  for (let offset = 0; offset < allValues.length; offset += CHUNK_POINTS) {
+    const end = Math.min(allValues.length, offset + CHUNK_POINTS);
+    const s = allSteps.subarray(offset, end);
+    insertChunk.run(
+      seriesId,
+      chunkStart + offset,
+      end - offset,
+      s[0],
+      s[s.length - 1],
+      encodeFloats(s),
+      encodeFloats(allValues.subarray(offset, end)),
+      encodeFloats(allTimes.subarray(offset, end)),
+    );
+  }
+
+  const getRollup = stmt(
+    db,
+    "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?",
+  );
+  const putRollup = stmt(db, "INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  let newRows: RollupRow[] = [];
+  let previousLevel = 0;
+  for (const level of ROLLUP_LEVELS) {
+    newRows =
+      previousLevel === 0
+        ? rollupPoints(level, startIndex, steps, values, times)
+        : coarsen(newRows, level - previousLevel);
+    previousLevel = level;
+    for (let i = 0; i < newRows.length; i++) {
+      let row = newRows[i];
+      if (i === 0 && startIndex % 2 ** level !== 0) {
+        const old = getRollup.get(seriesId, level, row.bucket) as RollupDbRow | undefined;
+        if (old) {
+          row = mergeRollup(
+            {
+              bucket: old.bucket,
+              count: old.count,
+              firstStep: old.first_step,
+              lastStep: old.last_step,
+              minValue: old.min_value,
+              minStep: old.min_step,
+              minTime: old.min_time,
+              maxValue: old.max_value,
+              maxStep: old.max_step,
+              maxTime: old.max_time,
+            },
+            row,
+          );
+        }
+      }
+      putRollup.run(...rollupParams(seriesId, level, row));
+    }
+  }
+
+  let monotonic = state.monotonic === 1 && (state.last_step === null || steps[0] >= state.last_step);
+  let min = state.min_value ?? Number.POSITIVE_INFINITY;
+  let max = state.max_value ?? Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && steps[i] < steps[i - 1]) monotonic = false;
+    if (values[i] < min) min = values[i];
+    if (values[i] > max) max = values[i];
+  }
+  stmt(
+    db,
+    `UPDATE series SET count = ?, monotonic = ?, first_step = COALESCE(first_step, ?), last_step = ?,
+       last_value = ?, last_time = ?, min_value = ?, max_value = ? WHERE id = ?`,
+  ).run(startIndex + n, monotonic ? 1 : 0, steps[0], steps[n - 1], values[n - 1], times[n - 1], min, max, seriesId);
+}
