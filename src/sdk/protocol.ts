@@ -1,0 +1,76 @@
+/**
+ * Shared memory and messages between the main thread (Run.log) and the writer
+ * worker. Points travel through a ring of float64 records in a
+ * SharedArrayBuffer (no per-point postMessage); rare control operations travel
+ * as messages the worker reads synchronously with receiveMessageOnPort.
+ */
+import type { Config, FinishStatus } from "../types.js";
+
+/** Slots of the Int32 control array. */
+export const Ctrl = {
+  /** Records written by the main thread (wrapping int32). */
+  Head: 0,
+  /** Records consumed by the worker (wrapping int32). */
+  Tail: 1,
+  /** Bumped by the main thread to wake the worker. */
+  Signal: 2,
+  /** Flush requests made by the main thread. */
+  FlushRequested: 3,
+  /** Highest flush request the worker has attempted. */
+  FlushDone: 4,
+  /** 1 when the last flush attempt failed to write everything. */
+  FlushFailed: 5,
+  /** Bumped by the worker after each synchronous reply. */
+  Reply: 6,
+  /** Bumped by the worker whenever a write fails (strict runs raise on it). */
+  Errors: 7,
+  /** Worker is up and listening. */
+  Ready: 8,
+} as const;
+export const CTRL_SLOTS = 16;
+
+/** Fields per record: series slot, step, value, time. */
+export const RECORD_FIELDS = 4;
+export const RING_RECORDS = 1 << 16;
+
+/** Points buffered before the worker is woken to write (the seed's 100). */
+export const FLUSH_EVERY_POINTS = 100;
+/** The seed's background timer. */
+export const FLUSH_INTERVAL_MS = 5000;
+export const HEARTBEAT_INTERVAL_MS = 5000;
+
+export interface ProvenanceFields {
+  host: string | null;
+  pid: number;
+  command: string;
+  cwd: string;
+  sdkVersion: string;
+}
+
+export type ControlMessage =
+  | {
+      op: "start";
+      dbPath: string;
+      experiment: string;
+      name: string | null;
+      config: Config;
+      tags: string[];
+      group: string | null;
+      jobType: string | null;
+      notes: string | null;
+      resume: string | null;
+      provenance: ProvenanceFields;
+    }
+  | { op: "series"; slot: number; runSeq: number; dbPath: string; key: string }
+  | { op: "config"; runSeq: number; dbPath: string; patch: Config }
+  | { op: "git"; runSeq: number; dbPath: string; commit: string | null; dirty: boolean | null }
+  | { op: "finish"; runSeq: number; dbPath: string; status: FinishStatus };
+
+export type StartReply =
+  | { ok: true; id: string; seq: number; experimentId: string; lastStep: number | null }
+  | { ok: false; error: string; kind: string };
+
+export interface WorkerData {
+  ctrl: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
+}

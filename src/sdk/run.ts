@@ -1,0 +1,302 @@
+import { InvalidMetricError, SchemaVersionError, StonksError, WriteError } from "../errors.js";
+import type { Config, FinishStatus, RunStatus } from "../types.js";
+import { isRemoteUrl, resolveDbPath } from "../util/db-path.js";
+import { logger } from "../util/logger.js";
+import { gitDirty, processProvenance, readGitCommit } from "./provenance.js";
+import { type ExitParticipant, type WriterClient, writer } from "./writer-client.js";
+
+export interface StartRunOptions {
+  /** Hyperparameters stored with the run. */
+  config?: Config;
+  /** Database file: this option > STONKS_DB > ./stonks.db. */
+  db?: string;
+  /** Human-readable name shown in the dashboard. */
+  runName?: string;
+  /** Throw on logging errors instead of warning and going on. Default false. */
+  strict?: boolean;
+  tags?: string[];
+  group?: string;
+  jobType?: string;
+  notes?: string;
+  /** Continue an existing run: "latest" of this experiment, or a run id. Steps continue after the last one. */
+  resume?: string;
+}
+
+export interface LogOptions {
+  /** Step of these values; omitted: the previous step + 1, starting at 0. */
+  step?: number | bigint;
+}
+
+type RunState = "created" | "running" | "finished" | "disabled";
+
+const FINISH_STATUSES: readonly string[] = ["completed", "failed", "interrupted"];
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A number from anything a user would call one; NaN when it is not. */
+function toNumber(value: unknown): number {
+  switch (typeof value) {
+    case "number":
+      return value;
+    case "boolean":
+      return value ? 1 : 0;
+    case "bigint":
+      return Number(value);
+    case "object":
+      if (value instanceof Number) return value.valueOf();
+      return Number.NaN;
+    default:
+      return Number.NaN;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "number") return String(value);
+  if (value === null) return "null";
+  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
+  return `a ${typeof value}`;
+}
+
+/** One execution of a training script. Create with startRun(). */
+export class Run implements ExitParticipant {
+  readonly experiment: string;
+  readonly strict: boolean;
+  private readonly options: StartRunOptions;
+  private state: RunState = "created";
+  private runId: string | null = null;
+  private seq = 0;
+  private dbPath = "";
+  private finalStatus: RunStatus | null = null;
+  private nextStep = 0;
+  private readonly slots = new Map<string, number>();
+  private readonly warned = new Set<string>();
+  private client: WriterClient | null = null;
+  private pendingGit: (() => Promise<void>) | null = null;
+
+  constructor(experiment: string, options: StartRunOptions = {}) {
+    if (typeof experiment !== "string" || experiment.trim() === "") {
+      throw new StonksError("startRun needs an experiment name, a non-empty string such as startRun('my-experiment').");
+    }
+    this.experiment = experiment;
+    this.options = options;
+    this.strict = options.strict === true;
+  }
+
+  /** The run's UUID (available once started). */
+  get id(): string {
+    if (this.runId === null) throw new StonksError("the run has no id until run.start() is called.");
+    return this.runId;
+  }
+
+  /** "created" before start(), then running, completed, failed or interrupted. */
+  get status(): RunStatus | "created" {
+    if (this.finalStatus !== null) return this.finalStatus;
+    return this.state === "running" ? "running" : "created";
+  }
+
+  /** Creates the run in the database (or reopens it with resume). Returns the run. */
+  start(): this {
+    if (this.state !== "created") return this;
+    const target = resolveDbPath(this.options.db);
+    try {
+      if (isRemoteUrl(target)) {
+        throw new StonksError(
+          `logging to a stonks server (${target}) is not available in this version; pass a file path as db or STONKS_DB.`,
+        );
+      }
+      const config = this.cleanConfig(this.options.config ?? {}, "config");
+      const client = writer();
+      const reply = client.start({
+        op: "start",
+        dbPath: target,
+        experiment: this.experiment,
+        name: this.options.runName ?? null,
+        config,
+        tags: this.cleanTags(this.options.tags),
+        group: this.options.group ?? null,
+        jobType: this.options.jobType ?? null,
+        notes: this.options.notes ?? null,
+        resume: this.options.resume ?? null,
+        provenance: processProvenance(),
+      });
+      if (!reply.ok) {
+        throw reply.kind === "SchemaVersionError" ? new SchemaVersionError(reply.error) : new StonksError(reply.error);
+      }
+      this.client = client;
+      this.runId = reply.id;
+      this.seq = reply.seq;
+      this.dbPath = target;
+      this.nextStep = reply.lastStep === null ? 0 : reply.lastStep + 1;
+      this.state = "running";
+      client.addParticipant(this);
+      this.recordGit(client, target);
+    } catch (error) {
+      if (this.strict) throw error;
+      this.state = "disabled";
+      logger.error(`could not start the run, nothing will be logged: ${(error as Error).message}`);
+    }
+    return this;
+  }
+
+  private recordGit(client: WriterClient, dbPath: string): void {
+    const commit = readGitCommit();
+    if (commit === null) return;
+    const runSeq = this.seq;
+    client.send({ op: "git", runSeq, dbPath, commit, dirty: null });
+    // Spawning git costs milliseconds; do it off the startRun() path (or at finish for short runs).
+    this.pendingGit = async () => {
+      this.pendingGit = null;
+      clearTimeout(timer);
+      const dirty = await gitDirty();
+      client.send({ op: "git", runSeq, dbPath, commit, dirty });
+    };
+    const timer = setTimeout(() => void this.pendingGit?.(), 100);
+    timer.unref();
+  }
+
+  /**
+   * Logs metric values at a step. Never waits on disk: the values go to a
+   * shared buffer that a writer thread stores.
+   */
+  log(metrics: Record<string, unknown>, options?: LogOptions): void {
+    if (this.state === "created") this.start();
+    if (this.state !== "running") {
+      this.problem("log-state", `run.log() was called on a ${this.status} run; the values were not logged.`);
+      return;
+    }
+    if (this.strict) this.raiseWriteError();
+    if (!isPlainObject(metrics)) {
+      this.problem("metrics-type", `run.log() takes an object of metric values, got ${describe(metrics)}.`);
+      return;
+    }
+    let step: number;
+    const requested = options?.step;
+    if (requested === undefined) {
+      step = this.nextStep;
+    } else {
+      step = typeof requested === "bigint" ? Number(requested) : requested;
+      if (typeof step !== "number" || !Number.isSafeInteger(step) || step < 0) {
+        this.problem("step", `step must be a non-negative integer, got ${describe(requested)}; the call was skipped.`);
+        return;
+      }
+    }
+    this.nextStep = step + 1;
+    const client = this.client!;
+    const time = Date.now() / 1000;
+    for (const key in metrics) {
+      const raw = metrics[key];
+      const value = typeof raw === "number" ? raw : toNumber(raw);
+      // value - value is 0 only for finite numbers (NaN and ±Infinity give NaN).
+      if (value - value !== 0 || key === "") {
+        this.invalidValue(key, raw);
+        continue;
+      }
+      let slot = this.slots.get(key);
+      if (slot === undefined) {
+        slot = client.registerSeries(this.dbPath, this.seq, key);
+        this.slots.set(key, slot);
+      }
+      client.push(slot, step, value, time);
+    }
+    client.commit();
+  }
+
+  /** Merges keys into the stored config (later keys win). */
+  logConfig(config: Config): void {
+    if (this.state === "created") this.start();
+    if (this.state !== "running") {
+      this.problem("config-state", `run.logConfig() was called on a ${this.status} run; the config was not stored.`);
+      return;
+    }
+    if (!isPlainObject(config)) {
+      this.problem("config-type", `run.logConfig() takes an object, got ${describe(config)}.`);
+      return;
+    }
+    const patch = this.cleanConfig(config, "logConfig");
+    this.client!.send({ op: "config", runSeq: this.seq, dbPath: this.dbPath, patch });
+  }
+
+  /** Resolves when everything logged so far is in the database. */
+  async flush(): Promise<void> {
+    if (this.state !== "running" && this.state !== "finished") return;
+    try {
+      await this.client!.flush();
+    } catch (error) {
+      if (this.strict) throw error;
+      this.problem("flush", (error as Error).message);
+    }
+  }
+
+  /** Records the final status and writes every buffered point. */
+  async finish(status: FinishStatus = "completed"): Promise<void> {
+    if (!FINISH_STATUSES.includes(status)) {
+      const message = `finish() takes "completed", "failed" or "interrupted", got ${JSON.stringify(status)}.`;
+      if (this.strict) throw new StonksError(message);
+      logger.warn(`${message} The run is marked failed.`);
+      status = "failed";
+    }
+    if (this.state === "created") this.start();
+    if (this.state !== "running") return;
+    await this.pendingGit?.();
+    this.markFinished(status);
+    await this.flush();
+  }
+
+  onProcessExit(reason: "exit" | "signal", exitCode: number): void {
+    if (this.state !== "running") return;
+    this.markFinished(reason === "signal" ? "interrupted" : exitCode === 0 ? "completed" : "failed");
+  }
+
+  private markFinished(status: FinishStatus): void {
+    this.state = "finished";
+    this.finalStatus = status;
+    this.client!.commit();
+    this.client!.send({ op: "finish", runSeq: this.seq, dbPath: this.dbPath, status });
+    this.client!.removeParticipant(this);
+  }
+
+  private raiseWriteError(): void {
+    const message = this.client!.takeWriteError();
+    if (message !== null)
+      throw new WriteError(`a write to ${this.dbPath} failed (${message}); the points are kept and retried.`);
+  }
+
+  private invalidValue(key: string, raw: unknown): void {
+    const reason =
+      key === ""
+        ? "metric keys must be non-empty strings"
+        : `metric "${key}" must be a finite number, got ${describe(raw)}`;
+    if (this.strict) throw new InvalidMetricError(`${reason}.`);
+    if (this.warned.has(`key:${key}`)) return;
+    this.warned.add(`key:${key}`);
+    logger.warn(`${reason}; the value was dropped (warned once per key).`);
+  }
+
+  private problem(kind: string, message: string): void {
+    if (this.strict) throw new InvalidMetricError(message);
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    logger.warn(message);
+  }
+
+  private cleanTags(tags: unknown): string[] {
+    if (tags === undefined || tags === null) return [];
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string" || t === "")) {
+      throw new StonksError("tags must be an array of non-empty strings.");
+    }
+    return [...new Set(tags as string[])];
+  }
+
+  private cleanConfig(config: unknown, where: string): Config {
+    if (!isPlainObject(config)) throw new InvalidMetricError(`${where} must be an object of hyperparameters.`);
+    try {
+      return JSON.parse(JSON.stringify(config)) as Config;
+    } catch (error) {
+      throw new InvalidMetricError(`${where} must be JSON-serialisable: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import { Run, type StartRunOptions } from "./run.js";
+import { writer } from "./writer-client.js";
+
+/**
+ * Starts a run of an experiment (created on first use, reused after).
+ *
+ * Manual form: returns the Run; call run.start() and run.finish(status).
+ * Callback form: starts the run, awaits the callback, and records
+ * "completed" when it returns or "failed" when it throws (the error is
+ * re-thrown); SIGINT/SIGTERM record "interrupted".
+ */
+export function startRun(experiment: string, options?: StartRunOptions): Run;
+export function startRun<T>(experiment: string, callback: (run: Run) => T | Promise<T>): Promise<T>;
+export function startRun<T>(
+  experiment: string,
+  options: StartRunOptions,
+  callback: (run: Run) => T | Promise<T>,
+): Promise<T>;
+export function startRun<T>(
+  experiment: string,
+  optionsOrCallback?: StartRunOptions | ((run: Run) => T | Promise<T>),
+  callback?: (run: Run) => T | Promise<T>,
+): Run | Promise<T> {
+  const options = typeof optionsOrCallback === "function" ? {} : (optionsOrCallback ?? {});
+  const body = typeof optionsOrCallback === "function" ? optionsOrCallback : callback;
+  const run = new Run(experiment, options);
+  if (body === undefined) return run;
+  return runWithin(run.start(), body);
+}
+
+async function runWithin<T>(run: Run, body: (run: Run) => T | Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await body(run);
+  } catch (error) {
+    await run.finish("failed");
+    throw error;
+  }
+  await run.finish("completed");
+  return result;
+}
+
+// Booting a worker thread takes tens of milliseconds; start it while the
+// training script is still importing and loading data, so startRun() and the
+// first flush do not wait for it. It is unref'd: it never keeps a script alive.
+writer();

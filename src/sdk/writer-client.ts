@@ -1,0 +1,284 @@
+/**
+ * The main-thread side of the process-wide writer: owns the worker, the shared
+ * ring and the exit/signal hooks that drain it. Run objects talk to it; the
+ * hot path (push) writes four floats into shared memory and nothing else.
+ */
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { StonksError, WriteError } from "../errors.js";
+import { logger } from "../util/logger.js";
+import {
+  type ControlMessage,
+  CTRL_SLOTS,
+  Ctrl,
+  FLUSH_EVERY_POINTS,
+  RECORD_FIELDS,
+  RING_RECORDS,
+  type StartReply,
+} from "./protocol.js";
+
+const MASK = RING_RECORDS - 1;
+/** Points kept in memory while the ring is full, before counted drops begin. */
+const OVERFLOW_CAP = 50_000_000;
+const START_TIMEOUT_MS = 30_000;
+const EXIT_FLUSH_TIMEOUT_MS = 30_000;
+
+/** Called by the exit hooks so runs can record their final status first. */
+export interface ExitParticipant {
+  onProcessExit(reason: "exit" | "signal", exitCode: number): void;
+}
+
+export class WriterClient {
+  private readonly ctrl: Int32Array;
+  private readonly ring: Float64Array;
+  private readonly worker: Worker;
+  private readonly control: MessageChannel;
+  private readonly replies: MessageChannel;
+  private readonly errors: MessageChannel;
+  private head = 0;
+  private cachedTail = 0;
+  private sinceSignal = 0;
+  private nextSlot = 0;
+  private overflow: number[] = [];
+  private droppedPoints = 0;
+  private seenErrors = 0;
+  private lastError: string | null = null;
+  private readonly participants = new Set<ExitParticipant>();
+  private hooksInstalled = false;
+
+  constructor() {
+    const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * 4);
+    const ringBuffer = new SharedArrayBuffer(RING_RECORDS * RECORD_FIELDS * 8);
+    this.ctrl = new Int32Array(ctrlBuffer);
+    this.ring = new Float64Array(ringBuffer);
+    this.control = new MessageChannel();
+    this.replies = new MessageChannel();
+    this.errors = new MessageChannel();
+    this.worker = new Worker(new URL("./writer-worker.js", import.meta.url), {
+      workerData: {
+        ctrl: ctrlBuffer,
+        ring: ringBuffer,
+        control: this.control.port2,
+        replies: this.replies.port2,
+        errors: this.errors.port2,
+      },
+      transferList: [this.control.port2, this.replies.port2, this.errors.port2],
+    });
+    // The writer must never keep a finished script alive; exit hooks drain it.
+    this.worker.unref();
+    for (const port of [this.control.port1, this.replies.port1, this.errors.port1]) port.unref();
+    this.worker.on("error", (error) => logger.error(`the stonks writer thread failed: ${error.message}`));
+  }
+
+  /** Creates or resumes a run and waits for its ids (start is synchronous). */
+  start(message: Extract<ControlMessage, { op: "start" }>): StartReply {
+    this.installExitHooks();
+    const before = Atomics.load(this.ctrl, Ctrl.Reply);
+    this.send(message);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (Atomics.load(this.ctrl, Ctrl.Reply) === before) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new StonksError("the stonks writer thread did not answer within 30 s");
+      Atomics.wait(this.ctrl, Ctrl.Reply, before, left);
+    }
+    const received = receiveMessageOnPort(this.replies.port1);
+    if (received === undefined) throw new StonksError("the stonks writer thread answered without a reply");
+    return received.message as StartReply;
+  }
+
+  /** A new series slot; the worker learns its (run, key) before any point uses it. */
+  registerSeries(dbPath: string, runSeq: number, key: string): number {
+    const slot = this.nextSlot++;
+    this.control.port1.postMessage({ op: "series", slot, runSeq, dbPath, key } satisfies ControlMessage);
+    return slot;
+  }
+
+  send(message: ControlMessage): void {
+    this.control.port1.postMessage(message);
+    this.wake();
+  }
+
+  /** Appends one point to the ring. The hot path: no allocation, no I/O. */
+  push(slot: number, step: number, value: number, time: number): void {
+    if (this.overflow.length > 0 || ((this.head - this.cachedTail) | 0) >= RING_RECORDS) {
+      this.pushSlow(slot, step, value, time);
+      return;
+    }
+    const at = (this.head & MASK) * RECORD_FIELDS;
+    const ring = this.ring;
+    ring[at] = slot;
+    ring[at + 1] = step;
+    ring[at + 2] = value;
+    ring[at + 3] = time;
+    this.head = (this.head + 1) | 0;
+    this.sinceSignal++;
+  }
+
+  /** Publishes the points pushed since the last commit; wakes the worker every 100 points. */
+  commit(): void {
+    Atomics.store(this.ctrl, Ctrl.Head, this.head);
+    if (this.sinceSignal >= FLUSH_EVERY_POINTS) {
+      this.sinceSignal = 0;
+      this.wake();
+    }
+  }
+
+  private pushSlow(slot: number, step: number, value: number, time: number): void {
+    this.cachedTail = Atomics.load(this.ctrl, Ctrl.Tail);
+    this.moveOverflow();
+    if (this.overflow.length === 0 && ((this.head - this.cachedTail) | 0) < RING_RECORDS) {
+      this.push(slot, step, value, time);
+      return;
+    }
+    if (this.overflow.length >= OVERFLOW_CAP * RECORD_FIELDS) {
+      if (this.droppedPoints === 0) {
+        logger.warn(
+          `more than ${OVERFLOW_CAP} points are waiting to be written; new points are dropped and counted until the disk catches up.`,
+        );
+      }
+      this.droppedPoints++;
+      return;
+    }
+    this.overflow.push(slot, step, value, time);
+    this.wake();
+  }
+
+  private moveOverflow(): void {
+    let i = 0;
+    const overflow = this.overflow;
+    while (i < overflow.length && ((this.head - this.cachedTail) | 0) < RING_RECORDS) {
+      const at = (this.head & MASK) * RECORD_FIELDS;
+      this.ring[at] = overflow[i];
+      this.ring[at + 1] = overflow[i + 1];
+      this.ring[at + 2] = overflow[i + 2];
+      this.ring[at + 3] = overflow[i + 3];
+      this.head = (this.head + 1) | 0;
+      i += RECORD_FIELDS;
+    }
+    if (i > 0) {
+      this.overflow = i === overflow.length ? [] : overflow.slice(i);
+      Atomics.store(this.ctrl, Ctrl.Head, this.head);
+    }
+  }
+
+  private wake(): void {
+    Atomics.add(this.ctrl, Ctrl.Signal, 1);
+    Atomics.notify(this.ctrl, Ctrl.Signal);
+  }
+
+  /** The message of a write failure not yet reported to strict runs, or null. */
+  takeWriteError(): string | null {
+    const errors = Atomics.load(this.ctrl, Ctrl.Errors);
+    if (errors === this.seenErrors) return null;
+    this.seenErrors = errors;
+    for (;;) {
+      const received = receiveMessageOnPort(this.errors.port1);
+      if (received === undefined) break;
+      this.lastError = received.message as string;
+    }
+    return this.lastError ?? "a write to the database failed";
+  }
+
+  private requestFlush(): number {
+    this.commit();
+    const request = Atomics.add(this.ctrl, Ctrl.FlushRequested, 1) + 1;
+    this.wake();
+    return request;
+  }
+
+  private flushOutcome(): void {
+    if (Atomics.load(this.ctrl, Ctrl.FlushFailed) === 1) {
+      throw new WriteError(
+        `points could not be written yet (${this.lastError ?? this.takeWriteError() ?? "write failed"}); they are kept and retried.`,
+      );
+    }
+  }
+
+  /** Resolves once every point logged before the call has been written (rejects with WriteError if it failed). */
+  async flush(): Promise<void> {
+    while (this.overflow.length > 0) {
+      this.cachedTail = Atomics.load(this.ctrl, Ctrl.Tail);
+      this.moveOverflow();
+      if (this.overflow.length > 0) await this.waitForFlush(this.requestFlush());
+    }
+    await this.waitForFlush(this.requestFlush());
+    this.takeWriteError();
+    this.flushOutcome();
+  }
+
+  private async waitForFlush(request: number): Promise<void> {
+    // A pending Atomics.waitAsync does not keep Node's event loop alive.
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      for (;;) {
+        const done = Atomics.load(this.ctrl, Ctrl.FlushDone);
+        if (done >= request) return;
+        const result = Atomics.waitAsync(this.ctrl, Ctrl.FlushDone, done);
+        if (result.async) await result.value;
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /** Blocks until everything buffered is written or the timeout passes; for exit paths only. */
+  flushSync(timeoutMs = EXIT_FLUSH_TIMEOUT_MS): boolean {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.cachedTail = Atomics.load(this.ctrl, Ctrl.Tail);
+      this.moveOverflow();
+      const request = this.requestFlush();
+      for (;;) {
+        const done = Atomics.load(this.ctrl, Ctrl.FlushDone);
+        if (done >= request) break;
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        Atomics.wait(this.ctrl, Ctrl.FlushDone, done, left);
+      }
+      const failed = Atomics.load(this.ctrl, Ctrl.FlushFailed) === 1;
+      if (!failed && this.overflow.length === 0) return true;
+      if (Date.now() >= deadline) return false;
+      if (failed) Atomics.wait(this.ctrl, Ctrl.Signal, Atomics.load(this.ctrl, Ctrl.Signal), 200);
+    }
+  }
+
+  addParticipant(participant: ExitParticipant): void {
+    this.participants.add(participant);
+  }
+
+  removeParticipant(participant: ExitParticipant): void {
+    this.participants.delete(participant);
+  }
+
+  private installExitHooks(): void {
+    if (this.hooksInstalled) return;
+    this.hooksInstalled = true;
+    process.on("exit", (code) => this.drainAtExit("exit", code));
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const handler = () => {
+        this.drainAtExit("signal", 128 + (signal === "SIGINT" ? 2 : 15));
+        process.removeListener(signal, handler);
+        // Let the signal do what it would have done without us.
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      };
+      process.on(signal, handler);
+    }
+  }
+
+  private drainAtExit(reason: "exit" | "signal", code: number): void {
+    for (const participant of [...this.participants]) participant.onProcessExit(reason, code);
+    if (!this.flushSync()) {
+      logger.error(
+        `exiting before every point could be written to the database (${this.lastError ?? "timed out"}); the last points may be missing.`,
+      );
+    }
+    if (this.droppedPoints > 0) logger.error(`${this.droppedPoints} points were dropped because the disk fell behind.`);
+  }
+}
+
+let shared: WriterClient | null = null;
+
+/** The process-wide writer, started on first use. */
+export function writer(): WriterClient {
+  shared ??= new WriterClient();
+  return shared;
+}

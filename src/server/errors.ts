@@ -1,0 +1,44 @@
+/** Errors the API answers on purpose: `{"error": {"code", "message"}}` with a 4xx status. */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export function badRequest(message: string): ApiError {
+  return new ApiError(400, "bad_request", message);
+}
+
+export function notFound(message: string): ApiError {
+  return new ApiError(404, "not_found", message);
+}
+
+export function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+export function errorResponse(c: Context, error: ApiError): Response {
+  return c.json(errorBody(error.code, error.message), error.status);
+}
+
+/** One readable line from zod issues: "tags[0]: Too small: …; color: …". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path
+        .map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+        .join("");
+      return path === "" ? issue.message : `${path}: ${issue.message}`;
+    })
+    .join("; ");
+}

@@ -1,0 +1,120 @@
+/** The wire shapes of the REST API (snake_case, Unix seconds); see docs/rest-api.md. */
+import type { RunSummary, RunView } from "../query/run-list.js";
+import type { Config, DownsampledSeries, Experiment, MetricSeries, RunStatus } from "../types.js";
+
+export interface ExperimentJson {
+  id: string;
+  name: string;
+  description: string | null;
+  created_at: number;
+  run_count: number;
+}
+
+export interface SummaryJson {
+  last: number | null;
+  min: number | null;
+  max: number | null;
+  count: number;
+  last_step: number | null;
+}
+
+export interface RunJson {
+  id: string;
+  experiment_id: string;
+  name: string | null;
+  status: RunStatus;
+  stale: boolean;
+  config: Config;
+  tags: string[];
+  group: string | null;
+  job_type: string | null;
+  notes: string | null;
+  color: string | null;
+  created_at: number;
+  ended_at: number | null;
+  last_heartbeat: number | null;
+  duration: number;
+  provenance: {
+    host: string | null;
+    pid: number | null;
+    command: string | null;
+    cwd: string | null;
+    git_commit: string | null;
+    git_dirty: boolean | null;
+    sdk_language: string | null;
+    sdk_version: string | null;
+  };
+  summary: Record<string, SummaryJson>;
+}
+
+export function experimentJson(experiment: Experiment): ExperimentJson {
+  return {
+    id: experiment.id,
+    name: experiment.name,
+    description: experiment.description,
+    created_at: experiment.createdAt,
+    run_count: experiment.runCount,
+  };
+}
+
+function summaryJson(summary: RunSummary): SummaryJson {
+  return { last: summary.last, min: summary.min, max: summary.max, count: summary.count, last_step: summary.lastStep };
+}
+
+export function runJson(run: RunView): RunJson {
+  const summary: Record<string, SummaryJson> = {};
+  for (const [key, value] of Object.entries(run.summary)) summary[key] = summaryJson(value);
+  const p = run.provenance;
+  return {
+    id: run.id,
+    experiment_id: run.experimentId,
+    name: run.name,
+    status: run.status,
+    stale: run.stale,
+    config: run.config,
+    tags: run.tags,
+    group: run.group,
+    job_type: run.jobType,
+    notes: run.notes,
+    color: run.color,
+    created_at: run.createdAt,
+    ended_at: run.endedAt,
+    last_heartbeat: run.lastHeartbeat,
+    duration: run.duration,
+    provenance: {
+      host: p.host,
+      pid: p.pid,
+      command: p.command,
+      cwd: p.cwd,
+      git_commit: p.gitCommit,
+      git_dirty: p.gitDirty,
+      sdk_language: p.sdkLanguage,
+      sdk_version: p.sdkVersion,
+    },
+    summary,
+  };
+}
+
+export interface PointsJson {
+  steps: number[];
+  values: number[];
+  timestamps: number[];
+}
+
+export function pointsJson(series: Pick<MetricSeries, "steps" | "values" | "timestamps">): PointsJson {
+  return {
+    steps: Array.from(series.steps),
+    values: Array.from(series.values),
+    timestamps: Array.from(series.timestamps),
+  };
+}
+
+export function seriesJson(series: DownsampledSeries) {
+  return {
+    run_id: series.runId,
+    key: series.key,
+    ...pointsJson(series),
+    total_points: series.totalPoints,
+    downsampled: series.downsampled,
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * Changes people make to stored runs (rename, tag, delete, clean up) and
+ * facts about the file. Every function here takes its own write transaction.
+ */
+import type { RunStatus } from "../types.js";
+import { type Db, runImmediate, runRead, SCHEMA_VERSION, stmt } from "./connection.js";
+
+/** Fields of a run a person may edit; undefined leaves a field as it is. */
+export interface RunEdit {
+  name?: string | null;
+  tags?: string[];
+  notes?: string | null;
+  color?: string | null;
+}
+
+// The same rule as writes.ts: every change to a run row takes the next revision.
+function nextRevision(db: Db): number {
+  return (stmt(db, "SELECT COALESCE(MAX(revision), 0) + 1 AS r FROM runs").get() as { r: number }).r;
+}
+
+/** Applies an edit to a run and bumps its revision. Returns false when the run does not exist. */
+export function editRun(db: Db, runId: string, edit: RunEdit): boolean {
+  return runImmediate(db, () => {
+    const found = stmt(db, "SELECT seq FROM runs WHERE id = ?").get(runId) as { seq: number } | undefined;
+    if (!found) return false;
+    // A flag per field (1 = replace) so one cached statement serves every combination.
+    stmt(
+      db,
+      `UPDATE runs SET
+         name = CASE WHEN @setName THEN @name ELSE name END,
+         tags = CASE WHEN @setTags THEN @tags ELSE tags END,
+         notes = CASE WHEN @setNotes THEN @notes ELSE notes END,
+         color = CASE WHEN @setColor THEN @color ELSE color END,
+         revision = @revision
+       WHERE seq = @seq`,
+    ).run({
+      setName: edit.name === undefined ? 0 : 1,
+      name: edit.name ?? null,
+      setTags: edit.tags === undefined ? 0 : 1,
+      tags: JSON.stringify(edit.tags ?? []),
+      setNotes: edit.notes === undefined ? 0 : 1,
+      notes: edit.notes ?? null,
+      setColor: edit.color === undefined ? 0 : 1,
+      color: edit.color ?? null,
+      revision: nextRevision(db),
+      seq: found.seq,
+    });
+    return true;
+  });
+}
+
+/**
+ * Deleting the run that holds the highest revision would let the next change
+ * reuse that number, and live readers that already saw it would miss the
+ * change. So the highest surviving run takes over the old maximum (a number
+ * readers have already passed, so they see no spurious update).
+ */
+function keepRevisionHigh(db: Db, previousMax: number): void {
+  const current = (stmt(db, "SELECT COALESCE(MAX(revision), 0) AS r FROM runs").get() as { r: number }).r;
+  if (current >= previousMax) return;
+  stmt(db, "UPDATE runs SET revision = ? WHERE seq = (SELECT seq FROM runs ORDER BY revision DESC LIMIT 1)").run(
+    previousMax,
+  );
+}
+
+function maxRevision(db: Db): number {
+  return (stmt(db, "SELECT COALESCE(MAX(revision), 0) AS r FROM runs").get() as { r: number }).r;
+}
+
+/** Deletes runs (and their points) by id. Returns how many existed. */
+export function deleteRuns(db: Db, runIds: readonly string[]): number {
+  if (runIds.length === 0) return 0;
+  return runImmediate(db, () => {
+    const before = maxRevision(db);
+    const removed = stmt(db, "DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))").run(
+      JSON.stringify(runIds),
+    ).changes;
+    keepRevisionHigh(db, before);
+    return removed;
+  });
+}
+
+/** Deletes an experiment with its runs. Returns the number of runs deleted, or null when it does not exist. */
+export function deleteExperiment(db: Db, experimentId: string): number | null {
+  return runImmediate(db, () => {
+    const before = maxRevision(db);
+    const runs = (stmt(db, "SELECT count(*) AS n FROM runs WHERE experiment_id = ?").get(experimentId) as { n: number })
+      .n;
+    const removed = stmt(db, "DELETE FROM experiments WHERE id = ?").run(experimentId).changes;
+    if (removed === 0) return null;
+    keepRevisionHigh(db, before);
+    return runs;
+  });
+}
+
+/** Experiments without any run left (after a clean-up). */
+export function deleteEmptyExperiments(db: Db): number {
+  return runImmediate(
+    db,
+    () =>
+      stmt(
+        db,
+        "DELETE FROM experiments WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.experiment_id = experiments.id)",
+      ).run().changes,
+  );
+}
+
+export interface GcCriteria {
+  /** Only runs created before this Unix time. */
+  createdBefore?: number;
+  /** Only runs whose stored status is one of these. */
+  statuses?: readonly RunStatus[];
+  /** With statuses including "running": only running runs whose heartbeat is older than this Unix time. */
+  staleBefore?: number;
+}
+
+export interface GcCandidate {
+  id: string;
+  experimentName: string;
+  name: string | null;
+  status: RunStatus;
+  createdAt: number;
+  points: number;
+}
+
+/** Runs a clean-up would delete, oldest first. */
+export function findGcCandidates(db: Db, criteria: GcCriteria): GcCandidate[] {
+  const rows = stmt(
+    db,
+    `SELECT r.id, e.name AS experiment_name, r.name, r.status, r.created_at,
+       (SELECT COALESCE(SUM(s.count), 0) FROM series s WHERE s.run_seq = r.seq) AS points
+     FROM runs r JOIN experiments e ON e.id = r.experiment_id
+     WHERE (@before IS NULL OR r.created_at < @before)
+       AND (@statuses IS NULL OR r.status IN (SELECT value FROM json_each(@statuses)))
+       AND (@staleBefore IS NULL OR r.status <> 'running' OR COALESCE(r.last_heartbeat, r.created_at) < @staleBefore)
+     ORDER BY r.created_at, r.seq`,
+  ).all({
+    before: criteria.createdBefore ?? null,
+    statuses: criteria.statuses === undefined ? null : JSON.stringify(criteria.statuses),
+    staleBefore: criteria.staleBefore ?? null,
+  }) as {
+    id: string;
+    experiment_name: string;
+    name: string | null;
+    status: RunStatus;
+    created_at: number;
+    points: number;
+  }[];
+  return rows.map((r) => ({
+    id: r.id,
+    experimentName: r.experiment_name,
+    name: r.name,
+    status: r.status,
+    createdAt: r.created_at,
+    points: r.points,
+  }));
+}
+
+/** Gives freed pages back to the file system: folds the WAL into the file, then rebuilds it. */
+export function compact(db: Db): void {
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  db.exec("VACUUM");
+  db.pragma("wal_checkpoint(TRUNCATE)");
+}
+
+export interface DatabaseCounts {
+  experiments: number;
+  runs: number;
+  runsByStatus: Record<RunStatus, number>;
+  series: number;
+  points: number;
+  metricKeys: number;
+  schemaVersion: number;
+  /** Version this build writes. */
+  latestSchemaVersion: number;
+  pageSize: number;
+  pageCount: number;
+  freePages: number;
+}
+
+export function databaseCounts(db: Db): DatabaseCounts {
+  return runRead(db, () => {
+    const count = (sql: string) => (stmt(db, sql).get() as { n: number | null }).n ?? 0;
+    const runsByStatus: Record<RunStatus, number> = { running: 0, completed: 0, failed: 0, interrupted: 0 };
+    for (const row of stmt(db, "SELECT status, count(*) AS n FROM runs GROUP BY status").all() as {
+      status: RunStatus;
+      n: number;
+    }[]) {
+      runsByStatus[row.status] = row.n;
+    }
+    return {
+      experiments: count("SELECT count(*) AS n FROM experiments"),
+      runs: count("SELECT count(*) AS n FROM runs"),
+      runsByStatus,
+      series: count("SELECT count(*) AS n FROM series"),
+      points: count("SELECT SUM(count) AS n FROM series"),
+      metricKeys: count("SELECT count(*) AS n FROM metric_keys"),
+      schemaVersion: db.pragma("user_version", { simple: true }) as number,
+      latestSchemaVersion: SCHEMA_VERSION,
+      pageSize: db.pragma("page_size", { simple: true }) as number,
+      pageCount: db.pragma("page_count", { simple: true }) as number,
+      freePages: db.pragma("freelist_count", { simple: true }) as number,
+    };
+  });
+}
+
+/** Run ids starting with a prefix (for people typing short ids), at most `limit`. */
+export function runIdsWithPrefix(db: Db, prefix: string, limit: number): string[] {
+  // Range scan on the unique id index; no LIKE, so % and _ in input stay literal.
+  const rows = stmt(db, "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?").all(
+    prefix,
+    `${prefix}\uffff`,
+    limit,
+  ) as { id: string }[];
+  return rows.map((r) => r.id);
+}

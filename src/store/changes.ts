@@ -1,0 +1,87 @@
+/**
+ * Live-change detection for the event stream. Two monotonic counters find
+ * everything new since a cursor without rescanning: runs.revision (bumped by
+ * every change to a run row) and chunks.id (AUTOINCREMENT; a chunk rewritten
+ * with appended points is inserted again under a new id).
+ */
+import { type Db, stmt } from "./connection.js";
+import type { RunRow } from "./reads.js";
+
+/**
+ * Changes whenever another connection commits to the file (any process).
+ * Cheap enough to poll several times a second.
+ */
+export function dataVersion(db: Db): number {
+  return db.pragma("data_version", { simple: true }) as number;
+}
+
+export interface ChangeHead {
+  /** Highest chunk id ever assigned (never decreases, even when chunks are deleted). */
+  chunkId: number;
+  /** Highest run revision currently stored. */
+  revision: number;
+  /** Number of run rows. */
+  runCount: number;
+}
+
+export function changeHead(db: Db): ChangeHead {
+  const chunk = stmt(db, "SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").get() as { seq: number } | undefined;
+  const runs = stmt(db, "SELECT COALESCE(MAX(revision), 0) AS revision, count(*) AS n FROM runs").get() as {
+    revision: number;
+    n: number;
+  };
+  return { chunkId: chunk?.seq ?? 0, revision: runs.revision, runCount: runs.n };
+}
+
+/** Run rows with revision in (after, upTo], in revision order. */
+export function runRowsInRevisionRange(db: Db, after: number, upTo: number): RunRow[] {
+  return stmt(db, "SELECT * FROM runs WHERE revision > ? AND revision <= ? ORDER BY revision").all(
+    after,
+    upTo,
+  ) as RunRow[];
+}
+
+/** Identity of every run row (seq, id, experiment), to notice deletions. */
+export function runIdentities(db: Db): { seq: number; id: string; experiment_id: string }[] {
+  return stmt(db, "SELECT seq, id, experiment_id FROM runs").all() as {
+    seq: number;
+    id: string;
+    experiment_id: string;
+  }[];
+}
+
+/** Points stored in chunks with id in (after, upTo]: an upper bound on what changed. */
+export function pointsInChunkRange(db: Db, after: number, upTo: number): number {
+  const row = stmt(db, "SELECT COALESCE(SUM(count), 0) AS n FROM chunks WHERE id > ? AND id <= ?").get(after, upTo) as {
+    n: number;
+  };
+  return row.n;
+}
+
+/** A chunk written after the cursor, with what identifies its series. */
+export interface ChangedChunk {
+  id: number;
+  series_id: number;
+  start_index: number;
+  count: number;
+  steps: Buffer;
+  vals: Buffer;
+  times: Buffer;
+  key: string;
+  run_id: string;
+  experiment_id: string;
+  last_heartbeat: number | null;
+}
+
+/** Chunks with id in (after, upTo], grouped by series and in series order. */
+export function chunksInRange(db: Db, after: number, upTo: number): ChangedChunk[] {
+  return stmt(
+    db,
+    `SELECT c.id, c.series_id, c.start_index, c.count, c.steps, c.vals, c.times,
+       k.key, r.id AS run_id, r.experiment_id, r.last_heartbeat
+     FROM chunks c JOIN series s ON s.id = c.series_id JOIN metric_keys k ON k.id = s.key_id
+       JOIN runs r ON r.seq = s.run_seq
+     WHERE c.id > ? AND c.id <= ?
+     ORDER BY c.series_id, c.start_index`,
+  ).all(after, upTo) as ChangedChunk[];
+}
