@@ -1,0 +1,97 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const FIXTURES = join(ROOT, "tests", "fixtures");
+
+/** A fresh directory for one test's database files. */
+export function tempDir(prefix = "stonks-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function tempDb(name = "stonks.db"): string {
+  return join(tempDir(), name);
+}
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunningChild {
+  process: ChildProcess;
+  /** Resolves with the first stdout line matching the pattern. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  done: Promise<ChildResult>;
+}
+
+/** Starts a fixture script (tests/fixtures/NAME) with node, collecting its output. */
+export function startFixture(name: string, env: Record<string, string> = {}, cwd = ROOT): RunningChild {
+  const child = spawn(process.execPath, [join(FIXTURES, name)], {
+    cwd,
+    env: { ...process.env, STONKS_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  child.stdout!.setEncoding("utf8");
+  child.stderr!.setEncoding("utf8");
+  child.stdout!.on("data", (chunk: string) => {
+    stdout += chunk;
+    for (const waiter of [...waiters]) {
+      const line = stdout.split("\n").find((l) => waiter.pattern.test(l));
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  });
+  child.stderr!.on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const done = new Promise<ChildResult>((resolve) => {
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return {
+    process: child,
+    done,
+    waitForLine(pattern, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const existing = stdout.split("\n").find((l) => pattern.test(l));
+        if (existing !== undefined) return resolve(existing);
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stderr: ${stderr}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          pattern,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+      });
+    },
+  };
+}
+
+export function runFixture(name: string, env: Record<string, string> = {}, cwd = ROOT): Promise<ChildResult> {
+  return startFixture(name, env, cwd).done;
+}
+
+/** Polls until check returns a truthy value or the timeout passes. */
+export async function eventually<T>(check: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
