@@ -1,0 +1,111 @@
+/** Starts the stonks HTTP server; shared by `stonks serve`, the tests and the benchmarks. */
+import { existsSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { StonksError } from "../errors.js";
+import { StonksDatabase } from "../query/database.js";
+import { openDatabase } from "../store/connection.js";
+import { logger } from "../util/logger.js";
+import { createApp } from "./app.js";
+import { EventHub } from "./events.js";
+import { StaticFiles } from "./static.js";
+
+export interface ServerOptions {
+  dbPath: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8000; 0 picks a free port. */
+  port?: number;
+  /** When set, every /api route requires it. */
+  token?: string | null;
+  /** The built dashboard; default ui/dist of the package. */
+  uiDir?: string;
+  /** How often the live-event poller checks the file for changes. Default 150 ms. */
+  pollIntervalMs?: number;
+  /** Most event streams open at once. Default 64. */
+  maxEventStreams?: number;
+  /** Seconds without a heartbeat after which a running run is stale. Default 60. */
+  staleAfterSeconds?: number;
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  host: string;
+  port: number;
+  dbPath: string;
+  /** Ends event streams, stops listening and closes the database. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"];
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.includes(host.toLowerCase()) || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? "127.0.0.1";
+  const token = options.token === undefined || options.token === "" ? null : options.token;
+  // A fresh user serving a file that does not exist yet sees the empty dashboard.
+  if (!existsSync(options.dbPath)) openDatabase(options.dbPath, { create: true }).close();
+  const db = new StonksDatabase(options.dbPath, { staleAfterSeconds: options.staleAfterSeconds });
+  const events = new EventHub({
+    dbPath: options.dbPath,
+    pollIntervalMs: options.pollIntervalMs,
+    maxClients: options.maxEventStreams,
+    staleAfterSeconds: options.staleAfterSeconds,
+  });
+  const loopback = isLoopback(host);
+  if (!loopback && token === null) {
+    logger.warn(
+      `serving on ${host} without a token: anyone who can reach this machine can read and delete your runs. Set --token or STONKS_TOKEN.`,
+    );
+  }
+  const app = createApp({
+    db,
+    events,
+    dashboard: new StaticFiles(options.uiDir),
+    token,
+    allowedHosts: loopback ? new Set([...LOOPBACK_NAMES, host.toLowerCase(), urlHost(host).toLowerCase()]) : null,
+    staleAfterSeconds: options.staleAfterSeconds,
+  });
+
+  const server = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8000 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+  } catch (error) {
+    db.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") {
+      throw new StonksError(`Port ${options.port} on ${host} is in use; choose another with --port.`);
+    }
+    throw new StonksError(`Cannot listen on ${host}:${options.port}: ${(error as Error).message}`);
+  }
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
+      events.close();
+      server.close(() => {
+        db.close();
+        resolve();
+      });
+      // Idle keep-alive sockets would hold close() open; requests still running get a moment to finish.
+      if ("closeIdleConnections" in server) {
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      }
+    });
+    return closing;
+  };
+  return { url: `http://${urlHost(host)}:${port}`, host, port, dbPath: options.dbPath, close };
+}

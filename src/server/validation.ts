@@ -1,0 +1,129 @@
+/** Input schemas of the API. Everything a client sends passes through one of these. */
+import { z } from "zod";
+import { StonksError } from "../errors.js";
+import {
+  type Condition,
+  DISPLAY_STATUSES,
+  type DisplayStatus,
+  parseCondition,
+  parseRunField,
+  type RunListQuery,
+} from "../query/run-list.js";
+import { badRequest, describeIssues } from "./errors.js";
+
+/** Largest request body accepted (PATCH and POST /api/series stay far below). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Most series one POST /api/series may ask for. */
+export const MAX_SERIES_PER_REQUEST = 200;
+export const MAX_DOWNSAMPLE = 100_000;
+export const DEFAULT_DOWNSAMPLE = 1000;
+export const MAX_PAGE_SIZE = 10_000;
+const MAX_CONDITIONS = 20;
+
+export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
+  const result = schema.safeParse(input);
+  if (!result.success) throw badRequest(describeIssues(result.error));
+  return result.data;
+}
+
+/** Ids and names in paths: any text, within reason. */
+export const pathId = z.string().min(1).max(512);
+
+const step = z.number().finite();
+const downsample = z.number().int().min(2).max(MAX_DOWNSAMPLE);
+
+export const seriesBody = z
+  .strictObject({
+    series: z
+      .array(z.strictObject({ run_id: z.string().min(1).max(512), key: z.string().min(1).max(1000) }))
+      .min(1)
+      .max(MAX_SERIES_PER_REQUEST),
+    downsample: downsample.default(DEFAULT_DOWNSAMPLE),
+    min_step: step.optional(),
+    max_step: step.optional(),
+  })
+  .refine((b) => b.min_step === undefined || b.max_step === undefined || b.min_step <= b.max_step, {
+    message: "min_step must not be greater than max_step",
+  });
+
+const tag = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((t) => t.trim() === t, { message: "tags must not start or end with spaces" });
+
+export const runPatchBody = z
+  .strictObject({
+    name: z.string().max(200).nullable().optional(),
+    tags: z
+      .array(tag)
+      .max(64)
+      .refine((tags) => new Set(tags).size === tags.length, { message: "tags must be distinct" })
+      .optional(),
+    notes: z.string().max(10_000).nullable().optional(),
+    color: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, { message: "color must look like #1f77b4" })
+      .nullable()
+      .optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: "send at least one of name, tags, notes, color" });
+
+/** A whole number from a query string: digits only, so "1e9", "0x10" and "-1" are refused. */
+function integerParam(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text)) throw badRequest(`${name} must be a whole number from ${min} to ${max}.`);
+  const value = Number(text);
+  if (value < min || value > max) throw badRequest(`${name} must be a whole number from ${min} to ${max}.`);
+  return value;
+}
+
+export function downsampleParam(text: string | undefined): number | undefined {
+  return integerParam("downsample", text, 2, MAX_DOWNSAMPLE);
+}
+
+function textParam(name: string, text: string | undefined, max: number): string | undefined {
+  if (text === undefined) return undefined;
+  if (text.length > max) throw badRequest(`${name} is longer than ${max} characters.`);
+  return text;
+}
+
+/** Reads the run-list query string (see docs/rest-api.md). */
+export function runListQuery(
+  single: (name: string) => string | undefined,
+  repeated: (name: string) => string[],
+): RunListQuery {
+  const statuses = repeated("status").flatMap((s) => s.split(",").filter((part) => part !== ""));
+  for (const status of statuses) {
+    if (!DISPLAY_STATUSES.includes(status as DisplayStatus)) {
+      throw badRequest(`status must be one of ${DISPLAY_STATUSES.join(", ")}; got "${status.slice(0, 40)}".`);
+    }
+  }
+  const tags = repeated("tag");
+  if (tags.some((t) => t.length > 200)) throw badRequest("tag is longer than 200 characters.");
+  const whereTexts = repeated("where");
+  if (whereTexts.length > MAX_CONDITIONS) throw badRequest(`At most ${MAX_CONDITIONS} where conditions.`);
+  const order = single("order");
+  if (order !== undefined && order !== "asc" && order !== "desc") throw badRequest('order must be "asc" or "desc".');
+  const sortText = textParam("sort", single("sort"), 1000);
+  let where: Condition[];
+  let sort: RunListQuery["sort"];
+  try {
+    where = whereTexts.map((text) => parseCondition(textParam("where", text, 1000) ?? ""));
+    sort = sortText === undefined ? undefined : parseRunField(sortText);
+  } catch (error) {
+    if (error instanceof StonksError) throw badRequest(error.message);
+    throw error;
+  }
+  return {
+    statuses: statuses as DisplayStatus[],
+    tags,
+    group: textParam("group", single("group"), 1000),
+    text: textParam("q", single("q"), 1000),
+    where,
+    sort,
+    order,
+    limit: integerParam("limit", single("limit"), 1, MAX_PAGE_SIZE),
+    offset: integerParam("offset", single("offset"), 0, 1_000_000_000),
+  };
+}
