@@ -1,0 +1,21 @@
+"""Typed errors. Every error stonks raises on purpose is a StonksError."""
+
+
+class StonksError(Exception):
+    """Base class of every error stonks raises on purpose."""
+
+
+class InvalidMetricError(StonksError, ValueError):
+    """A metric value, key, step or call shape that cannot be logged (strict mode)."""
+
+
+class SchemaVersionError(StonksError):
+    """The database was written by a newer stonks, or is not a stonks database."""
+
+
+class WriteError(StonksError):
+    """Buffered points could not be written yet; they are kept and retried."""
+
+
+class NotFoundError(StonksError, LookupError):
+    """A run or experiment that does not exist."""

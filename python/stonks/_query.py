@@ -1,0 +1,246 @@
+"""Reading a stonks database: ``stonks.open()``."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from array import array
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Dict, List, Optional, Type, Union
+
+from . import _db
+from ._errors import NotFoundError, StonksError
+from ._store import from_blob, from_json
+
+DEFAULT_STALE_AFTER_S = 60.0
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    name: str
+    description: Optional[str]
+    created_at: float
+    run_count: int
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    experiment_id: str
+    name: Optional[str]
+    status: str
+    #: True when status is "running" but the heartbeat is older than the stale threshold.
+    stale: bool
+    config: Dict[str, Any]
+    tags: List[str]
+    group: Optional[str]
+    job_type: Optional[str]
+    notes: Optional[str]
+    color: Optional[str]
+    created_at: float
+    ended_at: Optional[float]
+    last_heartbeat: Optional[float]
+    host: Optional[str]
+    pid: Optional[int]
+    command: Optional[str]
+    cwd: Optional[str]
+    git_commit: Optional[str]
+    git_dirty: Optional[bool]
+    sdk_language: Optional[str]
+    sdk_version: Optional[str]
+    #: Increases whenever the run's row changes (status, name, config...), not on heartbeats.
+    revision: int
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """Every point of one metric, ordered by step (points of equal step in logging order)."""
+
+    key: str
+    steps: List[Union[int, float]]
+    values: List[float]
+    timestamps: List[float]
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    key: str
+    count: int
+    last_step: Optional[float]
+    last: Optional[float]
+    min: Optional[float]
+    max: Optional[float]
+    last_time: Optional[float]
+
+
+_EXPERIMENT_COLUMNS = (
+    "e.id, e.name, e.description, e.created_at, "
+    "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count"
+)
+_RUN_COLUMNS = (
+    "id, experiment_id, name, status, config, tags, group_name, job_type, notes, color, created_at, ended_at, "
+    "last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision"
+)
+
+
+class Database:
+    """Read access to one stonks database file. Use as a context manager or call close()."""
+
+    def __init__(self, db: Optional[str] = None, stale_after_seconds: float = DEFAULT_STALE_AFTER_S) -> None:
+        self.path = _db.resolve_db_path(db)
+        self.stale_after_seconds = stale_after_seconds
+        self._conn: Optional[sqlite3.Connection] = _db.connect(self.path, create=False)
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StonksError("This database was closed; open it again with stonks.open().")
+        return self._conn
+
+    def list_experiments(self) -> List[Experiment]:
+        """Every experiment, by name, with its number of runs."""
+        rows = self._connection.execute(f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments e ORDER BY e.name")
+        return [Experiment(*row) for row in rows]
+
+    def get_experiment(self, id_or_name: str) -> Experiment:
+        """One experiment by id or name; NotFoundError when there is none."""
+        row = self._connection.execute(
+            f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments e WHERE e.id = ? OR e.name = ? LIMIT 1",
+            (id_or_name, id_or_name),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"No experiment with id or name {id_or_name!r}. See db.list_experiments().")
+        return Experiment(*row)
+
+    def list_runs(self, experiment_id: Optional[str] = None) -> List[RunInfo]:
+        """Runs newest first, of one experiment or of all."""
+        conn = self._connection
+        if experiment_id is None:
+            rows = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC, seq DESC").fetchall()
+        else:
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC",
+                (experiment_id,),
+            ).fetchall()
+        now = time.time()
+        return [self._run_info(row, now) for row in rows]
+
+    def get_run(self, run_id: str) -> RunInfo:
+        """One run; NotFoundError for an unknown id."""
+        row = self._connection.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise self._unknown_run(run_id)
+        return self._run_info(row, time.time())
+
+    def get_metric_keys(self, run_id: str) -> List[str]:
+        """The metric keys a run has points for, sorted."""
+        self._require_run(run_id)
+        rows = self._connection.execute(
+            """SELECT k.key FROM series s JOIN metric_keys k ON k.id = s.key_id JOIN runs r ON r.seq = s.run_seq
+               WHERE r.id = ? AND s.count > 0 ORDER BY k.key""",
+            (run_id,),
+        )
+        return [row[0] for row in rows]
+
+    def get_metrics(self, run_id: str, key: str) -> MetricSeries:
+        """Every point of one metric, ordered by step; empty lists for a key never logged."""
+        conn = self._connection
+
+        def read() -> MetricSeries:
+            self._require_run(run_id)
+            series = conn.execute(
+                """SELECT s.id, s.monotonic FROM series s JOIN metric_keys k ON k.id = s.key_id
+                   JOIN runs r ON r.seq = s.run_seq WHERE r.id = ? AND k.key = ?""",
+                (run_id, key),
+            ).fetchone()
+            if series is None:
+                return MetricSeries(key, [], [], [])
+            steps = array("d")
+            values = array("d")
+            times = array("d")
+            for chunk_steps, chunk_values, chunk_times in conn.execute(
+                "SELECT steps, vals, times FROM chunks WHERE series_id = ? ORDER BY start_index", (series[0],)
+            ):
+                steps += from_blob(chunk_steps)
+                values += from_blob(chunk_values)
+                times += from_blob(chunk_times)
+            step_list = steps.tolist()
+            value_list = values.tolist()
+            time_list = times.tolist()
+            if not series[1]:
+                order = sorted(range(len(step_list)), key=step_list.__getitem__)
+                step_list = [step_list[i] for i in order]
+                value_list = [value_list[i] for i in order]
+                time_list = [time_list[i] for i in order]
+            if all(map(float.is_integer, step_list)):
+                return MetricSeries(key, list(map(int, step_list)), value_list, time_list)
+            return MetricSeries(key, list(step_list), value_list, time_list)
+
+        return _db.read_snapshot(conn, read)
+
+    def get_summaries(self, run_id: str) -> List[MetricSummary]:
+        """Count, last, min and max of every metric of a run."""
+        self._require_run(run_id)
+        rows = self._connection.execute(
+            """SELECT k.key, s.count, s.last_step, s.last_value, s.min_value, s.max_value, s.last_time
+               FROM series s JOIN metric_keys k ON k.id = s.key_id JOIN runs r ON r.seq = s.run_seq
+               WHERE r.id = ? AND s.count > 0 ORDER BY k.key""",
+            (run_id,),
+        )
+        return [MetricSummary(*row) for row in rows]
+
+    def _require_run(self, run_id: str) -> None:
+        if self._connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            raise self._unknown_run(run_id)
+
+    @staticmethod
+    def _unknown_run(run_id: str) -> NotFoundError:
+        return NotFoundError(f"No run with id {run_id!r}. List runs with db.list_runs() to find its id.")
+
+    def _run_info(self, row: Any, now: float) -> RunInfo:
+        (run_id, experiment_id, name, status, config, tags, group, job_type, notes, color, created_at, ended_at,
+         heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision) = row
+        last_seen = heartbeat if heartbeat is not None else created_at
+        return RunInfo(
+            id=run_id,
+            experiment_id=experiment_id,
+            name=name,
+            status=status,
+            stale=status == "running" and now - last_seen > self.stale_after_seconds,
+            config=from_json(config),
+            tags=from_json(tags),
+            group=group,
+            job_type=job_type,
+            notes=notes,
+            color=color,
+            created_at=created_at,
+            ended_at=ended_at,
+            last_heartbeat=heartbeat,
+            host=host,
+            pid=pid,
+            command=command,
+            cwd=cwd,
+            git_commit=git_commit,
+            git_dirty=None if git_dirty is None else git_dirty == 1,
+            sdk_language=sdk_language,
+            sdk_version=sdk_version,
+            revision=revision,
+        )

@@ -1,0 +1,705 @@
+"""A run: the logging path.
+
+``log()`` validates and appends one tuple to an in-memory deque; it never
+touches the disk. A daemon thread per run owns the run's database connection
+and writes buffered points when 100 are waiting, every few seconds (which also
+beats the heartbeat), on ``flush()`` and on ``finish()``. A failed write keeps
+every point and is retried with backoff. At interpreter exit every unfinished
+run is finished (see docs/python.md for the exit-status rules).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sqlite3
+import sys
+import threading
+from collections import deque
+from itertools import groupby
+from operator import index as _as_index
+from operator import itemgetter
+from time import monotonic
+from time import time as _now
+from types import TracebackType
+from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type
+
+from . import _db, _provenance, _store
+from ._errors import InvalidMetricError, StonksError, WriteError
+from ._log import warn
+
+FLUSH_AT_POINTS = 100
+# Buffered points are written and the heartbeat beaten at least this often.
+TICK_S = 4.0
+# How long finish() waits for a failing final write before handing it to the background.
+FINISH_WAIT_S = 60.0
+MAX_BACKOFF_S = 30.0
+DEFAULT_MAX_PENDING_POINTS = 5_000_000
+MAX_STEP = 2**53
+_MAX_FLOAT = 1.7976931348623157e308
+FINISH_STATUSES = ("completed", "failed", "interrupted")
+
+_KEYS = itemgetter(2)
+# (step, wall time, keys, values): one record per log() call; values line up with keys.
+Record = Tuple[int, float, Tuple[str, ...], List[float]]
+
+
+def _to_float(value: Any) -> Optional[float]:
+    """The finite float a user meant, or None. Never imports numpy or torch."""
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0.0 else None
+    if isinstance(value, (str, bytes, bytearray)) or value is None:
+        return None
+    try:
+        if hasattr(kind, "__float__") or hasattr(kind, "__index__"):
+            # int, bool, numpy scalars, 0-d tensors, Decimal, Fraction...
+            result = float(value)
+        else:
+            item = getattr(value, "item", None)
+            if item is None:
+                return None
+            raw = item()
+            if isinstance(raw, (str, bytes, bytearray)) or raw is None:
+                return None
+            result = float(raw)
+    except Exception:
+        return None
+    return result if result - result == 0.0 else None
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON value for a config entry: numbers stay numbers, arrays become lists, the rest strings."""
+    kind = type(value)
+    if value is None or kind is bool or kind is str or kind is int:
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, float):
+        number = float(value)
+        return number if number - number == 0.0 else repr(number)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    to_list = getattr(value, "tolist", None)  # numpy scalars and arrays, tensors
+    if callable(to_list):
+        try:
+            return _jsonable(to_list())
+        except Exception:
+            pass
+    return str(value)
+
+
+def _config_dict(config: Any, what: str) -> Dict[str, Any]:
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise StonksError(f"{what} must be a dict of hyperparameters, not {type(config).__name__}.")
+    return {str(k): _jsonable(v) for k, v in config.items()}
+
+
+def _optional_str(value: Any, what: str) -> Optional[str]:
+    if value is None or isinstance(value, str):
+        return value
+    raise StonksError(f"{what} must be a string or None, not {type(value).__name__}.")
+
+
+class Run:
+    """One execution of a training script. Create it with ``stonks.start_run()``."""
+
+    def __init__(
+        self,
+        experiment: str,
+        config: Optional[Mapping[str, Any]] = None,
+        db: Optional[str] = None,
+        run_name: Optional[str] = None,
+        strict: bool = False,
+        *,
+        tags: Optional[List[str]] = None,
+        group: Optional[str] = None,
+        job_type: Optional[str] = None,
+        notes: Optional[str] = None,
+        resume: Optional[str] = None,
+    ) -> None:
+        if not isinstance(experiment, str) or not experiment:
+            raise StonksError("experiment must be a non-empty string naming the experiment, e.g. 'resnet-cifar10'.")
+        if tags is not None and (
+            isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags)  # type: ignore[union-attr]
+        ):
+            raise StonksError("tags must be a list of strings, e.g. tags=['baseline', 'fp16'].")
+        if resume is not None and (not isinstance(resume, str) or not resume):
+            raise StonksError('resume must be "latest" or a run id.')
+        #: The database file this run writes to.
+        self.db: str = _db.resolve_db_path(db)
+        self.experiment: str = experiment
+        #: Run id (a UUID string); None until the run is started.
+        self.id: Optional[str] = None
+        self.experiment_id: Optional[str] = None
+        self.name: Optional[str] = _optional_str(run_name, "run_name")
+        self.strict: bool = bool(strict)
+        #: None before start(), "running", then the status finish() recorded.
+        self.status: Optional[str] = None
+        self._config = _config_dict(config, "config")
+        self._tags = list(dict.fromkeys(tags or []))
+        self._group = _optional_str(group, "group")
+        self._job_type = _optional_str(job_type, "job_type")
+        self._notes = _optional_str(notes, "notes")
+        self._resume = resume
+
+        self._queue: Deque[Record] = deque()
+        self._known_keys: Set[Tuple[str, ...]] = set()
+        self._step = 0
+        self._unsignaled = 0
+        self._accepting = False
+        self._started = False
+        self._finished = False
+        self._forked = False
+        self._warned: Set[Tuple[str, str]] = set()
+
+        # Shared with the writer thread.
+        self._wake = threading.Event()
+        self._cond = threading.Condition()
+        self._requested = 0
+        self._completed = 0
+        self._last_attempt_failed = False
+        self._stop: Optional[Tuple[str, float]] = None
+        self._error_pending: Optional[BaseException] = None
+        self._ops: Deque[Dict[str, Any]] = deque()
+        self._git: Optional[Tuple[Optional[str], Optional[bool]]] = None
+        self._git_thread: Optional[threading.Thread] = None
+        self._writer: Optional[threading.Thread] = None
+        self._conn: Optional[sqlite3.Connection] = None
+        self._seq = 0
+
+        # Owned by the writer thread.
+        self._pending: Dict[str, Tuple[List[int], List[float], List[float]]] = {}
+        self._pending_count = 0
+        self._series_ids: Dict[str, int] = {}
+        self._dropped = 0
+        self._orphaned = False
+        try:
+            self._max_pending = int(os.environ.get("STONKS_MAX_PENDING_POINTS", "") or DEFAULT_MAX_PENDING_POINTS)
+        except ValueError:
+            self._max_pending = DEFAULT_MAX_PENDING_POINTS
+
+    def __repr__(self) -> str:
+        return f"<stonks.Run id={self.id} experiment={self.experiment!r} name={self.name!r} status={self.status}>"
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The run's config as stored (initial config merged with every log_config())."""
+        return dict(self._config)
+
+    @property
+    def tags(self) -> List[str]:
+        return list(self._tags)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> "Run":
+        """Creates (or resumes) the run in the database with status "running"."""
+        if self._started:
+            return self
+        if self._finished:
+            raise StonksError("This run was finished; start a new one with stonks.start_run().")
+        from . import __version__
+
+        now = _now()
+        provenance = _provenance.basic(__version__)
+        new = _store.NewRun(
+            self.experiment,
+            self.name,
+            self._config,
+            self._tags,
+            self._group,
+            self._job_type,
+            self._notes,
+            now,
+            provenance,
+        )
+        conn = _db.connect(self.db)
+        resume = self._resume
+        try:
+            if resume is None:
+                started = _db.run_immediate(conn, lambda: _store.insert_run(conn, new))
+            else:
+                started = _db.run_immediate(conn, lambda: _store.resume_run(conn, resume, new))
+        except sqlite3.Error as error:
+            conn.close()
+            raise StonksError(f"Cannot create the run in {self.db}: {error}") from None
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self.id = started.id
+        self.experiment_id = started.experiment_id
+        self._seq = started.seq
+        self._config = started.config
+        if started.last_step is not None:
+            self._step = int(started.last_step) + 1
+        self.status = "running"
+        self._started = True
+        _register(self)
+        if started.created:
+            directory = _provenance.code_directory()
+            self._git_thread = threading.Thread(
+                target=self._capture_git, args=(directory,), name="stonks-git", daemon=True
+            )
+            self._git_thread.start()
+        self._writer = threading.Thread(target=self._writer_main, name=f"stonks-writer-{self.id[:8]}", daemon=True)
+        self._writer.start()
+        self._accepting = True
+        return self
+
+    def finish(self, status: str = "completed") -> None:
+        """Writes every buffered point and records the final status (completed, failed or interrupted)."""
+        if status not in FINISH_STATUSES:
+            raise StonksError(f"status must be one of {', '.join(FINISH_STATUSES)}, not {status!r}.")
+        if self._finished:
+            return
+        self._finished = True
+        self._accepting = False
+        if not self._started or self._forked:
+            return
+        if self._git_thread is not None:
+            self._git_thread.join(_provenance.GIT_TIMEOUT_S + 1.0)
+        with self._cond:
+            self._stop = (status, _now())
+            self._requested += 1
+        self._wake.set()
+        writer = self._writer
+        assert writer is not None
+        writer.join(FINISH_WAIT_S)
+        self.status = status
+        if writer.is_alive():
+            unwritten = self._unwritten()
+            message = (
+                f"stonks could not record the end of run {self.id} in {self.db} within {FINISH_WAIT_S:.0f} s "
+                f"({self._error_pending or 'writes keep failing'}); {unwritten} points are still in memory and "
+                "are retried until the process exits."
+            )
+            if self.strict:
+                raise WriteError(message)
+            warn(message)
+        else:
+            _unregister(self)
+        if self._dropped:
+            warn(f"stonks dropped {self._dropped} points of run {self.id}: more than {self._max_pending} were waiting for a database that could not be written.")
+
+    def __enter__(self) -> "Run":
+        if not self._started:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        status = _status_for(exc_type, exc)
+        try:
+            self.finish(status)
+        except StonksError as error:
+            if exc_type is None:
+                raise
+            warn(f"stonks could not finish run {self.id} cleanly: {error}")
+
+    # ------------------------------------------------------------------- logging
+
+    def log(self, metrics: Mapping[str, Any], step: Optional[int] = None) -> None:
+        """Buffers one value per metric key at ``step`` (default: previous step + 1, starting at 0)."""
+        if type(metrics) is not dict or not self._accepting:
+            return self._log_checked(metrics, step)
+        if step is None:
+            step = self._step
+        elif type(step) is not int or not 0 <= step <= MAX_STEP:
+            return self._log_checked(metrics, step)
+        keys = tuple(metrics)
+        if keys not in self._known_keys:
+            return self._log_checked(metrics, step)
+        values = list(metrics.values())
+        for value in values:
+            if type(value) is float:
+                if value - value != 0.0:
+                    return self._log_checked(metrics, step)
+            elif type(value) is not int or not -_MAX_FLOAT <= value <= _MAX_FLOAT:
+                return self._log_checked(metrics, step)
+        self._step = step + 1
+        self._queue.append((step, _now(), keys, values))
+        waiting = self._unsignaled + len(values)
+        if waiting >= FLUSH_AT_POINTS:
+            self._unsignaled = 0
+            self._wake.set()
+        else:
+            self._unsignaled = waiting
+
+    def _problem(self, kind: str, key: str, message: str) -> None:
+        if self.strict:
+            raise InvalidMetricError(message)
+        if (kind, key) not in self._warned:
+            self._warned.add((kind, key))
+            warn(message + " (stonks warns once per key; pass strict=True to raise instead)")
+
+    def _log_checked(self, metrics: Any, step: Any) -> None:
+        """The careful path of log(): state checks, coercion, one warning per problem."""
+        self._raise_pending_write_error()
+        if self._forked:
+            return self._problem("forked", "", f"run {self.id} was started in another process (before a fork); start a new run in this process. log() ignored.")
+        if self._finished:
+            return self._problem("finished", "", f"run {self.id} is finished; log() after finish() is ignored.")
+        if not self._started:
+            self.start()
+        if not isinstance(metrics, dict):
+            return self._problem(
+                "metrics", "", f"log() takes a dict of metric name -> number, not {type(metrics).__name__}; call ignored."
+            )
+        if step is None:
+            step = self._step
+        else:
+            try:
+                if isinstance(step, bool):
+                    raise TypeError
+                step = _as_index(step)
+            except TypeError:
+                return self._problem("step", "", f"step must be a non-negative integer, not {step!r}; call ignored.")
+            if not 0 <= step <= MAX_STEP:
+                return self._problem("step", "", f"step must be a non-negative integer up to 2**53, not {step}; call ignored.")
+        clean: Dict[str, float] = {}
+        all_valid = True
+        for key, value in metrics.items():
+            if not isinstance(key, str) or not key:
+                all_valid = False
+                self._problem("key", repr(key), f"metric names must be non-empty strings, not {key!r}; value dropped.")
+                continue
+            number = _to_float(value)
+            if number is None:
+                all_valid = False
+                self._problem(
+                    "value", key, f"metric {key!r} got {value!r}, which is not a finite number; value dropped."
+                )
+                continue
+            clean[str(key)] = number
+        if all_valid and type(metrics) is dict and all(type(k) is str for k in metrics) and len(self._known_keys) < 10_000:
+            self._known_keys.add(tuple(metrics))
+        self._step = step + 1
+        if not clean:
+            return
+        values = list(clean.values())
+        self._queue.append((step, _now(), tuple(clean), values))
+        waiting = self._unsignaled + len(values)
+        if waiting >= FLUSH_AT_POINTS:
+            self._unsignaled = 0
+            self._wake.set()
+        else:
+            self._unsignaled = waiting
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Merges ``config`` into the run's stored config (later keys win)."""
+        self._raise_pending_write_error()
+        if not isinstance(config, Mapping):
+            return self._problem("config", "", f"log_config() takes a dict, not {type(config).__name__}; call ignored.")
+        patch = {str(k): _jsonable(v) for k, v in config.items()}
+        if self._finished:
+            return self._problem("finished", "config", f"run {self.id} is finished; log_config() after finish() is ignored.")
+        self._config.update(patch)
+        if self._started and not self._forked:
+            self._ops.append(patch)
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Blocks until every point logged so far is written to the database (or the write failed)."""
+        if not self._started or self._forked or self._writer is None:
+            return
+        self._raise_pending_write_error()
+        if not self._writer.is_alive():
+            return
+        with self._cond:
+            self._requested += 1
+            wanted = self._requested
+        self._wake.set()
+        with self._cond:
+            while self._completed < wanted and self._writer.is_alive():
+                self._cond.wait(1.0)
+            failed = self._last_attempt_failed
+        if failed:
+            self._raise_pending_write_error()
+
+    def _raise_pending_write_error(self) -> None:
+        error = self._error_pending
+        if error is None or not self.strict:
+            return
+        self._error_pending = None
+        if self._started and not self._finished and not self._forked:
+            self._accepting = True
+        raise WriteError(
+            f"stonks could not write to {self.db}: {error}. The points are kept in memory and retried in the background."
+        )
+
+    # ------------------------------------------------------------ writer thread
+
+    def _capture_git(self, directory: Optional[str]) -> None:
+        commit, dirty = _provenance.git_state(directory)
+        if commit is not None or dirty is not None:
+            self._git = (commit, dirty)
+
+    def _unwritten(self) -> int:
+        return self._pending_count + sum(len(record[3]) for record in list(self._queue))
+
+    def _drain(self) -> None:
+        """Moves queued records into per-key columns (writer thread only)."""
+        queue = self._queue
+        n = len(queue)
+        if n == 0:
+            return
+        pop = queue.popleft
+        records = [pop() for _ in range(n)]
+        if self._orphaned:
+            return
+        if self._pending_count >= self._max_pending:
+            dropped = sum(len(record[3]) for record in records)
+            if not self._dropped:
+                warn(
+                    f"stonks is dropping points of run {self.id}: {self._pending_count} points are waiting for "
+                    f"{self.db}, which cannot be written (STONKS_MAX_PENDING_POINTS={self._max_pending})."
+                )
+            self._dropped += dropped
+            return
+        pending = self._pending
+        added = 0
+        for keys, group in groupby(records, _KEYS):
+            block = list(group)
+            steps = [record[0] for record in block]
+            times = [record[1] for record in block]
+            for key, column in zip(keys, zip(*[record[3] for record in block])):
+                entry = pending.get(key)
+                if entry is None:
+                    entry = pending[key] = ([], [], [])
+                entry[0].extend(steps)
+                entry[1].extend(column)
+                entry[2].extend(times)
+            added += len(block) * len(keys)
+        self._pending_count += added
+
+    def _write(self, conn: sqlite3.Connection, stop: Optional[Tuple[str, float]]) -> None:
+        """One transaction: every pending point, config patches, git provenance, heartbeat or final status."""
+        ops = list(self._ops)
+        git = self._git
+        seq = self._seq
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            series_ids = self._series_ids
+            for key, (steps, values, times) in self._pending.items():
+                series_id = series_ids.get(key)
+                if series_id is None:
+                    series_id = series_ids[key] = _store.ensure_series(conn, seq, key)
+                _store.append_points(conn, series_id, steps, values, times)
+            for patch in ops:
+                _store.merge_run_config(conn, seq, patch)
+            if git is not None:
+                _store.set_git(conn, seq, git[0], git[1])
+            if stop is not None:
+                _store.finish_run(conn, seq, stop[0], stop[1])
+            else:
+                _store.touch_heartbeat(conn, seq, _now())
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            # Series created in the rolled-back transaction are gone.
+            self._series_ids.clear()
+            raise
+        self._pending.clear()
+        self._pending_count = 0
+        for _ in ops:
+            self._ops.popleft()
+        if git is not None and self._git is git:
+            self._git = None
+
+    def _discard_orphaned(self, conn: sqlite3.Connection) -> bool:
+        """True (and drops everything) when the run's row was deleted by someone else."""
+        try:
+            if _store.run_exists(conn, self._seq):
+                return False
+        except sqlite3.Error:
+            return False
+        if not self._orphaned:
+            warn(f"run {self.id} was deleted from {self.db} while it was running; its new points are discarded.")
+        self._orphaned = True
+        self._pending.clear()
+        self._pending_count = 0
+        self._ops.clear()
+        self._git = None
+        return True
+
+    def _writer_main(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        next_tick = monotonic() + TICK_S
+        retry_at = 0.0
+        failures = 0
+        try:
+            while True:
+                wait = next_tick - monotonic()
+                if failures:
+                    wait = min(wait, retry_at - monotonic())
+                if wait > 0:
+                    self._wake.wait(wait)
+                self._wake.clear()
+                with self._cond:
+                    requested = self._requested
+                    stop = self._stop
+                explicit = requested > self._completed
+                self._drain()
+                now = monotonic()
+                if not explicit:
+                    if failures and now < retry_at:
+                        continue
+                    if not failures and now < next_tick and self._pending_count < FLUSH_AT_POINTS and not self._ops:
+                        continue
+                if self._orphaned:
+                    ok = True
+                else:
+                    try:
+                        self._write(conn, stop)
+                        ok = True
+                    except Exception as error:
+                        ok = isinstance(error, sqlite3.IntegrityError) and self._discard_orphaned(conn)
+                        if not ok:
+                            failures += 1
+                            retry_at = monotonic() + min(MAX_BACKOFF_S, 0.1 * 2 ** min(failures - 1, 10))
+                            self._record_failure(error, failures)
+                if ok:
+                    if failures:
+                        warn(f"stonks wrote the buffered points of run {self.id} after {failures} failed attempts.")
+                    failures = 0
+                    self._error_pending = None
+                    next_tick = monotonic() + TICK_S
+                with self._cond:
+                    self._completed = requested
+                    self._last_attempt_failed = not ok
+                    self._cond.notify_all()
+                if ok and stop is not None and not self._queue:
+                    return
+        finally:
+            if failures == 0 or self._stop is not None:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+
+    def _record_failure(self, error: BaseException, failures: int) -> None:
+        if self.strict:
+            self._error_pending = error
+            self._accepting = False
+        else:
+            self._error_pending = error
+        if failures == 1:
+            warn(
+                f"stonks could not write {self._pending_count} points of run {self.id} to {self.db} ({error}); "
+                "they are kept in memory and retried."
+            )
+
+
+def _status_for(exc_type: Optional[Type[BaseException]], exc: Optional[BaseException]) -> str:
+    """The status a run gets when its with-block ends this way."""
+    if exc_type is None:
+        return "completed"
+    if issubclass(exc_type, KeyboardInterrupt):
+        return "interrupted"
+    if issubclass(exc_type, SystemExit):
+        if _terminated:
+            return "interrupted"
+        code = getattr(exc, "code", None)
+        return "completed" if code is None or code == 0 else "failed"
+    return "failed"
+
+
+# ------------------------------------------------------------- process exit
+
+_active: Dict[int, Run] = {}
+_hooks_installed = False
+_uncaught: Optional[Type[BaseException]] = None
+_terminated = False
+
+
+def _register(run: Run) -> None:
+    _install_hooks()
+    _active[id(run)] = run
+
+
+def _unregister(run: Run) -> None:
+    _active.pop(id(run), None)
+
+
+def _install_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_finish_at_exit)
+    previous = sys.excepthook
+
+    def excepthook(exc_type: Type[BaseException], exc: BaseException, tb: Optional[TracebackType]) -> None:
+        global _uncaught
+        _uncaught = exc_type
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    if threading.current_thread() is threading.main_thread():
+        import signal
+
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_runs_in_child)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    global _terminated
+    import signal
+
+    if not _active:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    _terminated = True
+    # Unwinds the main thread so with-blocks and atexit record "interrupted" and write every point.
+    raise SystemExit(128 + signum)
+
+
+def _forget_runs_in_child() -> None:
+    for run in _active.values():
+        run._forked = True
+        run._accepting = False
+    _active.clear()
+
+
+def exit_status() -> str:
+    """The status an unfinished run gets at interpreter exit."""
+    if _terminated:
+        return "interrupted"
+    if _uncaught is not None:
+        return "interrupted" if issubclass(_uncaught, KeyboardInterrupt) else "failed"
+    return "completed"
+
+
+def _finish_at_exit() -> None:
+    status = exit_status()
+    for run in list(_active.values()):
+        try:
+            if run._finished:
+                writer = run._writer
+                if writer is not None:
+                    writer.join(FINISH_WAIT_S)
+                    if writer.is_alive():
+                        warn(f"stonks lost {run._unwritten()} points of run {run.id}: {run.db} could not be written.")
+            else:
+                run.finish(status)
+        except Exception as error:
+            warn(f"stonks could not finish run {run.id} at exit: {error}")

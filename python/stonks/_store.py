@@ -1,0 +1,404 @@
+"""Every SQL statement the Python SDK writes with: the same rows as src/store/writes.ts.
+
+Call these inside a write transaction (``_db.run_immediate``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from array import array
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ._errors import NotFoundError, StonksError
+
+CHUNK_POINTS = 1024
+ROLLUP_LEVELS = (6, 10, 14)
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+# A rollup row: [bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time]
+RollupRow = List[Any]
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID, without importing uuid."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def to_json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def from_json(text: str) -> Any:
+    import json
+
+    return json.loads(text)
+
+
+class NewRun:
+    """What a new (or resumed) run row is made of."""
+
+    __slots__ = ("experiment", "name", "config", "tags", "group", "job_type", "notes", "now", "provenance")
+
+    def __init__(
+        self,
+        experiment: str,
+        name: Optional[str],
+        config: Dict[str, Any],
+        tags: List[str],
+        group: Optional[str],
+        job_type: Optional[str],
+        notes: Optional[str],
+        now: float,
+        provenance: Dict[str, Any],
+    ) -> None:
+        self.experiment = experiment
+        self.name = name
+        self.config = config
+        self.tags = tags
+        self.group = group
+        self.job_type = job_type
+        self.notes = notes
+        self.now = now
+        self.provenance = provenance
+
+
+class StartedRun:
+    __slots__ = ("id", "seq", "experiment_id", "last_step", "config", "created")
+
+    def __init__(
+        self,
+        id: str,
+        seq: int,
+        experiment_id: str,
+        last_step: Optional[float],
+        config: Dict[str, Any],
+        created: bool,
+    ) -> None:
+        self.created = created
+        self.id = id
+        self.seq = seq
+        self.experiment_id = experiment_id
+        self.last_step = last_step
+        self.config = config
+
+
+def next_revision(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COALESCE(MAX(revision), 0) + 1 FROM runs").fetchone()[0]
+
+
+def ensure_experiment(conn: sqlite3.Connection, name: str, now: float) -> str:
+    found = conn.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()
+    if found is not None:
+        return found[0]
+    experiment_id = new_uuid()
+    conn.execute(
+        "INSERT INTO experiments (id, name, description, created_at) VALUES (?, ?, NULL, ?)",
+        (experiment_id, name, now),
+    )
+    return experiment_id
+
+
+def insert_run(conn: sqlite3.Connection, run: NewRun) -> StartedRun:
+    """Creates a run in status running."""
+    experiment_id = ensure_experiment(conn, run.experiment, run.now)
+    run_id = new_uuid()
+    p = run.provenance
+    git_dirty = p.get("git_dirty")
+    cursor = conn.execute(
+        """INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
+             created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision)
+           VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            run_id,
+            experiment_id,
+            run.name,
+            to_json(run.config) if run.config else "{}",
+            to_json(run.tags) if run.tags else "[]",
+            run.group,
+            run.job_type,
+            run.notes,
+            run.now,
+            run.now,
+            p.get("host"),
+            p.get("pid"),
+            p.get("command"),
+            p.get("cwd"),
+            p.get("git_commit"),
+            None if git_dirty is None else int(bool(git_dirty)),
+            p.get("sdk_language"),
+            p.get("sdk_version"),
+            next_revision(conn),
+        ),
+    )
+    seq = cursor.lastrowid
+    assert seq is not None
+    return StartedRun(run_id, seq, experiment_id, None, dict(run.config), True)
+
+
+def resume_run(conn: sqlite3.Connection, resume: str, run: NewRun) -> StartedRun:
+    """Reopens a run ("latest" of the experiment, or a run id): status back to running."""
+    experiment = conn.execute("SELECT id FROM experiments WHERE name = ?", (run.experiment,)).fetchone()
+    columns = "SELECT seq, id, experiment_id, config, tags FROM runs"
+    if resume == "latest":
+        if experiment is None:
+            return insert_run(conn, run)
+        row = conn.execute(
+            columns + " WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1", (experiment[0],)
+        ).fetchone()
+        if row is None:
+            return insert_run(conn, run)
+    else:
+        row = conn.execute(columns + " WHERE id = ?", (resume,)).fetchone()
+        if row is None:
+            raise NotFoundError(f'Cannot resume run {resume}: no such run. Pass an existing run id or "latest".')
+        if experiment is None or row[2] != experiment[0]:
+            raise StonksError(f'Cannot resume run {resume}: it belongs to another experiment than "{run.experiment}".')
+    seq, run_id, experiment_id, old_config, old_tags = row
+    config = {**from_json(old_config), **run.config}
+    tags = list(dict.fromkeys([*from_json(old_tags), *run.tags]))
+    p = run.provenance
+    conn.execute(
+        """UPDATE runs SET status = 'running', ended_at = NULL, last_heartbeat = ?, config = ?, tags = ?,
+             name = COALESCE(?, name), group_name = COALESCE(?, group_name), job_type = COALESCE(?, job_type),
+             notes = COALESCE(?, notes), pid = ?, host = ?, command = ?, revision = ? WHERE seq = ?""",
+        (
+            run.now,
+            to_json(config),
+            to_json(tags),
+            run.name,
+            run.group,
+            run.job_type,
+            run.notes,
+            p.get("pid"),
+            p.get("host"),
+            p.get("command"),
+            next_revision(conn),
+            seq,
+        ),
+    )
+    last = conn.execute("SELECT MAX(last_step) FROM series WHERE run_seq = ?", (seq,)).fetchone()[0]
+    return StartedRun(run_id, seq, experiment_id, last, config, False)
+
+
+def finish_run(conn: sqlite3.Connection, run_seq: int, status: str, now: float) -> None:
+    conn.execute(
+        "UPDATE runs SET status = ?, ended_at = ?, last_heartbeat = ?, revision = ? WHERE seq = ?",
+        (status, now, now, next_revision(conn), run_seq),
+    )
+
+
+def merge_run_config(conn: sqlite3.Connection, run_seq: int, patch: Dict[str, Any]) -> None:
+    row = conn.execute("SELECT config FROM runs WHERE seq = ?", (run_seq,)).fetchone()
+    if row is None:
+        return
+    merged = {**from_json(row[0]), **patch}
+    conn.execute(
+        "UPDATE runs SET config = ?, revision = ? WHERE seq = ?", (to_json(merged), next_revision(conn), run_seq)
+    )
+
+
+def set_git(conn: sqlite3.Connection, run_seq: int, commit: Optional[str], dirty: Optional[bool]) -> None:
+    conn.execute(
+        "UPDATE runs SET git_commit = ?, git_dirty = ?, revision = ? WHERE seq = ?",
+        (commit, None if dirty is None else int(dirty), next_revision(conn), run_seq),
+    )
+
+
+def touch_heartbeat(conn: sqlite3.Connection, run_seq: int, now: float) -> None:
+    conn.execute("UPDATE runs SET last_heartbeat = ? WHERE seq = ? AND status = 'running'", (now, run_seq))
+
+
+def run_exists(conn: sqlite3.Connection, run_seq: int) -> bool:
+    return conn.execute("SELECT 1 FROM runs WHERE seq = ?", (run_seq,)).fetchone() is not None
+
+
+def ensure_series(conn: sqlite3.Connection, run_seq: int, key: str) -> int:
+    """The series id of (run, key), creating the key and the series on first use."""
+    conn.execute("INSERT OR IGNORE INTO metric_keys (key) VALUES (?)", (key,))
+    key_id = conn.execute("SELECT id FROM metric_keys WHERE key = ?", (key,)).fetchone()[0]
+    conn.execute("INSERT OR IGNORE INTO series (run_seq, key_id) VALUES (?, ?)", (run_seq, key_id))
+    return conn.execute("SELECT id FROM series WHERE run_seq = ? AND key_id = ?", (run_seq, key_id)).fetchone()[0]
+
+
+def to_blob(values: "array[float]") -> bytes:
+    """Little-endian float64s, as docs/schema.md fixes."""
+    if _LITTLE_ENDIAN:
+        return values.tobytes()
+    swapped = array("d", values)
+    swapped.byteswap()
+    return swapped.tobytes()
+
+
+def from_blob(blob: bytes) -> "array[float]":
+    values = array("d")
+    values.frombytes(blob[: len(blob) - len(blob) % 8])
+    if not _LITTLE_ENDIAN:
+        values.byteswap()
+    return values
+
+
+def merge_rollup(a: RollupRow, b: RollupRow) -> RollupRow:
+    """Merges row b (later points) into row a (earlier points). Ties keep the earlier point."""
+    row = [a[0], a[1] + b[1], a[2], b[3]]
+    row += b[4:7] if b[4] < a[4] else a[4:7]
+    row += b[7:10] if b[7] > a[7] else a[7:10]
+    return row
+
+
+def rollup_points(
+    level: int, start_index: int, steps: "array[float]", values: Sequence[float], times: Sequence[float]
+) -> List[RollupRow]:
+    """Rows of the finest level for new points starting at series index start_index."""
+    rows = []
+    n = len(values)
+    i = 0
+    while i < n:
+        bucket = (start_index + i) >> level
+        end = min(n, ((bucket + 1) << level) - start_index)
+        part = values[i:end]
+        low = min(part)
+        low_at = part.index(low) + i
+        high = max(part)
+        high_at = part.index(high) + i
+        rows.append(
+            [
+                bucket,
+                end - i,
+                steps[i],
+                steps[end - 1],
+                low,
+                steps[low_at],
+                times[low_at],
+                high,
+                steps[high_at],
+                times[high_at],
+            ]
+        )
+        i = end
+    return rows
+
+
+def coarsen(rows: List[RollupRow], shift: int) -> List[RollupRow]:
+    """Groups rows of a finer level into the buckets of a level ``shift`` coarser."""
+    out: List[RollupRow] = []
+    for row in rows:
+        bucket = row[0] >> shift
+        if out and out[-1][0] == bucket:
+            out[-1] = merge_rollup(out[-1], row)
+        else:
+            out.append([bucket, *row[1:]])
+    return out
+
+
+_TAIL_CHUNK = "SELECT id, start_index, count, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY start_index DESC LIMIT 1"
+_INSERT_CHUNK = (
+    "INSERT INTO chunks (series_id, start_index, count, first_step, last_step, steps, vals, times) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_GET_ROLLUP = (
+    "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time "
+    "FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?"
+)
+_PUT_ROLLUP = "INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def append_points(
+    conn: sqlite3.Connection,
+    series_id: int,
+    steps: Sequence[float],
+    values: Sequence[float],
+    times: Sequence[float],
+) -> None:
+    """Appends points to a series: chunks (tail chunk refilled), rollups of every level, series summary."""
+    n = len(values)
+    if n == 0:
+        return
+    state = conn.execute(
+        "SELECT count, monotonic, last_step, min_value, max_value FROM series WHERE id = ?", (series_id,)
+    ).fetchone()
+    if state is None:
+        raise NotFoundError(f"series {series_id} does not exist")
+    start_index, monotonic, last_step, min_value, max_value = state
+    values = values if type(values) is list else list(values)
+    new_steps = array("d", steps)
+    new_values = array("d", values)
+    new_times = array("d", times)
+
+    chunk_start = start_index
+    all_steps, all_values, all_times = new_steps, new_values, new_times
+    tail = conn.execute(_TAIL_CHUNK, (series_id,)).fetchone()
+    if tail is not None and tail[2] < CHUNK_POINTS:
+        chunk_start = tail[1]
+        all_steps = from_blob(tail[3]) + new_steps
+        all_values = from_blob(tail[4]) + new_values
+        all_times = from_blob(tail[5]) + new_times
+        conn.execute("DELETE FROM chunks WHERE id = ?", (tail[0],))
+    total = len(all_values)
+    conn.executemany(
+        _INSERT_CHUNK,
+        [
+            (
+                series_id,
+                chunk_start + offset,
+                min(total, offset + CHUNK_POINTS) - offset,
+                all_steps[offset],
+                all_steps[min(total, offset + CHUNK_POINTS) - 1],
+                to_blob(all_steps[offset : offset + CHUNK_POINTS]),
+                to_blob(all_values[offset : offset + CHUNK_POINTS]),
+                to_blob(all_times[offset : offset + CHUNK_POINTS]),
+            )
+            for offset in range(0, total, CHUNK_POINTS)
+        ],
+    )
+
+    rows: List[RollupRow] = []
+    previous_level = 0
+    writes = []
+    for level in ROLLUP_LEVELS:
+        if previous_level == 0:
+            rows = rollup_points(level, start_index, new_steps, values, new_times)
+        else:
+            rows = coarsen(rows, level - previous_level)
+        previous_level = level
+        for i, row in enumerate(rows):
+            if i == 0 and start_index % (1 << level) != 0:
+                old = conn.execute(_GET_ROLLUP, (series_id, level, row[0])).fetchone()
+                if old is not None:
+                    row = merge_rollup(list(old), row)
+            writes.append((series_id, level, *row))
+    conn.executemany(_PUT_ROLLUP, writes)
+
+    first_new = new_steps[0]
+    still_monotonic = monotonic == 1 and (last_step is None or first_new >= last_step)
+    if still_monotonic and n > 1:
+        ordered = new_steps.tolist()
+        still_monotonic = ordered == sorted(ordered)
+    low = min(values)
+    high = max(values)
+    if min_value is not None and not low < min_value:
+        low = min_value
+    if max_value is not None and not high > max_value:
+        high = max_value
+    conn.execute(
+        """UPDATE series SET count = ?, monotonic = ?, first_step = COALESCE(first_step, ?), last_step = ?,
+             last_value = ?, last_time = ?, min_value = ?, max_value = ? WHERE id = ?""",
+        (
+            start_index + n,
+            1 if still_monotonic else 0,
+            first_new,
+            new_steps[n - 1],
+            values[n - 1],
+            new_times[n - 1],
+            low,
+            high,
+            series_id,
+        ),
+    )
