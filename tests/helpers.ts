@@ -25,6 +25,8 @@ export interface ChildResult {
 
 export interface RunningChild {
   process: ChildProcess;
+  /** Everything the child wrote to stderr so far. */
+  stderr(): string;
   /** Resolves with the first stdout line matching the pattern. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   done: Promise<ChildResult>;
@@ -60,13 +62,17 @@ export function startFixture(name: string, env: Record<string, string> = {}, cwd
   });
   return {
     process: child,
+    stderr: () => stderr,
     done,
     waitForLine(pattern, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const existing = stdout.split("\n").find((l) => pattern.test(l));
         if (existing !== undefined) return resolve(existing);
         const timer = setTimeout(
-          () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stderr: ${stderr}`)),
+          () =>
+            reject(
+              new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`),
+            ),
           timeoutMs,
         );
         waiters.push({

@@ -44,7 +44,12 @@ describe("background writes", () => {
 
   it("writes as soon as 100 points are buffered, not before (timer disabled)", async () => {
     const db = tempDb();
-    const child = startFixture(FIXTURE, { SCENARIO: "threshold", DB: db, STONKS_FLUSH_INTERVAL: "600", PAUSE_MS: "1500" });
+    const child = startFixture(FIXTURE, {
+      SCENARIO: "threshold",
+      DB: db,
+      STONKS_FLUSH_INTERVAL: "600",
+      PAUSE_MS: "1500",
+    });
     const runId = (await child.waitForLine(/^logged99 /)).split(" ")[1];
     await new Promise((r) => setTimeout(r, 700));
     expect(pointCount(db, runId)).toBe(0);
@@ -120,6 +125,64 @@ describe("exit paths write every buffered point", () => {
   }
 });
 
+describe("failed writes keep every point and retry", () => {
+  for (const strict of [false, true]) {
+    it(`while another process holds the write lock (${strict ? "strict: raises" : "default: warns"})`, async () => {
+      const db = tempDb();
+      const child = startFixture(FIXTURE, {
+        SCENARIO: "locked",
+        DB: db,
+        STRICT: strict ? "1" : "0",
+        STONKS_BUSY_TIMEOUT_MS: "50",
+      });
+      const runId = (await child.waitForLine(/^started /)).split(" ")[1];
+      const blocker = new Database(db);
+      blocker.exec("BEGIN IMMEDIATE");
+      try {
+        child.process.kill("SIGUSR2");
+        if (strict) {
+          await child.waitForLine(/^flush-threw WriteError/);
+          await child.waitForLine(/^log-threw WriteError/);
+        } else {
+          await child.waitForLine(/^flush-returned/);
+          await child.waitForLine(/^log-returned/);
+          await eventually(() => /kept in memory and retried/.test(child.stderr()), 5000);
+        }
+        const inside = blocker.prepare("SELECT count(*) AS n FROM chunks").get() as { n: number };
+        expect(inside.n).toBe(0);
+      } finally {
+        blocker.exec("COMMIT");
+        blocker.close();
+      }
+      await eventually(() => pointCount(db, runId) >= 500, 15_000);
+      const q = open(db, { readonly: true });
+      expect([...q.getMetrics(runId, "loss").values.subarray(0, 500)]).toEqual(
+        Array.from({ length: 500 }, (_, i) => i),
+      );
+      q.close();
+      child.process.kill("SIGKILL");
+      await child.done;
+    });
+  }
+
+  it("a database from a newer stonks is refused at start and left untouched", async () => {
+    const db = tempDb();
+    const raw = new Database(db);
+    raw.exec("CREATE TABLE experiments (id TEXT)");
+    raw.pragma("user_version = 999");
+    raw.close();
+    const strict = await runFixture(FIXTURE, { SCENARIO: "start-newer", DB: db, STRICT: "1" });
+    expect(strict.stdout).toContain("threw SchemaVersionError");
+    const lenient = await runFixture(FIXTURE, { SCENARIO: "start-newer", DB: db, STRICT: "0" });
+    expect(lenient.code).toBe(0);
+    expect(lenient.stdout).toContain("status created");
+    expect(lenient.stderr).toMatch(/newer than this stonks understands/);
+    const check = new Database(db, { readonly: true });
+    expect(check.pragma("user_version", { simple: true })).toBe(999);
+    check.close();
+  });
+});
+
 describe("crashes", () => {
   it("SIGKILL mid-run leaves a sound file with every flushed point, and the run turns stale", async () => {
     const db = tempDb();
@@ -136,7 +199,9 @@ describe("crashes", () => {
     const loss = q.getMetrics(runId, "loss");
     expect(loss.values.length).toBeGreaterThanOrEqual(3000);
     expect([...loss.values.subarray(0, 3000)]).toEqual(Array.from({ length: 3000 }, (_, i) => i));
-    expect([...q.getMetrics(runId, "acc").values.subarray(0, 3000)]).toEqual(Array.from({ length: 3000 }, (_, i) => -i));
+    expect([...q.getMetrics(runId, "acc").values.subarray(0, 3000)]).toEqual(
+      Array.from({ length: 3000 }, (_, i) => -i),
+    );
     await new Promise((r) => setTimeout(r, 600));
     const run = q.getRun(runId)!;
     expect(run.status).toBe("running");

@@ -29,7 +29,11 @@ describe("Starting a run", () => {
 
   it("stores the config dictionary of hyperparameters", async () => {
     const db = tempDb();
-    const id = await startRun("exp", { db, config: { lr: 0.1, layers: [64, 64], opt: { name: "adam" } } }, (run) => run.id);
+    const id = await startRun(
+      "exp",
+      { db, config: { lr: 0.1, layers: [64, 64], opt: { name: "adam" } } },
+      (run) => run.id,
+    );
     const q = open(db);
     expect(q.getRun(id)?.config).toEqual({ lr: 0.1, layers: [64, 64], opt: { name: "adam" } });
     q.close();

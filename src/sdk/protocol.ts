@@ -35,8 +35,13 @@ export const RING_RECORDS = 1 << 16;
 
 /** Points buffered before the worker is woken to write (the seed's 100). */
 export const FLUSH_EVERY_POINTS = 100;
-/** The seed's background timer. */
-export const FLUSH_INTERVAL_MS = 5000;
+/** The seed's background timer: 5 s, or STONKS_FLUSH_INTERVAL seconds. */
+export const FLUSH_INTERVAL_MS = flushIntervalMs();
+
+function flushIntervalMs(): number {
+  const seconds = Number(process.env.STONKS_FLUSH_INTERVAL);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5000;
+}
 export const HEARTBEAT_INTERVAL_MS = 5000;
 
 export interface ProvenanceFields {

@@ -7,7 +7,9 @@ import { SchemaVersionError, StonksError } from "../errors.js";
 export type Db = Database.Database;
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
-const BUSY_TIMEOUT_MS = 10_000;
+/** How long a write waits for another process's lock: 10 s, or STONKS_BUSY_TIMEOUT_MS. */
+const BUSY_TIMEOUT_MS =
+  Number(process.env.STONKS_BUSY_TIMEOUT_MS) > 0 ? Number(process.env.STONKS_BUSY_TIMEOUT_MS) : 10_000;
 
 if (endianness() !== "LE") {
   throw new StonksError("stonks stores points as little-endian floats and needs a little-endian machine.");
@@ -54,11 +56,13 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma("foreign_keys = ON");
+    // Check the version before anything writes: a newer file must stay untouched.
+    const version = checkVersion(db, path, readonly);
     if (!readonly) {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
+      if (version < SCHEMA_VERSION) migrate(db);
     }
-    checkAndMigrate(db, path, readonly);
   } catch (error) {
     db.close();
     throw error;
@@ -70,7 +74,8 @@ function userVersion(db: Db): number {
   return db.pragma("user_version", { simple: true }) as number;
 }
 
-function checkAndMigrate(db: Db, path: string, readonly: boolean): void {
+/** The file's schema version, after refusing files this build must not touch. */
+function checkVersion(db: Db, path: string, readonly: boolean): number {
   let version: number;
   try {
     version = userVersion(db);
@@ -82,15 +87,18 @@ function checkAndMigrate(db: Db, path: string, readonly: boolean): void {
       `${path} uses stonks schema version ${version}, newer than this stonks understands (${SCHEMA_VERSION}). Upgrade stonks to read it; the file was left untouched.`,
     );
   }
-  if (version === SCHEMA_VERSION) return;
   if (version === 0 && hasForeignTables(db)) {
     throw new SchemaVersionError(`${path} is a SQLite database but not a stonks database; choose another file.`);
   }
-  if (readonly) {
+  if (version < SCHEMA_VERSION && readonly) {
     throw new SchemaVersionError(
       `${path} uses schema version ${version}; open it once with write access so stonks can migrate it to ${SCHEMA_VERSION}.`,
     );
   }
+  return version;
+}
+
+function migrate(db: Db): void {
   runImmediate(db, () => {
     // Another process may have migrated between our check and the lock.
     const current = userVersion(db);

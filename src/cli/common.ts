@@ -1,0 +1,71 @@
+/** What the CLI commands share: opening the database, finding runs, asking before deleting, writing output. */
+import { createInterface } from "node:readline/promises";
+import type { Writable } from "node:stream";
+import { StonksError } from "../errors.js";
+import { StonksDatabase } from "../query/database.js";
+import { runIdsWithPrefix } from "../store/admin.js";
+import { getRunRow, type RunRow } from "../store/reads.js";
+import { resolveDbPath } from "../util/db-path.js";
+
+/** A mistake in what the user asked for: printed as one line, exit status 1. */
+export class CliError extends StonksError {}
+
+/** Opens the database of --db > STONKS_DB > ./stonks.db; it must exist. */
+export function openExisting(dbOption: string | undefined): StonksDatabase {
+  return new StonksDatabase(resolveDbPath(dbOption));
+}
+
+/** A run by full id or by an unambiguous id prefix (at least 4 characters). */
+export function findRun(db: StonksDatabase, text: string): RunRow | null {
+  const exact = getRunRow(db.connection, text);
+  if (exact !== null || text.length < 4) return exact;
+  const matches = runIdsWithPrefix(db.connection, text, 6);
+  if (matches.length > 1) {
+    throw new CliError(`"${text}" matches several runs (${matches.slice(0, 5).join(", ")}…); type more of the id.`);
+  }
+  return matches.length === 1 ? getRunRow(db.connection, matches[0]) : null;
+}
+
+/**
+ * Asks a yes/no question on the terminal. Without a terminal (a script, a
+ * pipe) nobody can answer, so the command refuses instead of guessing.
+ */
+export async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    throw new CliError("Refusing to delete without confirmation: no terminal to ask on. Pass -f to delete anyway.");
+  }
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    prompt.close();
+  }
+}
+
+/** Writes text pieces to a stream, waiting whenever its buffer is full. */
+export async function writeAll(stream: Writable, pieces: Iterable<string>): Promise<void> {
+  for (const piece of pieces) {
+    if (!stream.write(piece)) {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        stream.once("error", onError);
+        stream.once("drain", () => {
+          stream.off("error", onError);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function parseIntegerOption(name: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new CliError(`${name} must be a whole number from ${min} to ${max}; got "${text}".`);
+  }
+  return Number(text);
+}

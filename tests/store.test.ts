@@ -1,0 +1,286 @@
+// The storage layer: schema versioning, compact points, rollups and downsampled reads.
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { SchemaVersionError } from "../src/errors.js";
+import { open } from "../src/query/database.js";
+import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
+import { appendPoints, CHUNK_POINTS, ensureSeries, insertRun } from "../src/store/writes.js";
+import { tempDb } from "./helpers.js";
+
+const provenance = {
+  host: "test",
+  pid: 1,
+  command: "vitest",
+  cwd: "/",
+  gitCommit: null,
+  gitDirty: null,
+  sdkLanguage: "typescript",
+  sdkVersion: "0",
+};
+
+function newRun(db: ReturnType<typeof openDatabase>, experiment = "exp") {
+  return runImmediate(db, () =>
+    insertRun(db, {
+      experimentName: experiment,
+      name: null,
+      config: {},
+      tags: [],
+      group: null,
+      jobType: null,
+      notes: null,
+      now: 1_700_000_000,
+      provenance,
+    }),
+  );
+}
+
+/** A deterministic pseudo-random sequence, so failures reproduce. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+interface Points {
+  steps: Float64Array;
+  values: Float64Array;
+  times: Float64Array;
+}
+
+function makeSeries(n: number, seed: number, spikes: number[]): Points {
+  const random = rng(seed);
+  const steps = new Float64Array(n);
+  const values = new Float64Array(n);
+  const times = new Float64Array(n);
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    v += random() - 0.5;
+    steps[i] = i * 2;
+    values[i] = v;
+    times[i] = 1_700_000_000 + i * 0.01;
+  }
+  for (const [j, at] of spikes.entries()) values[at] = j % 2 === 0 ? 1e6 + j : -1e6 - j;
+  return { steps, values, times };
+}
+
+function appendInBatches(db: ReturnType<typeof openDatabase>, seriesId: number, p: Points, seed: number) {
+  const random = rng(seed);
+  for (let i = 0; i < p.values.length; ) {
+    const size = Math.min(p.values.length - i, 1 + Math.floor(random() * 3000));
+    runImmediate(db, () =>
+      appendPoints(
+        db,
+        seriesId,
+        p.steps.subarray(i, i + size),
+        p.values.subarray(i, i + size),
+        p.times.subarray(i, i + size),
+      ),
+    );
+    i += size;
+  }
+}
+
+describe("schema", () => {
+  it("creates a new file at the current version, in WAL mode with foreign keys on", () => {
+    const path = tempDb();
+    const db = openDatabase(path);
+    expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
+    expect(db.pragma("busy_timeout", { simple: true })).toBeGreaterThanOrEqual(1000);
+    db.close();
+  });
+
+  it("refuses a file from a newer version with a clear error and leaves it untouched", () => {
+    const path = tempDb();
+    openDatabase(path).close();
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.pragma("journal_mode = DELETE");
+    raw.close();
+    const before = createHash("sha256").update(readFileSync(path)).digest("hex");
+    expect(() => openDatabase(path)).toThrow(SchemaVersionError);
+    expect(() => openDatabase(path)).toThrow(/newer than this stonks understands.*Upgrade stonks/);
+    expect(() => open(path)).toThrow(SchemaVersionError);
+    expect(createHash("sha256").update(readFileSync(path)).digest("hex")).toBe(before);
+  });
+
+  it("refuses a SQLite file that is not a stonks database", () => {
+    const path = tempDb();
+    const raw = new Database(path);
+    raw.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
+    raw.close();
+    expect(() => openDatabase(path)).toThrow(/not a stonks database/);
+  });
+
+  it("refuses a file that is not SQLite at all", () => {
+    const junk = tempDb("junk.db");
+    writeFileSync(junk, "this is not a database, just text ".repeat(100));
+    expect(() => openDatabase(junk)).toThrow(/not a SQLite database|file is not a database|Cannot open/);
+  });
+
+  it("deleting a run removes its points, chunks and rollups", () => {
+    const path = tempDb();
+    const db = openDatabase(path);
+    const run = newRun(db);
+    const series = runImmediate(db, () => ensureSeries(db, run.seq, "loss"));
+    const p = makeSeries(5000, 1, []);
+    appendInBatches(db, series, p, 2);
+    db.prepare("DELETE FROM runs WHERE seq = ?").run(run.seq);
+    for (const table of ["series", "chunks", "rollups"]) {
+      expect((db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n).toBe(0);
+    }
+    db.close();
+  });
+});
+
+describe("points", () => {
+  it("reads back exactly what was appended in uneven batches, with chunks of at most 1,024 points", () => {
+    const path = tempDb();
+    const db = openDatabase(path);
+    const run = newRun(db);
+    const series = runImmediate(db, () => ensureSeries(db, run.seq, "loss"));
+    const p = makeSeries(50_000, 7, [10, 20_000]);
+    appendInBatches(db, series, p, 3);
+    const chunks = db
+      .prepare("SELECT start_index, count FROM chunks WHERE series_id = ? ORDER BY start_index")
+      .all(series) as { start_index: number; count: number }[];
+    let expectedStart = 0;
+    for (const chunk of chunks) {
+      expect(chunk.start_index).toBe(expectedStart);
+      expect(chunk.count).toBeLessThanOrEqual(CHUNK_POINTS);
+      expectedStart += chunk.count;
+    }
+    expect(expectedStart).toBe(50_000);
+    db.close();
+    const q = open(path);
+    const read = q.getMetrics(run.id, "loss");
+    expect(read.steps).toEqual(p.steps);
+    expect(read.values).toEqual(p.values);
+    expect(read.timestamps).toEqual(p.times);
+    expect(q.getSummaries(run.id)[0]).toMatchObject({ key: "loss", count: 50_000, max: 1e6, lastStep: 99_998 });
+    q.close();
+  });
+
+  it("maintains the same rollup rows whether points arrive in one batch or thousands", () => {
+    const path = tempDb();
+    const db = openDatabase(path);
+    const run = newRun(db);
+    const [a, b] = runImmediate(db, () => [ensureSeries(db, run.seq, "a"), ensureSeries(db, run.seq, "b")]);
+    const p = makeSeries(70_000, 11, [5, 64, 1023, 1024, 16_383, 40_000]);
+    // Equal values make ties, which must resolve to the earlier point.
+    p.values.fill(0.5, 30_000, 31_000);
+    runImmediate(db, () => appendPoints(db, a, p.steps, p.values, p.times));
+    appendInBatches(db, b, p, 5);
+    const rows = (id: number) =>
+      db
+        .prepare(
+          "SELECT level, bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups WHERE series_id = ? ORDER BY level, bucket",
+        )
+        .all(id);
+    const whole = rows(a);
+    expect(whole.length).toBe(Math.ceil(70_000 / 64) + Math.ceil(70_000 / 1024) + Math.ceil(70_000 / 16_384));
+    expect(rows(b)).toEqual(whole);
+    db.close();
+  });
+
+  it("returns out-of-order steps sorted by step, keeping logging order for equal steps", () => {
+    const path = tempDb();
+    const db = openDatabase(path);
+    const run = newRun(db);
+    const series = runImmediate(db, () => ensureSeries(db, run.seq, "loss"));
+    const steps = Float64Array.of(5, 3, 4, 3);
+    runImmediate(db, () =>
+      appendPoints(db, series, steps, Float64Array.of(50, 30, 40, 31), Float64Array.of(1, 2, 3, 4)),
+    );
+    db.close();
+    const q = open(path);
+    const read = q.getMetrics(run.id, "loss");
+    expect([...read.steps]).toEqual([3, 3, 4, 5]);
+    expect([...read.values]).toEqual([30, 31, 40, 50]);
+    const down = q.getSeries([{ runId: run.id, key: "loss" }], { maxPoints: 2 })[0];
+    expect(down.downsampled).toBe(true);
+    expect([...down.values].sort()).toEqual([30, 50]);
+    q.close();
+  });
+});
+
+describe("downsampled reads", () => {
+  const n = 300_000;
+  const spikes = [3, 777, 65_536, 123_457, 200_001, 299_998];
+  const path = tempDb();
+  const setup = (() => {
+    const db = openDatabase(path);
+    const run = newRun(db);
+    const series = runImmediate(db, () => ensureSeries(db, run.seq, "train/loss"));
+    const p = makeSeries(n, 42, spikes);
+    appendInBatches(db, series, p, 9);
+    db.close();
+    const stepToValue = new Map<number, number>();
+    for (let i = 0; i < n; i++) stepToValue.set(p.steps[i], p.values[i]);
+    return { runId: run.id, p, stepToValue };
+  })();
+
+  function check(maxPoints: number, minStep?: number, maxStep?: number) {
+    const q = open(path);
+    const [series] = q.getSeries([{ runId: setup.runId, key: "train/loss" }], { maxPoints, minStep, maxStep });
+    q.close();
+    return series;
+  }
+
+  it("keeps every spike and returns about the points asked for, all real points in step order", () => {
+    const series = check(1000);
+    expect(series.downsampled).toBe(true);
+    expect(series.totalPoints).toBe(n);
+    expect(series.values.length).toBeGreaterThan(500);
+    expect(series.values.length).toBeLessThanOrEqual(1000);
+    for (let i = 1; i < series.steps.length; i++) expect(series.steps[i]).toBeGreaterThanOrEqual(series.steps[i - 1]);
+    for (let i = 0; i < series.steps.length; i++) {
+      expect(setup.stepToValue.get(series.steps[i])).toBe(series.values[i]);
+    }
+    for (const at of spikes) expect(series.steps).toContain(setup.p.steps[at]);
+  });
+
+  it("re-buckets a zoomed step range at full detail", () => {
+    const minStep = 2 * 60_000;
+    const maxStep = 2 * 140_000;
+    const series = check(400, minStep, maxStep);
+    expect(series.totalPoints).toBe(80_001);
+    for (const step of series.steps) {
+      expect(step).toBeGreaterThanOrEqual(minStep);
+      expect(step).toBeLessThanOrEqual(maxStep);
+    }
+    expect(series.steps).toContain(setup.p.steps[65_536]);
+    expect(series.steps).toContain(setup.p.steps[123_457]);
+    expect(series.steps).not.toContain(setup.p.steps[200_001]);
+  });
+
+  it("returns every point when the range holds fewer than asked for", () => {
+    const series = check(1000, 2 * 1000, 2 * 1500);
+    expect(series.downsampled).toBe(false);
+    expect([...series.steps]).toEqual(Array.from(setup.p.steps.subarray(1000, 1501)));
+    expect([...series.values]).toEqual(Array.from(setup.p.values.subarray(1000, 1501)));
+  });
+
+  it("finds each bucket's extremes exactly as a full scan would", () => {
+    // With 2^k buckets over an aligned range the rollup path must agree with brute force.
+    const series = check(2 * 256, 0, 2 * (262_144 - 1));
+    const span = 262_144 / 256;
+    const expected: number[] = [];
+    for (let b = 0; b < 256; b++) {
+      let min = b * span;
+      let max = b * span;
+      for (let i = b * span; i < (b + 1) * span; i++) {
+        if (setup.p.values[i] < setup.p.values[min]) min = i;
+        if (setup.p.values[i] > setup.p.values[max]) max = i;
+      }
+      for (const i of min <= max ? [min, max] : [max, min])
+        if (expected.at(-1) !== setup.p.steps[i]) expected.push(setup.p.steps[i]);
+    }
+    expect([...series.steps]).toEqual(expected);
+  });
+});
