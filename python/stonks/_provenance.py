@@ -22,7 +22,7 @@ def _command_line() -> str:
     return " ".join(shlex.quote(str(arg)) for arg in argv)
 
 
-def _cwd() -> Optional[str]:
+def cwd() -> Optional[str]:
     try:
         return os.getcwd()
     except OSError:
@@ -35,20 +35,12 @@ def basic(sdk_version: str) -> Dict[str, Any]:
         "host": _hostname(),
         "pid": os.getpid(),
         "command": _command_line(),
-        "cwd": _cwd(),
+        "cwd": cwd(),
         "git_commit": None,
         "git_dirty": None,
         "sdk_language": "python",
         "sdk_version": sdk_version,
     }
-
-
-def code_directory() -> Optional[str]:
-    """The folder of the running script when there is one, else the working directory."""
-    script = sys.argv[0] if sys.argv else ""
-    if script and os.path.isfile(script):
-        return os.path.dirname(os.path.abspath(script))
-    return _cwd()
 
 
 def git_state(directory: Optional[str]) -> Tuple[Optional[str], Optional[bool]]:

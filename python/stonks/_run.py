@@ -26,16 +26,19 @@ from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type
 
 from . import _db, _provenance, _store
 from ._errors import InvalidMetricError, StonksError, WriteError
+from . import _log
 from ._log import warn
 
 FLUSH_AT_POINTS = 100
-# Buffered points are written and the heartbeat beaten at least this often.
-TICK_S = 4.0
+# The seed's background timer (STONKS_FLUSH_INTERVAL seconds, as in the TypeScript SDK).
+FLUSH_INTERVAL_S = 5.0
+# The heartbeat is beaten at least this often (readers call a run stale after 60 s).
+HEARTBEAT_INTERVAL_S = 4.0
 # How long finish() waits for a failing final write before handing it to the background.
 FINISH_WAIT_S = 60.0
 MAX_BACKOFF_S = 30.0
 DEFAULT_MAX_PENDING_POINTS = 5_000_000
-MAX_STEP = 2**53
+MAX_STEP = 2**53 - 1
 _MAX_FLOAT = 1.7976931348623157e308
 FINISH_STATUSES = ("completed", "failed", "interrupted")
 
@@ -103,6 +106,14 @@ def _config_dict(config: Any, what: str) -> Dict[str, Any]:
     return {str(k): _jsonable(v) for k, v in config.items()}
 
 
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        seconds = float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+    return seconds if 0 < seconds < float("inf") else default
+
+
 def _optional_str(value: Any, what: str) -> Optional[str]:
     if value is None or isinstance(value, str):
         return value
@@ -129,9 +140,9 @@ class Run:
         if not isinstance(experiment, str) or not experiment:
             raise StonksError("experiment must be a non-empty string naming the experiment, e.g. 'resnet-cifar10'.")
         if tags is not None and (
-            isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags)  # type: ignore[union-attr]
+            isinstance(tags, str) or not all(isinstance(tag, str) and tag for tag in tags)  # type: ignore[union-attr]
         ):
-            raise StonksError("tags must be a list of strings, e.g. tags=['baseline', 'fp16'].")
+            raise StonksError("tags must be a list of non-empty strings, e.g. tags=['baseline', 'fp16'].")
         if resume is not None and (not isinstance(resume, str) or not resume):
             raise StonksError('resume must be "latest" or a run id.')
         #: The database file this run writes to.
@@ -159,6 +170,7 @@ class Run:
         self._started = False
         self._finished = False
         self._forked = False
+        self._disabled = False
         self._warned: Set[Tuple[str, str]] = set()
 
         # Shared with the writer thread.
@@ -182,6 +194,7 @@ class Run:
         self._series_ids: Dict[str, int] = {}
         self._dropped = 0
         self._orphaned = False
+        self._tick = min(_env_seconds("STONKS_FLUSH_INTERVAL", FLUSH_INTERVAL_S), HEARTBEAT_INTERVAL_S)
         try:
             self._max_pending = int(os.environ.get("STONKS_MAX_PENDING_POINTS", "") or DEFAULT_MAX_PENDING_POINTS)
         except ValueError:
@@ -203,7 +216,7 @@ class Run:
 
     def start(self) -> "Run":
         """Creates (or resumes) the run in the database with status "running"."""
-        if self._started:
+        if self._started or self._disabled:
             return self
         if self._finished:
             raise StonksError("This run was finished; start a new one with stonks.start_run().")
@@ -222,19 +235,26 @@ class Run:
             now,
             provenance,
         )
-        conn = _db.connect(self.db)
         resume = self._resume
         try:
-            if resume is None:
-                started = _db.run_immediate(conn, lambda: _store.insert_run(conn, new))
-            else:
-                started = _db.run_immediate(conn, lambda: _store.resume_run(conn, resume, new))
-        except sqlite3.Error as error:
-            conn.close()
-            raise StonksError(f"Cannot create the run in {self.db}: {error}") from None
-        except BaseException:
-            conn.close()
-            raise
+            conn = _db.connect(self.db)
+            try:
+                if resume is None:
+                    started = _db.run_immediate(conn, lambda: _store.insert_run(conn, new))
+                else:
+                    started = _db.run_immediate(conn, lambda: _store.resume_run(conn, resume, new))
+            except BaseException:
+                conn.close()
+                raise
+        except (StonksError, sqlite3.Error) as error:
+            if self.strict:
+                if isinstance(error, StonksError):
+                    raise
+                raise StonksError(f"Cannot create the run in {self.db}: {error}") from None
+            # Tracking must not crash training: the run is disabled and says so once.
+            self._disabled = True
+            _log.logger().error(f"stonks could not start the run, nothing will be logged: {error}")
+            return self
         self._conn = conn
         self.id = started.id
         self.experiment_id = started.experiment_id
@@ -246,9 +266,8 @@ class Run:
         self._started = True
         _register(self)
         if started.created:
-            directory = _provenance.code_directory()
             self._git_thread = threading.Thread(
-                target=self._capture_git, args=(directory,), name="stonks-git", daemon=True
+                target=self._capture_git, args=(_provenance.cwd(),), name="stonks-git", daemon=True
             )
             self._git_thread.start()
         self._writer = threading.Thread(target=self._writer_main, name=f"stonks-writer-{self.id[:8]}", daemon=True)
@@ -259,7 +278,11 @@ class Run:
     def finish(self, status: str = "completed") -> None:
         """Writes every buffered point and records the final status (completed, failed or interrupted)."""
         if status not in FINISH_STATUSES:
-            raise StonksError(f"status must be one of {', '.join(FINISH_STATUSES)}, not {status!r}.")
+            message = f"finish() takes 'completed', 'failed' or 'interrupted', not {status!r}."
+            if self.strict:
+                raise StonksError(message)
+            warn(message + " The run is marked failed.")
+            status = "failed"
         if self._finished:
             return
         self._finished = True
@@ -349,6 +372,8 @@ class Run:
     def _log_checked(self, metrics: Any, step: Any) -> None:
         """The careful path of log(): state checks, coercion, one warning per problem."""
         self._raise_pending_write_error()
+        if self._disabled:
+            return self._problem("disabled", "", "this run could not be started (see the error above); log() ignored.")
         if self._forked:
             return self._problem("forked", "", f"run {self.id} was started in another process (before a fork); start a new run in this process. log() ignored.")
         if self._finished:
@@ -362,14 +387,19 @@ class Run:
         if step is None:
             step = self._step
         else:
+            requested = step
             try:
                 if isinstance(step, bool):
                     raise TypeError
+                if isinstance(step, float) and step.is_integer():
+                    step = int(step)
                 step = _as_index(step)
+                if not 0 <= step <= MAX_STEP:
+                    raise TypeError
             except TypeError:
-                return self._problem("step", "", f"step must be a non-negative integer, not {step!r}; call ignored.")
-            if not 0 <= step <= MAX_STEP:
-                return self._problem("step", "", f"step must be a non-negative integer up to 2**53, not {step}; call ignored.")
+                return self._problem(
+                    "step", "", f"step must be a non-negative integer (at most 2**53 - 1), not {requested!r}; call ignored."
+                )
         clean: Dict[str, float] = {}
         all_valid = True
         for key, value in metrics.items():
@@ -540,7 +570,7 @@ class Run:
     def _writer_main(self) -> None:
         conn = self._conn
         assert conn is not None
-        next_tick = monotonic() + TICK_S
+        next_tick = monotonic() + self._tick
         retry_at = 0.0
         failures = 0
         try:
@@ -579,7 +609,7 @@ class Run:
                         warn(f"stonks wrote the buffered points of run {self.id} after {failures} failed attempts.")
                     failures = 0
                     self._error_pending = None
-                    next_tick = monotonic() + TICK_S
+                    next_tick = monotonic() + self._tick
                 with self._cond:
                     self._completed = requested
                     self._last_attempt_failed = not ok

@@ -1,0 +1,212 @@
+"""What log() accepts, what it rejects, and how it says so."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+import stonks
+from conftest import run_python
+
+
+class NumpyLikeScalar:
+    """Like numpy.float32(1.5): a number through __float__."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __float__(self) -> float:
+        return self.value
+
+
+class ZeroDimTensorLike:
+    """Like a 0-d tensor without __float__: item() gives the number."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def item(self) -> float:
+        return self.value
+
+
+class IntLike:
+    def __index__(self) -> int:
+        return 7
+
+
+class ManyElements:
+    def __float__(self) -> float:
+        raise TypeError("only one element tensors can be converted to Python scalars")
+
+
+def logged(db_path: str, run_id: str):
+    with stonks.open(db_path) as db:
+        return {key: db.get_metrics(run_id, key).values for key in db.get_metric_keys(run_id)}
+
+
+def test_numbers_of_every_kind_are_accepted(db_path: str) -> None:
+    with stonks.start_run("exp", db=db_path, strict=True) as run:
+        run.log(
+            {
+                "int": 3,
+                "float": 0.25,
+                "true": True,
+                "false": False,
+                "numpy_like": NumpyLikeScalar(1.5),
+                "tensor_like": ZeroDimTensorLike(2.5),
+                "index": IntLike(),
+                "decimal": Decimal("0.5"),
+                "fraction": Fraction(1, 4),
+                "negative": -1e300,
+                "big_int": 10**20,
+            }
+        )
+    assert logged(db_path, run.id) == {
+        "big_int": [1e20],
+        "decimal": [0.5],
+        "false": [0.0],
+        "float": [0.25],
+        "fraction": [0.25],
+        "index": [7.0],
+        "int": [3.0],
+        "negative": [-1e300],
+        "numpy_like": [1.5],
+        "tensor_like": [2.5],
+        "true": [1.0],
+    }
+
+
+BAD_VALUES = [
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    "0.5",
+    b"1",
+    None,
+    [1.0],
+    {"a": 1},
+    object(),
+    ManyElements(),
+    NumpyLikeScalar(float("nan")),
+    ZeroDimTensorLike("1"),
+    10**400,
+    complex(1, 0),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_VALUES, ids=[type(v).__name__ + str(i) for i, v in enumerate(BAD_VALUES)])
+def test_non_numbers_are_invalid(db_path: str, bad, caplog) -> None:
+    with pytest.raises(stonks.InvalidMetricError):
+        with stonks.start_run("exp", db=db_path, strict=True) as strict_run:
+            strict_run.log({"ok": 1.0, "bad": bad})
+    # Strict: the whole call is rejected, nothing of it is logged.
+    assert logged(db_path, strict_run.id) == {}
+    with caplog.at_level(logging.WARNING, logger="stonks"):
+        with stonks.start_run("exp", db=db_path) as run:
+            run.log({"ok": 1.0, "bad": bad})
+    assert logged(db_path, run.id) == {"ok": [1.0]}
+    assert any("'bad'" in r.getMessage() for r in caplog.records if r.name == "stonks")
+
+
+@pytest.mark.parametrize("key", ["", 3, None, ("a",)])
+def test_empty_and_non_string_keys_are_invalid(db_path: str, key, caplog) -> None:
+    with pytest.raises(stonks.InvalidMetricError):
+        with stonks.start_run("exp", db=db_path, strict=True) as strict_run:
+            strict_run.log({key: 1.0})
+    with caplog.at_level(logging.WARNING, logger="stonks"):
+        with stonks.start_run("exp", db=db_path) as run:
+            run.log({key: 1.0, "fine": 2.0})
+    assert logged(db_path, run.id) == {"fine": [2.0]}
+    assert len([r for r in caplog.records if r.name == "stonks"]) == 1
+
+
+@pytest.mark.parametrize("step", [-1, 1.5, "3", True, None.__class__, 2**53])
+def test_wrong_steps_are_a_wrong_call(db_path: str, step, caplog) -> None:
+    with pytest.raises(stonks.InvalidMetricError):
+        with stonks.start_run("exp", db=db_path, strict=True) as strict_run:
+            strict_run.log({"loss": 1.0}, step=step)
+    with caplog.at_level(logging.WARNING, logger="stonks"):
+        with stonks.start_run("exp", db=db_path) as run:
+            run.log({"loss": 1.0}, step=step)
+            run.log({"loss": 2.0})
+    # The wrong call is skipped (no step to record its values at); the next call gets step 0.
+    with stonks.open(db_path) as db:
+        series = db.get_metrics(run.id, "loss")
+    assert (series.steps, series.values) == ([0], [2.0])
+    assert len([r for r in caplog.records if r.name == "stonks"]) == 1
+
+
+def test_integral_steps_of_other_types_are_accepted(db_path: str) -> None:
+    with stonks.start_run("exp", db=db_path, strict=True) as run:
+        run.log({"loss": 1.0}, step=IntLike())
+        run.log({"loss": 2.0}, step=9.0)
+        run.log({"loss": 3.0})
+    with stonks.open(db_path) as db:
+        assert db.get_metrics(run.id, "loss").steps == [7, 9, 10]
+
+
+@pytest.mark.parametrize("metrics", [[("loss", 1.0)], "loss=1", 1.0, None])
+def test_metrics_not_a_dict_is_a_wrong_call(db_path: str, metrics, caplog) -> None:
+    with pytest.raises(stonks.InvalidMetricError):
+        with stonks.start_run("exp", db=db_path, strict=True) as strict_run:
+            strict_run.log(metrics)
+    with caplog.at_level(logging.WARNING, logger="stonks"):
+        with stonks.start_run("exp", db=db_path) as run:
+            run.log(metrics)
+            run.log(metrics)
+            run.log({"loss": 1.0})
+    assert logged(db_path, run.id) == {"loss": [1.0]}
+    assert len([r for r in caplog.records if r.name == "stonks"]) == 1
+
+
+def test_warnings_are_once_per_key_not_per_call(db_path: str, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="stonks"):
+        with stonks.start_run("exp", db=db_path) as run:
+            for _ in range(50):
+                run.log({"a": float("nan"), "b": float("inf"), "c": 1.0})
+    messages = [r.getMessage() for r in caplog.records if r.name == "stonks"]
+    assert len(messages) == 2
+    assert any("'a'" in m for m in messages) and any("'b'" in m for m in messages)
+    with stonks.open(db_path) as db:
+        assert db.get_metrics(run.id, "c").steps == list(range(50))
+
+
+def test_dict_reused_and_mutated_by_the_caller_keeps_logged_values(db_path: str) -> None:
+    metrics = {"loss": 1.0}
+    with stonks.start_run("exp", db=db_path) as run:
+        for step in range(3):
+            metrics["loss"] = float(step)
+            run.log(metrics)
+    assert logged(db_path, run.id) == {"loss": [0.0, 1.0, 2.0]}
+
+
+def test_stonks_never_imports_numpy_or_torch_or_heavy_modules_at_import() -> None:
+    done = run_python(
+        """
+        import sys, tempfile, os
+        import stonks
+        heavy = [m for m in ("numpy", "torch", "uuid", "json", "subprocess", "sqlite3", "dataclasses") if m in sys.modules]
+        print("import:", heavy)
+        path = os.path.join(tempfile.mkdtemp(), "s.db")
+        with stonks.start_run("exp", db=path) as run:
+            run.log({"x": 1.0})
+        print("used:", [m for m in ("numpy", "torch") if m in sys.modules])
+        """
+    )
+    assert "import: []" in done.stdout
+    assert "used: []" in done.stdout
+
+
+def test_logger_level_follows_stonks_log_level(tmp_path) -> None:
+    script = """
+        import os, sys, stonks
+        with stonks.start_run("exp", db=sys.argv[1]) as run:
+            run.log({"x": float("nan")})
+        """
+    loud = run_python(script, str(tmp_path / "a.db"))
+    quiet = run_python(script, str(tmp_path / "b.db"), STONKS_LOG_LEVEL="error")
+    assert "'x'" in loud.stderr
+    assert "'x'" not in quiet.stderr
