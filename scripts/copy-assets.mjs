@@ -1,5 +1,8 @@
 // Copies the non-TypeScript files the built package needs at run time.
-import { cpSync, mkdirSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync } from "node:fs";
 
 mkdirSync("dist/store/migrations", { recursive: true });
 cpSync("src/store/migrations", "dist/store/migrations", { recursive: true });
+
+// tsc does not keep the executable bit; `stonks` (package.json "bin") and ./dist/cli/main.js need it.
+if (existsSync("dist/cli/main.js")) chmodSync("dist/cli/main.js", 0o755);

@@ -9,7 +9,7 @@ export interface Column<T> {
   max?: number;
 }
 
-function fit(text: string, max: number | undefined): string {
+function clip(text: string, max: number | undefined): string {
   const flat = text.replace(/[\r\n\t]+/g, " ");
   if (max === undefined || flat.length <= max) return flat;
   return `${flat.slice(0, max - 1)}…`;
@@ -17,7 +17,7 @@ function fit(text: string, max: number | undefined): string {
 
 /** Columns separated by two spaces, padded to the widest cell; no trailing spaces. */
 export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const cells = rows.map((row) => columns.map((column) => fit(column.value(row), column.max)));
+  const cells = rows.map((row) => columns.map((column) => clip(column.value(row), column.max)));
   const widths = columns.map((column, i) => Math.max(column.header.length, ...cells.map((r) => r[i].length)));
   const line = (values: string[]) =>
     values

@@ -1,0 +1,120 @@
+/** Commands that remove data: delete, gc. */
+import { existsSync, statSync } from "node:fs";
+import {
+  compact,
+  deleteEmptyExperiments,
+  deleteExperiment,
+  deleteRuns,
+  findGcCandidates,
+  type GcCriteria,
+} from "../store/admin.js";
+import { DEFAULT_STALE_AFTER_S } from "../store/reads.js";
+import type { RunStatus } from "../types.js";
+import { CliError, confirm, findRun, openExisting } from "./common.js";
+import { formatBytes, formatCount } from "./format.js";
+import type { DbOption } from "./inspect.js";
+
+function pointsOfRun(db: ReturnType<typeof openExisting>, runId: string): number {
+  return db.getSummaries(runId).reduce((n, s) => n + s.count, 0);
+}
+
+/** Deletes a run (by id or id prefix) or an experiment (by name or id). */
+export async function deleteCommand(target: string, options: DbOption & { force?: boolean }): Promise<void> {
+  const db = openExisting(options.db);
+  try {
+    const run = findRun(db, target);
+    if (run !== null) {
+      const label = `run ${run.id}${run.name === null ? "" : ` (${run.name})`}`;
+      const question = `Delete ${label} and its ${formatCount(pointsOfRun(db, run.id))} points?`;
+      if (!options.force && !(await confirm(question))) {
+        process.stderr.write("Nothing deleted.\n");
+        return;
+      }
+      deleteRuns(db.connection, [run.id]);
+      process.stdout.write(`Deleted ${label}.\n`);
+      return;
+    }
+    const experiment = db.getExperiment(target);
+    if (experiment === null) {
+      throw new CliError(
+        `No run or experiment "${target}" in ${db.path}. See \`stonks ls\` and \`stonks runs <experiment>\`.`,
+      );
+    }
+    const question = `Delete experiment ${experiment.name} with its ${formatCount(experiment.runCount)} runs?`;
+    if (!options.force && !(await confirm(question))) {
+      process.stderr.write("Nothing deleted.\n");
+      return;
+    }
+    const deleted = deleteExperiment(db.connection, experiment.id) ?? 0;
+    process.stdout.write(`Deleted experiment ${experiment.name} (${formatCount(deleted)} runs).\n`);
+  } finally {
+    db.close();
+  }
+}
+
+const GC_STATUSES = ["running", "stale", "completed", "failed", "interrupted"] as const;
+
+/** --status values to store criteria: "stale" is a running run with an old heartbeat. */
+function gcCriteria(beforeDays: string | undefined, statusText: string | undefined, now: number): GcCriteria {
+  const criteria: GcCriteria = {};
+  if (beforeDays !== undefined) {
+    const days = Number(beforeDays);
+    if (beforeDays.trim() === "" || !Number.isFinite(days) || days < 0) {
+      throw new CliError(`--before takes a number of days (0 or more); got "${beforeDays}".`);
+    }
+    criteria.createdBefore = now - days * 86400;
+  }
+  if (statusText !== undefined) {
+    const wanted = statusText.split(",").filter((s) => s !== "");
+    for (const status of wanted) {
+      if (!(GC_STATUSES as readonly string[]).includes(status)) {
+        throw new CliError(`--status must be one or more of ${GC_STATUSES.join(", ")}; got "${status}".`);
+      }
+    }
+    const stored = new Set(wanted.filter((s) => s !== "stale") as RunStatus[]);
+    if (wanted.includes("stale") && !stored.has("running")) {
+      stored.add("running");
+      criteria.staleBefore = now - DEFAULT_STALE_AFTER_S;
+    }
+    criteria.statuses = [...stored];
+  }
+  return criteria;
+}
+
+function fileBytes(path: string): number {
+  const size = (p: string) => (existsSync(p) ? statSync(p).size : 0);
+  return size(path) + size(`${path}-wal`);
+}
+
+/** Deletes runs matching the criteria, then compacts the file. */
+export async function gcCommand(
+  options: DbOption & { before?: string; status?: string; force?: boolean },
+): Promise<void> {
+  const criteria = gcCriteria(options.before, options.status, Date.now() / 1000);
+  const db = openExisting(options.db);
+  try {
+    const sizeBefore = fileBytes(db.path);
+    const filtered = criteria.createdBefore !== undefined || criteria.statuses !== undefined;
+    const candidates = filtered ? findGcCandidates(db.connection, criteria) : [];
+    if (candidates.length > 0) {
+      const points = candidates.reduce((n, c) => n + c.points, 0);
+      const question = `Delete ${formatCount(candidates.length)} runs with ${formatCount(points)} points?`;
+      if (!options.force && !(await confirm(question))) {
+        process.stderr.write("Nothing deleted.\n");
+        return;
+      }
+      deleteRuns(
+        db.connection,
+        candidates.map((c) => c.id),
+      );
+      deleteEmptyExperiments(db.connection);
+    }
+    compact(db.connection);
+    const sizeAfter = fileBytes(db.path);
+    process.stdout.write(
+      `Deleted ${formatCount(candidates.length)} runs; ${db.path}: ${formatBytes(sizeBefore)} -> ${formatBytes(sizeAfter)}.\n`,
+    );
+  } finally {
+    db.close();
+  }
+}

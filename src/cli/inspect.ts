@@ -1,0 +1,190 @@
+/** Read-only commands: ls, runs, info, export. */
+import { createWriteStream, existsSync, statSync } from "node:fs";
+import { DISPLAY_STATUSES, type DisplayStatus, displayStatus, queryRuns, runView } from "../query/run-list.js";
+import { experimentJson, pointsJson, runJson } from "../server/json.js";
+import { databaseCounts } from "../store/admin.js";
+import type { RunRow } from "../store/reads.js";
+import { resolveDbPath } from "../util/db-path.js";
+import { CliError, findRun, openExisting, printJson, writeAll } from "./common.js";
+import { formatBytes, formatCount, formatDuration, formatTable, formatTime, shortId } from "./format.js";
+
+export interface DbOption {
+  db?: string;
+}
+
+export function listExperimentsCommand(options: DbOption & { json?: boolean }): void {
+  const db = openExisting(options.db);
+  try {
+    const experiments = db.listExperiments();
+    if (options.json) {
+      printJson(experiments.map(experimentJson));
+      return;
+    }
+    if (experiments.length === 0) {
+      process.stdout.write(`No experiments in ${db.path} yet. Log a run, or try \`stonks demo\`.\n`);
+      return;
+    }
+    process.stdout.write(
+      `${formatTable(experiments, [
+        { header: "EXPERIMENT", value: (e) => e.name, max: 60 },
+        { header: "RUNS", value: (e) => formatCount(e.runCount), right: true },
+        { header: "CREATED", value: (e) => formatTime(e.createdAt) },
+        { header: "ID", value: (e) => shortId(e.id) },
+      ])}\n`,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+function parseStatuses(values: string[]): DisplayStatus[] {
+  const statuses = values.flatMap((v) => v.split(",")).filter((s) => s !== "");
+  for (const status of statuses) {
+    if (!DISPLAY_STATUSES.includes(status as DisplayStatus)) {
+      throw new CliError(`--status must be one of ${DISPLAY_STATUSES.join(", ")}; got "${status}".`);
+    }
+  }
+  return statuses as DisplayStatus[];
+}
+
+export function listRunsCommand(
+  experimentName: string,
+  options: DbOption & { json?: boolean; status: string[]; tag: string[] },
+): void {
+  const db = openExisting(options.db);
+  try {
+    const experiment = db.getExperiment(experimentName);
+    if (experiment === null) {
+      throw new CliError(`No experiment "${experimentName}" in ${db.path}. See the list with \`stonks ls\`.`);
+    }
+    const { runs } = queryRuns(db.connection, experiment.id, {
+      statuses: parseStatuses(options.status),
+      tags: options.tag,
+    });
+    if (options.json) {
+      printJson(runs.map(runJson));
+      return;
+    }
+    if (runs.length === 0) {
+      process.stdout.write(`No runs in ${experiment.name} match.\n`);
+      return;
+    }
+    process.stdout.write(
+      `${formatTable(runs, [
+        { header: "ID", value: (r) => shortId(r.id) },
+        { header: "NAME", value: (r) => r.name ?? "-", max: 40 },
+        { header: "STATUS", value: (r) => displayStatus(r) },
+        { header: "CREATED", value: (r) => formatTime(r.createdAt) },
+        { header: "DURATION", value: (r) => formatDuration(r.duration), right: true },
+        {
+          header: "POINTS",
+          value: (r) => formatCount(Object.values(r.summary).reduce((n, s) => n + s.count, 0)),
+          right: true,
+        },
+        { header: "TAGS", value: (r) => r.tags.join(","), max: 40 },
+      ])}\n`,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+export function infoCommand(options: DbOption & { json?: boolean }): void {
+  const path = resolveDbPath(options.db);
+  const db = openExisting(options.db);
+  let counts: ReturnType<typeof databaseCounts>;
+  try {
+    counts = databaseCounts(db.connection);
+  } finally {
+    db.close();
+  }
+  const fileBytes = statSync(path).size;
+  const walBytes = existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0;
+  if (options.json) {
+    printJson({
+      path,
+      file_bytes: fileBytes,
+      wal_bytes: walBytes,
+      schema_version: counts.schemaVersion,
+      experiments: counts.experiments,
+      runs: counts.runs,
+      runs_by_status: counts.runsByStatus,
+      series: counts.series,
+      points: counts.points,
+      metric_keys: counts.metricKeys,
+      free_bytes: counts.freePages * counts.pageSize,
+    });
+    return;
+  }
+  const byStatus = Object.entries(counts.runsByStatus)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${formatCount(n)} ${status}`)
+    .join(", ");
+  const lines: [string, string][] = [
+    ["database", path],
+    ["file size", `${formatBytes(fileBytes)} (+ ${formatBytes(walBytes)} write-ahead log)`],
+    ["reclaimable", `${formatBytes(counts.freePages * counts.pageSize)} (stonks gc)`],
+    ["schema version", String(counts.schemaVersion)],
+    ["experiments", formatCount(counts.experiments)],
+    ["runs", `${formatCount(counts.runs)}${byStatus === "" ? "" : ` (${byStatus})`}`],
+    ["metric series", formatCount(counts.series)],
+    ["points", formatCount(counts.points)],
+  ];
+  const width = Math.max(...lines.map(([label]) => label.length));
+  process.stdout.write(`${lines.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n")}\n`);
+}
+
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export async function exportCommand(
+  runText: string,
+  options: DbOption & { format: string; output?: string },
+): Promise<void> {
+  if (options.format !== "csv" && options.format !== "json") {
+    throw new CliError(`--format must be csv or json; got "${options.format}".`);
+  }
+  const db = openExisting(options.db);
+  try {
+    const found = findRun(db, runText);
+    if (found === null) {
+      throw new CliError(`No run "${runText}" in ${db.path}. Find ids with \`stonks runs <experiment>\`.`);
+    }
+    const row: RunRow = found;
+    const keys = db.getMetricKeys(row.id);
+    const out = options.output === undefined ? process.stdout : createWriteStream(options.output);
+    const format = options.format;
+    function* pieces(): Generator<string> {
+      if (format === "json") {
+        const run = JSON.stringify(runJson(runView(db.connection, row)));
+        yield `{"run":${run},"metrics":{`;
+        for (const [i, key] of keys.entries()) {
+          yield `${i === 0 ? "" : ","}${JSON.stringify(key)}:${JSON.stringify(pointsJson(db.getMetrics(row.id, key)))}`;
+        }
+        yield "}}\n";
+        return;
+      }
+      yield "key,step,value,timestamp\n";
+      for (const key of keys) {
+        const series = db.getMetrics(row.id, key);
+        const field = csvField(key);
+        const batch: string[] = [];
+        for (let i = 0; i < series.values.length; i++) {
+          batch.push(`${field},${series.steps[i]},${series.values[i]},${series.timestamps[i]}\n`);
+          if (batch.length === 10_000) yield batch.splice(0).join("");
+        }
+        if (batch.length > 0) yield batch.join("");
+      }
+    }
+    await writeAll(out, pieces());
+    if (out !== process.stdout) {
+      await new Promise<void>((resolve, reject) =>
+        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      );
+      process.stderr.write(`Exported run ${row.id} (${keys.length} metrics) to ${options.output}\n`);
+    }
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/** The stonks command line. Every command takes --db; mistakes end in one line on stderr and a non-zero exit. */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { StonksError } from "../errors.js";
+import { deleteCommand, gcCommand } from "./cleanup.js";
+import { exportCommand, infoCommand, listExperimentsCommand, listRunsCommand } from "./inspect.js";
+import { demoCommand, serveCommand } from "./serve.js";
+
+const packageJson = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+/** Exit status of a command-line usage mistake (unknown option, missing argument). */
+const USAGE_ERROR = 2;
+
+const dbOption = () => new Option("--db <path>", "database file (default: $STONKS_DB, else ./stonks.db)");
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function buildProgram(): Command {
+  const program = new Command("stonks")
+    .description("Local-first experiment tracking: browse and manage the runs in a stonks database.")
+    .version(packageJson.version)
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(`stonks: ${text.replace(/^error: /, "").trim()}\n`),
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command("serve")
+    .description("serve the dashboard and the JSON API")
+    .addOption(dbOption())
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on (0: any free port)", "8000")
+    .option("--token <token>", "require this token on every API request (default: $STONKS_TOKEN)")
+    .option("--demo", "serve demo data (./stonks-demo.db unless --db), creating it when missing")
+    .action(serveCommand);
+
+  program
+    .command("ls")
+    .description("list experiments with their run counts")
+    .addOption(dbOption())
+    .option("--json", "print JSON")
+    .action(listExperimentsCommand);
+
+  program
+    .command("runs")
+    .description("list the runs of an experiment, newest first")
+    .argument("<experiment>", "experiment name or id")
+    .addOption(dbOption())
+    .option(
+      "--status <status>",
+      "only runs with this status: running, stale, completed, failed, interrupted (repeatable)",
+      collect,
+      [],
+    )
+    .option("--tag <tag>", "only runs with this tag (repeatable: every tag)", collect, [])
+    .option("--json", "print JSON")
+    .action(listRunsCommand);
+
+  program
+    .command("info")
+    .description("counts, file size and schema version of the database")
+    .addOption(dbOption())
+    .option("--json", "print JSON")
+    .action(infoCommand);
+
+  program
+    .command("export")
+    .description("write every metric point of a run as CSV or JSON")
+    .argument("<run>", "run id (or a unique prefix of it)")
+    .addOption(dbOption())
+    .option("-f, --format <format>", "csv or json", "csv")
+    .option("-o, --output <file>", "write to this file instead of stdout")
+    .action(exportCommand);
+
+  program
+    .command("delete")
+    .description("delete a run or an experiment with all its points (asks first)")
+    .argument("<run-or-experiment>", "run id (or unique prefix), or experiment name or id")
+    .addOption(dbOption())
+    .option("-f, --force", "do not ask")
+    .action(deleteCommand);
+
+  program
+    .command("gc")
+    .description("delete old or unwanted runs, then compact the file")
+    .addOption(dbOption())
+    .option("--before <days>", "only runs created more than this many days ago")
+    .option("--status <status>", "only runs with these statuses (comma-separated; stale = running without heartbeat)")
+    .option("-f, --force", "do not ask")
+    .action(gcCommand);
+
+  program
+    .command("demo")
+    .description("write demo data: 3 experiments, 36 runs, a million-point run")
+    .option("--db <path>", "database file (default: ./stonks-demo.db)")
+    .action(demoCommand);
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  // `stonks export … | head` closes the pipe early; that is the reader's choice, not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version end here too; commander already printed what it had to say.
+      process.exitCode = error.exitCode === 0 ? 0 : USAGE_ERROR;
+      return;
+    }
+    if (error instanceof StonksError) {
+      process.stderr.write(`stonks: ${error.message}\n`);
+    } else {
+      process.stderr.write(`stonks: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);
