@@ -1,0 +1,97 @@
+"""A failed write (here: a full disk, injected with RLIMIT_FSIZE) keeps every point and retries."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import stonks
+from conftest import run_python
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+
+# The script fills the disk (no file may grow past 4 KiB) while points are logged,
+# then frees it; it prints what the SDK did.
+FULL_DISK = """
+    import resource, signal, sys, time, stonks
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    db, strict = sys.argv[1], sys.argv[2] == "strict"
+    run = stonks.start_run("full", db=db, strict=strict).start()
+    run.log({"a": -1.0})
+    run.flush()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    for step in range(5000):
+        run.log({"a": float(step), "b": 2.0})
+    try:
+        run.flush()
+        print("flush returned")
+    except stonks.WriteError as error:
+        print("flush raised", type(error).__name__, isinstance(error, stonks.StonksError))
+    if strict:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                run.log({"c": 1.0})
+            except stonks.WriteError:
+                print("log raised")
+                break
+            time.sleep(0.01)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    run.flush()
+    run.finish()
+    print("finished")
+    """
+
+
+def read(path: str):
+    with stonks.open(path) as db:
+        [run] = db.list_runs()
+        return run, db.get_metrics(run.id, "a"), db.get_metrics(run.id, "b")
+
+
+def test_default_mode_warns_keeps_points_and_retries(db_path: str) -> None:
+    done = run_python(FULL_DISK, db_path, "default")
+    assert "flush returned" in done.stdout and "finished" in done.stdout
+    assert "they are kept in memory and retried" in done.stderr
+    run, a, b = read(db_path)
+    assert run.status == "completed"
+    assert a.steps == list(range(5001)) and a.values == [-1.0, *map(float, range(5000))]
+    assert len(b.steps) == 5000
+
+
+def test_strict_mode_raises_at_the_next_flush_and_log(db_path: str) -> None:
+    done = run_python(FULL_DISK, db_path, "strict")
+    assert "flush raised WriteError True" in done.stdout
+    assert "log raised" in done.stdout
+    assert "finished" in done.stdout
+    run, a, b = read(db_path)
+    assert run.status == "completed"
+    assert a.steps == list(range(5001))
+    assert len(b.steps) == 5000
+
+
+def test_past_the_cap_points_are_dropped_counted_and_warned(db_path: str) -> None:
+    script = """
+        import resource, signal, sys, stonks
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        run = stonks.start_run("full", db=sys.argv[1]).start()
+        run.flush()
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+        for step in range(3000):
+            run.log({"a": float(step)})
+            if step % 100 == 0:
+                run.flush()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        run.finish()
+        """
+    done = run_python(script, db_path, STONKS_MAX_PENDING_POINTS="1000")
+    assert "dropping points" in done.stderr
+    assert "dropped" in done.stderr
+    run, a, _ = read(db_path)
+    assert run.status == "completed"
+    # At least the cap survived, in order, and nothing past the cap was kept silently.
+    assert 1000 <= len(a.steps) < 3000
+    assert a.steps == list(range(len(a.steps)))
