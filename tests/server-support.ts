@@ -1,0 +1,169 @@
+/** Shared by the server tests: a seeded database, a running server and an SSE reader. */
+import { openDatabase, runImmediate } from "../src/store/connection.js";
+import { getRunRow } from "../src/store/reads.js";
+import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../src/store/writes.js";
+import type { Config, FinishStatus } from "../src/types.js";
+
+export const PROVENANCE = {
+  host: "test-host",
+  pid: 4242,
+  command: "python train.py",
+  cwd: "/work",
+  gitCommit: "abc123",
+  gitDirty: false,
+  sdkLanguage: "python",
+  sdkVersion: "0.1.0",
+};
+
+export interface SeedRun {
+  experiment?: string;
+  name?: string | null;
+  config?: Config;
+  tags?: string[];
+  group?: string | null;
+  notes?: string | null;
+  createdAt?: number;
+  /** Finish with this status at createdAt + 100; leave running when absent. */
+  status?: FinishStatus;
+  /** For running runs: heartbeat time (default: now, so not stale). */
+  heartbeat?: number;
+  /** Metric key to values at steps 0, 1, 2, … */
+  metrics?: Record<string, number[]>;
+}
+
+/** Writes runs through the store layer; returns their ids in order. */
+export function seedRuns(dbPath: string, runs: SeedRun[]): string[] {
+  const db = openDatabase(dbPath);
+  try {
+    return runImmediate(db, () =>
+      runs.map((spec) => {
+        const createdAt = spec.createdAt ?? 1_700_000_000;
+        const run = insertRun(db, {
+          experimentName: spec.experiment ?? "exp",
+          name: spec.name ?? null,
+          config: spec.config ?? {},
+          tags: spec.tags ?? [],
+          group: spec.group ?? null,
+          jobType: null,
+          notes: spec.notes ?? null,
+          now: createdAt,
+          provenance: PROVENANCE,
+        });
+        for (const [key, values] of Object.entries(spec.metrics ?? {})) {
+          const steps = Float64Array.from(values, (_, i) => i);
+          appendPoints(
+            db,
+            ensureSeries(db, run.seq, key),
+            steps,
+            Float64Array.from(values),
+            Float64Array.from(steps, (s) => createdAt + s),
+          );
+        }
+        if (spec.status !== undefined) finishRun(db, run.seq, spec.status, createdAt + 100);
+        else touchHeartbeat(db, run.seq, spec.heartbeat ?? Date.now() / 1000);
+        return run.id;
+      }),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+/** Appends points to an existing series of a run from this process (a second connection). */
+export function appendToRun(dbPath: string, runId: string, key: string, steps: number[], values: number[]): void {
+  const db = openDatabase(dbPath);
+  try {
+    runImmediate(db, () => {
+      const row = getRunRow(db, runId);
+      if (row === null) throw new Error(`no run ${runId}`);
+      const seq = row.seq;
+      appendPoints(
+        db,
+        ensureSeries(db, seq, key),
+        Float64Array.from(steps),
+        Float64Array.from(values),
+        Float64Array.from(steps, () => Date.now() / 1000),
+      );
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export interface SseEvent {
+  event: string;
+  id: string;
+  data: string;
+}
+
+export interface EventReader {
+  status: number;
+  events: SseEvent[];
+  /** Raw text received, comments included. */
+  raw(): string;
+  /** The first event (after `after` events) that matches; rejects after timeoutMs. */
+  next(match: (e: SseEvent) => boolean, timeoutMs?: number, after?: number): Promise<SseEvent>;
+  close(): void;
+}
+
+/** Opens an SSE stream with fetch and parses its events as they arrive. */
+export async function readEvents(url: string, headers: Record<string, string> = {}): Promise<EventReader> {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers, signal: controller.signal });
+  const events: SseEvent[] = [];
+  let raw = "";
+  let buffer = "";
+  let lastId = "";
+  const waiters: (() => void)[] = [];
+  const pump = async () => {
+    if (response.body === null) return;
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body) {
+        const text = decoder.decode(chunk as Uint8Array, { stream: true });
+        raw += text;
+        buffer += text;
+        let end = buffer.indexOf("\n\n");
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let event = "message";
+          let data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) event = line.slice(7);
+            else if (line.startsWith("id: ")) lastId = line.slice(4);
+            else if (line.startsWith("data: ")) data = line.slice(6);
+          }
+          if (data !== "") events.push({ event, id: lastId, data });
+          end = buffer.indexOf("\n\n");
+        }
+        for (const wake of waiters.splice(0)) wake();
+      }
+    } catch {
+      // Aborted by close().
+    }
+  };
+  void pump();
+  return {
+    status: response.status,
+    events,
+    raw: () => raw,
+    async next(match, timeoutMs = 5000, after = 0) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = events.slice(after).find(match);
+        if (found) return found;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    },
+    close: () => controller.abort(),
+  };
+}
