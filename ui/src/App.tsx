@@ -1,0 +1,318 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { ApiError, api } from "./api/client";
+import type { Experiment, PointsEvent } from "./api/types";
+import { ChartsView } from "./components/ChartsView";
+import { CompareView } from "./components/CompareView";
+import { ConfirmDialog } from "./components/ConfirmDialog";
+import { EmptyState, Snippet } from "./components/EmptyState";
+import { Header } from "./components/Header";
+import { CloseIcon } from "./components/Icons";
+import { RunDetail } from "./components/RunDetail";
+import { RunTable } from "./components/RunTable";
+import { Sidebar } from "./components/Sidebar";
+import { forgetRun } from "./state/actions";
+import { connectLive, type LiveStatus } from "./state/live";
+import { dismissError, showError, useError } from "./state/notices";
+import { recordHandler } from "./state/perf";
+import { runsStore, useRuns } from "./state/runs";
+import { seriesStore } from "./state/series";
+import { useTheme } from "./state/theme";
+import { updateView, useView } from "./state/view";
+
+/** Runs charted when nobody has chosen any yet. */
+const AUTO_SELECT = 10;
+const EXPERIMENTS_POLL_MS = 10_000;
+
+function handlePoints(event: PointsEvent): void {
+  const start = performance.now();
+  seriesStore.points(event);
+  runsStore.points(event);
+  recordHandler(performance.now() - start, event.values.length);
+}
+
+export function App() {
+  const view = useView();
+  const { theme } = useTheme();
+  const runsSnap = useRuns();
+  const error = useError();
+  const [experiments, setExperiments] = useState<Experiment[]>([]);
+  const [experimentsState, setExperimentsState] = useState<"loading" | "ready" | "error">("loading");
+  const [experimentsError, setExperimentsError] = useState<string | null>(null);
+  const [live, setLive] = useState<LiveStatus | null>(null);
+  const [deleting, setDeleting] = useState<Experiment | null>(null);
+  const [onlyDiff, setOnlyDiff] = useState(false);
+  const refreshTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+
+  const loadExperiments = useCallback(async () => {
+    try {
+      setExperiments(await api.experiments());
+      setExperimentsState("ready");
+      setExperimentsError(null);
+    } catch (e) {
+      setExperimentsError(e instanceof ApiError ? e.message : String(e));
+      setExperimentsState((s) => (s === "ready" ? s : "error"));
+    }
+  }, []);
+
+  const refreshExperimentsSoon = useCallback(() => {
+    clearTimeout(refreshTimer.current);
+    refreshTimer.current = setTimeout(() => void loadExperiments(), 800);
+  }, [loadExperiments]);
+
+  useEffect(() => {
+    void loadExperiments();
+    const timer = setInterval(() => void loadExperiments(), EXPERIMENTS_POLL_MS);
+    return () => clearInterval(timer);
+  }, [loadExperiments]);
+
+  // A link to a run alone finds its experiment.
+  useEffect(() => {
+    if (view.exp || !view.run) return;
+    api.run(view.run).then(
+      (run) => updateView({ exp: run.experiment_id }),
+      (e) => {
+        showError(e);
+        updateView({ run: null });
+      },
+    );
+  }, [view.exp, view.run]);
+
+  // With no experiment chosen, open the newest one.
+  useEffect(() => {
+    if (view.exp || view.run || experimentsState !== "ready" || experiments.length === 0) return;
+    const newest = experiments.reduce((a, b) => (b.created_at > a.created_at ? b : a));
+    updateView({ exp: newest.id });
+  }, [view.exp, view.run, experimentsState, experiments]);
+
+  // A link may name the experiment; the rest of the page works with its id.
+  useEffect(() => {
+    if (!view.exp || experimentsState !== "ready") return;
+    const byName = experiments.find((e) => e.name === view.exp && e.id !== view.exp);
+    if (byName && !experiments.some((e) => e.id === view.exp)) updateView({ exp: byName.id });
+  }, [view.exp, experimentsState, experiments]);
+
+  const experimentId = view.exp;
+  useEffect(() => {
+    seriesStore.reset();
+    void runsStore.load(experimentId);
+    if (!experimentId) {
+      setLive(null);
+      return;
+    }
+    const stop = connectLive(experimentId, {
+      runUpdate: (event) => {
+        if (!runsStore.getSnapshot().byId.has(event.run_id)) refreshExperimentsSoon();
+        if (event.run) runsStore.upsert(event.run);
+        else api.run(event.run_id).then((run) => runsStore.upsert(run), showError);
+      },
+      runDeleted: (event) => {
+        forgetRun(event.run_id);
+        refreshExperimentsSoon();
+      },
+      metricsUpdate: (event) => runsStore.metricsUpdate(event),
+      points: handlePoints,
+      resync: () => {
+        seriesStore.reset();
+        void runsStore.load(experimentId, true);
+      },
+      status: setLive,
+    });
+    return stop;
+  }, [experimentId, refreshExperimentsSoon]);
+
+  const runs = runsSnap.experimentId === experimentId ? runsSnap.runs : [];
+  const autoSelected = view.runs === null;
+  const { selected, selectedIds, selectedRuns } = useMemo(() => {
+    const ids = view.runs ?? runs.slice(0, AUTO_SELECT).map((r) => r.id);
+    const set = new Set(ids.filter((id) => runsSnap.byId.has(id)));
+    return { selected: set, selectedIds: [...set], selectedRuns: runs.filter((r) => set.has(r.id)) };
+  }, [view.runs, runs, runsSnap.byId]);
+
+  const experiment = experiments.find((e) => e.id === experimentId || e.name === experimentId) ?? null;
+  const shownExperiments = useMemo(
+    () =>
+      experiments.map((e) =>
+        e.id === experimentId && runsSnap.status === "ready" && runsSnap.experimentId === e.id
+          ? { ...e, run_count: runsSnap.runs.length }
+          : e,
+      ),
+    [experiments, experimentId, runsSnap],
+  );
+
+  const pickExperiment = (id: string) => {
+    if (id === experimentId) return;
+    updateView(
+      {
+        exp: id,
+        runs: null,
+        zoom: null,
+        run: null,
+        q: "",
+        status: "",
+        tag: "",
+        cols: null,
+        sort: "created",
+        order: "desc",
+      },
+      true,
+    );
+  };
+
+  const confirmDeleteExperiment = async () => {
+    if (!deleting) return;
+    try {
+      await api.deleteExperiment(deleting.id);
+      setExperiments((list) => list.filter((e) => e.id !== deleting.id));
+      if (deleting.id === experimentId) updateView({ exp: null, runs: null, run: null, zoom: null }, true);
+      setDeleting(null);
+      refreshExperimentsSoon();
+    } catch (e) {
+      showError(e);
+    }
+  };
+
+  let content: React.ReactNode;
+  if (experimentsState === "loading") {
+    content = (
+      <div className="loading-page" data-testid="loading">
+        Loading experiments…
+      </div>
+    );
+  } else if (experimentsState === "error") {
+    content = (
+      <EmptyState title="Cannot load experiments" testId="load-error" icon="!">
+        <p className="error-text">{experimentsError}</p>
+        <button type="button" className="btn" onClick={() => void loadExperiments()}>
+          Try again
+        </button>
+      </EmptyState>
+    );
+  } else if (experiments.length === 0 && !experimentId) {
+    content = (
+      <EmptyState title="No experiments yet" testId="empty-experiments" icon="◇">
+        <p>Log your first run from Python, and it shows up here live:</p>
+        <Snippet />
+        <p className="muted">
+          Or try the dashboard on generated data: <code>stonks demo</code>, then reload.
+        </p>
+      </EmptyState>
+    );
+  } else if (!experimentId) {
+    content = <EmptyState title="Pick an experiment" icon="◇" />;
+  } else if (runsSnap.status === "error") {
+    content = (
+      <EmptyState title="Cannot show this experiment" testId="experiment-error" icon="!">
+        <p className="error-text">{runsSnap.error}</p>
+        <button type="button" className="btn" onClick={() => updateView({ exp: null, runs: null, run: null }, true)}>
+          Go to the newest experiment
+        </button>
+      </EmptyState>
+    );
+  } else if (runsSnap.status !== "ready" || runsSnap.experimentId !== experimentId) {
+    content = (
+      <div className="loading-page" data-testid="loading">
+        Loading runs…
+      </div>
+    );
+  } else if (runs.length === 0) {
+    content = (
+      <EmptyState title="No runs in this experiment yet" testId="empty-runs" icon="▷">
+        <p>Start a run in this experiment and it appears here while it trains:</p>
+        <Snippet
+          code={`import stonks\nwith stonks.start_run(${JSON.stringify(experiment?.name ?? "my-experiment")}, config={"lr": 0.01}) as run:\n    run.log({"train/loss": loss}, step=step)`}
+        />
+      </EmptyState>
+    );
+  } else {
+    content = (
+      <>
+        <section className="table-section">
+          <RunTable runs={runs} view={view} selected={selected} selectedIds={selectedIds} autoSelected={autoSelected} />
+        </section>
+        <div className="tabs" role="tablist">
+          <button
+            type="button"
+            role="tab"
+            aria-selected={view.tab === "charts"}
+            className={view.tab === "charts" ? "active" : ""}
+            data-testid="tab-charts"
+            onClick={() => updateView({ tab: "charts" })}
+          >
+            Charts
+          </button>
+          <button
+            type="button"
+            role="tab"
+            aria-selected={view.tab === "compare"}
+            className={view.tab === "compare" ? "active" : ""}
+            data-testid="tab-compare"
+            onClick={() => updateView({ tab: "compare" })}
+          >
+            Compare configs
+          </button>
+          <span className="tabs-note muted">
+            {selectedRuns.length} run{selectedRuns.length === 1 ? "" : "s"} selected
+          </span>
+        </div>
+        <section className="panel">
+          {view.tab === "charts" ? (
+            <ChartsView runs={selectedRuns} view={view} theme={theme} />
+          ) : (
+            <CompareView runs={selectedRuns} onlyDiff={onlyDiff} setOnlyDiff={setOnlyDiff} />
+          )}
+        </section>
+      </>
+    );
+  }
+
+  const detailRun = view.run ? runsSnap.byId.get(view.run) : undefined;
+  return (
+    <div className="app">
+      <Header experimentName={experiment?.name ?? null} live={experimentId ? live : null} />
+      <div className="body">
+        <Sidebar
+          experiments={shownExperiments}
+          current={experiment?.id ?? experimentId}
+          loading={experimentsState === "loading"}
+          onPick={pickExperiment}
+          onDelete={setDeleting}
+        />
+        <main className="main" data-testid="main">
+          {error && (
+            <div className="error-banner" role="alert" data-testid="error-banner" key={error.id}>
+              <span className="error-icon">!</span>
+              <span data-testid="error-message">{error.message}</span>
+              <button type="button" className="icon-btn" aria-label="Dismiss" onClick={dismissError}>
+                <CloseIcon />
+              </button>
+            </div>
+          )}
+          {experiment && runsSnap.status === "ready" && (
+            <div className="exp-header">
+              <h1 data-testid="experiment-title">{experiment.name}</h1>
+              {experiment.description && <p className="muted">{experiment.description}</p>}
+            </div>
+          )}
+          {content}
+        </main>
+      </div>
+      {view.run && (
+        <RunDetail run={detailRun} loading={runsSnap.status !== "ready" || runsSnap.experimentId !== experimentId} />
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title="Delete this experiment?"
+          body={
+            <p>
+              <strong>{deleting.name}</strong> and its {deleting.run_count} run{deleting.run_count === 1 ? "" : "s"},
+              with all their points, will be deleted. This cannot be undone.
+            </p>
+          }
+          confirmLabel="Delete experiment"
+          onClose={() => setDeleting(null)}
+          onConfirm={confirmDeleteExperiment}
+        />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,109 @@
+import type { Experiment, Run, RunPatch, SeriesRequest, SeriesResponse } from "./types";
+
+/** An error the API answered, or a failure to reach it, with a message for people. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const pageParams = new URLSearchParams(window.location.search);
+/** The access token from the page URL (?token=T), sent with every request. */
+export const token = pageParams.get("token");
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<{ data: T; response: Response }> {
+  const headers: Record<string, string> = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(
+      0,
+      "network",
+      "Cannot reach the stonks server. Is `stonks serve` still running? Reload the page once it is back.",
+    );
+  }
+  const text = await response.text();
+  let parsed: unknown = null;
+  if (text.length > 0) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+  }
+  if (!response.ok) {
+    const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+    const message =
+      response.status === 401
+        ? "The server asks for a token. Open the dashboard with ?token=YOUR_TOKEN in the URL."
+        : (error?.message ?? `The server answered ${response.status} ${response.statusText} to ${method} ${path}.`);
+    throw new ApiError(response.status, error?.code ?? "http_error", message);
+  }
+  return { data: parsed as T, response };
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  async experiments(): Promise<Experiment[]> {
+    return (await request<Experiment[]>("GET", "/api/experiments")).data;
+  },
+
+  /** Every run of an experiment, newest first, fetched in pages. */
+  async runs(experimentId: string, status?: string): Promise<Run[]> {
+    const pageSize = 5000;
+    const filter = status ? `&status=${enc(status)}` : "";
+    const all: Run[] = [];
+    for (let offset = 0; ; offset += pageSize) {
+      const { data, response } = await request<Run[]>(
+        "GET",
+        `/api/experiments/${enc(experimentId)}/runs?limit=${pageSize}&offset=${offset}${filter}`,
+      );
+      all.push(...data);
+      const total = Number(response.headers.get("X-Total-Count") ?? all.length);
+      if (data.length < pageSize || all.length >= total) return all;
+    }
+  },
+
+  async run(runId: string): Promise<Run> {
+    return (await request<Run>("GET", `/api/runs/${enc(runId)}`)).data;
+  },
+
+  async patchRun(runId: string, patch: RunPatch): Promise<Run> {
+    return (await request<Run>("PATCH", `/api/runs/${enc(runId)}`, patch)).data;
+  },
+
+  async deleteRun(runId: string): Promise<void> {
+    await request("DELETE", `/api/runs/${enc(runId)}`);
+  },
+
+  async deleteExperiment(experimentId: string): Promise<void> {
+    await request("DELETE", `/api/experiments/${enc(experimentId)}`);
+  },
+
+  async series(
+    series: SeriesRequest[],
+    downsample: number,
+    minStep?: number,
+    maxStep?: number,
+  ): Promise<SeriesResponse[]> {
+    const body: Record<string, unknown> = { series, downsample };
+    if (minStep !== undefined) body.min_step = minStep;
+    if (maxStep !== undefined) body.max_step = maxStep;
+    return (await request<{ series: SeriesResponse[] }>("POST", "/api/series", body)).data.series;
+  },
+};
+
+/** URL of the live event stream of one experiment. */
+export function eventsUrl(experimentId: string): string {
+  const params = new URLSearchParams({ experiment_id: experimentId });
+  if (token) params.set("token", token);
+  return `/api/events?${params}`;
+}

@@ -1,0 +1,578 @@
+import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import uPlot from "uplot";
+import type { Run } from "../api/types";
+import { runColor, withAlpha } from "../lib/colors";
+import { formatNumber, formatTick } from "../lib/format";
+import { cancelFrame, onNextFrame } from "../lib/frame";
+import {
+  alignSeries,
+  isSorted,
+  lowerBound,
+  maskNonPositive,
+  nearestIndex,
+  smoothEma,
+  type YValues,
+} from "../lib/series";
+import { markOnce } from "../state/perf";
+import { type SeriesData, type StepRange, seriesStore } from "../state/series";
+import { chartColors, type Theme } from "../state/theme";
+import type { XAxis } from "../state/view";
+
+export interface ChartProps {
+  metricKey: string;
+  runs: Run[];
+  xAxis: XAxis;
+  smoothing: number;
+  logY: boolean;
+  zoom: [number, number] | null;
+  onZoom(zoom: [number, number] | null): void;
+  theme: Theme;
+}
+
+const HEIGHT = 220;
+const SYNC_KEY = "stonks-charts";
+const TOOLTIP_ROWS = 12;
+const REL_INCRS = [
+  1,
+  2,
+  5,
+  10,
+  15,
+  30,
+  60,
+  120,
+  300,
+  600,
+  900,
+  1800,
+  3600,
+  7200,
+  3 * 3600,
+  6 * 3600,
+  12 * 3600,
+  86400,
+  2 * 86400,
+  7 * 86400,
+];
+
+/** One run's series as drawn: its own x and y arrays before alignment (tooltips and envelopes read these). */
+interface Drawn {
+  run: Run;
+  color: string;
+  xs: Float64Array;
+  steps: Float64Array;
+  values: Float64Array;
+  smooth: Float64Array | null;
+  length: number;
+  downsampled: boolean;
+}
+
+interface Status {
+  loading: boolean;
+  error: string | null;
+  downsampled: boolean;
+  points: number;
+}
+
+export function formatRelative(seconds: number): string {
+  const s = Math.round(seconds);
+  if (Math.abs(s) < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (Math.abs(m) < 60) return s % 60 ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${m}m`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h}h${String(m % 60).padStart(2, "0")}m` : `${h}h`;
+}
+
+function formatX(xAxis: XAxis, value: number): string {
+  if (xAxis === "wall") return new Date(value * 1000).toLocaleString();
+  if (xAxis === "rel") return formatRelative(value);
+  return `step ${formatNumber(Math.round(value))}`;
+}
+
+function runLabel(run: Run): string {
+  return run.name ?? run.id.slice(0, 8);
+}
+
+function xsOf(data: SeriesData, xAxis: XAxis, run: Run): Float64Array {
+  if (xAxis === "step") return data.steps;
+  if (xAxis === "wall") return data.times;
+  const out = new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = data.times[i] - run.created_at;
+  return out;
+}
+
+/** Reorders a series by x when its points are not in x order (wall time of a resumed run, say). */
+function sortByX(xs: Float64Array, steps: Float64Array, values: Float64Array, n: number) {
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => xs[a] - xs[b]);
+  const pick = (a: Float64Array) => Float64Array.from(order, (i) => a[i]);
+  return { xs: pick(xs), steps: pick(steps), values: pick(values) };
+}
+
+/** The step range a zoom on a time axis covers, with one point more on each side so lines reach the edges. */
+function stepRangeOfTimeZoom(runs: Run[], key: string, xAxis: XAxis, zoom: [number, number]): StepRange | null {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const run of runs) {
+    const data = seriesStore.get(run.id, key, null);
+    if (!data) return null;
+    if (data.length === 0) continue;
+    const xs = xsOf(data, xAxis, run);
+    const i0 = Math.max(0, lowerBound(xs, data.length, zoom[0]) - 1);
+    const i1 = Math.min(data.length - 1, lowerBound(xs, data.length, zoom[1]));
+    if (i0 > i1) continue;
+    lo = Math.min(lo, data.steps[i0]);
+    hi = Math.max(hi, data.steps[i1]);
+  }
+  return Number.isFinite(lo) && Number.isFinite(hi) ? [Math.floor(lo), Math.ceil(hi)] : null;
+}
+
+function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
+  return {
+    hooks: {
+      drawAxes: (u: uPlot) => {
+        const list = drawn().filter((d) => d.downsampled && d.length > 0);
+        if (list.length === 0) return;
+        const { ctx } = u;
+        const { left, top, width, height } = u.bbox;
+        const xMin = u.scales.x.min ?? Number.NEGATIVE_INFINITY;
+        const xMax = u.scales.x.max ?? Number.POSITIVE_INFINITY;
+        const columns = Math.ceil(width) + 1;
+        const lowY = new Float64Array(columns);
+        const highY = new Float64Array(columns);
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(left, top, width, height);
+        ctx.clip();
+        for (const d of list) {
+          lowY.fill(Number.NEGATIVE_INFINITY);
+          highY.fill(Number.POSITIVE_INFINITY);
+          let first = columns;
+          let last = -1;
+          for (let i = 0; i < d.length; i++) {
+            const xv = d.xs[i];
+            if (xv < xMin || xv > xMax) continue;
+            const v = d.values[i];
+            if (!Number.isFinite(v) || (u.scales.y.distr === 3 && v <= 0)) continue;
+            const c = Math.round(u.valToPos(xv, "x", true) - left);
+            if (c < 0 || c >= columns) continue;
+            const py = u.valToPos(v, "y", true);
+            if (py > lowY[c]) lowY[c] = py;
+            if (py < highY[c]) highY[c] = py;
+            if (c < first) first = c;
+            if (c > last) last = c;
+          }
+          if (last < first) continue;
+          ctx.beginPath();
+          let started = false;
+          for (let c = first; c <= last; c++) {
+            if (!Number.isFinite(highY[c])) continue;
+            if (!started) ctx.moveTo(left + c, highY[c]);
+            else ctx.lineTo(left + c, highY[c]);
+            started = true;
+          }
+          for (let c = last; c >= first; c--) {
+            if (Number.isFinite(lowY[c])) ctx.lineTo(left + c, lowY[c]);
+          }
+          ctx.closePath();
+          ctx.fillStyle = withAlpha(d.color, 0.16);
+          ctx.fill();
+        }
+        ctx.restore();
+      },
+    },
+  };
+}
+
+/** One metric: a uPlot chart with a line per run, synced crosshair, shared tooltip and drag-to-zoom. */
+export const Chart = memo(function Chart(props: ChartProps) {
+  const { metricKey, runs, xAxis, smoothing, logY, zoom, theme } = props;
+  const boxRef = useRef<HTMLDivElement>(null);
+  const plotRef = useRef<HTMLDivElement>(null);
+  const tipRef = useRef<HTMLDivElement>(null);
+  const uRef = useRef<uPlot | null>(null);
+  const drawnRef = useRef<Drawn[]>([]);
+  const propsRef = useRef(props);
+  propsRef.current = props;
+  const hoveredRef = useRef(false);
+  const timeRangeRef = useRef<{ signature: string; range: StepRange } | null>(null);
+  const statusRef = useRef<Status>({ loading: true, error: null, downsampled: false, points: 0 });
+  const [status, setStatus] = useState<Status>(statusRef.current);
+  const [visible, setVisible] = useState(false);
+  const [width, setWidth] = useState(0);
+
+  const runIds = runs.map((r) => r.id);
+  const runKey = runIds.join(",");
+  const colorKey = runs.map(runColor).join(",");
+  const target = Math.min(2000, Math.max(200, Math.round(width / 100) * 100));
+  const targetRef = useRef(target);
+  targetRef.current = target;
+  const hasWidth = width > 0;
+  const smoothOn = smoothing > 0;
+  const zoomSignature = zoom ? `${xAxis}:${zoom[0]}:${zoom[1]}:${runKey}` : "";
+
+  /** The step range to fetch at full detail, or null when not zoomed (or not yet known). */
+  const stepRange = useCallback((): StepRange | null => {
+    const p = propsRef.current;
+    if (!p.zoom) return null;
+    if (p.xAxis === "step") return [Math.floor(p.zoom[0]), Math.ceil(p.zoom[1])];
+    const signature = `${p.xAxis}:${p.zoom[0]}:${p.zoom[1]}:${p.runs.map((r) => r.id).join(",")}`;
+    if (timeRangeRef.current?.signature === signature) return timeRangeRef.current.range;
+    const range = stepRangeOfTimeZoom(p.runs, p.metricKey, p.xAxis, p.zoom);
+    if (!range) return null;
+    timeRangeRef.current = { signature, range };
+    return range;
+  }, []);
+
+  const redraw = useCallback(() => {
+    const u = uRef.current;
+    const p = propsRef.current;
+    const range = stepRange();
+    if (range) {
+      seriesStore.request(
+        p.metricKey,
+        p.runs.map((r) => r.id),
+        targetRef.current,
+        range,
+      );
+    }
+    const drawn: Drawn[] = [];
+    let downsampled = false;
+    let points = 0;
+    let missing = false;
+    for (const run of p.runs) {
+      const data =
+        (range ? seriesStore.get(run.id, p.metricKey, range) : undefined) ?? seriesStore.get(run.id, p.metricKey, null);
+      if (!data) {
+        missing = true;
+        continue;
+      }
+      let xs = xsOf(data, p.xAxis, run);
+      let steps = data.steps;
+      let values = data.values;
+      if (!isSorted(xs, data.length)) ({ xs, steps, values } = sortByX(xs, steps, values, data.length));
+      const smooth = p.smoothing > 0 ? smoothEma(values, data.length, p.smoothing) : null;
+      downsampled ||= data.downsampled;
+      points += data.length;
+      drawn.push({
+        run,
+        color: runColor(run),
+        xs,
+        steps,
+        values,
+        smooth,
+        length: data.length,
+        downsampled: data.downsampled,
+      });
+    }
+    drawnRef.current = drawn;
+    const next: Status = {
+      loading:
+        missing ||
+        seriesStore.isLoading(
+          p.runs.map((r) => r.id),
+          p.metricKey,
+          range,
+        ),
+      error: seriesStore.error(p.metricKey) ?? null,
+      downsampled,
+      points,
+    };
+    const prev = statusRef.current;
+    if (
+      prev.loading !== next.loading ||
+      prev.error !== next.error ||
+      prev.downsampled !== next.downsampled ||
+      (prev.points === 0) !== (next.points === 0)
+    ) {
+      statusRef.current = next;
+      setStatus(next);
+    } else statusRef.current = next;
+    const perRun = p.smoothing > 0 ? 2 : 1;
+    // Until the plot is rebuilt for a new set of runs, its series do not match: the rebuild redraws.
+    if (!u || u.series.length - 1 !== p.runs.length * perRun) return;
+    const byRun = new Map(drawn.map((d) => [d.run.id, d]));
+    const groups: Float64Array[][] = [];
+    const xsList: Float64Array[] = [];
+    const lengths: number[] = [];
+    const order: (Drawn | undefined)[] = p.runs.map((r) => byRun.get(r.id));
+    for (const d of order) {
+      if (!d) continue;
+      xsList.push(d.xs);
+      lengths.push(d.length);
+      groups.push(d.smooth ? [d.values, d.smooth] : [d.values]);
+    }
+    const aligned = alignSeries(xsList, groups, lengths);
+    const data: YValues[] = [aligned.x];
+    let k = 0;
+    for (const d of order) {
+      for (let c = 0; c < perRun; c++) {
+        if (!d) data.push([]);
+        else {
+          const y = aligned.ys[k][c] ?? aligned.ys[k][0];
+          data.push(p.logY ? maskNonPositive(y) : y);
+        }
+      }
+      if (d) k++;
+    }
+    u.setData(data as uPlot.AlignedData);
+    if (points > 0) markOnce("firstChart");
+  }, [stepRange]);
+
+  const scheduleRedraw = useCallback(() => onNextFrame(redraw), [redraw]);
+
+  // Charts far below the fold are built (and fetched) when they scroll near.
+  useEffect(() => {
+    const box = boxRef.current;
+    if (!box) return;
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          setVisible(true);
+          observer.disconnect();
+        }
+      },
+      { rootMargin: "400px" },
+    );
+    observer.observe(box);
+    return () => observer.disconnect();
+  }, []);
+
+  useLayoutEffect(() => {
+    const box = plotRef.current;
+    if (!box) return;
+    setWidth(box.clientWidth);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const observer = new ResizeObserver(() => {
+      clearTimeout(timer);
+      timer = setTimeout(() => setWidth(box.clientWidth), 120);
+    });
+    observer.observe(box);
+    return () => {
+      clearTimeout(timer);
+      observer.disconnect();
+    };
+  }, []);
+
+  useEffect(() => seriesStore.subscribe(metricKey, scheduleRedraw), [metricKey, scheduleRedraw]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runKey and zoomSignature stand for runs and zoom
+  useEffect(() => {
+    if (!visible || !hasWidth) return;
+    seriesStore.request(metricKey, runIds, target, null);
+    scheduleRedraw();
+  }, [visible, metricKey, runKey, target, zoomSignature, hasWidth, scheduleRedraw]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the plot is rebuilt when what its options depend on changes
+  useEffect(() => {
+    const box = plotRef.current;
+    if (!visible || !box || !hasWidth) return;
+    const colors = chartColors();
+    const series: uPlot.Series[] = [{}];
+    for (const run of runs) {
+      const color = runColor(run);
+      series.push({
+        label: runLabel(run),
+        stroke: smoothOn ? withAlpha(color, 0.25) : color,
+        width: smoothOn ? 1 : 1.5,
+        spanGaps: true,
+        points: { show: false },
+      });
+      if (smoothOn)
+        series.push({
+          label: `${runLabel(run)} (smoothed)`,
+          stroke: color,
+          width: 1.75,
+          spanGaps: true,
+          points: { show: false },
+        });
+    }
+    const axisCommon = {
+      stroke: colors.text,
+      grid: { stroke: colors.grid, width: 1 },
+      ticks: { stroke: colors.grid, width: 1, size: 4 },
+      font: "11px system-ui, -apple-system, Segoe UI, sans-serif",
+    };
+    const opts: uPlot.Options = {
+      width: box.clientWidth,
+      height: HEIGHT,
+      legend: { show: false },
+      padding: [8, 12, 0, 0],
+      cursor: {
+        sync: { key: SYNC_KEY, setSeries: false },
+        drag: { x: true, y: false, setScale: false },
+        points: { show: runs.length <= 24, size: 6 },
+        focus: { prox: -1 },
+      },
+      select: { show: true, left: 0, top: 0, width: 0, height: 0 },
+      scales: {
+        x: {
+          time: xAxis === "wall",
+          range: (_u, min, max) => {
+            const z = propsRef.current.zoom;
+            if (z) return [z[0], z[1]];
+            if (min === max || min === null || max === null) return [(min ?? 0) - 1, (max ?? 0) + 1];
+            return [min, max];
+          },
+        },
+        y: logY ? { distr: 3, log: 10 } : {},
+      },
+      axes: [
+        {
+          ...axisCommon,
+          ...(xAxis === "step"
+            ? { values: (_u: uPlot, splits: number[]) => splits.map(formatTick) }
+            : xAxis === "rel"
+              ? { values: (_u: uPlot, splits: number[]) => splits.map(formatRelative), incrs: REL_INCRS }
+              : {}),
+        },
+        { ...axisCommon, size: 54, values: (_u: uPlot, splits: number[]) => splits.map((v) => formatTick(v)) },
+      ],
+      series,
+      plugins: [envelopePlugin(() => drawnRef.current)],
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 3) return;
+            const lo = u.posToVal(u.select.left, "x");
+            const hi = u.posToVal(u.select.left + u.select.width, "x");
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            if (hi > lo) propsRef.current.onZoom([lo, hi]);
+          },
+        ],
+        setCursor: [(u) => renderTooltip(u)],
+      },
+    };
+    const u = new uPlot(opts, [[]], box);
+    uRef.current = u;
+    const onEnter = () => {
+      hoveredRef.current = true;
+    };
+    const onLeave = () => {
+      hoveredRef.current = false;
+    };
+    const onDoubleClick = () => propsRef.current.onZoom(null);
+    u.over.addEventListener("mouseenter", onEnter);
+    u.over.addEventListener("mouseleave", onLeave);
+    u.over.addEventListener("dblclick", onDoubleClick);
+    redraw();
+    return () => {
+      cancelFrame(redraw);
+      u.destroy();
+      uRef.current = null;
+    };
+  }, [visible, hasWidth, runKey, colorKey, xAxis, smoothOn, logY, theme]);
+
+  useEffect(() => {
+    const u = uRef.current;
+    if (u && width > 0 && Math.abs(u.width - width) > 1) u.setSize({ width, height: HEIGHT });
+  }, [width]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: redraw reads the current props through propsRef
+  useEffect(() => {
+    scheduleRedraw();
+  }, [smoothing, zoomSignature, scheduleRedraw]);
+
+  function renderTooltip(u: uPlot): void {
+    const tip = tipRef.current;
+    if (!tip) return;
+    const left = u.cursor.left ?? -1;
+    const drawn = drawnRef.current;
+    if (left < 0 || drawn.length === 0) {
+      tip.style.display = "none";
+      return;
+    }
+    const p = propsRef.current;
+    const xv = u.posToVal(left, "x");
+    const rows: { d: Drawn; value: number; step: number }[] = [];
+    for (const d of drawn) {
+      const j = nearestIndex(d.xs, d.length, xv);
+      if (j < 0) continue;
+      rows.push({ d, value: d.smooth ? d.smooth[j] : d.values[j], step: d.steps[j] });
+    }
+    if (rows.length === 0) {
+      tip.style.display = "none";
+      return;
+    }
+    rows.sort((a, b) => b.value - a.value);
+    tip.replaceChildren();
+    const head = document.createElement("div");
+    head.className = "tip-head";
+    head.textContent = `${p.metricKey} · ${formatX(p.xAxis, xv)}`;
+    tip.append(head);
+    for (const row of rows.slice(0, TOOLTIP_ROWS)) {
+      const line = document.createElement("div");
+      line.className = "tip-row";
+      line.dataset.testid = "tooltip-row";
+      const dot = document.createElement("span");
+      dot.className = "tip-dot";
+      dot.style.background = row.d.color;
+      const name = document.createElement("span");
+      name.className = "tip-name";
+      name.textContent = runLabel(row.d.run);
+      const value = document.createElement("span");
+      value.className = "tip-value";
+      value.textContent = formatNumber(row.value);
+      line.append(dot, name, value);
+      if (p.xAxis !== "step") {
+        const step = document.createElement("span");
+        step.className = "tip-step";
+        step.textContent = `@${formatNumber(row.step)}`;
+        line.append(step);
+      }
+      tip.append(line);
+    }
+    if (rows.length > TOOLTIP_ROWS) {
+      const more = document.createElement("div");
+      more.className = "tip-more";
+      more.textContent = `+${rows.length - TOOLTIP_ROWS} more`;
+      tip.append(more);
+    }
+    tip.style.display = "block";
+    const plotLeft = u.over.offsetLeft;
+    const boxWidth = plotRef.current?.clientWidth ?? 0;
+    const tipWidth = tip.offsetWidth;
+    let x = plotLeft + left + 14;
+    if (x + tipWidth > boxWidth) x = plotLeft + left - tipWidth - 14;
+    const top = hoveredRef.current ? Math.min(Math.max(0, (u.cursor.top ?? 0) - 10), HEIGHT - tip.offsetHeight) : 4;
+    tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, top)}px)`;
+  }
+
+  return (
+    <div className="chart-card" ref={boxRef} data-testid="chart" data-key={metricKey}>
+      <div className="chart-head">
+        <span className="chart-title" title={metricKey}>
+          {metricKey}
+        </span>
+        <span className="chart-badges">
+          {status.downsampled && (
+            <span
+              className="badge badge-muted"
+              data-testid="downsampled-badge"
+              title="Long series show the minimum and maximum of each bucket (shaded), so spikes stay visible. Drag to zoom for every point."
+            >
+              min/max
+            </span>
+          )}
+          {zoom && (
+            <span className="badge badge-accent" data-testid="zoom-badge">
+              zoomed
+            </span>
+          )}
+          {status.loading && visible && <span className="spinner" data-testid="chart-loading" title="Loading" />}
+        </span>
+      </div>
+      <div className="chart-plot" style={{ height: HEIGHT }}>
+        <div className="chart-canvas" ref={plotRef} />
+        <div className="chart-tooltip" ref={tipRef} data-testid="chart-tooltip" />
+        {status.error && (
+          <div className="chart-message error" data-testid="chart-error">
+            {status.error}
+          </div>
+        )}
+        {!status.loading && !status.error && status.points === 0 && (
+          <div className="chart-message">No points{zoom ? " in the zoomed range" : " yet"}</div>
+        )}
+      </div>
+    </div>
+  );
+});

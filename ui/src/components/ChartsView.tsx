@@ -1,0 +1,217 @@
+import { useCallback, useMemo, useState } from "react";
+import type { Run } from "../api/types";
+import { runColor } from "../lib/colors";
+import type { Theme } from "../state/theme";
+import { updateView, type ViewState, type XAxis } from "../state/view";
+import { Chart } from "./Chart";
+import { EmptyState, Snippet } from "./EmptyState";
+import { SearchIcon } from "./Icons";
+
+const COLLAPSED_KEY = "stonks.collapsedGroups";
+const LEGEND_LIMIT = 24;
+
+function readCollapsed(): Set<string> {
+  try {
+    return new Set(JSON.parse(localStorage.getItem(COLLAPSED_KEY) ?? "[]") as string[]);
+  } catch {
+    return new Set();
+  }
+}
+
+/** The chart group of a metric key: the prefix before the first "/". */
+export function groupOf(key: string): string {
+  const slash = key.indexOf("/");
+  return slash > 0 ? key.slice(0, slash) : "other";
+}
+
+const X_AXES: { id: XAxis; label: string }[] = [
+  { id: "step", label: "Step" },
+  { id: "wall", label: "Wall time" },
+  { id: "rel", label: "Relative time" },
+];
+
+export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState; theme: Theme }) {
+  const [filter, setFilter] = useState("");
+  const [collapsed, setCollapsed] = useState(readCollapsed);
+  const keySignature = useMemo(() => {
+    const keys = new Set<string>();
+    for (const run of runs) for (const key in run.summary) keys.add(key);
+    return [...keys].sort().join("\n");
+  }, [runs]);
+  const groups = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    const map = new Map<string, string[]>();
+    for (const key of keySignature ? keySignature.split("\n") : []) {
+      if (f && !key.toLowerCase().includes(f)) continue;
+      const g = groupOf(key);
+      const list = map.get(g) ?? [];
+      list.push(key);
+      map.set(g, list);
+    }
+    return [...map.entries()].sort(([a], [b]) => (a === "other" ? 1 : b === "other" ? -1 : a.localeCompare(b)));
+  }, [keySignature, filter]);
+  // Charts only need to change when the runs or their colors do, not on every summary update.
+  const runSignature = runs.map((r) => `${r.id}:${runColor(r)}:${r.name ?? ""}`).join("|");
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runSignature stands for what charts read from runs
+  const chartRuns = useMemo(() => runs, [runSignature]);
+  const onZoom = useCallback((zoom: [number, number] | null) => updateView({ zoom }), []);
+
+  const toggleGroup = (group: string) => {
+    const next = new Set(collapsed);
+    if (next.has(group)) next.delete(group);
+    else next.add(group);
+    setCollapsed(next);
+    try {
+      localStorage.setItem(COLLAPSED_KEY, JSON.stringify([...next]));
+    } catch {
+      // the choice then lasts for this page only
+    }
+  };
+
+  if (runs.length === 0) {
+    return (
+      <EmptyState title="No runs selected" testId="empty-selection" icon="☐">
+        <p>Tick runs in the table above to chart their metrics. Shift-click selects a range.</p>
+      </EmptyState>
+    );
+  }
+
+  return (
+    <div className="charts-view" data-testid="charts-view">
+      <div className="chart-toolbar">
+        <div className="segmented" title="X axis">
+          {X_AXES.map((a) => (
+            <button
+              type="button"
+              key={a.id}
+              className={view.x === a.id ? "active" : ""}
+              aria-pressed={view.x === a.id}
+              data-testid={`x-${a.id}`}
+              onClick={() => updateView({ x: a.id, zoom: null })}
+            >
+              {a.label}
+            </button>
+          ))}
+        </div>
+        <div className="segmented" title="Y scale">
+          <button
+            type="button"
+            className={!view.log ? "active" : ""}
+            aria-pressed={!view.log}
+            data-testid="y-linear"
+            onClick={() => updateView({ log: false })}
+          >
+            Linear
+          </button>
+          <button
+            type="button"
+            className={view.log ? "active" : ""}
+            aria-pressed={view.log}
+            data-testid="y-log"
+            onClick={() => updateView({ log: true })}
+          >
+            Log
+          </button>
+        </div>
+        <label className="smoothing">
+          <span>Smoothing</span>
+          <input
+            type="range"
+            min={0}
+            max={0.99}
+            step={0.01}
+            value={view.smooth}
+            data-testid="smoothing"
+            onChange={(e) => updateView({ smooth: Number(e.target.value) })}
+          />
+          <span className="mono smoothing-value" data-testid="smoothing-value">
+            {view.smooth.toFixed(2)}
+          </span>
+        </label>
+        {view.zoom && (
+          <button type="button" className="btn btn-sm" data-testid="reset-zoom" onClick={() => onZoom(null)}>
+            Reset zoom
+          </button>
+        )}
+        <div className="search-box small">
+          <span className="search-icon">
+            <SearchIcon />
+          </span>
+          <input
+            type="search"
+            placeholder="Filter metrics"
+            value={filter}
+            data-testid="metric-filter"
+            onChange={(e) => setFilter(e.target.value)}
+          />
+        </div>
+      </div>
+      <div className="legend" data-testid="chart-legend">
+        {runs.slice(0, LEGEND_LIMIT).map((r) => (
+          <button
+            type="button"
+            key={r.id}
+            className="legend-item"
+            title="Open run details"
+            onClick={() => updateView({ run: r.id })}
+          >
+            <span className="legend-line" style={{ background: runColor(r) }} />
+            {r.name ?? r.id.slice(0, 8)}
+          </button>
+        ))}
+        {runs.length > LEGEND_LIMIT && <span className="muted">+{runs.length - LEGEND_LIMIT} more</span>}
+        <span className="legend-hint muted">Drag on a chart to zoom · double-click to reset</span>
+      </div>
+      {groups.length === 0 && (
+        <EmptyState
+          title={filter ? "No metric matches this filter" : "These runs have not logged metrics yet"}
+          testId="empty-metrics"
+          icon="∿"
+        >
+          {!filter && (
+            <>
+              <p>Charts appear here as soon as a selected run logs its first point:</p>
+              <Snippet />
+            </>
+          )}
+        </EmptyState>
+      )}
+      {groups.map(([group, keys]) => {
+        const isCollapsed = collapsed.has(group);
+        return (
+          <section className="chart-group" key={group} data-testid="chart-group" data-group={group}>
+            <button
+              type="button"
+              className="group-head"
+              aria-expanded={!isCollapsed}
+              data-testid="group-toggle"
+              data-group={group}
+              onClick={() => toggleGroup(group)}
+            >
+              <span className={`chevron${isCollapsed ? "" : " open"}`}>›</span>
+              <span className="group-name">{group}</span>
+              <span className="group-count">{keys.length}</span>
+            </button>
+            {!isCollapsed && (
+              <div className="chart-grid">
+                {keys.map((key) => (
+                  <Chart
+                    key={key}
+                    metricKey={key}
+                    runs={chartRuns}
+                    xAxis={view.x}
+                    smoothing={view.smooth}
+                    logY={view.log}
+                    zoom={view.zoom}
+                    onZoom={onZoom}
+                    theme={theme}
+                  />
+                ))}
+              </div>
+            )}
+          </section>
+        );
+      })}
+    </div>
+  );
+}

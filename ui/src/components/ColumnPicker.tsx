@@ -1,0 +1,110 @@
+import { useEffect, useRef, useState } from "react";
+import { updateView } from "../state/view";
+
+const AGGS = ["last", "min", "max"] as const;
+
+/** Chooses the config and metric columns of the run table. */
+export function ColumnPicker({
+  configKeys,
+  metricKeys,
+  chosen,
+}: {
+  configKeys: string[];
+  metricKeys: string[];
+  chosen: string[];
+}) {
+  const [open, setOpen] = useState(false);
+  const [filter, setFilter] = useState("");
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const close = (e: MouseEvent) => {
+      if (ref.current && !ref.current.contains(e.target as Node)) setOpen(false);
+    };
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
+    document.addEventListener("mousedown", close);
+    document.addEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("mousedown", close);
+      document.removeEventListener("keydown", onKey);
+    };
+  }, [open]);
+  const set = new Set(chosen);
+  const toggle = (id: string) => {
+    const next = set.has(id) ? chosen.filter((c) => c !== id) : [...chosen, id];
+    updateView({ cols: next });
+  };
+  const f = filter.trim().toLowerCase();
+  const configShown = configKeys.filter((k) => k.toLowerCase().includes(f));
+  const metricsShown = metricKeys.filter((k) => k.toLowerCase().includes(f));
+  return (
+    <div className="column-picker" ref={ref}>
+      <button
+        type="button"
+        className="btn btn-sm"
+        data-testid="columns-button"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+      >
+        Columns <span className="muted">{chosen.length}</span>
+      </button>
+      {open && (
+        <div className="popover column-popover" data-testid="column-picker">
+          <input
+            type="search"
+            placeholder="Find a key"
+            value={filter}
+            onChange={(e) => setFilter(e.target.value)}
+            data-testid="column-filter"
+          />
+          <div className="column-lists">
+            <section>
+              <h4>Config</h4>
+              {configShown.length === 0 && <p className="muted small">No config keys.</p>}
+              {configShown.map((k) => (
+                <label key={k} className="check-row">
+                  <input
+                    type="checkbox"
+                    checked={set.has(`config:${k}`)}
+                    onChange={() => toggle(`config:${k}`)}
+                    data-testid="col-option"
+                    data-col={`config:${k}`}
+                  />
+                  <span className="mono">{k}</span>
+                </label>
+              ))}
+            </section>
+            <section>
+              <h4>Metrics</h4>
+              {metricsShown.length === 0 && <p className="muted small">No metrics logged.</p>}
+              {metricsShown.map((k) => (
+                <div key={k} className="metric-option">
+                  <span className="mono">{k}</span>
+                  <span className="agg-checks">
+                    {AGGS.map((agg) => (
+                      <label key={agg}>
+                        <input
+                          type="checkbox"
+                          checked={set.has(`metric:${k}:${agg}`)}
+                          onChange={() => toggle(`metric:${k}:${agg}`)}
+                          data-testid="col-option"
+                          data-col={`metric:${k}:${agg}`}
+                        />
+                        {agg}
+                      </label>
+                    ))}
+                  </span>
+                </div>
+              ))}
+            </section>
+          </div>
+          <div className="popover-foot">
+            <button type="button" className="btn btn-ghost btn-sm" onClick={() => updateView({ cols: null })}>
+              Reset to default
+            </button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}

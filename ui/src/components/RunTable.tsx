@@ -1,0 +1,490 @@
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { memo, type ReactNode, useEffect, useMemo, useRef, useState } from "react";
+import type { JsonValue, Run } from "../api/types";
+import { flattenConfig } from "../lib/config";
+import { formatAgo, formatDateTime, formatDuration, formatNumber, formatValue } from "../lib/format";
+import { patchRun } from "../state/actions";
+import { displayStatus, runDuration } from "../state/runs";
+import { updateView, type ViewState } from "../state/view";
+import { ColorPicker } from "./ColorPicker";
+import { ColumnPicker } from "./ColumnPicker";
+import { PencilIcon, SearchIcon } from "./Icons";
+import { StatusBadge } from "./StatusBadge";
+
+const ROW_HEIGHT = 36;
+const STATUS_ORDER = { running: 0, stale: 1, failed: 2, interrupted: 3, completed: 4 };
+export const AGGREGATES = ["last", "min", "max"] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+
+type SortValue = string | number | null;
+
+interface Column {
+  id: string;
+  label: string;
+  title?: string;
+  width: number;
+  numeric?: boolean;
+  value(run: Run, now: number): SortValue;
+  cell(run: Run, now: number): ReactNode;
+}
+
+const flatCache = new WeakMap<object, Map<string, JsonValue>>();
+
+export function flatConfig(run: Run): Map<string, JsonValue> {
+  let flat = flatCache.get(run.config);
+  if (!flat) {
+    flat = flattenConfig(run.config);
+    flatCache.set(run.config, flat);
+  }
+  return flat;
+}
+
+function configSortValue(value: JsonValue | undefined): SortValue {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "number") return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  return formatValue(value);
+}
+
+function useNow(active: boolean): number {
+  const [now, setNow] = useState(() => Date.now() / 1000);
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setNow(Date.now() / 1000), 1000);
+    return () => clearInterval(timer);
+  }, [active]);
+  return active ? now : Date.now() / 1000;
+}
+
+/** The columns a person can add: config keys and metric keys seen in these runs. */
+export function availableKeys(runs: Run[]): { configKeys: string[]; metricKeys: string[] } {
+  const config = new Set<string>();
+  const metrics = new Set<string>();
+  for (const run of runs) {
+    for (const key of flatConfig(run).keys()) config.add(key);
+    for (const key in run.summary) metrics.add(key);
+  }
+  return { configKeys: [...config].sort(), metricKeys: [...metrics].sort() };
+}
+
+/** Default extra columns: config keys that differ between runs (up to 4) and the last value of 2 metrics. */
+export function defaultColumns(runs: Run[], configKeys: string[], metricKeys: string[]): string[] {
+  const varying = configKeys.filter((key) => {
+    const first = JSON.stringify(flatConfig(runs[0] ?? ({ config: {} } as Run)).get(key) ?? null);
+    return runs.some((r) => JSON.stringify(flatConfig(r).get(key) ?? null) !== first);
+  });
+  const preferred = metricKeys.filter((k) => /loss|acc/i.test(k));
+  const metrics = (preferred.length ? preferred : metricKeys).slice(0, 2);
+  return [...varying.slice(0, 4).map((k) => `config:${k}`), ...metrics.map((k) => `metric:${k}:last`)];
+}
+
+function NameCell({ run, onOpen }: { run: Run; onOpen(): void }) {
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState("");
+  const label = run.name ?? run.id.slice(0, 8);
+  const save = async () => {
+    setEditing(false);
+    const name = draft.trim();
+    if (name !== (run.name ?? "")) await patchRun(run.id, { name: name === "" ? null : name });
+  };
+  if (editing) {
+    return (
+      <input
+        className="inline-input"
+        // biome-ignore lint/a11y/noAutofocus: the input appears because the person asked to rename
+        autoFocus
+        value={draft}
+        maxLength={200}
+        data-testid="rename-input"
+        onClick={(e) => e.stopPropagation()}
+        onChange={(e) => setDraft(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter") void save();
+          if (e.key === "Escape") setEditing(false);
+        }}
+        onBlur={() => void save()}
+      />
+    );
+  }
+  return (
+    <span className="name-cell">
+      <button
+        type="button"
+        className="link name-link"
+        data-testid="run-name"
+        title={`${label}: open details`}
+        onClick={(e) => {
+          e.stopPropagation();
+          onOpen();
+        }}
+        onDoubleClick={(e) => {
+          e.stopPropagation();
+          setDraft(run.name ?? "");
+          setEditing(true);
+        }}
+      >
+        {label}
+      </button>
+      <button
+        type="button"
+        className="icon-btn rename-btn"
+        title="Rename"
+        aria-label="Rename run"
+        data-testid="rename-button"
+        onClick={(e) => {
+          e.stopPropagation();
+          setDraft(run.name ?? "");
+          setEditing(true);
+        }}
+      >
+        <PencilIcon />
+      </button>
+    </span>
+  );
+}
+
+function baseColumns(): Column[] {
+  return [
+    {
+      id: "color",
+      label: "",
+      width: 34,
+      value: (r) => r.color,
+      cell: (r) => <ColorPicker run={r} onPick={(color) => void patchRun(r.id, { color })} />,
+    },
+    {
+      id: "name",
+      label: "Name",
+      width: 230,
+      value: (r) => (r.name ?? r.id).toLowerCase(),
+      cell: (r) => <NameCell run={r} onOpen={() => updateView({ run: r.id })} />,
+    },
+    {
+      id: "status",
+      label: "Status",
+      width: 132,
+      value: (r) => STATUS_ORDER[displayStatus(r)],
+      cell: (r) => <StatusBadge run={r} />,
+    },
+    {
+      id: "created",
+      label: "Created",
+      width: 116,
+      numeric: true,
+      value: (r) => r.created_at,
+      cell: (r, now) => <span title={formatDateTime(r.created_at)}>{formatAgo(r.created_at, now)}</span>,
+    },
+    {
+      id: "duration",
+      label: "Duration",
+      width: 92,
+      numeric: true,
+      value: (r, now) => runDuration(r, now),
+      cell: (r, now) => formatDuration(runDuration(r, now)),
+    },
+    {
+      id: "tags",
+      label: "Tags",
+      width: 170,
+      value: (r) => (r.tags.length ? r.tags.join(",").toLowerCase() : null),
+      cell: (r) => (
+        <span className="tags">
+          {r.tags.map((t) => (
+            <span className="tag tag-sm" key={t}>
+              {t}
+            </span>
+          ))}
+        </span>
+      ),
+    },
+    {
+      id: "group",
+      label: "Group",
+      width: 110,
+      value: (r) => r.group,
+      cell: (r) => r.group ?? <span className="muted">—</span>,
+    },
+  ];
+}
+
+function extraColumn(id: string): Column | null {
+  if (id.startsWith("config:")) {
+    const key = id.slice(7);
+    return {
+      id,
+      label: key,
+      title: `config ${key}`,
+      width: 112,
+      numeric: true,
+      value: (r) => configSortValue(flatConfig(r).get(key)),
+      cell: (r) => {
+        const v = flatConfig(r).get(key);
+        return v === undefined ? <span className="muted">—</span> : formatValue(v);
+      },
+    };
+  }
+  const match = /^metric:(.+):(last|min|max)$/.exec(id);
+  if (!match) return null;
+  const key = match[1];
+  const agg = match[2] as Aggregate;
+  return {
+    id,
+    label: `${key} ${agg}`,
+    title: `${agg} of ${key}`,
+    width: 124,
+    numeric: true,
+    value: (r) => r.summary[key]?.[agg] ?? null,
+    cell: (r) => formatNumber(r.summary[key]?.[agg] ?? null),
+  };
+}
+
+function compare(a: SortValue, b: SortValue): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
+export function filterRuns(runs: Run[], view: ViewState): Run[] {
+  const q = view.q.trim().toLowerCase();
+  return runs.filter((r) => {
+    if (view.status && displayStatus(r) !== view.status) return false;
+    if (view.tag && !r.tags.includes(view.tag)) return false;
+    if (q) {
+      const text = `${r.name ?? ""} ${r.id} ${r.tags.join(" ")} ${r.group ?? ""} ${r.job_type ?? ""} ${r.notes ?? ""}`;
+      if (!text.toLowerCase().includes(q)) return false;
+    }
+    return true;
+  });
+}
+
+interface RunTableProps {
+  runs: Run[];
+  view: ViewState;
+  selected: Set<string>;
+  selectedIds: string[];
+  autoSelected: boolean;
+}
+
+/** The runs of the experiment: virtualised rows, sortable columns, filters and selection. */
+export const RunTable = memo(function RunTable({ runs, view, selected, selectedIds, autoSelected }: RunTableProps) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const lastClicked = useRef<number | null>(null);
+  const hasRunning = runs.some((r) => r.status === "running" && !r.stale);
+  const now = useNow(hasRunning);
+  const { configKeys, metricKeys } = useMemo(() => availableKeys(runs), [runs]);
+  const tags = useMemo(() => [...new Set(runs.flatMap((r) => r.tags))].sort(), [runs]);
+  const extraIds = useMemo(
+    () => view.cols ?? defaultColumns(runs, configKeys, metricKeys),
+    [view.cols, runs, configKeys, metricKeys],
+  );
+  const columns = useMemo(() => {
+    const extra = extraIds.map(extraColumn).filter((c): c is Column => c !== null);
+    return [...baseColumns(), ...extra];
+  }, [extraIds]);
+
+  const sortColumn = columns.find((c) => c.id === view.sort) ?? columns.find((c) => c.id === "created")!;
+  const sortedNow = hasRunning && sortColumn.id === "duration" ? now : 0;
+  const rows = useMemo(() => {
+    const filtered = filterRuns(runs, view);
+    const at = sortedNow || Date.now() / 1000;
+    const keyed = filtered.map((run) => ({ run, key: sortColumn.value(run, at) }));
+    const dir = view.order === "asc" ? 1 : -1;
+    keyed.sort((a, b) => {
+      if (a.key === null || a.key === undefined) return b.key === null || b.key === undefined ? 0 : 1;
+      if (b.key === null || b.key === undefined) return -1;
+      return dir * compare(a.key, b.key) || b.run.created_at - a.run.created_at;
+    });
+    return keyed.map((k) => k.run);
+  }, [runs, view, sortColumn, sortedNow]);
+
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+    getItemKey: (i) => rows[i].id,
+  });
+
+  const template = `40px ${columns.map((c) => `${c.width}px`).join(" ")}`;
+  const totalWidth = 40 + columns.reduce((s, c) => s + c.width, 0);
+  const allShownSelected = rows.length > 0 && rows.every((r) => selected.has(r.id));
+
+  const setSelection = (ids: string[]) => updateView({ runs: ids });
+  const toggle = (index: number, shift: boolean) => {
+    const run = rows[index];
+    const next = new Set(selectedIds);
+    if (shift && lastClicked.current !== null) {
+      const [a, b] = [Math.min(lastClicked.current, index), Math.max(lastClicked.current, index)];
+      const on = !selected.has(run.id);
+      for (let i = a; i <= b; i++) {
+        if (on) next.add(rows[i].id);
+        else next.delete(rows[i].id);
+      }
+    } else if (next.has(run.id)) next.delete(run.id);
+    else next.add(run.id);
+    lastClicked.current = index;
+    setSelection([...next]);
+  };
+  const sortBy = (column: Column) => {
+    if (view.sort === column.id) updateView({ order: view.order === "asc" ? "desc" : "asc" });
+    else updateView({ sort: column.id, order: column.numeric || column.id === "status" ? "desc" : "asc" });
+  };
+
+  return (
+    <div className="run-table-wrap" data-testid="run-table">
+      <div className="table-toolbar">
+        <div className="search-box">
+          <span className="search-icon">
+            <SearchIcon />
+          </span>
+          <input
+            type="search"
+            placeholder="Search runs by name, id, tag, group, notes"
+            value={view.q}
+            data-testid="run-search"
+            onChange={(e) => updateView({ q: e.target.value })}
+          />
+        </div>
+        <select
+          value={view.status}
+          data-testid="status-filter"
+          aria-label="Filter by status"
+          onChange={(e) => updateView({ status: e.target.value })}
+        >
+          <option value="">All statuses</option>
+          <option value="running">Running</option>
+          <option value="stale">Stale</option>
+          <option value="completed">Completed</option>
+          <option value="failed">Failed</option>
+          <option value="interrupted">Interrupted</option>
+        </select>
+        <select
+          value={view.tag}
+          data-testid="tag-filter"
+          aria-label="Filter by tag"
+          onChange={(e) => updateView({ tag: e.target.value })}
+        >
+          <option value="">All tags</option>
+          {tags.map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
+        <ColumnPicker configKeys={configKeys} metricKeys={metricKeys} chosen={extraIds} />
+        <span className="table-count" data-testid="run-count">
+          {rows.length === runs.length ? `${runs.length} runs` : `${rows.length} of ${runs.length} runs`}
+          {" · "}
+          <span data-testid="selected-count">{selected.size} selected</span>
+          {autoSelected && selected.size > 0 && <span className="muted"> (newest)</span>}
+        </span>
+        {selected.size > 0 && (
+          <button
+            type="button"
+            className="btn btn-ghost btn-sm"
+            data-testid="clear-selection"
+            onClick={() => setSelection([])}
+          >
+            Clear
+          </button>
+        )}
+      </div>
+      <div className="table-scroll" ref={scrollRef} data-testid="table-scroll">
+        <div className="table-inner" style={{ width: totalWidth, minWidth: "100%" }}>
+          <div className="table-head" style={{ gridTemplateColumns: template }}>
+            <div className="cell cell-check">
+              <input
+                type="checkbox"
+                aria-label="Select all shown runs"
+                data-testid="select-all"
+                checked={allShownSelected}
+                onChange={() => {
+                  if (allShownSelected) {
+                    const shown = new Set(rows.map((r) => r.id));
+                    setSelection(selectedIds.filter((id) => !shown.has(id)));
+                  } else setSelection([...new Set([...selectedIds, ...rows.map((r) => r.id)])]);
+                }}
+              />
+            </div>
+            {columns.map((c) => (
+              <button
+                type="button"
+                key={c.id}
+                className={`cell head-cell${c.numeric ? " num" : ""}${view.sort === c.id ? " sorted" : ""}`}
+                title={c.title ?? c.label}
+                data-testid="col-header"
+                data-col={c.id}
+                onClick={() => c.id !== "color" && sortBy(c)}
+              >
+                <span className="head-label">{c.label}</span>
+                {view.sort === c.id && (
+                  <span className="sort-arrow" data-testid="sort-arrow">
+                    {view.order === "asc" ? "▲" : "▼"}
+                  </span>
+                )}
+              </button>
+            ))}
+          </div>
+          {rows.length === 0 ? (
+            <div className="table-empty" data-testid="table-empty">
+              No runs match these filters.{" "}
+              <button
+                type="button"
+                className="link"
+                onClick={() => updateView({ q: "", status: "", tag: "" })}
+                data-testid="clear-filters"
+              >
+                Clear filters
+              </button>
+            </div>
+          ) : (
+            <div className="table-body" style={{ height: virtualizer.getTotalSize() }}>
+              {virtualizer.getVirtualItems().map((item) => {
+                const run = rows[item.index];
+                const isSelected = selected.has(run.id);
+                return (
+                  // biome-ignore lint/a11y/useSemanticElements: virtualised rows are positioned divs; a <tr> cannot be
+                  <div
+                    key={run.id}
+                    className={`table-row${isSelected ? " selected" : ""}${view.run === run.id ? " open" : ""}`}
+                    style={{ transform: `translateY(${item.start}px)`, gridTemplateColumns: template }}
+                    role="row"
+                    tabIndex={-1}
+                    data-testid="run-row"
+                    data-run-id={run.id}
+                    aria-selected={isSelected}
+                    onClick={(e) => {
+                      // Clicks in popovers (rendered elsewhere in the page) bubble here through React.
+                      if (e.currentTarget.contains(e.target as Node)) toggle(item.index, e.shiftKey);
+                    }}
+                    onKeyDown={(e) => {
+                      if (e.key === " " && e.target === e.currentTarget) {
+                        e.preventDefault();
+                        toggle(item.index, e.shiftKey);
+                      }
+                    }}
+                  >
+                    <div className="cell cell-check">
+                      <input
+                        type="checkbox"
+                        checked={isSelected}
+                        aria-label={`Select ${run.name ?? run.id}`}
+                        data-testid="run-select"
+                        onClick={(e) => e.stopPropagation()}
+                        onChange={(e) => toggle(item.index, (e.nativeEvent as MouseEvent).shiftKey)}
+                      />
+                    </div>
+                    {columns.map((c) => (
+                      <div key={c.id} className={`cell${c.numeric ? " num" : ""}`} data-col={c.id}>
+                        {c.cell(run, now)}
+                      </div>
+                    ))}
+                  </div>
+                );
+              })}
+            </div>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+});

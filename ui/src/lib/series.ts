@@ -1,0 +1,132 @@
+/** Numeric helpers for chart data: smoothing, alignment of several series, nearest-point search. */
+
+/** Exponential moving average with bias correction (the TensorBoard / W&B smoothing). */
+export function smoothEma(values: ArrayLike<number>, length: number, weight: number): Float64Array {
+  const out = new Float64Array(length);
+  let last = 0;
+  let norm = 0;
+  for (let i = 0; i < length; i++) {
+    const v = values[i];
+    if (!Number.isFinite(v)) {
+      out[i] = v;
+      continue;
+    }
+    last = last * weight + (1 - weight) * v;
+    norm = norm * weight + (1 - weight);
+    out[i] = last / norm;
+  }
+  return out;
+}
+
+/** Index of the point whose x is nearest to target in a sorted array, or -1 when empty. */
+export function nearestIndex(xs: ArrayLike<number>, length: number, target: number): number {
+  if (length === 0) return -1;
+  let lo = 0;
+  let hi = length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < target) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo > 0 && Math.abs(xs[lo - 1] - target) <= Math.abs(xs[lo] - target)) return lo - 1;
+  return lo;
+}
+
+/** First index with xs[i] >= target. */
+export function lowerBound(xs: ArrayLike<number>, length: number, target: number): number {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export type YValues = Float64Array | (number | null | undefined)[];
+
+export interface Aligned {
+  x: Float64Array;
+  /** Per input series, its y arrays (raw, smoothed...) on the shared x. */
+  ys: YValues[][];
+}
+
+function sameX(xs: Float64Array[], lengths: number[]): boolean {
+  const n = lengths[0];
+  for (let s = 1; s < xs.length; s++) {
+    if (lengths[s] !== n) return false;
+    const a = xs[0];
+    const b = xs[s];
+    if (a === b) continue;
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * Puts several series on one shared, sorted x array, as uPlot wants. Each input
+ * series has one x array and any number of y arrays over it. When every series
+ * has the same xs (runs logged at the same steps) the arrays are used as they
+ * are; otherwise x is the union and each y has holes where it has no point.
+ */
+export function alignSeries(xs: Float64Array[], ys: Float64Array[][], lengths: number[]): Aligned {
+  if (xs.length === 0) return { x: new Float64Array(0), ys: [] };
+  if (sameX(xs, lengths)) {
+    const n = lengths[0];
+    return { x: xs[0].subarray(0, n), ys: ys.map((group) => group.map((y) => y.subarray(0, n))) };
+  }
+  let total = 0;
+  for (const n of lengths) total += n;
+  const all = new Float64Array(total);
+  let offset = 0;
+  for (let s = 0; s < xs.length; s++) {
+    all.set(xs[s].subarray(0, lengths[s]), offset);
+    offset += lengths[s];
+  }
+  all.sort();
+  let unique = 0;
+  for (let i = 0; i < total; i++) {
+    if (i === 0 || all[i] !== all[unique - 1]) all[unique++] = all[i];
+  }
+  const x = all.slice(0, unique);
+  const out: YValues[][] = new Array(xs.length);
+  for (let s = 0; s < xs.length; s++) {
+    const sx = xs[s];
+    const n = lengths[s];
+    const cols = ys[s].map(() => new Array<number | null | undefined>(unique));
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      const v = sx[i];
+      while (x[j] < v) j++;
+      for (let c = 0; c < cols.length; c++) cols[c][j] = ys[s][c][i];
+    }
+    out[s] = cols;
+  }
+  return { x, ys: out };
+}
+
+/** Values a log scale cannot show (zero, negative) become holes. */
+export function maskNonPositive(y: YValues): YValues {
+  let needs = false;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (v !== null && v !== undefined && v <= 0) {
+      needs = true;
+      break;
+    }
+  }
+  if (!needs) return y;
+  const out: (number | null | undefined)[] = new Array(y.length);
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    out[i] = v !== null && v !== undefined && v > 0 ? v : undefined;
+  }
+  return out;
+}
+
+/** True when xs is sorted ascending. */
+export function isSorted(xs: ArrayLike<number>, length: number): boolean {
+  for (let i = 1; i < length; i++) if (xs[i] < xs[i - 1]) return false;
+  return true;
+}

@@ -1,0 +1,78 @@
+import { eventsUrl } from "../api/client";
+import type { MetricsUpdateEvent, PointsEvent, RunDeletedEvent, RunUpdateEvent } from "../api/types";
+
+export type LiveStatus = "connecting" | "live" | "reconnecting" | "offline";
+
+export interface LiveHandlers {
+  runUpdate(event: RunUpdateEvent): void;
+  runDeleted(event: RunDeletedEvent): void;
+  metricsUpdate(event: MetricsUpdateEvent): void;
+  points(event: PointsEvent): void;
+  /** Events may have been missed: refetch what is shown. */
+  resync(): void;
+  status(status: LiveStatus): void;
+}
+
+const RETRY_MS = 3000;
+
+/**
+ * One EventSource per tab for the chosen experiment. The browser reconnects by
+ * itself and the server resumes from Last-Event-ID; when the stream is closed
+ * for good (server restarted, 503), a fresh one is opened and the page resyncs.
+ */
+export function connectLive(experimentId: string, handlers: LiveHandlers): () => void {
+  let source: EventSource | null = null;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  let opened = false;
+  let needsResync = false;
+
+  const on = <T>(name: string, handle: (data: T) => void) => {
+    source?.addEventListener(name, (event) => {
+      let data: T;
+      try {
+        data = JSON.parse((event as MessageEvent<string>).data) as T;
+      } catch {
+        return;
+      }
+      handle(data);
+    });
+  };
+
+  const open = () => {
+    handlers.status(opened ? "reconnecting" : "connecting");
+    needsResync = opened;
+    source = new EventSource(eventsUrl(experimentId));
+    source.addEventListener("open", () => handlers.status("live"));
+    on<{ cursor: string }>("ready", () => {
+      handlers.status("live");
+      // A new stream starts at "now": what happened while none was open is refetched.
+      if (needsResync) handlers.resync();
+      needsResync = false;
+      opened = true;
+    });
+    on<RunUpdateEvent>("run_update", handlers.runUpdate);
+    on<RunDeletedEvent>("run_deleted", handlers.runDeleted);
+    on<MetricsUpdateEvent>("metrics_update", handlers.metricsUpdate);
+    on<PointsEvent>("points", handlers.points);
+    on<Record<string, never>>("resync", handlers.resync);
+    source.addEventListener("error", () => {
+      if (closed || !source) return;
+      if (source.readyState === EventSource.CLOSED) {
+        source = null;
+        handlers.status("offline");
+        retryTimer = setTimeout(open, RETRY_MS);
+      } else {
+        handlers.status("reconnecting");
+      }
+    });
+  };
+
+  open();
+  return () => {
+    closed = true;
+    clearTimeout(retryTimer);
+    source?.close();
+    source = null;
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Optional timing of the live path (?perf in the URL): the benchmarks read
+ * window.__stonksPerf to get main-thread time per event and per redraw.
+ */
+export const perfEnabled = new URLSearchParams(window.location.search).has("perf");
+
+interface PerfLog {
+  handler: number[];
+  frame: number[];
+  events: number;
+  points: number;
+  marks: Record<string, number>;
+}
+
+const log: PerfLog = { handler: [], frame: [], events: 0, points: 0, marks: {} };
+if (perfEnabled) (window as unknown as { __stonksPerf: PerfLog }).__stonksPerf = log;
+
+export function recordHandler(ms: number, points: number): void {
+  if (!perfEnabled) return;
+  log.handler.push(ms);
+  log.events++;
+  log.points += points;
+}
+
+export function recordFrame(ms: number): void {
+  if (perfEnabled) log.frame.push(ms);
+}
+
+/** Remembers the first time something happened (for example the first chart painted). */
+export function markOnce(name: string): void {
+  if (perfEnabled && log.marks[name] === undefined) log.marks[name] = performance.now();
+}

@@ -1,0 +1,193 @@
+import { useSyncExternalStore } from "react";
+import { ApiError, api } from "../api/client";
+import type { MetricsUpdateEvent, PointsEvent, Run } from "../api/types";
+import { assignDefaultColors } from "../lib/colors";
+
+export interface RunsSnapshot {
+  experimentId: string | null;
+  status: "idle" | "loading" | "ready" | "error";
+  error: string | null;
+  runs: Run[];
+  byId: Map<string, Run>;
+}
+
+const SUMMARY_FLUSH_MS = 500;
+const RUNNING_POLL_MS = 15_000;
+
+/**
+ * The runs of the chosen experiment, kept current by live events. Point events
+ * update the last/min/max columns without a fetch; changes are applied at most
+ * every SUMMARY_FLUSH_MS so a busy sweep never re-renders the table per event.
+ */
+class RunsStore {
+  private snapshot: RunsSnapshot = { experimentId: null, status: "idle", error: null, runs: [], byId: new Map() };
+  private listeners = new Set<() => void>();
+  private pending = new Map<string, Run>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private pollTimer: ReturnType<typeof setInterval> | undefined;
+  private loadToken = 0;
+  /** Live changes that arrive while the list is being fetched, applied over the answer. */
+  private duringLoad = new Map<string, Run | null>();
+  private fetching = false;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): RunsSnapshot => this.snapshot;
+
+  private emit(next: Partial<RunsSnapshot>): void {
+    this.snapshot = { ...this.snapshot, ...next };
+    for (const l of this.listeners) l();
+  }
+
+  private setRuns(byId: Map<string, Run>): void {
+    const runs = [...byId.values()].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
+    assignDefaultColors(runs.map((r) => r.id).reverse());
+    this.emit({ runs, byId });
+  }
+
+  async load(experimentId: string | null, quiet = false): Promise<void> {
+    const token = ++this.loadToken;
+    clearTimeout(this.flushTimer);
+    this.pending.clear();
+    clearInterval(this.pollTimer);
+    if (experimentId === null) {
+      this.fetching = false;
+      this.emit({ experimentId: null, status: "idle", error: null, runs: [], byId: new Map() });
+      return;
+    }
+    this.duringLoad.clear();
+    if (!quiet || this.snapshot.experimentId !== experimentId) {
+      this.emit({ experimentId, status: "loading", error: null, runs: [], byId: new Map() });
+    }
+    this.fetching = true;
+    try {
+      const runs = await api.runs(experimentId);
+      if (token !== this.loadToken) return;
+      this.fetching = false;
+      const byId = new Map(runs.map((r) => [r.id, r]));
+      for (const [id, run] of this.duringLoad) {
+        if (run) byId.set(id, run);
+        else byId.delete(id);
+      }
+      this.duringLoad.clear();
+      this.emit({ status: "ready", error: null });
+      this.setRuns(byId);
+      this.pollTimer = setInterval(() => void this.pollRunning(), RUNNING_POLL_MS);
+    } catch (error) {
+      if (token !== this.loadToken) return;
+      this.fetching = false;
+      const message = error instanceof ApiError ? error.message : String(error);
+      this.emit({ status: "error", error: message, runs: [], byId: new Map() });
+    }
+  }
+
+  /** Heartbeats of live runs do not come as events; this keeps "stale" and durations true. */
+  private async pollRunning(): Promise<void> {
+    const experimentId = this.snapshot.experimentId;
+    if (!experimentId || !this.snapshot.runs.some((r) => r.status === "running")) return;
+    try {
+      const fresh = await api.runs(experimentId, "running,stale");
+      if (experimentId !== this.snapshot.experimentId) return;
+      for (const run of fresh) this.upsert(run);
+    } catch {
+      // the event stream reports connection trouble; a failed poll is retried next time
+    }
+  }
+
+  private current(id: string): Run | undefined {
+    return this.pending.get(id) ?? this.snapshot.byId.get(id);
+  }
+
+  upsert(run: Run): void {
+    if (run.experiment_id !== this.snapshot.experimentId) return;
+    if (this.fetching) this.duringLoad.set(run.id, run);
+    if (this.snapshot.status === "loading") return;
+    this.pending.delete(run.id);
+    const byId = new Map(this.snapshot.byId);
+    byId.set(run.id, run);
+    this.setRuns(byId);
+  }
+
+  remove(runId: string): void {
+    if (this.fetching) this.duringLoad.set(runId, null);
+    if (!this.snapshot.byId.has(runId)) return;
+    this.pending.delete(runId);
+    const byId = new Map(this.snapshot.byId);
+    byId.delete(runId);
+    this.setRuns(byId);
+  }
+
+  metricsUpdate(event: MetricsUpdateEvent): void {
+    const run = this.current(event.run_id);
+    if (!run) return;
+    this.pending.set(run.id, {
+      ...run,
+      last_heartbeat: event.last_heartbeat ?? run.last_heartbeat,
+      stale: run.status === "running" ? false : run.stale,
+    });
+    this.scheduleFlush();
+  }
+
+  points(event: PointsEvent): void {
+    const run = this.current(event.run_id);
+    const n = event.values.length;
+    if (!run || n === 0) return;
+    const old = run.summary[event.key];
+    const known = old ? old.count : 0;
+    const skip = Math.max(0, known - event.start_index);
+    if (skip >= n) return;
+    let min = old?.min ?? Number.POSITIVE_INFINITY;
+    let max = old?.max ?? Number.NEGATIVE_INFINITY;
+    for (let i = skip; i < n; i++) {
+      const v = event.values[i];
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const summary = {
+      ...run.summary,
+      [event.key]: {
+        last: event.values[n - 1],
+        min,
+        max,
+        count: event.start_index + n,
+        last_step: event.steps[n - 1],
+      },
+    };
+    this.pending.set(run.id, { ...run, summary });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      if (this.pending.size === 0) return;
+      const byId = new Map(this.snapshot.byId);
+      for (const [id, run] of this.pending) if (byId.has(id)) byId.set(id, run);
+      this.pending.clear();
+      this.emit({ byId, runs: this.snapshot.runs.map((r) => byId.get(r.id) ?? r) });
+    }, SUMMARY_FLUSH_MS);
+  }
+}
+
+export const runsStore = new RunsStore();
+
+export function useRuns(): RunsSnapshot {
+  return useSyncExternalStore(runsStore.subscribe, runsStore.getSnapshot);
+}
+
+/** Seconds a run has taken so far. */
+export function runDuration(run: Run, now: number): number | null {
+  if (run.ended_at !== null) return run.ended_at - run.created_at;
+  if (run.status === "running" && !run.stale) return Math.max(run.duration ?? 0, now - run.created_at);
+  return run.duration;
+}
+
+export type DisplayStatus = "running" | "stale" | "completed" | "failed" | "interrupted";
+
+export function displayStatus(run: Run): DisplayStatus {
+  return run.status === "running" && run.stale ? "stale" : run.status;
+}
