@@ -17,8 +17,8 @@ import type { StaticFiles } from "./static.js";
 import {
   downsampleParam,
   MAX_BODY_BYTES,
+  MAX_ID_LENGTH,
   parseWith,
-  pathId,
   runListQuery,
   runPatchBody,
   seriesBody,
@@ -81,8 +81,16 @@ async function readJsonBody(c: Context): Promise<unknown> {
   }
 }
 
+/** An id or name from the path or query: any text of 1 to 512 characters. */
+function identifier(name: string, value: string | undefined): string {
+  if (value === undefined || value.length === 0 || value.length > MAX_ID_LENGTH) {
+    throw badRequest(`${name} must be 1 to ${MAX_ID_LENGTH} characters long.`);
+  }
+  return value;
+}
+
 function param(c: Context, name: string): string {
-  return parseWith(pathId, c.req.param(name));
+  return identifier(name, c.req.param(name));
 }
 
 function startCursor(c: Context): Cursor | null {
@@ -197,7 +205,7 @@ export function createApp(deps: AppDeps): Hono {
     const experimentParam = c.req.query("experiment_id");
     let experimentId: string | null = null;
     if (experimentParam !== undefined) {
-      const experiment = db.getExperiment(parseWith(pathId, experimentParam));
+      const experiment = db.getExperiment(identifier("experiment_id", experimentParam));
       if (experiment === null) throw notFound(`No experiment with id "${experimentParam.slice(0, 200)}".`);
       experimentId = experiment.id;
     }

@@ -26,8 +26,8 @@ export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
   return result.data;
 }
 
-/** Ids and names in paths: any text, within reason. */
-export const pathId = z.string().min(1).max(512);
+/** Ids and names in paths and queries: any text, within reason. */
+export const MAX_ID_LENGTH = 512;
 
 const step = z.number().finite();
 const downsample = z.number().int().min(2).max(MAX_DOWNSAMPLE);
@@ -35,7 +35,7 @@ const downsample = z.number().int().min(2).max(MAX_DOWNSAMPLE);
 export const seriesBody = z
   .strictObject({
     series: z
-      .array(z.strictObject({ run_id: z.string().min(1).max(512), key: z.string().min(1).max(1000) }))
+      .array(z.strictObject({ run_id: z.string().min(1).max(MAX_ID_LENGTH), key: z.string().min(1).max(1000) }))
       .min(1)
       .max(MAX_SERIES_PER_REQUEST),
     downsample: downsample.default(DEFAULT_DOWNSAMPLE),
