@@ -15,6 +15,7 @@ import os
 import sqlite3
 import sys
 import threading
+from array import array
 from collections import deque
 from itertools import groupby
 from operator import index as _as_index
@@ -44,7 +45,8 @@ FINISH_STATUSES = ("completed", "failed", "interrupted")
 
 _KEYS = itemgetter(2)
 # (step, wall time, keys, values): one record per log() call; values line up with keys.
-Record = Tuple[int, float, Tuple[str, ...], List[float]]
+# Only tuples of atomic values, which the garbage collector soon stops tracking.
+Record = Tuple[int, float, Tuple[str, ...], Tuple[float, ...]]
 
 
 def _to_float(value: Any) -> Optional[float]:
@@ -165,7 +167,6 @@ class Run:
         self._queue: Deque[Record] = deque()
         self._known_keys: Set[Tuple[str, ...]] = set()
         self._step = 0
-        self._unsignaled = 0
         self._accepting = False
         self._started = False
         self._finished = False
@@ -189,7 +190,7 @@ class Run:
         self._seq = 0
 
         # Owned by the writer thread.
-        self._pending: Dict[str, Tuple[List[int], List[float], List[float]]] = {}
+        self._pending: Dict[str, Tuple[List[int], "array[float]", List[float]]] = {}
         self._pending_count = 0
         self._series_ids: Dict[str, int] = {}
         self._dropped = 0
@@ -344,23 +345,20 @@ class Run:
         elif type(step) is not int or not 0 <= step <= MAX_STEP:
             return self._log_checked(metrics, step)
         keys = tuple(metrics)
-        if keys not in self._known_keys:
+        values = tuple(metrics.values())
+        # One C-level pass: the sum is a finite float only when every value is a finite
+        # int, float or bool (NaN and infinities poison it; other types change its type).
+        try:
+            total = sum(values, 0.0)
+        except Exception:
             return self._log_checked(metrics, step)
-        values = list(metrics.values())
-        for value in values:
-            if type(value) is float:
-                if value - value != 0.0:
-                    return self._log_checked(metrics, step)
-            elif type(value) is not int or not -_MAX_FLOAT <= value <= _MAX_FLOAT:
-                return self._log_checked(metrics, step)
+        if type(total) is not float or total - total != 0.0 or keys not in self._known_keys:
+            return self._log_checked(metrics, step)
         self._step = step + 1
-        self._queue.append((step, _now(), keys, values))
-        waiting = self._unsignaled + len(values)
-        if waiting >= FLUSH_AT_POINTS:
-            self._unsignaled = 0
+        queue = self._queue
+        queue.append((step, _now(), keys, values))
+        if len(queue) * len(values) >= FLUSH_AT_POINTS and not self._wake.is_set():
             self._wake.set()
-        else:
-            self._unsignaled = waiting
 
     def _problem(self, kind: str, key: str, message: str) -> None:
         if self.strict:
@@ -420,14 +418,11 @@ class Run:
         self._step = step + 1
         if not clean:
             return
-        values = list(clean.values())
-        self._queue.append((step, _now(), tuple(clean), values))
-        waiting = self._unsignaled + len(values)
-        if waiting >= FLUSH_AT_POINTS:
-            self._unsignaled = 0
+        values = tuple(clean.values())
+        queue = self._queue
+        queue.append((step, _now(), tuple(clean), values))
+        if len(queue) * len(values) >= FLUSH_AT_POINTS and not self._wake.is_set():
             self._wake.set()
-        else:
-            self._unsignaled = waiting
 
     def log_config(self, config: Mapping[str, Any]) -> None:
         """Merges ``config`` into the run's stored config (later keys win)."""
@@ -509,9 +504,19 @@ class Run:
             for key, column in zip(keys, zip(*[record[3] for record in block])):
                 entry = pending.get(key)
                 if entry is None:
-                    entry = pending[key] = ([], [], [])
+                    entry = pending[key] = ([], array("d"), [])
+                try:
+                    entry[1].extend(column)
+                except (TypeError, ValueError, OverflowError):
+                    # A value that passed log()'s sum check but is no float after all.
+                    kept = [(s, _to_float(v), t) for s, v, t in zip(steps, column, times)]
+                    kept = [point for point in kept if point[1] is not None]
+                    entry[0].extend(point[0] for point in kept)
+                    entry[1].extend(point[1] for point in kept)  # type: ignore[misc]
+                    entry[2].extend(point[2] for point in kept)
+                    added -= len(column) - len(kept)
+                    continue
                 entry[0].extend(steps)
-                entry[1].extend(column)
                 entry[2].extend(times)
             added += len(block) * len(keys)
         self._pending_count += added

@@ -327,10 +327,10 @@ def append_points(
     if state is None:
         raise NotFoundError(f"series {series_id} does not exist")
     start_index, monotonic, last_step, min_value, max_value = state
-    values = values if type(values) is list else list(values)
     new_steps = array("d", steps)
     new_values = array("d", values)
     new_times = array("d", times)
+    values = new_values.tolist()
 
     chunk_start = start_index
     all_steps, all_values, all_times = new_steps, new_values, new_times
