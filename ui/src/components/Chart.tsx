@@ -316,6 +316,18 @@ export const Chart = memo(function Chart(props: ChartProps) {
     }
     u.setData(data as uPlot.AlignedData);
     if (points > 0) markOnce("firstChart");
+    // What the plot shows, for people inspecting the page and for the browser tests.
+    const box = boxRef.current;
+    if (box) {
+      box.dataset.runs = String(drawn.length);
+      box.dataset.series = String(u.series.length - 1);
+      box.dataset.points = String(points);
+      box.dataset.downsampled = String(downsampled);
+      box.dataset.yDistr = String(u.scales.y.distr ?? 1);
+      box.dataset.xMin = String(u.scales.x.min);
+      box.dataset.xMax = String(u.scales.x.max);
+      box.dataset.envelopes = String(drawn.filter((d) => d.downsampled && d.length > 0).length);
+    }
   }, [stepRange]);
 
   const scheduleRedraw = useCallback(() => onNextFrame(redraw), [redraw]);

@@ -24,6 +24,14 @@ export function groupOf(key: string): string {
   return slash > 0 ? key.slice(0, slash) : "other";
 }
 
+/** Training curves first, then validation and test, then the rest by name, ungrouped keys last. */
+const FIRST_GROUPS = ["train", "training", "val", "valid", "validation", "eval", "test"];
+function groupRank(group: string): number {
+  const i = FIRST_GROUPS.indexOf(group.toLowerCase());
+  if (i >= 0) return i;
+  return group === "other" ? FIRST_GROUPS.length + 1 : FIRST_GROUPS.length;
+}
+
 const X_AXES: { id: XAxis; label: string }[] = [
   { id: "step", label: "Step" },
   { id: "wall", label: "Wall time" },
@@ -48,7 +56,7 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
       list.push(key);
       map.set(g, list);
     }
-    return [...map.entries()].sort(([a], [b]) => (a === "other" ? 1 : b === "other" ? -1 : a.localeCompare(b)));
+    return [...map.entries()].sort(([a], [b]) => groupRank(a) - groupRank(b) || a.localeCompare(b));
   }, [keySignature, filter]);
   // Charts only need to change when the runs or their colors do, not on every summary update.
   const runSignature = runs.map((r) => `${r.id}:${runColor(r)}:${r.name ?? ""}`).join("|");

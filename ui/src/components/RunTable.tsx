@@ -326,7 +326,7 @@ export const RunTable = memo(function RunTable({ runs, view, selected, selectedI
   };
   const sortBy = (column: Column) => {
     if (view.sort === column.id) updateView({ order: view.order === "asc" ? "desc" : "asc" });
-    else updateView({ sort: column.id, order: column.numeric || column.id === "status" ? "desc" : "asc" });
+    else updateView({ sort: column.id, order: column.numeric ? "desc" : "asc" });
   };
 
   return (

@@ -1,0 +1,188 @@
+/**
+ * Shared by the dashboard tests: a real database written through the store
+ * layer, a real `stonks serve` (startServer) on 127.0.0.1, and headless
+ * Chromium driven by playwright-core.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import { type RunningServer, startServer } from "../src/server/index.js";
+import { openDatabase, runImmediate } from "../src/store/connection.js";
+import { getRunRow } from "../src/store/reads.js";
+import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../src/store/writes.js";
+import type { Config, FinishStatus } from "../src/types.js";
+
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+}
+
+/** A fresh context (its own storage: no theme or layout remembered from another test). */
+export async function newPage(
+  browser: Browser,
+  options: { dark?: boolean; width?: number; height?: number } = {},
+): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({
+    viewport: { width: options.width ?? 1400, height: options.height ?? 1000 },
+    colorScheme: options.dark ? "dark" : "light",
+  });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { context, page, errors };
+}
+
+export function tempDir(prefix: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const PROVENANCE = {
+  host: "gpu-box-7",
+  pid: 31337,
+  command: "python train.py --lr 0.01",
+  cwd: "/home/ada/project",
+  gitCommit: "0123456789abcdef0123456789abcdef01234567",
+  gitDirty: true,
+  sdkLanguage: "python",
+  sdkVersion: "0.1.0",
+};
+
+export interface RunSpec {
+  experiment: string;
+  name?: string | null;
+  config?: Config;
+  tags?: string[];
+  group?: string | null;
+  notes?: string | null;
+  createdAt?: number;
+  /** Finished with this status at createdAt + 100 s; running when absent. */
+  status?: FinishStatus;
+  /** Heartbeat of a running run (default now); an old one makes it stale. */
+  heartbeat?: number;
+  /** Metric key → values at steps 0, 1, 2… (or a function of the step, with a point count). */
+  metrics?: Record<string, number[] | { count: number; value(step: number): number }>;
+}
+
+export interface SeededRun {
+  id: string;
+  seq: number;
+}
+
+/** Writes runs through the store layer (one transaction); returns their ids in order. */
+export function seed(dbPath: string, runs: RunSpec[]): SeededRun[] {
+  const db = openDatabase(dbPath);
+  try {
+    return runImmediate(db, () =>
+      runs.map((spec) => {
+        const createdAt = spec.createdAt ?? Date.now() / 1000 - 3600;
+        const run = insertRun(db, {
+          experimentName: spec.experiment,
+          name: spec.name ?? null,
+          config: spec.config ?? {},
+          tags: spec.tags ?? [],
+          group: spec.group ?? null,
+          jobType: "train",
+          notes: spec.notes ?? null,
+          now: createdAt,
+          provenance: PROVENANCE,
+        });
+        for (const [key, metric] of Object.entries(spec.metrics ?? {})) {
+          const count = Array.isArray(metric) ? metric.length : metric.count;
+          const steps = Float64Array.from({ length: count }, (_, i) => i);
+          const values = Array.isArray(metric) ? Float64Array.from(metric) : Float64Array.from(steps, metric.value);
+          const times = Float64Array.from(steps, (s) => createdAt + s);
+          appendPoints(db, ensureSeries(db, run.seq, key), steps, values, times);
+        }
+        if (spec.status !== undefined) finishRun(db, run.seq, spec.status, createdAt + 100);
+        else touchHeartbeat(db, run.seq, spec.heartbeat ?? Date.now() / 1000);
+        return { id: run.id, seq: run.seq };
+      }),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+/** A second writer, as a training process would be: appends points, beats, finishes. */
+export class Writer {
+  private readonly db;
+  constructor(dbPath: string) {
+    this.db = openDatabase(dbPath);
+  }
+
+  append(runId: string, key: string, steps: number[], values: number[]): void {
+    runImmediate(this.db, () => {
+      const row = getRunRow(this.db, runId);
+      if (!row) throw new Error(`no run ${runId}`);
+      const now = Date.now() / 1000;
+      appendPoints(
+        this.db,
+        ensureSeries(this.db, row.seq, key),
+        Float64Array.from(steps),
+        Float64Array.from(values),
+        Float64Array.from(steps, () => now),
+      );
+      touchHeartbeat(this.db, row.seq, now);
+    });
+  }
+
+  finish(runId: string, status: FinishStatus): void {
+    runImmediate(this.db, () => {
+      const row = getRunRow(this.db, runId);
+      if (!row) throw new Error(`no run ${runId}`);
+      finishRun(this.db, row.seq, status, Date.now() / 1000);
+    });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export async function serve(dbPath: string, token?: string): Promise<RunningServer> {
+  return startServer({ dbPath, host: "127.0.0.1", port: 0, token: token ?? null, pollIntervalMs: 50 });
+}
+
+/** Polls until check() is truthy; fails with the last value seen (tests wait on conditions, never on time). */
+export async function waitUntil<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The texts of every element matching a selector. */
+export function texts(page: Page, selector: string): Promise<string[]> {
+  return page.locator(selector).allInnerTexts();
+}
+
+export function query(page: Page): URLSearchParams {
+  return new URL(page.url()).searchParams;
+}
+
+/** JSON from the real API (the test's view of the database, next to what the page shows). */
+export async function apiGet<T>(server: RunningServer, path: string): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${server.url}${path}`);
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+/** One attribute of every element a locator matches. */
+export function attrs(locator: Locator, name: string): Promise<(string | null)[]> {
+  return locator.evaluateAll((els, attr) => els.map((e) => e.getAttribute(attr)), name);
+}
