@@ -19,6 +19,7 @@ import {
 const MASK = RING_RECORDS - 1;
 /** Points kept in memory while the ring is full, before counted drops begin. */
 const OVERFLOW_CAP = 50_000_000;
+const OVERFLOW_BLOCK = 1 << 16;
 const START_TIMEOUT_MS = 30_000;
 const EXIT_FLUSH_TIMEOUT_MS = 30_000;
 
@@ -38,12 +39,18 @@ export class WriterClient {
   private cachedTail = 0;
   private sinceSignal = 0;
   private nextSlot = 0;
-  private overflow: number[] = [];
+  /** Points waiting while the ring is full: blocks of records, read from the front. */
+  private overflow: Float64Array[] = [];
+  private overflowRead = 0;
+  private overflowWrite = 0;
+  private overflowCount = 0;
   private droppedPoints = 0;
   private seenErrors = 0;
   private lastError: string | null = null;
   private readonly participants = new Set<ExitParticipant>();
   private hooksInstalled = false;
+  /** Set once the worker has died; waits on it would never end. */
+  private dead = false;
 
   constructor() {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * 4);
@@ -62,15 +69,24 @@ export class WriterClient {
         errors: this.errors.port2,
       },
       transferList: [this.control.port2, this.replies.port2, this.errors.port2],
+      // Flags meant for the main script (node --input-type=module -e ...) break a worker's boot.
+      execArgv: process.execArgv.filter((flag) => !/^--(input-type|eval|print)\b|^-[ep]$/.test(flag)),
     });
     // The writer must never keep a finished script alive; exit hooks drain it.
     this.worker.unref();
     for (const port of [this.control.port1, this.replies.port1, this.errors.port1]) port.unref();
-    this.worker.on("error", (error) => logger.error(`the stonks writer thread failed: ${error.message}`));
+    this.worker.on("error", (error) => {
+      this.dead = true;
+      logger.error(`the stonks writer thread failed: ${error.message}`);
+    });
+    this.worker.on("exit", () => {
+      this.dead = true;
+    });
   }
 
   /** Creates or resumes a run and waits for its ids (start is synchronous). */
   start(message: Extract<ControlMessage, { op: "start" }>): StartReply {
+    if (this.dead) throw new StonksError("the stonks writer thread is not running (see the error above).");
     this.installExitHooks();
     const before = Atomics.load(this.ctrl, Ctrl.Reply);
     this.send(message);
@@ -99,7 +115,7 @@ export class WriterClient {
 
   /** Appends one point to the ring. The hot path: no allocation, no I/O. */
   push(slot: number, step: number, value: number, time: number): void {
-    if (this.overflow.length > 0 || ((this.head - this.cachedTail) | 0) >= RING_RECORDS) {
+    if (this.overflowCount > 0 || ((this.head - this.cachedTail) | 0) >= RING_RECORDS) {
       this.pushSlow(slot, step, value, time);
       return;
     }
@@ -125,11 +141,11 @@ export class WriterClient {
   private pushSlow(slot: number, step: number, value: number, time: number): void {
     this.cachedTail = Atomics.load(this.ctrl, Ctrl.Tail);
     this.moveOverflow();
-    if (this.overflow.length === 0 && ((this.head - this.cachedTail) | 0) < RING_RECORDS) {
+    if (this.overflowCount === 0 && ((this.head - this.cachedTail) | 0) < RING_RECORDS) {
       this.push(slot, step, value, time);
       return;
     }
-    if (this.overflow.length >= OVERFLOW_CAP * RECORD_FIELDS) {
+    if (this.overflowCount >= OVERFLOW_CAP) {
       if (this.droppedPoints === 0) {
         logger.warn(
           `more than ${OVERFLOW_CAP} points are waiting to be written; new points are dropped and counted until the disk catches up.`,
@@ -138,26 +154,47 @@ export class WriterClient {
       this.droppedPoints++;
       return;
     }
-    this.overflow.push(slot, step, value, time);
-    this.wake();
+    let block = this.overflow[this.overflow.length - 1];
+    if (block === undefined || this.overflowWrite === OVERFLOW_BLOCK) {
+      block = new Float64Array(OVERFLOW_BLOCK * RECORD_FIELDS);
+      this.overflow.push(block);
+      this.overflowWrite = 0;
+    }
+    const at = this.overflowWrite * RECORD_FIELDS;
+    block[at] = slot;
+    block[at + 1] = step;
+    block[at + 2] = value;
+    block[at + 3] = time;
+    this.overflowWrite++;
+    this.overflowCount++;
+    if (this.overflowCount % FLUSH_EVERY_POINTS === 0) this.wake();
   }
 
+  /** Moves as many overflowed points as fit into the ring, oldest first. */
   private moveOverflow(): void {
-    let i = 0;
-    const overflow = this.overflow;
-    while (i < overflow.length && ((this.head - this.cachedTail) | 0) < RING_RECORDS) {
-      const at = (this.head & MASK) * RECORD_FIELDS;
-      this.ring[at] = overflow[i];
-      this.ring[at + 1] = overflow[i + 1];
-      this.ring[at + 2] = overflow[i + 2];
-      this.ring[at + 3] = overflow[i + 3];
-      this.head = (this.head + 1) | 0;
-      i += RECORD_FIELDS;
+    let moved = 0;
+    while (this.overflowCount > 0) {
+      const free = RING_RECORDS - ((this.head - this.cachedTail) | 0);
+      if (free <= 0) break;
+      const block = this.overflow[0];
+      const blockEnd = this.overflow.length === 1 ? this.overflowWrite : OVERFLOW_BLOCK;
+      const position = this.head & MASK;
+      const take = Math.min(free, blockEnd - this.overflowRead, RING_RECORDS - position);
+      this.ring.set(
+        block.subarray(this.overflowRead * RECORD_FIELDS, (this.overflowRead + take) * RECORD_FIELDS),
+        position * RECORD_FIELDS,
+      );
+      this.head = (this.head + take) | 0;
+      this.overflowRead += take;
+      this.overflowCount -= take;
+      moved += take;
+      if (this.overflowRead === blockEnd) {
+        this.overflow.shift();
+        this.overflowRead = 0;
+        if (this.overflow.length === 0) this.overflowWrite = 0;
+      }
     }
-    if (i > 0) {
-      this.overflow = i === overflow.length ? [] : overflow.slice(i);
-      Atomics.store(this.ctrl, Ctrl.Head, this.head);
-    }
+    if (moved > 0) Atomics.store(this.ctrl, Ctrl.Head, this.head);
   }
 
   private wake(): void {
@@ -195,10 +232,10 @@ export class WriterClient {
 
   /** Resolves once every point logged before the call has been written (rejects with WriteError if it failed). */
   async flush(): Promise<void> {
-    while (this.overflow.length > 0) {
+    while (this.overflowCount > 0) {
       this.cachedTail = Atomics.load(this.ctrl, Ctrl.Tail);
       this.moveOverflow();
-      if (this.overflow.length > 0) await this.waitForFlush(this.requestFlush());
+      if (this.overflowCount > 0) await this.waitForFlush(this.requestFlush());
     }
     await this.waitForFlush(this.requestFlush());
     this.takeWriteError();
@@ -222,6 +259,7 @@ export class WriterClient {
 
   /** Blocks until everything buffered is written or the timeout passes; for exit paths only. */
   flushSync(timeoutMs = EXIT_FLUSH_TIMEOUT_MS): boolean {
+    if (this.dead) return false;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.cachedTail = Atomics.load(this.ctrl, Ctrl.Tail);
@@ -235,7 +273,7 @@ export class WriterClient {
         Atomics.wait(this.ctrl, Ctrl.FlushDone, done, left);
       }
       const failed = Atomics.load(this.ctrl, Ctrl.FlushFailed) === 1;
-      if (!failed && this.overflow.length === 0) return true;
+      if (!failed && this.overflowCount === 0) return true;
       if (Date.now() >= deadline) return false;
       if (failed) Atomics.wait(this.ctrl, Ctrl.Signal, Atomics.load(this.ctrl, Ctrl.Signal), 200);
     }

@@ -5,10 +5,14 @@
  * every ~150 ms whether any other connection (another process, or this
  * server's request connection) committed. Only then does it read what is new
  * since its head cursor, in one snapshot: run rows with a higher revision and
- * chunks with a higher id. The resulting messages are shared by all streams;
- * each stream only filters them by experiment and skips points it already
- * sent. A stream that resumes from an older cursor is caught up once, on
- * attach, and then joins the shared head.
+ * chunks with a higher id. A chunk that was rewritten with appended points
+ * also holds points sent before, so the poller keeps every series' point
+ * count at its head (loaded once, then advanced by each delta) and sends only
+ * the points past it. Every stream at the head has had exactly those points,
+ * so each message is rendered once and shared; a stream only filters by
+ * experiment. A stream that resumes from an older cursor is caught up once,
+ * on attach (whole changed chunks: the client drops the points it already
+ * has by their index), and then joins the head.
  */
 
 import { runView } from "../query/run-list.js";
@@ -20,6 +24,7 @@ import {
   pointsInChunkRange,
   runIdentities,
   runRowsInRevisionRange,
+  seriesCounts,
 } from "../store/changes.js";
 import { decodeFloats } from "../store/codec.js";
 import { type Db, openDatabase, runRead } from "../store/connection.js";
@@ -61,37 +66,21 @@ export interface EventSink {
   write(text: string): Promise<unknown>;
 }
 
-interface SeriesDelta {
-  seriesId: number;
-  runId: string;
-  experimentId: string;
-  key: string;
-  startIndex: number;
-  steps: Float64Array;
-  values: Float64Array;
-  timestamps: Float64Array;
-  lastHeartbeat: number | null;
-}
-
-interface RunMessage {
-  experimentId: string;
-  event: "run_update" | "run_deleted";
+/** One rendered event; experimentId null means every stream gets it. */
+interface Message {
+  experimentId: string | null;
+  event: string;
   data: string;
-}
-
-/** What changed between two cursors, before it is cut to each client's filter. */
-interface Delta {
-  runs: RunMessage[];
-  series: SeriesDelta[];
-  resync: boolean;
 }
 
 // A client whose socket does not drain is cut loose rather than buffered without bound.
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
+function sseMessage(event: string, data: string, id: string): string {
+  return `event: ${event}\nid: ${id}\ndata: ${data}\n\n`;
+}
+
 export class EventClient {
-  /** Points of each series (by series id) this stream has already sent: indices [0, sent). */
-  readonly sent = new Map<number, number>();
   cursor: Cursor = { chunkId: 0, revision: 0 };
   private chain: Promise<unknown> = Promise.resolve();
   private pendingBytes = 0;
@@ -113,12 +102,29 @@ export class EventClient {
     return this.closedPromise;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
+  /**
+   * Sends the messages that lead from one cursor to the next (those of other
+   * experiments left out). Only the last one carries the new cursor, so a
+   * stream cut in the middle resumes from the old one and gets them all again.
+   */
+  send(messages: readonly Message[], from: Cursor, to: Cursor): void {
+    const mine = messages.filter((m) => m.experimentId === null || this.wants(m.experimentId));
+    const fromId = formatCursor(from);
+    const toId = formatCursor(to);
+    mine.forEach((m, i) => {
+      this.enqueue(sseMessage(m.event, m.data, i === mine.length - 1 ? toId : fromId));
+    });
+    this.cursor = to;
   }
 
-  wants(experimentId: string): boolean {
-    return this.experimentId === null || this.experimentId === experimentId;
+  /**
+   * A comment to keep proxies from closing the stream, with the current
+   * cursor: an id-only block moves the browser's Last-Event-ID without
+   * dispatching an event, so a stream filtered to a quiet experiment does not
+   * resume from far behind.
+   */
+  keepAlive(): void {
+    this.enqueue(`: keep-alive\nid: ${formatCursor(this.cursor)}\n\n`);
   }
 
   enqueue(text: string): void {
@@ -139,46 +145,28 @@ export class EventClient {
       );
   }
 
-  /**
-   * Sends the events that lead from one cursor to the next. Only the last one
-   * carries the new cursor, so a stream cut in the middle resumes from the
-   * old one and gets them all again.
-   */
-  send(events: EventPair[], from: Cursor, to: Cursor): void {
-    const fromId = formatCursor(from);
-    const toId = formatCursor(to);
-    events.forEach(([event, data], i) => {
-      this.enqueue(sseMessage(event, data, i === events.length - 1 ? toId : fromId));
-    });
-    this.cursor = to;
-  }
-
-  /**
-   * A comment to keep proxies from closing the stream, with the current
-   * cursor: an id-only block moves the browser's Last-Event-ID without
-   * dispatching an event, so a stream filtered to a quiet experiment does not
-   * resume from far behind.
-   */
-  keepAlive(): void {
-    this.enqueue(`: keep-alive\nid: ${formatCursor(this.cursor)}\n\n`);
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.resolveClosed();
   }
+
+  private wants(experimentId: string): boolean {
+    return this.experimentId === null || this.experimentId === experimentId;
+  }
 }
 
-/** An event's name and its JSON data. */
-type EventPair = [event: string, data: string];
-
-function sseMessage(event: string, data: string, id: string): string {
-  return `event: ${event}\nid: ${id}\ndata: ${data}\n\n`;
-}
-
-function sliceFrom(array: Float64Array, from: number): number[] {
-  return Array.from(array.subarray(from));
+/** Each series' changed chunks joined into one span of points. */
+interface SeriesSpan {
+  seriesId: number;
+  runId: string;
+  experimentId: string;
+  key: string;
+  startIndex: number;
+  steps: Float64Array;
+  values: Float64Array;
+  timestamps: Float64Array;
+  lastHeartbeat: number | null;
 }
 
 export class EventHub {
@@ -194,6 +182,8 @@ export class EventHub {
   private lastDataVersion = -1;
   /** Every run the poller knows of, by seq, to notice deletions. */
   private knownRuns = new Map<number, { id: string; experimentId: string }>();
+  /** Points of each series (by id) as of the head; streams at the head have had them all. */
+  private seriesEnds = new Map<number, number>();
   private pollTimer: NodeJS.Timeout | null = null;
   private keepAliveTimer: NodeJS.Timeout | null = null;
   private pokeScheduled = false;
@@ -224,14 +214,9 @@ export class EventHub {
     const client = new EventClient(sink, experimentId);
     client.enqueue("retry: 1000\n\n");
     const head = this.head;
-    const catchUp =
-      from === null
-        ? []
-        : this.renderFor(
-            client,
-            runRead(db, () => this.readDelta(db, from, head, false)),
-          );
-    client.send([["ready", JSON.stringify({ cursor: formatCursor(head) })], ...catchUp], from ?? head, head);
+    const ready: Message = { experimentId: null, event: "ready", data: JSON.stringify({ cursor: formatCursor(head) }) };
+    const catchUp = from === null ? [] : runRead(db, () => this.catchUp(db, from, head));
+    client.send([ready, ...catchUp], from ?? head, head);
     this.clients.add(client);
     void client.done.then(() => this.detach(client));
     return client;
@@ -266,6 +251,7 @@ export class EventHub {
       const head = changeHead(db);
       this.head = { chunkId: head.chunkId, revision: head.revision };
       this.knownRuns = new Map(runIdentities(db).map((r) => [r.seq, { id: r.id, experimentId: r.experiment_id }]));
+      this.loadSeriesEnds(db);
     });
     this.pollTimer = setInterval(() => this.poll(), this.pollIntervalMs);
     this.keepAliveTimer = setInterval(() => {
@@ -283,6 +269,10 @@ export class EventHub {
     this.db = null;
   }
 
+  private loadSeriesEnds(db: Db): void {
+    this.seriesEnds = new Map(seriesCounts(db).map((s) => [s.id, s.count]));
+  }
+
   private poll(): void {
     const db = this.db;
     if (db === null) return;
@@ -296,44 +286,68 @@ export class EventHub {
     }
   }
 
+  /** Reads what changed since the head, moves the head, and sends it to every stream. */
   private broadcastChanges(db: Db): void {
     const previous = this.head;
-    const delta = runRead(db, () => {
+    const messages = runRead(db, () => {
       const next = changeHead(db);
       // Revisions restart when every run was deleted; then every stored run is new.
-      const from = next.revision < previous.revision ? { ...previous, revision: 0 } : previous;
+      const fromRevision = next.revision < previous.revision ? 0 : previous.revision;
       const target = { chunkId: Math.max(previous.chunkId, next.chunkId), revision: next.revision };
-      const changes = this.readDelta(db, from, target, true);
-      this.noticeMembershipChanges(db, next.runCount, changes);
+      const out: Message[] = [];
+      let resync = false;
+
+      const rows = target.revision > fromRevision ? runRowsInRevisionRange(db, fromRevision, target.revision) : [];
+      for (const row of rows) this.knownRuns.set(row.seq, { id: row.id, experimentId: row.experiment_id });
+      if (rows.length > this.maxRunsPerDelta) resync = true;
+      else for (const row of rows) out.push(this.runUpdate(db, row));
+      const deletions = this.noticeDeletions(db, next.runCount);
+      out.push(...deletions.messages);
+      if (deletions.appeared) resync = true;
+
+      if (target.chunkId > previous.chunkId) {
+        if (pointsInChunkRange(db, previous.chunkId, target.chunkId) > this.maxPointsPerDelta) {
+          resync = true;
+        } else {
+          const announced = new Set<string>();
+          for (const span of joinSpans(chunksInRange(db, previous.chunkId, target.chunkId))) {
+            const end = span.startIndex + span.values.length;
+            const known = this.seriesEnds.get(span.seriesId) ?? 0;
+            this.seriesEnds.set(span.seriesId, end);
+            out.push(...pointMessages(span, Math.min(end, Math.max(span.startIndex, known)), announced));
+          }
+        }
+      }
+      if (resync || deletions.messages.length > 0) this.loadSeriesEnds(db);
+      if (resync) out.push({ experimentId: null, event: "resync", data: "{}" });
       this.head = target;
-      return changes;
+      return out;
     });
-    if (delta.runs.length === 0 && delta.series.length === 0 && !delta.resync) return;
-    for (const client of this.clients) client.send(this.renderFor(client, delta), previous, this.head);
+    if (messages.length === 0) return;
+    for (const client of this.clients) client.send(messages, previous, this.head);
   }
 
-  /** Everything between two cursors. trackRuns: also record new runs for deletion detection. */
-  private readDelta(db: Db, from: Cursor, to: Cursor, trackRuns: boolean): Delta {
-    const delta: Delta = { runs: [], series: [], resync: false };
-    if (to.revision > from.revision) {
-      const rows = runRowsInRevisionRange(db, from.revision, to.revision);
-      if (rows.length > this.maxRunsPerDelta) delta.resync = true;
-      for (const row of rows) {
-        if (trackRuns) this.knownRuns.set(row.seq, { id: row.id, experimentId: row.experiment_id });
-        if (!delta.resync) delta.runs.push(this.runUpdate(db, row));
+  /** What a stream resuming at `from` missed up to the head: whole changed chunks. */
+  private catchUp(db: Db, from: Cursor, head: Cursor): Message[] {
+    const out: Message[] = [];
+    if (head.revision > from.revision) {
+      const rows = runRowsInRevisionRange(db, from.revision, head.revision);
+      if (rows.length > this.maxRunsPerDelta) return [{ experimentId: null, event: "resync", data: "{}" }];
+      for (const row of rows) out.push(this.runUpdate(db, row));
+    }
+    if (head.chunkId > from.chunkId) {
+      if (pointsInChunkRange(db, from.chunkId, head.chunkId) > this.maxPointsPerDelta) {
+        return [...out, { experimentId: null, event: "resync", data: "{}" }];
+      }
+      const announced = new Set<string>();
+      for (const span of joinSpans(chunksInRange(db, from.chunkId, head.chunkId))) {
+        out.push(...pointMessages(span, span.startIndex, announced));
       }
     }
-    if (to.chunkId > from.chunkId) {
-      if (pointsInChunkRange(db, from.chunkId, to.chunkId) > this.maxPointsPerDelta) {
-        delta.resync = true;
-      } else {
-        delta.series = groupBySeries(chunksInRange(db, from.chunkId, to.chunkId));
-      }
-    }
-    return delta;
+    return out;
   }
 
-  private runUpdate(db: Db, row: RunRow): RunMessage {
+  private runUpdate(db: Db, row: RunRow): Message {
     const run = runJson(runView(db, row, { staleAfterSeconds: this.staleAfterSeconds }));
     return {
       experimentId: row.experiment_id,
@@ -349,68 +363,69 @@ export class EventHub {
     };
   }
 
-  /** Finds deleted runs (and runs that appeared without a new revision) by comparing identities. */
-  private noticeMembershipChanges(db: Db, runCount: number, delta: Delta): void {
-    if (runCount === this.knownRuns.size) return;
+  /**
+   * Finds deleted runs by comparing identities when the run count does not
+   * add up. `appeared`: runs that showed up without a new revision (only
+   * when revisions were reused), which the streams cannot be told about
+   * one by one.
+   */
+  private noticeDeletions(db: Db, runCount: number): { messages: Message[]; appeared: boolean } {
+    if (runCount === this.knownRuns.size) return { messages: [], appeared: false };
     const present = new Map(runIdentities(db).map((r) => [r.seq, r]));
+    const messages: Message[] = [];
     for (const [seq, known] of this.knownRuns) {
       if (present.has(seq)) continue;
       this.knownRuns.delete(seq);
-      delta.runs.push({
+      messages.push({
         experimentId: known.experimentId,
         event: "run_deleted",
         data: JSON.stringify({ run_id: known.id, experiment_id: known.experimentId }),
       });
     }
-    const missing = [...present.values()].filter((r) => !this.knownRuns.has(r.seq));
-    for (const identity of missing) {
+    let appeared = false;
+    for (const identity of present.values()) {
+      if (this.knownRuns.has(identity.seq)) continue;
       this.knownRuns.set(identity.seq, { id: identity.id, experimentId: identity.experiment_id });
+      appeared = true;
     }
-    if (missing.length > 0) delta.resync = true;
-  }
-
-  /** The (event, data) pairs of a delta for one client: its experiment only, points it has not had yet. */
-  private renderFor(client: EventClient, delta: Delta): EventPair[] {
-    const out: EventPair[] = [];
-    for (const message of delta.runs) {
-      if (client.wants(message.experimentId)) out.push([message.event, message.data]);
-    }
-    if (delta.resync) {
-      client.sent.clear();
-      out.push(["resync", "{}"]);
-      return out;
-    }
-    const announced = new Set<string>();
-    for (const series of delta.series) {
-      if (!client.wants(series.experimentId)) continue;
-      const end = series.startIndex + series.values.length;
-      const from = Math.max(series.startIndex, client.sent.get(series.seriesId) ?? series.startIndex);
-      if (from >= end) continue;
-      if (!announced.has(series.runId)) {
-        announced.add(series.runId);
-        out.push(["metrics_update", JSON.stringify({ run_id: series.runId, last_heartbeat: series.lastHeartbeat })]);
-      }
-      const skip = from - series.startIndex;
-      out.push([
-        "points",
-        JSON.stringify({
-          run_id: series.runId,
-          key: series.key,
-          steps: sliceFrom(series.steps, skip),
-          values: sliceFrom(series.values, skip),
-          timestamps: sliceFrom(series.timestamps, skip),
-          start_index: from,
-        }),
-      ]);
-      client.sent.set(series.seriesId, end);
-    }
-    return out;
+    return { messages, appeared };
   }
 }
 
-/** Joins each series' consecutive changed chunks into one span of points. */
-function groupBySeries(chunks: ChangedChunk[]): SeriesDelta[] {
-  const out: SeriesDelta[] = [];
+/**
+ * `points` for a span from series index `from` on, preceded by the run's
+ * `metrics_update` the first time the run comes up (`announced` remembers).
+ */
+function pointMessages(span: SeriesSpan, from: number, announced: Set<string>): Message[] {
+  const skip = from - span.startIndex;
+  if (skip >= span.values.length) return [];
+  const out: Message[] = [];
+  if (!announced.has(span.runId)) {
+    announced.add(span.runId);
+    out.push({
+      experimentId: span.experimentId,
+      event: "metrics_update",
+      data: JSON.stringify({ run_id: span.runId, last_heartbeat: span.lastHeartbeat }),
+    });
+  }
+  out.push({
+    experimentId: span.experimentId,
+    event: "points",
+    data: JSON.stringify({
+      run_id: span.runId,
+      key: span.key,
+      steps: Array.from(span.steps.subarray(skip)),
+      values: Array.from(span.values.subarray(skip)),
+      timestamps: Array.from(span.timestamps.subarray(skip)),
+      start_index: from,
+    }),
+  });
+  return out;
+}
+
+/** Joins each series' consecutive changed chunks (rows come ordered by series, then index). */
+function joinSpans(chunks: ChangedChunk[]): SeriesSpan[] {
+  const out: SeriesSpan[] = [];
   let i = 0;
   while (i < chunks.length) {
     let j = i + 1;

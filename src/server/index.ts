@@ -24,6 +24,8 @@ export interface ServerOptions {
   pollIntervalMs?: number;
   /** Most event streams open at once. Default 64. */
   maxEventStreams?: number;
+  /** How often an idle event stream gets a keep-alive comment. Default 15 s. */
+  eventKeepAliveMs?: number;
   /** Seconds without a heartbeat after which a running run is stale. Default 60. */
   staleAfterSeconds?: number;
 }
@@ -58,6 +60,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dbPath: options.dbPath,
     pollIntervalMs: options.pollIntervalMs,
     maxClients: options.maxEventStreams,
+    keepAliveMs: options.eventKeepAliveMs,
     staleAfterSeconds: options.staleAfterSeconds,
   });
   const loopback = isLoopback(host);

@@ -50,6 +50,11 @@ export function runIdentities(db: Db): { seq: number; id: string; experiment_id:
   }[];
 }
 
+/** Point count of every series. */
+export function seriesCounts(db: Db): { id: number; count: number }[] {
+  return stmt(db, "SELECT id, count FROM series").all() as { id: number; count: number }[];
+}
+
 /** Points stored in chunks with id in (after, upTo]: an upper bound on what changed. */
 export function pointsInChunkRange(db: Db, after: number, upTo: number): number {
   const row = stmt(db, "SELECT COALESCE(SUM(count), 0) AS n FROM chunks WHERE id > ? AND id <= ?").get(after, upTo) as {

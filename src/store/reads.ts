@@ -282,81 +282,95 @@ function upperIndex(db: Db, seriesId: number, maxStep: number): number {
   return chunk.start_index + i;
 }
 
-/** A run of consecutive points summarised by its extremes; a single point is a unit of one. */
-interface Unit {
-  index: number;
-  minValue: number;
-  minStep: number;
-  minTime: number;
-  maxValue: number;
-  maxStep: number;
-  maxTime: number;
-}
+/**
+ * Consecutive stretches of a series, each summarised by its extremes, as
+ * parallel arrays: a raw point is a stretch of one, a rollup row a longer one.
+ */
+class Units {
+  length = 0;
+  index: Float64Array;
+  minValue: Float64Array;
+  minStep: Float64Array;
+  minTime: Float64Array;
+  maxValue: Float64Array;
+  maxStep: Float64Array;
+  maxTime: Float64Array;
 
-function pointUnits(points: PointArrays, firstIndex: number): Unit[] {
-  const units: Unit[] = new Array(points.values.length);
-  for (let i = 0; i < points.values.length; i++) {
-    const step = points.steps[i];
-    const value = points.values[i];
-    const time = points.timestamps[i];
-    units[i] = {
-      index: firstIndex + i,
-      minValue: value,
-      minStep: step,
-      minTime: time,
-      maxValue: value,
-      maxStep: step,
-      maxTime: time,
-    };
+  constructor(capacity: number) {
+    this.index = new Float64Array(capacity);
+    this.minValue = new Float64Array(capacity);
+    this.minStep = new Float64Array(capacity);
+    this.minTime = new Float64Array(capacity);
+    this.maxValue = new Float64Array(capacity);
+    this.maxStep = new Float64Array(capacity);
+    this.maxTime = new Float64Array(capacity);
   }
-  return units;
+
+  addPoints(points: PointArrays, firstIndex: number): void {
+    const n = points.values.length;
+    const at = this.length;
+    for (let i = 0; i < n; i++) this.index[at + i] = firstIndex + i;
+    this.minValue.set(points.values, at);
+    this.maxValue.set(points.values, at);
+    this.minStep.set(points.steps, at);
+    this.maxStep.set(points.steps, at);
+    this.minTime.set(points.timestamps, at);
+    this.maxTime.set(points.timestamps, at);
+    this.length += n;
+  }
+
+  /** Rows as returned by the raw rollup query: bucket, min value/step/time, max value/step/time. */
+  addRollups(rows: number[][], span: number): void {
+    let at = this.length;
+    for (const row of rows) {
+      this.index[at] = row[0] * span;
+      this.minValue[at] = row[1];
+      this.minStep[at] = row[2];
+      this.minTime[at] = row[3];
+      this.maxValue[at] = row[4];
+      this.maxStep[at] = row[5];
+      this.maxTime[at] = row[6];
+      at++;
+    }
+    this.length = at;
+  }
 }
 
 /** Min and max of each of `buckets` equal index spans over [from, to), in step order. */
-function bucketize(units: Unit[], from: number, to: number, buckets: number): PointArrays {
+function bucketize(units: Units, from: number, to: number, buckets: number): PointArrays {
   const span = (to - from) / buckets;
-  const steps: number[] = [];
-  const values: number[] = [];
-  const times: number[] = [];
+  const steps = new Float64Array(buckets * 2);
+  const values = new Float64Array(buckets * 2);
+  const times = new Float64Array(buckets * 2);
+  let out = 0;
   let u = 0;
-  for (let b = 0; b < buckets && u < units.length; b++) {
+  const n = units.length;
+  for (let b = 0; b < buckets && u < n; b++) {
     const end = b === buckets - 1 ? to : from + (b + 1) * span;
-    let min: Unit | null = null;
-    let max: Unit | null = null;
-    while (u < units.length && units[u].index < end) {
-      const unit = units[u];
-      if (min === null || unit.minValue < min.minValue) min = unit;
-      if (max === null || unit.maxValue > max.maxValue) max = unit;
-      u++;
+    if (units.index[u] >= end) continue;
+    let min = u;
+    let max = u;
+    for (u++; u < n && units.index[u] < end; u++) {
+      if (units.minValue[u] < units.minValue[min]) min = u;
+      if (units.maxValue[u] > units.maxValue[max]) max = u;
     }
-    if (min === null || max === null) continue;
-    const minFirst = min.minStep < max.maxStep || (min.minStep === max.maxStep && min.index <= max.index);
-    const first = minFirst
-      ? { s: min.minStep, v: min.minValue, t: min.minTime }
-      : { s: max.maxStep, v: max.maxValue, t: max.maxTime };
-    const second = minFirst
-      ? { s: max.maxStep, v: max.maxValue, t: max.maxTime }
-      : { s: min.minStep, v: min.minValue, t: min.minTime };
-    steps.push(first.s);
-    values.push(first.v);
-    times.push(first.t);
-    if (second.s !== first.s || second.v !== first.v || second.t !== first.t) {
-      steps.push(second.s);
-      values.push(second.v);
-      times.push(second.t);
-    }
+    const minFirst =
+      units.minStep[min] < units.maxStep[max] || (units.minStep[min] === units.maxStep[max] && min <= max);
+    const emit = (step: number, value: number, time: number) => {
+      steps[out] = step;
+      values[out] = value;
+      times[out] = time;
+      out++;
+    };
+    const samePoint =
+      units.minStep[min] === units.maxStep[max] &&
+      units.minTime[min] === units.maxTime[max] &&
+      units.minValue[min] === units.maxValue[max];
+    if (minFirst) emit(units.minStep[min], units.minValue[min], units.minTime[min]);
+    if (!minFirst || !samePoint) emit(units.maxStep[max], units.maxValue[max], units.maxTime[max]);
+    if (!minFirst) emit(units.minStep[min], units.minValue[min], units.minTime[min]);
   }
-  return { steps: Float64Array.from(steps), values: Float64Array.from(values), timestamps: Float64Array.from(times) };
-}
-
-interface RollupUnitRow {
-  bucket: number;
-  min_value: number;
-  min_step: number;
-  min_time: number;
-  max_value: number;
-  max_step: number;
-  max_time: number;
+  return { steps: steps.slice(0, out), values: values.slice(0, out), timestamps: times.slice(0, out) };
 }
 
 function inStepRange(points: PointArrays, minStep: number, maxStep: number): PointArrays {
@@ -390,13 +404,9 @@ export function readDownsampled(
       const all = inStepRange(sortByStep(readIndexRange(db, series.id, 0, series.count)), minStep, maxStep);
       const total = all.steps.length;
       if (total <= maxPoints) return { runId, key, ...all, totalPoints: total, downsampled: false };
-      return {
-        runId,
-        key,
-        ...bucketize(pointUnits(all, 0), 0, total, buckets),
-        totalPoints: total,
-        downsampled: true,
-      };
+      const units = new Units(total);
+      units.addPoints(all, 0);
+      return { runId, key, ...bucketize(units, 0, total, buckets), totalPoints: total, downsampled: true };
     }
     const from = minStep === Number.NEGATIVE_INFINITY ? 0 : lowerIndex(db, series.id, series.count, minStep);
     const to = maxStep === Number.POSITIVE_INFINITY ? series.count : upperIndex(db, series.id, maxStep);
@@ -406,31 +416,28 @@ export function readDownsampled(
     }
     const perBucket = total / buckets;
     const level = [...ROLLUP_LEVELS].reverse().find((l) => 2 ** l <= perBucket);
-    let units: Unit[];
+    let units: Units;
     if (level === undefined) {
-      units = pointUnits(readIndexRange(db, series.id, from, to), from);
+      units = new Units(total);
+      units.addPoints(readIndexRange(db, series.id, from, to), from);
     } else {
       const span = 2 ** level;
       const firstBucket = Math.ceil(from / span);
-      const endBucket = Math.floor(to / span);
-      const head = pointUnits(readIndexRange(db, series.id, from, firstBucket * span), from);
+      const endBucket = Math.max(firstBucket, Math.floor(to / span));
+      const head = readIndexRange(db, series.id, from, Math.min(to, firstBucket * span));
       const rows = stmt(
         db,
         `SELECT bucket, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups
          WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
-      ).all(series.id, level, firstBucket, endBucket) as RollupUnitRow[];
-      const middle: Unit[] = rows.map((r) => ({
-        index: r.bucket * span,
-        minValue: r.min_value,
-        minStep: r.min_step,
-        minTime: r.min_time,
-        maxValue: r.max_value,
-        maxStep: r.max_step,
-        maxTime: r.max_time,
-      }));
-      const tailFrom = Math.max(endBucket * span, firstBucket * span);
-      const tail = pointUnits(readIndexRange(db, series.id, tailFrom, to), tailFrom);
-      units = head.concat(middle, tail);
+      )
+        .raw(true)
+        .all(series.id, level, firstBucket, endBucket) as number[][];
+      const tailFrom = Math.max(from, endBucket * span);
+      const tail = readIndexRange(db, series.id, tailFrom, to);
+      units = new Units(head.values.length + rows.length + tail.values.length);
+      units.addPoints(head, from);
+      units.addRollups(rows, span);
+      units.addPoints(tail, tailFrom);
     }
     return { runId, key, ...bucketize(units, from, to, buckets), totalPoints: total, downsampled: true };
   });

@@ -6,7 +6,7 @@
  *
  * Ties keep the earlier point, in both SDKs, so both write identical rows.
  */
-export const ROLLUP_LEVELS = [6, 10, 14] as const;
+export const ROLLUP_LEVELS = [6, 8, 10, 12, 14] as const;
 
 export interface RollupRow {
   bucket: number;

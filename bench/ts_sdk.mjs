@@ -1,0 +1,194 @@
+// Benchmarks of the TypeScript SDK and the storage layout (issue: foundation).
+// Run: npm run build && node bench/ts_sdk.mjs  (prints a Markdown table; medians of RUNS repetitions)
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { MessageChannel } from "node:worker_threads";
+import Database from "better-sqlite3";
+import { open, startRun } from "../dist/index.js";
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const dir = mkdtempSync(join(tmpdir(), "stonks-bench-"));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = [];
+const record = (name, value, unit, goal, baseline) => results.push({ name, value, unit, goal, baseline });
+
+function fileSize(path) {
+  let total = 0;
+  for (const suffix of ["", "-wal"]) {
+    try {
+      total += statSync(path + suffix).size;
+    } catch {}
+  }
+  return total;
+}
+
+// 1. log() cost with 4 metrics, against one postMessage per call (the naive worker design).
+async function logCost() {
+  const calls = 2_000_000;
+  const samples = [];
+  for (let r = 0; r < RUNS; r++) {
+    const run = startRun("bench-log", { db: join(dir, `log-${r}.db`) }).start();
+    for (let i = 0; i < 10_000; i++) run.log({ "train/loss": i, "train/acc": i, "val/loss": i, lr: i });
+    await run.flush();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) run.log({ "train/loss": 0.5, "train/acc": 0.9, "val/loss": 0.6, lr: 0.001 });
+    const t1 = process.hrtime.bigint();
+    samples.push(Number(t1 - t0) / calls);
+    await run.finish();
+  }
+  const channel = new MessageChannel();
+  channel.port2.on("message", () => {});
+  const base = [];
+  for (let r = 0; r < RUNS; r++) {
+    const n = 300_000;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++)
+      channel.port1.postMessage({ "train/loss": 0.5, "train/acc": 0.9, "val/loss": 0.6, lr: 0.001, step: i });
+    base.push(Number(process.hrtime.bigint() - t0) / n);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  channel.port1.close();
+  record("log() with 4 metrics, per call", median(samples), "ns", "≤ 1,000 ns", {
+    name: "one postMessage per call",
+    value: median(base),
+  });
+}
+
+// 2. Sustained ingest: log() until every point is durable in SQLite.
+async function ingest() {
+  const points = 4_000_000;
+  const samples = [];
+  for (let r = 0; r < RUNS; r++) {
+    const db = join(dir, `ingest-${r}.db`);
+    const run = startRun("bench-ingest", { db }).start();
+    const t0 = performance.now();
+    for (let i = 0; i < points / 4; i++) run.log({ a: i, b: -i, c: i * 0.5, d: 1 / (i + 1) });
+    await run.finish();
+    samples.push(points / ((performance.now() - t0) / 1000));
+  }
+  record("sustained ingest, log() to durable", median(samples), "points/s", "≥ 1,000,000");
+}
+
+// 3-5. A 1,000,000-point series: bytes per point, full read, downsampled read; against the original layout.
+async function series() {
+  const n = 1_000_000;
+  const db = join(dir, "million.db");
+  const run = startRun("bench-million", { db }).start();
+  for (let i = 0; i < n; i++) run.log({ "train/loss": Math.sin(i / 5000) + (i % 100_003 === 0 ? 40 : 0) });
+  await run.finish();
+  const raw = new Database(db);
+  raw.pragma("wal_checkpoint(TRUNCATE)");
+  const pages = raw.pragma("page_count", { simple: true });
+  const pageSize = raw.pragma("page_size", { simple: true });
+  raw.close();
+  // The file also holds the tiny runs/experiments tables: count all of it.
+  const bytesPerPoint = (pages * pageSize) / n;
+
+  const baselinePath = join(dir, "original-layout.db");
+  const base = new Database(baselinePath);
+  base.pragma("journal_mode = WAL");
+  base.exec(`CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, key TEXT NOT NULL,
+    value REAL NOT NULL, step INTEGER NOT NULL, timestamp REAL NOT NULL);
+    CREATE INDEX idx_metrics_run_key ON metrics(run_id, key, step);
+    CREATE INDEX idx_metrics_run_step ON metrics(run_id, step);`);
+  const insert = base.prepare("INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)");
+  const runId = run.id;
+  base.transaction(() => {
+    for (let i = 0; i < n; i++) insert.run(runId, "train/loss", Math.sin(i / 5000), i, 1.7e9 + i);
+  })();
+  base.pragma("wal_checkpoint(TRUNCATE)");
+  const baseBytes = (base.pragma("page_count", { simple: true }) * base.pragma("page_size", { simple: true })) / n;
+  record("bytes on disk per point", bytesPerPoint, "B", "≤ 32", { name: "original stonks layout", value: baseBytes });
+
+  const q = open(db);
+  const full = [];
+  const fullBase = [];
+  const down = [];
+  const downBase = [];
+  const select = base.prepare("SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? ORDER BY step");
+  for (let r = 0; r < RUNS; r++) {
+    let t0 = performance.now();
+    const s = q.getMetrics(runId, "train/loss");
+    full.push(performance.now() - t0);
+    if (s.values.length !== n) throw new Error("short read");
+    t0 = performance.now();
+    const d = q.getSeries([{ runId, key: "train/loss" }], { maxPoints: 2000 })[0];
+    down.push(performance.now() - t0);
+    if (Math.max(...d.values) < 40) throw new Error("spike lost");
+    t0 = performance.now();
+    const rows = select.raw().all(runId, "train/loss");
+    fullBase.push(performance.now() - t0);
+    t0 = performance.now();
+    // The original server downsampled by reading every row, then bucketing.
+    const all = select.raw().all(runId, "train/loss");
+    const buckets = 1000;
+    const out = [];
+    const span = all.length / buckets;
+    for (let b = 0; b < buckets; b++) {
+      let lo = null;
+      let hi = null;
+      for (let i = Math.floor(b * span); i < Math.floor((b + 1) * span); i++) {
+        if (lo === null || all[i][1] < lo[1]) lo = all[i];
+        if (hi === null || all[i][1] > hi[1]) hi = all[i];
+      }
+      out.push(lo, hi);
+    }
+    downBase.push(performance.now() - t0);
+    if (rows.length !== n || out.length !== 2000) throw new Error("baseline short");
+  }
+  q.close();
+  base.close();
+  record("full read of a 1,000,000-point series", median(full), "ms", "≤ 250 ms", {
+    name: "original layout, raw rows",
+    value: median(fullBase),
+  });
+  record("downsampled read of it to 1,000 buckets", median(down), "ms", "≤ 20 ms", {
+    name: "original layout, scan + bucket",
+    value: median(downBase),
+  });
+}
+
+// 6. startRun() to the first point durable, in a fresh process each time (worker already booting since import).
+function firstPoint() {
+  const samples = [];
+  const cold = [];
+  for (let r = 0; r < RUNS * 2; r++) {
+    const db = join(dir, `first-${r}.db`);
+    const script = `
+      const t0 = performance.now();
+      const { startRun } = await import(${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)});
+      const imported = performance.now();
+      await new Promise((r) => setTimeout(r, 200));
+      const t1 = performance.now();
+      const run = startRun("first", { db: ${JSON.stringify(db)} }).start();
+      run.log({ loss: 1 });
+      await run.flush();
+      const t2 = performance.now();
+      console.log(JSON.stringify({ warm: t2 - t1, cold: imported - t0 + (t2 - t1) }));
+      await run.finish();`;
+    const out = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    const parsed = JSON.parse(out.stdout.trim());
+    samples.push(parsed.warm);
+    cold.push(parsed.cold);
+  }
+  record("startRun() to first point durable", median(samples), "ms", "≤ 20 ms");
+  record("import + startRun() to first point durable (no pause)", median(cold), "ms", "(context)");
+}
+
+await logCost();
+await ingest();
+await series();
+firstPoint();
+rmSync(dir, { recursive: true, force: true });
+
+const fmt = (v) => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(2));
+console.log(`Machine: ${cpus().length} × ${cpus()[0].model}, Node ${process.version}; medians of ${RUNS} runs.\n`);
+console.log("| measure | result | goal | baseline (same run) | ratio |");
+console.log("|---|---|---|---|---|");
+for (const r of results) {
+  const base = r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)} ${r.unit}` : "";
+  const ratio = r.baseline ? `${(r.baseline.value / r.value).toFixed(1)}× better` : "";
+  console.log(`| ${r.name} | ${fmt(r.value)} ${r.unit} | ${r.goal} | ${base} | ${ratio} |`);
+}
