@@ -469,6 +469,7 @@ class Run:
     # ------------------------------------------------------------ writer thread
 
     def _capture_git(self, directory: Optional[str]) -> None:
+        _leave_signals_to_the_main_thread()
         commit, dirty = _provenance.git_state(directory)
         if commit is not None or dirty is not None:
             self._git = (commit, dirty)
@@ -506,17 +507,21 @@ class Run:
                 if entry is None:
                     entry = pending[key] = ([], array("d"), [])
                 try:
-                    entry[1].extend(column)
+                    converted = array("d", column)
                 except (TypeError, ValueError, OverflowError):
                     # A value that passed log()'s sum check but is no float after all.
                     kept = [(s, _to_float(v), t) for s, v, t in zip(steps, column, times)]
                     kept = [point for point in kept if point[1] is not None]
+                    if len(kept) < len(column) and ("value", key) not in self._warned:
+                        self._warned.add(("value", key))
+                        warn(f"metric {key!r} got a value that is not a finite number; value dropped.")
                     entry[0].extend(point[0] for point in kept)
                     entry[1].extend(point[1] for point in kept)  # type: ignore[misc]
                     entry[2].extend(point[2] for point in kept)
                     added -= len(column) - len(kept)
                     continue
                 entry[0].extend(steps)
+                entry[1].extend(converted)
                 entry[2].extend(times)
             added += len(block) * len(keys)
         self._pending_count += added
@@ -573,6 +578,7 @@ class Run:
         return True
 
     def _writer_main(self) -> None:
+        _leave_signals_to_the_main_thread()
         conn = self._conn
         assert conn is not None
         next_tick = monotonic() + self._tick
@@ -639,6 +645,19 @@ class Run:
                 f"stonks could not write {self._pending_count} points of run {self.id} to {self.db} ({error}); "
                 "they are kept in memory and retried."
             )
+
+
+def _leave_signals_to_the_main_thread() -> None:
+    """Blocks SIGINT/SIGTERM in a background thread.
+
+    The kernel may deliver a process signal to any thread that does not block it; one
+    delivered to this thread would not interrupt a main thread sleeping in C code, and
+    Ctrl-C or SIGTERM would wait until that sleep ends.
+    """
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _status_for(exc_type: Optional[Type[BaseException]], exc: Optional[BaseException]) -> str:

@@ -223,3 +223,23 @@ def test_provenance_is_captured(tmp_path) -> None:
     assert (clean.git_commit, clean.git_dirty) == (head, False)
     assert (dirty.git_commit, dirty.git_dirty) == (head, True)
     assert (no_repo.git_commit, no_repo.git_dirty) == (None, None)
+
+
+def test_ctrl_c_while_sleeping_in_c_code_marks_interrupted(db_path: str) -> None:
+    script = """
+        import sys, time, stonks
+        run = stonks.start_run("exit", db=sys.argv[1]).start()
+        for step in range(300):
+            run.log({"loss": float(step)})
+        print("ready", flush=True)
+        time.sleep(60)
+        """
+    process = popen_python(script, db_path)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert "KeyboardInterrupt" in err
+    run, loss = only_run(db_path)
+    assert run.status == "interrupted"
+    assert loss.steps == list(range(300))

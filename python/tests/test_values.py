@@ -210,3 +210,23 @@ def test_logger_level_follows_stonks_log_level(tmp_path) -> None:
     quiet = run_python(script, str(tmp_path / "b.db"), STONKS_LOG_LEVEL="error")
     assert "'x'" in loud.stderr
     assert "'x'" not in quiet.stderr
+
+
+class AddsLikeANumber:
+    """Passes a sum() check (it adds to a float) but is no number: dropped by the writer, with a warning."""
+
+    def __radd__(self, other: float) -> float:
+        return other + 1.0
+
+
+def test_an_object_that_only_pretends_to_add_is_dropped_not_stored(db_path: str, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="stonks"):
+        with stonks.start_run("exp", db=db_path) as run:
+            run.log({"a": 1.0, "b": 2.0})
+            run.log({"a": 1.0, "b": AddsLikeANumber()})
+            run.log({"a": 3.0, "b": 4.0})
+    with stonks.open(db_path) as db:
+        assert db.get_metrics(run.id, "a").steps == [0, 1, 2]
+        b = db.get_metrics(run.id, "b")
+    assert (b.steps, b.values) == ([0, 2], [2.0, 4.0])
+    assert any("'b'" in r.getMessage() for r in caplog.records if r.name == "stonks")
