@@ -24,8 +24,8 @@ export const Ctrl = {
   Reply: 6,
   /** Bumped by the worker whenever a write fails (strict runs raise on it). */
   Errors: 7,
-  /** Worker is up and listening. */
-  Ready: 8,
+  /** 1 while the worker is blocked waiting for a signal (only then is a notify worth its syscall). */
+  Sleeping: 8,
 } as const;
 export const CTRL_SLOTS = 16;
 

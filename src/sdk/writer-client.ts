@@ -199,7 +199,7 @@ export class WriterClient {
 
   private wake(): void {
     Atomics.add(this.ctrl, Ctrl.Signal, 1);
-    Atomics.notify(this.ctrl, Ctrl.Signal);
+    if (Atomics.load(this.ctrl, Ctrl.Sleeping) === 1) Atomics.notify(this.ctrl, Ctrl.Signal);
   }
 
   /** The message of a write failure not yet reported to strict runs, or null. */

@@ -278,7 +278,10 @@ function loop(): never {
   for (;;) {
     const now = Date.now();
     const deadline = failingSince !== null ? Math.min(retryAt, nextTimedFlush) : nextTimedFlush;
+    // Announce the sleep before re-checking the signal, so a wake-up in between is never missed.
+    Atomics.store(ctrl, Ctrl.Sleeping, 1);
     Atomics.wait(ctrl, Ctrl.Signal, seenSignal, Math.max(1, deadline - now));
+    Atomics.store(ctrl, Ctrl.Sleeping, 0);
     seenSignal = Atomics.load(ctrl, Ctrl.Signal);
     const flushRequested = Atomics.load(ctrl, Ctrl.FlushRequested);
     const flushWanted = flushRequested !== Atomics.load(ctrl, Ctrl.FlushDone);
