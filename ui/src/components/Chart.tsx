@@ -323,9 +323,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
       box.dataset.series = String(u.series.length - 1);
       box.dataset.points = String(points);
       box.dataset.downsampled = String(downsampled);
-      box.dataset.yDistr = String(u.scales.y.distr ?? 1);
-      box.dataset.xMin = String(u.scales.x.min);
-      box.dataset.xMax = String(u.scales.x.max);
       box.dataset.envelopes = String(drawn.filter((d) => d.downsampled && d.length > 0).length);
     }
   }, [stepRange]);
@@ -452,6 +449,17 @@ export const Chart = memo(function Chart(props: ChartProps) {
           },
         ],
         setCursor: [(u) => renderTooltip(u)],
+        // Scales settle when uPlot commits (after setData returns): report them once drawn.
+        draw: [
+          (u) => {
+            const card = boxRef.current;
+            if (!card) return;
+            card.dataset.yDistr = String(u.scales.y.distr ?? 1);
+            card.dataset.xMin = String(u.scales.x.min);
+            card.dataset.xMax = String(u.scales.x.max);
+            card.dataset.yMax = String(u.scales.y.max);
+          },
+        ],
       },
     };
     const u = new uPlot(opts, [[]], box);
@@ -495,21 +503,23 @@ export const Chart = memo(function Chart(props: ChartProps) {
     }
     const p = propsRef.current;
     const xv = u.posToVal(left, "x");
-    const rows: { d: Drawn; value: number; step: number }[] = [];
+    const rows: { d: Drawn; value: number; step: number; x: number }[] = [];
     for (const d of drawn) {
       const j = nearestIndex(d.xs, d.length, xv);
       if (j < 0) continue;
-      rows.push({ d, value: d.smooth ? d.smooth[j] : d.values[j], step: d.steps[j] });
+      rows.push({ d, value: d.smooth ? d.smooth[j] : d.values[j], step: d.steps[j], x: d.xs[j] });
     }
     if (rows.length === 0) {
       tip.style.display = "none";
       return;
     }
     rows.sort((a, b) => b.value - a.value);
+    let snapped = rows[0].x;
+    for (const row of rows) if (Math.abs(row.x - xv) < Math.abs(snapped - xv)) snapped = row.x;
     tip.replaceChildren();
     const head = document.createElement("div");
     head.className = "tip-head";
-    head.textContent = `${p.metricKey} · ${formatX(p.xAxis, xv)}`;
+    head.textContent = `${p.metricKey} · ${formatX(p.xAxis, snapped)}`;
     tip.append(head);
     for (const row of rows.slice(0, TOOLTIP_ROWS)) {
       const line = document.createElement("div");

@@ -1,0 +1,349 @@
+/**
+ * Dashboard charts and live updates in a real browser: charts per metric key
+ * grouped by prefix, any number of runs, synced crosshair and tooltip, drag to
+ * zoom with a full-detail refetch, double-click reset, x axis modes, log
+ * scale, smoothing, min/max envelopes, and live points/runs/statuses.
+ */
+import type { Browser, Page, Request } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningServer } from "../src/server/index.js";
+import { attrs, launchBrowser, newPage, query, seed, serve, tempDir, texts, Writer, waitUntil } from "./ui-support.js";
+
+const NOW = Date.now() / 1000;
+const tmp = tempDir("stonks-ui-charts-");
+const dbPath = `${tmp.dir}/stonks.db`;
+let browser: Browser;
+let server: RunningServer;
+let curveIds: string[] = [];
+let longId = "";
+const RUNS = 12;
+const POINTS = 200;
+const LONG_POINTS = 5000;
+const SPIKE_STEP = 3137;
+
+/** Distinct, exact values: run k at step s. */
+const loss = (k: number, s: number) => 1000 - s + k;
+const acc = (k: number, s: number) => k * 100 + s;
+
+function chart(page: Page, key: string) {
+  return page.locator(`[data-testid=chart][data-key="${key}"]`);
+}
+
+async function drawn(page: Page, key: string, runs: number): Promise<void> {
+  await chart(page, key).scrollIntoViewIfNeeded();
+  await waitUntil(async () => (await chart(page, key).getAttribute("data-runs")) === String(runs), `${key} drawn`);
+}
+
+async function hover(page: Page, key: string, fraction: number): Promise<void> {
+  const box = await chart(page, key).locator(".u-over").boundingBox();
+  if (!box) throw new Error(`no plot for ${key}`);
+  await page.mouse.move(box.x + box.width * fraction, box.y + box.height / 2);
+}
+
+async function drag(page: Page, key: string, from: number, to: number): Promise<void> {
+  const box = await chart(page, key).locator(".u-over").boundingBox();
+  if (!box) throw new Error(`no plot for ${key}`);
+  await page.mouse.move(box.x + box.width * from, box.y + 30);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * to, box.y + 50, { steps: 5 });
+  await page.mouse.up();
+}
+
+function seriesRequests(page: Page): Request[] {
+  const seen: Request[] = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/api/series")) seen.push(r);
+  });
+  return seen;
+}
+
+beforeAll(async () => {
+  const curves = seed(
+    dbPath,
+    Array.from({ length: RUNS }, (_, k) => ({
+      experiment: "curves",
+      name: `run-${String(k).padStart(2, "0")}`,
+      createdAt: NOW - 10_000 + k * 10,
+      status: "completed" as const,
+      config: { k },
+      metrics: {
+        "train/loss": { count: POINTS, value: (s: number) => loss(k, s) },
+        "train/lr": { count: POINTS, value: () => 0.1 },
+        "val/acc": { count: POINTS, value: (s: number) => acc(k, s) },
+        "val/loss": { count: POINTS, value: (s: number) => loss(k, s) / 2 },
+      },
+    })),
+  );
+  curveIds = curves.map((r) => r.id);
+  [{ id: longId }] = seed(dbPath, [
+    {
+      experiment: "long",
+      name: "long-run",
+      createdAt: NOW - 20_000,
+      status: "completed",
+      metrics: {
+        "train/noisy": { count: LONG_POINTS, value: (s: number) => (s === SPIKE_STEP ? 5000 : 1 + (s % 7) / 10) },
+      },
+    },
+  ]);
+  [browser, server] = await Promise.all([launchBrowser(), serve(dbPath)]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  tmp.remove();
+});
+
+describe("dashboard charts", () => {
+  it("draws a chart per metric key, grouped by prefix, in collapsible groups", async () => {
+    const { page, context, errors } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves`);
+    await page.locator("[data-testid=chart-group]").first().waitFor();
+    expect(await attrs(page.locator("[data-testid=chart-group]"), "data-group")).toEqual(["train", "val"]);
+    expect(await attrs(page.locator('[data-group="train"] [data-testid=chart]'), "data-key")).toEqual([
+      "train/loss",
+      "train/lr",
+    ]);
+    expect(await attrs(page.locator('[data-group="val"] [data-testid=chart]'), "data-key")).toEqual([
+      "val/acc",
+      "val/loss",
+    ]);
+    // Nothing chosen yet: the newest runs are charted.
+    await drawn(page, "train/loss", 10);
+    await page.locator('[data-testid=group-toggle][data-group="train"]').click();
+    await waitUntil(
+      async () => (await page.locator('[data-group="train"] [data-testid=chart]').count()) === 0,
+      "collapsed",
+    );
+    expect(await page.locator('[data-group="val"] [data-testid=chart]').count()).toBe(2);
+    await page.locator('[data-testid=group-toggle][data-group="train"]').click();
+    await drawn(page, "train/loss", 10);
+    await page.locator("[data-testid=metric-filter]").fill("acc");
+    await waitUntil(async () => (await page.locator("[data-testid=chart]").count()) === 1, "metric filter");
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("draws one line per selected run, any number of them, in the run's color", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves`);
+    await page.locator("[data-testid=run-row]").first().waitFor();
+    await page.locator("[data-testid=clear-selection]").click();
+    await page.locator("[data-testid=select-all]").check();
+    for (const key of ["train/loss", "train/lr", "val/acc", "val/loss"]) {
+      await chart(page, key).scrollIntoViewIfNeeded();
+      await drawn(page, key, RUNS);
+      expect(await chart(page, key).getAttribute("data-points")).toBe(String(RUNS * POINTS));
+    }
+    expect(await page.locator("[data-testid=chart-legend] .legend-item").count()).toBe(RUNS);
+    const legendColors = await page
+      .locator("[data-testid=chart-legend] .legend-line")
+      .evaluateAll((els) => els.map((e) => (e as unknown as { style: { background: string } }).style.background));
+    const swatchColors = await attrs(page.locator("[data-testid=run-row] [data-testid=color-swatch]"), "data-color");
+    expect(new Set(swatchColors).size).toBe(RUNS);
+    expect(legendColors.length).toBe(RUNS);
+    expect(new Set(legendColors).size).toBe(RUNS);
+    await context.close();
+  });
+
+  it("syncs the crosshair and tooltip across charts, with each run's value", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 3).join(",")}`);
+    await drawn(page, "train/loss", 3);
+    await drawn(page, "train/lr", 3);
+    await hover(page, "train/loss", 0.5);
+    const other = chart(page, "train/lr").locator("[data-testid=chart-tooltip]");
+    const own = chart(page, "train/loss").locator("[data-testid=chart-tooltip]");
+    await own.waitFor();
+    await other.waitFor();
+    const head = await own.locator(".tip-head").innerText();
+    const step = Number(/step (\d+)/.exec(head)?.[1]);
+    expect(step).toBeGreaterThan(80);
+    expect(step).toBeLessThan(120);
+    expect(await other.locator(".tip-head").innerText()).toContain(`step ${step}`);
+    const rows = await own.locator("[data-testid=tooltip-row]").allInnerTexts();
+    expect(rows.length).toBe(3);
+    // Sorted by value: run-02 has the highest loss.
+    expect(rows.map((r) => r.replace(/\s+/g, " ").trim())).toEqual([2, 1, 0].map((k) => `run-0${k} ${loss(k, step)}`));
+    expect((await other.locator("[data-testid=tooltip-row]").allInnerTexts()).length).toBe(3);
+    // The val charts (further down) follow the same cursor.
+    await chart(page, "val/acc").scrollIntoViewIfNeeded();
+    await drawn(page, "val/acc", 3);
+    await hover(page, "val/acc", 0.25);
+    const accTip = chart(page, "val/acc").locator("[data-testid=chart-tooltip]");
+    await accTip.waitFor();
+    const accStep = Number(/step (\d+)/.exec(await accTip.locator(".tip-head").innerText())?.[1]);
+    expect((await accTip.locator("[data-testid=tooltip-row]").allInnerTexts())[0].replace(/\s+/g, " ").trim()).toBe(
+      `run-02 ${acc(2, accStep)}`,
+    );
+    await page.mouse.move(5, 5);
+    await own.waitFor({ state: "hidden" });
+    await context.close();
+  });
+
+  it("shows downsampled series with their min/max envelope, zooms by dragging at full detail, resets on double-click", async () => {
+    const { page, context } = await newPage(browser);
+    const requests = seriesRequests(page);
+    await page.goto(`${server.url}/?exp=long`);
+    const c = chart(page, "train/noisy");
+    await drawn(page, "train/noisy", 1);
+    expect(await c.getAttribute("data-downsampled")).toBe("true");
+    expect(await c.getAttribute("data-envelopes")).toBe("1");
+    await c.locator("[data-testid=downsampled-badge]").waitFor();
+    expect(Number(await c.getAttribute("data-points"))).toBeLessThan(LONG_POINTS / 2);
+    // The one-point spike survives downsampling: the y axis reaches it.
+    await waitUntil(async () => Number(await c.getAttribute("data-y-max")) >= 5000, "spike kept");
+    const first = requests[0];
+    const body = JSON.parse(first.postData() ?? "{}") as { series: unknown[]; downsample: number };
+    expect(body.series).toEqual([{ run_id: longId, key: "train/noisy" }]);
+    expect(body.downsample).toBeGreaterThanOrEqual(200);
+    const zoomed = page.waitForRequest(
+      (r) => r.url().endsWith("/api/series") && (r.postData() ?? "").includes("min_step"),
+    );
+    await drag(page, "train/noisy", 0.2, 0.24);
+    const request = await zoomed;
+    const { min_step, max_step } = JSON.parse(request.postData() ?? "{}") as { min_step: number; max_step: number };
+    const [lo, hi] = (query(page).get("zoom") ?? "").split(",").map(Number);
+    expect(min_step).toBe(Math.floor(lo));
+    expect(max_step).toBe(Math.ceil(hi));
+    expect(hi - lo).toBeGreaterThan(50);
+    expect(hi - lo).toBeLessThan(400);
+    // Every point of the range, not min/max buckets.
+    await waitUntil(async () => (await c.getAttribute("data-downsampled")) === "false", "full detail");
+    await waitUntil(async () => Number(await c.getAttribute("data-y-max")) < 5, "y range of the zoomed window");
+    expect(Number(await c.getAttribute("data-x-min"))).toBeCloseTo(lo, 6);
+    const points = Number(await c.getAttribute("data-points"));
+    expect(points).toBeGreaterThanOrEqual(max_step - min_step);
+    expect(points).toBeLessThanOrEqual(max_step - min_step + 1);
+    await c.locator("[data-testid=zoom-badge]").waitFor();
+    await c.locator(".u-over").dblclick();
+    await waitUntil(() => query(page).get("zoom") === null, "zoom reset");
+    await waitUntil(async () => (await c.getAttribute("data-downsampled")) === "true", "back to the overview");
+    expect(Number(await c.getAttribute("data-x-max"))).toBeGreaterThan(LONG_POINTS - 40);
+    expect(Number(await c.getAttribute("data-y-max"))).toBeGreaterThanOrEqual(5000);
+    await context.close();
+  });
+
+  it("switches the x axis between step, wall time and relative time, and the y axis to log", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[0]},${curveIds[5]}`);
+    await drawn(page, "train/loss", 2);
+    const c = chart(page, "train/loss");
+    expect(Number(await c.getAttribute("data-x-min"))).toBe(0);
+    expect(Number(await c.getAttribute("data-x-max"))).toBe(POINTS - 1);
+    await page.locator("[data-testid=x-wall]").click();
+    await waitUntil(async () => Number(await c.getAttribute("data-x-min")) > 1e9, "wall time axis");
+    expect(query(page).get("x")).toBe("wall");
+    // Runs start at their own times: run 0 at NOW - 10000, run 5 at NOW - 9950.
+    expect(Number(await c.getAttribute("data-x-min"))).toBeCloseTo(NOW - 10_000, 0);
+    expect(Number(await c.getAttribute("data-x-max"))).toBeCloseTo(NOW - 9950 + POINTS - 1, 0);
+    await hover(page, "train/loss", 0.5);
+    expect(await c.locator(".tip-head").innerText()).toMatch(/\d{1,2}:\d\d/);
+    await page.locator("[data-testid=x-rel]").click();
+    await waitUntil(async () => Number(await c.getAttribute("data-x-max")) === POINTS - 1, "relative axis");
+    expect(Number(await c.getAttribute("data-x-min"))).toBe(0);
+    await hover(page, "train/loss", 0.6);
+    expect(await c.locator(".tip-head").innerText()).toMatch(/\d+m\d\ds|\d+s/);
+    await page.locator("[data-testid=x-step]").click();
+    expect(await c.getAttribute("data-y-distr")).toBe("1");
+    await page.locator("[data-testid=y-log]").click();
+    await waitUntil(async () => (await c.getAttribute("data-y-distr")) === "3", "log scale");
+    expect(query(page).get("log")).toBe("1");
+    await page.locator("[data-testid=y-linear]").click();
+    await waitUntil(async () => (await c.getAttribute("data-y-distr")) === "1", "linear scale");
+    await context.close();
+  });
+
+  it("smooths with an exponential moving average and keeps the raw line", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}`);
+    await drawn(page, "val/acc", 1);
+    const c = chart(page, "val/acc");
+    expect(await c.getAttribute("data-series")).toBe("1");
+    await page.locator("[data-testid=smoothing]").fill("0.9");
+    await waitUntil(async () => (await c.getAttribute("data-series")) === "2", "raw and smoothed lines");
+    expect(query(page).get("smooth")).toBe("0.9");
+    await hover(page, "val/acc", 0.5);
+    const tip = c.locator("[data-testid=chart-tooltip]");
+    await tip.waitFor();
+    const step = Number(/step (\d+)/.exec(await tip.locator(".tip-head").innerText())?.[1]);
+    let last = 0;
+    let norm = 0;
+    for (let s = 0; s <= step; s++) {
+      last = last * 0.9 + 0.1 * acc(3, s);
+      norm = norm * 0.9 + 0.1;
+    }
+    const shown = Number((await tip.locator(".tip-value").innerText()).trim());
+    expect(shown).toBeCloseTo(last / norm, 0);
+    expect(shown).not.toBe(acc(3, step));
+    await context.close();
+  });
+});
+
+describe("dashboard live updates", () => {
+  it("appends live points without refetching, shows new runs, keys and status changes, without a reload", async () => {
+    const [live] = seed(dbPath, [
+      {
+        experiment: "live",
+        name: "live-1",
+        createdAt: NOW - 60,
+        metrics: { "train/loss": { count: 10, value: (s: number) => 10 - s / 10 } },
+      },
+    ]);
+    const writer = new Writer(dbPath);
+    try {
+      const { page, context } = await newPage(browser);
+      const requests = seriesRequests(page);
+      await page.goto(`${server.url}/?exp=live`);
+      await drawn(page, "train/loss", 1);
+      await waitUntil(
+        async () => (await page.locator("[data-testid=live-status]").getAttribute("data-status")) === "live",
+        "live stream",
+      );
+      await page.evaluate("window.__sameDocument = true");
+      const c = chart(page, "train/loss");
+      expect(await c.getAttribute("data-points")).toBe("10");
+      const fetched = requests.length;
+
+      writer.append(live.id, "train/loss", [10, 11, 12, 13, 14], [9, 8.8, 8.6, 8.4, 0.123]);
+      await waitUntil(async () => (await c.getAttribute("data-points")) === "15", "live points on the chart");
+      writer.append(live.id, "train/loss", [15, 16], [0.11, 0.1]);
+      await waitUntil(async () => (await c.getAttribute("data-points")) === "17", "more live points");
+      expect(Number(await c.getAttribute("data-x-max"))).toBe(16);
+      // The table's last-value column follows the stream too.
+      const lastCell = page.locator(`[data-run-id="${live.id}"] [data-col="metric:train/loss:last"]`);
+      await waitUntil(async () => (await lastCell.innerText()) === "0.1", "live last value");
+      expect(requests.length).toBe(fetched);
+
+      // A new metric key gets its chart.
+      writer.append(live.id, "val/acc", [0, 1], [0.5, 0.6]);
+      await chart(page, "val/acc").waitFor();
+      await drawn(page, "val/acc", 1);
+
+      // A new run appears in the table (and, with nothing chosen, on the charts).
+      const [second] = seed(dbPath, [
+        { experiment: "live", name: "live-2", metrics: { "train/loss": { count: 3, value: () => 5 } } },
+      ]);
+      await page.locator(`[data-run-id="${second.id}"]`).waitFor();
+      await drawn(page, "train/loss", 2);
+      await waitUntil(
+        async () =>
+          (await page
+            .locator('[data-testid=experiment-item][data-name="live"] [data-testid=experiment-count]')
+            .innerText()) === "2",
+        "sidebar count",
+      );
+
+      // Status changes show.
+      const badge = page.locator(`[data-run-id="${live.id}"] [data-testid=status-badge]`);
+      expect(await badge.getAttribute("data-status")).toBe("running");
+      writer.finish(live.id, "failed");
+      await waitUntil(async () => (await badge.getAttribute("data-status")) === "failed", "status change");
+      expect(await page.evaluate("window.__sameDocument")).toBe(true);
+      await context.close();
+    } finally {
+      writer.close();
+    }
+  });
+});
