@@ -56,6 +56,9 @@ function startWriter(dbPath: string, experiment: string) {
       return waitFor(answer, from);
     },
     started: () => waitFor("started ", 0),
+    /** Ends its input, so the script can exit. */
+    endInput: () => child.stdin.end(),
+    kill: () => child.kill(),
     done: new Promise<number | null>((resolve) => child.on("close", resolve)),
   };
 }
@@ -77,17 +80,12 @@ describe("live events", () => {
   it("delivers points flushed by a writer in another process within one second, each point once", async () => {
     const writer = startWriter(dbPath, "live");
     const runId = (await writer.started()).split(" ")[1];
-    console.log("DBG started", runId);
     const stream = await readEvents(`${server.url}/api/events`);
     try {
       expect(stream.status).toBe(200);
       await stream.next((e) => e.event === "ready");
-
-      console.log("DBG ready");
       const flushed = await writer.command("log 5", "flushed ");
-      console.log("DBG flushed", flushed);
-      const t = setInterval(() => console.log("DBG events", JSON.stringify(stream.events).slice(0, 300), stream.raw().length), 1000);
-      setTimeout(() => clearInterval(t), 8000);
+
       const flushedAt = Number(flushed.split(" ")[2]);
       const first = await stream.next(isPointsOf(runId), 3000);
       // Generous bound from the issue: the event follows the writer's flush within a second.
@@ -114,11 +112,13 @@ describe("live events", () => {
       const data = JSON.parse(finished.data);
       expect(data).toMatchObject({ run_id: runId, name: "live-writer", ended_at: expect.any(Number) });
       expect(data.run.summary["train/loss"]).toMatchObject({ count: 8, last_step: 7 });
+      writer.endInput();
       expect(await writer.done).toBe(0);
       // Every event carries the cursor as its id.
       expect(stream.events.every((e) => /^\d+\.\d+$/.test(e.id))).toBe(true);
     } finally {
       stream.close();
+      writer.kill();
     }
   });
 
