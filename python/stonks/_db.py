@@ -102,10 +102,16 @@ def connect(path: str, create: bool = True) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            # One snapshot for the version and the table check: another process may be
+            # committing the first migration between two separate reads.
+            conn.execute("BEGIN")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                _check_version(conn, path, version)
+            finally:
+                conn.execute("COMMIT")
         except sqlite3.DatabaseError as error:
             raise SchemaVersionError(f"{path} is not a SQLite database stonks can read: {error}") from None
-        _check_version(conn, path, version)
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
         conn.execute("PRAGMA synchronous = NORMAL")
         if version < schema_version():

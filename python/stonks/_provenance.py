@@ -15,11 +15,19 @@ def _hostname() -> Optional[str]:
     return os.environ.get("COMPUTERNAME")
 
 
-def _command_line() -> str:
-    import shlex
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
 
+
+def _quote(arg: str) -> str:
+    """shlex.quote, without importing shlex (and compiling its regex) on the start_run() path."""
+    if arg and all(c in _SAFE for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def _command_line() -> str:
     argv = getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]
-    return " ".join(shlex.quote(str(arg)) for arg in argv)
+    return " ".join(_quote(str(arg)) for arg in argv)
 
 
 def cwd() -> Optional[str]:

@@ -10,6 +10,7 @@ run is finished (see docs/python.md for the exit-status rules).
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import os
 import sqlite3
@@ -23,7 +24,7 @@ from operator import itemgetter
 from time import monotonic
 from time import time as _now
 from types import TracebackType
-from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type
 
 from . import _db, _provenance, _store
 from ._errors import InvalidMetricError, StonksError, WriteError
@@ -38,6 +39,7 @@ HEARTBEAT_INTERVAL_S = 4.0
 # How long finish() waits for a failing final write before handing it to the background.
 FINISH_WAIT_S = 60.0
 MAX_BACKOFF_S = 30.0
+GIT_DELAY_S = 0.1
 DEFAULT_MAX_PENDING_POINTS = 5_000_000
 MAX_STEP = 2**53 - 1
 _MAX_FLOAT = 1.7976931348623157e308
@@ -184,8 +186,9 @@ class Run:
         self._error_pending: Optional[BaseException] = None
         self._ops: Deque[Dict[str, Any]] = deque()
         self._git: Optional[Tuple[Optional[str], Optional[bool]]] = None
-        self._git_thread: Optional[threading.Thread] = None
-        self._writer: Optional[threading.Thread] = None
+        self._git_thread: Optional[_Background] = None
+        self._git_now = threading.Event()
+        self._writer: Optional[_Background] = None
         self._conn: Optional[sqlite3.Connection] = None
         self._seq = 0
 
@@ -267,12 +270,8 @@ class Run:
         self._started = True
         _register(self)
         if started.created:
-            self._git_thread = threading.Thread(
-                target=self._capture_git, args=(_provenance.cwd(),), name="stonks-git", daemon=True
-            )
-            self._git_thread.start()
-        self._writer = threading.Thread(target=self._writer_main, name=f"stonks-writer-{self.id[:8]}", daemon=True)
-        self._writer.start()
+            self._git_thread = _Background(self._capture_git, _provenance.cwd())
+        self._writer = _Background(self._writer_main)
         self._accepting = True
         return self
 
@@ -291,6 +290,7 @@ class Run:
         if not self._started or self._forked:
             return
         if self._git_thread is not None:
+            self._git_now.set()
             self._git_thread.join(_provenance.GIT_TIMEOUT_S + 1.0)
         with self._cond:
             self._stop = (status, _now())
@@ -470,6 +470,8 @@ class Run:
 
     def _capture_git(self, directory: Optional[str]) -> None:
         _leave_signals_to_the_main_thread()
+        # Spawning git costs milliseconds of CPU: keep it off the path to the first durable point.
+        self._git_now.wait(GIT_DELAY_S)
         commit, dirty = _provenance.git_state(directory)
         if commit is not None or dirty is not None:
             self._git = (commit, dirty)
@@ -647,6 +649,37 @@ class Run:
             )
 
 
+def _signal_module() -> Any:
+    """The signal functions; the C module when ``signal`` (whose enums cost milliseconds) is not loaded yet."""
+    loaded = sys.modules.get("signal")
+    if loaded is not None:
+        return loaded
+    import _signal
+
+    return _signal
+
+
+class _Background:
+    """A daemon thread. Unlike threading.Thread.start(), starting it does not wait until it runs."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        self._done = threading.Event()
+
+        def main() -> None:
+            try:
+                target(*args)
+            finally:
+                self._done.set()
+
+        _thread.start_new_thread(main, ())
+
+    def is_alive(self) -> bool:
+        return not self._done.is_set()
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        self._done.wait(timeout)
+
+
 def _leave_signals_to_the_main_thread() -> None:
     """Blocks SIGINT/SIGTERM in a background thread.
 
@@ -654,8 +687,7 @@ def _leave_signals_to_the_main_thread() -> None:
     delivered to this thread would not interrupt a main thread sleeping in C code, and
     Ctrl-C or SIGTERM would wait until that sleep ends.
     """
-    import signal
-
+    signal = _signal_module()
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
@@ -706,8 +738,7 @@ def _install_hooks() -> None:
 
     sys.excepthook = excepthook
     if threading.current_thread() is threading.main_thread():
-        import signal
-
+        signal = _signal_module()
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
     if hasattr(os, "register_at_fork"):
@@ -716,8 +747,7 @@ def _install_hooks() -> None:
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     global _terminated
-    import signal
-
+    signal = _signal_module()
     if not _active:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)

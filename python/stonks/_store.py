@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ._errors import NotFoundError, StonksError
 
 CHUNK_POINTS = 1024
-ROLLUP_LEVELS = (6, 10, 14)
+ROLLUP_LEVELS = (6, 8, 10, 12, 14)  # spans 64..16384, x4 apart (docs/schema.md)
 _LITTLE_ENDIAN = sys.byteorder == "little"
 
 # A rollup row: [bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time]

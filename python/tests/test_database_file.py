@@ -139,11 +139,12 @@ def test_two_processes_creating_one_file_at_once_migrate_it_once(tmp_path: Path)
         with stonks.start_run("race", db=sys.argv[1]) as run:
             run.log({"x": 1.0})
         """
-    processes = [popen_python(script, path) for _ in range(4)]
+    processes = [popen_python(script, path) for _ in range(6)]
     for process in processes:
         _, err = process.communicate(timeout=60)
         assert process.returncode == 0, err
-    assert query(path, "SELECT count(*) FROM runs") == [(4,)]
+        assert err.strip() == ""
+    assert query(path, "SELECT count(*) FROM runs") == [(6,)]
     assert query(path, "SELECT count(*) FROM experiments") == [(1,)]
 
 
