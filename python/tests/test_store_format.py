@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 
 import stonks
 from stonks import _db, _store
-from conftest import dump_points, query
+from conftest import REPO_ROOT, dump_points, query
 
-LEVELS = (6, 10, 14)
+def typescript_rollup_levels():
+    source = (REPO_ROOT / "src" / "store" / "rollup.ts").read_text()
+    found = re.search(r"ROLLUP_LEVELS = \[([0-9, ]+)\]", source)
+    assert found, "ROLLUP_LEVELS not found in src/store/rollup.ts"
+    return tuple(int(x) for x in found.group(1).split(","))
+
+
+LEVELS = typescript_rollup_levels()
+
+
+def test_rollup_levels_are_the_typescript_stores_levels() -> None:
+    assert _store.ROLLUP_LEVELS == LEVELS
 
 
 def expected_rollups(steps, values, times):
