@@ -3,13 +3,14 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { StonksError } from "../errors.js";
-import { deleteCommand, gcCommand } from "./cleanup.js";
-import { exportCommand, infoCommand, listExperimentsCommand, listRunsCommand } from "./inspect.js";
-import { demoCommand, serveCommand } from "./serve.js";
+import type { DbOption } from "./inspect.js";
+import type { ServeOptions } from "./serve.js";
 
 const packageJson = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
+
+type JsonOption = DbOption & { json?: boolean };
 
 /** Exit status of a command-line usage mistake (unknown option, missing argument). */
 const USAGE_ERROR = 2;
@@ -20,6 +21,7 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** Commands load their modules when they run, so help and usage errors answer fast. */
 function buildProgram(): Command {
   const program = new Command("stonks")
     .description("Local-first experiment tracking: browse and manage the runs in a stonks database.")
@@ -38,14 +40,14 @@ function buildProgram(): Command {
     .option("--port <port>", "port to listen on (0: any free port)", "8000")
     .option("--token <token>", "require this token on every API request (default: $STONKS_TOKEN)")
     .option("--demo", "serve demo data (./stonks-demo.db unless --db), creating it when missing")
-    .action(serveCommand);
+    .action(async (options: ServeOptions) => (await import("./serve.js")).serveCommand(options));
 
   program
     .command("ls")
     .description("list experiments with their run counts")
     .addOption(dbOption())
     .option("--json", "print JSON")
-    .action(listExperimentsCommand);
+    .action(async (options: JsonOption) => (await import("./inspect.js")).listExperimentsCommand(options));
 
   program
     .command("runs")
@@ -60,14 +62,16 @@ function buildProgram(): Command {
     )
     .option("--tag <tag>", "only runs with this tag (repeatable: every tag)", collect, [])
     .option("--json", "print JSON")
-    .action(listRunsCommand);
+    .action(async (experiment: string, options: JsonOption & { status: string[]; tag: string[] }) =>
+      (await import("./inspect.js")).listRunsCommand(experiment, options),
+    );
 
   program
     .command("info")
     .description("counts, file size and schema version of the database")
     .addOption(dbOption())
     .option("--json", "print JSON")
-    .action(infoCommand);
+    .action(async (options: JsonOption) => (await import("./inspect.js")).infoCommand(options));
 
   program
     .command("export")
@@ -76,7 +80,9 @@ function buildProgram(): Command {
     .addOption(dbOption())
     .option("-f, --format <format>", "csv or json", "csv")
     .option("-o, --output <file>", "write to this file instead of stdout")
-    .action(exportCommand);
+    .action(async (run: string, options: DbOption & { format: string; output?: string }) =>
+      (await import("./inspect.js")).exportCommand(run, options),
+    );
 
   program
     .command("delete")
@@ -84,7 +90,9 @@ function buildProgram(): Command {
     .argument("<run-or-experiment>", "run id (or unique prefix), or experiment name or id")
     .addOption(dbOption())
     .option("-f, --force", "do not ask")
-    .action(deleteCommand);
+    .action(async (target: string, options: DbOption & { force?: boolean }) =>
+      (await import("./cleanup.js")).deleteCommand(target, options),
+    );
 
   program
     .command("gc")
@@ -93,13 +101,15 @@ function buildProgram(): Command {
     .option("--before <days>", "only runs created more than this many days ago")
     .option("--status <status>", "only runs with these statuses (comma-separated; stale = running without heartbeat)")
     .option("-f, --force", "do not ask")
-    .action(gcCommand);
+    .action(async (options: DbOption & { before?: string; status?: string; force?: boolean }) =>
+      (await import("./cleanup.js")).gcCommand(options),
+    );
 
   program
     .command("demo")
     .description("write demo data: 3 experiments, 36 runs, a million-point run")
     .option("--db <path>", "database file (default: ./stonks-demo.db)")
-    .action(demoCommand);
+    .action(async (options: DbOption) => (await import("./serve.js")).demoCommand(options));
 
   return program;
 }

@@ -1,6 +1,5 @@
 /** `stonks serve` and `stonks demo`. */
 import { existsSync } from "node:fs";
-import { startServer } from "../server/index.js";
 import { openDatabase } from "../store/connection.js";
 import { getExperiment } from "../store/reads.js";
 import { resolveDbPath } from "../util/db-path.js";
@@ -48,6 +47,8 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     dbPath = options.db ?? DEMO_DB_PATH;
     if (!existsSync(dbPath)) demoCommand({ db: dbPath });
   }
+  // The server (Hono, zod) loads only here, so other commands start faster.
+  const { startServer } = await import("../server/index.js");
   const server = await startServer({ dbPath, host: options.host, port, token });
   const dashboard =
     token === null || token === "" ? `${server.url}/` : `${server.url}/?token=${encodeURIComponent(token)}`;

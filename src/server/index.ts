@@ -1,5 +1,6 @@
 /** Starts the stonks HTTP server; shared by `stonks serve`, the tests and the benchmarks. */
 import { existsSync } from "node:fs";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { StonksError } from "../errors.js";
@@ -98,15 +99,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = () => {
     closing ??= new Promise<void>((resolve) => {
       events.close();
+      // Keep-alive sockets (event streams end just now) would hold close() open: close each once idle,
+      // and after a grace period close whatever is still busy.
+      const http = server as Server;
+      const sweep = setInterval(() => http.closeIdleConnections(), 25);
+      const deadline = setTimeout(() => http.closeAllConnections(), 2000);
       server.close(() => {
+        clearInterval(sweep);
+        clearTimeout(deadline);
         db.close();
         resolve();
       });
-      // Idle keep-alive sockets would hold close() open; requests still running get a moment to finish.
-      if ("closeIdleConnections" in server) {
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
-      }
+      http.closeIdleConnections();
     });
     return closing;
   };

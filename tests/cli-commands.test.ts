@@ -1,0 +1,275 @@
+// Every CLI command as a subprocess of the built CLI (npm run build first):
+// output, exit status, and what it did to the database file.
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { open } from "../src/query/database.js";
+import { ROOT, tempDb, tempDir } from "./helpers.js";
+import { seedRuns } from "./server-support.js";
+
+const CLI = join(ROOT, "dist", "cli", "main.js");
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function stonks(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd, env: { ...process.env, STONKS_DB: "", STONKS_LOG_LEVEL: "warn", ...env }, maxBuffer: 256 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    // No terminal: stdin is a closed pipe, like in a script.
+    child.stdin?.end();
+  });
+}
+
+/** A failure prints exactly one line on stderr and exits non-zero. */
+function expectOneLineError(result: CliResult, code: number, pattern: RegExp): void {
+  expect(result.code, result.stderr).toBe(code);
+  expect(result.stderr).toMatch(/^stonks: [^\n]+\n$/);
+  expect(result.stderr).toMatch(pattern);
+}
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`) and types `answer` at its prompt. */
+function onTerminal(args: string[], answer: string): CliResult {
+  const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const result = spawnSync("script", ["-qec", command, "/dev/null"], { input: `${answer}\n`, encoding: "utf8" });
+  return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
+}
+
+const NOW = Date.now() / 1000;
+const DAY = 86400;
+
+function seedLab(dbPath: string): string[] {
+  return seedRuns(dbPath, [
+    {
+      experiment: "vision",
+      name: "old-failed",
+      tags: ["sweep"],
+      createdAt: NOW - 40 * DAY,
+      status: "failed",
+      metrics: { "train/loss": [3, 2], "val,acc": [0.5] },
+    },
+    { experiment: "vision", name: "good", tags: ["sweep", "best"], createdAt: NOW - 2 * DAY, status: "completed" },
+    { experiment: "vision", name: "crashed", createdAt: NOW - DAY, heartbeat: NOW - DAY + 60 },
+    { experiment: "vision", name: "live", createdAt: NOW - 60, heartbeat: NOW },
+    {
+      experiment: "nlp",
+      name: "bert",
+      createdAt: NOW - 10 * DAY,
+      status: "completed",
+      metrics: { loss: [1, 0.5, 0.25] },
+    },
+  ]);
+}
+
+describe("reading commands", () => {
+  let dbPath: string;
+  let ids: string[];
+
+  beforeAll(() => {
+    dbPath = tempDb();
+    ids = seedLab(dbPath);
+  });
+
+  it("ls lists experiments with run counts as an aligned table, or JSON", async () => {
+    const table = await stonks(["ls", "--db", dbPath]);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^EXPERIMENT\s+RUNS\s+CREATED\s+ID$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([
+      ["nlp", "1"],
+      ["vision", "4"],
+    ]);
+    // Columns line up: every row has its run count ending where the RUNS header ends.
+    const runsEnd = lines[0].indexOf("RUNS") + 4;
+    for (const line of lines.slice(1)) expect(line[runsEnd - 1]).toMatch(/\d/);
+
+    const json = JSON.parse((await stonks(["ls", "--db", dbPath, "--json"])).stdout);
+    expect(json.map((e: { name: string; run_count: number }) => [e.name, e.run_count])).toEqual([
+      ["nlp", 1],
+      ["vision", 4],
+    ]);
+  });
+
+  it("uses STONKS_DB when --db is not given, and reports a missing file in one line", async () => {
+    const viaEnv = await stonks(["ls"], { STONKS_DB: dbPath });
+    expect(viaEnv.stdout).toContain("vision");
+    const missing = await stonks(["ls", "--db", join(tempDir(), "nothing.db")]);
+    expectOneLineError(missing, 1, /No stonks database at .*nothing\.db/);
+    const empty = await stonks(["ls", "--db", tempDb()], {}, tempDir());
+    expectOneLineError(empty, 1, /No stonks database/);
+  });
+
+  it("runs lists an experiment's runs newest first, filtered by status and tag", async () => {
+    const all = await stonks(["runs", "vision", "--db", dbPath]);
+    expect(all.code).toBe(0);
+    const rows = all.stdout.trimEnd().split("\n");
+    expect(rows[0]).toMatch(/^ID\s+NAME\s+STATUS\s+CREATED\s+DURATION\s+POINTS\s+TAGS$/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(1, 3))).toEqual([
+      ["live", "running"],
+      ["crashed", "stale"],
+      ["good", "completed"],
+      ["old-failed", "failed"],
+    ]);
+    expect(rows[4]).toContain(ids[0].slice(0, 8));
+
+    const names = async (...args: string[]) =>
+      JSON.parse((await stonks(["runs", "vision", "--db", dbPath, "--json", ...args])).stdout).map(
+        (r: { name: string }) => r.name,
+      );
+    expect(await names("--status", "stale")).toEqual(["crashed"]);
+    expect(await names("--status", "failed,completed")).toEqual(["good", "old-failed"]);
+    expect(await names("--tag", "sweep")).toEqual(["good", "old-failed"]);
+    expect(await names("--tag", "sweep", "--tag", "best")).toEqual(["good"]);
+    const json = JSON.parse((await stonks(["runs", "nlp", "--db", dbPath, "--json"])).stdout);
+    expect(json[0].summary.loss).toEqual({ last: 0.25, min: 0.25, max: 1, count: 3, last_step: 2 });
+
+    expectOneLineError(await stonks(["runs", "audio", "--db", dbPath]), 1, /No experiment "audio"/);
+    expectOneLineError(await stonks(["runs", "vision", "--db", dbPath, "--status", "done"]), 1, /--status must be/);
+  });
+
+  it("info reports counts, file size and schema version", async () => {
+    const text = await stonks(["info", "--db", dbPath]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^database\s+.*stonks\.db$/m);
+    expect(text.stdout).toMatch(/^schema version\s+1$/m);
+    expect(text.stdout).toMatch(/^experiments\s+2$/m);
+    expect(text.stdout).toMatch(/^runs\s+5 \(2 running, 2 completed, 1 failed\)$/m);
+    expect(text.stdout).toMatch(/^points\s+6$/m);
+    const json = JSON.parse((await stonks(["info", "--db", dbPath, "--json"])).stdout);
+    expect(json).toMatchObject({ schema_version: 1, experiments: 2, runs: 5, points: 6, series: 3 });
+    expect(json.file_bytes).toBe(statSync(dbPath).size);
+  });
+
+  it("export writes every point of a run as CSV or JSON, to stdout or a file", async () => {
+    const csv = await stonks(["export", ids[0], "--db", dbPath]);
+    expect(csv.code).toBe(0);
+    expect(csv.stdout).toBe(
+      [
+        "key,step,value,timestamp",
+        `train/loss,0,3,${NOW - 40 * DAY}`,
+        `train/loss,1,2,${NOW - 40 * DAY + 1}`,
+        `"val,acc",0,0.5,${NOW - 40 * DAY}`,
+        "",
+      ].join("\n"),
+    );
+    // A unique prefix of the id is enough.
+    const json = JSON.parse((await stonks(["export", ids[4].slice(0, 8), "-f", "json", "--db", dbPath])).stdout);
+    expect(json.run).toMatchObject({ id: ids[4], name: "bert", status: "completed" });
+    expect(json.metrics.loss).toMatchObject({ steps: [0, 1, 2], values: [1, 0.5, 0.25] });
+
+    const file = join(tempDir(), "out.csv");
+    const written = await stonks(["export", ids[4], "-o", file, "--db", dbPath]);
+    expect(written.code).toBe(0);
+    expect(readFileSync(file, "utf8").split("\n")).toHaveLength(5);
+
+    expectOneLineError(await stonks(["export", "zzzzzzzz", "--db", dbPath]), 1, /No run "zzzzzzzz"/);
+    expectOneLineError(
+      await stonks(["export", ids[0], "-f", "xml", "--db", dbPath]),
+      1,
+      /--format must be csv or json/,
+    );
+  });
+
+  it("answers usage mistakes with one line and exit status 2, and help with 0", async () => {
+    expectOneLineError(await stonks(["frobnicate"]), 2, /unknown command 'frobnicate'/);
+    expectOneLineError(await stonks(["ls", "--verbose"]), 2, /unknown option '--verbose'/);
+    expectOneLineError(await stonks(["runs"]), 2, /missing required argument 'experiment'/);
+    expectOneLineError(await stonks(["export"]), 2, /missing required argument 'run'/);
+    expectOneLineError(await stonks(["serve", "--port", "http"]), 1, /--port must be a whole number/);
+    const help = await stonks(["--help"]);
+    expect(help.code).toBe(0);
+    for (const command of ["serve", "ls", "runs", "info", "export", "delete", "gc", "demo"]) {
+      expect(help.stdout).toContain(command);
+    }
+  });
+});
+
+describe("changing commands", () => {
+  it("delete refuses without a terminal or -f, asks on a terminal, and deletes with -f", async () => {
+    const dbPath = tempDb();
+    const ids = seedLab(dbPath);
+    const refused = await stonks(["delete", ids[1], "--db", dbPath]);
+    expectOneLineError(refused, 1, /Refusing to delete without confirmation.*-f/);
+
+    const declined = onTerminal(["delete", ids[1], "--db", dbPath], "n");
+    expect(declined.stdout).toContain("Nothing deleted.");
+    const accepted = onTerminal(["delete", "nlp", "--db", dbPath], "y");
+    expect(accepted.stdout).toContain("Deleted experiment nlp (1 runs).");
+
+    const forced = await stonks(["delete", ids[1].slice(0, 6), "-f", "--db", dbPath]);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toBe(`Deleted run ${ids[1]} (good).\n`);
+    expectOneLineError(await stonks(["delete", "nothing-like-this", "-f", "--db", dbPath]), 1, /No run or experiment/);
+
+    const db = open(dbPath);
+    try {
+      expect(db.listExperiments().map((e) => e.name)).toEqual(["vision"]);
+      expect(
+        db
+          .listRuns()
+          .map((r) => r.name)
+          .sort(),
+      ).toEqual(["crashed", "live", "old-failed"]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("gc deletes runs by age and status, removes emptied experiments, and compacts the file", async () => {
+    const dbPath = tempDb();
+    seedLab(dbPath);
+    expectOneLineError(await stonks(["gc", "--status", "failed", "--db", dbPath]), 1, /Refusing to delete/);
+    expectOneLineError(await stonks(["gc", "--before", "soon", "-f", "--db", dbPath]), 1, /--before takes a number/);
+    expectOneLineError(await stonks(["gc", "--status", "lost", "-f", "--db", dbPath]), 1, /--status must be/);
+
+    const stale = await stonks(["gc", "--status", "stale", "-f", "--db", dbPath]);
+    expect(stale.code).toBe(0);
+    expect(stale.stdout).toMatch(/^Deleted 1 runs; .* -> .*\.\n$/);
+    const old = await stonks(["gc", "--before", "5", "-f", "--db", dbPath]);
+    expect(old.stdout).toMatch(/^Deleted 2 runs/);
+
+    const db = open(dbPath);
+    try {
+      expect(db.listRuns().map((r) => r.name)).toEqual(["live", "good"]);
+      expect(db.listExperiments().map((e) => e.name)).toEqual(["vision"]);
+    } finally {
+      db.close();
+    }
+    // Compaction folds the write-ahead log into the file.
+    expect(existsSync(`${dbPath}-wal`) ? statSync(`${dbPath}-wal`).size : 0).toBe(0);
+  });
+
+  it("demo writes realistic data: 3 experiments, 30+ runs, a million-point run, failed, interrupted and stale runs", async () => {
+    const dbPath = join(tempDir(), "demo.db");
+    const result = await stonks(["demo", "--db", dbPath]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Wrote 3 experiments, 36 runs/);
+    const db = open(dbPath);
+    try {
+      expect(db.listExperiments()).toHaveLength(3);
+      const runs = db.listRuns();
+      expect(runs.length).toBeGreaterThanOrEqual(30);
+      const statuses = new Set(runs.map((r) => (r.stale ? "stale" : r.status)));
+      expect([...statuses].sort()).toEqual(["completed", "failed", "interrupted", "stale"]);
+      const counts = runs.map((r) => Math.max(0, ...db.getSummaries(r.id).map((s) => s.count)));
+      expect(Math.max(...counts)).toBe(1_000_000);
+      const sweep = runs.filter((r) => r.group === "lr-bs-sweep");
+      expect(new Set(sweep.map((r) => `${r.config.lr}/${r.config.batch_size}/${r.config.optimizer}`)).size).toBe(24);
+      expect(runs.some((r) => r.tags.length > 0 && r.notes !== null && r.provenance.gitCommit !== null)).toBe(true);
+    } finally {
+      db.close();
+    }
+    expectOneLineError(await stonks(["demo", "--db", dbPath]), 1, /already has the demo experiment/);
+  });
+});

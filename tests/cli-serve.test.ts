@@ -1,0 +1,132 @@
+// `stonks serve` as a subprocess: it prints where it listens, serves, warns
+// about open binds without a token, and stops cleanly on SIGINT and SIGTERM.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { describe, expect, it } from "vitest";
+import { ROOT, tempDb, tempDir } from "./helpers.js";
+import { seedRuns } from "./server-support.js";
+
+const CLI = join(ROOT, "dist", "cli", "main.js");
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `stonks serve …` and waits for the line with the dashboard URL. */
+async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, STONKS_DB: "", STONKS_TOKEN: "", STONKS_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal })),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve printed no URL; stderr: ${stderr}`)), 30_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      stdout += `${line}\n`;
+      const match = /dashboard: (http:\/\/\S+?)\/(\?token=\S+)?$/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    void exit.then(() => reject(new Error(`serve exited early; stderr: ${stderr}`)));
+  });
+  return { child, url, stdout: () => stdout, stderr: () => stderr, exit };
+}
+
+describe("stonks serve", () => {
+  it("serves the API on the database given, and stops cleanly on SIGTERM and SIGINT", async () => {
+    const dbPath = tempDb();
+    seedRuns(dbPath, [{ experiment: "served", name: "r", status: "completed" }]);
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const server = await serve(["--db", dbPath]);
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(server.stdout()).toContain(`serving ${dbPath}`);
+      const experiments = (await (await fetch(`${server.url}/api/experiments`)).json()) as { name: string }[];
+      expect(experiments.map((e) => e.name)).toEqual(["served"]);
+      // An open event stream must not keep the server from stopping.
+      const events = await fetch(`${server.url}/api/events`);
+      expect(events.status).toBe(200);
+      server.child.kill(signal);
+      expect(await server.exit).toEqual({ code: 0, signal: null });
+    }
+  });
+
+  it("creates the database when the file does not exist, from STONKS_DB too", async () => {
+    const dbPath = join(tempDir(), "new.db");
+    const server = await serve([], { STONKS_DB: dbPath });
+    try {
+      expect(existsSync(dbPath)).toBe(true);
+      expect(await (await fetch(`${server.url}/api/experiments`)).json()).toEqual([]);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exit;
+    }
+  });
+
+  it("warns when listening beyond loopback without a token, and requires the token when one is set", async () => {
+    const open = await serve(["--db", tempDb(), "--host", "0.0.0.0"]);
+    try {
+      expect(open.stderr()).toMatch(/without a token/);
+    } finally {
+      open.child.kill("SIGTERM");
+      await open.exit;
+    }
+    const guarded = await serve(["--db", tempDb(), "--host", "0.0.0.0"], { STONKS_TOKEN: "tok" });
+    try {
+      expect(guarded.stderr()).not.toMatch(/without a token/);
+      expect(guarded.stdout()).toContain("?token=tok");
+      const local = guarded.url.replace("0.0.0.0", "127.0.0.1");
+      expect((await fetch(`${local}/api/experiments`)).status).toBe(401);
+      expect((await fetch(`${local}/api/experiments?token=tok`)).status).toBe(200);
+    } finally {
+      guarded.child.kill("SIGTERM");
+      await guarded.exit;
+    }
+  });
+
+  it("--demo creates the demo database when it is missing and serves it", async () => {
+    const dbPath = join(tempDir(), "demo.db");
+    const server = await serve(["--demo", "--db", dbPath]);
+    try {
+      const experiments = (await (await fetch(`${server.url}/api/experiments`)).json()) as { run_count: number }[];
+      expect(experiments).toHaveLength(3);
+      expect(experiments.reduce((n, e) => n + e.run_count, 0)).toBe(36);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exit;
+    }
+  });
+
+  it("reports a port in use in one line", async () => {
+    const first = await serve(["--db", tempDb()]);
+    try {
+      const port = new URL(first.url).port;
+      const second = spawn(process.execPath, [CLI, "serve", "--db", tempDb(), "--port", port], { cwd: ROOT });
+      let stderr = "";
+      second.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => second.on("close", resolve));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(new RegExp(`^stonks: Port ${port} on 127\\.0\\.0\\.1 is in use[^\\n]*\\n$`));
+    } finally {
+      first.child.kill("SIGTERM");
+      await first.exit;
+    }
+  });
+});
