@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api } from "./api/client";
 import type { Experiment, PointsEvent } from "./api/types";
 import { ChartsView } from "./components/ChartsView";
@@ -13,7 +13,7 @@ import { Sidebar } from "./components/Sidebar";
 import { forgetRun } from "./state/actions";
 import { connectLive, type LiveStatus } from "./state/live";
 import { dismissError, showError, useError } from "./state/notices";
-import { recordHandler } from "./state/perf";
+import { perfEnabled, recordHandler, recordRender } from "./state/perf";
 import { runsStore, useRuns } from "./state/runs";
 import { seriesStore } from "./state/series";
 import { useTheme } from "./state/theme";
@@ -31,6 +31,10 @@ function handlePoints(event: PointsEvent): void {
 }
 
 export function App() {
+  const renderStart = perfEnabled ? performance.now() : 0;
+  useLayoutEffect(() => {
+    if (perfEnabled) recordRender(performance.now() - renderStart);
+  });
   const view = useView();
   const { theme } = useTheme();
   const runsSnap = useRuns();
@@ -84,22 +88,27 @@ export function App() {
     updateView({ exp: newest.id });
   }, [view.exp, view.run, experimentsState, experiments]);
 
-  // A link may name the experiment; the rest of the page works with its id.
-  useEffect(() => {
-    if (!view.exp || experimentsState !== "ready") return;
-    const byName = experiments.find((e) => e.name === view.exp && e.id !== view.exp);
-    if (byName && !experiments.some((e) => e.id === view.exp)) updateView({ exp: byName.id });
-  }, [view.exp, experimentsState, experiments]);
+  // The experiment as the URL names it (id or name), and its id once known.
+  const experimentKey = view.exp;
+  const experiment = experiments.find((e) => e.id === experimentKey || e.name === experimentKey) ?? null;
+  const experimentId = experiment?.id ?? (runsSnap.experimentKey === experimentKey ? runsSnap.experimentId : null);
 
-  const experimentId = view.exp;
   useEffect(() => {
     seriesStore.reset();
-    void runsStore.load(experimentId);
-    if (!experimentId) {
+    void runsStore.load(experimentKey);
+  }, [experimentKey]);
+
+  useEffect(() => {
+    if (experimentKey && experiment) runsStore.resolve(experimentKey, experiment.id);
+  }, [experimentKey, experiment]);
+
+  const liveId = experiment?.id ?? null;
+  useEffect(() => {
+    if (!liveId || !experimentKey) {
       setLive(null);
       return;
     }
-    const stop = connectLive(experimentId, {
+    return connectLive(liveId, {
       runUpdate: (event) => {
         if (!runsStore.getSnapshot().byId.has(event.run_id)) refreshExperimentsSoon();
         if (event.run) runsStore.upsert(event.run);
@@ -113,14 +122,14 @@ export function App() {
       points: handlePoints,
       resync: () => {
         seriesStore.reset();
-        void runsStore.load(experimentId, true);
+        void runsStore.load(experimentKey, true);
       },
       status: setLive,
     });
-    return stop;
-  }, [experimentId, refreshExperimentsSoon]);
+  }, [liveId, experimentKey, refreshExperimentsSoon]);
 
-  const runs = runsSnap.experimentId === experimentId ? runsSnap.runs : [];
+  const current = runsSnap.experimentKey === experimentKey;
+  const runs = current ? runsSnap.runs : [];
   const autoSelected = view.runs === null;
   const { selected, selectedIds, selectedRuns } = useMemo(() => {
     const ids = view.runs ?? runs.slice(0, AUTO_SELECT).map((r) => r.id);
@@ -128,19 +137,16 @@ export function App() {
     return { selected: set, selectedIds: [...set], selectedRuns: runs.filter((r) => set.has(r.id)) };
   }, [view.runs, runs, runsSnap.byId]);
 
-  const experiment = experiments.find((e) => e.id === experimentId || e.name === experimentId) ?? null;
   const shownExperiments = useMemo(
     () =>
       experiments.map((e) =>
-        e.id === experimentId && runsSnap.status === "ready" && runsSnap.experimentId === e.id
-          ? { ...e, run_count: runsSnap.runs.length }
-          : e,
+        e.id === experimentId && current && runsSnap.status === "ready" ? { ...e, run_count: runsSnap.runs.length } : e,
       ),
-    [experiments, experimentId, runsSnap],
+    [experiments, experimentId, current, runsSnap],
   );
 
   const pickExperiment = (id: string) => {
-    if (id === experimentId) return;
+    if (id === experimentId || id === experimentKey) return;
     updateView(
       {
         exp: id,
@@ -187,7 +193,7 @@ export function App() {
         </button>
       </EmptyState>
     );
-  } else if (experiments.length === 0 && !experimentId) {
+  } else if (experiments.length === 0 && !experimentKey) {
     content = (
       <EmptyState title="No experiments yet" testId="empty-experiments" icon="◇">
         <p>Log your first run from Python, and it shows up here live:</p>
@@ -197,7 +203,7 @@ export function App() {
         </p>
       </EmptyState>
     );
-  } else if (!experimentId) {
+  } else if (!experimentKey) {
     content = <EmptyState title="Pick an experiment" icon="◇" />;
   } else if (runsSnap.status === "error") {
     content = (
@@ -208,7 +214,7 @@ export function App() {
         </button>
       </EmptyState>
     );
-  } else if (runsSnap.status !== "ready" || runsSnap.experimentId !== experimentId) {
+  } else if (runsSnap.status !== "ready" || !current) {
     content = (
       <div className="loading-page" data-testid="loading">
         Loading runs…
@@ -268,11 +274,11 @@ export function App() {
   const detailRun = view.run ? runsSnap.byId.get(view.run) : undefined;
   return (
     <div className="app">
-      <Header experimentName={experiment?.name ?? null} live={experimentId ? live : null} />
+      <Header experimentName={experiment?.name ?? null} live={liveId ? live : null} />
       <div className="body">
         <Sidebar
           experiments={shownExperiments}
-          current={experiment?.id ?? experimentId}
+          current={experimentId}
           loading={experimentsState === "loading"}
           onPick={pickExperiment}
           onDelete={setDeleting}
@@ -296,9 +302,7 @@ export function App() {
           {content}
         </main>
       </div>
-      {view.run && (
-        <RunDetail run={detailRun} loading={runsSnap.status !== "ready" || runsSnap.experimentId !== experimentId} />
-      )}
+      {view.run && <RunDetail run={detailRun} loading={runsSnap.status !== "ready" || !current} />}
       {deleting && (
         <ConfirmDialog
           title="Delete this experiment?"

@@ -315,7 +315,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
       if (d) k++;
     }
     u.setData(data as uPlot.AlignedData);
-    if (points > 0) markOnce("firstChart");
     // What the plot shows, for people inspecting the page and for the browser tests.
     const box = boxRef.current;
     if (box) {
@@ -350,6 +349,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const box = plotRef.current;
     if (!box) return;
     setWidth(box.clientWidth);
+    // Charts already on screen start fetching in this frame rather than after the observer's first callback.
+    const rect = box.getBoundingClientRect();
+    if (rect.top < window.innerHeight && rect.bottom > 0) setVisible(true);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const observer = new ResizeObserver(() => {
       clearTimeout(timer);
@@ -458,26 +460,30 @@ export const Chart = memo(function Chart(props: ChartProps) {
             card.dataset.xMin = String(u.scales.x.min);
             card.dataset.xMax = String(u.scales.x.max);
             card.dataset.yMax = String(u.scales.y.max);
+            if (u.data[0].length > 0) markOnce("firstChart");
           },
         ],
       },
     };
-    const u = new uPlot(opts, [[]], box);
-    uRef.current = u;
-    const onEnter = () => {
-      hoveredRef.current = true;
+    // Built in the next frame, so the data requests of every chart on screen leave first.
+    let u: uPlot | null = null;
+    const build = () => {
+      u = new uPlot({ ...opts, width: box.clientWidth || opts.width }, [[]], box);
+      uRef.current = u;
+      u.over.addEventListener("mouseenter", () => {
+        hoveredRef.current = true;
+      });
+      u.over.addEventListener("mouseleave", () => {
+        hoveredRef.current = false;
+      });
+      u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
+      redraw();
     };
-    const onLeave = () => {
-      hoveredRef.current = false;
-    };
-    const onDoubleClick = () => propsRef.current.onZoom(null);
-    u.over.addEventListener("mouseenter", onEnter);
-    u.over.addEventListener("mouseleave", onLeave);
-    u.over.addEventListener("dblclick", onDoubleClick);
-    redraw();
+    onNextFrame(build);
     return () => {
+      cancelFrame(build);
       cancelFrame(redraw);
-      u.destroy();
+      u?.destroy();
       uRef.current = null;
     };
   }, [visible, hasWidth, runKey, colorKey, xAxis, smoothOn, logY, theme]);

@@ -7,12 +7,13 @@ export const perfEnabled = new URLSearchParams(window.location.search).has("perf
 interface PerfLog {
   handler: number[];
   frame: number[];
+  render: number[];
   events: number;
   points: number;
   marks: Record<string, number>;
 }
 
-const log: PerfLog = { handler: [], frame: [], events: 0, points: 0, marks: {} };
+const log: PerfLog = { handler: [], frame: [], render: [], events: 0, points: 0, marks: {} };
 if (perfEnabled) (window as unknown as { __stonksPerf: PerfLog }).__stonksPerf = log;
 
 export function recordHandler(ms: number, points: number): void {
@@ -24,6 +25,11 @@ export function recordHandler(ms: number, points: number): void {
 
 export function recordFrame(ms: number): void {
   if (perfEnabled) log.frame.push(ms);
+}
+
+/** A React render and commit of the page (the table after live summary updates, say). */
+export function recordRender(ms: number): void {
+  if (perfEnabled) log.render.push(ms);
 }
 
 /** Remembers the first time something happened (for example the first chart painted). */

@@ -4,6 +4,9 @@ import type { MetricsUpdateEvent, PointsEvent, Run } from "../api/types";
 import { assignDefaultColors } from "../lib/colors";
 
 export interface RunsSnapshot {
+  /** The experiment as the URL names it: its id or its name. */
+  experimentKey: string | null;
+  /** Its id, once known (the runs carry it); live events are matched against it. */
   experimentId: string | null;
   status: "idle" | "loading" | "ready" | "error";
   error: string | null;
@@ -20,7 +23,14 @@ const RUNNING_POLL_MS = 15_000;
  * every SUMMARY_FLUSH_MS so a busy sweep never re-renders the table per event.
  */
 class RunsStore {
-  private snapshot: RunsSnapshot = { experimentId: null, status: "idle", error: null, runs: [], byId: new Map() };
+  private snapshot: RunsSnapshot = {
+    experimentKey: null,
+    experimentId: null,
+    status: "idle",
+    error: null,
+    runs: [],
+    byId: new Map(),
+  };
   private listeners = new Set<() => void>();
   private pending = new Map<string, Run>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -48,23 +58,37 @@ class RunsStore {
     this.emit({ runs, byId });
   }
 
-  async load(experimentId: string | null, quiet = false): Promise<void> {
+  /**
+   * Loads the runs of an experiment (by id or name). Asking again for the one
+   * already loaded or loading does nothing unless `refresh` (after missed
+   * events), which keeps the current list on screen until the new one arrives.
+   */
+  async load(experimentKey: string | null, refresh = false): Promise<void> {
+    if (!refresh && experimentKey === this.snapshot.experimentKey && this.snapshot.status !== "error") return;
     const token = ++this.loadToken;
     clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.pending.clear();
     clearInterval(this.pollTimer);
-    if (experimentId === null) {
+    this.duringLoad.clear();
+    if (experimentKey === null) {
       this.fetching = false;
-      this.emit({ experimentId: null, status: "idle", error: null, runs: [], byId: new Map() });
+      this.emit({ experimentKey: null, experimentId: null, status: "idle", error: null, runs: [], byId: new Map() });
       return;
     }
-    this.duringLoad.clear();
-    if (!quiet || this.snapshot.experimentId !== experimentId) {
-      this.emit({ experimentId, status: "loading", error: null, runs: [], byId: new Map() });
+    if (!refresh || this.snapshot.experimentKey !== experimentKey) {
+      this.emit({
+        experimentKey,
+        experimentId: experimentKey,
+        status: "loading",
+        error: null,
+        runs: [],
+        byId: new Map(),
+      });
     }
     this.fetching = true;
     try {
-      const runs = await api.runs(experimentId);
+      const runs = await api.runs(experimentKey);
       if (token !== this.loadToken) return;
       this.fetching = false;
       const byId = new Map(runs.map((r) => [r.id, r]));
@@ -73,7 +97,8 @@ class RunsStore {
         else byId.delete(id);
       }
       this.duringLoad.clear();
-      this.emit({ status: "ready", error: null });
+      const experimentId = runs[0]?.experiment_id ?? this.snapshot.experimentId;
+      this.emit({ status: "ready", error: null, experimentId });
       this.setRuns(byId);
       this.pollTimer = setInterval(() => void this.pollRunning(), RUNNING_POLL_MS);
     } catch (error) {
@@ -84,13 +109,20 @@ class RunsStore {
     }
   }
 
+  /** The experiment's id, when the page learns it from the experiment list (an experiment without runs). */
+  resolve(experimentKey: string, experimentId: string): void {
+    if (this.snapshot.experimentKey === experimentKey && this.snapshot.experimentId !== experimentId) {
+      this.emit({ experimentId });
+    }
+  }
+
   /** Heartbeats of live runs do not come as events; this keeps "stale" and durations true. */
   private async pollRunning(): Promise<void> {
-    const experimentId = this.snapshot.experimentId;
-    if (!experimentId || !this.snapshot.runs.some((r) => r.status === "running")) return;
+    const key = this.snapshot.experimentKey;
+    if (!key || !this.snapshot.runs.some((r) => r.status === "running")) return;
     try {
-      const fresh = await api.runs(experimentId, "running,stale");
-      if (experimentId !== this.snapshot.experimentId) return;
+      const fresh = await api.runs(key, "running,stale");
+      if (key !== this.snapshot.experimentKey) return;
       for (const run of fresh) this.upsert(run);
     } catch {
       // the event stream reports connection trouble; a failed poll is retried next time
