@@ -1,0 +1,74 @@
+"""Shared helpers of the Python SDK benchmarks (bench/py_*.py)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, List
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON_DIR = REPO / "python"
+RESULTS = REPO / "bench" / "RESULTS.md"
+START = "<!-- python-sdk benchmarks: start -->"
+END = "<!-- python-sdk benchmarks: end -->"
+
+if str(PYTHON_DIR) not in sys.path:
+    sys.path.insert(0, str(PYTHON_DIR))
+
+
+def child_env() -> dict:
+    """Environment of benchmark child processes: stonks from this checkout, bytecode cached
+    (as after pip install, which compiles it)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("STONKS_")}
+    env["PYTHONPATH"] = str(PYTHON_DIR)
+    return env
+
+
+def compile_package() -> None:
+    import compileall
+
+    compileall.compile_dir(str(PYTHON_DIR / "stonks"), quiet=1)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import sqlite3
+
+    return (
+        f"{os.cpu_count()} × {cpu}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def median_of(runs: int, sample: Callable[[], float]) -> List[float]:
+    return [sample() for _ in range(runs)]
+
+
+def median(samples: List[float]) -> float:
+    return statistics.median(samples)
+
+
+def scratch_db(name: str = "bench.db") -> str:
+    return os.path.join(tempfile.mkdtemp(prefix="stonks-bench-"), name)
+
+
+def row(what: str, value: str, goal: str, baseline: str = "", ratio: str = "", note: str = "") -> str:
+    return f"| {what} | {value} | {goal} | {baseline} | {ratio} | {note} |"
+
+
+HEADER = [
+    "| measurement | stonks (median) | goal | baseline (same run) | ratio | note |",
+    "|---|---|---|---|---|---|",
+]
