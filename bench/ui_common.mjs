@@ -102,7 +102,10 @@ export function launch() {
 export function machine() {
   let chromiumVersion = "";
   try {
-    chromiumVersion = execFileSync(CHROMIUM, ["--version"], { encoding: "utf8" }).trim();
+    chromiumVersion = execFileSync(CHROMIUM, ["--version"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   } catch {}
   const cpu = cpus();
   return `${cpu.length} × ${cpu[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${chromiumVersion} (headless, --disable-gpu)`;
