@@ -112,8 +112,9 @@ def connect(path: str, create: bool = True) -> sqlite3.Connection:
                 conn.execute("COMMIT")
         except sqlite3.DatabaseError as error:
             raise SchemaVersionError(f"{path} is not a SQLite database stonks can read: {error}") from None
-        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        # synchronous first: switching a new file to WAL under the default FULL costs an fsync.
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA journal_mode = WAL").fetchone()
         if version < schema_version():
             _migrate(conn, path)
     except BaseException:
