@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -22,8 +23,13 @@ FULL_DISK = """
     run.flush()
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    refused = []
     for step in range(5000):
-        run.log({"a": float(step), "b": 2.0})
+        try:
+            run.log({"a": float(step), "b": 2.0}, step=step + 1)
+        except stonks.WriteError:
+            # Strict: a background write failed; this call raised and logged nothing.
+            refused.append(step)
     try:
         run.flush()
         print("flush returned")
@@ -33,16 +39,22 @@ FULL_DISK = """
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                run.log({"c": 1.0})
+                run.log({"c": 1.0}, step=10_000)
             except stonks.WriteError:
                 print("log raised")
                 break
             time.sleep(0.01)
+    print("refused", refused)
     resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     run.flush()
     run.finish()
     print("finished")
     """
+
+
+def refused_steps(stdout: str):
+    line = next(line for line in stdout.splitlines() if line.startswith("refused "))
+    return set(json.loads(line[len("refused "):]))
 
 
 def read(path: str):
@@ -54,6 +66,7 @@ def read(path: str):
 def test_default_mode_warns_keeps_points_and_retries(db_path: str) -> None:
     done = run_python(FULL_DISK, db_path, "default")
     assert "flush returned" in done.stdout and "finished" in done.stdout
+    assert refused_steps(done.stdout) == set()
     assert "they are kept in memory and retried" in done.stderr
     run, a, b = read(db_path)
     assert run.status == "completed"
@@ -63,13 +76,17 @@ def test_default_mode_warns_keeps_points_and_retries(db_path: str) -> None:
 
 def test_strict_mode_raises_at_the_next_flush_and_log(db_path: str) -> None:
     done = run_python(FULL_DISK, db_path, "strict")
-    assert "flush raised WriteError True" in done.stdout
+    # The failure surfaces at the next call: a log() in the loop or the flush() after it.
+    refused = refused_steps(done.stdout)
+    assert refused or "flush raised WriteError True" in done.stdout
     assert "log raised" in done.stdout
     assert "finished" in done.stdout
     run, a, b = read(db_path)
     assert run.status == "completed"
-    assert a.steps == list(range(5001))
-    assert len(b.steps) == 5000
+    # Every point of every call that did not raise was kept through the failures and written.
+    kept = [step + 1 for step in range(5000) if step not in refused]
+    assert a.steps == [0, *kept]
+    assert b.steps == kept
 
 
 def test_past_the_cap_points_are_dropped_counted_and_warned(db_path: str) -> None:
