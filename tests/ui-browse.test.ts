@@ -8,7 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureExperiment } from "../src/store/writes.js";
-import { apiGet, attrs, launchBrowser, newPage, query, seed, serve, tempDir, texts, waitUntil } from "./ui-support.js";
+import {
+  apiGet,
+  attrs,
+  launchBrowser,
+  newPage,
+  query,
+  seed,
+  serve,
+  shown,
+  tempDir,
+  texts,
+  waitUntil,
+} from "./ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-browse-");
@@ -117,7 +129,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
       "vision",
     ]);
     const count = (name: string) =>
-      page.locator(`[data-testid=experiment-item][data-name="${name}"] [data-testid=experiment-count]`).innerText();
+      shown(page.locator(`[data-testid=experiment-item][data-name="${name}"] [data-testid=experiment-count]`));
     expect(await count("vision")).toBe("5");
     expect(await count("big-sweep")).toBe("3000");
     expect(await count("nlp-bert")).toBe("2");
@@ -151,18 +163,18 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     for (const [name, status] of Object.entries(expected)) {
       const badge = row(name).locator("[data-testid=status-badge]");
       expect(await badge.getAttribute("data-status")).toBe(status);
-      expect(await badge.innerText()).toBe(status);
+      expect(await shown(badge)).toBe(status);
       backgrounds.add(
         await styleOf(page, `[data-run-id="${ids[name]}"] [data-testid=status-badge]`, "background-color"),
       );
     }
     expect(backgrounds.size).toBe(5);
-    expect(await row("alpha").locator("[data-col=tags]").innerText()).toContain("sweep");
-    expect(await row("alpha").locator("[data-col=tags]").innerText()).toContain("best");
-    expect(await row("alpha").locator("[data-col=group]").innerText()).toBe("g1");
-    expect(await row("charlie").locator("[data-col=duration]").innerText()).toBe("1m 40s");
-    expect(await row("charlie").locator("[data-col=created]").innerText()).toMatch(/h ago|min ago/);
-    expect(await row("alpha").locator("[data-col=created]").innerText()).toBe("8 min ago");
+    expect(await shown(row("alpha").locator("[data-col=tags]"))).toContain("sweep");
+    expect(await shown(row("alpha").locator("[data-col=tags]"))).toContain("best");
+    expect(await shown(row("alpha").locator("[data-col=group]"))).toBe("g1");
+    expect(await shown(row("charlie").locator("[data-col=duration]"))).toBe("1m 40s");
+    expect(await shown(row("charlie").locator("[data-col=created]"))).toMatch(/h ago|min ago/);
+    expect(await shown(row("alpha").locator("[data-col=created]"))).toBe("8 min ago");
     // Newest first by default.
     expect(await texts(page, "[data-testid=run-name]")).toEqual([
       "alpha-running",
@@ -200,7 +212,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     await page.locator('[data-testid=col-option][data-col="config:optimizer.name"]').check();
     await page.keyboard.press("Escape");
     const cell = (name: string, col: string) =>
-      page.locator(`[data-testid=run-row][data-run-id="${ids[name]}"] [data-col="${col}"]`).innerText();
+      shown(page.locator(`[data-testid=run-row][data-run-id="${ids[name]}"] [data-col="${col}"]`));
     expect(await cell("charlie", "metric:train/loss:min")).toBe("0.7");
     expect(await cell("charlie", "metric:train/loss:max")).toBe("4");
     expect(await cell("charlie", "metric:train/loss:last")).toBe("0.9");
@@ -248,7 +260,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     await page.locator("[data-testid=run-search]").fill("CHAR");
     await waitUntil(async () => (await names()).length === 1, "text filter");
     expect(await names()).toEqual(["charlie-done"]);
-    expect(await page.locator("[data-testid=run-count]").innerText()).toContain("1 of 5 runs");
+    expect(await shown(page.locator("[data-testid=run-count]"))).toContain("1 of 5 runs");
     await page.locator("[data-testid=run-search]").fill("no such run");
     await page.locator("[data-testid=table-empty]").waitFor();
     await page.locator("[data-testid=clear-filters]").click();
@@ -260,7 +272,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=big-sweep`);
     await page.locator("[data-testid=run-row]").first().waitFor();
-    expect(await page.locator("[data-testid=run-count]").innerText()).toContain("3000 runs");
+    expect(await shown(page.locator("[data-testid=run-count]"))).toContain("3000 runs");
     const rendered = await page.locator("[data-testid=run-row]").count();
     expect(rendered).toBeGreaterThan(5);
     expect(rendered).toBeLessThan(80);
@@ -274,12 +286,12 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     await page.locator("[data-testid=clear-selection]").click();
     await page.locator("[data-testid=run-search]").fill("run-00");
     await waitUntil(
-      async () => (await page.locator("[data-testid=run-count]").innerText()).includes("100 of 3000"),
+      async () => (await shown(page.locator("[data-testid=run-count]"))).includes("100 of 3000"),
       "filtered",
     );
     await page.locator("[data-testid=select-all]").check();
     await waitUntil(
-      async () => (await page.locator("[data-testid=selected-count]").innerText()) === "100 selected",
+      async () => (await shown(page.locator("[data-testid=selected-count]"))) === "100 selected",
       "100 selected",
     );
     expect(query(page).get("runs")?.split(",").length).toBe(100);
@@ -295,24 +307,22 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     expect(query(page).get("run")).toBe(ids.alpha);
     expect(await detail.locator("[data-testid=detail-name]").inputValue()).toBe("alpha-running");
     expect(await detail.locator("[data-testid=status-badge]").getAttribute("data-status")).toBe("running");
-    expect(await detail.locator("[data-testid=detail-id]").innerText()).toBe(ids.alpha);
-    expect(await detail.locator("[data-testid=prov-host]").innerText()).toBe("gpu-box-7");
-    expect(await detail.locator("[data-testid=prov-command]").innerText()).toBe("python train.py --lr 0.01");
-    expect(await detail.locator("[data-testid=prov-git]").innerText()).toContain("0123456789ab");
-    expect(await detail.locator("[data-testid=prov-git]").innerText()).toContain("dirty");
-    expect(await detail.locator("[data-testid=detail-created]").innerText()).toMatch(
-      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/,
-    );
+    expect(await shown(detail.locator("[data-testid=detail-id]"))).toBe(ids.alpha);
+    expect(await shown(detail.locator("[data-testid=prov-host]"))).toBe("gpu-box-7");
+    expect(await shown(detail.locator("[data-testid=prov-command]"))).toBe("python train.py --lr 0.01");
+    expect(await shown(detail.locator("[data-testid=prov-git]"))).toContain("0123456789ab");
+    expect(await shown(detail.locator("[data-testid=prov-git]"))).toContain("dirty");
+    expect(await shown(detail.locator("[data-testid=detail-created]"))).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect(await detail.locator("[data-testid=notes-input]").inputValue()).toBe("the good one");
     const tree = detail.locator("[data-testid=config-tree]");
-    expect(await tree.locator('[data-testid=config-leaf][data-key="lr"]').innerText()).toContain("0.1");
+    expect(await shown(tree.locator('[data-testid=config-leaf][data-key="lr"]'))).toContain("0.1");
     // Nested keys sit under their parent node.
-    expect(
-      await tree.locator(".tree-node", { hasText: "optimizer" }).locator('[data-key="name"]').innerText(),
-    ).toContain('"adam"');
+    expect(await shown(tree.locator(".tree-node", { hasText: "optimizer" }).locator('[data-key="name"]'))).toContain(
+      '"adam"',
+    );
     await tree.locator(".tree-toggle", { hasText: "optimizer" }).click();
     await waitUntil(async () => (await tree.locator('[data-key="name"]').count()) === 0, "collapsed node");
-    expect(await detail.locator("[data-testid=detail-metrics]").innerText()).toContain("train/loss");
+    expect(await shown(detail.locator("[data-testid=detail-metrics]"))).toContain("train/loss");
     await detail.locator("[data-testid=detail-close]").click();
     await detail.waitFor({ state: "detached" });
     expect(query(page).get("run")).toBeNull();
@@ -320,7 +330,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     await page.goto(`${server.url}/?run=${ids.echo}`);
     await page.locator("[data-testid=run-detail] [data-testid=detail-name]").waitFor();
     expect(await page.locator("[data-testid=detail-name]").inputValue()).toBe("echo-interrupted");
-    expect(await page.locator("[data-testid=experiment-title]").innerText()).toBe("vision");
+    expect(await shown(page.locator("[data-testid=experiment-title]"))).toBe("vision");
     await context.close();
   });
 
@@ -339,11 +349,11 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     expect(await styleOf(page, '[data-key="lr"] td', "background-color")).not.toBe(
       await styleOf(page, '[data-key="optimizer.beta"] td', "background-color"),
     );
-    expect(await page.locator('[data-testid=compare-row][data-key="lr"]').innerText()).toMatch(/0\.1\s+0\.01\s+0\.001/);
+    expect(await shown(page.locator('[data-testid=compare-row][data-key="lr"]'))).toMatch(/0\.1\s+0\.01\s+0\.001/);
     await page.locator("[data-testid=only-diff]").check();
     await waitUntil(async () => (await rows.count()) === 3, "only differences");
     expect(await attrs(rows, "data-key")).toEqual(["batch", "lr", "optimizer.name"]);
-    expect(await page.locator("[data-testid=diff-count]").innerText()).toContain("3 of 4 keys differ");
+    expect(await shown(page.locator("[data-testid=diff-count]"))).toContain("3 of 4 keys differ");
     await page.locator("[data-testid=only-diff]").uncheck();
     await waitUntil(async () => (await rows.count()) === 4, "all keys again");
     await context.close();
@@ -383,7 +393,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
       expect(await p.locator(`[data-run-id="${ids.charlie}"] [data-testid=run-select]`).isChecked()).toBe(true);
       expect(await p.locator(`[data-run-id="${ids.bravo}"] [data-testid=run-select]`).isChecked()).toBe(false);
       expect(await p.locator("[data-testid=x-rel]").getAttribute("aria-pressed")).toBe("true");
-      expect(await p.locator("[data-testid=smoothing-value]").innerText()).toBe("0.50");
+      expect(await shown(p.locator("[data-testid=smoothing-value]"))).toBe("0.50");
       await c.locator("[data-testid=zoom-badge]").waitFor();
       expect(Number(await c.getAttribute("data-x-min"))).toBeCloseTo(lo, 6);
       expect(Number(await c.getAttribute("data-x-max"))).toBeCloseTo(hi, 6);
@@ -434,7 +444,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
       await page.goto(`${emptyServer.url}/`);
       const first = page.locator("[data-testid=empty-experiments]");
       await first.waitFor();
-      const snippet = await first.locator("[data-testid=snippet]").innerText();
+      const snippet = await shown(first.locator("[data-testid=snippet]"));
       expect(snippet).toContain("import stonks");
       expect(snippet).toContain('with stonks.start_run("my-experiment", config={"lr": 0.01}) as run:');
       expect(snippet).toContain('    run.log({"train/loss": loss}, step=step)');
@@ -446,7 +456,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=empty-exp`);
     await page.locator("[data-testid=empty-runs] [data-testid=snippet]").waitFor();
-    expect(await page.locator("[data-testid=empty-runs]").innerText()).toContain('start_run("empty-exp"');
+    expect(await shown(page.locator("[data-testid=empty-runs]"))).toContain('start_run("empty-exp"');
     await page.goto(`${server.url}/?exp=nlp-bert`);
     await page.locator("[data-testid=empty-metrics] [data-testid=snippet]").waitFor();
     await page.locator("[data-testid=clear-selection]").click();
@@ -461,7 +471,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     await page.goto(`${server.url}/?exp=does-not-exist`);
     const error = page.locator("[data-testid=experiment-error]");
     await error.waitFor();
-    expect(await error.innerText()).toMatch(/does-not-exist|No experiment/i);
+    expect(await shown(error)).toMatch(/does-not-exist|No experiment/i);
     await context.close();
 
     const guarded = await serve(dbPath, "s3cret");
@@ -469,7 +479,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
       const anon = await newPage(browser);
       await anon.page.goto(`${guarded.url}/`);
       await anon.page.locator("[data-testid=load-error]").waitFor();
-      expect(await anon.page.locator("[data-testid=load-error]").innerText()).toContain("?token=");
+      expect(await shown(anon.page.locator("[data-testid=load-error]"))).toContain("?token=");
       await anon.context.close();
       const authed = await newPage(browser);
       await authed.page.goto(`${guarded.url}/?token=s3cret&exp=vision`);

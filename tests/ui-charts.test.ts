@@ -7,7 +7,7 @@
 import type { Browser, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
-import { attrs, launchBrowser, newPage, query, seed, serve, tempDir, texts, Writer, waitUntil } from "./ui-support.js";
+import { attrs, launchBrowser, newPage, query, seed, serve, shown, tempDir, Writer, waitUntil } from "./ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-charts-");
@@ -157,11 +157,11 @@ describe("dashboard charts", () => {
     const own = chart(page, "train/loss").locator("[data-testid=chart-tooltip]");
     await own.waitFor();
     await other.waitFor();
-    const head = await own.locator(".tip-head").innerText();
+    const head = await shown(own.locator(".tip-head"));
     const step = Number(/step (\d+)/.exec(head)?.[1]);
     expect(step).toBeGreaterThan(80);
     expect(step).toBeLessThan(120);
-    expect(await other.locator(".tip-head").innerText()).toContain(`step ${step}`);
+    expect(await shown(other.locator(".tip-head"))).toContain(`step ${step}`);
     const rows = await own.locator("[data-testid=tooltip-row]").allInnerTexts();
     expect(rows.length).toBe(3);
     // Sorted by value: run-02 has the highest loss.
@@ -173,7 +173,7 @@ describe("dashboard charts", () => {
     await hover(page, "val/acc", 0.25);
     const accTip = chart(page, "val/acc").locator("[data-testid=chart-tooltip]");
     await accTip.waitFor();
-    const accStep = Number(/step (\d+)/.exec(await accTip.locator(".tip-head").innerText())?.[1]);
+    const accStep = Number(/step (\d+)/.exec(await shown(accTip.locator(".tip-head")))?.[1]);
     expect((await accTip.locator("[data-testid=tooltip-row]").allInnerTexts())[0].replace(/\s+/g, " ").trim()).toBe(
       `run-02 ${acc(2, accStep)}`,
     );
@@ -239,12 +239,12 @@ describe("dashboard charts", () => {
     expect(Number(await c.getAttribute("data-x-min"))).toBeCloseTo(NOW - 10_000, 0);
     expect(Number(await c.getAttribute("data-x-max"))).toBeCloseTo(NOW - 9950 + POINTS - 1, 0);
     await hover(page, "train/loss", 0.5);
-    expect(await c.locator(".tip-head").innerText()).toMatch(/\d{1,2}:\d\d/);
+    expect(await shown(c.locator(".tip-head"))).toMatch(/\d{1,2}:\d\d/);
     await page.locator("[data-testid=x-rel]").click();
     await waitUntil(async () => Number(await c.getAttribute("data-x-max")) === POINTS - 1, "relative axis");
     expect(Number(await c.getAttribute("data-x-min"))).toBe(0);
     await hover(page, "train/loss", 0.6);
-    expect(await c.locator(".tip-head").innerText()).toMatch(/\d+m\d\ds|\d+s/);
+    expect(await shown(c.locator(".tip-head"))).toMatch(/\d+m\d\ds|\d+s/);
     await page.locator("[data-testid=x-step]").click();
     expect(await c.getAttribute("data-y-distr")).toBe("1");
     await page.locator("[data-testid=y-log]").click();
@@ -267,16 +267,16 @@ describe("dashboard charts", () => {
     await hover(page, "val/acc", 0.5);
     const tip = c.locator("[data-testid=chart-tooltip]");
     await tip.waitFor();
-    const step = Number(/step (\d+)/.exec(await tip.locator(".tip-head").innerText())?.[1]);
+    const step = Number(/step (\d+)/.exec(await shown(tip.locator(".tip-head")))?.[1]);
     let last = 0;
     let norm = 0;
     for (let s = 0; s <= step; s++) {
       last = last * 0.9 + 0.1 * acc(3, s);
       norm = norm * 0.9 + 0.1;
     }
-    const shown = Number((await tip.locator(".tip-value").innerText()).trim());
-    expect(shown).toBeCloseTo(last / norm, 0);
-    expect(shown).not.toBe(acc(3, step));
+    const displayed = Number((await shown(tip.locator(".tip-value"))).trim());
+    expect(displayed).toBeCloseTo(last / norm, 0);
+    expect(displayed).not.toBe(acc(3, step));
     await context.close();
   });
 });
@@ -313,7 +313,7 @@ describe("dashboard live updates", () => {
       expect(Number(await c.getAttribute("data-x-max"))).toBe(16);
       // The table's last-value column follows the stream too.
       const lastCell = page.locator(`[data-run-id="${live.id}"] [data-col="metric:train/loss:last"]`);
-      await waitUntil(async () => (await lastCell.innerText()) === "0.1", "live last value");
+      await waitUntil(async () => (await shown(lastCell)) === "0.1", "live last value");
       expect(requests.length).toBe(fetched);
 
       // A new metric key gets its chart.
@@ -329,9 +329,9 @@ describe("dashboard live updates", () => {
       await drawn(page, "train/loss", 2);
       await waitUntil(
         async () =>
-          (await page
-            .locator('[data-testid=experiment-item][data-name="live"] [data-testid=experiment-count]')
-            .innerText()) === "2",
+          (await shown(
+            page.locator('[data-testid=experiment-item][data-name="live"] [data-testid=experiment-count]'),
+          )) === "2",
         "sidebar count",
       );
 

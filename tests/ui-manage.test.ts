@@ -7,7 +7,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
-import { apiGet, launchBrowser, newPage, seed, serve, tempDir, waitUntil } from "./ui-support.js";
+import { apiGet, launchBrowser, newPage, seed, serve, shown, tempDir, waitUntil } from "./ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-manage-");
@@ -64,7 +64,7 @@ describe("dashboard: manage runs", () => {
     await input.fill("one-renamed");
     await input.press("Enter");
     await waitUntil(
-      async () => (await row(page, ids[0]).locator("[data-testid=run-name]").innerText()) === "one-renamed",
+      async () => (await shown(row(page, ids[0]).locator("[data-testid=run-name]"))) === "one-renamed",
       "renamed",
     );
     expect((await apiGet<ApiRun>(server, `/api/runs/${ids[0]}`)).body.name).toBe("one-renamed");
@@ -72,7 +72,7 @@ describe("dashboard: manage runs", () => {
     await row(page, ids[1]).locator("[data-testid=run-name]").dblclick();
     await row(page, ids[1]).locator("[data-testid=rename-input]").fill("nope");
     await row(page, ids[1]).locator("[data-testid=rename-input]").press("Escape");
-    expect(await row(page, ids[1]).locator("[data-testid=run-name]").innerText()).toBe("two");
+    expect(await shown(row(page, ids[1]).locator("[data-testid=run-name]"))).toBe("two");
     expect((await apiGet<ApiRun>(server, `/api/runs/${ids[1]}`)).body.name).toBe("two");
     // The legend of the charts shows the new name.
     await page.locator("[data-testid=chart-legend]", { hasText: "one-renamed" }).waitFor();
@@ -89,13 +89,13 @@ describe("dashboard: manage runs", () => {
     await tagInput.fill("keeper");
     await tagInput.press("Enter");
     await waitUntil(
-      async () => (await row(page, ids[1]).locator("[data-col=tags]").innerText()).includes("keeper"),
+      async () => (await shown(row(page, ids[1]).locator("[data-col=tags]"))).includes("keeper"),
       "tag in table",
     );
     expect((await apiGet<ApiRun>(server, `/api/runs/${ids[1]}`)).body.tags).toEqual(["base", "keeper"]);
     await detail.locator("[data-testid=tag]", { hasText: "base" }).locator("[data-testid=tag-remove]").click();
     await waitUntil(
-      async () => !(await row(page, ids[1]).locator("[data-col=tags]").innerText()).includes("base"),
+      async () => !(await shown(row(page, ids[1]).locator("[data-col=tags]"))).includes("base"),
       "tag removed",
     );
     expect((await apiGet<ApiRun>(server, `/api/runs/${ids[1]}`)).body.tags).toEqual(["keeper"]);
@@ -145,7 +145,7 @@ describe("dashboard: manage runs", () => {
     await page.locator("[data-testid=delete-run]").click();
     const dialog = page.locator("[data-testid=confirm-dialog]");
     await dialog.waitFor();
-    expect(await dialog.innerText()).toContain("three");
+    expect(await shown(dialog)).toContain("three");
     await dialog.locator("[data-testid=confirm-cancel]").click();
     await dialog.waitFor({ state: "detached" });
     expect((await apiGet<ApiRun>(server, `/api/runs/${ids[2]}`)).status).toBe(200);
@@ -157,9 +157,9 @@ describe("dashboard: manage runs", () => {
     expect(await page.locator("[data-testid=run-row]").count()).toBe(2);
     await waitUntil(
       async () =>
-        (await page
-          .locator('[data-testid=experiment-item][data-name="manage"] [data-testid=experiment-count]')
-          .innerText()) === "2",
+        (await shown(
+          page.locator('[data-testid=experiment-item][data-name="manage"] [data-testid=experiment-count]'),
+        )) === "2",
       "sidebar count",
     );
     await context.close();
@@ -173,7 +173,7 @@ describe("dashboard: manage runs", () => {
     await item.hover();
     await item.locator("[data-testid=delete-experiment]").click();
     const dialog = page.locator("[data-testid=confirm-dialog]");
-    expect(await dialog.innerText()).toContain("doomed");
+    expect(await shown(dialog)).toContain("doomed");
     await dialog.locator("[data-testid=confirm-ok]").click();
     await item.waitFor({ state: "detached" });
     expect((await apiGet<unknown>(server, "/api/experiments/doomed")).status).toBe(404);
@@ -191,7 +191,7 @@ describe("dashboard: manage runs", () => {
     await row(page, ids[0]).locator("[data-testid=rename-input]").press("Enter");
     const banner = page.locator("[data-testid=error-banner]");
     await banner.waitFor();
-    expect(await banner.innerText()).toMatch(/Cannot reach the stonks server/);
+    expect(await shown(banner)).toMatch(/Cannot reach the stonks server/);
     await waitUntil(
       async () => (await page.locator("[data-testid=live-status]").getAttribute("data-status")) !== "live",
       "live indicator shows the lost connection",

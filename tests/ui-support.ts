@@ -186,3 +186,9 @@ export async function apiGet<T>(server: RunningServer, path: string): Promise<{ 
 export function attrs(locator: Locator, name: string): Promise<(string | null)[]> {
   return locator.evaluateAll((els, attr) => els.map((e) => e.getAttribute(attr)), name);
 }
+
+/** The text an element shows (its rendered text, as a person reads it). */
+export function shown(locator: Locator): Promise<string> {
+  // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text the test asserts on
+  return locator.innerText();
+}

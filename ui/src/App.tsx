@@ -240,7 +240,7 @@ export function App() {
             type="button"
             role="tab"
             aria-selected={view.tab === "charts"}
-            className={view.tab === "charts" ? "active" : ""}
+            className={view.tab === "charts" ? "tab active" : "tab"}
             data-testid="tab-charts"
             onClick={() => updateView({ tab: "charts" })}
           >
@@ -250,7 +250,7 @@ export function App() {
             type="button"
             role="tab"
             aria-selected={view.tab === "compare"}
-            className={view.tab === "compare" ? "active" : ""}
+            className={view.tab === "compare" ? "tab active" : "tab"}
             data-testid="tab-compare"
             onClick={() => updateView({ tab: "compare" })}
           >
