@@ -174,7 +174,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     expect(await shown(row("alpha").locator("[data-col=group]"))).toBe("g1");
     expect(await shown(row("charlie").locator("[data-col=duration]"))).toBe("1m 40s");
     expect(await shown(row("charlie").locator("[data-col=created]"))).toMatch(/h ago|min ago/);
-    expect(await shown(row("alpha").locator("[data-col=created]"))).toBe("8 min ago");
+    expect(await shown(row("alpha").locator("[data-col=created]"))).toMatch(/^\d+ min ago$/);
     // Newest first by default.
     expect(await texts(page, "[data-testid=run-name]")).toEqual([
       "alpha-running",
