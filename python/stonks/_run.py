@@ -144,7 +144,7 @@ class Run:
         if not isinstance(experiment, str) or not experiment:
             raise StonksError("experiment must be a non-empty string naming the experiment, e.g. 'resnet-cifar10'.")
         if tags is not None and (
-            isinstance(tags, str) or not all(isinstance(tag, str) and tag for tag in tags)  # type: ignore[union-attr]
+            isinstance(tags, str) or not all(isinstance(tag, str) and tag for tag in tags)
         ):
             raise StonksError("tags must be a list of non-empty strings, e.g. tags=['baseline', 'fp16'].")
         if resume is not None and (not isinstance(resume, str) or not resume):
@@ -654,9 +654,9 @@ def _signal_module() -> Any:
     loaded = sys.modules.get("signal")
     if loaded is not None:
         return loaded
-    import _signal
+    import importlib
 
-    return _signal
+    return importlib.import_module("_signal")
 
 
 class _Background:

@@ -91,13 +91,15 @@ class StartedRun:
 
 
 def next_revision(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COALESCE(MAX(revision), 0) + 1 FROM runs").fetchone()[0]
+    revision: int = conn.execute("SELECT COALESCE(MAX(revision), 0) + 1 FROM runs").fetchone()[0]
+    return revision
 
 
 def ensure_experiment(conn: sqlite3.Connection, name: str, now: float) -> str:
     found = conn.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()
     if found is not None:
-        return found[0]
+        existing: str = found[0]
+        return existing
     experiment_id = new_uuid()
     conn.execute(
         "INSERT INTO experiments (id, name, description, created_at) VALUES (?, ?, NULL, ?)",
@@ -225,7 +227,10 @@ def ensure_series(conn: sqlite3.Connection, run_seq: int, key: str) -> int:
     conn.execute("INSERT OR IGNORE INTO metric_keys (key) VALUES (?)", (key,))
     key_id = conn.execute("SELECT id FROM metric_keys WHERE key = ?", (key,)).fetchone()[0]
     conn.execute("INSERT OR IGNORE INTO series (run_seq, key_id) VALUES (?, ?)", (run_seq, key_id))
-    return conn.execute("SELECT id FROM series WHERE run_seq = ? AND key_id = ?", (run_seq, key_id)).fetchone()[0]
+    series_id: int = conn.execute(
+        "SELECT id FROM series WHERE run_seq = ? AND key_id = ?", (run_seq, key_id)
+    ).fetchone()[0]
+    return series_id
 
 
 def to_blob(values: "array[float]") -> bytes:
