@@ -67,6 +67,22 @@ export function availableKeys(runs: Run[]): { configKeys: string[]; metricKeys: 
   return { configKeys: [...config].sort(), metricKeys: [...metrics].sort() };
 }
 
+/** Changes when a run is added or removed, a config is replaced, or a run logs a new metric key. */
+function useKeysSignature(runs: Run[]): number {
+  const previous = useRef<{ configs: object[]; keyCount: number; version: number }>({
+    configs: [],
+    keyCount: -1,
+    version: 0,
+  });
+  let keyCount = 0;
+  for (const run of runs) for (const _ in run.summary) keyCount++;
+  const p = previous.current;
+  const same =
+    p.keyCount === keyCount && p.configs.length === runs.length && runs.every((r, i) => r.config === p.configs[i]);
+  if (!same) previous.current = { configs: runs.map((r) => r.config), keyCount, version: p.version + 1 };
+  return previous.current.version;
+}
+
 /** Default extra columns: config keys that differ between runs (up to 4) and the last value of 2 metrics. */
 export function defaultColumns(runs: Run[], configKeys: string[], metricKeys: string[]): string[] {
   const varying = configKeys.filter((key) => {
@@ -270,11 +286,15 @@ export const RunTable = memo(function RunTable({ runs, view, selected, selectedI
   const lastClicked = useRef<number | null>(null);
   const hasRunning = runs.some((r) => r.status === "running" && !r.stale);
   const now = useNow(hasRunning);
-  const { configKeys, metricKeys } = useMemo(() => availableKeys(runs), [runs]);
+  // Live updates replace run objects twice a second but rarely add a key: recompute only when configs or key counts change.
+  const keysSignature = useKeysSignature(runs);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keysSignature stands for what availableKeys reads
+  const { configKeys, metricKeys } = useMemo(() => availableKeys(runs), [keysSignature]);
   const tags = useMemo(() => [...new Set(runs.flatMap((r) => r.tags))].sort(), [runs]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the default columns depend on configs and keys only
   const extraIds = useMemo(
     () => view.cols ?? defaultColumns(runs, configKeys, metricKeys),
-    [view.cols, runs, configKeys, metricKeys],
+    [view.cols, configKeys, metricKeys],
   );
   const columns = useMemo(() => {
     const extra = extraIds.map(extraColumn).filter((c): c is Column => c !== null);
