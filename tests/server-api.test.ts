@@ -2,12 +2,14 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queryRuns } from "../src/query/run-list.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import type { ExperimentJson, RunJson } from "../src/server/json.js";
+import { runJson } from "../src/server/json.js";
 import { openDatabase } from "../src/store/connection.js";
-import { getRunRow } from "../src/store/reads.js";
+import { getExperiment, getRunRow } from "../src/store/reads.js";
 import { tempDb, tempDir } from "./helpers.js";
-import { seedRuns } from "./server-support.js";
+import { appendToRun, seedRuns } from "./server-support.js";
 
 interface Reply<T> {
   status: number;
@@ -402,6 +404,48 @@ describe("changing runs", () => {
     await call(server, `/api/runs/${high}`, { method: "DELETE" });
     await call(server, `/api/runs/${low}`, jsonInit("PATCH", { notes: "changed" }));
     expect(revisionOf(low)).toBeGreaterThan(highRevision);
+  });
+});
+
+describe("runs list kept in memory", () => {
+  it("follows every change made between two requests, by this server or another process", async () => {
+    const dbPath = tempDb();
+    const ids = seedRuns(dbPath, [
+      { name: "a", status: "completed", metrics: { loss: [3, 2] } },
+      { name: "b", heartbeat: NOW - 10, metrics: { loss: [1] } },
+      { name: "c", status: "failed" },
+    ]);
+    const server = await startServer({ dbPath, port: 0, uiDir: tempDir() });
+    const list = async () => (await call<RunJson[]>(server, "/api/experiments/exp/runs")).body;
+    /** What a fresh read of the file says, for comparison. */
+    const truth = () => {
+      const db = openDatabase(dbPath);
+      try {
+        const experiment = getExperiment(db, "exp");
+        return JSON.parse(JSON.stringify(queryRuns(db, experiment?.id ?? "", {}).runs.map(runJson))) as RunJson[];
+      } finally {
+        db.close();
+      }
+    };
+    const comparable = (runs: RunJson[]) => runs.map((r) => ({ ...r, duration: Math.round(r.duration) }));
+    try {
+      expect(runNames(await list())).toEqual(["c", "b", "a"]);
+      // Another process: a new run, points for an existing one, a heartbeat.
+      seedRuns(dbPath, [{ name: "d", createdAt: NOW + 10, metrics: { acc: [0.5] } }]);
+      appendToRun(dbPath, ids[0], "loss", [2, 3], [1.5, 0.5]);
+      // This server: an edit and a deletion.
+      await call(server, `/api/runs/${ids[2]}`, jsonInit("PATCH", { tags: ["x"], notes: "edited" }));
+      await call(server, `/api/runs/${ids[1]}`, { method: "DELETE" });
+      const after = await list();
+      expect(runNames(after)).toEqual(["d", "c", "a"]);
+      expect(after[2].summary.loss).toEqual({ last: 0.5, min: 0.5, max: 3, count: 4, last_step: 3 });
+      expect(after[1].tags).toEqual(["x"]);
+      expect(comparable(after)).toEqual(comparable(truth()));
+      const keys = await call<{ config_keys: string[]; metric_keys: string[] }>(server, "/api/experiments/exp/keys");
+      expect(keys.body.metric_keys).toEqual(["acc", "loss"]);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -176,7 +176,7 @@ describe("live events", () => {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ name: "after", color: "#123456" }),
       });
-      const update = await filtered.next((e) => e.event === "run_update");
+      const update = await filtered.next((e) => e.event === "run_update" && JSON.parse(e.data).run_id === target);
       expect(JSON.parse(update.data)).toMatchObject({
         run_id: target,
         name: "after",

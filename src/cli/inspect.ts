@@ -1,6 +1,7 @@
 /** Read-only commands: ls, runs, info, export. */
 import { createWriteStream, existsSync, statSync } from "node:fs";
-import { DISPLAY_STATUSES, type DisplayStatus, displayStatus, queryRuns, runView } from "../query/run-list.js";
+import { DISPLAY_STATUSES, type DisplayStatus, displayStatus } from "../query/run-filter.js";
+import { queryRuns, runView } from "../query/run-list.js";
 import { experimentJson, pointsJson, runJson } from "../server/json.js";
 import { databaseCounts } from "../store/admin.js";
 import type { RunRow } from "../store/reads.js";

@@ -1,387 +1,317 @@
 /**
- * The run table of an experiment: filters, conditions on config values and
- * metric summaries, sorting and paging. Rows come from the store in one or
- * two queries; filtering and sorting run in memory, which keeps 10,000 runs
- * well under the 100 ms budget (see bench/api_runs.mjs).
+ * The run table of an experiment: every run with its metric summaries,
+ * filtered, sorted and paged in memory.
+ *
+ * Reading 10,000 runs and their 40,000 summaries costs far more than
+ * filtering and sorting them, so RunTables keeps each recently used
+ * experiment's table and brings it up to date on every query with the same
+ * cursors the live events use (src/store/changes.ts): rows whose revision
+ * moved, runs with new chunks, heartbeats of running runs, and a run count
+ * that reveals deletions. A finished run's view object stays the same until
+ * the run changes, so callers may cache what they derive from it by identity.
  */
-import { StonksError } from "../errors.js";
-import type { Db } from "../store/connection.js";
-import { runRead } from "../store/connection.js";
+import { changeHead } from "../store/changes.js";
+import { type Db, runRead } from "../store/connection.js";
 import { DEFAULT_STALE_AFTER_S, type RunRow, toRunInfo } from "../store/reads.js";
 import {
-  experimentConfigTexts,
-  experimentMetricKeys,
+  chunkCountInRange,
+  experimentRunCount,
   experimentRunRows,
+  experimentRunSeqs,
+  experimentRunsChangedSince,
+  experimentRunsWithNewPoints,
+  heartbeatsOf,
+  runRowsBySeq,
   type SummaryRow,
   summariesOfExperiment,
-  summariesOfKey,
   summariesOfRuns,
 } from "../store/run-query.js";
-import type { Config, JsonValue, RunInfo, RunStatus } from "../types.js";
+import {
+  type Comparable,
+  comparable,
+  compareValues,
+  configValue,
+  displayStatus,
+  flattenConfigKeys,
+  matches,
+  type RunField,
+  type RunListPage,
+  type RunListQuery,
+  type RunSummary,
+  type RunView,
+  runDuration,
+  type SummaryStat,
+} from "./run-filter.js";
 
-/** The status a person sees: a running run with an old heartbeat is "stale". */
-export type DisplayStatus = RunStatus | "stale";
-export const DISPLAY_STATUSES: readonly DisplayStatus[] = ["running", "stale", "completed", "failed", "interrupted"];
-
-export type SummaryStat = "last" | "min" | "max";
-
-export interface RunSummary {
-  last: number | null;
-  min: number | null;
-  max: number | null;
-  count: number;
-  lastStep: number | null;
+export interface RunListOptions {
+  /** Seconds without a heartbeat after which a running run is stale (default 60). */
+  staleAfterSeconds?: number;
 }
 
-/** A run as the run table shows it: stored fields, duration and the summary of every metric. */
-export interface RunView extends RunInfo {
-  duration: number;
-  summary: Record<string, RunSummary>;
+/** Experiments whose tables stay in memory. */
+const MAX_TABLES = 4;
+/** Beyond this many new chunks since the last query, reloading the table is cheaper than tracking them. */
+const MAX_INCREMENTAL_CHUNKS = 20_000;
+
+interface Table {
+  /** The change cursor (and total run count) the table reflects. */
+  cursor: { chunkId: number; revision: number; runCount: number };
+  /** By run seq. */
+  views: Map<number, RunView>;
+  /** Run seqs, newest first. */
+  order: number[];
 }
 
-export type RunField =
-  | { kind: "created_at" | "ended_at" | "name" | "status" | "duration" }
-  | { kind: "config"; path: string }
-  /** `key` as written; `stat` when it ended in .last/.min/.max (resolved against the stored keys). */
-  | { kind: "metric"; key: string; stat: SummaryStat | null };
-
-export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
-
-export interface Condition {
-  field: RunField;
-  operator: ComparisonOperator;
-  value: string | number | boolean | null;
-}
-
-export interface RunListQuery {
-  statuses?: readonly DisplayStatus[];
-  /** The run has every one of these tags. */
-  tags?: readonly string[];
-  group?: string;
-  /** Case-insensitive text in name, notes or id. */
-  text?: string;
-  where?: readonly Condition[];
-  sort?: RunField;
-  order?: "asc" | "desc";
-  limit?: number;
-  offset?: number;
-}
-
-export interface RunListPage {
-  /** Runs matching the filters, before paging. */
-  total: number;
-  runs: RunView[];
-}
-
-const SIMPLE_FIELDS = new Set(["created_at", "ended_at", "name", "status", "duration"]);
-
-/** Parses `created_at`, `config.lr`, `metric.val/loss`, `metric.val/loss.min`… */
-export function parseRunField(text: string): RunField {
-  if (SIMPLE_FIELDS.has(text)) return { kind: text as "created_at" };
-  if (text.startsWith("config.") && text.length > "config.".length) {
-    return { kind: "config", path: text.slice("config.".length) };
-  }
-  if (text.startsWith("metric.") && text.length > "metric.".length) {
-    const rest = text.slice("metric.".length);
-    const suffix = /\.(last|min|max)$/.exec(rest);
-    if (suffix && suffix.index > 0) return { kind: "metric", key: rest, stat: suffix[1] as SummaryStat };
-    return { kind: "metric", key: rest, stat: null };
-  }
-  throw new StonksError(
-    `Unknown field "${text}": use created_at, ended_at, name, status, duration, config.<key> or metric.<key>[.last|.min|.max].`,
-  );
-}
-
-function parseValue(text: string): Condition["value"] {
-  const trimmed = text.trim();
-  if (trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')) return trimmed.slice(1, -1);
-  if (trimmed === "true") return true;
-  if (trimmed === "false") return false;
-  if (trimmed === "null") return null;
-  if (trimmed !== "" && Number.isFinite(Number(trimmed))) return Number(trimmed);
-  return trimmed;
-}
-
-/** Parses one `FIELD OP VALUE` condition, e.g. `config.lr>0.01` or `metric.val/loss<=0.5`. */
-export function parseCondition(text: string): Condition {
-  // The first operator character splits field from value; field names never contain one.
-  const match = /^(.+?)\s*(<=|>=|!=|==|=|<|>)\s*(.*)$/s.exec(text.trim());
-  if (!match) {
-    throw new StonksError(`Cannot read condition "${text}": write FIELD OP VALUE, e.g. config.lr>0.01.`);
-  }
-  const operator = (match[2] === "==" ? "=" : match[2]) as ComparisonOperator;
-  const value = parseValue(match[3]);
-  if (operator !== "=" && operator !== "!=" && typeof value !== "number") {
-    throw new StonksError(`Condition "${text}": ${operator} compares numbers only.`);
-  }
-  return { field: parseRunField(match[1].trim()), operator, value };
-}
-
-/** A config value by dotted path; keys that themselves contain dots are found too. */
-export function configValue(config: Config, path: string): JsonValue | undefined {
-  if (Object.hasOwn(config, path)) return config[path];
-  let dot = path.indexOf(".");
-  while (dot > 0) {
-    const head = path.slice(0, dot);
-    const inner = Object.hasOwn(config, head) ? config[head] : undefined;
-    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
-      const found = configValue(inner, path.slice(dot + 1));
-      if (found !== undefined) return found;
-    }
-    dot = path.indexOf(".", dot + 1);
-  }
-  return undefined;
-}
-
-/** Dotted keys of a config's leaves (arrays are leaves). */
-export function flattenConfigKeys(config: Config, prefix = "", into = new Set<string>()): Set<string> {
-  for (const [key, value] of Object.entries(config)) {
-    const path = prefix === "" ? key : `${prefix}.${key}`;
-    if (value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length > 0) {
-      flattenConfigKeys(value, path, into);
-    } else {
-      into.add(path);
-    }
-  }
-  return into;
-}
-
-export function displayStatus(run: RunInfo): DisplayStatus {
-  return run.stale ? "stale" : run.status;
-}
-
-/** Seconds from start to end; to the last heartbeat for a stale run, to now for a live one. */
-export function runDuration(run: RunInfo, now: number): number {
-  const end = run.endedAt ?? (run.stale ? (run.lastHeartbeat ?? run.createdAt) : now);
-  return Math.max(0, end - run.createdAt);
-}
-
-type Comparable = number | string;
-
-/** Per-run values of one metric statistic, by run seq. */
-type MetricColumn = Map<number, number | null>;
-
-interface Candidate {
-  row: RunRow;
-  info: RunInfo;
-  duration: number;
-}
-
-function statOf(row: SummaryRow, stat: SummaryStat): number | null {
-  if (stat === "min") return row.min_value;
-  if (stat === "max") return row.max_value;
-  return row.last_value;
-}
-
-function fieldKey(field: RunField): string {
-  if (field.kind === "config") return `config.${field.path}`;
-  if (field.kind === "metric") return `metric.${field.key}/${field.stat ?? ""}`;
-  return field.kind;
-}
-
-function comparable(value: JsonValue | undefined): Comparable | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === "number") return value;
-  if (typeof value === "boolean") return value ? 1 : 0;
-  if (typeof value === "string") return value;
-  return JSON.stringify(value);
-}
-
-class RunTable {
-  private readonly metricColumns = new Map<string, MetricColumn>();
-
-  constructor(
-    private readonly db: Db,
-    private readonly experimentId: string,
-  ) {}
-
-  /** Loads the summary column a metric field refers to, resolving a .last/.min/.max suffix. */
-  metricColumn(field: Extract<RunField, { kind: "metric" }>): MetricColumn {
-    const id = fieldKey(field);
-    const cached = this.metricColumns.get(id);
-    if (cached) return cached;
-    let rows: SummaryRow[] = [];
-    let stat: SummaryStat = "last";
-    if (field.stat !== null) {
-      // "loss.min" means the min of "loss"; only when no run logged "loss" is it a key named "loss.min".
-      rows = summariesOfKey(this.db, this.experimentId, field.key.slice(0, -(field.stat.length + 1)));
-      stat = field.stat;
-    }
-    if (rows.length === 0) {
-      rows = summariesOfKey(this.db, this.experimentId, field.key);
-      stat = "last";
-    }
-    const column: MetricColumn = new Map();
-    for (const row of rows) column.set(row.run_seq, statOf(row, stat));
-    this.metricColumns.set(id, column);
-    return column;
-  }
-
-  value(candidate: Candidate, field: RunField): Comparable | undefined {
-    switch (field.kind) {
-      case "created_at":
-        return candidate.info.createdAt;
-      case "ended_at":
-        return candidate.info.endedAt ?? undefined;
-      case "name":
-        return candidate.info.name ?? undefined;
-      case "status":
-        return displayStatus(candidate.info);
-      case "duration":
-        return candidate.duration;
-      case "config":
-        return comparable(configValue(candidate.info.config, field.path));
-      case "metric":
-        return this.metricColumn(field).get(candidate.row.seq) ?? undefined;
-    }
-  }
-}
-
-function matches(actual: Comparable | undefined, condition: Condition): boolean {
-  if (actual === undefined) return false;
-  const expected = condition.value;
-  if (condition.operator === "=" || condition.operator === "!=") {
-    const equal =
-      typeof actual === "number" && typeof expected === "number"
-        ? actual === expected
-        : typeof expected === "boolean"
-          ? actual === (expected ? 1 : 0)
-          : String(actual) === String(expected);
-    return condition.operator === "=" ? equal : !equal;
-  }
-  if (typeof actual !== "number" || typeof expected !== "number") return false;
-  switch (condition.operator) {
-    case "<":
-      return actual < expected;
-    case "<=":
-      return actual <= expected;
-    case ">":
-      return actual > expected;
-    default:
-      return actual >= expected;
-  }
-}
-
-function compareValues(a: Comparable, b: Comparable): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  if (typeof a === "number") return -1;
-  if (typeof b === "number") return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function toSummary(row: SummaryRow): RunSummary {
-  return {
-    last: row.last_value,
-    min: row.min_value,
-    max: row.max_value,
-    count: row.count,
-    lastStep: row.last_step,
-  };
-}
-
-/** Attaches duration and the metric summaries (rows of any of the runs, in any order). */
-function withSummaries(runs: Candidate[], summaryRows: SummaryRow[]): RunView[] {
+function groupSummaries(rows: SummaryRow[]): Map<number, Record<string, RunSummary>> {
   const bySeq = new Map<number, Record<string, RunSummary>>();
-  for (const row of summaryRows) {
+  for (const row of rows) {
     let summary = bySeq.get(row.run_seq);
     if (!summary) {
       summary = {};
       bySeq.set(row.run_seq, summary);
     }
-    summary[row.key] = toSummary(row);
+    summary[row.key] = {
+      last: row.last_value,
+      min: row.min_value,
+      max: row.max_value,
+      count: row.count,
+      lastStep: row.last_step,
+    };
   }
-  return runs.map(({ row, info, duration }) => ({ ...info, duration, summary: sortedKeys(bySeq.get(row.seq) ?? {}) }));
+  return bySeq;
 }
 
-function sortedKeys(summary: Record<string, RunSummary>): Record<string, RunSummary> {
+function sortedKeys(summary: Record<string, RunSummary> | undefined): Record<string, RunSummary> {
   const out: Record<string, RunSummary> = {};
+  if (summary === undefined) return out;
   for (const key of Object.keys(summary).sort()) out[key] = summary[key];
   return out;
 }
 
-export interface RunListOptions {
-  staleAfterSeconds?: number;
-  now?: number;
+/** Whether a run's shown fields move with the clock (stale, duration). */
+function isLive(view: RunView): boolean {
+  return view.status === "running" || view.endedAt === null;
 }
 
-/** One page of an experiment's runs after filters, conditions and sorting. */
+function statOf(summary: RunSummary | undefined, stat: SummaryStat): number | undefined {
+  if (summary === undefined) return undefined;
+  const value = stat === "min" ? summary.min : stat === "max" ? summary.max : summary.last;
+  return value ?? undefined;
+}
+
+/** Tables of recently queried experiments over one connection. */
+export class RunTables {
+  private readonly tables = new Map<string, Table>();
+  private readonly staleAfter: number;
+
+  constructor(
+    private readonly db: Db,
+    options: RunListOptions = {},
+  ) {
+    this.staleAfter = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S;
+  }
+
+  /** One page of an experiment's runs after filters, conditions and sorting. */
+  query(experimentId: string, query: RunListQuery, now = Date.now() / 1000): RunListPage {
+    let candidates = this.views(experimentId, now);
+
+    if (query.statuses !== undefined && query.statuses.length > 0) {
+      const wanted = new Set(query.statuses);
+      candidates = candidates.filter((run) => wanted.has(displayStatus(run)));
+    }
+    if (query.tags !== undefined && query.tags.length > 0) {
+      const tags = query.tags;
+      candidates = candidates.filter((run) => tags.every((tag) => run.tags.includes(tag)));
+    }
+    if (query.group !== undefined) {
+      candidates = candidates.filter((run) => run.group === query.group);
+    }
+    if (query.text !== undefined && query.text !== "") {
+      const needle = query.text.toLowerCase();
+      candidates = candidates.filter(
+        (run) =>
+          (run.name ?? "").toLowerCase().includes(needle) ||
+          (run.notes ?? "").toLowerCase().includes(needle) ||
+          run.id.includes(needle),
+      );
+    }
+    for (const condition of query.where ?? []) {
+      const read = this.reader(candidates, condition.field);
+      candidates = candidates.filter((run) => matches(read(run), condition));
+    }
+
+    if (query.sort !== undefined && query.sort.kind !== "created_at") {
+      // Runs arrive newest first; a stable sort keeps that order among ties.
+      const read = this.reader(candidates, query.sort);
+      const direction = query.order === "asc" ? 1 : -1;
+      const keyed = candidates.map((run) => ({ run, value: read(run) }));
+      keyed.sort((a, b) => {
+        if (a.value === undefined || b.value === undefined) {
+          return a.value === undefined ? (b.value === undefined ? 0 : 1) : -1;
+        }
+        return direction * compareValues(a.value, b.value);
+      });
+      candidates = keyed.map((k) => k.run);
+    } else if (query.order === "asc") {
+      candidates = candidates.slice().reverse();
+    }
+
+    const offset = query.offset ?? 0;
+    const end = query.limit === undefined ? undefined : offset + query.limit;
+    return { total: candidates.length, runs: candidates.slice(offset, end) };
+  }
+
+  /** Column names for a run table: flattened config keys and metric keys, sorted. */
+  keys(experimentId: string): { configKeys: string[]; metricKeys: string[] } {
+    const configKeys = new Set<string>();
+    const metricKeys = new Set<string>();
+    for (const run of this.views(experimentId, Date.now() / 1000)) {
+      flattenConfigKeys(run.config, "", configKeys);
+      for (const key of Object.keys(run.summary)) metricKeys.add(key);
+    }
+    return { configKeys: [...configKeys].sort(), metricKeys: [...metricKeys].sort() };
+  }
+
+  /** Every run of an experiment, newest first, with stale and duration as of `now`. */
+  private views(experimentId: string, now: number): RunView[] {
+    const table = this.current(experimentId);
+    return table.order.map((seq) => {
+      const view = table.views.get(seq) as RunView;
+      if (!isLive(view)) return view;
+      const stale = view.status === "running" && now - (view.lastHeartbeat ?? view.createdAt) > this.staleAfter;
+      const fresh = { ...view, stale };
+      fresh.duration = runDuration(fresh, now);
+      return fresh;
+    });
+  }
+
+  /** How to read a field from a run; metric fields resolve their .last/.min/.max suffix once. */
+  private reader(runs: RunView[], field: RunField): (run: RunView) => Comparable | undefined {
+    switch (field.kind) {
+      case "created_at":
+        return (run) => run.createdAt;
+      case "ended_at":
+        return (run) => run.endedAt ?? undefined;
+      case "name":
+        return (run) => run.name ?? undefined;
+      case "status":
+        return (run) => displayStatus(run);
+      case "duration":
+        return (run) => run.duration;
+      case "config":
+        return (run) => comparable(configValue(run.config, field.path));
+      case "metric": {
+        const stat = field.stat;
+        if (stat !== null) {
+          // "loss.min" is the min of "loss"; only when no run logged "loss" is it a key named "loss.min".
+          const base = field.key.slice(0, -(stat.length + 1));
+          if (runs.some((run) => Object.hasOwn(run.summary, base))) return (run) => statOf(run.summary[base], stat);
+        }
+        return (run) => statOf(run.summary[field.key], "last");
+      }
+    }
+  }
+
+  private current(experimentId: string): Table {
+    const cached = this.tables.get(experimentId);
+    const table = runRead(this.db, () =>
+      cached === undefined ? this.load(experimentId) : this.update(experimentId, cached),
+    );
+    this.tables.delete(experimentId);
+    this.tables.set(experimentId, table);
+    for (const stale of [...this.tables.keys()].slice(0, Math.max(0, this.tables.size - MAX_TABLES))) {
+      this.tables.delete(stale);
+    }
+    return table;
+  }
+
+  private view(row: RunRow, summary: Record<string, RunSummary> | undefined, now: number): RunView {
+    const info = toRunInfo(row, now, this.staleAfter);
+    return { ...info, duration: runDuration(info, now), summary: sortedKeys(summary) };
+  }
+
+  private load(experimentId: string): Table {
+    const now = Date.now() / 1000;
+    const head = changeHead(this.db);
+    const rows = experimentRunRows(this.db, experimentId);
+    const summaries = groupSummaries(summariesOfExperiment(this.db, experimentId));
+    const views = new Map(rows.map((row) => [row.seq, this.view(row, summaries.get(row.seq), now)]));
+    return { cursor: head, views, order: rows.map((r) => r.seq) };
+  }
+
+  /**
+   * Brings a table up to date with what was committed since its cursor, in
+   * place. Interrupted half-way (an error), it is simply brought up to date
+   * again next time: every step can be repeated.
+   */
+  private update(experimentId: string, table: Table): Table {
+    const db = this.db;
+    const head = changeHead(db);
+    const { cursor, views } = table;
+    // Revisions restart when every run was deleted; a flood of new chunks is cheaper to reload.
+    if (
+      head.revision < cursor.revision ||
+      (head.chunkId > cursor.chunkId && chunkCountInRange(db, cursor.chunkId, head.chunkId) > MAX_INCREMENTAL_CHUNKS)
+    ) {
+      return this.load(experimentId);
+    }
+    const now = Date.now() / 1000;
+    const changed = new Map<number, RunRow>();
+    if (head.revision > cursor.revision) {
+      for (const row of experimentRunsChangedSince(db, experimentId, cursor.revision, head.revision)) {
+        changed.set(row.seq, row);
+      }
+    }
+    if (head.chunkId > cursor.chunkId) {
+      const withPoints = experimentRunsWithNewPoints(db, experimentId, cursor.chunkId, head.chunkId);
+      for (const row of runRowsBySeq(
+        db,
+        withPoints.filter((seq) => !changed.has(seq)),
+      )) {
+        changed.set(row.seq, row);
+      }
+    }
+    let membershipChanged = false;
+    const summaries = groupSummaries(summariesOfRuns(db, [...changed.keys()]));
+    for (const [seq, row] of changed) {
+      if (!views.has(seq)) membershipChanged = true;
+      views.set(seq, this.view(row, summaries.get(seq), now));
+    }
+    // Heartbeats move without a new revision.
+    const running: number[] = [];
+    for (const [seq, view] of views) if (view.status === "running" && !changed.has(seq)) running.push(seq);
+    for (const [seq, heartbeat] of heartbeatsOf(db, running)) {
+      const view = views.get(seq) as RunView;
+      if (view.lastHeartbeat !== heartbeat) views.set(seq, { ...view, lastHeartbeat: heartbeat });
+    }
+    // Deleting runs changes no revision: counting tells (a run added elsewhere at the same time moves the revision).
+    const mayHaveLostRuns = head.runCount !== cursor.runCount || head.revision !== cursor.revision;
+    if (membershipChanged || (mayHaveLostRuns && experimentRunCount(db, experimentId) !== views.size)) {
+      const present = new Set(experimentRunSeqs(db, experimentId));
+      for (const seq of views.keys()) {
+        if (!present.has(seq)) views.delete(seq);
+      }
+      table.order = [...views].sort(([a, x], [b, y]) => y.createdAt - x.createdAt || b - a).map(([seq]) => seq);
+    }
+    table.cursor = head;
+    return table;
+  }
+}
+
+/** One page of an experiment's runs, read fresh (for one-off callers such as the CLI). */
 export function queryRuns(
   db: Db,
   experimentId: string,
   query: RunListQuery,
   options: RunListOptions = {},
 ): RunListPage {
-  const now = options.now ?? Date.now() / 1000;
-  const staleAfter = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S;
-  return runRead(db, () => {
-    const table = new RunTable(db, experimentId);
-    let candidates: Candidate[] = experimentRunRows(db, experimentId).map((row) => {
-      const info = toRunInfo(row, now, staleAfter);
-      return { row, info, duration: runDuration(info, now) };
-    });
-
-    if (query.statuses !== undefined && query.statuses.length > 0) {
-      const wanted = new Set(query.statuses);
-      candidates = candidates.filter((c) => wanted.has(displayStatus(c.info)));
-    }
-    if (query.tags !== undefined && query.tags.length > 0) {
-      const tags = query.tags;
-      candidates = candidates.filter((c) => tags.every((tag) => c.info.tags.includes(tag)));
-    }
-    if (query.group !== undefined) {
-      candidates = candidates.filter((c) => c.info.group === query.group);
-    }
-    if (query.text !== undefined && query.text !== "") {
-      const needle = query.text.toLowerCase();
-      candidates = candidates.filter(
-        (c) =>
-          (c.info.name ?? "").toLowerCase().includes(needle) ||
-          (c.info.notes ?? "").toLowerCase().includes(needle) ||
-          c.info.id.includes(needle),
-      );
-    }
-    for (const condition of query.where ?? []) {
-      candidates = candidates.filter((c) => matches(table.value(c, condition.field), condition));
-    }
-
-    // Rows arrive newest first, the default order; a stable sort keeps that order among ties.
-    const sort = query.sort ?? { kind: "created_at" };
-    const direction = (query.order ?? "desc") === "asc" ? 1 : -1;
-    const keyed = candidates.map((c) => ({ c, v: table.value(c, sort) }));
-    keyed.sort((a, b) => {
-      if (a.v === undefined || b.v === undefined) return a.v === undefined ? (b.v === undefined ? 0 : 1) : -1;
-      return direction * compareValues(a.v, b.v);
-    });
-
-    const total = keyed.length;
-    const offset = query.offset ?? 0;
-    const page = keyed.slice(offset, query.limit === undefined ? undefined : offset + query.limit).map((k) => k.c);
-    // For a long page, one scan of the experiment's series beats a long IN list.
-    const summaryRows =
-      page.length > 500
-        ? summariesOfExperiment(db, experimentId)
-        : summariesOfRuns(
-            db,
-            page.map((c) => c.row.seq),
-          );
-    return { total, runs: withSummaries(page, summaryRows) };
-  });
-}
-
-/** Column names for a run table: flattened config keys and metric keys of an experiment. */
-export function experimentKeys(db: Db, experimentId: string): { configKeys: string[]; metricKeys: string[] } {
-  return runRead(db, () => {
-    const configKeys = new Set<string>();
-    for (const text of experimentConfigTexts(db, experimentId)) {
-      flattenConfigKeys(JSON.parse(text) as Config, "", configKeys);
-    }
-    return { configKeys: [...configKeys].sort(), metricKeys: experimentMetricKeys(db, experimentId) };
-  });
+  return new RunTables(db, options).query(experimentId, query);
 }
 
 /** One run as the run table shows it. */
 export function runView(db: Db, row: RunRow, options: RunListOptions = {}): RunView {
-  const now = options.now ?? Date.now() / 1000;
+  const now = Date.now() / 1000;
   const info = toRunInfo(row, now, options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S);
-  return withSummaries([{ row, info, duration: runDuration(info, now) }], summariesOfRuns(db, [row.seq]))[0];
+  const summary = groupSummaries(summariesOfRuns(db, [row.seq])).get(row.seq);
+  return { ...info, duration: runDuration(info, now), summary: sortedKeys(summary) };
 }

@@ -6,13 +6,13 @@ import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { NotFoundError } from "../errors.js";
 import type { StonksDatabase } from "../query/database.js";
-import { experimentKeys, queryRuns, runView } from "../query/run-list.js";
+import { RunTables, runView } from "../query/run-list.js";
 import { deleteExperiment, deleteRuns, editRun } from "../store/admin.js";
 import { getRunRow } from "../store/reads.js";
 import { logger } from "../util/logger.js";
 import { ApiError, badRequest, errorBody, errorResponse, notFound } from "./errors.js";
 import { type Cursor, type EventHub, parseCursor } from "./events.js";
-import { experimentJson, pointsJson, runJson, seriesJson } from "./json.js";
+import { experimentJson, pointsJson, runJson, runListText, seriesJson } from "./json.js";
 import type { StaticFiles } from "./static.js";
 import {
   downsampleParam,
@@ -104,6 +104,7 @@ function startCursor(c: Context): Cursor | null {
 export function createApp(deps: AppDeps): Hono {
   const { db, events } = deps;
   const staleOptions = { staleAfterSeconds: deps.staleAfterSeconds };
+  const runTables = new RunTables(db.connection, staleOptions);
   const app = new Hono();
 
   const findExperiment = (c: Context) => {
@@ -144,13 +145,13 @@ export function createApp(deps: AppDeps): Hono {
       (name) => c.req.query(name),
       (name) => c.req.queries(name) ?? [],
     );
-    const page = queryRuns(db.connection, experiment.id, query, staleOptions);
+    const page = runTables.query(experiment.id, query);
     c.header("X-Total-Count", String(page.total));
-    return c.json(page.runs.map(runJson));
+    return c.body(runListText(page.runs), 200, { "Content-Type": "application/json" });
   });
 
   app.get("/api/experiments/:id/keys", (c) => {
-    const keys = experimentKeys(db.connection, findExperiment(c).id);
+    const keys = runTables.keys(findExperiment(c).id);
     return c.json({ config_keys: keys.configKeys, metric_keys: keys.metricKeys });
   });
 

@@ -211,6 +211,8 @@ export class EventHub {
    */
   attach(sink: EventSink, experimentId: string | null, from: Cursor | null): EventClient {
     const db = this.start();
+    // Deliver what other streams have not had yet, so "now" is this moment and not the last poll.
+    this.poll();
     const client = new EventClient(sink, experimentId);
     client.enqueue("retry: 1000\n\n");
     const head = this.head;

@@ -1,5 +1,5 @@
 /** The wire shapes of the REST API (snake_case, Unix seconds); see docs/rest-api.md. */
-import type { RunSummary, RunView } from "../query/run-list.js";
+import type { RunSummary, RunView } from "../query/run-filter.js";
 import type { Config, DownsampledSeries, Experiment, MetricSeries, RunStatus } from "../types.js";
 
 export interface ExperimentJson {
@@ -93,6 +93,22 @@ export function runJson(run: RunView): RunJson {
     },
     summary,
   };
+}
+
+// Finished runs keep their view object until they change (src/query/run-list.ts), so their text can be reused.
+const runTexts = new WeakMap<RunView, string>();
+
+/** JSON text of a list of runs, reusing the text of finished runs that did not change. */
+export function runListText(runs: readonly RunView[]): string {
+  const parts = runs.map((run) => {
+    let text = runTexts.get(run);
+    if (text === undefined) {
+      text = JSON.stringify(runJson(run));
+      if (run.status !== "running" && run.endedAt !== null) runTexts.set(run, text);
+    }
+    return text;
+  });
+  return `[${parts.join(",")}]`;
 }
 
 export interface PointsJson {

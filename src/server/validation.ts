@@ -8,7 +8,7 @@ import {
   parseCondition,
   parseRunField,
   type RunListQuery,
-} from "../query/run-list.js";
+} from "../query/run-filter.js";
 import { badRequest, describeIssues } from "./errors.js";
 
 /** Largest request body accepted (PATCH and POST /api/series stay far below). */

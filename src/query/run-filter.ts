@@ -1,0 +1,189 @@
+/**
+ * The language of run-table queries: fields (`config.lr`, `metric.val/loss.min`),
+ * conditions (`config.lr>0.01`) and how values compare. Pure functions; the
+ * table itself is src/query/run-list.ts.
+ */
+import { StonksError } from "../errors.js";
+import type { Config, JsonValue, RunInfo, RunStatus } from "../types.js";
+
+/** The status a person sees: a running run with an old heartbeat is "stale". */
+export type DisplayStatus = RunStatus | "stale";
+export const DISPLAY_STATUSES: readonly DisplayStatus[] = ["running", "stale", "completed", "failed", "interrupted"];
+
+export type SummaryStat = "last" | "min" | "max";
+
+export interface RunSummary {
+  last: number | null;
+  min: number | null;
+  max: number | null;
+  count: number;
+  lastStep: number | null;
+}
+
+/** A run as the run table shows it: stored fields, duration and the summary of every metric. */
+export interface RunView extends RunInfo {
+  duration: number;
+  summary: Record<string, RunSummary>;
+}
+
+export type RunField =
+  | { kind: "created_at" | "ended_at" | "name" | "status" | "duration" }
+  | { kind: "config"; path: string }
+  /** `key` as written; `stat` when it ended in .last/.min/.max (resolved against the stored keys). */
+  | { kind: "metric"; key: string; stat: SummaryStat | null };
+
+export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
+
+export interface Condition {
+  field: RunField;
+  operator: ComparisonOperator;
+  value: string | number | boolean | null;
+}
+
+export interface RunListQuery {
+  statuses?: readonly DisplayStatus[];
+  /** The run has every one of these tags. */
+  tags?: readonly string[];
+  group?: string;
+  /** Case-insensitive text in name, notes or id. */
+  text?: string;
+  where?: readonly Condition[];
+  sort?: RunField;
+  order?: "asc" | "desc";
+  limit?: number;
+  offset?: number;
+}
+
+export interface RunListPage {
+  /** Runs matching the filters, before paging. */
+  total: number;
+  runs: RunView[];
+}
+
+const SIMPLE_FIELDS = new Set(["created_at", "ended_at", "name", "status", "duration"]);
+
+/** Parses `created_at`, `config.lr`, `metric.val/loss`, `metric.val/loss.min`… */
+export function parseRunField(text: string): RunField {
+  if (SIMPLE_FIELDS.has(text)) return { kind: text as "created_at" };
+  if (text.startsWith("config.") && text.length > "config.".length) {
+    return { kind: "config", path: text.slice("config.".length) };
+  }
+  if (text.startsWith("metric.") && text.length > "metric.".length) {
+    const rest = text.slice("metric.".length);
+    const suffix = /\.(last|min|max)$/.exec(rest);
+    if (suffix && suffix.index > 0) return { kind: "metric", key: rest, stat: suffix[1] as SummaryStat };
+    return { kind: "metric", key: rest, stat: null };
+  }
+  throw new StonksError(
+    `Unknown field "${text}": use created_at, ended_at, name, status, duration, config.<key> or metric.<key>[.last|.min|.max].`,
+  );
+}
+
+function parseValue(text: string): Condition["value"] {
+  const trimmed = text.trim();
+  if (trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')) return trimmed.slice(1, -1);
+  if (trimmed === "true") return true;
+  if (trimmed === "false") return false;
+  if (trimmed === "null") return null;
+  if (trimmed !== "" && Number.isFinite(Number(trimmed))) return Number(trimmed);
+  return trimmed;
+}
+
+/** Parses one `FIELD OP VALUE` condition, e.g. `config.lr>0.01` or `metric.val/loss<=0.5`. */
+export function parseCondition(text: string): Condition {
+  // The first operator character splits field from value; field names never contain one.
+  const match = /^(.+?)\s*(<=|>=|!=|==|=|<|>)\s*(.*)$/s.exec(text.trim());
+  if (!match) {
+    throw new StonksError(`Cannot read condition "${text}": write FIELD OP VALUE, e.g. config.lr>0.01.`);
+  }
+  const operator = (match[2] === "==" ? "=" : match[2]) as ComparisonOperator;
+  const value = parseValue(match[3]);
+  if (operator !== "=" && operator !== "!=" && typeof value !== "number") {
+    throw new StonksError(`Condition "${text}": ${operator} compares numbers only.`);
+  }
+  return { field: parseRunField(match[1].trim()), operator, value };
+}
+
+/** A config value by dotted path; keys that themselves contain dots are found too. */
+export function configValue(config: Config, path: string): JsonValue | undefined {
+  if (Object.hasOwn(config, path)) return config[path];
+  let dot = path.indexOf(".");
+  while (dot > 0) {
+    const head = path.slice(0, dot);
+    const inner = Object.hasOwn(config, head) ? config[head] : undefined;
+    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
+      const found = configValue(inner, path.slice(dot + 1));
+      if (found !== undefined) return found;
+    }
+    dot = path.indexOf(".", dot + 1);
+  }
+  return undefined;
+}
+
+/** Dotted keys of a config's leaves (arrays are leaves). */
+export function flattenConfigKeys(config: Config, prefix = "", into = new Set<string>()): Set<string> {
+  for (const [key, value] of Object.entries(config)) {
+    const path = prefix === "" ? key : `${prefix}.${key}`;
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length > 0) {
+      flattenConfigKeys(value, path, into);
+    } else {
+      into.add(path);
+    }
+  }
+  return into;
+}
+
+export function displayStatus(run: RunInfo): DisplayStatus {
+  return run.stale ? "stale" : run.status;
+}
+
+/** Seconds from start to end; to the last heartbeat for a stale run, to now for a live one. */
+export function runDuration(run: RunInfo, now: number): number {
+  const end = run.endedAt ?? (run.stale ? (run.lastHeartbeat ?? run.createdAt) : now);
+  return Math.max(0, end - run.createdAt);
+}
+
+/** A value that sorts and compares: numbers, or text for everything else. */
+export type Comparable = number | string;
+
+export function comparable(value: JsonValue | undefined): Comparable | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number") return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "string") return value;
+  return JSON.stringify(value);
+}
+
+/** Whether a run's value satisfies a condition; a missing value never does. */
+export function matches(actual: Comparable | undefined, condition: Condition): boolean {
+  if (actual === undefined) return false;
+  const expected = condition.value;
+  if (condition.operator === "=" || condition.operator === "!=") {
+    const equal =
+      typeof actual === "number" && typeof expected === "number"
+        ? actual === expected
+        : typeof expected === "boolean"
+          ? actual === (expected ? 1 : 0)
+          : String(actual) === String(expected);
+    return condition.operator === "=" ? equal : !equal;
+  }
+  if (typeof actual !== "number" || typeof expected !== "number") return false;
+  switch (condition.operator) {
+    case "<":
+      return actual < expected;
+    case "<=":
+      return actual <= expected;
+    case ">":
+      return actual > expected;
+    default:
+      return actual >= expected;
+  }
+}
+
+/** Numbers before text; numbers by value, text by code point. */
+export function compareValues(a: Comparable, b: Comparable): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (typeof a === "number") return -1;
+  if (typeof b === "number") return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
