@@ -2,7 +2,8 @@
 
 Run: python3 bench/py_start_run.py [runs]
 The clock starts at start_run(), on a new database file, and stops when flush() returns
-after the first log(). Also: a second run in the same process (modules warm) and the
+after the first log(); wall time, and the CPU time of the process over the same span
+(which other jobs on a shared machine do not inflate). Also: a second run in the same process (modules warm) and the
 floor, a bare sqlite3 program doing the same file work (create the schema, insert one
 row, commit).
 """
@@ -20,11 +21,13 @@ FIRST = """
 import os, sys, time, stonks
 path = sys.argv[1]
 t = time.perf_counter()
+c = time.process_time()
 run = stonks.start_run("bench-start", db=path)
 run.start()
 run.log({"loss": 0.5})
 run.flush()
 first = (time.perf_counter() - t) * 1000
+first_cpu = (time.process_time() - c) * 1000
 run.finish()
 t = time.perf_counter()
 again = stonks.start_run("bench-start", db=path + "2")
@@ -33,7 +36,7 @@ again.log({"loss": 0.5})
 again.flush()
 second = (time.perf_counter() - t) * 1000
 again.finish()
-print(first, second)
+print(first, second, first_cpu)
 """
 
 FLOOR = """
@@ -70,6 +73,7 @@ def measure(runs: int) -> dict:
     return {
         "first_ms": median([p[0] for p in pairs]),
         "second_ms": median([p[1] for p in pairs]),
+        "first_cpu_ms": median([p[2] for p in pairs]),
         "floor_ms": median(floor),
         "runs": runs,
     }

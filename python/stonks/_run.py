@@ -630,11 +630,10 @@ class Run:
                 if ok and stop is not None and not self._queue:
                     return
         finally:
-            if failures == 0 or self._stop is not None:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     def _record_failure(self, error: BaseException, failures: int) -> None:
         if self.strict:
