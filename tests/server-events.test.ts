@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventHub } from "../src/server/events.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { FIXTURES, tempDb, tempDir } from "./helpers.js";
 import { appendToRun, readEvents, type SseEvent, seedRuns } from "./server-support.js";
@@ -221,6 +222,40 @@ describe("live events", () => {
     }
     expect(accepted).toBe(200);
     for (const stream of open) stream.close();
+  });
+
+  it("replaces a flood of points by one resync event, then continues with exact points", async () => {
+    const floodDb = tempDb();
+    const [runId] = seedRuns(floodDb, [{ experiment: "flood", name: "f", metrics: { loss: [0] } }]);
+    const hub = new EventHub({ dbPath: floodDb, pollIntervalMs: 20, maxPointsPerDelta: 100 });
+    let text = "";
+    const client = hub.attach(
+      {
+        write: async (chunk) => {
+          text += chunk;
+        },
+      },
+      null,
+      null,
+    );
+    const waitFor = async (needle: string) => {
+      const deadline = Date.now() + 5000;
+      while (!text.includes(needle) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(text).toContain(needle);
+    };
+    try {
+      const many = Array.from({ length: 500 }, (_, i) => i + 1);
+      appendToRun(floodDb, runId, "loss", many, many);
+      await waitFor("event: resync");
+      expect(text).not.toContain("event: points");
+      appendToRun(floodDb, runId, "loss", [501], [501]);
+      await waitFor("event: points");
+      const data = JSON.parse(text.slice(text.indexOf("event: points")).split("data: ")[1].split("\n")[0]);
+      expect([data.start_index, data.steps]).toEqual([501, [501]]);
+    } finally {
+      client.close();
+      hub.close();
+    }
   });
 
   it("sends keep-alive comments that carry the cursor", async () => {

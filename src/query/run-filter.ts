@@ -37,7 +37,7 @@ export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
 export interface Condition {
   field: RunField;
   operator: ComparisonOperator;
-  value: string | number | boolean | null;
+  value: string | number | boolean;
 }
 
 export interface RunListQuery {
@@ -84,7 +84,6 @@ function parseValue(text: string): Condition["value"] {
   if (trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')) return trimmed.slice(1, -1);
   if (trimmed === "true") return true;
   if (trimmed === "false") return false;
-  if (trimmed === "null") return null;
   if (trimmed !== "" && Number.isFinite(Number(trimmed))) return Number(trimmed);
   return trimmed;
 }

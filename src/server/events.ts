@@ -18,6 +18,7 @@
 import { runView } from "../query/run-list.js";
 import {
   type ChangedChunk,
+  changedSeriesSpans,
   changeHead,
   chunksInRange,
   dataVersion,
@@ -197,10 +198,6 @@ export class EventHub {
     this.maxRunsPerDelta = options.maxRunsPerDelta ?? 2_000;
   }
 
-  get clientCount(): number {
-    return this.clients.size;
-  }
-
   get isFull(): boolean {
     return this.clients.size >= this.maxClients;
   }
@@ -308,7 +305,7 @@ export class EventHub {
       if (deletions.appeared) resync = true;
 
       if (target.chunkId > previous.chunkId) {
-        if (pointsInChunkRange(db, previous.chunkId, target.chunkId) > this.maxPointsPerDelta) {
+        if (this.newPoints(db, previous.chunkId, target.chunkId) > this.maxPointsPerDelta) {
           resync = true;
         } else {
           const announced = new Set<string>();
@@ -327,6 +324,15 @@ export class EventHub {
     });
     if (messages.length === 0) return;
     for (const client of this.clients) client.send(messages, previous, this.head);
+  }
+
+  /** Points past the head's series counts in chunks (after, upTo]: what a broadcast would carry. */
+  private newPoints(db: Db, after: number, upTo: number): number {
+    let total = 0;
+    for (const [seriesId, from, to] of changedSeriesSpans(db, after, upTo)) {
+      total += to - Math.max(from, Math.min(to, this.seriesEnds.get(seriesId) ?? 0));
+    }
+    return total;
   }
 
   /** What a stream resuming at `from` missed up to the head: whole changed chunks. */

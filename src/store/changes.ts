@@ -63,6 +63,20 @@ export function pointsInChunkRange(db: Db, after: number, upTo: number): number 
   return row.n;
 }
 
+/** Per series with chunks written in (after, upTo]: the index span those chunks cover. */
+export function changedSeriesSpans(
+  db: Db,
+  after: number,
+  upTo: number,
+): [seriesId: number, from: number, to: number][] {
+  return stmt(
+    db,
+    "SELECT series_id, MIN(start_index), MAX(start_index + count) FROM chunks WHERE id > ? AND id <= ? GROUP BY series_id",
+  )
+    .raw(true)
+    .all(after, upTo) as [number, number, number][];
+}
+
 /** A chunk written after the cursor, with what identifies its series. */
 export interface ChangedChunk {
   id: number;
