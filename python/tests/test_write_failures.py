@@ -112,3 +112,27 @@ def test_past_the_cap_points_are_dropped_counted_and_warned(db_path: str) -> Non
     # At least the cap survived, in order, and nothing past the cap was kept silently.
     assert 1000 <= len(a.steps) < 3000
     assert a.steps == list(range(len(a.steps)))
+
+
+def test_database_locked_past_the_busy_timeout_keeps_points(db_path: str, caplog) -> None:
+    import logging
+    import sqlite3
+
+    run = stonks.start_run("locked", db=db_path).start()
+    run.log({"a": 0.0})
+    run.flush()
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        for step in range(1, 90):
+            run.log({"a": float(step)})
+        with caplog.at_level(logging.WARNING, logger="stonks"):
+            run.flush()  # waits the 10 s busy timeout, then gives up for now
+        assert any("locked" in r.getMessage() and "retried" in r.getMessage() for r in caplog.records)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    run.finish()
+    run_info, a, _ = read(db_path)
+    assert run_info.status == "completed"
+    assert a.steps == list(range(90))
