@@ -70,7 +70,7 @@ export function writeResults(id, markdown) {
     const cut = next === -1 ? text.length : next;
     text = `${text.slice(0, cut).replace(/\n*$/, "\n\n")}${block}\n${text.slice(cut)}`;
   } else {
-    text = `${text.replace(/\n*$/, "\n\n")}${HEADING}\n\nA real server (\`startServer\` from dist/) on 127.0.0.1 and a database written through the store layer; requests with Node's fetch over keep-alive. Each benchmark rewrites only its own block below. Command: \`npm run build && node bench/api_<name>.mjs\`.\n\n${block}\n`;
+    text = `${text.replace(/\n*$/, "\n\n")}${HEADING}\n\nA real server (\`startServer\` from dist/) on 127.0.0.1 and a database written through the store layer; requests with Node's fetch over keep-alive. Each benchmark rewrites only its own block below. Command: \`npm run build && node bench/api_<name>.mjs\` (api_series, api_runs, api_live). Medians of 20–50 requests (40 flushes for the live test) within one run.\n\n${block}\n`;
   }
   writeFileSync(RESULTS, text);
 }

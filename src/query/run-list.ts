@@ -60,6 +60,14 @@ interface Table {
   views: Map<number, RunView>;
   /** Run seqs, newest first. */
   order: number[];
+  /** Seqs of runs whose shown fields move with the clock (see isLive). */
+  live: Set<number>;
+}
+
+function liveSeqs(views: Map<number, RunView>): Set<number> {
+  const live = new Set<number>();
+  for (const [seq, view] of views) if (isLive(view)) live.add(seq);
+  return live;
 }
 
 function groupSummaries(rows: SummaryRow[]): Map<number, Record<string, RunSummary>> {
@@ -177,7 +185,7 @@ export class RunTables {
     const table = this.current(experimentId);
     return table.order.map((seq) => {
       const view = table.views.get(seq) as RunView;
-      if (!isLive(view)) return view;
+      if (!table.live.has(seq)) return view;
       const stale = view.status === "running" && now - (view.lastHeartbeat ?? view.createdAt) > this.staleAfter;
       const fresh = { ...view, stale };
       fresh.duration = runDuration(fresh, now);
@@ -236,7 +244,7 @@ export class RunTables {
     const rows = experimentRunRows(this.db, experimentId);
     const summaries = groupSummaries(summariesOfExperiment(this.db, experimentId));
     const views = new Map(rows.map((row) => [row.seq, this.view(row, summaries.get(row.seq), now)]));
-    return { cursor: head, views, order: rows.map((r) => r.seq) };
+    return { cursor: head, views, order: rows.map((r) => r.seq), live: liveSeqs(views) };
   }
 
   /**
@@ -275,11 +283,15 @@ export class RunTables {
     const summaries = groupSummaries(summariesOfRuns(db, [...changed.keys()]));
     for (const [seq, row] of changed) {
       if (!views.has(seq)) membershipChanged = true;
-      views.set(seq, this.view(row, summaries.get(seq), now));
+      const view = this.view(row, summaries.get(seq), now);
+      views.set(seq, view);
+      if (isLive(view)) table.live.add(seq);
+      else table.live.delete(seq);
     }
     // Heartbeats move without a new revision.
-    const running: number[] = [];
-    for (const [seq, view] of views) if (view.status === "running" && !changed.has(seq)) running.push(seq);
+    const running = [...table.live].filter(
+      (seq) => !changed.has(seq) && (views.get(seq) as RunView).status === "running",
+    );
     for (const [seq, heartbeat] of heartbeatsOf(db, running)) {
       const view = views.get(seq) as RunView;
       if (view.lastHeartbeat !== heartbeat) views.set(seq, { ...view, lastHeartbeat: heartbeat });
@@ -289,7 +301,10 @@ export class RunTables {
     if (membershipChanged || (mayHaveLostRuns && experimentRunCount(db, experimentId) !== views.size)) {
       const present = new Set(experimentRunSeqs(db, experimentId));
       for (const seq of views.keys()) {
-        if (!present.has(seq)) views.delete(seq);
+        if (!present.has(seq)) {
+          views.delete(seq);
+          table.live.delete(seq);
+        }
       }
       table.order = [...views].sort(([a, x], [b, y]) => y.createdAt - x.createdAt || b - a).map(([seq]) => seq);
     }

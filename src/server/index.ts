@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import { StonksError } from "../errors.js";
 import { StonksDatabase } from "../query/database.js";
 import { openDatabase } from "../store/connection.js";
+import { enlargePageCache } from "../store/run-query.js";
 import { logger } from "../util/logger.js";
 import { createApp } from "./app.js";
 import { EventHub } from "./events.js";
@@ -57,6 +58,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // A fresh user serving a file that does not exist yet sees the empty dashboard.
   if (!existsSync(options.dbPath)) openDatabase(options.dbPath, { create: true }).close();
   const db = new StonksDatabase(options.dbPath, { staleAfterSeconds: options.staleAfterSeconds });
+  enlargePageCache(db.connection, 64);
   const events = new EventHub({
     dbPath: options.dbPath,
     pollIntervalMs: options.pollIntervalMs,

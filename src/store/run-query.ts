@@ -11,6 +11,15 @@
 import { type Db, stmt } from "./connection.js";
 import type { RunRow } from "./reads.js";
 
+/**
+ * Gives a long-lived reading connection (the server's) a page cache of this
+ * size instead of SQLite's 2 MB default, so an experiment's run rows, spread
+ * over the file between chunk pages, stay in memory between requests.
+ */
+export function enlargePageCache(db: Db, mebibytes: number): void {
+  db.pragma(`cache_size = ${-Math.round(mebibytes * 1024)}`);
+}
+
 /** Summary of one metric of one run, straight from the series row. */
 export interface SummaryRow {
   run_seq: number;
