@@ -286,6 +286,27 @@ describe("read routes", () => {
         downsampled: false,
       },
     ]);
+    const valuesOnly = await call<{ series: Record<string, unknown>[] }>(
+      server,
+      "/api/series",
+      jsonInit("POST", { series: [{ run_id: ids[0], key: "train/loss" }], fields: ["steps", "values"] }),
+    );
+    expect(valuesOnly.body.series[0]).toEqual({
+      run_id: ids[0],
+      key: "train/loss",
+      steps: [0, 1, 2, 3],
+      values: [2, 1, 0.5, 0.7],
+      total_points: 4,
+      downsampled: false,
+    });
+    for (const fields of [[], ["steps", "steps"], ["x"], "steps"]) {
+      const reply = await call(
+        server,
+        "/api/series",
+        jsonInit("POST", { series: [{ run_id: ids[0], key: "train/loss" }], fields }),
+      );
+      expect(reply.status, JSON.stringify(fields)).toBe(400);
+    }
     const tooMany = await call(
       server,
       "/api/series",

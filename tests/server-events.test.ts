@@ -6,6 +6,9 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventHub } from "../src/server/events.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
+import { openDatabase, runImmediate } from "../src/store/connection.js";
+import { getRunRow } from "../src/store/reads.js";
+import { touchHeartbeat } from "../src/store/writes.js";
 import { FIXTURES, tempDb, tempDir } from "./helpers.js";
 import { appendToRun, readEvents, type SseEvent, seedRuns } from "./server-support.js";
 
@@ -255,6 +258,32 @@ describe("live events", () => {
     } finally {
       client.close();
       hub.close();
+    }
+  });
+
+  it("sends the run again when it turns stale, and when its heartbeat comes back", async () => {
+    const staleDb = tempDb();
+    const [runId] = seedRuns(staleDb, [{ experiment: "hb", name: "quiet-process", heartbeat: Date.now() / 1000 }]);
+    const staleServer = await startServer({ dbPath: staleDb, port: 0, uiDir: tempDir(), staleAfterSeconds: 1 });
+    const stream = await readEvents(`${staleServer.url}/api/events`);
+    try {
+      await stream.next((e) => e.event === "ready");
+      const isRun = (stale: boolean) => (e: SseEvent) =>
+        e.event === "run_update" && JSON.parse(e.data).run_id === runId && JSON.parse(e.data).run.stale === stale;
+      // No writes at all: the clock alone makes the run stale.
+      await stream.next(isRun(true), 5000);
+      const db = openDatabase(staleDb);
+      try {
+        const row = getRunRow(db, runId);
+        runImmediate(db, () => touchHeartbeat(db, row?.seq ?? -1, Date.now() / 1000));
+      } finally {
+        db.close();
+      }
+      const back = await stream.next(isRun(false), 5000);
+      expect(JSON.parse(back.data).status).toBe("running");
+    } finally {
+      stream.close();
+      await staleServer.close();
     }
   });
 

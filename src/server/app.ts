@@ -199,7 +199,7 @@ export function createApp(deps: AppDeps): Hono {
       body.series.map((s) => ({ runId: s.run_id, key: s.key })),
       { maxPoints: body.downsample, minStep: body.min_step, maxStep: body.max_step },
     );
-    return c.json({ series: series.map(seriesJson) });
+    return c.json({ series: series.map((s) => seriesJson(s, body.fields)) });
   });
 
   app.get("/api/events", (c) => {

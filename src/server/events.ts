@@ -24,12 +24,14 @@ import {
   dataVersion,
   pointsInChunkRange,
   runIdentities,
+  runningRuns,
   runRowsInRevisionRange,
   seriesCounts,
 } from "../store/changes.js";
 import { decodeFloats } from "../store/codec.js";
 import { type Db, openDatabase, runRead } from "../store/connection.js";
-import type { RunRow } from "../store/reads.js";
+import { DEFAULT_STALE_AFTER_S, type RunRow } from "../store/reads.js";
+import { heartbeatsOf, runRowsBySeq } from "../store/run-query.js";
 import { logger } from "../util/logger.js";
 import { runJson } from "./json.js";
 
@@ -174,7 +176,7 @@ export class EventHub {
   private readonly pollIntervalMs: number;
   private readonly keepAliveMs: number;
   private readonly maxClients: number;
-  private readonly staleAfterSeconds: number | undefined;
+  private readonly staleAfterSeconds: number;
   private readonly maxPointsPerDelta: number;
   private readonly maxRunsPerDelta: number;
   private readonly clients = new Set<EventClient>();
@@ -185,6 +187,8 @@ export class EventHub {
   private knownRuns = new Map<number, { id: string; experimentId: string }>();
   /** Points of each series (by id) as of the head; streams at the head have had them all. */
   private seriesEnds = new Map<number, number>();
+  /** Running runs by seq: when they last showed life, and whether streams were last told they are stale. */
+  private running = new Map<number, { lastAlive: number; stale: boolean }>();
   private pollTimer: NodeJS.Timeout | null = null;
   private keepAliveTimer: NodeJS.Timeout | null = null;
   private pokeScheduled = false;
@@ -193,7 +197,7 @@ export class EventHub {
     this.pollIntervalMs = options.pollIntervalMs ?? 150;
     this.keepAliveMs = options.keepAliveMs ?? 15_000;
     this.maxClients = options.maxClients ?? 64;
-    this.staleAfterSeconds = options.staleAfterSeconds;
+    this.staleAfterSeconds = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S;
     this.maxPointsPerDelta = options.maxPointsPerDelta ?? 200_000;
     this.maxRunsPerDelta = options.maxRunsPerDelta ?? 2_000;
   }
@@ -251,6 +255,13 @@ export class EventHub {
       this.head = { chunkId: head.chunkId, revision: head.revision };
       this.knownRuns = new Map(runIdentities(db).map((r) => [r.seq, { id: r.id, experimentId: r.experiment_id }]));
       this.loadSeriesEnds(db);
+      const now = Date.now() / 1000;
+      this.running = new Map(
+        runningRuns(db).map(([seq, lastAlive]) => [
+          seq,
+          { lastAlive, stale: now - lastAlive > this.staleAfterSeconds },
+        ]),
+      );
     });
     this.pollTimer = setInterval(() => this.poll(), this.pollIntervalMs);
     this.keepAliveTimer = setInterval(() => {
@@ -277,9 +288,11 @@ export class EventHub {
     if (db === null) return;
     try {
       const version = dataVersion(db);
-      if (version === this.lastDataVersion) return;
-      this.lastDataVersion = version;
-      this.broadcastChanges(db);
+      if (version !== this.lastDataVersion) {
+        this.lastDataVersion = version;
+        this.broadcastChanges(db);
+      }
+      this.announceStaleChanges(db);
     } catch (error) {
       logger.warn(`live events: reading changes failed (${(error as Error).message}); retrying`);
     }
@@ -298,6 +311,7 @@ export class EventHub {
 
       const rows = target.revision > fromRevision ? runRowsInRevisionRange(db, fromRevision, target.revision) : [];
       for (const row of rows) this.knownRuns.set(row.seq, { id: row.id, experimentId: row.experiment_id });
+      this.trackLiveness(db, rows);
       if (rows.length > this.maxRunsPerDelta) resync = true;
       else for (const row of rows) out.push(this.runUpdate(db, row));
       const deletions = this.noticeDeletions(db, next.runCount);
@@ -324,6 +338,50 @@ export class EventHub {
     });
     if (messages.length === 0) return;
     for (const client of this.clients) client.send(messages, previous, this.head);
+  }
+
+  /**
+   * Keeps `running` current: changed rows say which runs run; heartbeats
+   * move without a revision, so those of the other running runs are read.
+   */
+  private trackLiveness(db: Db, changedRows: RunRow[]): void {
+    const now = Date.now() / 1000;
+    for (const row of changedRows) {
+      if (row.status !== "running") {
+        this.running.delete(row.seq);
+        continue;
+      }
+      const lastAlive = row.last_heartbeat ?? row.created_at;
+      this.running.set(row.seq, { lastAlive, stale: now - lastAlive > this.staleAfterSeconds });
+    }
+    const changed = new Set(changedRows.map((row) => row.seq));
+    const others = [...this.running.keys()].filter((seq) => !changed.has(seq));
+    const present = new Set<number>();
+    for (const [seq, heartbeat] of heartbeatsOf(db, others)) {
+      present.add(seq);
+      const entry = this.running.get(seq);
+      if (entry !== undefined && heartbeat !== null) entry.lastAlive = heartbeat;
+    }
+    for (const seq of others) if (!present.has(seq)) this.running.delete(seq);
+  }
+
+  /**
+   * A running run becomes stale by the clock alone (its process died), and
+   * live again when its heartbeat moves: neither changes its revision, so the
+   * poller watches for both and sends the run again.
+   */
+  private announceStaleChanges(db: Db): void {
+    const now = Date.now() / 1000;
+    const flipped: number[] = [];
+    for (const [seq, entry] of this.running) {
+      const stale = now - entry.lastAlive > this.staleAfterSeconds;
+      if (stale === entry.stale) continue;
+      entry.stale = stale;
+      flipped.push(seq);
+    }
+    if (flipped.length === 0) return;
+    const messages = runRead(db, () => runRowsBySeq(db, flipped).map((row) => this.runUpdate(db, row)));
+    for (const client of this.clients) client.send(messages, this.head, this.head);
   }
 
   /** Points past the head's series counts in chunks (after, upTo]: what a broadcast would carry. */

@@ -125,11 +125,23 @@ export function pointsJson(series: Pick<MetricSeries, "steps" | "values" | "time
   };
 }
 
-export function seriesJson(series: DownsampledSeries) {
+export type PointField = "steps" | "values" | "timestamps";
+
+export interface SeriesJson extends Partial<PointsJson> {
+  run_id: string;
+  key: string;
+  total_points: number;
+  downsampled: boolean;
+}
+
+/** A series for POST /api/series, with only the point arrays asked for. */
+export function seriesJson(series: DownsampledSeries, fields: readonly PointField[]): SeriesJson {
   return {
     run_id: series.runId,
     key: series.key,
-    ...pointsJson(series),
+    ...(fields.includes("steps") ? { steps: Array.from(series.steps) } : {}),
+    ...(fields.includes("values") ? { values: Array.from(series.values) } : {}),
+    ...(fields.includes("timestamps") ? { timestamps: Array.from(series.timestamps) } : {}),
     total_points: series.totalPoints,
     downsampled: series.downsampled,
   };

@@ -41,6 +41,11 @@ export const seriesBody = z
     downsample: downsample.default(DEFAULT_DOWNSAMPLE),
     min_step: step.optional(),
     max_step: step.optional(),
+    fields: z
+      .array(z.enum(["steps", "values", "timestamps"]))
+      .min(1)
+      .refine((fields) => new Set(fields).size === fields.length, { message: "fields must be distinct" })
+      .default(["steps", "values", "timestamps"]),
   })
   .refine((b) => b.min_step === undefined || b.max_step === undefined || b.min_step <= b.max_step, {
     message: "min_step must not be greater than max_step",

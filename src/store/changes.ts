@@ -50,6 +50,13 @@ export function runIdentities(db: Db): { seq: number; id: string; experiment_id:
   }[];
 }
 
+/** Runs whose stored status is running, with when they last showed life. */
+export function runningRuns(db: Db): [seq: number, lastAlive: number][] {
+  return stmt(db, "SELECT seq, COALESCE(last_heartbeat, created_at) FROM runs WHERE status = 'running'")
+    .raw(true)
+    .all() as [number, number][];
+}
+
 /** Point count of every series. */
 export function seriesCounts(db: Db): { id: number; count: number }[] {
   return stmt(db, "SELECT id, count FROM series").all() as { id: number; count: number }[];
