@@ -4,7 +4,7 @@
 // Needs `npm run build` (the library and ui/dist).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { startServer } from "../dist/server/index.js";
@@ -108,7 +108,10 @@ export function machine() {
     }).trim();
   } catch {}
   const cpu = cpus();
-  return `${cpu.length} × ${cpu[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${chromiumVersion} (headless, --disable-gpu)`;
+  const load = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" / ");
+  return `${cpu.length} × ${cpu[0]?.model ?? "CPU"} VM, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${chromiumVersion} (headless, --disable-gpu); load average ${load} (1/5/15 min) when the run ended: other work shared the 2 cores`;
 }
 
 /** Replaces this benchmark's block (between its markers) inside the dashboard section of RESULTS.md. */

@@ -52,29 +52,37 @@ export interface Aligned {
   ys: YValues[][];
 }
 
-function sameX(xs: Float64Array[], lengths: number[]): boolean {
-  const n = lengths[0];
-  for (let s = 1; s < xs.length; s++) {
-    if (lengths[s] !== n) return false;
-    const a = xs[0];
+/**
+ * The index of the longest x array when every other one is a prefix of it
+ * (runs logging the same steps, some further along: the usual live case), else -1.
+ */
+function sharedPrefix(xs: Float64Array[], lengths: number[]): number {
+  let longest = 0;
+  for (let s = 1; s < xs.length; s++) if (lengths[s] > lengths[longest]) longest = s;
+  const a = xs[longest];
+  for (let s = 0; s < xs.length; s++) {
     const b = xs[s];
-    if (a === b) continue;
-    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+    if (b === a) continue;
+    for (let i = 0; i < lengths[s]; i++) if (a[i] !== b[i]) return -1;
   }
-  return true;
+  return longest;
 }
 
 /**
  * Puts several series on one shared, sorted x array, as uPlot wants. Each input
- * series has one x array and any number of y arrays over it. When every series
- * has the same xs (runs logged at the same steps) the arrays are used as they
- * are; otherwise x is the union and each y has holes where it has no point.
+ * series has one x array and any number of y arrays over it. When the xs agree
+ * (runs logged at the same steps, maybe not as far yet) the arrays are used as
+ * they are; otherwise x is the union and each y has holes where it has no point.
  */
 export function alignSeries(xs: Float64Array[], ys: Float64Array[][], lengths: number[]): Aligned {
   if (xs.length === 0) return { x: new Float64Array(0), ys: [] };
-  if (sameX(xs, lengths)) {
-    const n = lengths[0];
-    return { x: xs[0].subarray(0, n), ys: ys.map((group) => group.map((y) => y.subarray(0, n))) };
+  const longest = sharedPrefix(xs, lengths);
+  if (longest >= 0) {
+    // Shorter series simply end early: reading past a typed array's end gives undefined, a hole to uPlot.
+    return {
+      x: xs[longest].subarray(0, lengths[longest]),
+      ys: ys.map((group, s) => group.map((y) => y.subarray(0, lengths[s]))),
+    };
   }
   let total = 0;
   for (const n of lengths) total += n;
