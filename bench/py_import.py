@@ -7,11 +7,10 @@ For context, the same for `import sqlite3` (what a naive SDK would pay at least)
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-from py_common import PYTHON_DIR, child_env, compile_package, median
+from py_common import child_env, compile_package, median
 
 PROBE = "import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
 

@@ -26,9 +26,8 @@ from time import time as _now
 from types import TracebackType
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type
 
-from . import _db, _provenance, _store
+from . import _db, _log, _provenance, _store
 from ._errors import InvalidMetricError, StonksError, WriteError
-from . import _log
 from ._log import warn
 
 FLUSH_AT_POINTS = 100
@@ -42,7 +41,6 @@ MAX_BACKOFF_S = 30.0
 GIT_DELAY_S = 0.1
 DEFAULT_MAX_PENDING_POINTS = 5_000_000
 MAX_STEP = 2**53 - 1
-_MAX_FLOAT = 1.7976931348623157e308
 FINISH_STATUSES = ("completed", "failed", "interrupted")
 
 _KEYS = itemgetter(2)

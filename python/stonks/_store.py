@@ -9,7 +9,7 @@ import os
 import sqlite3
 import sys
 from array import array
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 from ._errors import NotFoundError, StonksError
 
