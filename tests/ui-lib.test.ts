@@ -1,0 +1,66 @@
+/** The dashboard's chart math: aligning series for uPlot, smoothing, nearest-point search, log-scale masking. */
+import { describe, expect, it } from "vitest";
+import { alignSeries, isSorted, lowerBound, maskNonPositive, nearestIndex, smoothEma } from "../ui/src/lib/series.js";
+
+const f = (xs: number[]) => Float64Array.from(xs);
+
+describe("alignSeries", () => {
+  it("uses the arrays as they are when the runs share their steps, even at different progress", () => {
+    const a = f([0, 1, 2, 3]);
+    const b = f([0, 1, 2]);
+    const aligned = alignSeries([a, b], [[f([10, 11, 12, 13])], [f([20, 21, 22])]], [4, 3]);
+    expect([...aligned.x]).toEqual([0, 1, 2, 3]);
+    expect(aligned.x.buffer).toBe(a.buffer);
+    expect([...aligned.ys[1][0]]).toEqual([20, 21, 22]);
+    expect(aligned.ys[1][0][3]).toBeUndefined();
+  });
+
+  it("merges different steps into one sorted x with holes", () => {
+    const aligned = alignSeries(
+      [f([0, 2, 4]), f([1, 2, 5])],
+      [
+        [f([1, 2, 3]), f([9, 9, 9])],
+        [f([4, 5, 6]), f([8, 8, 8])],
+      ],
+      [3, 3],
+    );
+    expect([...aligned.x]).toEqual([0, 1, 2, 4, 5]);
+    expect(aligned.ys[0][0]).toEqual([1, undefined, 2, 3, undefined]);
+    expect(aligned.ys[0][1]).toEqual([9, undefined, 9, 9, undefined]);
+    expect(aligned.ys[1][0]).toEqual([undefined, 4, 5, undefined, 6]);
+  });
+
+  it("ignores capacity beyond each series' length", () => {
+    const aligned = alignSeries([f([0, 1, 99]), f([0, 5, 99])], [[f([1, 2, 0])], [f([3, 4, 0])]], [2, 2]);
+    expect([...aligned.x]).toEqual([0, 1, 5]);
+  });
+});
+
+describe("chart helpers", () => {
+  it("smooths with a bias-corrected exponential moving average", () => {
+    const out = smoothEma(f([10, 10, 10]), 3, 0.9);
+    expect([...out].map((v) => Number(v.toFixed(9)))).toEqual([10, 10, 10]);
+    const step = smoothEma(f([0, 10]), 2, 0.5);
+    expect(step[0]).toBe(0);
+    expect(step[1]).toBeCloseTo((10 * 0.5) / 0.75, 9);
+  });
+
+  it("finds the nearest point and the lower bound", () => {
+    const xs = f([0, 10, 20, 30]);
+    expect(nearestIndex(xs, 4, 14)).toBe(1);
+    expect(nearestIndex(xs, 4, 16)).toBe(2);
+    expect(nearestIndex(xs, 4, -5)).toBe(0);
+    expect(nearestIndex(xs, 4, 99)).toBe(3);
+    expect(nearestIndex(xs, 0, 1)).toBe(-1);
+    expect(lowerBound(xs, 4, 10)).toBe(1);
+    expect(lowerBound(xs, 4, 11)).toBe(2);
+    expect(isSorted(xs, 4)).toBe(true);
+    expect(isSorted(f([1, 0]), 2)).toBe(false);
+  });
+
+  it("leaves out values a log scale cannot show", () => {
+    expect(maskNonPositive([1, 0, -2, 3])).toEqual([1, undefined, undefined, 3]);
+    const positive = f([1, 2]);
+    expect(maskNonPositive(positive)).toBe(positive);
+  });
+});
