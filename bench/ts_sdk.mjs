@@ -1,7 +1,7 @@
 // Benchmarks of the TypeScript SDK and the storage layout (issue: foundation).
 // Run: npm run build && node bench/ts_sdk.mjs  (prints a Markdown table; medians of RUNS repetitions)
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
@@ -13,16 +13,6 @@ const dir = mkdtempSync(join(tmpdir(), "stonks-bench-"));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = [];
 const record = (name, value, unit, goal, baseline) => results.push({ name, value, unit, goal, baseline });
-
-function fileSize(path) {
-  let total = 0;
-  for (const suffix of ["", "-wal"]) {
-    try {
-      total += statSync(path + suffix).size;
-    } catch {}
-  }
-  return total;
-}
 
 // 1. log() cost with 4 metrics, against one postMessage per call (the naive worker design).
 async function logCost() {

@@ -89,7 +89,8 @@ export class WriterClient {
     if (this.dead) throw new StonksError("the stonks writer thread is not running (see the error above).");
     this.installExitHooks();
     const before = Atomics.load(this.ctrl, Ctrl.Reply);
-    this.send(message);
+    this.control.port1.postMessage(message);
+    this.wake();
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Atomics.load(this.ctrl, Ctrl.Reply) === before) {
       const left = deadline - Date.now();
@@ -108,9 +109,9 @@ export class WriterClient {
     return slot;
   }
 
+  /** Queues an operation; it is written with the next batch of points (flush, timer or 100 points). */
   send(message: ControlMessage): void {
     this.control.port1.postMessage(message);
-    this.wake();
   }
 
   /** Appends one point to the ring. The hot path: no allocation, no I/O. */

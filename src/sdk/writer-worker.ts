@@ -294,7 +294,7 @@ function loop(): never {
     const due =
       flushWanted ||
       timed ||
-      (retrying ? wake >= retryAt : pendingPoints >= FLUSH_EVERY_POINTS || pendingOps.length > 0);
+      (retrying ? wake >= retryAt : pendingPoints >= FLUSH_EVERY_POINTS);
     let ok = true;
     if (due) {
       ok = writePending(wake);
