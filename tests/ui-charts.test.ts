@@ -195,8 +195,10 @@ describe("dashboard charts", () => {
     // The one-point spike survives downsampling: the y axis reaches it.
     await waitUntil(async () => Number(await c.getAttribute("data-y-max")) >= 5000, "spike kept");
     const first = requests[0];
-    const body = JSON.parse(first.postData() ?? "{}") as { series: unknown[]; downsample: number };
+    const body = JSON.parse(first.postData() ?? "{}") as { series: unknown[]; downsample: number; fields?: string[] };
     expect(body.series).toEqual([{ run_id: longId, key: "train/noisy" }]);
+    // The step axis needs no wall-clock times.
+    expect(body.fields).toEqual(["steps", "values"]);
     expect(body.downsample).toBeGreaterThanOrEqual(200);
     const zoomed = page.waitForRequest(
       (r) => r.url().endsWith("/api/series") && (r.postData() ?? "").includes("min_step"),
@@ -232,7 +234,11 @@ describe("dashboard charts", () => {
     const c = chart(page, "train/loss");
     expect(Number(await c.getAttribute("data-x-min"))).toBe(0);
     expect(Number(await c.getAttribute("data-x-max"))).toBe(POINTS - 1);
+    const withTimes = page.waitForRequest(
+      (r) => r.url().endsWith("/api/series") && !(r.postData() ?? "").includes('"fields"'),
+    );
     await page.locator("[data-testid=x-wall]").click();
+    await withTimes;
     await waitUntil(async () => Number(await c.getAttribute("data-x-min")) > 1e9, "wall time axis");
     expect(query(page).get("x")).toBe("wall");
     // Runs start at their own times: run 0 at NOW - 10000, run 5 at NOW - 9950.
@@ -282,6 +288,27 @@ describe("dashboard charts", () => {
 });
 
 describe("dashboard live updates", () => {
+  it("shows a run going stale when its heartbeat stops, and live again when it comes back", async () => {
+    const [quiet] = seed(dbPath, [
+      { experiment: "heartbeats", name: "quiet-run", metrics: { "train/loss": { count: 5, value: () => 1 } } },
+    ]);
+    const fast = await serve(dbPath, undefined, { staleAfterSeconds: 2 });
+    const writer = new Writer(dbPath);
+    try {
+      const { page, context } = await newPage(browser);
+      await page.goto(`${fast.url}/?exp=heartbeats`);
+      const badge = page.locator(`[data-run-id="${quiet.id}"] [data-testid=status-badge]`);
+      await badge.waitFor();
+      await waitUntil(async () => (await badge.getAttribute("data-status")) === "stale", "stale without a heartbeat");
+      writer.beat(quiet.id);
+      await waitUntil(async () => (await badge.getAttribute("data-status")) === "running", "running again");
+      await context.close();
+    } finally {
+      writer.close();
+      await fast.close();
+    }
+  });
+
   it("appends live points without refetching, shows new runs, keys and status changes, without a reload", async () => {
     const [live] = seed(dbPath, [
       {

@@ -122,6 +122,15 @@ export class Writer {
     this.db = openDatabase(dbPath);
   }
 
+  /** A heartbeat without points, as a run's process sends while it computes. */
+  beat(runId: string): void {
+    runImmediate(this.db, () => {
+      const row = getRunRow(this.db, runId);
+      if (!row) throw new Error(`no run ${runId}`);
+      touchHeartbeat(this.db, row.seq, Date.now() / 1000);
+    });
+  }
+
   append(runId: string, key: string, steps: number[], values: number[]): void {
     runImmediate(this.db, () => {
       const row = getRunRow(this.db, runId);
@@ -151,8 +160,12 @@ export class Writer {
   }
 }
 
-export async function serve(dbPath: string, token?: string): Promise<RunningServer> {
-  return startServer({ dbPath, host: "127.0.0.1", port: 0, token: token ?? null, pollIntervalMs: 50 });
+export async function serve(
+  dbPath: string,
+  token?: string,
+  options: { staleAfterSeconds?: number } = {},
+): Promise<RunningServer> {
+  return startServer({ dbPath, host: "127.0.0.1", port: 0, token: token ?? null, pollIntervalMs: 50, ...options });
 }
 
 /** Polls until check() is truthy; fails with the last value seen (tests wait on conditions, never on time). */

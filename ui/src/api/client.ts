@@ -57,14 +57,13 @@ export const api = {
   },
 
   /** Every run of an experiment, newest first, fetched in pages. */
-  async runs(experimentId: string, status?: string): Promise<Run[]> {
+  async runs(experimentId: string): Promise<Run[]> {
     const pageSize = 5000;
-    const filter = status ? `&status=${enc(status)}` : "";
     const all: Run[] = [];
     for (let offset = 0; ; offset += pageSize) {
       const { data, response } = await request<Run[]>(
         "GET",
-        `/api/experiments/${enc(experimentId)}/runs?limit=${pageSize}&offset=${offset}${filter}`,
+        `/api/experiments/${enc(experimentId)}/runs?limit=${pageSize}&offset=${offset}`,
       );
       all.push(...data);
       const total = Number(response.headers.get("X-Total-Count") ?? all.length);
@@ -88,13 +87,16 @@ export const api = {
     await request("DELETE", `/api/experiments/${enc(experimentId)}`);
   },
 
+  /** Many series in one request; without `times` the wall-clock times are left out (a third less to send). */
   async series(
     series: SeriesRequest[],
     downsample: number,
+    times: boolean,
     minStep?: number,
     maxStep?: number,
   ): Promise<SeriesResponse[]> {
     const body: Record<string, unknown> = { series, downsample };
+    if (!times) body.fields = ["steps", "values"];
     if (minStep !== undefined) body.min_step = minStep;
     if (maxStep !== undefined) body.max_step = maxStep;
     return (await request<{ series: SeriesResponse[] }>("POST", "/api/series", body)).data.series;

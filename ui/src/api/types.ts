@@ -67,7 +67,8 @@ export interface SeriesResponse {
   key: string;
   steps: number[];
   values: number[];
-  timestamps: number[];
+  /** Left out when the request's fields did not ask for them. */
+  timestamps?: number[];
   total_points: number;
   downsampled: boolean;
 }

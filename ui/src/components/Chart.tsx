@@ -114,7 +114,7 @@ function stepRangeOfTimeZoom(runs: Run[], key: string, xAxis: XAxis, zoom: [numb
   let hi = Number.NEGATIVE_INFINITY;
   for (const run of runs) {
     const data = seriesStore.get(run.id, key, null);
-    if (!data) return null;
+    if (!data?.hasTimes) return null;
     if (data.length === 0) continue;
     const xs = xsOf(data, xAxis, run);
     const i0 = Math.max(0, lowerBound(xs, data.length, zoom[0]) - 1);
@@ -233,6 +233,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         p.runs.map((r) => r.id),
         targetRef.current,
         range,
+        p.xAxis !== "step",
       );
     }
     const drawn: Drawn[] = [];
@@ -242,7 +243,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
     for (const run of p.runs) {
       const data =
         (range ? seriesStore.get(run.id, p.metricKey, range) : undefined) ?? seriesStore.get(run.id, p.metricKey, null);
-      if (!data) {
+      // On a time axis, a copy fetched for the step axis (no times) waits for its refetch.
+      if (!data || (p.xAxis !== "step" && !data.hasTimes)) {
         missing = true;
         continue;
       }
@@ -370,9 +372,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
   // biome-ignore lint/correctness/useExhaustiveDependencies: runKey and zoomSignature stand for runs and zoom
   useEffect(() => {
     if (!visible || !hasWidth) return;
-    seriesStore.request(metricKey, runIds, target, null);
+    seriesStore.request(metricKey, runIds, target, null, xAxis !== "step");
     scheduleRedraw();
-  }, [visible, metricKey, runKey, target, zoomSignature, hasWidth, scheduleRedraw]);
+  }, [visible, metricKey, runKey, target, zoomSignature, hasWidth, xAxis, scheduleRedraw]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the plot is rebuilt when what its options depend on changes
   useEffect(() => {

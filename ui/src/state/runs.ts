@@ -15,7 +15,6 @@ export interface RunsSnapshot {
 }
 
 const SUMMARY_FLUSH_MS = 500;
-const RUNNING_POLL_MS = 15_000;
 
 /**
  * The runs of the chosen experiment, kept current by live events. Point events
@@ -34,7 +33,6 @@ class RunsStore {
   private listeners = new Set<() => void>();
   private pending = new Map<string, Run>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
-  private pollTimer: ReturnType<typeof setInterval> | undefined;
   private loadToken = 0;
   /** Live changes that arrive while the list is being fetched, applied over the answer. */
   private duringLoad = new Map<string, Run | null>();
@@ -69,7 +67,6 @@ class RunsStore {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.pending.clear();
-    clearInterval(this.pollTimer);
     this.duringLoad.clear();
     if (experimentKey === null) {
       this.fetching = false;
@@ -100,7 +97,6 @@ class RunsStore {
       const experimentId = runs[0]?.experiment_id ?? this.snapshot.experimentId;
       this.emit({ status: "ready", error: null, experimentId });
       this.setRuns(byId);
-      this.pollTimer = setInterval(() => void this.pollRunning(), RUNNING_POLL_MS);
     } catch (error) {
       if (token !== this.loadToken) return;
       this.fetching = false;
@@ -113,19 +109,6 @@ class RunsStore {
   resolve(experimentKey: string, experimentId: string): void {
     if (this.snapshot.experimentKey === experimentKey && this.snapshot.experimentId !== experimentId) {
       this.emit({ experimentId });
-    }
-  }
-
-  /** Heartbeats of live runs do not come as events; this keeps "stale" and durations true. */
-  private async pollRunning(): Promise<void> {
-    const key = this.snapshot.experimentKey;
-    if (!key || !this.snapshot.runs.some((r) => r.status === "running")) return;
-    try {
-      const fresh = await api.runs(key, "running,stale");
-      if (key !== this.snapshot.experimentKey) return;
-      for (const run of fresh) this.upsert(run);
-    } catch {
-      // the event stream reports connection trouble; a failed poll is retried next time
     }
   }
 

@@ -18,6 +18,8 @@ export interface SeriesData {
   range: StepRange | null;
   /** The downsample size it was fetched with. */
   target: number;
+  /** Whether the wall-clock times came too (charts on the step axis leave them out). */
+  hasTimes: boolean;
 }
 
 const MAX_SERIES_PER_REQUEST = 200;
@@ -50,6 +52,7 @@ interface Job {
   key: string;
   range: StepRange | null;
   target: number;
+  times: boolean;
 }
 
 interface InFlight {
@@ -111,12 +114,15 @@ class SeriesStore {
     });
   }
 
-  /** Asks for the series of these runs at about `target` points each; only what is missing is fetched. */
-  request(key: string, runIds: string[], target: number, range: StepRange | null): void {
+  /**
+   * Asks for the series of these runs at about `target` points each, with
+   * their wall-clock times when `times`; only what is missing is fetched.
+   */
+  request(key: string, runIds: string[], target: number, range: StepRange | null, times: boolean): void {
     for (const runId of runIds) {
       const have = this.get(runId, key, range);
-      if (have && !(have.downsampled && have.target < target * 0.75)) continue;
-      this.enqueue({ runId, key, range, target });
+      if (have && !(have.downsampled && have.target < target * 0.75) && (have.hasTimes || !times)) continue;
+      this.enqueue({ runId, key, range, target, times });
     }
   }
 
@@ -134,7 +140,7 @@ class SeriesStore {
     this.flushScheduled = false;
     const groups = new Map<string, Job[]>();
     for (const [id, job] of this.queue) {
-      const groupKey = `${rangeKey(job.range)}|${job.target}`;
+      const groupKey = `${rangeKey(job.range)}|${job.target}|${job.times}`;
       let group = groups.get(groupKey);
       if (!group) {
         group = [];
@@ -169,14 +175,14 @@ class SeriesStore {
 
   private async fetchBatch(jobs: Job[]): Promise<void> {
     const epoch = this.epoch;
-    const { range, target } = jobs[0];
+    const { range, target, times } = jobs[0];
     const request: SeriesRequest[] = jobs.map((j) => ({ run_id: j.runId, key: j.key }));
     const keys = new Set(jobs.map((j) => j.key));
     await this.slot();
     let answer: SeriesResponse[] | null = null;
     let failure: string | null = null;
     try {
-      answer = await api.series(request, target, range?.[0], range?.[1]);
+      answer = await api.series(request, target, times, range?.[0], range?.[1]);
     } catch (error) {
       failure = error instanceof ApiError ? error.message : String(error);
     } finally {
@@ -199,12 +205,13 @@ class SeriesStore {
         key: job.key,
         steps: withRoom(got.steps, capacity),
         values: withRoom(got.values, capacity),
-        times: withRoom(got.timestamps, capacity),
+        times: withRoom(got.timestamps ?? [], capacity),
         length: n,
         total: got.total_points,
         downsampled: got.downsampled,
         range,
         target,
+        hasTimes: times,
       };
       for (const event of flight?.buffered ?? []) this.append(data, event);
       (range ? this.zoomed : this.full).set(id, data);
@@ -272,11 +279,11 @@ class SeriesStore {
     if (!data) return false;
     const before = data.length;
     if (!this.append(data, event)) {
-      this.enqueue({ runId: data.runId, key: data.key, range: data.range, target: data.target });
+      this.enqueue({ runId: data.runId, key: data.key, range: data.range, target: data.target, times: data.hasTimes });
       return false;
     }
     if (data.length > COMPACT_FACTOR * data.target) {
-      this.enqueue({ runId: data.runId, key: data.key, range: data.range, target: data.target });
+      this.enqueue({ runId: data.runId, key: data.key, range: data.range, target: data.target, times: data.hasTimes });
     }
     return data.length !== before;
   }
