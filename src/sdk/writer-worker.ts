@@ -291,10 +291,7 @@ function loop(): never {
     const timed = wake >= nextTimedFlush;
     if (timed) nextTimedFlush = wake + FLUSH_INTERVAL_MS;
     const retrying = failingSince !== null;
-    const due =
-      flushWanted ||
-      timed ||
-      (retrying ? wake >= retryAt : pendingPoints >= FLUSH_EVERY_POINTS);
+    const due = flushWanted || timed || (retrying ? wake >= retryAt : pendingPoints >= FLUSH_EVERY_POINTS);
     let ok = true;
     if (due) {
       ok = writePending(wake);
