@@ -211,6 +211,20 @@ describe("crashes", () => {
 });
 
 describe("many processes, one file", () => {
+  it("six processes creating one new file at the same moment all succeed", async () => {
+    const db = tempDb();
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => runFixture(FIXTURE, { SCENARIO: "default-path", STONKS_DB: db })),
+    );
+    for (const result of results) {
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+    }
+    const q = open(db);
+    expect(q.listRuns()).toHaveLength(6);
+    q.close();
+  });
+
   it("eight processes log into one file at once: every point present, no error", async () => {
     const db = tempDb();
     const perProcess = 20_000;

@@ -59,8 +59,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     // Check the version before anything writes: a newer file must stay untouched.
     const version = checkVersion(db, path, readonly);
     if (!readonly) {
-      db.pragma("journal_mode = WAL");
+      // NORMAL first: switching to WAL under the default FULL costs an extra fsync.
       db.pragma("synchronous = NORMAL");
+      db.pragma("journal_mode = WAL");
       if (version < SCHEMA_VERSION) migrate(db);
     }
   } catch (error) {
@@ -77,8 +78,17 @@ function userVersion(db: Db): number {
 /** The file's schema version, after refusing files this build must not touch. */
 function checkVersion(db: Db, path: string, readonly: boolean): number {
   let version: number;
+  let tables: number;
   try {
-    version = userVersion(db);
+    // One statement, one snapshot: read separately, a process migrating in
+    // between could make a new stonks file look like someone else's database.
+    const row = db
+      .prepare(
+        "SELECT (SELECT user_version FROM pragma_user_version) AS version, (SELECT count(*) FROM sqlite_master WHERE type = 'table') AS tables",
+      )
+      .get() as { version: number; tables: number };
+    version = row.version;
+    tables = row.tables;
   } catch (error) {
     throw new SchemaVersionError(`${path} is not a SQLite database stonks can read: ${(error as Error).message}`);
   }
@@ -87,7 +97,7 @@ function checkVersion(db: Db, path: string, readonly: boolean): number {
       `${path} uses stonks schema version ${version}, newer than this stonks understands (${SCHEMA_VERSION}). Upgrade stonks to read it; the file was left untouched.`,
     );
   }
-  if (version === 0 && hasForeignTables(db)) {
+  if (version === 0 && tables > 0) {
     throw new SchemaVersionError(`${path} is a SQLite database but not a stonks database; choose another file.`);
   }
   if (version < SCHEMA_VERSION && readonly) {
@@ -108,11 +118,6 @@ function migrate(db: Db): void {
       db.pragma(`user_version = ${migration.version}`);
     }
   });
-}
-
-function hasForeignTables(db: Db): boolean {
-  const row = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
-  return row.n > 0;
 }
 
 function isBusy(error: unknown): boolean {
