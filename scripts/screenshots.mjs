@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "../bench/ui_common.mjs";
 import { startServer } from "../dist/server/index.js";
 import { openDatabase, runImmediate } from "../dist/store/connection.js";
 import { appendPoints, ensureSeries, insertRun, touchHeartbeat } from "../dist/store/writes.js";
@@ -58,19 +58,7 @@ runImmediate(db, () => {
 db.close();
 
 const server = await startServer({ dbPath, host: "127.0.0.1", port: 0 });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 mkdirSync(OUT, { recursive: true });
 
 const experiments = await (await fetch(`${server.url}/api/experiments`)).json();

@@ -668,7 +668,17 @@ class _Background:
             finally:
                 self._done.set()
 
-        _thread.start_new_thread(main, ())
+        # A new thread inherits the signal mask of the one starting it: block SIGINT and
+        # SIGTERM around the start so the thread is born unable to receive them (the
+        # thread also blocks them itself, for starts from other threads).
+        signal = _signal_module()
+        masked = hasattr(signal, "pthread_sigmask")
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if masked else None
+        try:
+            _thread.start_new_thread(main, ())
+        finally:
+            if previous is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def is_alive(self) -> bool:
         return not self._done.is_set()
