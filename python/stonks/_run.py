@@ -360,7 +360,8 @@ class Run:
 
     def _problem(self, kind: str, key: str, message: str) -> None:
         if self.strict:
-            raise InvalidMetricError(message)
+            # Messages read "<problem>; <what default mode does>."; a raise does none of the latter.
+            raise InvalidMetricError(message.rsplit("; ", 1)[0] + ".")
         if (kind, key) not in self._warned:
             self._warned.add((kind, key))
             warn(message + " (stonks warns once per key; pass strict=True to raise instead)")
