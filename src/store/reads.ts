@@ -120,11 +120,6 @@ export function getRunRow(db: Db, runId: string): RunRow | null {
   return (stmt(db, "SELECT * FROM runs WHERE id = ?").get(runId) as RunRow | undefined) ?? null;
 }
 
-/** Runs whose row changed after the given revision (for live updates). */
-export function runRowsChangedSince(db: Db, revision: number): RunRow[] {
-  return stmt(db, "SELECT * FROM runs WHERE revision > ? ORDER BY revision").all(revision) as RunRow[];
-}
-
 export function getMetricKeys(db: Db, runId: string): string[] {
   const rows = stmt(
     db,
