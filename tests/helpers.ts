@@ -32,6 +32,14 @@ export interface RunningChild {
   done: Promise<ChildResult>;
 }
 
+const children = new Set<ChildProcess>();
+
+/** Kills every fixture process still running, so a failed test leaves nothing behind. */
+export function killFixtures(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  children.clear();
+}
+
 /** Starts a fixture script (tests/fixtures/NAME) with node, collecting its output. */
 export function startFixture(name: string, env: Record<string, string> = {}, cwd = ROOT): RunningChild {
   const child = spawn(process.execPath, [join(FIXTURES, name)], {
@@ -39,6 +47,7 @@ export function startFixture(name: string, env: Record<string, string> = {}, cwd
     env: { ...process.env, STONKS_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  children.add(child);
   let stdout = "";
   let stderr = "";
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];

@@ -1,10 +1,12 @@
 // Lifecycle in real child processes: buffering rules, exit paths, signals, crashes, concurrency.
 import Database from "better-sqlite3";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { open } from "../dist/index.js";
-import { eventually, runFixture, startFixture, tempDb } from "./helpers.js";
+import { eventually, killFixtures, runFixture, startFixture, tempDb } from "./helpers.js";
 
 const FIXTURE = "sdk-scenarios.mjs";
+
+afterEach(killFixtures);
 
 function pointCount(db: string, runId: string, key = "loss"): number {
   const q = open(db, { readonly: true });

@@ -312,3 +312,37 @@ describe("Resuming", () => {
     expect(() => startRun("exp", { db, resume: "no-such-run", strict: true }).start()).toThrow(/no such run/);
   });
 });
+
+describe("several runs in one process", () => {
+  it("logs two runs at once, into one file and into two files, each point to its own run", async () => {
+    const shared = tempDb();
+    const other = tempDb("other.db");
+    const a = startRun("multi", { db: shared, runName: "a" }).start();
+    const b = startRun("multi", { db: shared, runName: "b" }).start();
+    const c = startRun("elsewhere", { db: other, runName: "c" }).start();
+    for (let step = 0; step < 500; step++) {
+      a.log({ loss: step }, { step });
+      b.log({ loss: -step }, { step });
+      c.log({ loss: step * 2, extra: 1 }, { step });
+    }
+    await Promise.all([a.finish(), b.finish("failed"), c.finish()]);
+    const q = open(shared);
+    expect(
+      q
+        .listRuns()
+        .map((r) => [r.name, r.status])
+        .sort(),
+    ).toEqual([
+      ["a", "completed"],
+      ["b", "failed"],
+    ]);
+    expect(q.getMetrics(a.id, "loss").values[499]).toBe(499);
+    expect(q.getMetrics(b.id, "loss").values[499]).toBe(-499);
+    expect(q.getMetricKeys(a.id)).toEqual(["loss"]);
+    q.close();
+    const q2 = open(other);
+    expect(q2.getMetrics(c.id, "loss").values.length).toBe(500);
+    expect(q2.getMetricKeys(c.id)).toEqual(["extra", "loss"]);
+    q2.close();
+  });
+});
