@@ -2,11 +2,12 @@
 // database in a temporary folder, the machine description, and the
 // "REST API and live events" section of bench/RESULTS.md.
 // Needs `npm run build`: everything runs against dist/.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { writeResultsBlock } from "./results.mjs";
 
-const RESULTS = new URL("./RESULTS.md", import.meta.url);
 const HEADING = "## REST API and live events (bench/api_*.mjs)";
 
 export const PROVENANCE = {
@@ -55,22 +56,12 @@ export function machine() {
   return `${cpu.length} × ${cpu[0]?.model.trim() ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`;
 }
 
-/** Replaces this benchmark's block (between its markers) inside the API section of RESULTS.md. */
+/** Replaces this benchmark's block inside its section of RESULTS.md. */
 export function writeResults(id, markdown) {
-  const start = `<!-- ${id}:start -->`;
-  const end = `<!-- ${id}:end -->`;
-  const block = `${start}\n${markdown.trim()}\n${end}`;
-  // Read right before writing: other benchmarks append to the same file.
-  let text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Benchmark results\n";
-  if (text.includes(start) && text.includes(end)) {
-    text = text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length);
-  } else if (text.includes(HEADING)) {
-    const at = text.indexOf(HEADING);
-    const next = text.indexOf("\n## ", at + HEADING.length);
-    const cut = next === -1 ? text.length : next;
-    text = `${text.slice(0, cut).replace(/\n*$/, "\n\n")}${block}\n${text.slice(cut)}`;
-  } else {
-    text = `${text.replace(/\n*$/, "\n\n")}${HEADING}\n\nA real server (\`startServer\` from dist/) on 127.0.0.1 and a database written through the store layer; requests with Node's fetch over keep-alive. Each benchmark rewrites only its own block below. Command: \`npm run build && node bench/api_<name>.mjs\` (api_series, api_runs, api_live). Medians of 20–50 requests (40 flushes for the live test) within one run.\n\n${block}\n`;
-  }
-  writeFileSync(RESULTS, text);
+  writeResultsBlock(
+    HEADING,
+    `A real server (\`startServer\` from dist/) on 127.0.0.1 and a database written through the store layer; requests with Node's fetch over keep-alive. Each benchmark rewrites only its own block below. Command: \`npm run build && node bench/api_<name>.mjs\` (api_series, api_runs, api_live). Medians of 20–50 requests (40 flushes for the live test) within one run.`,
+    id,
+    markdown,
+  );
 }

@@ -2,18 +2,19 @@
 // through the store layer, a real server, headless Chromium, and the
 // "Dashboard in Chromium" section of bench/RESULTS.md.
 // Needs `npm run build` (the library and ui/dist).
+
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { startServer } from "../dist/server/index.js";
 import { openDatabase, runImmediate } from "../dist/store/connection.js";
 import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../dist/store/writes.js";
+import { writeResultsBlock } from "./results.mjs";
 
 export const REPEATS = Number(process.env.RUNS ?? 5);
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const RESULTS = new URL("./RESULTS.md", import.meta.url);
 const HEADING = "## Dashboard in Chromium (bench/ui_*.mjs)";
 
 export const median = (xs) => {
@@ -114,23 +115,12 @@ export function machine() {
   return `${cpu.length} × ${cpu[0]?.model ?? "CPU"} VM, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${chromiumVersion} (headless, --disable-gpu); load average ${load} (1/5/15 min) when the run ended: other work shared the 2 cores`;
 }
 
-/** Replaces this benchmark's block (between its markers) inside the dashboard section of RESULTS.md. */
+/** Replaces this benchmark's block inside its section of RESULTS.md. */
 export function writeResults(id, markdown) {
-  const start = `<!-- ${id}:start -->`;
-  const end = `<!-- ${id}:end -->`;
-  const block = `${start}\n${markdown.trim()}\n${end}`;
-  // Re-read right before writing: other benchmarks append to this file too.
-  let text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Benchmark results\n";
-  if (text.includes(start) && text.includes(end)) {
-    text = text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length);
-  } else if (text.includes(HEADING)) {
-    const at = text.indexOf(HEADING);
-    const next = text.indexOf("\n## ", at + HEADING.length);
-    const insertAt = next === -1 ? text.length : next + 1;
-    const before = text.slice(0, insertAt).replace(/\n*$/, "\n\n");
-    text = `${before}${block}\n${next === -1 ? "" : `\n${text.slice(insertAt)}`}`;
-  } else {
-    text = `${text.replace(/\n*$/, "\n\n")}${HEADING}\n\nMeasured in headless Chromium against a real \`stonks serve\` on 127.0.0.1 with a database written through the store layer. Each benchmark rewrites only its own block below.\n\n${block}\n`;
-  }
-  writeFileSync(RESULTS, text);
+  writeResultsBlock(
+    HEADING,
+    `Measured in headless Chromium against a real \`stonks serve\` on 127.0.0.1 with a database written through the store layer. Each benchmark rewrites only its own block below.`,
+    id,
+    markdown,
+  );
 }
