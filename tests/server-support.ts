@@ -1,8 +1,8 @@
 /** Shared by the server tests: a seeded database, a running server and an SSE reader. */
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { getRunRow } from "../src/store/reads.js";
-import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../src/store/writes.js";
-import type { Config, FinishStatus } from "../src/types.js";
+import { appendPoints, ensureSeries } from "../src/store/writes.js";
+import { type SeedSpec, seedWith } from "./seed.js";
 
 export const PROVENANCE = {
   host: "test-host",
@@ -15,58 +15,16 @@ export const PROVENANCE = {
   sdkVersion: "0.1.0",
 };
 
-export interface SeedRun {
-  experiment?: string;
-  name?: string | null;
-  config?: Config;
-  tags?: string[];
-  group?: string | null;
-  notes?: string | null;
-  createdAt?: number;
-  /** Finish with this status at createdAt + 100; leave running when absent. */
-  status?: FinishStatus;
-  /** For running runs: heartbeat time (default: now, so not stale). */
-  heartbeat?: number;
-  /** Metric key to values at steps 0, 1, 2, … */
-  metrics?: Record<string, number[]>;
-}
+export type SeedRun = SeedSpec;
 
 /** Writes runs through the store layer; returns their ids in order. */
 export function seedRuns(dbPath: string, runs: SeedRun[]): string[] {
-  const db = openDatabase(dbPath);
-  try {
-    return runImmediate(db, () =>
-      runs.map((spec) => {
-        const createdAt = spec.createdAt ?? 1_700_000_000;
-        const run = insertRun(db, {
-          experimentName: spec.experiment ?? "exp",
-          name: spec.name ?? null,
-          config: spec.config ?? {},
-          tags: spec.tags ?? [],
-          group: spec.group ?? null,
-          jobType: null,
-          notes: spec.notes ?? null,
-          now: createdAt,
-          provenance: PROVENANCE,
-        });
-        for (const [key, values] of Object.entries(spec.metrics ?? {})) {
-          const steps = Float64Array.from(values, (_, i) => i);
-          appendPoints(
-            db,
-            ensureSeries(db, run.seq, key),
-            steps,
-            Float64Array.from(values),
-            Float64Array.from(steps, (s) => createdAt + s),
-          );
-        }
-        if (spec.status !== undefined) finishRun(db, run.seq, spec.status, createdAt + 100);
-        else touchHeartbeat(db, run.seq, spec.heartbeat ?? Date.now() / 1000);
-        return run.id;
-      }),
-    );
-  } finally {
-    db.close();
-  }
+  return seedWith(dbPath, runs, {
+    experiment: "exp",
+    createdAt: () => 1_700_000_000,
+    jobType: null,
+    provenance: PROVENANCE,
+  }).map((run) => run.id);
 }
 
 /** Appends points to an existing series of a run from this process (a second connection). */

@@ -10,8 +10,9 @@ import { type Browser, type BrowserContext, chromium, type Locator, type Page } 
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { getRunRow } from "../src/store/reads.js";
-import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../src/store/writes.js";
-import type { Config, FinishStatus } from "../src/types.js";
+import { appendPoints, ensureSeries, finishRun, touchHeartbeat } from "../src/store/writes.js";
+import type { FinishStatus } from "../src/types.js";
+import { type SeedSpec, seedWith } from "./seed.js";
 
 export const CHROMIUM_ARGS = [
   "--headless",
@@ -59,21 +60,7 @@ export const PROVENANCE = {
   sdkVersion: "0.1.0",
 };
 
-export interface RunSpec {
-  experiment: string;
-  name?: string | null;
-  config?: Config;
-  tags?: string[];
-  group?: string | null;
-  notes?: string | null;
-  createdAt?: number;
-  /** Finished with this status at createdAt + 100 s; running when absent. */
-  status?: FinishStatus;
-  /** Heartbeat of a running run (default now); an old one makes it stale. */
-  heartbeat?: number;
-  /** Metric key → values at steps 0, 1, 2… (or a function of the step, with a point count). */
-  metrics?: Record<string, number[] | { count: number; value(step: number): number }>;
-}
+export type RunSpec = SeedSpec & { experiment: string };
 
 export interface SeededRun {
   id: string;
@@ -82,37 +69,12 @@ export interface SeededRun {
 
 /** Writes runs through the store layer (one transaction); returns their ids in order. */
 export function seed(dbPath: string, runs: RunSpec[]): SeededRun[] {
-  const db = openDatabase(dbPath);
-  try {
-    return runImmediate(db, () =>
-      runs.map((spec) => {
-        const createdAt = spec.createdAt ?? Date.now() / 1000 - 3600;
-        const run = insertRun(db, {
-          experimentName: spec.experiment,
-          name: spec.name ?? null,
-          config: spec.config ?? {},
-          tags: spec.tags ?? [],
-          group: spec.group ?? null,
-          jobType: "train",
-          notes: spec.notes ?? null,
-          now: createdAt,
-          provenance: PROVENANCE,
-        });
-        for (const [key, metric] of Object.entries(spec.metrics ?? {})) {
-          const count = Array.isArray(metric) ? metric.length : metric.count;
-          const steps = Float64Array.from({ length: count }, (_, i) => i);
-          const values = Array.isArray(metric) ? Float64Array.from(metric) : Float64Array.from(steps, metric.value);
-          const times = Float64Array.from(steps, (s) => createdAt + s);
-          appendPoints(db, ensureSeries(db, run.seq, key), steps, values, times);
-        }
-        if (spec.status !== undefined) finishRun(db, run.seq, spec.status, createdAt + 100);
-        else touchHeartbeat(db, run.seq, spec.heartbeat ?? Date.now() / 1000);
-        return { id: run.id, seq: run.seq };
-      }),
-    );
-  } finally {
-    db.close();
-  }
+  return seedWith(dbPath, runs, {
+    experiment: "exp",
+    createdAt: () => Date.now() / 1000 - 3600,
+    jobType: "train",
+    provenance: PROVENANCE,
+  });
 }
 
 /** A second writer, as a training process would be: appends points, beats, finishes. */
