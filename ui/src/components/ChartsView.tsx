@@ -5,7 +5,7 @@ import type { Theme } from "../state/theme";
 import { updateView, type ViewState, type XAxis } from "../state/view";
 import { Chart } from "./Chart";
 import { EmptyState, Snippet } from "./EmptyState";
-import { SearchIcon } from "./Icons";
+import { SearchBox } from "./SearchBox";
 
 const COLLAPSED_KEY = "stonks.collapsedGroups";
 const LEGEND_LIMIT = 24;
@@ -141,18 +141,7 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
             Reset zoom
           </button>
         )}
-        <div className="search-box small">
-          <span className="search-icon">
-            <SearchIcon />
-          </span>
-          <input
-            type="search"
-            placeholder="Filter metrics"
-            value={filter}
-            data-testid="metric-filter"
-            onChange={(e) => setFilter(e.target.value)}
-          />
-        </div>
+        <SearchBox small placeholder="Filter metrics" value={filter} testId="metric-filter" onChange={setFilter} />
       </div>
       <div className="legend" data-testid="chart-legend">
         {runs.slice(0, LEGEND_LIMIT).map((r) => (

@@ -8,7 +8,8 @@ import { displayStatus, runDuration } from "../state/runs";
 import { updateView, type ViewState } from "../state/view";
 import { ColorPicker } from "./ColorPicker";
 import { ColumnPicker } from "./ColumnPicker";
-import { PencilIcon, SearchIcon } from "./Icons";
+import { PencilIcon } from "./Icons";
+import { SearchBox } from "./SearchBox";
 import { StatusBadge } from "./StatusBadge";
 
 const ROW_HEIGHT = 36;
@@ -352,18 +353,12 @@ export const RunTable = memo(function RunTable({ runs, view, selected, selectedI
   return (
     <div className="run-table-wrap" data-testid="run-table">
       <div className="table-toolbar">
-        <div className="search-box">
-          <span className="search-icon">
-            <SearchIcon />
-          </span>
-          <input
-            type="search"
-            placeholder="Search runs by name, id, tag, group, notes"
-            value={view.q}
-            data-testid="run-search"
-            onChange={(e) => updateView({ q: e.target.value })}
-          />
-        </div>
+        <SearchBox
+          placeholder="Search runs by name, id, tag, group, notes"
+          value={view.q}
+          testId="run-search"
+          onChange={(q) => updateView({ q })}
+        />
         <select
           value={view.status}
           data-testid="status-filter"

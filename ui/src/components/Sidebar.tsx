@@ -1,6 +1,7 @@
 import { useState } from "react";
 import type { Experiment } from "../api/types";
-import { SearchIcon, TrashIcon } from "./Icons";
+import { TrashIcon } from "./Icons";
+import { SearchBox } from "./SearchBox";
 
 export function Sidebar({
   experiments,
@@ -24,18 +25,7 @@ export function Sidebar({
         <span className="sidebar-title">Experiments</span>
         <span className="muted small">{experiments.length}</span>
       </div>
-      <div className="search-box small">
-        <span className="search-icon">
-          <SearchIcon />
-        </span>
-        <input
-          type="search"
-          placeholder="Search experiments"
-          value={query}
-          data-testid="experiment-search"
-          onChange={(e) => setQuery(e.target.value)}
-        />
-      </div>
+      <SearchBox small placeholder="Search experiments" value={query} testId="experiment-search" onChange={setQuery} />
       <ul className="experiment-list">
         {shown.map((e) => (
           <li key={e.id}>
