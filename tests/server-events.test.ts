@@ -287,6 +287,22 @@ describe("live events", () => {
     }
   });
 
+  it("tells a stream that starts after a run went stale, right after ready", async () => {
+    const staleDb = tempDb();
+    const [runId] = seedRuns(staleDb, [{ experiment: "hb", name: "died", heartbeat: Date.now() / 1000 - 30 }]);
+    const staleServer = await startServer({ dbPath: staleDb, port: 0, uiDir: tempDir(), staleAfterSeconds: 1 });
+    // A client that read the run list while it was still live must not miss the change.
+    const stream = await readEvents(`${staleServer.url}/api/events`);
+    try {
+      await stream.next((e) => e.event === "ready");
+      const update = await stream.next((e) => e.event === "run_update" && JSON.parse(e.data).run_id === runId, 2000);
+      expect(JSON.parse(update.data).run.stale).toBe(true);
+    } finally {
+      stream.close();
+      await staleServer.close();
+    }
+  });
+
   it("sends keep-alive comments that carry the cursor", async () => {
     const quietServer = await startServer({ dbPath: tempDb(), port: 0, uiDir: tempDir(), eventKeepAliveMs: 100 });
     const stream = await readEvents(`${quietServer.url}/api/events`);

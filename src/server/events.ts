@@ -219,7 +219,12 @@ export class EventHub {
     const head = this.head;
     const ready: Message = { experimentId: null, event: "ready", data: JSON.stringify({ cursor: formatCursor(head) }) };
     const catchUp = from === null ? [] : runRead(db, () => this.catchUp(db, from, head));
-    client.send([ready, ...catchUp], from ?? head, head);
+    // Staleness changes with the clock, not with a revision: a client that read the
+    // run list just before a run turned stale (or came back) learns it here.
+    const liveness = runRead(db, () =>
+      runRowsBySeq(db, [...this.running.keys()]).map((row) => this.runUpdate(db, row)),
+    );
+    client.send([ready, ...catchUp, ...liveness], from ?? head, head);
     this.clients.add(client);
     void client.done.then(() => this.detach(client));
     return client;
