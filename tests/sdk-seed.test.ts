@@ -1,5 +1,4 @@
 // The seed document (the Python SDK manual), sentence by sentence, in TypeScript's idiom.
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { InvalidMetricError, open, startRun } from "../dist/index.js";
 import { runFixture, tempDb, tempDir } from "./helpers.js";
@@ -245,6 +244,19 @@ describe("Error handling", () => {
   });
 });
 
+/** Runs fn with STONKS_DB set to value (or unset), restoring it afterwards. */
+async function withStonksDb<T>(value: string | undefined, fn: () => T | Promise<T>): Promise<T> {
+  const saved = process.env.STONKS_DB;
+  if (value === undefined) delete process.env.STONKS_DB;
+  else process.env.STONKS_DB = value;
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env.STONKS_DB;
+    else process.env.STONKS_DB = saved;
+  }
+}
+
 describe("Database location", () => {
   it("uses the db option first, then STONKS_DB, then ./stonks.db", async () => {
     const cwd = tempDir();
@@ -253,29 +265,35 @@ describe("Database location", () => {
     expect(viaEnv.code).toBe(0);
     expect(readRuns(fromEnv).runs).toHaveLength(1);
 
-    const env = { ...process.env };
-    delete env.STONKS_DB;
     const viaDefault = await runFixture("sdk-scenarios.mjs", { SCENARIO: "default-path", STONKS_DB: "" }, cwd);
     expect(viaDefault.code).toBe(0);
     expect(readRuns(`${cwd}/stonks.db`).runs).toHaveLength(1);
 
     const explicit = tempDb("explicit.db");
-    process.env.STONKS_DB = fromEnv;
-    try {
-      await startRun("paths", { db: explicit }, (run) => run.log({ x: 1 }));
-    } finally {
-      process.env.STONKS_DB = env.STONKS_DB ?? "";
-      if (env.STONKS_DB === undefined) delete process.env.STONKS_DB;
-    }
+    await withStonksDb(fromEnv, () => startRun("paths", { db: explicit }, (run) => run.log({ x: 1 })));
     expect(readRuns(explicit).runs).toHaveLength(1);
     expect(readRuns(fromEnv).runs).toHaveLength(1);
   });
 
-  it("opens the query API with the same rule", () => {
-    const db = tempDb();
-    const raw = new Database(db);
-    raw.close();
-    expect(() => open(`${db}.missing`)).toThrow(/No stonks database/);
+  it("opens the query API with the same rule", async () => {
+    const fromEnv = tempDb("env.db");
+    const explicit = tempDb("explicit.db");
+    await startRun("env-exp", { db: fromEnv }, (run) => run.log({ x: 1 }));
+    await startRun("explicit-exp", { db: explicit }, (run) => run.log({ x: 1 }));
+    const names = (db: ReturnType<typeof open>) => {
+      const list = db.listExperiments().map((e) => e.name);
+      db.close();
+      return list;
+    };
+    expect(await withStonksDb(fromEnv, () => names(open()))).toEqual(["env-exp"]);
+    expect(await withStonksDb(fromEnv, () => names(open(explicit)))).toEqual(["explicit-exp"]);
+    const cwd = process.cwd();
+    process.chdir(tempDir());
+    try {
+      await withStonksDb(undefined, () => expect(() => open()).toThrow(/No stonks database at \.\/stonks\.db/));
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });
 

@@ -259,6 +259,22 @@ describe("downsampled reads", () => {
     expect(series.steps).not.toContain(setup.p.steps[200_001]);
   });
 
+  it("reads several series in one call, in the order asked, empty for a key never logged", () => {
+    const q = open(path);
+    const [loss, missing, again] = q.getSeries(
+      [
+        { runId: setup.runId, key: "train/loss" },
+        { runId: setup.runId, key: "never/logged" },
+        { runId: setup.runId, key: "train/loss" },
+      ],
+      { maxPoints: 100, minStep: 0, maxStep: 2 * 49 },
+    );
+    q.close();
+    expect([...loss.steps]).toEqual(Array.from(setup.p.steps.subarray(0, 50)));
+    expect([missing.key, missing.totalPoints, missing.values.length]).toEqual(["never/logged", 0, 0]);
+    expect(again.values).toEqual(loss.values);
+  });
+
   it("returns every point when the range holds fewer than asked for", () => {
     const series = check(1000, 2 * 1000, 2 * 1500);
     expect(series.downsampled).toBe(false);

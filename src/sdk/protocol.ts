@@ -45,7 +45,7 @@ function flushIntervalMs(): number {
 export const HEARTBEAT_INTERVAL_MS = 5000;
 
 export interface ProvenanceFields {
-  host: string | null;
+  host: string;
   pid: number;
   command: string;
   cwd: string;

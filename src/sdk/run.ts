@@ -165,7 +165,7 @@ export class Run implements ExitParticipant {
   log(metrics: Record<string, unknown>, options?: LogOptions): void {
     if (this.state === "created") this.start();
     if (this.state !== "running") {
-      this.problem("log-state", `run.log() was called on a ${this.status} run; the values were not logged.`);
+      this.problem("log-state", `run.log() was called on ${this.describeState()}; the values were not logged.`);
       return;
     }
     if (this.strict) this.raiseWriteError();
@@ -209,7 +209,7 @@ export class Run implements ExitParticipant {
   logConfig(config: Config): void {
     if (this.state === "created") this.start();
     if (this.state !== "running") {
-      this.problem("config-state", `run.logConfig() was called on a ${this.status} run; the config was not stored.`);
+      this.problem("config-state", `run.logConfig() was called on ${this.describeState()}; the config was not stored.`);
       return;
     }
     if (!isPlainObject(config)) {
@@ -246,9 +246,8 @@ export class Run implements ExitParticipant {
     await this.flush();
   }
 
-  onProcessExit(reason: "exit" | "signal", exitCode: number): void {
-    if (this.state !== "running") return;
-    this.markFinished(reason === "signal" ? "interrupted" : exitCode === 0 ? "completed" : "failed");
+  onProcessExit(status: FinishStatus): void {
+    if (this.state === "running") this.markFinished(status);
   }
 
   private markFinished(status: FinishStatus): void {
@@ -257,6 +256,10 @@ export class Run implements ExitParticipant {
     this.client!.commit();
     this.client!.send({ op: "finish", runSeq: this.seq, dbPath: this.dbPath, status });
     this.client!.removeParticipant(this);
+  }
+
+  private describeState(): string {
+    return this.state === "disabled" ? "a run that could not start (see the error above)" : `a ${this.status} run`;
   }
 
   private raiseWriteError(): void {

@@ -5,6 +5,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { StonksError, WriteError } from "../errors.js";
+import type { FinishStatus } from "../types.js";
 import { logger } from "../util/logger.js";
 import {
   type ControlMessage,
@@ -23,9 +24,9 @@ const OVERFLOW_BLOCK = 1 << 16;
 const START_TIMEOUT_MS = 30_000;
 const EXIT_FLUSH_TIMEOUT_MS = 30_000;
 
-/** Called by the exit hooks so runs can record their final status first. */
+/** Called by the exit hooks so unfinished runs record their final status first. */
 export interface ExitParticipant {
-  onProcessExit(reason: "exit" | "signal", exitCode: number): void;
+  onProcessExit(status: FinishStatus): void;
 }
 
 export class WriterClient {
@@ -223,14 +224,6 @@ export class WriterClient {
     return request;
   }
 
-  private flushOutcome(): void {
-    if (Atomics.load(this.ctrl, Ctrl.FlushFailed) === 1) {
-      throw new WriteError(
-        `points could not be written yet (${this.lastError ?? this.takeWriteError() ?? "write failed"}); they are kept and retried.`,
-      );
-    }
-  }
-
   /** Resolves once every point logged before the call has been written (rejects with WriteError if it failed). */
   async flush(): Promise<void> {
     while (this.overflowCount > 0) {
@@ -239,8 +232,11 @@ export class WriterClient {
       if (this.overflowCount > 0) await this.waitForFlush(this.requestFlush());
     }
     await this.waitForFlush(this.requestFlush());
-    this.takeWriteError();
-    this.flushOutcome();
+    // The failure is reported here, so a strict run's next log() does not raise it again.
+    const message = this.takeWriteError() ?? this.lastError;
+    if (Atomics.load(this.ctrl, Ctrl.FlushFailed) === 1) {
+      throw new WriteError(`points could not be written yet (${message}); they are kept and retried.`);
+    }
   }
 
   private async waitForFlush(request: number): Promise<void> {
@@ -276,6 +272,7 @@ export class WriterClient {
       const failed = Atomics.load(this.ctrl, Ctrl.FlushFailed) === 1;
       if (!failed && this.overflowCount === 0) return true;
       if (Date.now() >= deadline) return false;
+      // Back off before asking the worker to retry the failed write.
       if (failed) Atomics.wait(this.ctrl, Ctrl.Signal, Atomics.load(this.ctrl, Ctrl.Signal), 200);
     }
   }
@@ -291,10 +288,10 @@ export class WriterClient {
   private installExitHooks(): void {
     if (this.hooksInstalled) return;
     this.hooksInstalled = true;
-    process.on("exit", (code) => this.drainAtExit("exit", code));
+    process.on("exit", (code) => this.drainAtExit(code === 0 ? "completed" : "failed"));
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       const handler = () => {
-        this.drainAtExit("signal", 128 + (signal === "SIGINT" ? 2 : 15));
+        this.drainAtExit("interrupted");
         process.removeListener(signal, handler);
         // Let the signal do what it would have done without us.
         if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
@@ -303,8 +300,9 @@ export class WriterClient {
     }
   }
 
-  private drainAtExit(reason: "exit" | "signal", code: number): void {
-    for (const participant of [...this.participants]) participant.onProcessExit(reason, code);
+  /** Gives unfinished runs `status`, then writes everything still buffered. */
+  private drainAtExit(status: FinishStatus): void {
+    for (const participant of [...this.participants]) participant.onProcessExit(status);
     if (!this.flushSync()) {
       logger.error(
         `exiting before every point could be written to the database (${this.lastError ?? "timed out"}); the last points may be missing.`,

@@ -6,7 +6,6 @@
  * The loop never yields to the event loop, so a busy main thread cannot
  * delay the 5-second flush.
  */
-import { hostname } from "node:os";
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { type Db, openDatabase, runImmediate } from "../store/connection.js";
 import { updateGitProvenance } from "../store/provenance.js";
@@ -60,13 +59,15 @@ interface SeriesSlot {
 interface ActiveRun {
   dbPath: string;
   seq: number;
-  running: boolean;
 }
 
 type PendingOp = Exclude<ControlMessage, { op: "start" } | { op: "series" }>;
 
 const databases = new Map<string, Db>();
 const slots: SeriesSlot[] = [];
+/** Slots holding points not yet written, so a write never scans every series ever logged. */
+const dirty = new Set<SeriesSlot>();
+/** Runs of this process still running: they get heartbeats. */
 const activeRuns = new Map<string, ActiveRun>();
 let pendingOps: PendingOp[] = [];
 let pendingPoints = 0;
@@ -110,7 +111,7 @@ function startRun(message: Extract<ControlMessage, { op: "start" }>): void {
       notes: message.notes,
       now,
       provenance: {
-        host: message.provenance.host ?? hostname(),
+        host: message.provenance.host,
         pid: message.provenance.pid,
         command: message.provenance.command,
         cwd: message.provenance.cwd,
@@ -124,7 +125,7 @@ function startRun(message: Extract<ControlMessage, { op: "start" }>): void {
     const started = runImmediate(db, () =>
       resume === null ? insertRun(db, run) : resumeRun(db, message.experiment, resume, run),
     );
-    activeRuns.set(runKey(message.dbPath, started.seq), { dbPath: message.dbPath, seq: started.seq, running: true });
+    activeRuns.set(runKey(message.dbPath, started.seq), { dbPath: message.dbPath, seq: started.seq });
     reply({ ok: true, ...started });
   } catch (error) {
     const err = error as Error;
@@ -167,6 +168,7 @@ function drainRing(): void {
       drainMessages();
       slot = slots[slotIndex];
     }
+    if (slot.values.length === 0) dirty.add(slot);
     slot.steps.push(ring[at + 1]);
     slot.values.push(ring[at + 2]);
     slot.times.push(ring[at + 3]);
@@ -192,9 +194,9 @@ function reportFailure(error: Error, now: number): void {
 function writePending(nowMs: number): boolean {
   const heartbeatDue = nowMs - lastHeartbeat >= HEARTBEAT_INTERVAL_MS;
   const paths = new Set<string>();
-  for (const slot of slots) if (slot !== undefined && slot.values.length > 0) paths.add(slot.dbPath);
+  for (const slot of dirty) paths.add(slot.dbPath);
   for (const op of pendingOps) paths.add(op.dbPath);
-  if (heartbeatDue) for (const run of activeRuns.values()) if (run.running) paths.add(run.dbPath);
+  if (heartbeatDue) for (const run of activeRuns.values()) paths.add(run.dbPath);
   let ok = true;
   for (const path of paths) {
     try {
@@ -215,7 +217,7 @@ function writePending(nowMs: number): boolean {
 
 function writeDatabase(path: string, now: number, heartbeatDue: boolean): void {
   const db = database(path);
-  const mine = slots.filter((s) => s !== undefined && s.dbPath === path && s.values.length > 0);
+  const mine = [...dirty].filter((slot) => slot.dbPath === path);
   const ops = pendingOps.filter((op) => op.dbPath === path);
   const created = new Map<SeriesSlot, number>();
   const dropped = new Set<number>();
@@ -247,11 +249,12 @@ function writeDatabase(path: string, now: number, heartbeatDue: boolean): void {
       else finishRun(db, op.runSeq, op.status, now);
     }
     if (heartbeatDue) {
-      for (const run of activeRuns.values()) if (run.running && run.dbPath === path) touchHeartbeat(db, run.seq, now);
+      for (const run of activeRuns.values()) if (run.dbPath === path) touchHeartbeat(db, run.seq, now);
     }
   });
   for (const [slot, id] of created) slot.seriesId = id;
   for (const slot of mine) {
+    dirty.delete(slot);
     pendingPoints -= slot.values.length;
     slot.steps = [];
     slot.values = [];
@@ -261,12 +264,7 @@ function writeDatabase(path: string, now: number, heartbeatDue: boolean): void {
     logger.warn(`run ${seq} was deleted from ${path} while logging; its new points were discarded.`);
   }
   pendingOps = pendingOps.filter((op) => op.dbPath !== path);
-  for (const op of ops) {
-    if (op.op === "finish") {
-      const run = activeRuns.get(runKey(path, op.runSeq));
-      if (run) run.running = false;
-    }
-  }
+  for (const op of ops) if (op.op === "finish") activeRuns.delete(runKey(path, op.runSeq));
 }
 
 function loop(): never {

@@ -338,6 +338,16 @@ function bucketize(units: Units, from: number, to: number, buckets: number): Poi
   const values = new Float64Array(buckets * 2);
   const times = new Float64Array(buckets * 2);
   let out = 0;
+  const emitMin = (i: number) => {
+    steps[out] = units.minStep[i];
+    values[out] = units.minValue[i];
+    times[out++] = units.minTime[i];
+  };
+  const emitMax = (i: number) => {
+    steps[out] = units.maxStep[i];
+    values[out] = units.maxValue[i];
+    times[out++] = units.maxTime[i];
+  };
   let u = 0;
   const n = units.length;
   for (let b = 0; b < buckets && u < n; b++) {
@@ -349,21 +359,17 @@ function bucketize(units: Units, from: number, to: number, buckets: number): Poi
       if (units.minValue[u] < units.minValue[min]) min = u;
       if (units.maxValue[u] > units.maxValue[max]) max = u;
     }
-    const minFirst =
-      units.minStep[min] < units.maxStep[max] || (units.minStep[min] === units.maxStep[max] && min <= max);
-    const emit = (step: number, value: number, time: number) => {
-      steps[out] = step;
-      values[out] = value;
-      times[out] = time;
-      out++;
-    };
     const samePoint =
       units.minStep[min] === units.maxStep[max] &&
       units.minTime[min] === units.maxTime[max] &&
       units.minValue[min] === units.maxValue[max];
-    if (minFirst) emit(units.minStep[min], units.minValue[min], units.minTime[min]);
-    if (!minFirst || !samePoint) emit(units.maxStep[max], units.maxValue[max], units.maxTime[max]);
-    if (!minFirst) emit(units.minStep[min], units.minValue[min], units.minTime[min]);
+    if (units.minStep[min] < units.maxStep[max] || (units.minStep[min] === units.maxStep[max] && min <= max)) {
+      emitMin(min);
+      if (!samePoint) emitMax(max);
+    } else {
+      emitMax(max);
+      emitMin(min);
+    }
   }
   return { steps: steps.slice(0, out), values: values.slice(0, out), timestamps: times.slice(0, out) };
 }
