@@ -8,7 +8,6 @@
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { type Db, openDatabase, runImmediate } from "../store/connection.js";
-import { updateGitProvenance } from "../store/provenance.js";
 import {
   appendPoints,
   ensureSeries,
@@ -19,6 +18,7 @@ import {
   resumeRun,
   runExists,
   touchHeartbeat,
+  updateGitProvenance,
 } from "../store/writes.js";
 import { logger } from "../util/logger.js";
 import {

@@ -146,6 +146,15 @@ export function mergeRunConfig(db: Db, runSeq: number, patch: Config): void {
   );
 }
 
+/** Records the git commit and dirty flag, found after the run started. */
+export function updateGitProvenance(db: Db, runSeq: number, commit: string | null, dirty: boolean | null): void {
+  stmt(db, "UPDATE runs SET git_commit = ?, git_dirty = ? WHERE seq = ?").run(
+    commit,
+    dirty === null ? null : dirty ? 1 : 0,
+    runSeq,
+  );
+}
+
 export function touchHeartbeat(db: Db, runSeq: number, now: number): void {
   stmt(db, "UPDATE runs SET last_heartbeat = ? WHERE seq = ? AND status = 'running'").run(now, runSeq);
 }
