@@ -101,6 +101,17 @@ function isLive(view: RunView): boolean {
   return view.status === "running" || view.endedAt === null;
 }
 
+/** A run as the run table shows it, as of `now`. */
+function toRunView(
+  row: RunRow,
+  summary: Record<string, RunSummary> | undefined,
+  now: number,
+  staleAfterSeconds: number,
+): RunView {
+  const info = toRunInfo(row, now, staleAfterSeconds);
+  return { ...info, duration: runDuration(info, now), summary: sortedKeys(summary) };
+}
+
 function statOf(summary: RunSummary | undefined, stat: SummaryStat): number | undefined {
   if (summary === undefined) return undefined;
   const value = stat === "min" ? summary.min : stat === "max" ? summary.max : summary.last;
@@ -173,7 +184,8 @@ export class RunTables {
   keys(experimentId: string): { configKeys: string[]; metricKeys: string[] } {
     const configKeys = new Set<string>();
     const metricKeys = new Set<string>();
-    for (const run of this.views(experimentId, Date.now() / 1000)) {
+    // Config and summaries do not move with the clock: the stored views will do.
+    for (const run of this.current(experimentId).views.values()) {
       flattenConfigKeys(run.config, "", configKeys);
       for (const key of Object.keys(run.summary)) metricKeys.add(key);
     }
@@ -233,17 +245,12 @@ export class RunTables {
     return table;
   }
 
-  private view(row: RunRow, summary: Record<string, RunSummary> | undefined, now: number): RunView {
-    const info = toRunInfo(row, now, this.staleAfter);
-    return { ...info, duration: runDuration(info, now), summary: sortedKeys(summary) };
-  }
-
   private load(experimentId: string): Table {
     const now = Date.now() / 1000;
     const head = changeHead(this.db);
     const rows = experimentRunRows(this.db, experimentId);
     const summaries = groupSummaries(summariesOfExperiment(this.db, experimentId));
-    const views = new Map(rows.map((row) => [row.seq, this.view(row, summaries.get(row.seq), now)]));
+    const views = new Map(rows.map((row) => [row.seq, toRunView(row, summaries.get(row.seq), now, this.staleAfter)]));
     return { cursor: head, views, order: rows.map((r) => r.seq), live: liveSeqs(views) };
   }
 
@@ -283,7 +290,7 @@ export class RunTables {
     const summaries = groupSummaries(summariesOfRuns(db, [...changed.keys()]));
     for (const [seq, row] of changed) {
       if (!views.has(seq)) membershipChanged = true;
-      const view = this.view(row, summaries.get(seq), now);
+      const view = toRunView(row, summaries.get(seq), now, this.staleAfter);
       views.set(seq, view);
       if (isLive(view)) table.live.add(seq);
       else table.live.delete(seq);
@@ -325,8 +332,6 @@ export function queryRuns(
 
 /** One run as the run table shows it. */
 export function runView(db: Db, row: RunRow, options: RunListOptions = {}): RunView {
-  const now = Date.now() / 1000;
-  const info = toRunInfo(row, now, options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S);
   const summary = groupSummaries(summariesOfRuns(db, [row.seq])).get(row.seq);
-  return { ...info, duration: runDuration(info, now), summary: sortedKeys(summary) };
+  return toRunView(row, summary, Date.now() / 1000, options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S);
 }

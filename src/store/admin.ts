@@ -3,7 +3,7 @@
  * facts about the file. Every function here takes its own write transaction.
  */
 import type { RunStatus } from "../types.js";
-import { type Db, runImmediate, runRead, SCHEMA_VERSION, stmt } from "./connection.js";
+import { type Db, runImmediate, runRead, stmt } from "./connection.js";
 
 /** Fields of a run a person may edit; undefined leaves a field as it is. */
 export interface RunEdit {
@@ -13,9 +13,8 @@ export interface RunEdit {
   color?: string | null;
 }
 
-// The same rule as writes.ts: every change to a run row takes the next revision.
-function nextRevision(db: Db): number {
-  return (stmt(db, "SELECT COALESCE(MAX(revision), 0) + 1 AS r FROM runs").get() as { r: number }).r;
+function maxRevision(db: Db): number {
+  return (stmt(db, "SELECT COALESCE(MAX(revision), 0) AS r FROM runs").get() as { r: number }).r;
 }
 
 /** Applies an edit to a run and bumps its revision. Returns false when the run does not exist. */
@@ -42,7 +41,8 @@ export function editRun(db: Db, runId: string, edit: RunEdit): boolean {
       notes: edit.notes ?? null,
       setColor: edit.color === undefined ? 0 : 1,
       color: edit.color ?? null,
-      revision: nextRevision(db),
+      // The same rule as writes.ts: every change to a run row takes the next revision.
+      revision: maxRevision(db) + 1,
       seq: found.seq,
     });
     return true;
@@ -56,15 +56,10 @@ export function editRun(db: Db, runId: string, edit: RunEdit): boolean {
  * readers have already passed, so they see no spurious update).
  */
 function keepRevisionHigh(db: Db, previousMax: number): void {
-  const current = (stmt(db, "SELECT COALESCE(MAX(revision), 0) AS r FROM runs").get() as { r: number }).r;
-  if (current >= previousMax) return;
+  if (maxRevision(db) >= previousMax) return;
   stmt(db, "UPDATE runs SET revision = ? WHERE seq = (SELECT seq FROM runs ORDER BY revision DESC LIMIT 1)").run(
     previousMax,
   );
-}
-
-function maxRevision(db: Db): number {
-  return (stmt(db, "SELECT COALESCE(MAX(revision), 0) AS r FROM runs").get() as { r: number }).r;
 }
 
 /** Deletes runs (and their points) by id. Returns how many existed. */
@@ -116,20 +111,15 @@ export interface GcCriteria {
 
 export interface GcCandidate {
   id: string;
-  experimentName: string;
-  name: string | null;
-  status: RunStatus;
-  createdAt: number;
   points: number;
 }
 
 /** Runs a clean-up would delete, oldest first. */
 export function findGcCandidates(db: Db, criteria: GcCriteria): GcCandidate[] {
-  const rows = stmt(
+  return stmt(
     db,
-    `SELECT r.id, e.name AS experiment_name, r.name, r.status, r.created_at,
-       (SELECT COALESCE(SUM(s.count), 0) FROM series s WHERE s.run_seq = r.seq) AS points
-     FROM runs r JOIN experiments e ON e.id = r.experiment_id
+    `SELECT r.id, (SELECT COALESCE(SUM(s.count), 0) FROM series s WHERE s.run_seq = r.seq) AS points
+     FROM runs r
      WHERE (@before IS NULL OR r.created_at < @before)
        AND (@statuses IS NULL OR r.status IN (SELECT value FROM json_each(@statuses)))
        AND (@staleBefore IS NULL OR r.status <> 'running' OR COALESCE(r.last_heartbeat, r.created_at) < @staleBefore)
@@ -138,22 +128,7 @@ export function findGcCandidates(db: Db, criteria: GcCriteria): GcCandidate[] {
     before: criteria.createdBefore ?? null,
     statuses: criteria.statuses === undefined ? null : JSON.stringify(criteria.statuses),
     staleBefore: criteria.staleBefore ?? null,
-  }) as {
-    id: string;
-    experiment_name: string;
-    name: string | null;
-    status: RunStatus;
-    created_at: number;
-    points: number;
-  }[];
-  return rows.map((r) => ({
-    id: r.id,
-    experimentName: r.experiment_name,
-    name: r.name,
-    status: r.status,
-    createdAt: r.created_at,
-    points: r.points,
-  }));
+  }) as GcCandidate[];
 }
 
 /** Gives freed pages back to the file system: folds the WAL into the file, then rebuilds it. */
@@ -171,10 +146,7 @@ export interface DatabaseCounts {
   points: number;
   metricKeys: number;
   schemaVersion: number;
-  /** Version this build writes. */
-  latestSchemaVersion: number;
   pageSize: number;
-  pageCount: number;
   freePages: number;
 }
 
@@ -196,9 +168,7 @@ export function databaseCounts(db: Db): DatabaseCounts {
       points: count("SELECT SUM(count) AS n FROM series"),
       metricKeys: count("SELECT count(*) AS n FROM metric_keys"),
       schemaVersion: db.pragma("user_version", { simple: true }) as number,
-      latestSchemaVersion: SCHEMA_VERSION,
       pageSize: db.pragma("page_size", { simple: true }) as number,
-      pageCount: db.pragma("page_count", { simple: true }) as number,
       freePages: db.pragma("freelist_count", { simple: true }) as number,
     };
   });
