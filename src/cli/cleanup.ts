@@ -1,5 +1,6 @@
 /** Commands that remove data: delete, gc. */
-import { existsSync, statSync } from "node:fs";
+import { open, type StonksDatabase } from "../query/database.js";
+import { parseDisplayStatuses } from "../query/run-filter.js";
 import {
   compact,
   deleteEmptyExperiments,
@@ -10,17 +11,16 @@ import {
 } from "../store/admin.js";
 import { DEFAULT_STALE_AFTER_S } from "../store/reads.js";
 import type { RunStatus } from "../types.js";
-import { CliError, confirm, findRun, openExisting } from "./common.js";
+import { CliError, confirm, type DbOption, fileSize, findRun } from "./common.js";
 import { formatBytes, formatCount } from "./format.js";
-import type { DbOption } from "./inspect.js";
 
-function pointsOfRun(db: ReturnType<typeof openExisting>, runId: string): number {
+function pointsOfRun(db: StonksDatabase, runId: string): number {
   return db.getSummaries(runId).reduce((n, s) => n + s.count, 0);
 }
 
 /** Deletes a run (by id or id prefix) or an experiment (by name or id). */
 export async function deleteCommand(target: string, options: DbOption & { force?: boolean }): Promise<void> {
-  const db = openExisting(options.db);
+  const db = open(options.db);
   try {
     const run = findRun(db, target);
     if (run !== null) {
@@ -52,8 +52,6 @@ export async function deleteCommand(target: string, options: DbOption & { force?
   }
 }
 
-const GC_STATUSES = ["running", "stale", "completed", "failed", "interrupted"] as const;
-
 /** --status values to store criteria: "stale" is a running run with an old heartbeat. */
 function gcCriteria(beforeDays: string | undefined, statusText: string | undefined, now: number): GcCriteria {
   const criteria: GcCriteria = {};
@@ -65,13 +63,8 @@ function gcCriteria(beforeDays: string | undefined, statusText: string | undefin
     criteria.createdBefore = now - days * 86400;
   }
   if (statusText !== undefined) {
-    const wanted = statusText.split(",").filter((s) => s !== "");
-    for (const status of wanted) {
-      if (!(GC_STATUSES as readonly string[]).includes(status)) {
-        throw new CliError(`--status must be one or more of ${GC_STATUSES.join(", ")}; got "${status}".`);
-      }
-    }
-    const stored = new Set(wanted.filter((s) => s !== "stale") as RunStatus[]);
+    const wanted = parseDisplayStatuses("--status", [statusText]);
+    const stored = new Set(wanted.filter((s): s is RunStatus => s !== "stale"));
     if (wanted.includes("stale") && !stored.has("running")) {
       stored.add("running");
       criteria.staleBefore = now - DEFAULT_STALE_AFTER_S;
@@ -82,8 +75,7 @@ function gcCriteria(beforeDays: string | undefined, statusText: string | undefin
 }
 
 function fileBytes(path: string): number {
-  const size = (p: string) => (existsSync(p) ? statSync(p).size : 0);
-  return size(path) + size(`${path}-wal`);
+  return fileSize(path) + fileSize(`${path}-wal`);
 }
 
 /** Deletes runs matching the criteria, then compacts the file. */
@@ -91,7 +83,7 @@ export async function gcCommand(
   options: DbOption & { before?: string; status?: string; force?: boolean },
 ): Promise<void> {
   const criteria = gcCriteria(options.before, options.status, Date.now() / 1000);
-  const db = openExisting(options.db);
+  const db = open(options.db);
   try {
     const sizeBefore = fileBytes(db.path);
     const filtered = criteria.createdBefore !== undefined || criteria.statuses !== undefined;

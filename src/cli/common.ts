@@ -1,18 +1,23 @@
 /** What the CLI commands share: opening the database, finding runs, asking before deleting, writing output. */
+import { existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import type { Writable } from "node:stream";
 import { StonksError } from "../errors.js";
-import { StonksDatabase } from "../query/database.js";
+import type { StonksDatabase } from "../query/database.js";
 import { runIdsWithPrefix } from "../store/admin.js";
 import { getRunRow, type RunRow } from "../store/reads.js";
-import { resolveDbPath } from "../util/db-path.js";
 
 /** A mistake in what the user asked for: printed as one line, exit status 1. */
 export class CliError extends StonksError {}
 
-/** Opens the database of --db > STONKS_DB > ./stonks.db; it must exist. */
-export function openExisting(dbOption: string | undefined): StonksDatabase {
-  return new StonksDatabase(resolveDbPath(dbOption));
+/** --db: the database file (open() applies --db > STONKS_DB > ./stonks.db). */
+export interface DbOption {
+  db?: string;
+}
+
+/** Size of a file in bytes; 0 when it does not exist (a write-ahead log after a checkpoint). */
+export function fileSize(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
 }
 
 /** A run by full id or by an unambiguous id prefix (at least 4 characters). */

@@ -1,20 +1,16 @@
 /** Read-only commands: ls, runs, info, export. */
-import { createWriteStream, existsSync, statSync } from "node:fs";
-import { DISPLAY_STATUSES, type DisplayStatus, displayStatus } from "../query/run-filter.js";
+import { createWriteStream } from "node:fs";
+import { open } from "../query/database.js";
+import { displayStatus, parseDisplayStatuses } from "../query/run-filter.js";
 import { queryRuns, runView } from "../query/run-list.js";
 import { experimentJson, pointsJson, runJson } from "../server/json.js";
 import { databaseCounts } from "../store/admin.js";
 import type { RunRow } from "../store/reads.js";
-import { resolveDbPath } from "../util/db-path.js";
-import { CliError, findRun, openExisting, printJson, writeAll } from "./common.js";
+import { CliError, type DbOption, fileSize, findRun, printJson, writeAll } from "./common.js";
 import { formatBytes, formatCount, formatDuration, formatTable, formatTime, shortId } from "./format.js";
 
-export interface DbOption {
-  db?: string;
-}
-
 export function listExperimentsCommand(options: DbOption & { json?: boolean }): void {
-  const db = openExisting(options.db);
+  const db = open(options.db);
   try {
     const experiments = db.listExperiments();
     if (options.json) {
@@ -38,28 +34,18 @@ export function listExperimentsCommand(options: DbOption & { json?: boolean }): 
   }
 }
 
-function parseStatuses(values: string[]): DisplayStatus[] {
-  const statuses = values.flatMap((v) => v.split(",")).filter((s) => s !== "");
-  for (const status of statuses) {
-    if (!DISPLAY_STATUSES.includes(status as DisplayStatus)) {
-      throw new CliError(`--status must be one of ${DISPLAY_STATUSES.join(", ")}; got "${status}".`);
-    }
-  }
-  return statuses as DisplayStatus[];
-}
-
 export function listRunsCommand(
   experimentName: string,
   options: DbOption & { json?: boolean; status: string[]; tag: string[] },
 ): void {
-  const db = openExisting(options.db);
+  const db = open(options.db);
   try {
     const experiment = db.getExperiment(experimentName);
     if (experiment === null) {
       throw new CliError(`No experiment "${experimentName}" in ${db.path}. See the list with \`stonks ls\`.`);
     }
     const { runs } = queryRuns(db.connection, experiment.id, {
-      statuses: parseStatuses(options.status),
+      statuses: parseDisplayStatuses("--status", options.status),
       tags: options.tag,
     });
     if (options.json) {
@@ -91,16 +77,16 @@ export function listRunsCommand(
 }
 
 export function infoCommand(options: DbOption & { json?: boolean }): void {
-  const path = resolveDbPath(options.db);
-  const db = openExisting(options.db);
+  const db = open(options.db);
+  const path = db.path;
   let counts: ReturnType<typeof databaseCounts>;
   try {
     counts = databaseCounts(db.connection);
   } finally {
     db.close();
   }
-  const fileBytes = statSync(path).size;
-  const walBytes = existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0;
+  const fileBytes = fileSize(path);
+  const walBytes = fileSize(`${path}-wal`);
   if (options.json) {
     printJson({
       path,
@@ -146,12 +132,13 @@ export async function exportCommand(
   if (options.format !== "csv" && options.format !== "json") {
     throw new CliError(`--format must be csv or json; got "${options.format}".`);
   }
-  const db = openExisting(options.db);
+  const db = open(options.db);
   try {
     const found = findRun(db, runText);
     if (found === null) {
       throw new CliError(`No run "${runText}" in ${db.path}. Find ids with \`stonks runs <experiment>\`.`);
     }
+    // Narrowing does not reach into the generator below; this binding keeps the non-null type.
     const row: RunRow = found;
     const keys = db.getMetricKeys(row.id);
     const out = options.output === undefined ? process.stdout : createWriteStream(options.output);

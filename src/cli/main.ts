@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { StonksError } from "../errors.js";
-import type { DbOption } from "./inspect.js";
+import type { DbOption } from "./common.js";
 import type { ServeOptions } from "./serve.js";
 
 const packageJson = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {

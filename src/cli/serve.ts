@@ -41,7 +41,8 @@ export interface ServeOptions {
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
   const port = parseIntegerOption("--port", options.port, 0, 65535);
-  const token = options.token ?? process.env.STONKS_TOKEN ?? null;
+  // An empty --token or STONKS_TOKEN means no token, as an unset one does.
+  const token = options.token || process.env.STONKS_TOKEN || null;
   let dbPath = resolveDbPath(options.db);
   if (options.demo) {
     dbPath = options.db ?? DEMO_DB_PATH;
@@ -50,8 +51,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   // The server (Hono, zod) loads only here, so other commands start faster.
   const { startServer } = await import("../server/index.js");
   const server = await startServer({ dbPath, host: options.host, port, token });
-  const dashboard =
-    token === null || token === "" ? `${server.url}/` : `${server.url}/?token=${encodeURIComponent(token)}`;
+  const dashboard = token === null ? `${server.url}/` : `${server.url}/?token=${encodeURIComponent(token)}`;
   process.stdout.write(
     `stonks is serving ${dbPath}\n  dashboard: ${dashboard}\n  api:       ${server.url}/api\nPress Ctrl+C to stop.\n`,
   );

@@ -10,6 +10,17 @@ import type { Config, JsonValue, RunInfo, RunStatus } from "../types.js";
 export type DisplayStatus = RunStatus | "stale";
 export const DISPLAY_STATUSES: readonly DisplayStatus[] = ["running", "stale", "completed", "failed", "interrupted"];
 
+/** Statuses from repeated and/or comma-separated values (`--status a,b`, `?status=a&status=b`). */
+export function parseDisplayStatuses(option: string, values: readonly string[]): DisplayStatus[] {
+  const statuses = values.flatMap((v) => v.split(",")).filter((s) => s !== "");
+  for (const status of statuses) {
+    if (!DISPLAY_STATUSES.includes(status as DisplayStatus)) {
+      throw new StonksError(`${option} must be one of ${DISPLAY_STATUSES.join(", ")}; got "${status.slice(0, 40)}".`);
+    }
+  }
+  return statuses as DisplayStatus[];
+}
+
 export type SummaryStat = "last" | "min" | "max";
 
 export interface RunSummary {

@@ -41,7 +41,7 @@ export interface Cursor {
   revision: number;
 }
 
-export function formatCursor(cursor: Cursor): string {
+function formatCursor(cursor: Cursor): string {
   return `${cursor.chunkId}.${cursor.revision}`;
 }
 

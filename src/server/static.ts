@@ -10,7 +10,7 @@ import { extname, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** ui/dist of the installed package (this file is dist/server/static.js or src/server/static.ts). */
-export const DEFAULT_UI_DIR = fileURLToPath(new URL("../../ui/dist/", import.meta.url));
+const DEFAULT_UI_DIR = fileURLToPath(new URL("../../ui/dist/", import.meta.url));
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

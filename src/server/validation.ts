@@ -3,9 +3,9 @@ import { z } from "zod";
 import { StonksError } from "../errors.js";
 import {
   type Condition,
-  DISPLAY_STATUSES,
   type DisplayStatus,
   parseCondition,
+  parseDisplayStatuses,
   parseRunField,
   type RunListQuery,
 } from "../query/run-filter.js";
@@ -14,10 +14,10 @@ import { badRequest, describeIssues } from "./errors.js";
 /** Largest request body accepted (PATCH and POST /api/series stay far below). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Most series one POST /api/series may ask for. */
-export const MAX_SERIES_PER_REQUEST = 200;
-export const MAX_DOWNSAMPLE = 100_000;
-export const DEFAULT_DOWNSAMPLE = 1000;
-export const MAX_PAGE_SIZE = 10_000;
+const MAX_SERIES_PER_REQUEST = 200;
+const MAX_DOWNSAMPLE = 100_000;
+const DEFAULT_DOWNSAMPLE = 1000;
+const MAX_PAGE_SIZE = 10_000;
 const MAX_CONDITIONS = 20;
 
 export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
@@ -98,12 +98,6 @@ export function runListQuery(
   single: (name: string) => string | undefined,
   repeated: (name: string) => string[],
 ): RunListQuery {
-  const statuses = repeated("status").flatMap((s) => s.split(",").filter((part) => part !== ""));
-  for (const status of statuses) {
-    if (!DISPLAY_STATUSES.includes(status as DisplayStatus)) {
-      throw badRequest(`status must be one of ${DISPLAY_STATUSES.join(", ")}; got "${status.slice(0, 40)}".`);
-    }
-  }
   const tags = repeated("tag");
   if (tags.some((t) => t.length > 200)) throw badRequest("tag is longer than 200 characters.");
   const whereTexts = repeated("where");
@@ -111,9 +105,11 @@ export function runListQuery(
   const order = single("order");
   if (order !== undefined && order !== "asc" && order !== "desc") throw badRequest('order must be "asc" or "desc".');
   const sortText = textParam("sort", single("sort"), 1000);
+  let statuses: DisplayStatus[];
   let where: Condition[];
   let sort: RunListQuery["sort"];
   try {
+    statuses = parseDisplayStatuses("status", repeated("status"));
     where = whereTexts.map((text) => parseCondition(textParam("where", text, 1000) ?? ""));
     sort = sortText === undefined ? undefined : parseRunField(sortText);
   } catch (error) {
@@ -121,7 +117,7 @@ export function runListQuery(
     throw error;
   }
   return {
-    statuses: statuses as DisplayStatus[],
+    statuses,
     tags,
     group: textParam("group", single("group"), 1000),
     text: textParam("q", single("q"), 1000),
