@@ -101,13 +101,15 @@ describe("reading commands", () => {
     ]);
   });
 
-  it("uses STONKS_DB when --db is not given, and reports a missing file in one line", async () => {
+  it("takes --db over STONKS_DB over ./stonks.db, and reports a missing file in one line", async () => {
     const viaEnv = await stonks(["ls"], { STONKS_DB: dbPath });
     expect(viaEnv.stdout).toContain("vision");
+    const overEnv = await stonks(["ls", "--db", dbPath], { STONKS_DB: join(tempDir(), "elsewhere.db") });
+    expect(overEnv.stdout).toContain("vision");
     const missing = await stonks(["ls", "--db", join(tempDir(), "nothing.db")]);
     expectOneLineError(missing, 1, /No stonks database at .*nothing\.db/);
-    const empty = await stonks(["ls", "--db", tempDb()], {}, tempDir());
-    expectOneLineError(empty, 1, /No stonks database/);
+    const neither = await stonks(["ls"], {}, tempDir());
+    expectOneLineError(neither, 1, /No stonks database at \.\/stonks\.db/);
   });
 
   it("runs lists an experiment's runs newest first, filtered by status and tag", async () => {
