@@ -112,7 +112,7 @@ export function machine() {
   const load = loadavg()
     .map((x) => x.toFixed(1))
     .join(" / ");
-  return `${cpu.length} × ${cpu[0]?.model ?? "CPU"} VM, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${chromiumVersion} (headless, --disable-gpu); load average ${load} (1/5/15 min) when the run ended: other work shared the 2 cores`;
+  return `${cpu.length} × ${cpu[0]?.model ?? "CPU"} VM, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${chromiumVersion} (headless, --disable-gpu); load average ${load} (1/5/15 min) when the run ended: other work shared the ${cpu.length} cores`;
 }
 
 /** Replaces this benchmark's block inside its section of RESULTS.md. */

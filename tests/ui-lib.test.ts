@@ -1,6 +1,14 @@
 /** The dashboard's chart math: aligning series for uPlot, smoothing, nearest-point search, log-scale masking. */
 import { describe, expect, it } from "vitest";
-import { alignSeries, isSorted, lowerBound, maskNonPositive, nearestIndex, smoothEma } from "../ui/src/lib/series.js";
+import {
+  alignSeries,
+  extendEma,
+  extendOffset,
+  isSorted,
+  lowerBound,
+  maskNonPositive,
+  nearestIndex,
+} from "../ui/src/lib/series.js";
 
 const f = (xs: number[]) => Float64Array.from(xs);
 
@@ -38,11 +46,28 @@ describe("alignSeries", () => {
 
 describe("chart helpers", () => {
   it("smooths with a bias-corrected exponential moving average", () => {
-    const out = smoothEma(f([10, 10, 10]), 3, 0.9);
-    expect([...out].map((v) => Number(v.toFixed(9)))).toEqual([10, 10, 10]);
-    const step = smoothEma(f([0, 10]), 2, 0.5);
+    const out = extendEma(undefined, f([10, 10, 10]), 3, 0.9);
+    expect([...out.out.subarray(0, out.length)].map((v) => Number(v.toFixed(9)))).toEqual([10, 10, 10]);
+    const step = extendEma(undefined, f([0, 10]), 2, 0.5).out;
     expect(step[0]).toBe(0);
     expect(step[1]).toBeCloseTo((10 * 0.5) / 0.75, 9);
+  });
+
+  it("extends a smoothed or offset series with the new points only, as a rebuild would give", () => {
+    const values = f(Array.from({ length: 300 }, (_, i) => Math.sin(i) * 10 + i));
+    const whole = extendEma(undefined, values, 300, 0.8);
+    let grown = extendEma(undefined, values, 10, 0.8);
+    const firstOut = grown.out;
+    grown = extendEma(grown, values, 40, 0.8);
+    expect(grown.out).toBe(firstOut);
+    grown = extendEma(grown, values, 300, 0.8);
+    expect([...grown.out.subarray(0, 300)]).toEqual([...whole.out.subarray(0, 300)]);
+    // Another weight, or a shorter series (a refetch), starts over.
+    expect(extendEma(grown, values, 300, 0.5)).not.toBe(grown);
+    expect(extendEma(grown, values, 5, 0.8).length).toBe(5);
+    const times = f([100, 101, 103, 106]);
+    const rel = extendOffset(extendOffset(undefined, times, 2, 100), times, 4, 100);
+    expect([...rel.out.subarray(0, rel.length)]).toEqual([0, 1, 3, 6]);
   });
 
   it("finds the nearest point and the lower bound", () => {

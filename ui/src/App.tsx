@@ -17,11 +17,15 @@ import { perfEnabled, recordHandler, recordRender } from "./state/perf";
 import { runsStore, useRuns } from "./state/runs";
 import { seriesStore } from "./state/series";
 import { useTheme } from "./state/theme";
-import { updateView, useView } from "./state/view";
+import { type Tab, updateView, useView } from "./state/view";
 
 /** Runs charted when nobody has chosen any yet. */
 const AUTO_SELECT = 10;
 const EXPERIMENTS_POLL_MS = 10_000;
+const TABS: { id: Tab; label: string }[] = [
+  { id: "charts", label: "Charts" },
+  { id: "compare", label: "Compare configs" },
+];
 
 function handlePoints(event: PointsEvent): void {
   const start = performance.now();
@@ -236,26 +240,19 @@ export function App() {
           <RunTable runs={runs} view={view} selected={selected} selectedIds={selectedIds} autoSelected={autoSelected} />
         </section>
         <div className="tabs" role="tablist">
-          <button
-            type="button"
-            role="tab"
-            aria-selected={view.tab === "charts"}
-            className={view.tab === "charts" ? "tab active" : "tab"}
-            data-testid="tab-charts"
-            onClick={() => updateView({ tab: "charts" })}
-          >
-            Charts
-          </button>
-          <button
-            type="button"
-            role="tab"
-            aria-selected={view.tab === "compare"}
-            className={view.tab === "compare" ? "tab active" : "tab"}
-            data-testid="tab-compare"
-            onClick={() => updateView({ tab: "compare" })}
-          >
-            Compare configs
-          </button>
+          {TABS.map((t) => (
+            <button
+              type="button"
+              key={t.id}
+              role="tab"
+              aria-selected={view.tab === t.id}
+              className={view.tab === t.id ? "tab active" : "tab"}
+              data-testid={`tab-${t.id}`}
+              onClick={() => updateView({ tab: t.id })}
+            >
+              {t.label}
+            </button>
+          ))}
           <span className="tabs-note muted">
             {selectedRuns.length} run{selectedRuns.length === 1 ? "" : "s"} selected
           </span>

@@ -1,54 +1,16 @@
-/** Shapes of the stonks REST API (docs/rest-api.md). Times are Unix seconds. */
-export type RunStatus = "running" | "completed" | "failed" | "interrupted";
+/**
+ * Shapes of the stonks REST API (docs/rest-api.md). Times are Unix seconds.
+ * The REST shapes are the server's own types (type-only imports, erased from the bundle);
+ * the live event payloads are described here.
+ */
+import type { ExperimentJson, RunJson, SeriesJson } from "../../../src/server/json";
+import type { RunStatus } from "../../../src/types";
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type { DisplayStatus } from "../../../src/query/run-filter";
+export type { JsonValue, RunStatus } from "../../../src/types";
 
-export interface Experiment {
-  id: string;
-  name: string;
-  description: string | null;
-  created_at: number;
-  run_count: number;
-}
-
-export interface MetricSummary {
-  last: number | null;
-  min: number | null;
-  max: number | null;
-  count: number;
-  last_step: number | null;
-}
-
-export interface Provenance {
-  host: string | null;
-  pid: number | null;
-  command: string | null;
-  cwd: string | null;
-  git_commit: string | null;
-  git_dirty: boolean | null;
-  sdk_language: string | null;
-  sdk_version: string | null;
-}
-
-export interface Run {
-  id: string;
-  experiment_id: string;
-  name: string | null;
-  status: RunStatus;
-  stale: boolean;
-  config: { [key: string]: JsonValue };
-  tags: string[];
-  group: string | null;
-  job_type: string | null;
-  notes: string | null;
-  color: string | null;
-  created_at: number;
-  ended_at: number | null;
-  last_heartbeat: number | null;
-  duration: number | null;
-  provenance: Provenance;
-  summary: { [key: string]: MetricSummary };
-}
+export type Experiment = ExperimentJson;
+export type Run = RunJson;
 
 export interface RunPatch {
   name?: string | null;
@@ -62,16 +24,8 @@ export interface SeriesRequest {
   key: string;
 }
 
-export interface SeriesResponse {
-  run_id: string;
-  key: string;
-  steps: number[];
-  values: number[];
-  /** Left out when the request's fields did not ask for them. */
-  timestamps?: number[];
-  total_points: number;
-  downsampled: boolean;
-}
+/** A series as the dashboard asks for it: always with steps and values, times only on a time axis. */
+export type SeriesResponse = SeriesJson & Required<Pick<SeriesJson, "steps" | "values">>;
 
 export interface RunUpdateEvent {
   run_id: string;

@@ -6,11 +6,13 @@ import { formatNumber, formatTick } from "../lib/format";
 import { cancelFrame, onNextFrame } from "../lib/frame";
 import {
   alignSeries,
+  type Derived,
+  extendEma,
+  extendOffset,
   isSorted,
   lowerBound,
   maskNonPositive,
   nearestIndex,
-  smoothEma,
   type YValues,
 } from "../lib/series";
 import { markOnce } from "../state/perf";
@@ -74,7 +76,7 @@ interface Status {
   points: number;
 }
 
-export function formatRelative(seconds: number): string {
+function formatRelative(seconds: number): string {
   const s = Math.round(seconds);
   if (Math.abs(s) < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -93,12 +95,30 @@ function runLabel(run: Run): string {
   return run.name ?? run.id.slice(0, 8);
 }
 
+/** Relative times and smoothed values per held series, extended as live points arrive instead of rebuilt per redraw. */
+const derived = new WeakMap<SeriesData, { rel?: Derived; ema?: Derived }>();
+
+function derivedOf(data: SeriesData): { rel?: Derived; ema?: Derived } {
+  let d = derived.get(data);
+  if (!d) {
+    d = {};
+    derived.set(data, d);
+  }
+  return d;
+}
+
 function xsOf(data: SeriesData, xAxis: XAxis, run: Run): Float64Array {
   if (xAxis === "step") return data.steps;
   if (xAxis === "wall") return data.times;
-  const out = new Float64Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = data.times[i] - run.created_at;
-  return out;
+  const d = derivedOf(data);
+  d.rel = extendOffset(d.rel, data.times, data.length, run.created_at);
+  return d.rel.out;
+}
+
+function smoothOf(data: SeriesData, weight: number): Float64Array {
+  const d = derivedOf(data);
+  d.ema = extendEma(d.ema, data.values, data.length, weight);
+  return d.ema.out;
 }
 
 /** Reorders a series by x when its points are not in x order (wall time of a resumed run, say). */
@@ -251,8 +271,11 @@ export const Chart = memo(function Chart(props: ChartProps) {
       let xs = xsOf(data, p.xAxis, run);
       let steps = data.steps;
       let values = data.values;
-      if (!isSorted(xs, data.length)) ({ xs, steps, values } = sortByX(xs, steps, values, data.length));
-      const smooth = p.smoothing > 0 ? smoothEma(values, data.length, p.smoothing) : null;
+      let smooth: Float64Array | null = null;
+      if (!isSorted(xs, data.length)) {
+        ({ xs, steps, values } = sortByX(xs, steps, values, data.length));
+        if (p.smoothing > 0) smooth = extendEma(undefined, values, data.length, p.smoothing).out;
+      } else if (p.smoothing > 0) smooth = smoothOf(data, p.smoothing);
       downsampled ||= data.downsampled;
       points += data.length;
       drawn.push({
@@ -310,7 +333,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       for (let c = 0; c < perRun; c++) {
         if (!d) data.push([]);
         else {
-          const y = aligned.ys[k][c] ?? aligned.ys[k][0];
+          const y = aligned.ys[k][c];
           data.push(p.logY ? maskNonPositive(y) : y);
         }
       }

@@ -19,7 +19,7 @@ function readCollapsed(): Set<string> {
 }
 
 /** The chart group of a metric key: the prefix before the first "/". */
-export function groupOf(key: string): string {
+function groupOf(key: string): string {
   const slash = key.indexOf("/");
   return slash > 0 ? key.slice(0, slash) : "other";
 }

@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState } from "react";
+import { useRef, useState } from "react";
 import { createPortal } from "react-dom";
 import type { Run } from "../api/types";
 import { PALETTE, runColor } from "../lib/colors";
+import { useDismiss } from "./useDismiss";
 
 /** A color swatch that opens a palette (plus any custom color) and saves the choice. */
 export function ColorPicker({ run, onPick }: { run: Run; onPick(color: string | null): void }) {
@@ -10,20 +11,7 @@ export function ColorPicker({ run, onPick }: { run: Run; onPick(color: string | 
   const ref = useRef<HTMLDivElement>(null);
   const popRef = useRef<HTMLDivElement>(null);
   const color = runColor(run);
-  useEffect(() => {
-    if (!open) return;
-    const close = (e: MouseEvent) => {
-      const target = e.target as Node;
-      if (!ref.current?.contains(target) && !popRef.current?.contains(target)) setAnchor(null);
-    };
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && setAnchor(null);
-    document.addEventListener("mousedown", close);
-    document.addEventListener("keydown", onKey);
-    return () => {
-      document.removeEventListener("mousedown", close);
-      document.removeEventListener("keydown", onKey);
-    };
-  }, [open]);
+  useDismiss(open, () => setAnchor(null), [ref, popRef]);
   const pick = (value: string | null) => {
     setAnchor(null);
     onPick(value);

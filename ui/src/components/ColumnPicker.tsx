@@ -1,7 +1,9 @@
-import { useEffect, useRef, useState } from "react";
+import { useRef, useState } from "react";
 import { updateView } from "../state/view";
+import { useDismiss } from "./useDismiss";
 
-const AGGS = ["last", "min", "max"] as const;
+export const AGGREGATES = ["last", "min", "max"] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
 
 /** Chooses the config and metric columns of the run table. */
 export function ColumnPicker({
@@ -16,19 +18,7 @@ export function ColumnPicker({
   const [open, setOpen] = useState(false);
   const [filter, setFilter] = useState("");
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!open) return;
-    const close = (e: MouseEvent) => {
-      if (ref.current && !ref.current.contains(e.target as Node)) setOpen(false);
-    };
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
-    document.addEventListener("mousedown", close);
-    document.addEventListener("keydown", onKey);
-    return () => {
-      document.removeEventListener("mousedown", close);
-      document.removeEventListener("keydown", onKey);
-    };
-  }, [open]);
+  useDismiss(open, () => setOpen(false), [ref]);
   const set = new Set(chosen);
   const toggle = (id: string) => {
     const next = set.has(id) ? chosen.filter((c) => c !== id) : [...chosen, id];
@@ -81,7 +71,7 @@ export function ColumnPicker({
                 <div key={k} className="metric-option">
                   <span className="mono">{k}</span>
                   <span className="agg-checks">
-                    {AGGS.map((agg) => (
+                    {AGGREGATES.map((agg) => (
                       <label key={agg}>
                         <input
                           type="checkbox"

@@ -1,11 +1,10 @@
 import { useMemo } from "react";
 import type { JsonValue, Run } from "../api/types";
 import { runColor } from "../lib/colors";
-import { sameValue } from "../lib/config";
+import { flatConfig, sameValue } from "../lib/config";
 import { formatValue } from "../lib/format";
 import { updateView } from "../state/view";
 import { EmptyState } from "./EmptyState";
-import { flatConfig } from "./RunTable";
 
 /** Configs of the selected runs side by side; keys whose values differ are highlighted. */
 export function CompareView({

@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
 
-export const FIRST_RUN_SNIPPET = `import stonks
+const FIRST_RUN_SNIPPET = `import stonks
 with stonks.start_run("my-experiment", config={"lr": 0.01}) as run:
     run.log({"train/loss": loss}, step=step)`;
 

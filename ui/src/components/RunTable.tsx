@@ -1,21 +1,19 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, type ReactNode, useEffect, useMemo, useRef, useState } from "react";
 import type { JsonValue, Run } from "../api/types";
-import { flattenConfig } from "../lib/config";
+import { flatConfig } from "../lib/config";
 import { formatAgo, formatDateTime, formatDuration, formatNumber, formatValue } from "../lib/format";
 import { patchRun } from "../state/actions";
 import { displayStatus, runDuration } from "../state/runs";
 import { updateView, type ViewState } from "../state/view";
 import { ColorPicker } from "./ColorPicker";
-import { ColumnPicker } from "./ColumnPicker";
+import { type Aggregate, ColumnPicker } from "./ColumnPicker";
 import { PencilIcon } from "./Icons";
 import { SearchBox } from "./SearchBox";
 import { StatusBadge } from "./StatusBadge";
 
 const ROW_HEIGHT = 36;
 const STATUS_ORDER = { running: 0, stale: 1, failed: 2, interrupted: 3, completed: 4 };
-export const AGGREGATES = ["last", "min", "max"] as const;
-export type Aggregate = (typeof AGGREGATES)[number];
 
 type SortValue = string | number | null;
 
@@ -27,17 +25,6 @@ interface Column {
   numeric?: boolean;
   value(run: Run, now: number): SortValue;
   cell(run: Run, now: number): ReactNode;
-}
-
-const flatCache = new WeakMap<object, Map<string, JsonValue>>();
-
-export function flatConfig(run: Run): Map<string, JsonValue> {
-  let flat = flatCache.get(run.config);
-  if (!flat) {
-    flat = flattenConfig(run.config);
-    flatCache.set(run.config, flat);
-  }
-  return flat;
 }
 
 function configSortValue(value: JsonValue | undefined): SortValue {
@@ -58,7 +45,7 @@ function useNow(active: boolean): number {
 }
 
 /** The columns a person can add: config keys and metric keys seen in these runs. */
-export function availableKeys(runs: Run[]): { configKeys: string[]; metricKeys: string[] } {
+function availableKeys(runs: Run[]): { configKeys: string[]; metricKeys: string[] } {
   const config = new Set<string>();
   const metrics = new Set<string>();
   for (const run of runs) {
@@ -85,7 +72,7 @@ function useKeysSignature(runs: Run[]): number {
 }
 
 /** Default extra columns: config keys that differ between runs (up to 4) and the last value of 2 metrics. */
-export function defaultColumns(runs: Run[], configKeys: string[], metricKeys: string[]): string[] {
+function defaultColumns(runs: Run[], configKeys: string[], metricKeys: string[]): string[] {
   const varying = configKeys.filter((key) => {
     const first = JSON.stringify(flatConfig(runs[0] ?? ({ config: {} } as Run)).get(key) ?? null);
     return runs.some((r) => JSON.stringify(flatConfig(r).get(key) ?? null) !== first);
@@ -260,7 +247,7 @@ function compare(a: SortValue, b: SortValue): number {
   return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
-export function filterRuns(runs: Run[], view: ViewState): Run[] {
+function filterRuns(runs: Run[], view: ViewState): Run[] {
   const q = view.q.trim().toLowerCase();
   return runs.filter((r) => {
     if (view.status && displayStatus(r) !== view.status) return false;

@@ -1,13 +1,5 @@
-import type { Run } from "../api/types";
-import { type DisplayStatus, displayStatus } from "../state/runs";
-
-const LABELS: Record<DisplayStatus, string> = {
-  running: "running",
-  stale: "stale",
-  completed: "completed",
-  failed: "failed",
-  interrupted: "interrupted",
-};
+import type { DisplayStatus, Run } from "../api/types";
+import { displayStatus } from "../state/runs";
 
 const TITLES: Record<DisplayStatus, string> = {
   running: "Running: the process is alive and logging",
@@ -22,7 +14,7 @@ export function StatusBadge({ run }: { run: Run }) {
   return (
     <span className={`status status-${status}`} data-testid="status-badge" data-status={status} title={TITLES[status]}>
       <span className="status-dot" />
-      {LABELS[status]}
+      {status}
     </span>
   );
 }

@@ -43,7 +43,7 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-export function defaultColor(runId: string): string {
+function defaultColor(runId: string): string {
   return assigned.get(runId) ?? PALETTE[hash(runId) % PALETTE.length];
 }
 

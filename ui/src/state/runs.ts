@@ -1,6 +1,6 @@
 import { useSyncExternalStore } from "react";
 import { ApiError, api } from "../api/client";
-import type { MetricsUpdateEvent, PointsEvent, Run } from "../api/types";
+import type { DisplayStatus, MetricsUpdateEvent, PointsEvent, Run } from "../api/types";
 import { assignDefaultColors } from "../lib/colors";
 
 export interface RunsSnapshot {
@@ -195,13 +195,11 @@ export function useRuns(): RunsSnapshot {
 }
 
 /** Seconds a run has taken so far. */
-export function runDuration(run: Run, now: number): number | null {
+export function runDuration(run: Run, now: number): number {
   if (run.ended_at !== null) return run.ended_at - run.created_at;
-  if (run.status === "running" && !run.stale) return Math.max(run.duration ?? 0, now - run.created_at);
+  if (run.status === "running" && !run.stale) return Math.max(run.duration, now - run.created_at);
   return run.duration;
 }
-
-export type DisplayStatus = "running" | "stale" | "completed" | "failed" | "interrupted";
 
 export function displayStatus(run: Run): DisplayStatus {
   return run.status === "running" && run.stale ? "stale" : run.status;

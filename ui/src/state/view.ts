@@ -24,7 +24,7 @@ export interface ViewState {
   cols: string[] | null;
 }
 
-export const DEFAULT_VIEW: ViewState = {
+const DEFAULT_VIEW: ViewState = {
   exp: null,
   runs: null,
   x: "step",
@@ -46,7 +46,7 @@ function parseList(value: string | null): string[] | null {
   return value === "" ? [] : value.split(",");
 }
 
-export function parseView(search: string): ViewState {
+function parseView(search: string): ViewState {
   const p = new URLSearchParams(search);
   const x = p.get("x");
   const smooth = Number(p.get("smooth") ?? 0);
@@ -73,7 +73,7 @@ export function parseView(search: string): ViewState {
   };
 }
 
-export function serializeView(view: ViewState, keep: URLSearchParams): string {
+function serializeView(view: ViewState, keep: URLSearchParams): string {
   const p = new URLSearchParams();
   const token = keep.get("token");
   if (token) p.set("token", token);
