@@ -12,11 +12,10 @@
  */
 import { changeHead } from "../store/changes.js";
 import { type Db, runRead } from "../store/connection.js";
-import { DEFAULT_STALE_AFTER_S, type RunRow, toRunInfo } from "../store/reads.js";
+import { DEFAULT_STALE_AFTER_S, isStale, listRunRows, type RunRow, toRunInfo } from "../store/reads.js";
 import {
   chunkCountInRange,
   experimentRunCount,
-  experimentRunRows,
   experimentRunSeqs,
   experimentRunsChangedSince,
   experimentRunsWithNewPoints,
@@ -198,7 +197,7 @@ export class RunTables {
     return table.order.map((seq) => {
       const view = table.views.get(seq) as RunView;
       if (!table.live.has(seq)) return view;
-      const stale = view.status === "running" && now - (view.lastHeartbeat ?? view.createdAt) > this.staleAfter;
+      const stale = view.status === "running" && isStale(view.lastHeartbeat ?? view.createdAt, now, this.staleAfter);
       const fresh = { ...view, stale };
       fresh.duration = runDuration(fresh, now);
       return fresh;
@@ -248,7 +247,7 @@ export class RunTables {
   private load(experimentId: string): Table {
     const now = Date.now() / 1000;
     const head = changeHead(this.db);
-    const rows = experimentRunRows(this.db, experimentId);
+    const rows = listRunRows(this.db, experimentId);
     const summaries = groupSummaries(summariesOfExperiment(this.db, experimentId));
     const views = new Map(rows.map((row) => [row.seq, toRunView(row, summaries.get(row.seq), now, this.staleAfter)]));
     return { cursor: head, views, order: rows.map((r) => r.seq), live: liveSeqs(views) };

@@ -30,7 +30,7 @@ import {
 } from "../store/changes.js";
 import { decodeFloats } from "../store/codec.js";
 import { type Db, openDatabase, runRead } from "../store/connection.js";
-import { DEFAULT_STALE_AFTER_S, type RunRow } from "../store/reads.js";
+import { DEFAULT_STALE_AFTER_S, isStale, type RunRow } from "../store/reads.js";
 import { heartbeatsOf, runRowsBySeq } from "../store/run-query.js";
 import { logger } from "../util/logger.js";
 import { runJson } from "./json.js";
@@ -264,7 +264,7 @@ export class EventHub {
       this.running = new Map(
         runningRuns(db).map(([seq, lastAlive]) => [
           seq,
-          { lastAlive, stale: now - lastAlive > this.staleAfterSeconds },
+          { lastAlive, stale: isStale(lastAlive, now, this.staleAfterSeconds) },
         ]),
       );
     });
@@ -357,7 +357,7 @@ export class EventHub {
         continue;
       }
       const lastAlive = row.last_heartbeat ?? row.created_at;
-      this.running.set(row.seq, { lastAlive, stale: now - lastAlive > this.staleAfterSeconds });
+      this.running.set(row.seq, { lastAlive, stale: isStale(lastAlive, now, this.staleAfterSeconds) });
     }
     const changed = new Set(changedRows.map((row) => row.seq));
     const others = [...this.running.keys()].filter((seq) => !changed.has(seq));
@@ -379,7 +379,7 @@ export class EventHub {
     const now = Date.now() / 1000;
     const flipped: number[] = [];
     for (const [seq, entry] of this.running) {
-      const stale = now - entry.lastAlive > this.staleAfterSeconds;
+      const stale = isStale(entry.lastAlive, now, this.staleAfterSeconds);
       if (stale === entry.stale) continue;
       entry.stale = stale;
       flipped.push(seq);

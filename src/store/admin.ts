@@ -4,6 +4,7 @@
  */
 import type { RunStatus } from "../types.js";
 import { type Db, runImmediate, runRead, stmt } from "./connection.js";
+import { maxRevision, nextRevision } from "./writes.js";
 
 /** Fields of a run a person may edit; undefined leaves a field as it is. */
 export interface RunEdit {
@@ -11,10 +12,6 @@ export interface RunEdit {
   tags?: string[];
   notes?: string | null;
   color?: string | null;
-}
-
-function maxRevision(db: Db): number {
-  return (stmt(db, "SELECT COALESCE(MAX(revision), 0) AS r FROM runs").get() as { r: number }).r;
 }
 
 /** Applies an edit to a run and bumps its revision. Returns false when the run does not exist. */
@@ -41,8 +38,7 @@ export function editRun(db: Db, runId: string, edit: RunEdit): boolean {
       notes: edit.notes ?? null,
       setColor: edit.color === undefined ? 0 : 1,
       color: edit.color ?? null,
-      // The same rule as writes.ts: every change to a run row takes the next revision.
-      revision: maxRevision(db) + 1,
+      revision: nextRevision(db),
       seq: found.seq,
     });
     return true;

@@ -5,7 +5,7 @@
  * with appended points is inserted again under a new id).
  */
 import { type Db, stmt } from "./connection.js";
-import type { RunRow } from "./reads.js";
+import { RUN_COLUMNS, type RunRow, runRowsWhere } from "./reads.js";
 
 /**
  * Changes whenever another connection commits to the file (any process).
@@ -35,10 +35,12 @@ export function changeHead(db: Db): ChangeHead {
 
 /** Run rows with revision in (after, upTo], in revision order. */
 export function runRowsInRevisionRange(db: Db, after: number, upTo: number): RunRow[] {
-  return stmt(db, "SELECT * FROM runs WHERE revision > ? AND revision <= ? ORDER BY revision").all(
+  return runRowsWhere(
+    db,
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE revision > ? AND revision <= ? ORDER BY revision`,
     after,
     upTo,
-  ) as RunRow[];
+  );
 }
 
 /** Identity of every run row (seq, id, experiment), to notice deletions. */

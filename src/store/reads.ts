@@ -75,6 +75,14 @@ export function getExperiment(db: Db, idOrName: string): Experiment | null {
   return row ? toExperiment(row) : null;
 }
 
+/**
+ * Whether a running run whose process last showed life at `lastAlive` (its
+ * heartbeat, or its creation before the first one) counts as dead at `now`.
+ */
+export function isStale(lastAlive: number, now: number, staleAfterS: number): boolean {
+  return now - lastAlive > staleAfterS;
+}
+
 export function toRunInfo(row: RunRow, now: number, staleAfterS: number): RunInfo {
   const provenance: Provenance = {
     host: row.host,
@@ -86,13 +94,12 @@ export function toRunInfo(row: RunRow, now: number, staleAfterS: number): RunInf
     sdkLanguage: row.sdk_language,
     sdkVersion: row.sdk_version,
   };
-  const heartbeat = row.last_heartbeat ?? row.created_at;
   return {
     id: row.id,
     experimentId: row.experiment_id,
     name: row.name,
     status: row.status,
-    stale: row.status === "running" && now - heartbeat > staleAfterS,
+    stale: row.status === "running" && isStale(row.last_heartbeat ?? row.created_at, now, staleAfterS),
     config: JSON.parse(row.config) as Config,
     tags: JSON.parse(row.tags) as string[],
     group: row.group_name,
@@ -107,17 +114,91 @@ export function toRunInfo(row: RunRow, now: number, staleAfterS: number): RunInf
   };
 }
 
+export const RUN_COLUMNS =
+  "seq, id, experiment_id, name, status, config, tags, group_name, job_type, notes, color, created_at, ended_at, " +
+  "last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision";
+
+type RawRun = [
+  number,
+  string,
+  string,
+  string | null,
+  RunRow["status"],
+  string,
+  string,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  number,
+  number | null,
+  number | null,
+  string | null,
+  number | null,
+  string | null,
+  string | null,
+  string | null,
+  number | null,
+  string | null,
+  string | null,
+  number,
+];
+
+function toRunRow(r: RawRun): RunRow {
+  return {
+    seq: r[0],
+    id: r[1],
+    experiment_id: r[2],
+    name: r[3],
+    status: r[4],
+    config: r[5],
+    tags: r[6],
+    group_name: r[7],
+    job_type: r[8],
+    notes: r[9],
+    color: r[10],
+    created_at: r[11],
+    ended_at: r[12],
+    last_heartbeat: r[13],
+    host: r[14],
+    pid: r[15],
+    command: r[16],
+    cwd: r[17],
+    git_commit: r[18],
+    git_dirty: r[19],
+    sdk_language: r[20],
+    sdk_version: r[21],
+    revision: r[22],
+  };
+}
+
+/**
+ * Run rows of a `SELECT ${RUN_COLUMNS} ...` query. Rows come back as arrays
+ * (better-sqlite3's raw mode) and become objects here: for 10,000 rows that is
+ * several times faster than the driver building an object per row.
+ */
+export function runRowsWhere(db: Db, sql: string, ...params: unknown[]): RunRow[] {
+  return (
+    stmt(db, sql)
+      .raw(true)
+      .all(...params) as RawRun[]
+  ).map(toRunRow);
+}
+
+/** Runs newest first, of one experiment or of all. */
 export function listRunRows(db: Db, experimentId?: string): RunRow[] {
   if (experimentId === undefined) {
-    return stmt(db, "SELECT * FROM runs ORDER BY created_at DESC, seq DESC").all() as RunRow[];
+    return runRowsWhere(db, `SELECT ${RUN_COLUMNS} FROM runs ORDER BY created_at DESC, seq DESC`);
   }
-  return stmt(db, "SELECT * FROM runs WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC").all(
+  return runRowsWhere(
+    db,
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC`,
     experimentId,
-  ) as RunRow[];
+  );
 }
 
 export function getRunRow(db: Db, runId: string): RunRow | null {
-  return (stmt(db, "SELECT * FROM runs WHERE id = ?").get(runId) as RunRow | undefined) ?? null;
+  return runRowsWhere(db, `SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`, runId)[0] ?? null;
 }
 
 export function getMetricKeys(db: Db, runId: string): string[] {

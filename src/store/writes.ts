@@ -28,9 +28,14 @@ export interface StartedRun {
   lastStep: number | null;
 }
 
-function nextRevision(db: Db): number {
-  const row = stmt(db, "SELECT COALESCE(MAX(revision), 0) + 1 AS r FROM runs").get() as { r: number };
-  return row.r;
+/** The highest revision of any run (0 for none). */
+export function maxRevision(db: Db): number {
+  return (stmt(db, "SELECT COALESCE(MAX(revision), 0) AS r FROM runs").get() as { r: number }).r;
+}
+
+/** Every change to a run's row (but a heartbeat) takes the next revision, so readers can ask what changed since. */
+export function nextRevision(db: Db): number {
+  return maxRevision(db) + 1;
 }
 
 export function ensureExperiment(db: Db, name: string, now: number): string {
