@@ -174,6 +174,9 @@ describe("reading commands", () => {
     const written = await stonks(["export", ids[4], "-o", file, "--db", dbPath]);
     expect(written.code).toBe(0);
     expect(readFileSync(file, "utf8").split("\n")).toHaveLength(5);
+    const jsonFile = join(tempDir(), "out.json");
+    expect((await stonks(["export", ids[4], "-f", "json", "-o", jsonFile, "--db", dbPath])).code).toBe(0);
+    expect(JSON.parse(readFileSync(jsonFile, "utf8")).metrics.loss.values).toEqual([1, 0.5, 0.25]);
 
     expectOneLineError(await stonks(["export", "zzzzzzzz", "--db", dbPath]), 1, /No run "zzzzzzzz"/);
     expectOneLineError(
