@@ -8,7 +8,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, List
+from typing import List
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON_DIR = REPO / "python"
@@ -50,10 +50,6 @@ def machine() -> str:
         f"{os.cpu_count()} × {cpu}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
         f"{platform.system()} {platform.release()}"
     )
-
-
-def median_of(runs: int, sample: Callable[[], float]) -> List[float]:
-    return [sample() for _ in range(runs)]
 
 
 def median(samples: List[float]) -> float:

@@ -10,12 +10,10 @@ row, commit).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 
-from py_common import PYTHON_DIR, child_env, compile_package, median
+from py_common import PYTHON_DIR, child_env, compile_package, median, scratch_db
 
 FIRST = """
 import os, sys, time, stonks
@@ -46,21 +44,15 @@ import sqlite3
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("PRAGMA journal_mode = WAL")
 conn.execute("PRAGMA synchronous = NORMAL")
-conn.execute("BEGIN IMMEDIATE")
-for statement in open(sys.argv[2]).read().split(";"):
-    if statement.strip() and not statement.strip().startswith("--") or "CREATE" in statement:
-        conn.execute(statement)
-conn.execute("INSERT INTO metric_keys (key) VALUES ('loss')")
-conn.execute("COMMIT")
+schema = open(sys.argv[2]).read()
+conn.executescript("BEGIN IMMEDIATE;" + schema + ";INSERT INTO metric_keys (key) VALUES ('loss');COMMIT;")
 print((time.perf_counter() - t) * 1000)
 """
 
 
 def sample(script: str, *args: str) -> list:
-    env = child_env()
-    path = os.path.join(tempfile.mkdtemp(prefix="stonks-bench-"), "s.db")
     done = subprocess.run(
-        [sys.executable, "-c", script, path, *args], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, scratch_db(), *args], env=child_env(), capture_output=True, text=True, check=True
     )
     return [float(x) for x in done.stdout.split()]
 

@@ -6,8 +6,7 @@ import sqlite3
 import time
 from array import array
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Dict, List, Optional, Type, Union
+from typing import Any, Dict, List, Optional, Union
 
 from . import _db
 from ._errors import NotFoundError, StonksError
@@ -96,12 +95,7 @@ class Database:
     def __enter__(self) -> "Database":
         return self
 
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -192,7 +186,7 @@ class Database:
                 time_list = [time_list[i] for i in order]
             if all(map(float.is_integer, step_list)):
                 return MetricSeries(key, list(map(int, step_list)), value_list, time_list)
-            return MetricSeries(key, list(step_list), value_list, time_list)
+            return MetricSeries(key, step_list, value_list, time_list)
 
         return _db.read_snapshot(conn, read)
 

@@ -34,7 +34,7 @@ FLUSH_AT_POINTS = 100
 # The seed's background timer (STONKS_FLUSH_INTERVAL seconds, as in the TypeScript SDK).
 FLUSH_INTERVAL_S = 5.0
 # The heartbeat is beaten at least this often (readers call a run stale after 60 s).
-HEARTBEAT_INTERVAL_S = 4.0
+HEARTBEAT_INTERVAL_S = 5.0
 # How long finish() waits for a failing final write before handing it to the background.
 FINISH_WAIT_S = 60.0
 MAX_BACKOFF_S = 30.0
@@ -78,8 +78,6 @@ def _jsonable(value: Any) -> Any:
     kind = type(value)
     if value is None or kind is bool or kind is str or kind is int:
         return value
-    if isinstance(value, bool):
-        return bool(value)
     if isinstance(value, str):
         return str(value)
     if isinstance(value, float):
@@ -100,12 +98,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _config_dict(config: Any, what: str) -> Dict[str, Any]:
+def _config_dict(config: Any) -> Dict[str, Any]:
     if config is None:
         return {}
     if not isinstance(config, Mapping):
-        raise StonksError(f"{what} must be a dict of hyperparameters, not {type(config).__name__}.")
-    return {str(k): _jsonable(v) for k, v in config.items()}
+        raise StonksError(f"config must be a dict of hyperparameters, not {type(config).__name__}.")
+    converted: Dict[str, Any] = _jsonable(config)
+    return converted
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -157,7 +156,7 @@ class Run:
         self.strict: bool = bool(strict)
         #: None before start(), "running", then the status finish() recorded.
         self.status: Optional[str] = None
-        self._config = _config_dict(config, "config")
+        self._config = _config_dict(config)
         self._tags = list(dict.fromkeys(tags or []))
         self._group = _optional_str(group, "group")
         self._job_type = _optional_str(job_type, "job_type")
@@ -275,14 +274,14 @@ class Run:
 
     def finish(self, status: str = "completed") -> None:
         """Writes every buffered point and records the final status (completed, failed or interrupted)."""
+        if self._finished:
+            return
         if status not in FINISH_STATUSES:
             message = f"finish() takes 'completed', 'failed' or 'interrupted', not {status!r}."
             if self.strict:
                 raise StonksError(message)
             warn(message + " The run is marked failed.")
             status = "failed"
-        if self._finished:
-            return
         self._finished = True
         self._accepting = False
         if not self._started or self._forked:
@@ -314,9 +313,7 @@ class Run:
             warn(f"stonks dropped {self._dropped} points of run {self.id}: more than {self._max_pending} were waiting for a database that could not be written.")
 
     def __enter__(self) -> "Run":
-        if not self._started:
-            self.start()
-        return self
+        return self.start()
 
     def __exit__(
         self,
@@ -428,7 +425,7 @@ class Run:
         self._raise_pending_write_error()
         if not isinstance(config, Mapping):
             return self._problem("config", "", f"log_config() takes a dict, not {type(config).__name__}; call ignored.")
-        patch = {str(k): _jsonable(v) for k, v in config.items()}
+        patch = _jsonable(config)
         if self._finished:
             return self._problem("finished", "config", f"run {self.id} is finished; log_config() after finish() is ignored.")
         self._config.update(patch)
@@ -438,17 +435,18 @@ class Run:
 
     def flush(self) -> None:
         """Blocks until every point logged so far is written to the database (or the write failed)."""
-        if not self._started or self._forked or self._writer is None:
+        writer = self._writer
+        if writer is None or self._forked:
             return
         self._raise_pending_write_error()
-        if not self._writer.is_alive():
+        if not writer.is_alive():
             return
         with self._cond:
             self._requested += 1
             wanted = self._requested
         self._wake.set()
         with self._cond:
-            while self._completed < wanted and self._writer.is_alive():
+            while self._completed < wanted and writer.is_alive():
                 self._cond.wait(1.0)
             failed = self._last_attempt_failed
         if failed:
@@ -468,7 +466,6 @@ class Run:
     # ------------------------------------------------------------ writer thread
 
     def _capture_git(self, directory: Optional[str]) -> None:
-        _leave_signals_to_the_main_thread()
         # Spawning git costs milliseconds of CPU: keep it off the path to the first durable point.
         self._git_now.wait(GIT_DELAY_S)
         commit, dirty = _provenance.git_state(directory)
@@ -532,9 +529,9 @@ class Run:
         ops = list(self._ops)
         git = self._git
         seq = self._seq
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            series_ids = self._series_ids
+        series_ids = self._series_ids
+
+        def write() -> None:
             for key, (steps, values, times) in self._pending.items():
                 series_id = series_ids.get(key)
                 if series_id is None:
@@ -548,12 +545,13 @@ class Run:
                 _store.finish_run(conn, seq, stop[0], stop[1])
             else:
                 _store.touch_heartbeat(conn, seq, _now())
-            conn.execute("COMMIT")
+
+        try:
+            # One attempt: the writer loop retries with backoff.
+            _db.run_immediate(conn, write, attempts=1)
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             # Series created in the rolled-back transaction are gone.
-            self._series_ids.clear()
+            series_ids.clear()
             raise
         self._pending.clear()
         self._pending_count = 0
@@ -579,7 +577,6 @@ class Run:
         return True
 
     def _writer_main(self) -> None:
-        _leave_signals_to_the_main_thread()
         conn = self._conn
         assert conn is not None
         next_tick = monotonic() + self._tick
@@ -635,11 +632,9 @@ class Run:
                 pass
 
     def _record_failure(self, error: BaseException, failures: int) -> None:
+        self._error_pending = error
         if self.strict:
-            self._error_pending = error
             self._accepting = False
-        else:
-            self._error_pending = error
         if failures == 1:
             warn(
                 f"stonks could not write {self._pending_count} points of run {self.id} to {self.db} ({error}); "
@@ -669,9 +664,11 @@ class _Background:
             finally:
                 self._done.set()
 
-        # A new thread inherits the signal mask of the one starting it: block SIGINT and
-        # SIGTERM around the start so the thread is born unable to receive them (the
-        # thread also blocks them itself, for starts from other threads).
+        # The kernel may deliver a process signal to any thread that does not block it; one
+        # delivered to a background thread would not interrupt a main thread sleeping in C
+        # code, and Ctrl-C or SIGTERM would wait until that sleep ends. A new thread inherits
+        # the signal mask of the thread starting it: block SIGINT and SIGTERM around the
+        # start so the thread is born unable to receive them.
         signal = _signal_module()
         masked = hasattr(signal, "pthread_sigmask")
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if masked else None
@@ -686,18 +683,6 @@ class _Background:
 
     def join(self, timeout: Optional[float] = None) -> None:
         self._done.wait(timeout)
-
-
-def _leave_signals_to_the_main_thread() -> None:
-    """Blocks SIGINT/SIGTERM in a background thread.
-
-    The kernel may deliver a process signal to any thread that does not block it; one
-    delivered to this thread would not interrupt a main thread sleeping in C code, and
-    Ctrl-C or SIGTERM would wait until that sleep ends.
-    """
-    signal = _signal_module()
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _status_for(exc_type: Optional[Type[BaseException]], exc: Optional[BaseException]) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 import stonks
 from stonks import _db
-from conftest import PYTHON_DIR, REPO_ROOT, query
+from conftest import PYTHON_DIR, REPO_ROOT, popen_python, query
 
 
 def test_migrations_folder_is_a_relative_link_to_the_canonical_schema() -> None:
@@ -128,11 +128,12 @@ def test_unknown_run_id_is_a_clear_error(db_path: str) -> None:
         assert isinstance(stonks.NotFoundError("x"), stonks.StonksError)
         # A key never logged is an empty series, not an error.
         assert db.get_metrics(run.id, "never").steps == []
+    # Leaving the with-block closes the database.
+    with pytest.raises(stonks.StonksError, match="closed"):
+        db.list_runs()
 
 
 def test_two_processes_creating_one_file_at_once_migrate_it_once(tmp_path: Path) -> None:
-    from conftest import popen_python
-
     path = str(tmp_path / "race.db")
     script = """
         import sys, stonks

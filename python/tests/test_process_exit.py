@@ -22,6 +22,20 @@ LOG_SCRIPT = """
     """
 
 
+# The main thread sleeps in C code; another thread prints "ready" once that sleep has begun.
+# (A signal landing between a print in the main thread and its sleep() would only be
+# handled when the sleep ends.)
+SLEEP_UNTIL_SIGNALLED = "__import__('threading').Timer(0.2, print, ('ready',), {'flush': True}).start(); time.sleep(60)"
+
+
+def start_until_ready(script: str, db_path: str) -> subprocess.Popen:
+    """Starts a script that ends in SLEEP_UNTIL_SIGNALLED and waits until it sleeps."""
+    process = popen_python(script.replace("SLEEP_UNTIL_SIGNALLED", SLEEP_UNTIL_SIGNALLED), db_path)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
 def only_run(path: str):
     with stonks.open(path) as db:
         [run] = db.list_runs()
@@ -79,17 +93,14 @@ def test_sigterm_marks_interrupted_and_writes_every_point(db_path: str, with_blo
         def train(run):
             for step in range(300):
                 run.log({"loss": float(step)})
-            print("ready", flush=True)
-            time.sleep(60)
+            SLEEP_UNTIL_SIGNALLED
         if {with_block}:
             with stonks.start_run("exit", db=sys.argv[1]) as run:
                 train(run)
         else:
             train(stonks.start_run("exit", db=sys.argv[1]).start())
         """.replace("{with_block}", str(with_block))
-    process = popen_python(body, db_path)
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
+    process = start_until_ready(body, db_path)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
     assert process.returncode == 128 + signal.SIGTERM
@@ -104,12 +115,9 @@ def test_sigterm_handler_of_the_user_is_left_alone(db_path: str) -> None:
         signal.signal(signal.SIGTERM, lambda *a: (print("user handler", flush=True), sys.exit(0)))
         run = stonks.start_run("exit", db=sys.argv[1]).start()
         run.log({"loss": 1.0})
-        print("ready", flush=True)
-        time.sleep(60)
+        SLEEP_UNTIL_SIGNALLED
         """
-    process = popen_python(script, db_path)
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
+    process = start_until_ready(script, db_path)
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=30)
     assert "user handler" in out
@@ -150,12 +158,9 @@ def test_stale_after_a_hard_kill(db_path: str) -> None:
         run = stonks.start_run("exit", db=sys.argv[1]).start()
         run.log({"loss": 1.0})
         run.flush()
-        print("ready", flush=True)
-        time.sleep(60)
+        SLEEP_UNTIL_SIGNALLED
         """
-    process = popen_python(script, db_path)
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
+    process = start_until_ready(script, db_path)
     process.kill()
     process.wait(timeout=30)
     with stonks.open(db_path) as db:
@@ -231,12 +236,9 @@ def test_ctrl_c_while_sleeping_in_c_code_marks_interrupted(db_path: str) -> None
         run = stonks.start_run("exit", db=sys.argv[1]).start()
         for step in range(300):
             run.log({"loss": float(step)})
-        print("ready", flush=True)
-        time.sleep(60)
+        SLEEP_UNTIL_SIGNALLED
         """
-    process = popen_python(script, db_path)
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
+    process = start_until_ready(script, db_path)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert "KeyboardInterrupt" in err

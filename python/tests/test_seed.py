@@ -168,13 +168,18 @@ def test_finish_is_idempotent_and_log_after_finish_is_ignored(db_path: str, capl
     run = stonks.start_run("my-exp", db=db_path).start()
     run.log({"loss": 1.0})
     run.finish("completed")
-    run.finish("failed")
     with caplog.at_level(logging.WARNING, logger="stonks"):
+        run.finish("failed")
+        run.finish("done")
         run.log({"loss": 2.0})
         run.log({"loss": 3.0})
-    assert len([r for r in caplog.records if "after finish" in r.getMessage()]) == 1
+        run.log_config({"lr": 0.5})
+    # Only the two ignored calls are reported, once each; a second finish() says nothing.
+    assert sorted(r.getMessage().split(";")[0] for r in caplog.records if r.name == "stonks") == [
+        f"run {run.id} is finished", f"run {run.id} is finished"]
     with stonks.open(db_path) as db:
-        assert db.get_run(run.id).status == "completed"
+        info = db.get_run(run.id)
+        assert info.status == "completed" and info.config == {}
         assert db.get_metrics(run.id, "loss").values == [1.0]
 
 

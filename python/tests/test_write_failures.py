@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import sys
+import time
 
 import pytest
 
@@ -114,20 +117,22 @@ def test_past_the_cap_points_are_dropped_counted_and_warned(db_path: str) -> Non
     assert a.steps == list(range(len(a.steps)))
 
 
-def test_database_locked_past_the_busy_timeout_keeps_points(db_path: str, caplog) -> None:
-    import logging
-    import sqlite3
-
+def test_database_locked_past_the_busy_timeout_keeps_points_and_log_never_waits(db_path: str, caplog) -> None:
     run = stonks.start_run("locked", db=db_path).start()
     run.log({"a": 0.0})
     run.flush()
     holder = sqlite3.connect(db_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
     try:
-        for step in range(1, 90):
-            run.log({"a": float(step)})
         with caplog.at_level(logging.WARNING, logger="stonks"):
-            run.flush()  # waits the 10 s busy timeout, then gives up for now
+            started = time.monotonic()
+            # The 100th point wakes the writer, which then waits out the 10 s busy timeout.
+            for step in range(1, 300):
+                run.log({"a": float(step)})
+            assert time.monotonic() - started < 2.0
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any("retried" in r.getMessage() for r in caplog.records):
+                time.sleep(0.05)
         assert any("locked" in r.getMessage() and "retried" in r.getMessage() for r in caplog.records)
     finally:
         holder.execute("ROLLBACK")
@@ -135,4 +140,4 @@ def test_database_locked_past_the_busy_timeout_keeps_points(db_path: str, caplog
     run.finish()
     run_info, a, _ = read(db_path)
     assert run_info.status == "completed"
-    assert a.steps == list(range(90))
+    assert a.steps == list(range(300))
