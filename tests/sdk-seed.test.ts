@@ -1,4 +1,5 @@
 // The seed document (the Python SDK manual), sentence by sentence, in TypeScript's idiom.
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { InvalidMetricError, open, startRun } from "../dist/index.js";
 import { runFixture, tempDb, tempDir } from "./helpers.js";
@@ -362,5 +363,28 @@ describe("several runs in one process", () => {
     expect(q2.getMetrics(c.id, "loss").values.length).toBe(500);
     expect(q2.getMetricKeys(c.id)).toEqual(["extra", "loss"]);
     q2.close();
+  });
+});
+
+describe("a run deleted while it logs", () => {
+  it("drops that run's new points and keeps writing the others (the writer is never stuck retrying)", async () => {
+    const db = tempDb();
+    const doomed = startRun("exp", { db, strict: true }).start();
+    doomed.log({ loss: 1 });
+    await doomed.flush();
+    const raw = new Database(db);
+    raw.pragma("foreign_keys = ON");
+    raw.prepare("DELETE FROM runs WHERE id = ?").run(doomed.id);
+    raw.close();
+    const other = startRun("exp", { db, strict: true }).start();
+    doomed.log({ loss: 2 });
+    other.log({ loss: 3 });
+    await other.flush();
+    await doomed.finish();
+    const q = open(db);
+    expect(q.listRuns().map((r) => r.id)).toEqual([other.id]);
+    expect([...q.getMetrics(other.id, "loss").values]).toEqual([3]);
+    q.close();
+    await other.finish();
   });
 });
