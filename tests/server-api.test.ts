@@ -448,7 +448,8 @@ describe("runs list kept in memory", () => {
         db.close();
       }
     };
-    const comparable = (runs: RunJson[]) => runs.map((r) => ({ ...r, duration: Math.round(r.duration) }));
+    const comparable = (runs: RunJson[]) =>
+      runs.map((r) => ({ ...r, duration: r.duration === null ? null : Math.round(r.duration) }));
     try {
       expect(runNames(await list())).toEqual(["c", "b", "a"]);
       // Another process: a new run, points for an existing one, a heartbeat.

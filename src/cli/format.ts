@@ -39,7 +39,9 @@ export function formatTime(unixSeconds: number | null): string {
 }
 
 /** 42s, 3m 05s, 2h 07m, 3d 04h. */
-export function formatDuration(seconds: number): string {
+/** "—" for an unknown duration (a run that died before its first heartbeat and logged nothing). */
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null) return "—";
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m ${pad2(s % 60)}s`;

@@ -1,5 +1,5 @@
 /** Read-only commands: ls, runs, info, export. */
-import { createWriteStream } from "node:fs";
+import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { open } from "../query/database.js";
 import { displayStatus, parseDisplayStatuses } from "../query/run-filter.js";
 import { queryRuns, runView } from "../query/run-list.js";
@@ -125,6 +125,19 @@ function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/** Opens the export file now, so a missing folder or a read-only place ends in one line before any work. */
+function outputFile(path: string): WriteStream {
+  let fd: number;
+  try {
+    fd = openSync(path, "w");
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === "ENOENT" ? "its folder does not exist" : (error as Error).message;
+    throw new CliError(`Cannot write ${path}: ${reason}. Choose another file with -o.`);
+  }
+  return createWriteStream(path, { fd });
+}
+
 export async function exportCommand(
   runText: string,
   options: DbOption & { format: string; output?: string },
@@ -141,7 +154,7 @@ export async function exportCommand(
     // Narrowing does not reach into the generator below; this binding keeps the non-null type.
     const row: RunRow = found;
     const keys = db.getMetricKeys(row.id);
-    const out = options.output === undefined ? process.stdout : createWriteStream(options.output);
+    const out = options.output === undefined ? process.stdout : outputFile(options.output);
     const format = options.format;
     function* pieces(): Generator<string> {
       if (format === "json") {
@@ -165,11 +178,18 @@ export async function exportCommand(
         if (batch.length > 0) yield batch.join("");
       }
     }
-    await writeAll(out, pieces());
+    try {
+      await writeAll(out, pieces());
+      if (out !== process.stdout) {
+        await new Promise<void>((resolve, reject) =>
+          out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+        );
+      }
+    } catch (error) {
+      if (out === process.stdout) throw error;
+      throw new CliError(`Cannot write ${options.output}: ${(error as Error).message}`);
+    }
     if (out !== process.stdout) {
-      await new Promise<void>((resolve, reject) =>
-        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-      );
       process.stderr.write(`Exported run ${row.id} (${keys.length} metrics) to ${options.output}\n`);
     }
   } finally {

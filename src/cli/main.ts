@@ -39,6 +39,12 @@ function buildProgram(): Command {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on (0: any free port)", "8000")
     .option("--token <token>", "require this token on every API request (default: $STONKS_TOKEN)")
+    .option(
+      "--allow-origin <origin>",
+      "also answer pages from this origin, e.g. http://localhost:5173 (repeatable; default: $STONKS_ALLOW_ORIGINS, comma-separated)",
+      collect,
+      [],
+    )
     .option("--demo", "serve demo data (./stonks-demo.db unless --db), creating it when missing")
     .action(async (options: ServeOptions) => (await import("./serve.js")).serveCommand(options));
 

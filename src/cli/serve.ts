@@ -36,6 +36,7 @@ export interface ServeOptions {
   host: string;
   port: string;
   token?: string;
+  allowOrigin: string[];
   demo?: boolean;
 }
 
@@ -43,6 +44,10 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   const port = parseIntegerOption("--port", options.port, 0, 65535);
   // An empty --token or STONKS_TOKEN means no token, as an unset one does.
   const token = options.token || process.env.STONKS_TOKEN || null;
+  const allowOrigins =
+    options.allowOrigin.length > 0
+      ? options.allowOrigin
+      : (process.env.STONKS_ALLOW_ORIGINS ?? "").split(",").filter((o) => o.trim() !== "");
   let dbPath = resolveDbPath(options.db);
   if (options.demo) {
     dbPath = options.db ?? DEMO_DB_PATH;
@@ -50,7 +55,13 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   }
   // The server (Hono, zod) loads only here, so other commands start faster.
   const { startServer } = await import("../server/index.js");
-  const server = await startServer({ dbPath, host: options.host, port, token });
+  const server = await startServer({
+    dbPath,
+    host: options.host,
+    port,
+    token,
+    allowOrigins: allowOrigins.map((o) => o.trim()),
+  });
   const dashboard = token === null ? `${server.url}/` : `${server.url}/?token=${encodeURIComponent(token)}`;
   process.stdout.write(
     `stonks is serving ${dbPath}\n  dashboard: ${dashboard}\n  api:       ${server.url}/api\nPress Ctrl+C to stop.\n`,

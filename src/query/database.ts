@@ -2,6 +2,7 @@ import { NotFoundError } from "../errors.js";
 import { type Db, openDatabase } from "../store/connection.js";
 import {
   DEFAULT_STALE_AFTER_S,
+  findSeries,
   getExperiment,
   getMetricKeys,
   getRunRow,
@@ -79,6 +80,15 @@ export class StonksDatabase {
         timestamps: new Float64Array(0),
       }
     );
+  }
+
+  /** Points stored for a metric of a run; null when the run (or the key in it) does not exist. */
+  seriesLength(runId: string, key: string): number | null {
+    return findSeries(this.connection, runId, key)?.count ?? null;
+  }
+
+  hasRun(runId: string): boolean {
+    return getRunRow(this.connection, runId) !== null;
   }
 
   /** Last, min and max of every metric of a run. */

@@ -33,7 +33,13 @@ export interface RunSummary {
 
 /** A run as the run table shows it: stored fields, duration and the summary of every metric. */
 export interface RunView extends RunInfo {
-  duration: number;
+  /** Seconds; null when a run died before its first heartbeat and logged no point (nothing says how long it lived). */
+  duration: number | null;
+  /**
+   * Wall-clock time of the run's newest point, read only while the run has no
+   * heartbeat (then it is the last sign of life); null otherwise.
+   */
+  lastPointTime: number | null;
   summary: Record<string, RunSummary>;
 }
 
@@ -147,10 +153,14 @@ export function displayStatus(run: RunInfo): DisplayStatus {
   return run.stale ? "stale" : run.status;
 }
 
-/** Seconds from start to end; to the last heartbeat for a stale run, to now for a live one. */
-export function runDuration(run: RunInfo, now: number): number {
-  const end = run.endedAt ?? (run.stale ? (run.lastHeartbeat ?? run.createdAt) : now);
-  return Math.max(0, end - run.createdAt);
+/**
+ * Seconds from start to end; for a live run to now; for a stale run to its
+ * last heartbeat, or without one to its newest point, or null (unknown) when
+ * it left neither.
+ */
+export function runDuration(run: RunInfo & Pick<RunView, "lastPointTime">, now: number): number | null {
+  const end = run.endedAt ?? (run.stale ? (run.lastHeartbeat ?? run.lastPointTime) : now);
+  return end === null ? null : Math.max(0, end - run.createdAt);
 }
 
 /** A value that sorts and compares: numbers, or text for everything else. */

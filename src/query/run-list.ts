@@ -12,7 +12,14 @@
  */
 import { changeHead } from "../store/changes.js";
 import { type Db, runRead } from "../store/connection.js";
-import { DEFAULT_STALE_AFTER_S, isStale, listRunRows, type RunRow, toRunInfo } from "../store/reads.js";
+import {
+  DEFAULT_STALE_AFTER_S,
+  isStale,
+  listRunRows,
+  metricSummaries,
+  type RunRow,
+  toRunInfo,
+} from "../store/reads.js";
 import {
   chunkCountInRange,
   experimentRunCount,
@@ -102,13 +109,24 @@ function isLive(view: RunView): boolean {
 
 /** A run as the run table shows it, as of `now`. */
 function toRunView(
+  db: Db,
   row: RunRow,
   summary: Record<string, RunSummary> | undefined,
   now: number,
   staleAfterSeconds: number,
 ): RunView {
   const info = toRunInfo(row, now, staleAfterSeconds);
-  return { ...info, duration: runDuration(info, now), summary: sortedKeys(summary) };
+  const lastPointTime = row.last_heartbeat === null && row.status === "running" ? newestPointTime(db, row.id) : null;
+  const view = { ...info, lastPointTime, summary: sortedKeys(summary) };
+  return { ...view, duration: runDuration(view, now) };
+}
+
+function newestPointTime(db: Db, runId: string): number | null {
+  let newest: number | null = null;
+  for (const { lastTime } of metricSummaries(db, runId)) {
+    if (lastTime !== null && (newest === null || lastTime > newest)) newest = lastTime;
+  }
+  return newest;
 }
 
 function statOf(summary: RunSummary | undefined, stat: SummaryStat): number | undefined {
@@ -216,7 +234,7 @@ export class RunTables {
       case "status":
         return (run) => displayStatus(run);
       case "duration":
-        return (run) => run.duration;
+        return (run) => run.duration ?? undefined;
       case "config":
         return (run) => comparable(configValue(run.config, field.path));
       case "metric": {
@@ -249,7 +267,9 @@ export class RunTables {
     const head = changeHead(this.db);
     const rows = listRunRows(this.db, experimentId);
     const summaries = groupSummaries(summariesOfExperiment(this.db, experimentId));
-    const views = new Map(rows.map((row) => [row.seq, toRunView(row, summaries.get(row.seq), now, this.staleAfter)]));
+    const views = new Map(
+      rows.map((row) => [row.seq, toRunView(this.db, row, summaries.get(row.seq), now, this.staleAfter)]),
+    );
     return { cursor: head, views, order: rows.map((r) => r.seq), live: liveSeqs(views) };
   }
 
@@ -289,7 +309,7 @@ export class RunTables {
     const summaries = groupSummaries(summariesOfRuns(db, [...changed.keys()]));
     for (const [seq, row] of changed) {
       if (!views.has(seq)) membershipChanged = true;
-      const view = toRunView(row, summaries.get(seq), now, this.staleAfter);
+      const view = toRunView(db, row, summaries.get(seq), now, this.staleAfter);
       views.set(seq, view);
       if (isLive(view)) table.live.add(seq);
       else table.live.delete(seq);
@@ -332,5 +352,5 @@ export function queryRuns(
 /** One run as the run table shows it. */
 export function runView(db: Db, row: RunRow, options: RunListOptions = {}): RunView {
   const summary = groupSummaries(summariesOfRuns(db, [row.seq])).get(row.seq);
-  return toRunView(row, summary, Date.now() / 1000, options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S);
+  return toRunView(db, row, summary, Date.now() / 1000, options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S);
 }

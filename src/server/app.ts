@@ -1,5 +1,6 @@
 /** The HTTP application: JSON API under /api, live events, and the dashboard. */
 import { timingSafeEqual } from "node:crypto";
+import type { HttpBindings } from "@hono/node-server";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -9,14 +10,26 @@ import type { StonksDatabase } from "../query/database.js";
 import { RunTables, runView } from "../query/run-list.js";
 import { deleteExperiment, deleteRuns, editRun } from "../store/admin.js";
 import { getRunRow } from "../store/reads.js";
+import type { DownsampledSeries } from "../types.js";
 import { logger } from "../util/logger.js";
 import { ApiError, badRequest, errorBody, errorResponse, notFound } from "./errors.js";
 import { type Cursor, type EventHub, parseCursor } from "./events.js";
-import { experimentJson, pointsJson, runJson, runListText, seriesJson } from "./json.js";
+import {
+  BusyError,
+  DEFAULT_HEAVY_READ_LIMITS,
+  type HeavyReadLimits,
+  pieceStream,
+  ReadSlots,
+  STREAM_ABOVE_POINTS,
+  tooManyPoints,
+} from "./heavy-reads.js";
+import { experimentJson, pointsPieces, runJson, runListText, type SeriesErrorJson, seriesPieces } from "./json.js";
 import type { StaticFiles } from "./static.js";
 import {
   downsampleParam,
+  keyLengthError,
   MAX_BODY_BYTES,
+  MAX_DOWNSAMPLE,
   MAX_ID_LENGTH,
   parseWith,
   runListQuery,
@@ -32,6 +45,10 @@ export interface AppDeps {
   token: string | null;
   /** Host names the server answers to; null accepts any (bound to a non-loopback address). */
   allowedHosts: ReadonlySet<string> | null;
+  /** Origins (scheme://host:port) besides the server's own whose pages may call it. */
+  allowedOrigins?: ReadonlySet<string>;
+  /** Default DEFAULT_HEAVY_READ_LIMITS. */
+  heavyReads?: HeavyReadLimits;
   staleAfterSeconds?: number;
 }
 
@@ -63,6 +80,29 @@ function requireAllowedHost(allowed: ReadonlySet<string>): MiddlewareHandler {
     const host = (c.req.header("host") ?? "").toLowerCase().replace(/:\d+$/, "");
     if (!allowed.has(host)) {
       throw new ApiError(403, "forbidden_host", `This server answers to ${[...allowed].join(", ")} only.`);
+    }
+    await next();
+  };
+}
+
+/**
+ * A browser names the page that made a request in Origin. Only the
+ * dashboard's own pages (same scheme, host and port as the request went to)
+ * and the opt-in list may use the server; requests without Origin (curl, the
+ * SDKs, same-origin navigation) are not from another page and pass.
+ */
+function requireOwnOrigin(allowed: ReadonlySet<string>): MiddlewareHandler {
+  return async (c, next) => {
+    const origin = c.req.header("origin");
+    if (origin !== undefined) {
+      const own = `${new URL(c.req.url).protocol}//${c.req.header("host") ?? ""}`.toLowerCase();
+      if (origin.toLowerCase() !== own && !allowed.has(origin.toLowerCase())) {
+        throw new ApiError(
+          403,
+          "forbidden_origin",
+          `Requests from pages on ${origin.slice(0, 200)} are refused; allow that origin with stonks serve --allow-origin ${origin.slice(0, 200)}.`,
+        );
+      }
     }
     await next();
   };
@@ -101,11 +141,38 @@ function startCursor(c: Context): Cursor | null {
   return cursor;
 }
 
-export function createApp(deps: AppDeps): Hono {
+function seriesError(code: SeriesErrorJson["code"], message: string): SeriesErrorJson {
+  return { code, message };
+}
+
+function emptySeries(request: { runId: string; key: string }): DownsampledSeries {
+  const none = new Float64Array(0);
+  return { ...request, steps: none, values: none, timestamps: none, totalPoints: 0, downsampled: false };
+}
+
+export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings> }> {
   const { db, events } = deps;
+  const limits = deps.heavyReads ?? DEFAULT_HEAVY_READ_LIMITS;
+  const slots = new ReadSlots(limits);
+
+  /**
+   * A JSON answer of at most `points` points: small ones in one piece; larger
+   * ones streamed, and the largest only while they hold one of the few slots.
+   */
+  const answerPoints = async (c: Context, points: number, pieces: () => Generator<string>): Promise<Response> => {
+    const headers = { "Content-Type": "application/json", "Cache-Control": "no-store" };
+    if (points <= STREAM_ABOVE_POINTS) return c.body([...pieces()].join(""), 200, headers);
+    const release = points > limits.heavyPoints ? await slots.acquire() : () => {};
+    const body = pieceStream(pieces(), {
+      stallMs: limits.stallMs,
+      socket: (c.env as Partial<HttpBindings> | undefined)?.outgoing,
+      onEnd: release,
+    });
+    return c.body(body, 200, headers);
+  };
   const staleOptions = { staleAfterSeconds: deps.staleAfterSeconds };
   const runTables = new RunTables(db.connection, staleOptions);
-  const app = new Hono();
+  const app = new Hono<{ Bindings: Partial<HttpBindings> }>();
 
   const findExperiment = (c: Context) => {
     const idOrName = param(c, "id");
@@ -120,7 +187,12 @@ export function createApp(deps: AppDeps): Hono {
     return row;
   };
 
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("X-Content-Type-Options", "nosniff");
+  });
   if (deps.allowedHosts !== null) app.use("*", requireAllowedHost(deps.allowedHosts));
+  app.use("*", requireOwnOrigin(deps.allowedOrigins ?? new Set()));
   if (deps.token !== null) app.use("/api/*", requireToken(deps.token));
   app.use(
     "/api/*",
@@ -186,20 +258,70 @@ export function createApp(deps: AppDeps): Hono {
     const runId = findRunRow(c).id;
     const key = c.req.query("key");
     if (key === undefined || key === "") throw badRequest("key is required: /api/runs/{id}/metrics?key=train/loss");
-    if (key.length > 1000) throw badRequest("key is longer than 1000 characters.");
+    const tooLong = keyLengthError(key);
+    if (tooLong !== null) throw badRequest(tooLong);
     const maxPoints = downsampleParam(c.req.query("downsample"));
-    const series =
-      maxPoints === undefined ? db.getMetrics(runId, key) : db.getSeries([{ runId, key }], { maxPoints })[0];
-    return c.json({ key, ...pointsJson(series) });
+    const stored = db.seriesLength(runId, key) ?? 0;
+    const points = maxPoints === undefined ? stored : Math.min(stored, maxPoints);
+    if (points > limits.maxPointsPerResponse) {
+      throw tooManyPoints(
+        points,
+        limits,
+        `Add downsample (at most ${MAX_DOWNSAMPLE}), or read step ranges with POST /api/series (min_step, max_step); \`stonks export\` writes every point.`,
+      );
+    }
+    return answerPoints(c, points, function* () {
+      const series =
+        maxPoints === undefined ? db.getMetrics(runId, key) : db.getSeries([{ runId, key }], { maxPoints })[0];
+      yield* pointsPieces(key, series);
+    });
   });
 
   app.post("/api/series", async (c) => {
     const body = parseWith(seriesBody, await readJsonBody(c));
-    const series = db.getSeries(
-      body.series.map((s) => ({ runId: s.run_id, key: s.key })),
-      { maxPoints: body.downsample, minStep: body.min_step, maxStep: body.max_step },
-    );
-    return c.json({ series: series.map((s) => seriesJson(s, body.fields)) });
+    const runExists = new Map<string, boolean>();
+    const plan = body.series.map(({ run_id: runId, key }) => {
+      const tooLong = keyLengthError(key);
+      if (tooLong !== null) return { runId, key, stored: 0, error: seriesError("key_too_long", tooLong) };
+      let exists = runExists.get(runId);
+      if (exists === undefined) {
+        exists = db.hasRun(runId);
+        runExists.set(runId, exists);
+      }
+      if (!exists) {
+        return {
+          runId,
+          key,
+          stored: 0,
+          error: seriesError("run_not_found", `No run with id "${runId.slice(0, 200)}".`),
+        };
+      }
+      const stored = db.seriesLength(runId, key);
+      if (stored === null) {
+        return { runId, key, stored: 0, error: seriesError("key_not_found", "This run has no metric with this key.") };
+      }
+      return { runId, key, stored, error: null };
+    });
+    const points = plan.reduce((sum, item) => sum + Math.min(item.stored, body.downsample), 0);
+    if (points > limits.maxPointsPerResponse) {
+      const fitting = Math.max(2, Math.floor(limits.maxPointsPerResponse / plan.length));
+      throw tooManyPoints(
+        points,
+        limits,
+        `Ask for fewer series or a smaller downsample: ${plan.length} series fit at downsample ${Math.min(fitting, MAX_DOWNSAMPLE)}.`,
+      );
+    }
+    const options = { maxPoints: body.downsample, minStep: body.min_step, maxStep: body.max_step };
+    return answerPoints(c, points, function* () {
+      yield '{"series":[';
+      for (const [i, item] of plan.entries()) {
+        if (i > 0) yield ",";
+        const series =
+          item.error === null ? db.getSeries([{ runId: item.runId, key: item.key }], options)[0] : emptySeries(item);
+        yield* seriesPieces(series, body.fields, item.error);
+      }
+      yield "]}";
+    });
   });
 
   app.get("/api/events", (c) => {
@@ -228,6 +350,7 @@ export function createApp(deps: AppDeps): Hono {
   app.all("*", (c) => deps.dashboard.serve(new URL(c.req.url).pathname, c.req.method));
 
   app.onError((error, c) => {
+    if (error instanceof BusyError) c.header("Retry-After", String(error.retryAfterSeconds));
     if (error instanceof ApiError) return errorResponse(c, error);
     if (error instanceof NotFoundError) return errorResponse(c, notFound(error.message));
     if (error instanceof HTTPException) {

@@ -10,6 +10,7 @@ import { enlargePageCache } from "../store/run-query.js";
 import { logger } from "../util/logger.js";
 import { createApp } from "./app.js";
 import { EventHub } from "./events.js";
+import { DEFAULT_HEAVY_READ_LIMITS, type HeavyReadLimits } from "./heavy-reads.js";
 import { StaticFiles } from "./static.js";
 
 export interface ServerOptions {
@@ -30,6 +31,24 @@ export interface ServerOptions {
   eventKeepAliveMs?: number;
   /** Seconds without a heartbeat after which a running run is stale. Default 60. */
   staleAfterSeconds?: number;
+  /** Origins (e.g. http://localhost:5173) whose pages may call the server besides its own. */
+  allowOrigins?: readonly string[];
+  /** Limits on point reads; see HeavyReadLimits. */
+  heavyReads?: Partial<HeavyReadLimits>;
+}
+
+/** An origin as browsers send it in the Origin header: scheme://host[:port], lower case. */
+export function normalizeOrigin(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new StonksError(`"${text}" is not an origin; write it as scheme://host:port, e.g. http://localhost:5173.`);
+  }
+  if (url.origin === "null") {
+    throw new StonksError(`"${text}" is not an origin; write it as scheme://host:port, e.g. http://localhost:5173.`);
+  }
+  return url.origin.toLowerCase();
 }
 
 export interface RunningServer {
@@ -55,6 +74,8 @@ function urlHost(host: string): string {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
   const token = options.token === undefined || options.token === "" ? null : options.token;
+  const port = options.port ?? 8000;
+  const allowedOrigins = new Set((options.allowOrigins ?? []).map(normalizeOrigin));
   // A fresh user serving a file that does not exist yet sees the empty dashboard.
   if (!existsSync(options.dbPath)) openDatabase(options.dbPath, { create: true }).close();
   const db = new StonksDatabase(options.dbPath, { staleAfterSeconds: options.staleAfterSeconds });
@@ -78,10 +99,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dashboard: new StaticFiles(options.uiDir),
     token,
     allowedHosts: loopback ? new Set([...LOOPBACK_NAMES, host.toLowerCase(), urlHost(host).toLowerCase()]) : null,
+    allowedOrigins,
+    heavyReads: { ...DEFAULT_HEAVY_READ_LIMITS, ...options.heavyReads },
     staleAfterSeconds: options.staleAfterSeconds,
   });
 
-  const server = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8000 });
+  const server = serve({ fetch: app.fetch, hostname: host, port });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
@@ -91,11 +114,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     db.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE") {
-      throw new StonksError(`Port ${options.port} on ${host} is in use; choose another with --port.`);
+      throw new StonksError(`Port ${port} on ${host} is in use; choose another with --port.`);
     }
-    throw new StonksError(`Cannot listen on ${host}:${options.port}: ${(error as Error).message}`);
+    throw new StonksError(`Cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
-  const port = (server.address() as AddressInfo).port;
+  const listeningPort = (server.address() as AddressInfo).port;
 
   let closing: Promise<void> | null = null;
   const close = () => {
@@ -116,5 +139,5 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     return closing;
   };
-  return { url: `http://${urlHost(host)}:${port}`, host, port, dbPath: options.dbPath, close };
+  return { url: `http://${urlHost(host)}:${listeningPort}`, host, port: listeningPort, dbPath: options.dbPath, close };
 }

@@ -33,7 +33,8 @@ export interface RunJson {
   created_at: number;
   ended_at: number | null;
   last_heartbeat: number | null;
-  duration: number;
+  /** Seconds; null when unknown (a run that died before its first heartbeat and logged nothing). */
+  duration: number | null;
   provenance: {
     host: string | null;
     pid: number | null;
@@ -127,22 +128,71 @@ export function pointsJson(series: Pick<MetricSeries, "steps" | "values" | "time
 
 export type PointField = "steps" | "values" | "timestamps";
 
+export interface SeriesErrorJson {
+  code: "key_too_long" | "run_not_found" | "key_not_found";
+  message: string;
+}
+
 export interface SeriesJson extends Partial<PointsJson> {
   run_id: string;
   key: string;
   total_points: number;
   downsampled: boolean;
+  /** Set when this series could not be read; its point arrays are then empty. */
+  error?: SeriesErrorJson;
 }
 
-/** A series for POST /api/series, with only the point arrays asked for. */
-export function seriesJson(series: DownsampledSeries, fields: readonly PointField[]): SeriesJson {
-  return {
-    run_id: series.runId,
-    key: series.key,
-    ...(fields.includes("steps") ? { steps: Array.from(series.steps) } : {}),
-    ...(fields.includes("values") ? { values: Array.from(series.values) } : {}),
-    ...(fields.includes("timestamps") ? { timestamps: Array.from(series.timestamps) } : {}),
-    total_points: series.totalPoints,
-    downsampled: series.downsampled,
-  };
+/** Numbers per piece of a streamed array: about 100 KB of JSON. */
+const NUMBERS_PER_PIECE = 8192;
+
+/** JSON of a number array in pieces, numbers written as JSON.stringify writes them (non-finite ones as null). */
+export function* numberArrayPieces(values: Float64Array): Generator<string> {
+  if (values.length === 0) {
+    yield "[]";
+    return;
+  }
+  for (let from = 0; from < values.length; from += NUMBERS_PER_PIECE) {
+    const to = Math.min(values.length, from + NUMBERS_PER_PIECE);
+    let text = from === 0 ? "[" : ",";
+    for (let i = from; i < to; i++) {
+      const v = values[i];
+      if (i > from) text += ",";
+      text += Number.isFinite(v) ? String(v) : "null";
+    }
+    yield to === values.length ? `${text}]` : text;
+  }
+}
+
+/** GET /api/runs/{id}/metrics as JSON text in pieces: the same text as JSON.stringify({key, ...pointsJson}). */
+export function* pointsPieces(key: string, series: MetricSeries): Generator<string> {
+  yield `{"key":${JSON.stringify(key)},"steps":`;
+  yield* numberArrayPieces(series.steps);
+  yield ',"values":';
+  yield* numberArrayPieces(series.values);
+  yield ',"timestamps":';
+  yield* numberArrayPieces(series.timestamps);
+  yield "}";
+}
+
+/** One series of POST /api/series as JSON text in pieces, with only the point arrays asked for. */
+export function* seriesPieces(
+  series: DownsampledSeries,
+  fields: readonly PointField[],
+  error: SeriesErrorJson | null,
+): Generator<string> {
+  yield `{"run_id":${JSON.stringify(series.runId)},"key":${JSON.stringify(series.key)}`;
+  if (fields.includes("steps")) {
+    yield ',"steps":';
+    yield* numberArrayPieces(series.steps);
+  }
+  if (fields.includes("values")) {
+    yield ',"values":';
+    yield* numberArrayPieces(series.values);
+  }
+  if (fields.includes("timestamps")) {
+    yield ',"timestamps":';
+    yield* numberArrayPieces(series.timestamps);
+  }
+  const errorText = error === null ? "" : `,"error":${JSON.stringify(error)}`;
+  yield `,"total_points":${series.totalPoints},"downsampled":${series.downsampled}${errorText}}`;
 }

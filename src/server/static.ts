@@ -4,6 +4,7 @@
  * the folder can be read. Unknown paths without a file extension get
  * index.html, so deep links into the single-page app load it.
  */
+import { createHash } from "node:crypto";
 import { existsSync, type Stats, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, resolve, sep } from "node:path";
@@ -46,10 +47,42 @@ const SECURITY_HEADERS = {
   "X-Frame-Options": "DENY",
 };
 
+function inlineHashes(html: string, tag: "script" | "style"): string[] {
+  // Only elements without src carry inline code; their exact text is what the browser hashes.
+  const pattern = new RegExp(`<${tag}(?![^>]*\\ssrc=)[^>]*>([\\s\\S]*?)</${tag}>`, "gi");
+  return [...html.matchAll(pattern)].map(
+    (match) => `'sha256-${createHash("sha256").update(match[1], "utf8").digest("base64")}'`,
+  );
+}
+
+/**
+ * The page may run only its own files and the inline code it was built with
+ * (by hash), load nothing from elsewhere and send requests only to this
+ * server, so injected markup can neither run nor send data out.
+ */
+export function contentSecurityPolicy(html: string): string {
+  return [
+    "default-src 'self'",
+    ["script-src 'self'", ...inlineHashes(html, "script")].join(" "),
+    ["style-src 'self'", ...inlineHashes(html, "style")].join(" "),
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
 function html(body: string, status: number): Response {
   return new Response(body, {
     status,
-    headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache", ...SECURITY_HEADERS },
+    headers: {
+      "Content-Type": "text/html; charset=utf-8",
+      "Cache-Control": "no-cache",
+      "Content-Security-Policy": contentSecurityPolicy(body),
+      ...SECURITY_HEADERS,
+    },
   });
 }
 
@@ -111,14 +144,16 @@ export class StaticFiles {
       }
       file = resolve(this.root, "index.html");
     }
-    const body = method === "HEAD" ? null : await readFile(file);
+    const content = await readFile(file);
     const immutable = segments[0] === "assets" && file !== resolve(this.root, "index.html");
-    return new Response(body, {
+    const isHtml = extname(file).toLowerCase() === ".html";
+    return new Response(method === "HEAD" ? null : content, {
       status: 200,
       headers: {
         "Content-Type": CONTENT_TYPES[extname(file).toLowerCase()] ?? "application/octet-stream",
         // Vite puts content-hashed names under assets/; everything else may change with a rebuild.
         "Cache-Control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+        ...(isHtml ? { "Content-Security-Policy": contentSecurityPolicy(content.toString("utf8")) } : {}),
         ...SECURITY_HEADERS,
       },
     });

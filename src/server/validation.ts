@@ -9,13 +9,14 @@ import {
   parseRunField,
   type RunListQuery,
 } from "../query/run-filter.js";
+import { MAX_KEY_LENGTH } from "../types.js";
 import { badRequest, describeIssues } from "./errors.js";
 
 /** Largest request body accepted (PATCH and POST /api/series stay far below). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Most series one POST /api/series may ask for. */
 const MAX_SERIES_PER_REQUEST = 200;
-const MAX_DOWNSAMPLE = 100_000;
+export const MAX_DOWNSAMPLE = 100_000;
 const DEFAULT_DOWNSAMPLE = 1000;
 const MAX_PAGE_SIZE = 10_000;
 const MAX_CONDITIONS = 20;
@@ -35,7 +36,8 @@ const downsample = z.number().int().min(2).max(MAX_DOWNSAMPLE);
 export const seriesBody = z
   .strictObject({
     series: z
-      .array(z.strictObject({ run_id: z.string().min(1).max(MAX_ID_LENGTH), key: z.string().min(1).max(1000) }))
+      // A key's length is checked per series (keyLengthError), so one long key fails only its own series.
+      .array(z.strictObject({ run_id: z.string().min(1).max(MAX_ID_LENGTH), key: z.string().min(1) }))
       .min(1)
       .max(MAX_SERIES_PER_REQUEST),
     downsample: downsample.default(DEFAULT_DOWNSAMPLE),
@@ -50,6 +52,13 @@ export const seriesBody = z
   .refine((b) => b.min_step === undefined || b.max_step === undefined || b.min_step <= b.max_step, {
     message: "min_step must not be greater than max_step",
   });
+
+/** Why a metric key is too long to exist (longer than MAX_KEY_LENGTH code points), or null. */
+export function keyLengthError(key: string): string | null {
+  // UTF-16 length is never below the code point count, so only long strings need counting.
+  if (key.length <= MAX_KEY_LENGTH || [...key].length <= MAX_KEY_LENGTH) return null;
+  return `Metric keys are at most ${MAX_KEY_LENGTH} characters (Unicode code points); this one is longer.`;
+}
 
 const tag = z
   .string()

@@ -194,10 +194,10 @@ export function useRuns(): RunsSnapshot {
   return useSyncExternalStore(runsStore.subscribe, runsStore.getSnapshot);
 }
 
-/** Seconds a run has taken so far. */
-export function runDuration(run: Run, now: number): number {
+/** Seconds a run has taken so far; null when the server cannot tell (shown as "—"). */
+export function runDuration(run: Run, now: number): number | null {
   if (run.ended_at !== null) return run.ended_at - run.created_at;
-  if (run.status === "running" && !run.stale) return Math.max(run.duration, now - run.created_at);
+  if (run.status === "running" && !run.stale) return Math.max(run.duration ?? 0, now - run.created_at);
   return run.duration;
 }
 
