@@ -284,6 +284,7 @@ describe("read routes", () => {
         timestamps: [],
         total_points: 0,
         downsampled: false,
+        error: { code: "run_not_found", message: 'No run with id "unknown".' },
       },
     ]);
     const valuesOnly = await call<{ series: Record<string, unknown>[] }>(
@@ -313,6 +314,43 @@ describe("read routes", () => {
       jsonInit("POST", { series: Array.from({ length: 201 }, () => ({ run_id: ids[0], key: "train/loss" })) }),
     );
     expect(tooMany.status).toBe(400);
+  });
+
+  it("answers the good series of a batch and an error object for each bad one", async () => {
+    // 1000 astral characters are 2000 UTF-16 units but 1000 code points: within the limit.
+    const longest = "😀".repeat(1000);
+    const tooLong = "a".repeat(1001);
+    const reply = await call<{ series: Record<string, unknown>[] }>(
+      server,
+      "/api/series",
+      jsonInit("POST", {
+        series: [
+          { run_id: ids[0], key: tooLong },
+          { run_id: ids[0], key: "train/loss" },
+          { run_id: ids[0], key: longest },
+          { run_id: "no-such-run", key: "train/loss" },
+          { run_id: ids[1], key: "never/logged" },
+        ],
+      }),
+    );
+    expect(reply.status).toBe(200);
+    const errors = reply.body.series.map((s) => (s.error as { code: string } | undefined)?.code ?? null);
+    expect(errors).toEqual(["key_too_long", null, "key_not_found", "run_not_found", "key_not_found"]);
+    expect(reply.body.series[1]).toEqual({
+      run_id: ids[0],
+      key: "train/loss",
+      steps: [0, 1, 2, 3],
+      values: [2, 1, 0.5, 0.7],
+      timestamps: [NOW - 1000, NOW - 999, NOW - 998, NOW - 997],
+      total_points: 4,
+      downsampled: false,
+    });
+    expect(reply.body.series[0]).toMatchObject({ key: tooLong, steps: [], values: [], total_points: 0 });
+    expect((reply.body.series[0].error as { message: string }).message).toContain("1000");
+    const single = await call(server, `/api/runs/${ids[0]}/metrics?key=${encodeURIComponent(tooLong)}`);
+    expect(single.status).toBe(400);
+    const longestSingle = await call(server, `/api/runs/${ids[0]}/metrics?key=${encodeURIComponent(longest)}`);
+    expect(longestSingle.status).toBe(200);
   });
 
   it("answers 404 JSON for unknown API routes", async () => {

@@ -20,7 +20,6 @@ import {
   type HeavyReadLimits,
   pieceStream,
   ReadSlots,
-  STREAM_ABOVE_POINTS,
   tooManyPoints,
 } from "./heavy-reads.js";
 import { experimentJson, pointsPieces, runJson, runListText, type SeriesErrorJson, seriesPieces } from "./json.js";
@@ -161,7 +160,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
    */
   const answerPoints = async (c: Context, points: number, pieces: () => Generator<string>): Promise<Response> => {
     const headers = { "Content-Type": "application/json", "Cache-Control": "no-store" };
-    if (points <= STREAM_ABOVE_POINTS) return c.body([...pieces()].join(""), 200, headers);
+    if (points <= limits.streamAbovePoints) return c.body([...pieces()].join(""), 200, headers);
     const release = points > limits.heavyPoints ? await slots.acquire() : () => {};
     const body = pieceStream(pieces(), {
       stallMs: limits.stallMs,

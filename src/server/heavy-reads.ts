@@ -20,6 +20,8 @@ export interface HeavyReadLimits {
   maxWaitMs: number;
   /** A response whose client takes nothing for this long is cut off, freeing its slot. */
   stallMs: number;
+  /** Responses up to this many points are built in one piece: streaming them would only add work. */
+  streamAbovePoints: number;
 }
 
 export const DEFAULT_HEAVY_READ_LIMITS: HeavyReadLimits = {
@@ -28,10 +30,8 @@ export const DEFAULT_HEAVY_READ_LIMITS: HeavyReadLimits = {
   maxInFlight: 4,
   maxWaitMs: 5_000,
   stallMs: 30_000,
+  streamAbovePoints: 50_000,
 };
-
-/** Responses up to this many points are built in one piece: streaming them would only add work. */
-export const STREAM_ABOVE_POINTS = 50_000;
 /** Seconds a client is told to wait (Retry-After) when every slot stays busy. */
 const RETRY_AFTER_S = 5;
 
