@@ -5,8 +5,10 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { open } from "../src/query/database.js";
+import { openDatabase, runImmediate } from "../src/store/connection.js";
+import { appendPoints, ensureSeries, insertRun } from "../src/store/writes.js";
 import { ROOT, tempDb, tempDir } from "./helpers.js";
-import { seedRuns } from "./server-support.js";
+import { PROVENANCE, seedRuns } from "./server-support.js";
 
 const CLI = join(ROOT, "dist", "cli", "main.js");
 
@@ -179,11 +181,62 @@ describe("reading commands", () => {
     expect(JSON.parse(readFileSync(jsonFile, "utf8")).metrics.loss.values).toEqual([1, 0.5, 0.25]);
 
     expectOneLineError(await stonks(["export", "zzzzzzzz", "--db", dbPath]), 1, /No run "zzzzzzzz"/);
+    const missingFolder = join(tempDir(), "missing", "x.csv");
+    expectOneLineError(
+      await stonks(["export", ids[4], "-o", missingFolder, "--db", dbPath]),
+      1,
+      /Cannot write .*x\.csv: its folder does not exist\. Choose another file with -o\./,
+    );
+    expect(existsSync(missingFolder)).toBe(false);
     expectOneLineError(
       await stonks(["export", ids[0], "-f", "xml", "--db", dbPath]),
       1,
       /--format must be csv or json/,
     );
+  });
+
+  it("shows an unknown duration for a run that died before its first heartbeat, else the time of its last point", async () => {
+    const deadDb = tempDb();
+    const created = NOW - 3 * 3600;
+    const db = openDatabase(deadDb);
+    const started = (name: string) =>
+      runImmediate(db, () =>
+        insertRun(db, {
+          experimentName: "crash",
+          name,
+          config: {},
+          tags: [],
+          group: null,
+          jobType: null,
+          notes: null,
+          now: created,
+          provenance: PROVENANCE,
+        }),
+      );
+    started("silent");
+    const logged = started("logged");
+    runImmediate(db, () =>
+      appendPoints(
+        db,
+        ensureSeries(db, logged.seq, "loss"),
+        Float64Array.of(0, 1),
+        Float64Array.of(1, 0.5),
+        Float64Array.of(created + 10, created + 42),
+      ),
+    );
+    db.close();
+    const json = JSON.parse((await stonks(["runs", "crash", "--json", "--db", deadDb])).stdout) as {
+      name: string;
+      stale: boolean;
+      duration: number | null;
+    }[];
+    expect(json.map((r) => [r.name, r.stale, r.duration])).toEqual([
+      ["logged", true, 42],
+      ["silent", true, null],
+    ]);
+    const table = (await stonks(["runs", "crash", "--db", deadDb])).stdout.trimEnd().split("\n");
+    expect(table[1]).toMatch(/ logged +stale .* 42s +2 /);
+    expect(table[2]).toMatch(/ silent +stale .* — +0 /);
   });
 
   it("answers usage mistakes with one line and exit status 2, and help with 0", async () => {

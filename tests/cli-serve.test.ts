@@ -1,7 +1,8 @@
 // `stonks serve` as a subprocess: it prints where it listens, serves, warns
 // about open binds without a token, and stops cleanly on SIGINT and SIGTERM.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
@@ -109,6 +110,46 @@ describe("stonks serve", () => {
     } finally {
       server.child.kill("SIGTERM");
       await server.exit;
+    }
+  });
+
+  it("names the default port when it is in use, and refuses an allow-list entry that is not an origin", async () => {
+    // Whoever holds 8000 (this test, or another server on the machine), it is in use for the child.
+    const holder = createServer();
+    await new Promise<void>((resolve) => {
+      holder.once("error", () => resolve());
+      holder.listen(8000, "127.0.0.1", () => resolve());
+    });
+    try {
+      const result = spawnSync(process.execPath, [CLI, "serve", "--db", tempDb()], { cwd: ROOT, encoding: "utf8" });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe("stonks: Port 8000 on 127.0.0.1 is in use; choose another with --port.\n");
+    } finally {
+      holder.close();
+    }
+    const bad = spawnSync(process.execPath, [CLI, "serve", "--db", tempDb(), "--port", "0", "--allow-origin", "nope"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^stonks: "nope" is not an origin; [^\n]*\n$/);
+  });
+
+  it("answers pages from origins given with --allow-origin or STONKS_ALLOW_ORIGINS, and refuses others", async () => {
+    for (const [args, env] of [
+      [["--allow-origin", "http://localhost:5173", "--allow-origin", "http://example.test"], {}],
+      [[], { STONKS_ALLOW_ORIGINS: "http://example.test, http://localhost:5173" }],
+    ] as const) {
+      const served = await serve(["--db", tempDb(), ...args], env);
+      try {
+        const from = (origin: string) => fetch(`${served.url}/api/experiments`, { headers: { Origin: origin } });
+        expect((await from("http://localhost:5173")).status).toBe(200);
+        expect((await from("http://example.test")).status).toBe(200);
+        expect((await from("http://localhost:5174")).status).toBe(403);
+      } finally {
+        served.child.kill("SIGTERM");
+        await served.exit;
+      }
     }
   });
 

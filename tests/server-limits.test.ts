@@ -5,7 +5,7 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HeavyReadLimits } from "../src/server/heavy-reads.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import { eventually, tempDb } from "./helpers.js";
+import { tempDb } from "./helpers.js";
 import { seedRuns } from "./server-support.js";
 
 interface ErrorJson {
@@ -42,6 +42,17 @@ async function nonReadingClient(server: RunningServer, path: string): Promise<So
     }),
   );
   return socket;
+}
+
+/** Polls an async check until it gives a value; fails after 15 s. */
+async function until<T>(check: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const value = await check();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe("points per response", () => {
@@ -136,7 +147,7 @@ describe("heavy reads in flight", () => {
       expect((await fetch(`${server.url}/api/experiments`)).status).toBe(200);
       // A client that goes away gives its slot back.
       holder.destroy();
-      const served = await eventually(async () => {
+      const served = await until(async () => {
         const reply = await fetch(`${server.url}/api/runs/${runId}/metrics?key=loss`);
         return reply.status === 200 ? ((await reply.json()) as { values: number[] }) : null;
       });
@@ -149,11 +160,11 @@ describe("heavy reads in flight", () => {
   });
 
   it("cuts off a client that stops reading, which frees its slot", async () => {
-    const server = await startWith(dbPath, { maxInFlight: 1, maxWaitMs: 100, stallMs: 500 });
+    const server = await startWith(dbPath, { maxInFlight: 1, heavyPoints: 50_000, maxWaitMs: 100, stallMs: 500 });
     const holder = await nonReadingClient(server, `/api/runs/${runId}/metrics?key=loss`);
     try {
       // Without the cut-off the slot stays taken for as long as the client keeps the socket open: forever.
-      const status = await eventually(async () => {
+      const status = await until(async () => {
         const reply = await post(server, "/api/series", {
           series: [{ run_id: runId, key: "loss" }],
           downsample: 100_000,

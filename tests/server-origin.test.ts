@@ -1,0 +1,133 @@
+// Cross-origin pages get nothing: a real server refuses requests whose Origin
+// is not its own (or on the opt-in list) on every route, and the dashboard
+// runs under a strict Content-Security-Policy in real Chromium.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningServer, startServer } from "../src/server/index.js";
+import { ROOT, tempDb } from "./helpers.js";
+import { seedRuns } from "./server-support.js";
+import { launchBrowser, newPage } from "./ui-support.js";
+
+const FOREIGN = "http://127.0.0.1:9";
+const ALLOWED = "http://localhost:5173";
+
+describe("Origin", () => {
+  let server: RunningServer;
+  let runId: string;
+
+  beforeAll(async () => {
+    const dbPath = tempDb();
+    [runId] = seedRuns(dbPath, [{ name: "a", metrics: { loss: [1, 2] } }]);
+    server = await startServer({ dbPath, host: "127.0.0.1", port: 0, allowOrigins: [`${ALLOWED}/`] });
+  });
+  afterAll(() => server.close());
+
+  const routes = () => [
+    { method: "GET", path: "/api/experiments" },
+    { method: "GET", path: `/api/runs/${runId}/metrics?key=loss` },
+    { method: "GET", path: "/api/events" },
+    { method: "POST", path: "/api/series", body: { series: [{ run_id: runId, key: "loss" }] } },
+    { method: "PATCH", path: `/api/runs/${runId}`, body: { notes: "from another page" } },
+    { method: "DELETE", path: `/api/runs/${runId}` },
+    { method: "DELETE", path: "/api/experiments/exp" },
+    { method: "GET", path: "/" },
+  ];
+
+  async function send(route: { method: string; path: string; body?: unknown }, origin?: string): Promise<Response> {
+    const headers: Record<string, string> = { "Content-Type": "application/json" };
+    if (origin !== undefined) headers.Origin = origin;
+    const controller = new AbortController();
+    const response = await fetch(server.url + route.path, {
+      method: route.method,
+      headers,
+      body: route.body === undefined ? undefined : JSON.stringify(route.body),
+      signal: controller.signal,
+    });
+    // The event stream never ends by itself; the status and headers are all these tests need.
+    if (route.path === "/api/events") controller.abort();
+    return response;
+  }
+
+  it("refuses a foreign Origin on every route with a JSON 403 and changes nothing", async () => {
+    for (const route of routes()) {
+      const reply = await send(route, FOREIGN);
+      expect(reply.status, `${route.method} ${route.path}`).toBe(403);
+      const body = (await reply.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("forbidden_origin");
+      expect(body.error.message).toContain("--allow-origin");
+    }
+    const runs = (await (await fetch(`${server.url}/api/experiments`)).json()) as { run_count: number }[];
+    expect(runs[0].run_count).toBe(1);
+    const run = (await (await fetch(`${server.url}/api/runs/${runId}`)).json()) as { notes: string | null };
+    expect(run.notes).toBeNull();
+  });
+
+  it("refuses the opaque origin of sandboxed and file pages", async () => {
+    expect((await send({ method: "GET", path: "/api/experiments" }, "null")).status).toBe(403);
+  });
+
+  it("answers its own origin, allow-listed origins and requests without Origin", async () => {
+    const reads = routes().filter((r) => r.method === "GET");
+    for (const origin of [server.url, ALLOWED, undefined]) {
+      for (const route of reads) {
+        const reply = await send(route, origin);
+        expect(reply.status, `${route.path} from ${origin}`).toBe(200);
+      }
+    }
+    const patched = await send({ method: "PATCH", path: `/api/runs/${runId}`, body: { notes: "mine" } }, server.url);
+    expect(patched.status).toBe(200);
+  });
+
+  it("sends nosniff on API answers and errors", async () => {
+    for (const path of ["/api/experiments", "/api/nothing"]) {
+      expect((await fetch(server.url + path)).headers.get("x-content-type-options")).toBe("nosniff");
+    }
+    const refused = await send({ method: "GET", path: "/api/experiments" }, FOREIGN);
+    expect(refused.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+
+  it("refuses an allow-list entry that is not an origin", async () => {
+    await expect(startServer({ dbPath: tempDb(), port: 0, allowOrigins: ["localhost:5173"] })).rejects.toThrow(
+      /not an origin/,
+    );
+  });
+});
+
+describe("Content-Security-Policy", () => {
+  const built = existsSync(join(ROOT, "ui", "dist", "index.html"));
+
+  it("is strict and lets the built dashboard run with no violation in Chromium", async () => {
+    expect(built, "run npm run build first").toBe(true);
+    const dbPath = tempDb();
+    seedRuns(dbPath, [{ name: "alpha", metrics: { loss: [3, 2, 1] } }]);
+    const server = await startServer({ dbPath, host: "127.0.0.1", port: 0 });
+    const browser = await launchBrowser();
+    try {
+      const policy = (await fetch(`${server.url}/`)).headers.get("content-security-policy") ?? "";
+      expect(policy).toContain("default-src 'self'");
+      expect(policy).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+      expect(policy).not.toContain("unsafe-inline");
+      expect(policy).not.toContain("unsafe-eval");
+      expect(policy).toContain("frame-ancestors 'none'");
+
+      const { context, page, errors } = await newPage(browser);
+      const violations: string[] = [];
+      page.on("console", (message) => {
+        if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
+      });
+      await page.addInitScript(`document.addEventListener("securitypolicyviolation", (event) =>
+        console.error("Content Security Policy violation: " + event.violatedDirective + " " + event.blockedURI));`);
+      await page.goto(`${server.url}/`);
+      await page.getByText("alpha").first().waitFor();
+      // The inline theme script ran: its hash is in the policy.
+      expect(await page.evaluate("document.documentElement.dataset.theme")).toMatch(/^(light|dark)$/);
+      expect(violations).toEqual([]);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+});
