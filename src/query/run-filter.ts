@@ -37,7 +37,7 @@ export interface RunView extends RunInfo {
   duration: number | null;
   /**
    * Wall-clock time of the run's newest point, read only while the run has no
-   * heartbeat (then it is the last sign of life); null otherwise.
+   * heartbeat after its creation (then it is the last sign of life); null otherwise.
    */
   lastPointTime: number | null;
   summary: Record<string, RunSummary>;
@@ -159,7 +159,10 @@ export function displayStatus(run: RunInfo): DisplayStatus {
  * it left neither.
  */
 export function runDuration(run: RunInfo & Pick<RunView, "lastPointTime">, now: number): number | null {
-  const end = run.endedAt ?? (run.stale ? (run.lastHeartbeat ?? run.lastPointTime) : now);
+  if (run.endedAt !== null) return Math.max(0, run.endedAt - run.createdAt);
+  if (!run.stale) return Math.max(0, now - run.createdAt);
+  const heartbeat = run.lastHeartbeat !== null && run.lastHeartbeat > run.createdAt ? run.lastHeartbeat : null;
+  const end = heartbeat ?? run.lastPointTime;
   return end === null ? null : Math.max(0, end - run.createdAt);
 }
 
