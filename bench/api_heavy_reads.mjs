@@ -189,7 +189,10 @@ const attacks = [
   {
     label: `8 clients in a loop: POST /api/series, the 1 M-point series × 200 at downsample 100000 (20 M points)`,
     run: async () => {
-      const body = { series: Array.from({ length: 200 }, () => ({ run_id: bigId, key: "train/loss" })), downsample: 100_000 };
+      const body = {
+        series: Array.from({ length: 200 }, () => ({ run_id: bigId, key: "train/loss" })),
+        downsample: 100_000,
+      };
       const { statuses } = await loopClients(8, ATTACK_S, () => postSeries(server.url, body));
       return describeStatuses(statuses);
     },

@@ -41,6 +41,10 @@ export async function newPage(
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // The dashboard runs under a Content-Security-Policy: anything it blocks is an error of the page.
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) errors.push(message.text());
+  });
   return { context, page, errors };
 }
 
