@@ -15,6 +15,13 @@ export default defineConfig({
     chunkSizeWarningLimit: 400,
   },
   server: {
-    proxy: { "/api": { target: process.env.STONKS_API ?? "http://127.0.0.1:8000", changeOrigin: true } },
+    proxy: {
+      "/api": {
+        target: process.env.STONKS_API ?? "http://127.0.0.1:8000",
+        changeOrigin: true,
+        // The server refuses pages from other origins; through this proxy the dev page stands in for its own.
+        configure: (proxy) => proxy.on("proxyReq", (request) => request.removeHeader("origin")),
+      },
+    },
   },
 });
