@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 
-from ._errors import InvalidMetricError, NotFoundError, SchemaVersionError, StonksError, WriteError
+from ._errors import InvalidConfigError, InvalidMetricError, NotFoundError, SchemaVersionError, StonksError, WriteError
 
 if TYPE_CHECKING:
     from ._query import Database, Experiment, MetricSeries, MetricSummary, RunInfo
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Database",
     "Experiment",
+    "InvalidConfigError",
     "InvalidMetricError",
     "MetricSeries",
     "MetricSummary",
