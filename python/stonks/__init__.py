@@ -20,11 +20,15 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+#: A metric key is 1 to this many characters (code points); the REST API has the same limit.
+MAX_KEY_LENGTH = 1000
+
 __all__ = [
     "Database",
     "Experiment",
     "InvalidConfigError",
     "InvalidMetricError",
+    "MAX_KEY_LENGTH",
     "MetricSeries",
     "MetricSummary",
     "NotFoundError",

@@ -26,7 +26,7 @@ from time import time as _now
 from types import TracebackType
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type
 
-from . import _db, _log, _provenance, _store
+from . import MAX_KEY_LENGTH, _db, _log, _provenance, _store
 from ._errors import InvalidConfigError, InvalidMetricError, StonksError, WriteError
 from ._log import warn
 
@@ -45,8 +45,6 @@ GIT_DELAY_S = 0.1
 DEFAULT_MAX_PENDING_POINTS = 5_000_000
 MAX_STEP = 2**53 - 1
 FINISH_STATUSES = ("completed", "failed", "interrupted")
-# A metric key is 1 to this many characters (code points), as the REST API accepts.
-MAX_KEY_LENGTH = 1000
 # Levels of dicts and lists a config keeps (the config itself is level 1).
 MAX_CONFIG_DEPTH = 64
 CIRCULAR = "[Circular]"

@@ -233,8 +233,9 @@ def test_an_object_that_only_pretends_to_add_is_dropped_not_stored(db_path: str,
 
 
 def test_a_key_of_1000_characters_is_kept_a_longer_one_dropped_with_one_warning(db_path: str, caplog) -> None:
-    longest = "k" * stonks._run.MAX_KEY_LENGTH
-    too_long = "x" * (stonks._run.MAX_KEY_LENGTH + 1)
+    assert stonks.MAX_KEY_LENGTH == 1000
+    longest = "k" * stonks.MAX_KEY_LENGTH
+    too_long = "x" * (stonks.MAX_KEY_LENGTH + 1)
     with caplog.at_level(logging.WARNING, logger="stonks"):
         with stonks.start_run("exp", db=db_path) as run:
             for step in range(3):
