@@ -68,3 +68,20 @@ HEADER = [
     "| measurement | stonks (median) | goal | baseline (same run) | ratio | note |",
     "|---|---|---|---|---|---|",
 ]
+
+
+def write_results_block(block_id: str, markdown: str) -> None:
+    """Replaces the block between ``<!-- id:start -->`` and ``<!-- id:end -->`` of bench/RESULTS.md,
+    or adds it after the Python SDK section (as bench/results.mjs does for the others)."""
+    start, end = f"<!-- {block_id}:start -->", f"<!-- {block_id}:end -->"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    # Read right before writing: other benchmarks write to the same file.
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    elif END in text:
+        cut = text.index(END) + len(END)
+        text = text[:cut] + "\n\n" + block + text[cut:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    RESULTS.write_text(text, encoding="utf-8")

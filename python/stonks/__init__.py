@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 
-from ._errors import InvalidMetricError, NotFoundError, SchemaVersionError, StonksError, WriteError
+from ._errors import InvalidConfigError, InvalidMetricError, NotFoundError, SchemaVersionError, StonksError, WriteError
 
 if TYPE_CHECKING:
     from ._query import Database, Experiment, MetricSeries, MetricSummary, RunInfo
@@ -20,10 +20,15 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+#: A metric key is 1 to this many characters (code points); the REST API has the same limit.
+MAX_KEY_LENGTH = 1000
+
 __all__ = [
     "Database",
     "Experiment",
+    "InvalidConfigError",
     "InvalidMetricError",
+    "MAX_KEY_LENGTH",
     "MetricSeries",
     "MetricSummary",
     "NotFoundError",

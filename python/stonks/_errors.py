@@ -9,6 +9,11 @@ class InvalidMetricError(StonksError, ValueError):
     """A metric value, key, step or call shape that cannot be logged (strict mode)."""
 
 
+class InvalidConfigError(StonksError, ValueError):
+    """Text or a config value that cannot be stored faithfully (strict mode): run name, tags,
+    notes, group, job type, experiment name, config keys and values."""
+
+
 class SchemaVersionError(StonksError):
     """The database was written by a newer stonks, or is not a stonks database."""
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from . import _db
 from ._errors import NotFoundError, StonksError
-from ._store import from_blob, from_json
+from ._store import decode_text, from_blob, from_json
 
 DEFAULT_STALE_AFTER_S = 60.0
 
@@ -91,6 +91,7 @@ class Database:
         self.path = _db.resolve_db_path(db)
         self.stale_after_seconds = stale_after_seconds
         self._conn: Optional[sqlite3.Connection] = _db.connect(self.path, create=False)
+        self._conn.text_factory = decode_text
 
     def __enter__(self) -> "Database":
         return self

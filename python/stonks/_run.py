@@ -26,8 +26,8 @@ from time import time as _now
 from types import TracebackType
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type
 
-from . import _db, _log, _provenance, _store
-from ._errors import InvalidMetricError, StonksError, WriteError
+from . import MAX_KEY_LENGTH, _db, _log, _provenance, _store
+from ._errors import InvalidConfigError, InvalidMetricError, StonksError, WriteError
 from ._log import warn
 
 FLUSH_AT_POINTS = 100
@@ -38,15 +38,57 @@ HEARTBEAT_INTERVAL_S = 5.0
 # How long finish() waits for a failing final write before handing it to the background.
 FINISH_WAIT_S = 60.0
 MAX_BACKOFF_S = 30.0
+# How often the writer checks that the database path still names the file it opened
+# (also at every flush() and finish()).
+FILE_CHECK_INTERVAL_S = 1.0
 GIT_DELAY_S = 0.1
 DEFAULT_MAX_PENDING_POINTS = 5_000_000
 MAX_STEP = 2**53 - 1
 FINISH_STATUSES = ("completed", "failed", "interrupted")
+# Levels of dicts and lists a config keeps (the config itself is level 1).
+MAX_CONFIG_DEPTH = 64
+CIRCULAR = "[Circular]"
+TOO_DEEP = "[Too deep]"
 
 _KEYS = itemgetter(2)
 # (step, wall time, keys, values): one record per log() call; values line up with keys.
 # Only tuples of atomic values, which the garbage collector soon stops tracking.
 Record = Tuple[int, float, Tuple[str, ...], Tuple[float, ...]]
+# (kind, detail, problem, what default mode does): a config or text problem; strict mode raises.
+Report = Callable[[str, str, str, str], None]
+
+
+def _well_formed(text: str) -> str:
+    """``text`` with every lone surrogate (U+D800..U+DFFF) replaced by U+FFFD; ``text`` itself when it has none.
+
+    A str holding a surrogate cannot be encoded as UTF-8 (SQLite would refuse it); one
+    comes from os.fsdecode() of a file name that is not UTF-8, for example.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text
+
+
+def _repaired(text: str, what: str, report: Report) -> str:
+    fixed = _well_formed(text)
+    if fixed is not text:
+        report(
+            "text",
+            f"{what}:{text}",
+            f"{what} {text!r} is not valid Unicode (a lone surrogate, e.g. a file name decoded with os.fsdecode)",
+            "its invalid characters are stored as U+FFFD",
+        )
+    return fixed
+
+
+def _is_complex(value: Any) -> bool:
+    """Python complex (and numpy.complex128, its subclass), or a numpy/torch value of a complex dtype."""
+    if isinstance(value, complex):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and (getattr(dtype, "kind", None) == "c" or getattr(dtype, "is_complex", False) is True)
 
 
 def _to_float(value: Any) -> Optional[float]:
@@ -54,7 +96,8 @@ def _to_float(value: Any) -> Optional[float]:
     kind = type(value)
     if kind is float:
         return value if value - value == 0.0 else None
-    if isinstance(value, (str, bytes, bytearray)) or value is None:
+    if isinstance(value, (str, bytes, bytearray)) or value is None or _is_complex(value):
+        # A complex number has no one float; its real part alone would be a silent lie.
         return None
     try:
         if hasattr(kind, "__float__") or hasattr(kind, "__index__"):
@@ -65,7 +108,7 @@ def _to_float(value: Any) -> Optional[float]:
             if item is None:
                 return None
             raw = item()
-            if isinstance(raw, (str, bytes, bytearray)) or raw is None:
+            if isinstance(raw, (str, bytes, bytearray, complex)) or raw is None:
                 return None
             result = float(raw)
     except Exception:
@@ -73,38 +116,78 @@ def _to_float(value: Any) -> Optional[float]:
     return result if result - result == 0.0 else None
 
 
-def _jsonable(value: Any) -> Any:
-    """A JSON value for a config entry: numbers stay numbers, arrays become lists, the rest strings."""
+def _jsonable(value: Any, report: Report, depth: int = 1, inside: Optional[Set[int]] = None) -> Any:
+    """A JSON value for a config entry: numbers stay numbers, arrays become lists, the rest strings.
+
+    ``depth`` is the nesting level of ``value`` (the config itself is 1); ``inside`` holds the
+    ids of the containers that enclose it, so a cycle is cut instead of recursing forever.
+    """
     kind = type(value)
-    if value is None or kind is bool or kind is str or kind is int:
+    if value is None or kind is bool or kind is int:
         return value
     if isinstance(value, str):
-        return str(value)
+        return _repaired(str(value), "config value", report)
     if isinstance(value, float):
         number = float(value)
         return number if number - number == 0.0 else repr(number)
     if isinstance(value, int):
         return int(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
+    is_mapping = isinstance(value, Mapping)
+    if is_mapping or isinstance(value, (list, tuple, set, frozenset)):
+        if depth > MAX_CONFIG_DEPTH:
+            report(
+                "too deep",
+                "",
+                f"the config nests dicts or lists more than {MAX_CONFIG_DEPTH} levels deep",
+                f"the deeper value is stored as {TOO_DEEP!r}",
+            )
+            return TOO_DEEP
+        enclosing: Set[int] = set() if inside is None else inside
+        if id(value) in enclosing:
+            report("circular", "", "the config contains itself (a cycle)", f"the repeated reference is stored as {CIRCULAR!r}")
+            return CIRCULAR
+        enclosing.add(id(value))
+        try:
+            if is_mapping:
+                return {
+                    _repaired(str(k), "config key", report): _jsonable(v, report, depth + 1, enclosing)
+                    for k, v in value.items()
+                }
+            return [_jsonable(v, report, depth + 1, enclosing) for v in value]
+        finally:
+            enclosing.discard(id(value))
     to_list = getattr(value, "tolist", None)  # numpy scalars and arrays, tensors
     if callable(to_list):
         try:
-            return _jsonable(to_list())
+            listed = to_list()
         except Exception:
-            pass
-    return str(value)
+            listed = value
+        if listed is not value:
+            # One level deeper: a tolist() that returns another such object cannot recurse forever.
+            return _jsonable(listed, report, depth + 1, inside)
+    return _repaired(str(value), "config value", report)
 
 
-def _config_dict(config: Any) -> Dict[str, Any]:
+def _config_dict(config: Any, report: Report) -> Dict[str, Any]:
     if config is None:
         return {}
     if not isinstance(config, Mapping):
         raise StonksError(f"config must be a dict of hyperparameters, not {type(config).__name__}.")
-    converted: Dict[str, Any] = _jsonable(config)
+    converted: Dict[str, Any] = _jsonable(config, report)
     return converted
+
+
+def _file_identity(path: str) -> Optional[Tuple[str, int, int]]:
+    """(absolute path, st_dev, st_ino) of a database file; None where there is no file to watch."""
+    if path == ":memory:":
+        return None
+    # Absolute: a later os.chdir() of the training script must not look like a removed file.
+    absolute = os.path.abspath(path)
+    try:
+        found = os.stat(absolute)
+    except OSError:
+        return None
+    return (absolute, found.st_dev, found.st_ino)
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -146,22 +229,24 @@ class Run:
             raise StonksError("tags must be a list of non-empty strings, e.g. tags=['baseline', 'fp16'].")
         if resume is not None and (not isinstance(resume, str) or not resume):
             raise StonksError('resume must be "latest" or a run id.')
+        self.strict: bool = bool(strict)
+        self._warned: Set[Tuple[str, str]] = set()
+        report = self._config_problem
         #: The database file this run writes to.
         self.db: str = _db.resolve_db_path(db)
-        self.experiment: str = experiment
+        self.experiment: str = _repaired(experiment, "experiment name", report)
         #: Run id (a UUID string); None until the run is started.
         self.id: Optional[str] = None
         self.experiment_id: Optional[str] = None
-        self.name: Optional[str] = _optional_str(run_name, "run_name")
-        self.strict: bool = bool(strict)
+        self.name: Optional[str] = self._text(_optional_str(run_name, "run_name"), "run name")
         #: None before start(), "running", then the status finish() recorded.
         self.status: Optional[str] = None
-        self._config = _config_dict(config)
-        self._tags = list(dict.fromkeys(tags or []))
-        self._group = _optional_str(group, "group")
-        self._job_type = _optional_str(job_type, "job_type")
-        self._notes = _optional_str(notes, "notes")
-        self._resume = resume
+        self._config = _config_dict(config, report)
+        self._tags = list(dict.fromkeys(_repaired(tag, "tag", report) for tag in tags or []))
+        self._group = self._text(_optional_str(group, "group"), "group")
+        self._job_type = self._text(_optional_str(job_type, "job_type"), "job type")
+        self._notes = self._text(_optional_str(notes, "notes"), "notes")
+        self._resume = self._text(resume, "resume id")
 
         self._queue: Deque[Record] = deque()
         self._known_keys: Set[Tuple[str, ...]] = set()
@@ -171,7 +256,6 @@ class Run:
         self._finished = False
         self._forked = False
         self._disabled = False
-        self._warned: Set[Tuple[str, str]] = set()
 
         # Shared with the writer thread.
         self._wake = threading.Event()
@@ -195,6 +279,11 @@ class Run:
         self._series_ids: Dict[str, int] = {}
         self._dropped = 0
         self._orphaned = False
+        # The database file as opened; the writer discards points once the path names another file.
+        self._file: Optional[Tuple[str, int, int]] = None
+        self._file_lost = False
+        self._file_lost_error: Optional[WriteError] = None
+        self._discarded = 0
         self._tick = min(_env_seconds("STONKS_FLUSH_INTERVAL", FLUSH_INTERVAL_S), HEARTBEAT_INTERVAL_S)
         try:
             self._max_pending = int(os.environ.get("STONKS_MAX_PENDING_POINTS", "") or DEFAULT_MAX_PENDING_POINTS)
@@ -239,6 +328,8 @@ class Run:
         resume = self._resume
         try:
             conn = _db.connect(self.db)
+            conn.text_factory = _store.decode_text
+            self._file = _file_identity(self.db)
             try:
                 if resume is None:
                     started = _db.run_immediate(conn, lambda: _store.insert_run(conn, new))
@@ -309,6 +400,15 @@ class Run:
             warn(message)
         else:
             _unregister(self)
+        if self._file_lost:
+            message = (
+                f"stonks discarded {self._discarded} points of run {self.id}: the database file {self.db} was "
+                "removed or replaced while the run was logging."
+            )
+            if self.strict and self._file_lost_error is not None:
+                self._file_lost_error = None
+                raise WriteError(message)
+            warn(message)
         if self._dropped:
             warn(f"stonks dropped {self._dropped} points of run {self.id}: more than {self._max_pending} were waiting for a database that could not be written.")
 
@@ -363,6 +463,16 @@ class Run:
             self._warned.add((kind, key))
             warn(message + " (stonks warns once per key; pass strict=True to raise instead)")
 
+    def _config_problem(self, kind: str, detail: str, problem: str, default_action: str) -> None:
+        if self.strict:
+            raise InvalidConfigError(problem + ".")
+        if (kind, detail) not in self._warned:
+            self._warned.add((kind, detail))
+            warn(f"{problem}; {default_action}. (stonks warns once per problem; pass strict=True to raise instead)")
+
+    def _text(self, value: Optional[str], what: str) -> Optional[str]:
+        return None if value is None else _repaired(value, what, self._config_problem)
+
     def _log_checked(self, metrics: Any, step: Any) -> None:
         """The careful path of log(): state checks, coercion, one warning per problem."""
         self._raise_pending_write_error()
@@ -401,6 +511,25 @@ class Run:
                 all_valid = False
                 self._problem("key", repr(key), f"metric names must be non-empty strings, not {key!r}; value dropped.")
                 continue
+            name = _well_formed(key)
+            if name is not key:
+                # Never a known key: the fast path would store the text unrepaired.
+                all_valid = False
+                self._problem(
+                    "key text",
+                    key,
+                    f"metric key {key!r} is not valid Unicode (a lone surrogate, e.g. a file name decoded with "
+                    "os.fsdecode); its invalid characters are stored as U+FFFD.",
+                )
+            if len(name) > MAX_KEY_LENGTH:
+                all_valid = False
+                self._problem(
+                    "key length",
+                    key,
+                    f"metric key {name[:60]!r}... is {len(name)} characters long, more than the {MAX_KEY_LENGTH} "
+                    "allowed; value dropped.",
+                )
+                continue
             number = _to_float(value)
             if number is None:
                 all_valid = False
@@ -408,7 +537,7 @@ class Run:
                     "value", key, f"metric {key!r} got {value!r}, which is not a finite number; value dropped."
                 )
                 continue
-            clean[str(key)] = number
+            clean[str(name)] = number
         if all_valid and type(metrics) is dict and all(type(k) is str for k in metrics) and len(self._known_keys) < 10_000:
             self._known_keys.add(tuple(metrics))
         self._step = step + 1
@@ -425,7 +554,7 @@ class Run:
         self._raise_pending_write_error()
         if not isinstance(config, Mapping):
             return self._problem("config", "", f"log_config() takes a dict, not {type(config).__name__}; call ignored.")
-        patch = _jsonable(config)
+        patch = _jsonable(config, self._config_problem)
         if self._finished:
             return self._problem("finished", "config", f"run {self.id} is finished; log_config() after finish() is ignored.")
         self._config.update(patch)
@@ -453,6 +582,10 @@ class Run:
             self._raise_pending_write_error()
 
     def _raise_pending_write_error(self) -> None:
+        lost = self._file_lost_error
+        if lost is not None and self.strict:
+            self._file_lost_error = None
+            raise lost
         error = self._error_pending
         if error is None or not self.strict:
             return
@@ -483,6 +616,9 @@ class Run:
             return
         pop = queue.popleft
         records = [pop() for _ in range(n)]
+        if self._file_lost:
+            self._discarded += sum(len(record[3]) for record in records)
+            return
         if self._orphaned:
             return
         if self._pending_count >= self._max_pending:
@@ -576,17 +712,50 @@ class Run:
         self._git = None
         return True
 
+    def _check_file(self) -> None:
+        """Notices (once) that the database path was removed or now names another file.
+
+        SQLite would go on writing into the open, unlinked file, and every point would be lost
+        without a word; from now on the run's points are discarded and counted instead.
+        """
+        opened = self._file
+        if opened is None or self._file_lost:
+            return
+        try:
+            found = os.stat(opened[0])
+        except (FileNotFoundError, NotADirectoryError):
+            found = None
+        except OSError:
+            return
+        if found is not None and (found.st_dev, found.st_ino) == opened[1:]:
+            return
+        message = (
+            f"the database file {self.db} was removed or replaced while run {self.id} was logging; "
+            "the points logged after this are discarded"
+        )
+        self._file_lost = True
+        self._file_lost_error = WriteError(message + ".")
+        self._discarded += self._pending_count
+        self._pending.clear()
+        self._pending_count = 0
+        self._ops.clear()
+        self._git = None
+        if self.strict:
+            self._accepting = False
+        warn(message + ".")
+
     def _writer_main(self) -> None:
         conn = self._conn
         assert conn is not None
         next_tick = monotonic() + self._tick
+        next_file_check = monotonic() + FILE_CHECK_INTERVAL_S
         retry_at = 0.0
         failures = 0
         try:
             while True:
-                wait = next_tick - monotonic()
-                if failures:
-                    wait = min(wait, retry_at - monotonic())
+                # While writes fail the next attempt is the only deadline: the tick is then in the
+                # past, and waiting for it would be no wait at all (a busy loop).
+                wait = (retry_at if failures else next_tick) - monotonic()
                 if wait > 0:
                     self._wake.wait(wait)
                 self._wake.clear()
@@ -601,7 +770,10 @@ class Run:
                         continue
                     if not failures and now < next_tick and self._pending_count < FLUSH_AT_POINTS and not self._ops:
                         continue
-                if self._orphaned:
+                if explicit or now >= next_file_check:
+                    next_file_check = now + FILE_CHECK_INTERVAL_S
+                    self._check_file()
+                if self._orphaned or self._file_lost:
                     ok = True
                 else:
                     try:

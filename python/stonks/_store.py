@@ -36,6 +36,12 @@ def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def decode_text(raw: bytes) -> str:
+    """The connections' text factory: TEXT that is not valid UTF-8 (an older stonks could write
+    some) reads with U+FFFD in place of the bad bytes instead of failing the whole query."""
+    return raw.decode("utf-8", "replace")
+
+
 def from_json(text: str) -> Any:
     import json
 

@@ -230,3 +230,79 @@ def test_an_object_that_only_pretends_to_add_is_dropped_not_stored(db_path: str,
         b = db.get_metrics(run.id, "b")
     assert (b.steps, b.values) == ([0, 2], [2.0, 4.0])
     assert any("'b'" in r.getMessage() for r in caplog.records if r.name == "stonks")
+
+
+def test_a_key_of_1000_characters_is_kept_a_longer_one_dropped_with_one_warning(db_path: str, caplog) -> None:
+    assert stonks.MAX_KEY_LENGTH == 1000
+    longest = "k" * stonks.MAX_KEY_LENGTH
+    too_long = "x" * (stonks.MAX_KEY_LENGTH + 1)
+    with caplog.at_level(logging.WARNING, logger="stonks"):
+        with stonks.start_run("exp", db=db_path) as run:
+            for step in range(3):
+                run.log({"a": float(step), longest: 1.0, too_long: 2.0}, step=step)
+    warnings = [r.getMessage() for r in caplog.records if "characters long" in r.getMessage()]
+    assert len(warnings) == 1 and "1001 characters long" in warnings[0]
+    values = logged(db_path, run.id)
+    assert values == {"a": [0.0, 1.0, 2.0], longest: [1.0, 1.0, 1.0]}
+
+
+def test_strict_mode_raises_for_a_too_long_key_and_stores_nothing_of_the_call(db_path: str) -> None:
+    with stonks.start_run("exp", db=db_path, strict=True) as run:
+        with pytest.raises(stonks.InvalidMetricError, match="more than the 1000 allowed"):
+            run.log({"a": 1.0, "x" * 1001: 2.0}, step=0)
+        run.log({"a": 3.0}, step=1)
+    with stonks.open(db_path) as db:
+        assert db.get_metrics(run.id, "a").steps == [1]
+
+
+class ComplexScalarLike:
+    """Like numpy.complex64(1 + 2j): __float__ gives the real part (numpy only warns), item() a complex."""
+
+    class dtype:  # noqa: N801 - numpy's attribute name
+        kind = "c"
+
+    real = 1.0
+    imag = 2.0
+
+    def __float__(self) -> float:
+        return self.real
+
+    def __complex__(self) -> complex:
+        return complex(self.real, self.imag)
+
+    def item(self) -> complex:
+        return complex(self.real, self.imag)
+
+
+class Complex128Like(complex):
+    """Like numpy.complex128: a subclass of complex whose __float__ gives the real part."""
+
+    def __float__(self) -> float:
+        return self.real
+
+
+class ComplexTensorLike:
+    """Like a 0-d complex tensor without a usable dtype: only item() tells."""
+
+    def item(self) -> complex:
+        return 1 + 2j
+
+
+@pytest.mark.parametrize("value", [1 + 2j, 3 + 0j, ComplexScalarLike(), Complex128Like(1, 2), ComplexTensorLike()])
+def test_complex_values_are_invalid_metrics_never_their_real_part(db_path: str, value, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="stonks"):
+        with stonks.start_run("exp", db=db_path) as run:
+            run.log({"z": value, "ok": 1.0})
+    assert logged(db_path, run.id) == {"ok": [1.0]}
+    assert any("'z'" in r.getMessage() and "not a finite number" in r.getMessage() for r in caplog.records)
+    with stonks.start_run("exp", db=db_path, strict=True) as strict_run:
+        with pytest.raises(stonks.InvalidMetricError):
+            strict_run.log({"z": value})
+
+
+def test_numpy_complex_values_are_invalid_metrics(db_path: str) -> None:
+    numpy = pytest.importorskip("numpy")
+    with stonks.start_run("exp", db=db_path) as run:
+        run.log({"c64": numpy.complex64(1 + 2j), "c128": numpy.complex128(1 + 2j), "array": numpy.array(1 + 2j)})
+        run.log({"f": numpy.float64(0.5), "c0": numpy.complex128(3)})
+    assert logged(db_path, run.id) == {"f": [0.5]}

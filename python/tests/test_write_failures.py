@@ -141,3 +141,35 @@ def test_database_locked_past_the_busy_timeout_keeps_points_and_log_never_waits(
     run_info, a, _ = read(db_path)
     assert run_info.status == "completed"
     assert a.steps == list(range(300))
+
+
+def test_a_writer_whose_writes_keep_failing_sleeps_between_attempts(db_path: str) -> None:
+    # Every attempt fails at once (the file may not grow). The heartbeat tick (0.5 s here) soon
+    # lies in the past; before the fix the writer then spun at 100 % of a core until the write
+    # succeeded. The main thread only sleeps, so the process CPU time is the writer's.
+    script = """
+        import resource, signal, sys, time, stonks
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        run = stonks.start_run("full", db=sys.argv[1]).start()
+        run.log({"a": 0.0})
+        run.flush()
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+        for step in range(1, 1001):
+            run.log({"a": float(step)})
+        run.flush()
+        time.sleep(1.0)
+        cpu, wall = time.process_time(), time.monotonic()
+        time.sleep(4.0)
+        print("cpu share", (time.process_time() - cpu) / (time.monotonic() - wall), flush=True)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        run.finish()
+        """
+    done = run_python(script, db_path, STONKS_FLUSH_INTERVAL="0.5")
+    share = float(next(line for line in done.stdout.splitlines() if line.startswith("cpu share")).split()[-1])
+    # A loose functional bound (a busy loop gives about 1.0); the benchmark measures the real figure.
+    assert share < 0.2
+    assert "after" in done.stderr and "failed attempts" in done.stderr
+    run, a, _ = read(db_path)
+    assert run.status == "completed"
+    assert a.steps == list(range(1001))
