@@ -151,11 +151,12 @@ export function mergeRunConfig(db: Db, runSeq: number, patch: Config): void {
   );
 }
 
-/** Records the git commit and dirty flag, found after the run started. */
+/** Records the git commit and dirty flag, found after the run started: a change of the run's row like any other. */
 export function updateGitProvenance(db: Db, runSeq: number, commit: string | null, dirty: boolean | null): void {
-  stmt(db, "UPDATE runs SET git_commit = ?, git_dirty = ? WHERE seq = ?").run(
+  stmt(db, "UPDATE runs SET git_commit = ?, git_dirty = ?, revision = ? WHERE seq = ?").run(
     commit,
     dirty === null ? null : dirty ? 1 : 0,
+    nextRevision(db),
     runSeq,
   );
 }
