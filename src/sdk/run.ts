@@ -7,8 +7,8 @@ import { gitDirty, processProvenance, readGitCommit } from "./provenance.js";
 import { type ExitParticipant, type WriterClient, writer } from "./writer-client.js";
 
 export interface StartRunOptions {
-  /** Hyperparameters stored with the run. */
-  config?: Config;
+  /** Hyperparameters stored with the run, as JSON (see the docs for BigInt, Map, Set, cycles). */
+  config?: Record<string, unknown>;
   /** Database file: this option > STONKS_DB > ./stonks.db. */
   db?: string;
   /** Human-readable name shown in the dashboard. */
@@ -273,7 +273,7 @@ export class Run implements ExitParticipant {
   }
 
   /** Merges keys into the stored config (later keys win). */
-  logConfig(config: Config): void {
+  logConfig(config: Record<string, unknown>): void {
     if (this.state === "created") this.start();
     if (this.state !== "running") {
       this.problem("config-state", `run.logConfig() was called on ${this.describeState()}; the config was not stored.`);
