@@ -90,7 +90,7 @@ export type ControlMessage =
   | { op: "finish"; runSeq: number; dbPath: string; status: FinishStatus };
 
 export type StartReply =
-  | { ok: true; id: string; seq: number; experimentId: string; lastStep: number | null }
+  | { ok: true; id: string; seq: number; experimentId: string; lastStep: number | null; created: boolean }
   | { ok: false; error: string; kind: string };
 
 export interface WorkerData {

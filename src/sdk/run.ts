@@ -138,7 +138,8 @@ export class Run implements ExitParticipant {
       this.nextStep = reply.lastStep === null ? 0 : reply.lastStep + 1;
       this.state = "running";
       client.addParticipant(this);
-      this.recordGit(client, target);
+      // As in the Python SDK: provenance describes the code that created the run; a resume keeps it.
+      if (reply.created) this.recordGit(client, target);
     } catch (error) {
       if (this.strict) throw error;
       this.state = "disabled";

@@ -26,6 +26,8 @@ export interface StartedRun {
   experimentId: string;
   /** Last step logged before (for resumed runs), else null. */
   lastStep: number | null;
+  /** True for a new run, false for a resumed one. */
+  created: boolean;
 }
 
 /** The highest revision of any run (0 for none). */
@@ -77,7 +79,7 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
     p.sdkVersion,
     nextRevision(db),
   );
-  return { id, seq: Number(info.lastInsertRowid), experimentId, lastStep: null };
+  return { id, seq: Number(info.lastInsertRowid), experimentId, lastStep: null, created: true };
 }
 
 /**
@@ -127,7 +129,7 @@ export function resumeRun(db: Db, experimentName: string, resume: string, run: N
   const last = stmt(db, "SELECT MAX(last_step) AS s FROM series WHERE run_seq = ?").get(row.seq) as {
     s: number | null;
   };
-  return { id: row.id, seq: row.seq, experimentId: row.experiment_id, lastStep: last.s };
+  return { id: row.id, seq: row.seq, experimentId: row.experiment_id, lastStep: last.s, created: false };
 }
 
 export function finishRun(db: Db, runSeq: number, status: FinishStatus, now: number): void {
