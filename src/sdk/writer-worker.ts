@@ -359,19 +359,25 @@ function clearSlot(slot: SeriesSlot, count: number): void {
   }
 }
 
-/** Writes every buffered point and pending operation; returns false when a write failed. */
-function writePending(nowMs: number): boolean {
+/**
+ * Writes every buffered point and pending operation (only the heartbeats when
+ * `everything` is false); returns false when a write failed.
+ */
+function writePending(nowMs: number, everything = true): boolean {
   const heartbeatDue = nowMs - lastHeartbeat >= HEARTBEAT_INTERVAL_MS;
   if (heartbeatDue) checkFiles();
   settleLostOps();
   const paths = new Set<string>();
-  for (const slot of dirty) paths.add(slot.dbPath);
-  for (const op of pendingOps) paths.add(op.dbPath);
+  if (everything) {
+    for (const slot of dirty) paths.add(slot.dbPath);
+    for (const op of pendingOps) paths.add(op.dbPath);
+  }
   if (heartbeatDue) for (const run of runs.values()) if (run.active && !run.lost) paths.add(run.dbPath);
   let ok = true;
   for (const path of paths) {
     try {
-      writeDatabase(path, nowMs / 1000, heartbeatDue);
+      if (everything) writeDatabase(path, nowMs / 1000, heartbeatDue);
+      else writeHeartbeats(path, nowMs / 1000);
     } catch (error) {
       ok = false;
       reportFailure(path, error as Error, nowMs);
@@ -387,6 +393,14 @@ function writePending(nowMs: number): boolean {
     failingSince = null;
   }
   return ok;
+}
+
+function writeHeartbeats(path: string, now: number): void {
+  const db = database(path);
+  runImmediate(db, () => {
+    for (const run of runs.values())
+      if (run.dbPath === path && run.active && !run.lost) touchHeartbeat(db, run.seq, now);
+  });
 }
 
 /** Writes the path's backlog in bounded transactions, committing each; ops and heartbeats go with the last. */
@@ -482,7 +496,11 @@ function loop(): never {
   let retryAt = 0;
   for (;;) {
     const now = Date.now();
-    const deadline = failingSince !== null ? Math.min(retryAt, nextTimedFlush) : nextTimedFlush;
+    // Heartbeats (and the check that the file is still there) keep their 5 s even with a longer
+    // STONKS_FLUSH_INTERVAL; while writes fail, the retry ticks carry them.
+    const heartbeatAt =
+      failingSince === null && runs.size > 0 ? lastHeartbeat + HEARTBEAT_INTERVAL_MS : Number.POSITIVE_INFINITY;
+    const deadline = Math.min(failingSince !== null ? Math.min(retryAt, nextTimedFlush) : nextTimedFlush, heartbeatAt);
     // Announce the sleep before re-checking the signal, so a wake-up in between is never missed.
     Atomics.store(ctrl, Ctrl.Sleeping, 1);
     Atomics.wait(ctrl, Ctrl.Signal, seenSignal, Math.max(1, deadline - now));
@@ -498,8 +516,8 @@ function loop(): never {
     const retrying = failingSince !== null;
     const due = flushWanted || timed || (retrying ? wake >= retryAt : pendingPoints >= FLUSH_EVERY_POINTS);
     let ok = true;
-    if (due) {
-      ok = writePending(wake);
+    if (due || wake >= heartbeatAt) {
+      ok = writePending(wake, due);
       if (ok) {
         retryDelay = 100;
       } else {
