@@ -345,6 +345,11 @@ function settleLostOps(): void {
   });
 }
 
+/** The first `count` numbers as floats, without an intermediate copy when that is all of them. */
+function head(numbers: number[], count: number): Float64Array {
+  return Float64Array.from(count === numbers.length ? numbers : numbers.slice(0, count));
+}
+
 function clearSlot(slot: SeriesSlot, count: number): void {
   pendingPoints -= count;
   if (count >= slot.values.length) {
@@ -425,13 +430,7 @@ function writeDatabase(path: string, now: number, heartbeatDue: boolean): void {
         }
         const seriesId = slot.seriesId ?? ensureSeries(db, slot.runSeq, slot.key);
         if (slot.seriesId === null) created.set(slot, seriesId);
-        appendPoints(
-          db,
-          seriesId,
-          Float64Array.from(slot.steps.slice(0, count)),
-          Float64Array.from(slot.values.slice(0, count)),
-          Float64Array.from(slot.times.slice(0, count)),
-        );
+        appendPoints(db, seriesId, head(slot.steps, count), head(slot.values, count), head(slot.times, count));
       }
       if (!batch.complete) return;
       for (const op of ops) {
