@@ -144,6 +144,7 @@ describe("text that is not well-formed Unicode (R1)", () => {
     const run = startRun("exp", { db, strict: true, config: { lr: 0.1 } }).start();
     expect(() => run.log({ ok: 1, [BROKEN]: 2 })).toThrow(InvalidMetricError);
     expect(() => run.logConfig({ lr: 0.2, note: BROKEN })).toThrow(InvalidConfigError);
+    expect(() => run.logConfig([1] as unknown as Record<string, unknown>)).toThrow(InvalidConfigError);
     run.log({ ok: 5 });
     await run.finish();
     expect(metricKeys(db, run)).toEqual(["ok"]);

@@ -281,7 +281,7 @@ export class Run implements ExitParticipant {
       return;
     }
     if (!isPlainObject(config)) {
-      this.problem("config-type", `run.logConfig() takes an object, got ${describe(config)}.`);
+      this.configProblem({ kind: "config-type", message: `run.logConfig() takes an object, got ${describe(config)}.` });
       return;
     }
     const patch = this.cleanConfig(config, "logConfig");
