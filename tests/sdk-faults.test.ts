@@ -23,8 +23,8 @@ import { eventually, killFixtures, ROOT, type RunningChild, startFixture, tempDb
 afterEach(killFixtures);
 
 /** A training script driven from stdin (tests/fixtures/sdk-commands.mjs). */
-function commanded(env: Record<string, string>) {
-  const child = startFixture("sdk-commands.mjs", env, ROOT, { stdin: true });
+function commanded(env: Record<string, string>, cwd = ROOT) {
+  const child = startFixture("sdk-commands.mjs", env, cwd, { stdin: true });
   let next = 0;
   return {
     child,
@@ -157,6 +157,23 @@ describe("the database file removed or replaced under a running run (R10)", () =
     expect(child.stderr()).toMatch(noticed);
     await call("finish");
     expect(readFileSync(db).equals(before)).toBe(true);
+  });
+});
+
+describe("the file check does not mistake a moved working directory for a removed file", () => {
+  it("a relative db path keeps naming the opened file after process.chdir()", async () => {
+    const dir = tempDir();
+    const { child, call } = commanded({ DB: "relative.db" }, dir);
+    const runId = (await call("start")).split(" ")[1];
+    await call("chdir /");
+    // Past one heartbeat, when the writer checks the file.
+    for (let i = 0; i < 7; i++) {
+      await call("log 10");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    expect(await call("finish")).toBe("finished");
+    expect(child.stderr()).toBe("");
+    expect(pointCount(join(dir, "relative.db"), runId)).toBe(70);
   });
 });
 

@@ -9,6 +9,7 @@
  * delay the 5-second flush.
  */
 import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { type Db, openDatabase, runImmediate } from "../store/connection.js";
 import {
@@ -84,9 +85,8 @@ interface SeriesSlot {
 
 interface OpenDatabase {
   db: Db;
-  /** Identity of the file right after it was opened, to notice it being removed or replaced. */
-  dev: number;
-  ino: number;
+  /** The file right after it was opened (absolute path, device, inode), to notice it being removed or replaced; null in memory. */
+  identity: { path: string; dev: number; ino: number } | null;
 }
 
 type PendingOp = Exclude<ControlMessage, { op: "start" } | { op: "series" }>;
@@ -146,8 +146,10 @@ function database(path: string): Db {
   let open = databases.get(path);
   if (!open) {
     const db = openDatabase(path);
-    const stat = statSync(path);
-    open = { db, dev: stat.dev, ino: stat.ino };
+    // Absolute, so a later process.chdir() does not make the file look gone.
+    const absolute = resolve(path);
+    const stat = path === ":memory:" ? null : statSync(absolute);
+    open = { db, identity: stat === null ? null : { path: absolute, dev: stat.dev, ino: stat.ino } };
     databases.set(path, open);
   }
   return open.db;
@@ -294,17 +296,19 @@ function reportFailure(path: string, error: Error, now: number): void {
  * replaced by another file). Writing on would put points in a file nobody can
  * read, or into someone else's runs.
  */
-function fileIsGone(path: string, open: OpenDatabase): boolean {
+function fileIsGone(open: OpenDatabase): boolean {
+  const identity = open.identity;
+  if (identity === null) return false;
   try {
-    const stat = statSync(path);
-    return stat.dev !== open.dev || stat.ino !== open.ino;
+    const stat = statSync(identity.path);
+    return stat.dev !== identity.dev || stat.ino !== identity.ino;
   } catch {
     return true;
   }
 }
 
 function checkFiles(): void {
-  for (const [path, open] of databases) if (fileIsGone(path, open)) loseDatabase(path, open);
+  for (const [path, open] of databases) if (fileIsGone(open)) loseDatabase(path, open);
 }
 
 function loseDatabase(path: string, open: OpenDatabase): void {
