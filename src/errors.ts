@@ -9,6 +9,9 @@ export class StonksError extends Error {
 /** A metric value, key, step or call shape that cannot be logged. */
 export class InvalidMetricError extends StonksError {}
 
+/** A run option or config value (name, tag, notes, config key or value...) that cannot be stored as given (strict mode). */
+export class InvalidConfigError extends StonksError {}
+
 /** The database was written by a newer stonks, or is not a stonks database. */
 export class SchemaVersionError extends StonksError {}
 

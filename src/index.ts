@@ -1,4 +1,11 @@
-export { InvalidMetricError, NotFoundError, SchemaVersionError, StonksError, WriteError } from "./errors.js";
+export {
+  InvalidConfigError,
+  InvalidMetricError,
+  NotFoundError,
+  SchemaVersionError,
+  StonksError,
+  WriteError,
+} from "./errors.js";
 export { type OpenQueryOptions, open, StonksDatabase } from "./query/database.js";
 export { type LogOptions, Run, type StartRunOptions } from "./sdk/run.js";
 export { startRun } from "./sdk/start-run.js";
@@ -16,3 +23,4 @@ export type {
   RunStatus,
   SeriesRequest,
 } from "./types.js";
+export { MAX_KEY_LENGTH } from "./types.js";

@@ -1,7 +1,7 @@
 /** Public data shapes of the query API. Times are Unix seconds. */
-
-/** Longest metric key, in Unicode code points; the SDKs, the server and docs/schema.md share it. */
+/** Longest metric key, in Unicode code points; the SDKs and the API enforce it. */
 export const MAX_KEY_LENGTH = 1000;
+
 export type RunStatus = "running" | "completed" | "failed" | "interrupted";
 export type FinishStatus = Exclude<RunStatus, "running">;
 

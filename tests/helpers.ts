@@ -29,6 +29,8 @@ export interface RunningChild {
   stderr(): string;
   /** Resolves with the first stdout line matching the pattern. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Writes one line to the child's stdin (started with stdin: true). */
+  send(line: string): void;
   done: Promise<ChildResult>;
 }
 
@@ -41,11 +43,16 @@ export function killFixtures(): void {
 }
 
 /** Starts a fixture script (tests/fixtures/NAME) with node, collecting its output. */
-export function startFixture(name: string, env: Record<string, string> = {}, cwd = ROOT): RunningChild {
+export function startFixture(
+  name: string,
+  env: Record<string, string> = {},
+  cwd = ROOT,
+  options: { stdin?: boolean } = {},
+): RunningChild {
   const child = spawn(process.execPath, [join(FIXTURES, name)], {
     cwd,
     env: { ...process.env, STONKS_LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
   });
   children.add(child);
   let stdout = "";
@@ -72,6 +79,7 @@ export function startFixture(name: string, env: Record<string, string> = {}, cwd
   return {
     process: child,
     stderr: () => stderr,
+    send: (line) => child.stdin!.write(`${line}\n`),
     done,
     waitForLine(pattern, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 
 import stonks
 from stonks import _db, _store
-from conftest import dump_points, node_command, popen_python, query, run_node
+from conftest import dump_points, node_command, popen_python, query, run_node, run_python
 
 
 def python_view(path: str):
@@ -208,3 +209,90 @@ def test_eight_python_and_two_node_processes_log_into_one_file_at_once(db_path: 
             assert loss.values == expected_loss, run.name
             assert db.get_metrics(run.id, "train/acc").values == expected_acc, run.name
     assert query(db_path, "PRAGMA integrity_check") == [("ok",)]
+
+
+PYTHON_RUN_ROWS = """
+    import json, sys, time, stonks
+    db = sys.argv[1]
+    snapshots = []
+
+    def snapshot(step, run_id):
+        with stonks.open(db) as q:
+            run = q.get_run(run_id)
+        snapshots.append({
+            "step": step, "revision": run.revision, "status": run.status, "name": run.name,
+            "config": run.config, "tags": run.tags, "group": run.group, "jobType": run.job_type,
+            "notes": run.notes,
+            "provenance": {"host": run.host, "pid": run.pid, "command": run.command, "cwd": run.cwd,
+                           "gitCommit": run.git_commit, "gitDirty": run.git_dirty,
+                           "sdkLanguage": run.sdk_language, "sdkVersion": run.sdk_version},
+        })
+
+    run = stonks.start_run("rows", db=db, strict=True, run_name="first", tags=["a", "b"], group="g",
+                           job_type="train", notes="n",
+                           config={"lr": 0.1, "nested": {"layers": [64, 32], "act": "relu"}, "flag": True,
+                                   "none": None})
+    run.start()
+    run.flush()
+    snapshot("start", run.id)
+    run.log({"loss": 1})
+    time.sleep(1.0)
+    run.flush()
+    snapshot("log", run.id)
+    run.log_config({"lr": 0.2, "extra": "x", "nested": {"act": "gelu"}})
+    run.flush()
+    snapshot("log_config", run.id)
+    run.finish("completed")
+    snapshot("finish", run.id)
+    resumed = stonks.start_run("rows", db=db, strict=True, resume=run.id, tags=["c"], config={"resumed": True})
+    resumed.start()
+    resumed.flush()
+    snapshot("resume", run.id)
+    resumed.log({"loss": 2})
+    time.sleep(1.0)
+    resumed.flush()
+    snapshot("resume_log", run.id)
+    resumed.finish("failed")
+    snapshot("resume_finish", run.id)
+    print(json.dumps(snapshots))
+    """
+
+
+def test_both_sdks_write_the_same_run_rows_for_start_log_config_finish_and_resume(tmp_path) -> None:
+    # A repository of our own, so the git commit and dirty flag are known.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    (repo / "train.py").write_text("print('train')\n")
+    subprocess.run([*git, "-C", str(repo), "add", "train.py"], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-q", "-m", "x"], check=True)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    py_db, ts_db = str(tmp_path / "py.db"), str(tmp_path / "ts.db")
+    python = json.loads(run_python(PYTHON_RUN_ROWS, py_db, cwd=str(repo)).stdout)
+    node = subprocess.run(node_command("run_rows.mjs", ts_db), check=False, cwd=str(repo), capture_output=True,
+                          text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("STONKS_")})
+    assert node.returncode == 0, node.stderr
+    typescript = json.loads(node.stdout)
+
+    assert [s["step"] for s in python] == [s["step"] for s in typescript]
+    for py, ts in zip(python, typescript):
+        step = py["step"]
+        # Every change of the row (start, git provenance, config, status, resume) takes one revision.
+        assert py["revision"] - python[0]["revision"] == ts["revision"] - typescript[0]["revision"], step
+        for field in ("status", "name", "config", "tags", "group", "jobType", "notes"):
+            assert py[field] == ts[field], (step, field)
+        for language, snapshot in (("python", py), ("typescript", ts)):
+            provenance = snapshot["provenance"]
+            assert provenance["sdkLanguage"] == language
+            assert provenance["cwd"] == str(repo)
+            for field in ("host", "pid", "command", "sdkVersion"):
+                assert provenance[field], (language, step, field)
+            if step != "start":
+                assert (provenance["gitCommit"], provenance["gitDirty"]) == (head, False), (language, step)
+    # start 1, git provenance 2, log_config 3, finish 4, resume 5 (git kept from the start), finish 6.
+    assert [s["revision"] for s in typescript] == [1, 2, 3, 4, 5, 5, 6]
+    assert typescript[-1]["config"] == {"lr": 0.2, "nested": {"act": "gelu"}, "flag": True, "none": None,
+                                        "extra": "x", "resumed": True}

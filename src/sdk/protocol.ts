@@ -44,6 +44,24 @@ function flushIntervalMs(): number {
 }
 export const HEARTBEAT_INTERVAL_MS = 5000;
 
+/** Points waiting to be written (in memory) before new ones are dropped and counted: STONKS_MAX_PENDING_POINTS, default 50 million. */
+export const MAX_PENDING_POINTS = positiveEnv("STONKS_MAX_PENDING_POINTS", 50_000_000);
+
+function positiveEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** The points of one run that are not in the database yet, as the writer reports them after a failed flush. */
+export interface UnwrittenPoints {
+  runId: string;
+  dbPath: string;
+  /** Buffered and not written yet. */
+  pending: number;
+  /** Dropped because more than MAX_PENDING_POINTS were waiting. */
+  dropped: number;
+}
+
 export interface ProvenanceFields {
   host: string;
   pid: number;
@@ -66,13 +84,13 @@ export type ControlMessage =
       resume: string | null;
       provenance: ProvenanceFields;
     }
-  | { op: "series"; slot: number; runSeq: number; dbPath: string; key: string }
+  | { op: "series"; slot: number; runSeq: number; runId: string; dbPath: string; key: string }
   | { op: "config"; runSeq: number; dbPath: string; patch: Config }
   | { op: "git"; runSeq: number; dbPath: string; commit: string | null; dirty: boolean | null }
   | { op: "finish"; runSeq: number; dbPath: string; status: FinishStatus };
 
 export type StartReply =
-  | { ok: true; id: string; seq: number; experimentId: string; lastStep: number | null }
+  | { ok: true; id: string; seq: number; experimentId: string; lastStep: number | null; created: boolean }
   | { ok: false; error: string; kind: string };
 
 export interface WorkerData {

@@ -1,13 +1,14 @@
-import { InvalidMetricError, SchemaVersionError, StonksError, WriteError } from "../errors.js";
-import type { Config, FinishStatus, RunStatus } from "../types.js";
+import { InvalidConfigError, InvalidMetricError, SchemaVersionError, StonksError, WriteError } from "../errors.js";
+import { type Config, type FinishStatus, MAX_KEY_LENGTH, type RunStatus } from "../types.js";
 import { isRemoteUrl, resolveDbPath } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
+import { codePointLength, type Repair, toConfigJson, wellFormed } from "./clean.js";
 import { gitDirty, processProvenance, readGitCommit } from "./provenance.js";
 import { type ExitParticipant, type WriterClient, writer } from "./writer-client.js";
 
 export interface StartRunOptions {
-  /** Hyperparameters stored with the run. */
-  config?: Config;
+  /** Hyperparameters stored with the run, as JSON (see the docs for BigInt, Map, Set, cycles). */
+  config?: Record<string, unknown>;
   /** Database file: this option > STONKS_DB > ./stonks.db. */
   db?: string;
   /** Human-readable name shown in the dashboard. */
@@ -72,18 +73,22 @@ export class Run implements ExitParticipant {
   private dbPath = "";
   private finalStatus: RunStatus | null = null;
   private nextStep = 0;
+  /** Series slot of each key as logged; -1 for a key that is dropped (too long). */
   private readonly slots = new Map<string, number>();
+  /** Series slot of each key as stored: two malformed keys may repair to one. */
+  private readonly storedSlots = new Map<string, number>();
   private readonly warned = new Set<string>();
   private client: WriterClient | null = null;
   private pendingGit: (() => Promise<void>) | null = null;
+  private gitAtExit: (() => void) | null = null;
 
   constructor(experiment: string, options: StartRunOptions = {}) {
     if (typeof experiment !== "string" || experiment.trim() === "") {
       throw new StonksError("startRun needs an experiment name, a non-empty string such as startRun('my-experiment').");
     }
-    this.experiment = experiment;
-    this.options = options;
     this.strict = options.strict === true;
+    this.experiment = this.text(experiment, "the experiment name");
+    this.options = options;
   }
 
   /** The run's UUID (available once started). */
@@ -114,13 +119,13 @@ export class Run implements ExitParticipant {
         op: "start",
         dbPath: target,
         experiment: this.experiment,
-        name: this.options.runName ?? null,
+        name: this.optionalText(this.options.runName, "the run name"),
         config,
         tags: this.cleanTags(this.options.tags),
-        group: this.options.group ?? null,
-        jobType: this.options.jobType ?? null,
-        notes: this.options.notes ?? null,
-        resume: this.options.resume ?? null,
+        group: this.optionalText(this.options.group, "the group"),
+        jobType: this.optionalText(this.options.jobType, "the job type"),
+        notes: this.optionalText(this.options.notes, "the notes"),
+        resume: this.optionalText(this.options.resume, "the resume id"),
         provenance: processProvenance(),
       });
       if (!reply.ok) {
@@ -133,7 +138,8 @@ export class Run implements ExitParticipant {
       this.nextStep = reply.lastStep === null ? 0 : reply.lastStep + 1;
       this.state = "running";
       client.addParticipant(this);
-      this.recordGit(client, target);
+      // As in the Python SDK: provenance describes the code that created the run; a resume keeps it.
+      if (reply.created) this.recordGit(client, target);
     } catch (error) {
       if (this.strict) throw error;
       this.state = "disabled";
@@ -146,14 +152,18 @@ export class Run implements ExitParticipant {
     const commit = readGitCommit();
     if (commit === null) return;
     const runSeq = this.seq;
-    client.send({ op: "git", runSeq, dbPath, commit, dirty: null });
     // Spawning git costs milliseconds; do it off the startRun() path (or at finish for short runs).
+    // One write of both fields, as the Python SDK does: one revision for the run's row.
     this.pendingGit = async () => {
       this.pendingGit = null;
       clearTimeout(timer);
       const dirty = await gitDirty();
+      if (this.gitAtExit === null) return;
+      this.gitAtExit = null;
       client.send({ op: "git", runSeq, dbPath, commit, dirty });
     };
+    // A process ending before git answered still records the commit.
+    this.gitAtExit = () => client.send({ op: "git", runSeq, dbPath, commit, dirty: null });
     const timer = setTimeout(() => void this.pendingGit?.(), 100);
     timer.unref();
   }
@@ -173,6 +183,8 @@ export class Run implements ExitParticipant {
       this.problem("metrics-type", `run.log() takes an object of metric values, got ${describe(metrics)}.`);
       return;
     }
+    // Strict is all or nothing: every value and new key is checked before the first point is written.
+    if (this.strict) this.checkCall(metrics);
     let step: number;
     const requested = options?.step;
     if (requested === undefined) {
@@ -196,24 +208,80 @@ export class Run implements ExitParticipant {
         continue;
       }
       let slot = this.slots.get(key);
-      if (slot === undefined) {
-        slot = client.registerSeries(this.dbPath, this.seq, key);
-        this.slots.set(key, slot);
-      }
+      if (slot === undefined) slot = this.newSlot(key);
+      if (slot < 0) continue;
       client.push(slot, step, value, time);
     }
     client.commit();
   }
 
+  /** Throws (strict mode) for the first value or new key of the call that would not be stored as given. */
+  private checkCall(metrics: Record<string, unknown>): void {
+    for (const key in metrics) {
+      const raw = metrics[key];
+      const value = typeof raw === "number" ? raw : toNumber(raw);
+      if (value - value !== 0 || key === "") this.invalidValue(key, raw);
+      if (!this.slots.has(key)) this.storedKey(key);
+    }
+  }
+
+  /** The key as stored: well-formed text; null when it is too long and dropped. Only for keys seen the first time. */
+  private storedKey(key: string): string | null {
+    const stored = wellFormed(key, "metric key", (repair) => this.keyProblem(repair.kind, repair.message));
+    if (stored.length > MAX_KEY_LENGTH && codePointLength(stored) > MAX_KEY_LENGTH) {
+      this.keyProblem(
+        `key-length:${key}`,
+        `metric key ${JSON.stringify(`${stored.slice(0, 40)}...`)} is ${codePointLength(stored)} characters long, more than the ${MAX_KEY_LENGTH} allowed; its values are dropped (warned once per key).`,
+      );
+      return null;
+    }
+    return stored;
+  }
+
+  /** The slow path of log(): a key seen for the first time. */
+  private newSlot(key: string): number {
+    const stored = this.storedKey(key);
+    let slot = -1;
+    if (stored !== null) {
+      slot = this.storedSlots.get(stored) ?? this.client!.registerSeries(this.dbPath, this.seq, this.runId!, stored);
+      this.storedSlots.set(stored, slot);
+    }
+    this.slots.set(key, slot);
+    return slot;
+  }
+
+  private keyProblem(kind: string, message: string): void {
+    if (this.strict) throw new InvalidMetricError(message);
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    logger.warn(message);
+  }
+
+  /** Config keys and values, run options: warn once per problem (strict: throw InvalidConfigError). */
+  private readonly configProblem = (repair: Repair): void => {
+    if (this.strict) throw new InvalidConfigError(repair.message);
+    if (this.warned.has(repair.kind)) return;
+    this.warned.add(repair.kind);
+    logger.warn(repair.message);
+  };
+
+  private text(value: string, what: string): string {
+    return wellFormed(value, what, this.configProblem);
+  }
+
+  private optionalText(value: string | undefined, what: string): string | null {
+    return typeof value === "string" ? this.text(value, what) : (value ?? null);
+  }
+
   /** Merges keys into the stored config (later keys win). */
-  logConfig(config: Config): void {
+  logConfig(config: Record<string, unknown>): void {
     if (this.state === "created") this.start();
     if (this.state !== "running") {
       this.problem("config-state", `run.logConfig() was called on ${this.describeState()}; the config was not stored.`);
       return;
     }
     if (!isPlainObject(config)) {
-      this.problem("config-type", `run.logConfig() takes an object, got ${describe(config)}.`);
+      this.configProblem({ kind: "config-type", message: `run.logConfig() takes an object, got ${describe(config)}.` });
       return;
     }
     const patch = this.cleanConfig(config, "logConfig");
@@ -247,6 +315,8 @@ export class Run implements ExitParticipant {
   }
 
   onProcessExit(status: FinishStatus): void {
+    this.gitAtExit?.();
+    this.gitAtExit = null;
     if (this.state === "running") this.markFinished(status);
   }
 
@@ -264,8 +334,7 @@ export class Run implements ExitParticipant {
 
   private raiseWriteError(): void {
     const message = this.client!.takeWriteError();
-    if (message !== null)
-      throw new WriteError(`a write to ${this.dbPath} failed (${message}); the points are kept and retried.`);
+    if (message !== null) throw new WriteError(`${message}.`);
   }
 
   private invalidValue(key: string, raw: unknown): void {
@@ -291,15 +360,11 @@ export class Run implements ExitParticipant {
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string" || t === "")) {
       throw new StonksError("tags must be an array of non-empty strings.");
     }
-    return [...new Set(tags as string[])];
+    return [...new Set((tags as string[]).map((tag) => this.text(tag, "a tag")))];
   }
 
   private cleanConfig(config: unknown, where: string): Config {
-    if (!isPlainObject(config)) throw new InvalidMetricError(`${where} must be an object of hyperparameters.`);
-    try {
-      return JSON.parse(JSON.stringify(config)) as Config;
-    } catch (error) {
-      throw new InvalidMetricError(`${where} must be JSON-serialisable: ${(error as Error).message}`);
-    }
+    if (!isPlainObject(config)) throw new InvalidConfigError(`${where} must be an object of hyperparameters.`);
+    return toConfigJson(config, this.configProblem);
   }
 }

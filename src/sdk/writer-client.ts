@@ -12,17 +12,21 @@ import {
   CTRL_SLOTS,
   Ctrl,
   FLUSH_EVERY_POINTS,
+  MAX_PENDING_POINTS,
   RECORD_FIELDS,
   RING_RECORDS,
   type StartReply,
+  type UnwrittenPoints,
 } from "./protocol.js";
 
 const MASK = RING_RECORDS - 1;
 /** Points kept in memory while the ring is full, before counted drops begin. */
-const OVERFLOW_CAP = 50_000_000;
+const OVERFLOW_CAP = MAX_PENDING_POINTS;
 const OVERFLOW_BLOCK = 1 << 16;
 const START_TIMEOUT_MS = 30_000;
-const EXIT_FLUSH_TIMEOUT_MS = 30_000;
+/** How long the exit hooks keep retrying a failing write: 30 s, or STONKS_EXIT_TIMEOUT seconds. */
+const EXIT_FLUSH_TIMEOUT_MS =
+  Number(process.env.STONKS_EXIT_TIMEOUT) > 0 ? Number(process.env.STONKS_EXIT_TIMEOUT) * 1000 : 30_000;
 
 /** Called by the exit hooks so unfinished runs record their final status first. */
 export interface ExitParticipant {
@@ -36,6 +40,9 @@ export class WriterClient {
   private readonly control: MessageChannel;
   private readonly replies: MessageChannel;
   private readonly errors: MessageChannel;
+  private readonly unwritten: MessageChannel;
+  /** Run id of each series slot, to say at exit whose points were not written. */
+  private readonly slotRuns: string[] = [];
   private head = 0;
   private cachedTail = 0;
   private sinceSignal = 0;
@@ -61,6 +68,7 @@ export class WriterClient {
     this.control = new MessageChannel();
     this.replies = new MessageChannel();
     this.errors = new MessageChannel();
+    this.unwritten = new MessageChannel();
     this.worker = new Worker(new URL("./writer-worker.js", import.meta.url), {
       workerData: {
         ctrl: ctrlBuffer,
@@ -68,14 +76,15 @@ export class WriterClient {
         control: this.control.port2,
         replies: this.replies.port2,
         errors: this.errors.port2,
+        unwritten: this.unwritten.port2,
       },
-      transferList: [this.control.port2, this.replies.port2, this.errors.port2],
+      transferList: [this.control.port2, this.replies.port2, this.errors.port2, this.unwritten.port2],
       // Flags meant for the main script (node --input-type=module -e ...) break a worker's boot.
       execArgv: process.execArgv.filter((flag) => !/^--(input-type|eval|print)\b|^-[ep]$/.test(flag)),
     });
     // The writer must never keep a finished script alive; exit hooks drain it.
     this.worker.unref();
-    for (const port of [this.control.port1, this.replies.port1, this.errors.port1]) port.unref();
+    for (const port of [this.control.port1, this.replies.port1, this.errors.port1, this.unwritten.port1]) port.unref();
     this.worker.on("error", (error) => {
       this.dead = true;
       logger.error(`the stonks writer thread failed: ${error.message}`);
@@ -104,9 +113,10 @@ export class WriterClient {
   }
 
   /** A new series slot; the worker learns its (run, key) before any point uses it. */
-  registerSeries(dbPath: string, runSeq: number, key: string): number {
+  registerSeries(dbPath: string, runSeq: number, runId: string, key: string): number {
     const slot = this.nextSlot++;
-    this.control.port1.postMessage({ op: "series", slot, runSeq, dbPath, key } satisfies ControlMessage);
+    this.slotRuns[slot] = runId;
+    this.control.port1.postMessage({ op: "series", slot, runSeq, runId, dbPath, key } satisfies ControlMessage);
     return slot;
   }
 
@@ -214,7 +224,7 @@ export class WriterClient {
       if (received === undefined) break;
       this.lastError = received.message as string;
     }
-    return this.lastError ?? "a write to the database failed";
+    return this.lastError ?? "a write to the database failed; the points are kept and retried";
   }
 
   private requestFlush(): number {
@@ -235,7 +245,7 @@ export class WriterClient {
     // The failure is reported here, so a strict run's next log() does not raise it again.
     const message = this.takeWriteError() ?? this.lastError;
     if (Atomics.load(this.ctrl, Ctrl.FlushFailed) === 1) {
-      throw new WriteError(`points could not be written yet (${message}); they are kept and retried.`);
+      throw new WriteError(`points could not be written yet: ${message}.`);
     }
   }
 
@@ -304,11 +314,46 @@ export class WriterClient {
   private drainAtExit(status: FinishStatus): void {
     for (const participant of [...this.participants]) participant.onProcessExit(status);
     if (!this.flushSync()) {
+      this.takeWriteError();
       logger.error(
-        `exiting before every point could be written to the database (${this.lastError ?? "timed out"}); the last points may be missing.`,
+        `exiting before every point could be written (${this.lastError ?? "the writer did not finish in time"}); not written: ${this.describeUnwritten()}.`,
       );
     }
     if (this.droppedPoints > 0) logger.error(`${this.droppedPoints} points were dropped because the disk fell behind.`);
+  }
+
+  /** Per run: points the writer holds (its last report) plus points it has not taken from the ring yet. */
+  private describeUnwritten(): string {
+    const byRun = new Map<string, { dbPath: string; points: number; dropped: number }>();
+    let latest: UnwrittenPoints[] = [];
+    for (;;) {
+      const received = receiveMessageOnPort(this.unwritten.port1);
+      if (received === undefined) break;
+      latest = received.message as UnwrittenPoints[];
+    }
+    for (const entry of latest)
+      byRun.set(entry.runId, { dbPath: entry.dbPath, points: entry.pending, dropped: entry.dropped });
+    const countRecord = (slot: number) => {
+      const runId = this.slotRuns[slot];
+      const found = byRun.get(runId);
+      if (found) found.points++;
+      else byRun.set(runId, { dbPath: "", points: 1, dropped: 0 });
+    };
+    const tail = Atomics.load(this.ctrl, Ctrl.Tail);
+    for (let record = tail; record !== this.head; record = (record + 1) | 0) {
+      countRecord(this.ring[(record & MASK) * RECORD_FIELDS]);
+    }
+    for (let b = 0; b < this.overflow.length; b++) {
+      const block = this.overflow[b];
+      const end = b === this.overflow.length - 1 ? this.overflowWrite : OVERFLOW_BLOCK;
+      for (let i = b === 0 ? this.overflowRead : 0; i < end; i++) countRecord(block[i * RECORD_FIELDS]);
+    }
+    const parts = [...byRun].map(([runId, entry]) => {
+      const where = entry.dbPath === "" ? "" : ` (${entry.dbPath})`;
+      const dropped = entry.dropped > 0 ? `, and ${entry.dropped} dropped earlier` : "";
+      return `${entry.points} points of run ${runId}${where}${dropped}`;
+    });
+    return parts.length === 0 ? "the runs' final status" : parts.join("; ");
   }
 }
 

@@ -26,6 +26,8 @@ export interface StartedRun {
   experimentId: string;
   /** Last step logged before (for resumed runs), else null. */
   lastStep: number | null;
+  /** True for a new run, false for a resumed one. */
+  created: boolean;
 }
 
 /** The highest revision of any run (0 for none). */
@@ -77,7 +79,7 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
     p.sdkVersion,
     nextRevision(db),
   );
-  return { id, seq: Number(info.lastInsertRowid), experimentId, lastStep: null };
+  return { id, seq: Number(info.lastInsertRowid), experimentId, lastStep: null, created: true };
 }
 
 /**
@@ -127,7 +129,7 @@ export function resumeRun(db: Db, experimentName: string, resume: string, run: N
   const last = stmt(db, "SELECT MAX(last_step) AS s FROM series WHERE run_seq = ?").get(row.seq) as {
     s: number | null;
   };
-  return { id: row.id, seq: row.seq, experimentId: row.experiment_id, lastStep: last.s };
+  return { id: row.id, seq: row.seq, experimentId: row.experiment_id, lastStep: last.s, created: false };
 }
 
 export function finishRun(db: Db, runSeq: number, status: FinishStatus, now: number): void {
@@ -151,11 +153,12 @@ export function mergeRunConfig(db: Db, runSeq: number, patch: Config): void {
   );
 }
 
-/** Records the git commit and dirty flag, found after the run started. */
+/** Records the git commit and dirty flag, found after the run started: a change of the run's row like any other. */
 export function updateGitProvenance(db: Db, runSeq: number, commit: string | null, dirty: boolean | null): void {
-  stmt(db, "UPDATE runs SET git_commit = ?, git_dirty = ? WHERE seq = ?").run(
+  stmt(db, "UPDATE runs SET git_commit = ?, git_dirty = ?, revision = ? WHERE seq = ?").run(
     commit,
     dirty === null ? null : dirty ? 1 : 0,
+    nextRevision(db),
     runSeq,
   );
 }
