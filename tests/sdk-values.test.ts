@@ -258,9 +258,9 @@ describe("config values JSON has no direct form for (R8)", () => {
       name: "nesting deeper than 64 levels: [Too deep]",
       config: () => ({ deep: nested(70) }),
       stored: (c) => {
-        // The config object is level 0, so the container at level 65 is cut.
+        // The config object is level 1 (as in Python), c.deep level 2: the container at level 65 is cut.
         let at = c.deep as Record<string, unknown>;
-        for (let level = 1; level < 64; level++) at = at.d as Record<string, unknown>;
+        for (let level = 2; level < 64; level++) at = at.d as Record<string, unknown>;
         expect(at.d).toBe("[Too deep]");
       },
       warning: /deeper than 64 levels/,

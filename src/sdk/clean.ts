@@ -5,7 +5,7 @@
  */
 import type { Config, JsonValue } from "../types.js";
 
-/** Containers nested deeper than this below the config object are stored as "[Too deep]". */
+/** Containers nested deeper than this (the config object is level 1) are stored as "[Too deep]", as in Python. */
 export const MAX_CONFIG_DEPTH = 64;
 
 /** Something a value had to be changed for; `kind` groups warnings (one per kind). */
@@ -133,5 +133,5 @@ export function toConfigJson(config: Record<string, unknown>, report: ReportRepa
     }
   };
 
-  return convert(config, "", 0) as Config;
+  return convert(config, "", 1) as Config;
 }
