@@ -1,4 +1,11 @@
-export { InvalidMetricError, NotFoundError, SchemaVersionError, StonksError, WriteError } from "./errors.js";
+export {
+  InvalidMetricError,
+  NotAStonksFileError,
+  NotFoundError,
+  SchemaVersionError,
+  StonksError,
+  WriteError,
+} from "./errors.js";
 export { type OpenQueryOptions, open, StonksDatabase } from "./query/database.js";
 export { type LogOptions, Run, type StartRunOptions } from "./sdk/run.js";
 export { startRun } from "./sdk/start-run.js";

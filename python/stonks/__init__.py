@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 
-from ._errors import InvalidMetricError, NotFoundError, SchemaVersionError, StonksError, WriteError
+from ._errors import (
+    InvalidMetricError,
+    NotAStonksFileError,
+    NotFoundError,
+    SchemaVersionError,
+    StonksError,
+    WriteError,
+)
 
 if TYPE_CHECKING:
     from ._query import Database, Experiment, MetricSeries, MetricSummary, RunInfo
@@ -26,6 +33,7 @@ __all__ = [
     "InvalidMetricError",
     "MetricSeries",
     "MetricSummary",
+    "NotAStonksFileError",
     "NotFoundError",
     "Run",
     "RunInfo",
