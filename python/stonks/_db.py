@@ -22,6 +22,10 @@ APPLICATION_ID = 0x53544E4B
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 #: Pages after which a commit checkpoints the log (SQLite's default, set explicitly for both SDKs).
 WAL_AUTOCHECKPOINT_PAGES = 1000
+#: Size of the write-ahead log past which a writer checkpoints and truncates it itself (checkpoint_if_large).
+WAL_TRUNCATE_BYTES = 16 * 1024 * 1024
+#: How long that checkpoint waits for readers to finish; a later commit tries again.
+_TRUNCATE_WAIT_MS = 1000
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_.*\.sql$")
 _REMOTE = re.compile(r"^https?://", re.IGNORECASE)
@@ -207,6 +211,30 @@ def _upgrade(conn: sqlite3.Connection) -> None:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     run_immediate(conn, apply)
+
+
+def checkpoint_if_large(conn: sqlite3.Connection, path: str) -> None:
+    """Called by writers after a commit: truncates the write-ahead log once it passes WAL_TRUNCATE_BYTES.
+
+    SQLite's automatic checkpoint never waits for readers, and the log starts
+    over only when no reader is using it: with a server reading all the time
+    that moment may never come and the log grows without bound. This waits
+    briefly for the readers, copies the whole log into the file and truncates it.
+    """
+    try:
+        size = os.stat(path + "-wal").st_size
+    except OSError:
+        return
+    if size < WAL_TRUNCATE_BYTES:
+        return
+    conn.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error:
+        # The points are committed already; a checkpoint that fails now is tried again after the next commit.
+        pass
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def run_immediate(conn: sqlite3.Connection, fn: Callable[[], T], attempts: int = 5) -> T:

@@ -559,6 +559,7 @@ class Run:
             self._ops.popleft()
         if git is not None and self._git is git:
             self._git = None
+        _db.checkpoint_if_large(conn, self.db)
 
     def _discard_orphaned(self, conn: sqlite3.Connection) -> bool:
         """True (and drops everything) when the run's row was deleted by someone else."""

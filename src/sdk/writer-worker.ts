@@ -7,7 +7,7 @@
  * delay the 5-second flush.
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { type Db, openDatabase, runImmediate } from "../store/connection.js";
+import { checkpointIfLarge, type Db, openDatabase, runImmediate } from "../store/connection.js";
 import {
   appendPoints,
   ensureSeries,
@@ -265,6 +265,7 @@ function writeDatabase(path: string, now: number, heartbeatDue: boolean): void {
   }
   pendingOps = pendingOps.filter((op) => op.dbPath !== path);
   for (const op of ops) if (op.op === "finish") activeRuns.delete(runKey(path, op.runSeq));
+  checkpointIfLarge(db);
 }
 
 function loop(): never {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
@@ -39,6 +39,10 @@ export const APPLICATION_ID = 0x53544e4b;
 export const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 /** Pages after which a commit checkpoints the log (SQLite's default, set explicitly for both SDKs). */
 export const WAL_AUTOCHECKPOINT_PAGES = 1000;
+/** Size of the write-ahead log past which a writer checkpoints and truncates it itself (checkpointIfLarge). */
+export const WAL_TRUNCATE_BYTES = 16 * 1024 * 1024;
+/** How long that checkpoint waits for readers to finish; a later commit tries again. */
+const TRUNCATE_WAIT_MS = 1000;
 
 export interface OpenOptions {
   /** Create the file (and schema) when missing. Default true. */
@@ -184,6 +188,32 @@ function upgrade(db: Db): void {
     }
     if (applicationId(db) !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
   });
+}
+
+/**
+ * Called by writers after a commit. SQLite's automatic checkpoint never waits
+ * for readers, and the log starts over only when no reader is using it: with a
+ * server reading all the time that moment may never come and the log grows
+ * without bound. Past WAL_TRUNCATE_BYTES this waits briefly for the readers,
+ * copies the whole log into the file and truncates it.
+ */
+export function checkpointIfLarge(db: Db): void {
+  if (db.memory || db.readonly) return;
+  let size: number;
+  try {
+    size = statSync(`${db.name}-wal`).size;
+  } catch {
+    return;
+  }
+  if (size < WAL_TRUNCATE_BYTES) return;
+  db.pragma(`busy_timeout = ${TRUNCATE_WAIT_MS}`);
+  try {
+    db.pragma("wal_checkpoint(TRUNCATE)");
+  } catch {
+    // The points are committed already; a checkpoint that fails now is tried again after the next commit.
+  } finally {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
 }
 
 function isBusy(error: unknown): boolean {
