@@ -61,7 +61,9 @@ function startDashboard(url) {
       for (const experiment of experiments) {
         const runs = await (await fetch(`${url}/api/experiments/${experiment.id}/runs`)).json();
         const list = Array.isArray(runs) ? runs : runs.runs;
-        const series = list.flatMap((run) => Array.from({ length: METRICS }, (_, m) => ({ run_id: run.id, key: `m${m}` })));
+        const series = list.flatMap((run) =>
+          Array.from({ length: METRICS }, (_, m) => ({ run_id: run.id, key: `m${m}` })),
+        );
         if (series.length === 0) continue;
         const response = await fetch(`${url}/api/series`, {
           method: "POST",
@@ -159,7 +161,9 @@ console.log(`| writers | ${WRITERS.join(", ")} (${points.toLocaleString("en-US")
 console.log(`| largest -wal while writing | ${(largest / MiB).toFixed(1)} MiB |`);
 console.log(`| -wal 3 s after the writers finished, server still open | ${(finalWhileServing / MiB).toFixed(1)} MiB |`);
 console.log(`| database file | ${(dbSize / MiB).toFixed(1)} MiB |`);
-console.log(`| ingest, all writers together | ${Math.round(points / seconds).toLocaleString("en-US")} points/s (${seconds.toFixed(1)} s) |`);
+console.log(
+  `| ingest, all writers together | ${Math.round(points / seconds).toLocaleString("en-US")} points/s (${seconds.toFixed(1)} s) |`,
+);
 console.log(`| dashboard during the run | ${events} live events, ${seriesReads} series reads |`);
 console.log(
   `\n${cpus().length} × ${cpus()[0].model}, Node ${process.version}; load ${loadavg()

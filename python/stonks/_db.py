@@ -26,6 +26,8 @@ WAL_AUTOCHECKPOINT_PAGES = 1000
 WAL_TRUNCATE_BYTES = 16 * 1024 * 1024
 #: How long that checkpoint waits for readers to finish; a later commit tries again.
 _TRUNCATE_WAIT_MS = 1000
+#: Per database path: the log size at which to try again after a checkpoint found readers busy.
+_truncate_retry_at: Dict[str, int] = {}
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_.*\.sql$")
 _REMOTE = re.compile(r"^https?://", re.IGNORECASE)
@@ -225,16 +227,23 @@ def checkpoint_if_large(conn: sqlite3.Connection, path: str) -> None:
         size = os.stat(path + "-wal").st_size
     except OSError:
         return
-    if size < WAL_TRUNCATE_BYTES:
+    if size < max(WAL_TRUNCATE_BYTES, _truncate_retry_at.get(path, 0)):
         return
     conn.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
+    done = False
     try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        done = busy == 0
     except sqlite3.Error:
-        # The points are committed already; a checkpoint that fails now is tried again after the next commit.
+        # The points are committed already; a checkpoint that fails now is tried again later.
         pass
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # Readers that stay busy must not make every commit wait: try again once the log has grown further.
+    if done:
+        _truncate_retry_at.pop(path, None)
+    else:
+        _truncate_retry_at[path] = size + WAL_TRUNCATE_BYTES
 
 
 def run_immediate(conn: sqlite3.Connection, fn: Callable[[], T], attempts: int = 5) -> T:

@@ -43,6 +43,8 @@ export const WAL_AUTOCHECKPOINT_PAGES = 1000;
 export const WAL_TRUNCATE_BYTES = 16 * 1024 * 1024;
 /** How long that checkpoint waits for readers to finish; a later commit tries again. */
 const TRUNCATE_WAIT_MS = 1000;
+/** Per writer connection: the log size at which to try again after a checkpoint found readers busy. */
+const truncateRetryAt = new WeakMap<Db, number>();
 
 export interface OpenOptions {
   /** Create the file (and schema) when missing. Default true. */
@@ -205,15 +207,20 @@ export function checkpointIfLarge(db: Db): void {
   } catch {
     return;
   }
-  if (size < WAL_TRUNCATE_BYTES) return;
+  if (size < Math.max(WAL_TRUNCATE_BYTES, truncateRetryAt.get(db) ?? 0)) return;
   db.pragma(`busy_timeout = ${TRUNCATE_WAIT_MS}`);
+  let done = false;
   try {
-    db.pragma("wal_checkpoint(TRUNCATE)");
+    const [result] = db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+    done = result?.busy === 0;
   } catch {
-    // The points are committed already; a checkpoint that fails now is tried again after the next commit.
+    // The points are committed already; a checkpoint that fails now is tried again later.
   } finally {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   }
+  // Readers that stay busy must not make every commit wait: try again once the log has grown further.
+  if (done) truncateRetryAt.delete(db);
+  else truncateRetryAt.set(db, size + WAL_TRUNCATE_BYTES);
 }
 
 function isBusy(error: unknown): boolean {
