@@ -15,6 +15,9 @@ export class InvalidConfigError extends StonksError {}
 /** The database was written by a newer stonks, or is not a stonks database. */
 export class SchemaVersionError extends StonksError {}
 
+/** The file is not a stonks database (another program's SQLite file, or not SQLite at all); it was left untouched. */
+export class NotAStonksFileError extends SchemaVersionError {}
+
 /** A write to the database failed and is being retried (strict mode surfaces it). */
 export class WriteError extends StonksError {}
 

@@ -1,6 +1,7 @@
 export {
   InvalidConfigError,
   InvalidMetricError,
+  NotAStonksFileError,
   NotFoundError,
   SchemaVersionError,
   StonksError,

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 
-from ._errors import InvalidConfigError, InvalidMetricError, NotFoundError, SchemaVersionError, StonksError, WriteError
+from ._errors import (
+    InvalidConfigError,
+    InvalidMetricError,
+    NotAStonksFileError,
+    NotFoundError,
+    SchemaVersionError,
+    StonksError,
+    WriteError,
+)
 
 if TYPE_CHECKING:
     from ._query import Database, Experiment, MetricSeries, MetricSummary, RunInfo
@@ -31,6 +39,7 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "MetricSeries",
     "MetricSummary",
+    "NotAStonksFileError",
     "NotFoundError",
     "Run",
     "RunInfo",

@@ -10,11 +10,24 @@ import os
 import re
 import sqlite3
 import time
-from typing import Callable, List, Optional, Tuple, TypeVar
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
-from ._errors import SchemaVersionError, StonksError
+from ._errors import NotAStonksFileError, SchemaVersionError, StonksError
 
 BUSY_TIMEOUT_MS = 10_000
+#: ``PRAGMA application_id`` of every stonks file: "STNK" in ASCII.
+APPLICATION_ID = 0x53544E4B
+#: Bytes the write-ahead log is cut back to after a checkpoint resets it; without
+#: a limit it keeps the size of its largest burst forever.
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: Pages after which a commit checkpoints the log (SQLite's default, set explicitly for both SDKs).
+WAL_AUTOCHECKPOINT_PAGES = 1000
+#: Size of the write-ahead log past which a writer checkpoints and truncates it itself (checkpoint_if_large).
+WAL_TRUNCATE_BYTES = 16 * 1024 * 1024
+#: How long that checkpoint waits for readers to finish; a later commit tries again.
+_TRUNCATE_WAIT_MS = 1000
+#: Per database path: the log size at which to try again after a checkpoint found readers busy.
+_truncate_retry_at: Dict[str, int] = {}
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_.*\.sql$")
 _REMOTE = re.compile(r"^https?://", re.IGNORECASE)
@@ -22,6 +35,7 @@ _REMOTE = re.compile(r"^https?://", re.IGNORECASE)
 T = TypeVar("T")
 
 _migrations: Optional[List[Tuple[int, str]]] = None
+_shapes: Dict[int, str] = {}
 
 
 def resolve_db_path(db: Optional[str] = None) -> str:
@@ -85,10 +99,10 @@ def is_busy(error: BaseException) -> bool:
 
 
 def connect(path: str, create: bool = True) -> sqlite3.Connection:
-    """Opens ``path``: busy timeout, foreign keys, version check, WAL, synchronous=NORMAL, migrations.
+    """Opens ``path``: busy timeout, foreign keys, recognition, WAL, synchronous=NORMAL, migrations.
 
-    A file of a newer schema version raises SchemaVersionError before anything
-    is written to it.
+    A file that is not a stonks database, or is of a newer schema version,
+    raises (NotAStonksFileError / SchemaVersionError) before anything is written to it.
     """
     if path != ":memory:" and not create and not os.path.exists(path):
         raise StonksError(
@@ -101,54 +115,135 @@ def connect(path: str, create: bool = True) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        try:
-            # One snapshot for the version and the table check: another process may be
-            # committing the first migration between two separate reads.
-            conn.execute("BEGIN")
-            try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                _check_version(conn, path, version)
-            finally:
-                conn.execute("COMMIT")
-        except sqlite3.DatabaseError as error:
-            raise SchemaVersionError(f"{path} is not a SQLite database stonks can read: {error}") from None
+        # Recognise the file before anything writes: someone else's file, or a newer one, must stay untouched.
+        version, stamped = _recognise(conn, path)
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}").fetchone()
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}").fetchone()
         # synchronous first: switching a new file to WAL under the default FULL costs an fsync.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        if version < schema_version():
-            _migrate(conn, path)
+        if version < schema_version() or not stamped:
+            _upgrade(conn)
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _check_version(conn: sqlite3.Connection, path: str, version: int) -> None:
+_TABLE_SHAPE_SQL = (
+    "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+    "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, p.cid"
+)
+
+
+def _table_shape(conn: sqlite3.Connection) -> str:
+    """Every table of the file with its columns in order, as one comparable line: "a(x,y) b(z)"."""
+    columns: Dict[str, List[str]] = {}
+    for table, column in conn.execute(_TABLE_SHAPE_SQL):
+        columns.setdefault(table, []).append(column)
+    return " ".join(f"{table}({','.join(names)})" for table, names in columns.items())
+
+
+def _stonks_shape(version: int) -> str:
+    """The tables a stonks file of ``version`` has: the migrations up to it, applied to an empty database."""
+    if version not in _shapes:
+        scratch = sqlite3.connect(":memory:")
+        try:
+            for number, sql in migrations():
+                if number <= version:
+                    scratch.executescript(sql)
+            _shapes[version] = _table_shape(scratch)
+        finally:
+            scratch.close()
+    return _shapes[version]
+
+
+def _recognise(conn: sqlite3.Connection, path: str) -> Tuple[int, bool]:
+    """(user_version, stamped) of a file that is ours, reading only; raises for any other file.
+
+    A stonks file carries our application_id; one written before the stamp
+    existed is known by its exact tables and columns; an empty file is new.
+    """
+    try:
+        # One snapshot: read separately, a process creating the file in between
+        # could make a new stonks file look like someone else's database.
+        conn.execute("BEGIN")
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            shape = _table_shape(conn)
+        finally:
+            conn.execute("COMMIT")
+    except sqlite3.DatabaseError as error:
+        raise NotAStonksFileError(
+            f"{path} is not a stonks database ({error}); stonks left it untouched. Choose another file."
+        ) from None
     newest = schema_version()
-    if version > newest:
+    stamped = app_id == APPLICATION_ID
+    blank = app_id == 0 and version == 0 and shape == ""
+    older = app_id == 0 and 1 <= version <= newest and shape == _stonks_shape(version)
+    if version > newest and app_id in (0, APPLICATION_ID):
+        # Without the stamp this may be another program's file too: say both, touch nothing.
+        also = "" if stamped else ", or is not a stonks database"
         raise SchemaVersionError(
-            f"{path} uses stonks schema version {version}, newer than this stonks understands ({newest}). "
+            f"{path} uses stonks schema version {version}, newer than this stonks understands ({newest}){also}. "
             "Upgrade stonks (pip install -U stonks) to use it; the file was left untouched."
         )
-    if version == 0:
-        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-        if tables > 0:
-            raise SchemaVersionError(f"{path} is a SQLite database but not a stonks database; choose another file.")
+    if not (stamped or blank or older):
+        raise NotAStonksFileError(
+            f"{path} is a SQLite database of another program, not a stonks database; "
+            "stonks left it untouched. Choose another file."
+        )
+    return version, stamped
 
 
-def _migrate(conn: sqlite3.Connection, path: str) -> None:
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Applies the missing migrations and stamps the application id, in one transaction."""
+
     def apply() -> None:
         # Another process may have migrated between our check and the lock.
         current = conn.execute("PRAGMA user_version").fetchone()[0]
-        _check_version(conn, path, current)
         for version, sql in migrations():
             if version <= current:
                 continue
             for statement in split_statements(sql):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
+        if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     run_immediate(conn, apply)
+
+
+def checkpoint_if_large(conn: sqlite3.Connection, path: str) -> None:
+    """Called by writers after a commit: truncates the write-ahead log once it passes WAL_TRUNCATE_BYTES.
+
+    SQLite's automatic checkpoint never waits for readers, and the log starts
+    over only when no reader is using it: with a server reading all the time
+    that moment may never come and the log grows without bound. This waits
+    briefly for the readers, copies the whole log into the file and truncates it.
+    """
+    try:
+        size = os.stat(path + "-wal").st_size
+    except OSError:
+        return
+    if size < max(WAL_TRUNCATE_BYTES, _truncate_retry_at.get(path, 0)):
+        return
+    conn.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
+    done = False
+    try:
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        done = busy == 0
+    except sqlite3.Error:
+        # The points are committed already; a checkpoint that fails now is tried again later.
+        pass
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # Readers that stay busy must not make every commit wait: try again once the log has grown further.
+    if done:
+        _truncate_retry_at.pop(path, None)
+    else:
+        _truncate_retry_at[path] = size + WAL_TRUNCATE_BYTES
 
 
 def run_immediate(conn: sqlite3.Connection, fn: Callable[[], T], attempts: int = 5) -> T:

@@ -18,6 +18,10 @@ class SchemaVersionError(StonksError):
     """The database was written by a newer stonks, or is not a stonks database."""
 
 
+class NotAStonksFileError(SchemaVersionError):
+    """The file is not a stonks database (another program's SQLite file, or not SQLite); it was left untouched."""
+
+
 class WriteError(StonksError):
     """Buffered points could not be written yet; they are kept and retried."""
 

@@ -695,6 +695,8 @@ class Run:
             self._ops.popleft()
         if git is not None and self._git is git:
             self._git = None
+        # The absolute path recorded at start: a later os.chdir() must not hide the log from the check.
+        _db.checkpoint_if_large(conn, self._file[0] if self._file is not None else self.db)
 
     def _discard_orphaned(self, conn: sqlite3.Connection) -> bool:
         """True (and drops everything) when the run's row was deleted by someone else."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import stonks
-from stonks import _db
+from stonks import _db, _store
 from conftest import PYTHON_DIR, REPO_ROOT, popen_python, query
 
 
@@ -161,3 +161,117 @@ def test_split_statements_respects_strings_and_triggers() -> None:
         conn.execute(statement)
     conn.execute("INSERT INTO a DEFAULT VALUES")
     assert conn.execute("SELECT x FROM a").fetchall() == [("c;d",)]
+
+
+def _foreign_file(path: str, journal_mode: str) -> None:
+    """Another program's file that happens to use user_version 1, as stonks files do."""
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA journal_mode = {journal_mode}")
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.execute("INSERT INTO notes (body) VALUES ('keep me')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+def _siblings(path: str) -> list:
+    folder, name = os.path.split(path)
+    return sorted(n for n in os.listdir(folder) if n != name and n.startswith(name))
+
+
+@pytest.mark.parametrize("journal_mode", ["DELETE", "WAL"])
+def test_another_programs_file_with_user_version_1_is_refused_and_left_byte_identical(
+    db_path: str, journal_mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _foreign_file(db_path, journal_mode)
+    before = sha(db_path)
+    message = f"{db_path} is a SQLite database of another program, not a stonks database"
+    with pytest.raises(stonks.NotAStonksFileError, match=message):
+        stonks.open(db_path)
+    with pytest.raises(stonks.NotAStonksFileError, match=message):
+        stonks.start_run("exp", db=db_path, strict=True).start()
+    # Default mode: the run is disabled with one error line, training goes on.
+    caplog.clear()
+    run = stonks.start_run("exp", db=db_path).start()
+    run.log({"loss": 1.0})
+    run.finish()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and message in errors[0]
+    assert sha(db_path) == before
+    assert _siblings(db_path) == []
+    assert query(db_path, "PRAGMA journal_mode") == [(journal_mode.lower(),)]
+    assert issubclass(stonks.NotAStonksFileError, stonks.SchemaVersionError)
+
+
+def test_a_file_with_stonks_table_names_but_other_columns_is_refused(db_path: str) -> None:
+    with stonks.start_run("exp", db=db_path):
+        pass
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA application_id = 0")
+    conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    before = sha(db_path)
+    with pytest.raises(stonks.NotAStonksFileError):
+        stonks.open(db_path)
+    assert sha(db_path) == before
+
+
+def test_a_new_or_empty_file_is_stamped_with_the_stonks_application_id(tmp_path: Path) -> None:
+    assert _db.APPLICATION_ID == int.from_bytes(b"STNK", "big")
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    for path in (str(tmp_path / "new.db"), str(empty)):
+        with stonks.start_run("exp", db=path):
+            pass
+        assert query(path, "PRAGMA application_id") == [(_db.APPLICATION_ID,)]
+
+
+def test_a_stonks_file_from_before_the_stamp_is_recognised_and_stamped(db_path: str) -> None:
+    with stonks.start_run("exp", db=db_path) as first:
+        first.log({"loss": 1.0})
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA application_id = 0")
+    conn.commit()
+    conn.close()
+    with stonks.start_run("exp", db=db_path) as second:
+        second.log({"loss": 2.0})
+    assert query(db_path, "PRAGMA application_id") == [(_db.APPLICATION_ID,)]
+    with stonks.open(db_path) as db:
+        assert {r.id for r in db.list_runs()} == {first.id, second.id}
+
+
+def test_the_writer_connection_gets_the_documented_pragmas(db_path: str) -> None:
+    conn = _db.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA journal_size_limit").fetchone() == (64 * 1024 * 1024,)
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+        assert conn.execute("PRAGMA synchronous").fetchone() == (1,)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        conn.close()
+
+
+def test_the_log_stays_bounded_while_a_readers_polls_overlap_the_writes(db_path: str) -> None:
+    with stonks.start_run("exp", db=db_path):
+        pass
+    (seq,) = query(db_path, "SELECT seq FROM runs")[0]
+    writer = _db.connect(db_path)
+    reader = _db.connect(db_path)
+    series = _db.run_immediate(writer, lambda: _store.ensure_series(writer, seq, "loss"))
+    largest = 0
+    for start in range(0, 200_000, 100):
+        steps = [float(s) for s in range(start, start + 100)]
+        # A poll of a reader (the server's live events) is under way while the writer commits:
+        # its snapshot keeps SQLite's own checkpoint from reaching the end of the log.
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM chunks").fetchone()
+        _db.run_immediate(writer, lambda: _store.append_points(writer, series, steps, steps, steps))
+        reader.execute("COMMIT")
+        _db.checkpoint_if_large(writer, db_path)
+        largest = max(largest, os.stat(db_path + "-wal").st_size)
+    reader.close()
+    writer.close()
+    assert _db.WAL_TRUNCATE_BYTES / 2 < largest < _db.WAL_TRUNCATE_BYTES + 1024 * 1024
+    assert query(db_path, "SELECT count FROM series") == [(200_000,)]

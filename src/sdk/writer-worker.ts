@@ -11,7 +11,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { type Db, openDatabase, runImmediate } from "../store/connection.js";
+import { checkpointIfLarge, type Db, openDatabase, runImmediate } from "../store/connection.js";
 import {
   appendPoints,
   ensureSeries,
@@ -450,6 +450,8 @@ function writeDatabase(path: string, now: number, heartbeatDue: boolean): void {
     });
     for (const [slot, id] of created) slot.seriesId = id;
     for (const { series: slot, count } of batch.parts) clearSlot(slot, count);
+    // Between commits, so a backlog written in many transactions keeps the log bounded too.
+    checkpointIfLarge(db);
     for (const run of deleted) {
       if (run.deleted) continue;
       run.deleted = true;

@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { SchemaVersionError, StonksError } from "../errors.js";
+import { NotAStonksFileError, SchemaVersionError, StonksError } from "../errors.js";
 
 export type Db = Database.Database;
 
@@ -30,6 +30,21 @@ function loadMigrations(): Migration[] {
 const MIGRATIONS = loadMigrations();
 /** The schema version this build writes (PRAGMA user_version). */
 export const SCHEMA_VERSION = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1].version;
+/** PRAGMA application_id of every stonks file: "STNK" in ASCII. */
+export const APPLICATION_ID = 0x53544e4b;
+/**
+ * Bytes the write-ahead log is cut back to after a checkpoint resets it; without
+ * a limit it keeps the size of its largest burst forever.
+ */
+export const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+/** Pages after which a commit checkpoints the log (SQLite's default, set explicitly for both SDKs). */
+export const WAL_AUTOCHECKPOINT_PAGES = 1000;
+/** Size of the write-ahead log past which a writer checkpoints and truncates it itself (checkpointIfLarge). */
+export const WAL_TRUNCATE_BYTES = 16 * 1024 * 1024;
+/** How long that checkpoint waits for readers to finish; a later commit tries again. */
+const TRUNCATE_WAIT_MS = 1000;
+/** Per writer connection: the log size at which to try again after a checkpoint found readers busy. */
+const truncateRetryAt = new WeakMap<Db, number>();
 
 export interface OpenOptions {
   /** Create the file (and schema) when missing. Default true. */
@@ -38,7 +53,11 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
-/** Opens a stonks database: WAL, busy timeout, foreign keys on, schema migrated forward. */
+/**
+ * Opens a stonks database: WAL, busy timeout, foreign keys on, schema migrated
+ * forward. A file that is not a stonks database is refused before anything is
+ * written to it.
+ */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const create = options.create ?? true;
   const readonly = options.readonly ?? false;
@@ -56,13 +75,15 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma("foreign_keys = ON");
-    // Check the version before anything writes: a newer file must stay untouched.
-    const version = checkVersion(db, path, readonly);
+    // Recognise the file before anything writes: someone else's file, or a newer one, must stay untouched.
+    const file = recognise(db, path, readonly);
     if (!readonly) {
+      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       // NORMAL first: switching to WAL under the default FULL costs an extra fsync.
       db.pragma("synchronous = NORMAL");
       db.pragma("journal_mode = WAL");
-      if (version < SCHEMA_VERSION) migrate(db);
+      if (file.version < SCHEMA_VERSION || !file.stamped) upgrade(db);
     }
   } catch (error) {
     db.close();
@@ -75,40 +96,90 @@ function userVersion(db: Db): number {
   return db.pragma("user_version", { simple: true }) as number;
 }
 
-/** The file's schema version, after refusing files this build must not touch. */
-function checkVersion(db: Db, path: string, readonly: boolean): number {
-  let version: number;
-  let tables: number;
-  try {
-    // One statement, one snapshot: read separately, a process migrating in
-    // between could make a new stonks file look like someone else's database.
-    const row = db
-      .prepare(
-        "SELECT (SELECT user_version FROM pragma_user_version) AS version, (SELECT count(*) FROM sqlite_master WHERE type = 'table') AS tables",
-      )
-      .get() as { version: number; tables: number };
-    version = row.version;
-    tables = row.tables;
-  } catch (error) {
-    throw new SchemaVersionError(`${path} is not a SQLite database stonks can read: ${(error as Error).message}`);
+function applicationId(db: Db): number {
+  return db.pragma("application_id", { simple: true }) as number;
+}
+
+const TABLE_SHAPE_SQL =
+  "SELECT m.name AS tbl, p.name AS col FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p " +
+  "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, p.cid";
+
+/** Every table of the file with its columns in order, as one comparable line: "a(x,y) b(z)". */
+function tableShape(db: Db): string {
+  const columns = new Map<string, string[]>();
+  for (const { tbl, col } of db.prepare(TABLE_SHAPE_SQL).all() as { tbl: string; col: string }[]) {
+    const list = columns.get(tbl) ?? [];
+    list.push(col);
+    columns.set(tbl, list);
   }
-  if (version > SCHEMA_VERSION) {
-    throw new SchemaVersionError(
-      `${path} uses stonks schema version ${version}, newer than this stonks understands (${SCHEMA_VERSION}). Upgrade stonks to read it; the file was left untouched.`,
+  return [...columns].map(([table, names]) => `${table}(${names.join(",")})`).join(" ");
+}
+
+const shapes = new Map<number, string>();
+
+/** The tables a stonks file of `version` has: the migrations up to it, applied to an empty database. */
+function stonksShape(version: number): string {
+  let shape = shapes.get(version);
+  if (shape === undefined) {
+    const scratch = new Database(":memory:");
+    for (const migration of MIGRATIONS) if (migration.version <= version) scratch.exec(migration.sql);
+    shape = tableShape(scratch);
+    scratch.close();
+    shapes.set(version, shape);
+  }
+  return shape;
+}
+
+interface FileIdentity {
+  /** PRAGMA user_version: 0 for a new (empty) file. */
+  version: number;
+  /** Whether application_id already says stonks (older stonks files lack it until a writer stamps them). */
+  stamped: boolean;
+}
+
+/**
+ * Says whether the file is ours, reading only. A stonks file carries our
+ * application_id; one written before the stamp existed is known by its exact
+ * tables and columns; an empty file is new. Anything else is refused.
+ */
+function recognise(db: Db, path: string, readonly: boolean): FileIdentity {
+  let appId: number;
+  let version: number;
+  let shape: string;
+  try {
+    // One snapshot: read separately, a process creating the file in between
+    // could make a new stonks file look like someone else's database.
+    [appId, version, shape] = runRead(db, () => [applicationId(db), userVersion(db), tableShape(db)] as const);
+  } catch (error) {
+    throw new NotAStonksFileError(
+      `${path} is not a stonks database (${(error as Error).message}); stonks left it untouched. Choose another file.`,
     );
   }
-  if (version === 0 && tables > 0) {
-    throw new SchemaVersionError(`${path} is a SQLite database but not a stonks database; choose another file.`);
+  const stamped = appId === APPLICATION_ID;
+  const blank = appId === 0 && version === 0 && shape === "";
+  const older = appId === 0 && version >= 1 && version <= SCHEMA_VERSION && shape === stonksShape(version);
+  if (version > SCHEMA_VERSION && (stamped || appId === 0)) {
+    // Without the stamp this may be another program's file too: say both, touch nothing.
+    const or = stamped ? "" : ", or is not a stonks database";
+    throw new SchemaVersionError(
+      `${path} uses stonks schema version ${version}, newer than this stonks understands (${SCHEMA_VERSION})${or}. Upgrade stonks to read it; the file was left untouched.`,
+    );
+  }
+  if (!stamped && !blank && !older) {
+    throw new NotAStonksFileError(
+      `${path} is a SQLite database of another program, not a stonks database; stonks left it untouched. Choose another file.`,
+    );
   }
   if (version < SCHEMA_VERSION && readonly) {
     throw new SchemaVersionError(
       `${path} uses schema version ${version}; open it once with write access so stonks can migrate it to ${SCHEMA_VERSION}.`,
     );
   }
-  return version;
+  return { version, stamped };
 }
 
-function migrate(db: Db): void {
+/** Applies the missing migrations and stamps the application id, in one transaction. */
+function upgrade(db: Db): void {
   runImmediate(db, () => {
     // Another process may have migrated between our check and the lock.
     const current = userVersion(db);
@@ -117,7 +188,39 @@ function migrate(db: Db): void {
       db.exec(migration.sql);
       db.pragma(`user_version = ${migration.version}`);
     }
+    if (applicationId(db) !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
   });
+}
+
+/**
+ * Called by writers after a commit. SQLite's automatic checkpoint never waits
+ * for readers, and the log starts over only when no reader is using it: with a
+ * server reading all the time that moment may never come and the log grows
+ * without bound. Past WAL_TRUNCATE_BYTES this waits briefly for the readers,
+ * copies the whole log into the file and truncates it.
+ */
+export function checkpointIfLarge(db: Db): void {
+  if (db.memory || db.readonly) return;
+  let size: number;
+  try {
+    size = statSync(`${db.name}-wal`).size;
+  } catch {
+    return;
+  }
+  if (size < Math.max(WAL_TRUNCATE_BYTES, truncateRetryAt.get(db) ?? 0)) return;
+  db.pragma(`busy_timeout = ${TRUNCATE_WAIT_MS}`);
+  let done = false;
+  try {
+    const [result] = db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+    done = result?.busy === 0;
+  } catch {
+    // The points are committed already; a checkpoint that fails now is tried again later.
+  } finally {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
+  // Readers that stay busy must not make every commit wait: try again once the log has grown further.
+  if (done) truncateRetryAt.delete(db);
+  else truncateRetryAt.set(db, size + WAL_TRUNCATE_BYTES);
 }
 
 function isBusy(error: unknown): boolean {
