@@ -1,3 +1,5 @@
+import { useEffect, useState } from "react";
+import { api } from "../api/client";
 import type { LiveStatus } from "../state/live";
 import { setThemePreference, useTheme } from "../state/theme";
 import { MoonIcon, SunIcon } from "./Icons";
@@ -9,8 +11,31 @@ const LIVE_LABEL: Record<LiveStatus, string> = {
   offline: "Offline",
 };
 
+/** The database file the server shows; null until known (or when the server cannot say). */
+function useServedFile(): string | null {
+  const [path, setPath] = useState<string | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    api.info().then(
+      (info) => {
+        if (!cancelled) setPath(info.db);
+      },
+      () => undefined,
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, []);
+  return path;
+}
+
+function fileName(path: string): string {
+  return path.split(/[\\/]/).pop() ?? path;
+}
+
 export function Header({ experimentName, live }: { experimentName: string | null; live: LiveStatus | null }) {
   const { preference, theme } = useTheme();
+  const dbPath = useServedFile();
   return (
     <header className="header">
       <a className="brand" href="./" aria-label="stonks home">
@@ -34,6 +59,11 @@ export function Header({ experimentName, live }: { experimentName: string | null
         </span>
       )}
       <span className="spacer" />
+      {dbPath && (
+        <span className="db-file" data-testid="db-file" title={`This dashboard shows ${dbPath}`}>
+          {fileName(dbPath)}
+        </span>
+      )}
       {live && (
         <span className={`live live-${live}`} data-testid="live-status" data-status={live}>
           <span className="live-dot" />
