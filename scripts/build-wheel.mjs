@@ -27,7 +27,8 @@ function fail(message) {
 }
 
 for (const needed of ["dist/cli/main.js", "dist/store/migrations", "ui/dist/index.html"]) {
-  if (!existsSync(join(ROOT, needed))) fail(`${needed} is missing; run npm run build first (npm run build:wheel does).`);
+  if (!existsSync(join(ROOT, needed)))
+    fail(`${needed} is missing; run npm run build first (npm run build:wheel does).`);
 }
 
 rmSync(APP, { recursive: true, force: true });

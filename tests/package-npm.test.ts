@@ -92,7 +92,7 @@ describe("the npm tarball, installed into a fresh project", () => {
       [
         'import { open, type RunInfo, type StartRunOptions, StonksDatabase } from "stonks";',
         "export const options: StartRunOptions = { config: { lr: 0.1 }, tags: ['a'] };",
-        "export function names(db: StonksDatabase): string[] {",
+        "export function names(db: StonksDatabase): (string | null)[] {",
         "  return db.listRuns().map((run: RunInfo) => run.name);",
         "}",
         "export const opener: typeof open = open;",
@@ -146,8 +146,8 @@ describe("the npm tarball, installed into a fresh project", () => {
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     const html = await page.text();
-    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
-    expect(script).toBeDefined();
+    const script = /src="\.?(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script, html).toBeDefined();
     expect((await fetch(`${url}${script}`)).status).toBe(200);
     const closed = new Promise((resolve) => child.on("close", resolve));
     process.kill(-child.pid!, "SIGTERM");
