@@ -452,6 +452,9 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
       expect(snippet).toContain("import stonks");
       expect(snippet).toContain('with stonks.start_run("my-experiment", config={"lr": 0.01}) as run:');
       expect(snippet).toContain('    run.log({"train/loss": loss}, step=step)');
+      expect(await shown(first.locator("[data-testid=empty-db-file]"))).toBe(
+        `This dashboard shows ${empty.dir}/empty.db.`,
+      );
       await context.close();
     } finally {
       await emptyServer.close();

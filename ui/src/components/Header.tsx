@@ -1,5 +1,3 @@
-import { useEffect, useState } from "react";
-import { api } from "../api/client";
 import type { LiveStatus } from "../state/live";
 import { setThemePreference, useTheme } from "../state/theme";
 import { MoonIcon, SunIcon } from "./Icons";
@@ -11,31 +9,20 @@ const LIVE_LABEL: Record<LiveStatus, string> = {
   offline: "Offline",
 };
 
-/** The database file the server shows; null until known (or when the server cannot say). */
-function useServedFile(): string | null {
-  const [path, setPath] = useState<string | null>(null);
-  useEffect(() => {
-    let cancelled = false;
-    api.info().then(
-      (info) => {
-        if (!cancelled) setPath(info.db);
-      },
-      () => undefined,
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, []);
-  return path;
-}
-
 function fileName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
-export function Header({ experimentName, live }: { experimentName: string | null; live: LiveStatus | null }) {
+export function Header({
+  experimentName,
+  live,
+  dbPath,
+}: {
+  experimentName: string | null;
+  live: LiveStatus | null;
+  dbPath: string | null;
+}) {
   const { preference, theme } = useTheme();
-  const dbPath = useServedFile();
   return (
     <header className="header">
       <a className="brand" href="./" aria-label="stonks home">
