@@ -328,6 +328,36 @@ describe("changing commands", () => {
     } finally {
       db.close();
     }
-    expectOneLineError(await stonks(["demo", "--db", dbPath]), 1, /already has the demo experiment/);
+    const again = await stonks(["demo", "--db", dbPath]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/already has the demo experiments; nothing added/);
+    const after = open(dbPath);
+    try {
+      expect(after.listRuns()).toHaveLength(36);
+    } finally {
+      after.close();
+    }
+  });
+
+  it("demo writes into the default database, beside the user's own runs, as serve does", async () => {
+    const cwd = tempDir();
+    seedRuns(join(cwd, "stonks.db"), [{ experiment: "my-first-experiment", name: "mine", status: "completed" }]);
+    const result = await stonks(["demo"], {}, cwd);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/to \.\/stonks\.db in/);
+    expect(result.stdout).toMatch(/Look at them: stonks serve\n$/);
+    const fromEnv = join(tempDir(), "env.db");
+    expect((await stonks(["demo"], { STONKS_DB: fromEnv }, cwd)).code).toBe(0);
+    for (const [path, experiments] of [
+      [join(cwd, "stonks.db"), 4],
+      [fromEnv, 3],
+    ] as const) {
+      const db = open(path);
+      try {
+        expect(db.listExperiments()).toHaveLength(experiments);
+      } finally {
+        db.close();
+      }
+    }
   });
 });

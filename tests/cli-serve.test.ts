@@ -100,16 +100,25 @@ describe("stonks serve", () => {
     }
   });
 
-  it("--demo creates the demo database when it is missing and serves it", async () => {
-    const dbPath = join(tempDir(), "demo.db");
-    const server = await serve(["--demo", "--db", dbPath]);
-    try {
-      const experiments = (await (await fetch(`${server.url}/api/experiments`)).json()) as { run_count: number }[];
-      expect(experiments).toHaveLength(3);
-      expect(experiments.reduce((n, e) => n + e.run_count, 0)).toBe(36);
-    } finally {
-      server.child.kill("SIGTERM");
-      await server.exit;
+  it("--demo adds the demo experiments once to the database it serves, next to the user's runs, and names the file", async () => {
+    const dbPath = join(tempDir(), "stonks.db");
+    seedRuns(dbPath, [{ experiment: "my-first-experiment", name: "mine", status: "completed" }]);
+    for (const round of [1, 2]) {
+      const server = await serve(["--demo"], { STONKS_DB: dbPath });
+      try {
+        const experiments = (await (await fetch(`${server.url}/api/experiments`)).json()) as {
+          name: string;
+          run_count: number;
+        }[];
+        expect(experiments).toHaveLength(4);
+        expect(experiments.map((e) => e.name)).toContain("my-first-experiment");
+        expect(experiments.reduce((n, e) => n + e.run_count, 0)).toBe(37);
+        expect(server.stdout()).toMatch(round === 1 ? /Wrote 3 experiments, 36 runs/ : /nothing added/);
+        expect(await (await fetch(`${server.url}/api/info`)).json()).toEqual({ db: dbPath });
+      } finally {
+        server.child.kill("SIGTERM");
+        await server.exit;
+      }
     }
   });
 

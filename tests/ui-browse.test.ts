@@ -133,6 +133,10 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     expect(await count("vision")).toBe("5");
     expect(await count("big-sweep")).toBe("3000");
     expect(await count("nlp-bert")).toBe("2");
+    // The header names the file shown, so a run logged into another file is not a mystery.
+    await page.getByTestId("db-file").waitFor();
+    expect(await shown(page.getByTestId("db-file"))).toBe("stonks.db");
+    expect(await page.getByTestId("db-file").getAttribute("title")).toBe(`This dashboard shows ${dbPath}`);
     await page.locator("[data-testid=experiment-search]").fill("BER");
     await waitUntil(async () => (await page.locator("[data-testid=experiment-item]").count()) === 1, "search");
     expect(await texts(page, "[data-testid=experiment-item] .experiment-name")).toEqual(["nlp-bert"]);
@@ -448,6 +452,9 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
       expect(snippet).toContain("import stonks");
       expect(snippet).toContain('with stonks.start_run("my-experiment", config={"lr": 0.01}) as run:');
       expect(snippet).toContain('    run.log({"train/loss": loss}, step=step)');
+      expect(await shown(first.locator("[data-testid=empty-db-file]"))).toBe(
+        `This dashboard shows ${empty.dir}/empty.db.`,
+      );
       await context.close();
     } finally {
       await emptyServer.close();

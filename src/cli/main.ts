@@ -45,7 +45,7 @@ function buildProgram(): Command {
       collect,
       [],
     )
-    .option("--demo", "serve demo data (./stonks-demo.db unless --db), creating it when missing")
+    .option("--demo", "add the demo experiments to the database first, unless they are there already")
     .action(async (options: ServeOptions) => (await import("./serve.js")).serveCommand(options));
 
   program
@@ -113,8 +113,8 @@ function buildProgram(): Command {
 
   program
     .command("demo")
-    .description("write demo data: 3 experiments, 36 runs, a million-point run")
-    .option("--db <path>", "database file (default: ./stonks-demo.db)")
+    .description("add demo data (3 experiments, 36 runs, a million-point run) once to the database")
+    .addOption(dbOption())
     .action(async (options: DbOption) => (await import("./serve.js")).demoCommand(options));
 
   return program;

@@ -1,34 +1,39 @@
 /** `stonks serve` and `stonks demo`. */
-import { existsSync } from "node:fs";
 import { openDatabase } from "../store/connection.js";
 import { getExperiment } from "../store/reads.js";
 import { resolveDbPath } from "../util/db-path.js";
-import { CliError, parseIntegerOption } from "./common.js";
+import { parseIntegerOption } from "./common.js";
 import { DEMO_EXPERIMENTS, writeDemoData } from "./demo.js";
 import { formatCount } from "./format.js";
 
-/** Where demo data goes unless --db says otherwise: never the user's own stonks.db. */
-export const DEMO_DB_PATH = "./stonks-demo.db";
-
-/** Writes the demo data into a new or demo-free database. */
-export function demoCommand(options: { db?: string }): void {
-  const path = options.db ?? DEMO_DB_PATH;
+/**
+ * Adds the demo experiments to the database, once: the demo goes into the file
+ * the user's own runs go to (--db > STONKS_DB > ./stonks.db), so one dashboard
+ * shows both. Returns whether anything was written.
+ */
+function addDemoData(path: string): boolean {
   const started = Date.now();
   const db = openDatabase(path);
   try {
-    const taken = DEMO_EXPERIMENTS.filter((name) => getExperiment(db, name) !== null);
-    if (taken.length > 0) {
-      throw new CliError(`${path} already has the demo experiment "${taken[0]}"; choose another file with --db.`);
+    if (DEMO_EXPERIMENTS.every((name) => getExperiment(db, name) !== null)) {
+      process.stdout.write(`${path} already has the demo experiments; nothing added.\n`);
+      return false;
     }
     const summary = writeDemoData(db);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     process.stdout.write(
-      `Wrote ${summary.experiments} experiments, ${summary.runs} runs and ${formatCount(summary.points)} points to ${path} in ${seconds} s.\n` +
-        `Look at them: stonks serve --db ${path}\n`,
+      `Wrote ${summary.experiments} experiments, ${summary.runs} runs and ${formatCount(summary.points)} points to ${path} in ${seconds} s.\n`,
     );
+    return true;
   } finally {
     db.close();
   }
+}
+
+export function demoCommand(options: { db?: string }): void {
+  const path = resolveDbPath(options.db);
+  addDemoData(path);
+  process.stdout.write(`Look at them: ${options.db === undefined ? "stonks serve" : `stonks serve --db ${path}`}\n`);
 }
 
 export interface ServeOptions {
@@ -48,11 +53,8 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     options.allowOrigin.length > 0
       ? options.allowOrigin
       : (process.env.STONKS_ALLOW_ORIGINS ?? "").split(",").filter((o) => o.trim() !== "");
-  let dbPath = resolveDbPath(options.db);
-  if (options.demo) {
-    dbPath = options.db ?? DEMO_DB_PATH;
-    if (!existsSync(dbPath)) demoCommand({ db: dbPath });
-  }
+  const dbPath = resolveDbPath(options.db);
+  if (options.demo) addDemoData(dbPath);
   // The server (Hono, zod) loads only here, so other commands start faster.
   const { startServer } = await import("../server/index.js");
   const server = await startServer({

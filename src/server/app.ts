@@ -1,5 +1,6 @@
 /** The HTTP application: JSON API under /api, live events, and the dashboard. */
 import { timingSafeEqual } from "node:crypto";
+import { resolve } from "node:path";
 import type { HttpBindings } from "@hono/node-server";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -205,6 +206,9 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     await next();
     c.header("Cache-Control", "no-store");
   });
+
+  // The dashboard names the file it shows, so a run logged to another file is not silently missing.
+  app.get("/api/info", (c) => c.json({ db: resolve(db.path) }));
 
   app.get("/api/experiments", (c) => c.json(db.listExperiments().map(experimentJson)));
 

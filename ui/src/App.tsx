@@ -11,6 +11,7 @@ import { RunDetail } from "./components/RunDetail";
 import { RunTable } from "./components/RunTable";
 import { Sidebar } from "./components/Sidebar";
 import { forgetRun } from "./state/actions";
+import { useServedFile } from "./state/info";
 import { connectLive, type LiveStatus } from "./state/live";
 import { dismissError, showError, useError } from "./state/notices";
 import { perfEnabled, recordHandler, recordRender } from "./state/perf";
@@ -47,6 +48,7 @@ export function App() {
   const [experimentsState, setExperimentsState] = useState<"loading" | "ready" | "error">("loading");
   const [experimentsError, setExperimentsError] = useState<string | null>(null);
   const [live, setLive] = useState<LiveStatus | null>(null);
+  const dbPath = useServedFile();
   const [deleting, setDeleting] = useState<Experiment | null>(null);
   const [onlyDiff, setOnlyDiff] = useState(false);
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
@@ -202,6 +204,11 @@ export function App() {
       <EmptyState title="No experiments yet" testId="empty-experiments" icon="◇">
         <p>Log your first run from Python, and it shows up here live:</p>
         <Snippet />
+        {dbPath && (
+          <p className="muted" data-testid="empty-db-file">
+            This dashboard shows <code>{dbPath}</code>.
+          </p>
+        )}
         <p className="muted">
           Or try the dashboard on generated data: <code>stonks demo</code>, then reload.
         </p>
@@ -271,7 +278,7 @@ export function App() {
   const detailRun = view.run ? runsSnap.byId.get(view.run) : undefined;
   return (
     <div className="app">
-      <Header experimentName={experiment?.name ?? null} live={liveId ? live : null} />
+      <Header experimentName={experiment?.name ?? null} live={liveId ? live : null} dbPath={dbPath} />
       <div className="body">
         <Sidebar
           experiments={shownExperiments}

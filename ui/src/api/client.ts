@@ -52,6 +52,11 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 const enc = encodeURIComponent;
 
 export const api = {
+  /** Facts about the server, e.g. the database file it serves. */
+  async info(): Promise<{ db: string }> {
+    return (await request<{ db: string }>("GET", "/api/info")).data;
+  },
+
   async experiments(): Promise<Experiment[]> {
     return (await request<Experiment[]>("GET", "/api/experiments")).data;
   },

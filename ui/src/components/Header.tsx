@@ -9,7 +9,19 @@ const LIVE_LABEL: Record<LiveStatus, string> = {
   offline: "Offline",
 };
 
-export function Header({ experimentName, live }: { experimentName: string | null; live: LiveStatus | null }) {
+function fileName(path: string): string {
+  return path.split(/[\\/]/).pop() ?? path;
+}
+
+export function Header({
+  experimentName,
+  live,
+  dbPath,
+}: {
+  experimentName: string | null;
+  live: LiveStatus | null;
+  dbPath: string | null;
+}) {
   const { preference, theme } = useTheme();
   return (
     <header className="header">
@@ -34,6 +46,11 @@ export function Header({ experimentName, live }: { experimentName: string | null
         </span>
       )}
       <span className="spacer" />
+      {dbPath && (
+        <span className="db-file" data-testid="db-file" title={`This dashboard shows ${dbPath}`}>
+          {fileName(dbPath)}
+        </span>
+      )}
       {live && (
         <span className={`live live-${live}`} data-testid="live-status" data-status={live}>
           <span className="live-dot" />
