@@ -37,6 +37,11 @@ FLUSH_INTERVAL_S = 5.0
 HEARTBEAT_INTERVAL_S = 5.0
 # How long finish() waits for a failing final write before handing it to the background.
 FINISH_WAIT_S = 60.0
+# Points per write transaction: after a full disk, each freed megabyte lets a batch through
+# instead of the whole backlog needing room at once (the TypeScript writer uses the same bound).
+MAX_POINTS_PER_TRANSACTION = 50_000
+# How long the exit hook waits for a write attempt under way before it reports what is not written.
+ABANDON_WAIT_S = 2.0
 MAX_BACKOFF_S = 30.0
 # How often the writer checks that the database path still names the file it opened
 # (also at every flush() and finish()).
@@ -265,6 +270,8 @@ class Run:
         self._last_attempt_failed = False
         self._stop: Optional[Tuple[str, float]] = None
         self._error_pending: Optional[BaseException] = None
+        # Set by the exit hook: the writer stops retrying, so the count of unwritten points is exact.
+        self._abandoned = False
         self._ops: Deque[Dict[str, Any]] = deque()
         self._git: Optional[Tuple[Optional[str], Optional[bool]]] = None
         self._git_thread: Optional[_Background] = None
@@ -386,12 +393,13 @@ class Run:
         self._wake.set()
         writer = self._writer
         assert writer is not None
-        writer.join(FINISH_WAIT_S)
+        wait_s = _env_seconds("STONKS_EXIT_TIMEOUT", FINISH_WAIT_S)
+        writer.join(wait_s)
         self.status = status
-        if writer.is_alive():
+        if writer.is_alive() and not _exiting:
             unwritten = self._unwritten()
             message = (
-                f"stonks could not record the end of run {self.id} in {self.db} within {FINISH_WAIT_S:.0f} s "
+                f"stonks could not record the end of run {self.id} in {self.db} within {wait_s:.0f} s "
                 f"({self._error_pending or 'writes keep failing'}); {unwritten} points are still in memory and "
                 "are retried until the process exits."
             )
@@ -661,42 +669,75 @@ class Run:
         self._pending_count += added
 
     def _write(self, conn: sqlite3.Connection, stop: Optional[Tuple[str, float]]) -> None:
-        """One transaction: every pending point, config patches, git provenance, heartbeat or final status."""
+        """Every pending point in transactions of at most MAX_POINTS_PER_TRANSACTION points, each
+        committed; config patches, git provenance and the heartbeat or final status ride with the last."""
         ops = list(self._ops)
         git = self._git
         seq = self._seq
         series_ids = self._series_ids
+        pending = self._pending
+        log_path = self._file[0] if self._file is not None else self.db
+        while True:
+            if self._abandoned:
+                return
+            # The oldest points of each key first, so a series is always stored in order.
+            parts: List[Tuple[str, int]] = []
+            room = MAX_POINTS_PER_TRANSACTION
+            complete = True
+            for key, columns in pending.items():
+                available = len(columns[0])
+                if room <= 0:
+                    complete = False
+                    break
+                taken = min(available, room)
+                complete = complete and taken == available
+                parts.append((key, taken))
+                room -= taken
 
-        def write() -> None:
-            for key, (steps, values, times) in self._pending.items():
-                series_id = series_ids.get(key)
-                if series_id is None:
-                    series_id = series_ids[key] = _store.ensure_series(conn, seq, key)
-                _store.append_points(conn, series_id, steps, values, times)
-            for patch in ops:
-                _store.merge_run_config(conn, seq, patch)
-            if git is not None:
-                _store.set_git(conn, seq, git[0], git[1])
-            if stop is not None:
-                _store.finish_run(conn, seq, stop[0], stop[1])
-            else:
-                _store.touch_heartbeat(conn, seq, _now())
+            def write() -> None:
+                for key, taken in parts:
+                    steps, values, times = pending[key]
+                    series_id = series_ids.get(key)
+                    if series_id is None:
+                        series_id = series_ids[key] = _store.ensure_series(conn, seq, key)
+                    if taken == len(steps):
+                        _store.append_points(conn, series_id, steps, values, times)
+                    else:
+                        _store.append_points(conn, series_id, steps[:taken], values[:taken], times[:taken])
+                if not complete:
+                    return
+                for patch in ops:
+                    _store.merge_run_config(conn, seq, patch)
+                if git is not None:
+                    _store.set_git(conn, seq, git[0], git[1])
+                if stop is not None:
+                    _store.finish_run(conn, seq, stop[0], stop[1])
+                else:
+                    _store.touch_heartbeat(conn, seq, _now())
 
-        try:
-            # One attempt: the writer loop retries with backoff.
-            _db.run_immediate(conn, write, attempts=1)
-        except BaseException:
-            # Series created in the rolled-back transaction are gone.
-            series_ids.clear()
-            raise
-        self._pending.clear()
+            try:
+                # One attempt: the writer loop retries with backoff.
+                _db.run_immediate(conn, write, attempts=1)
+            except BaseException:
+                # Series created in the rolled-back transaction are gone.
+                series_ids.clear()
+                raise
+            for key, taken in parts:
+                steps, values, times = pending[key]
+                if taken == len(steps):
+                    del pending[key]
+                else:
+                    del steps[:taken], values[:taken], times[:taken]
+                self._pending_count -= taken
+            # The absolute path recorded at start: a later os.chdir() must not hide the log from the check.
+            _db.checkpoint_if_large(conn, log_path)
+            if complete:
+                break
         self._pending_count = 0
         for _ in ops:
             self._ops.popleft()
         if git is not None and self._git is git:
             self._git = None
-        # The absolute path recorded at start: a later os.chdir() must not hide the log from the check.
-        _db.checkpoint_if_large(conn, self._file[0] if self._file is not None else self.db)
 
     def _discard_orphaned(self, conn: sqlite3.Connection) -> bool:
         """True (and drops everything) when the run's row was deleted by someone else."""
@@ -761,6 +802,8 @@ class Run:
                 if wait > 0:
                     self._wake.wait(wait)
                 self._wake.clear()
+                if self._abandoned:
+                    return
                 with self._cond:
                     requested = self._requested
                     stop = self._stop
@@ -879,6 +922,8 @@ _active: Dict[int, Run] = {}
 _hooks_installed = False
 _uncaught: Optional[Type[BaseException]] = None
 _terminated = False
+# Set while the atexit hook runs: finish() then leaves the count of unwritten points to it.
+_exiting = False
 
 
 def _register(run: Run) -> None:
@@ -941,16 +986,30 @@ def exit_status() -> str:
 
 
 def _finish_at_exit() -> None:
+    global _exiting
+    _exiting = True
     status = exit_status()
     for run in list(_active.values()):
         try:
             if run._finished:
                 writer = run._writer
                 if writer is not None:
-                    writer.join(FINISH_WAIT_S)
-                    if writer.is_alive():
-                        warn(f"stonks lost {run._unwritten()} points of run {run.id}: {run.db} could not be written.")
+                    writer.join(_env_seconds("STONKS_EXIT_TIMEOUT", FINISH_WAIT_S))
             else:
                 run.finish(status)
         except Exception as error:
             warn(f"stonks could not finish run {run.id} at exit: {error}")
+        _report_unwritten(run)
+
+
+def _report_unwritten(run: Run) -> None:
+    """Stops a writer that is still retrying at exit and says exactly what it could not write."""
+    writer = run._writer
+    if writer is None or not writer.is_alive():
+        return
+    run._abandoned = True
+    run._wake.set()
+    # An attempt under way ends by itself (a full disk fails at once; a lock waits out the busy timeout).
+    writer.join(ABANDON_WAIT_S)
+    stopped = "" if not writer.is_alive() else "at least "
+    warn(f"not written: {stopped}{run._unwritten()} points of run {run.id} ({run.db})")

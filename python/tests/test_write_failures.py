@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
+import re
 import sqlite3
+import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
 
 import stonks
-from conftest import run_python
+from conftest import python_env, run_python
+from stonks._run import MAX_POINTS_PER_TRANSACTION
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
 
@@ -173,3 +179,78 @@ def test_a_writer_whose_writes_keep_failing_sleeps_between_attempts(db_path: str
     run, a, _ = read(db_path)
     assert run.status == "completed"
     assert a.steps == list(range(1001))
+
+
+def test_on_a_full_filesystem_each_freed_megabyte_takes_a_batch_and_exit_counts_the_rest(tmp_path) -> None:
+    # A real full filesystem (a 16 MiB tmpfs): freeing less room than the whole backlog needs must
+    # still let batches through, and at exit the points that never found room are counted exactly.
+    mount_point = tmp_path / "fs"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)], check=True)
+    script = """
+        import sys, stonks
+        run = stonks.start_run("full", db=sys.argv[1]).start()
+        run.log({"a": -1.0})
+        run.flush()
+        print("started", run.id, flush=True)
+        sys.stdin.readline()
+        for step in range(200_000):
+            run.log({"a": float(step)})
+        run.flush()
+        print("logged", flush=True)
+        sys.stdin.readline()
+        """
+    db = str(mount_point / "stonks.db")
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), db],
+        env=python_env(STONKS_EXIT_TIMEOUT="2"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        run_id = child.stdout.readline().split()[1]
+        with open(mount_point / "filler", "wb", buffering=0) as filler:
+            for size in (1 << 20, 1 << 12):
+                try:
+                    while True:
+                        filler.write(b"\1" * size)
+                except OSError as error:
+                    assert error.errno == errno.ENOSPC
+            child.stdin.write("log\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "logged"
+            before = point_count(db)
+            assert before < 200_001
+            # About 3 MiB: room for a batch or two, far from the whole backlog.
+            filler.truncate(os.fstat(filler.fileno()).st_size - 3 * (1 << 20))
+        deadline = time.monotonic() + 40
+        while point_count(db) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        progressed = point_count(db)
+        assert progressed > before
+        # Each commit holds exactly one batch of the oldest points.
+        assert (progressed - before) % MAX_POINTS_PER_TRANSACTION == 0
+        child.stdin.write("exit\n")
+        child.stdin.flush()
+        _, stderr = child.communicate(timeout=60)
+        assert child.returncode == 0
+        report = re.search(rf"not written: (\d+) points of run {run_id} \({re.escape(db)}\)", stderr)
+        assert report is not None, stderr
+        os.remove(mount_point / "filler")
+        stored = point_count(db)
+        assert before < stored < 200_001
+        assert stored + int(report.group(1)) == 200_001
+    finally:
+        child.kill()
+        child.wait()
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def point_count(db: str) -> int:
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return int(conn.execute("SELECT coalesce(sum(count), 0) FROM series").fetchone()[0])
+    finally:
+        conn.close()
