@@ -65,18 +65,26 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
   // biome-ignore lint/correctness/useExhaustiveDependencies: runSignature stands for what charts read from runs
   const chartRuns = useMemo(() => runs, [runSignature]);
   const onZoom = useCallback((zoom: [number, number] | null) => updateView({ zoom }), []);
-  // While the slider moves only the charts follow it; the page (table, link) learns the value once it rests.
+  // While the slider moves only the charts follow it; the page (table, link) learns the value once it
+  // rests, or as soon as anything else is pressed (a zoom drag, say), so no later change misses it.
   const [smoothDraft, setSmoothDraft] = useState<number | null>(null);
   const smoothing = smoothDraft ?? view.smooth;
-  const smoothTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEffect(() => () => clearTimeout(smoothTimer.current), []);
+  const smoothPending = useRef<{ value: number; timer: ReturnType<typeof setTimeout> } | null>(null);
+  const commitSmooth = useCallback(() => {
+    const pending = smoothPending.current;
+    if (!pending) return;
+    smoothPending.current = null;
+    clearTimeout(pending.timer);
+    document.removeEventListener("pointerdown", commitSmooth, true);
+    updateView({ smooth: pending.value });
+    setSmoothDraft(null);
+  }, []);
+  useEffect(() => commitSmooth, [commitSmooth]);
   const onSmooth = (value: number) => {
     setSmoothDraft(value);
-    clearTimeout(smoothTimer.current);
-    smoothTimer.current = setTimeout(() => {
-      updateView({ smooth: value });
-      setSmoothDraft(null);
-    }, SMOOTH_COMMIT_MS);
+    if (smoothPending.current) clearTimeout(smoothPending.current.timer);
+    else document.addEventListener("pointerdown", commitSmooth, true);
+    smoothPending.current = { value, timer: setTimeout(commitSmooth, SMOOTH_COMMIT_MS) };
   };
 
   const toggleGroup = (group: string) => {
