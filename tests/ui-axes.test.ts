@@ -62,15 +62,23 @@ async function legendColor(page: Page, name: string): Promise<number[]> {
  * How many pixels of the chart's canvas, in plot columns [fromX, toX) (fractions
  * of the plot's width), are within a small distance of a color.
  */
-async function pixelsOf(page: Page, key: string, rgb: number[], fromX: number, toX: number): Promise<number> {
+async function pixelsOf(
+  page: Page,
+  key: string,
+  rgb: number[],
+  fromX: number,
+  toX: number,
+  layer: "plot" | "highlight" = "plot",
+): Promise<number> {
   return chart(page, key).evaluate(
-    (card, { rgb, fromX, toX }) => {
-      const canvas = card.querySelector(".u-wrap canvas") as HTMLCanvasElement;
+    (card, { rgb, fromX, toX, layer }) => {
+      const highlight = layer === "highlight";
+      const canvas = card.querySelector(highlight ? "canvas.chart-highlight" : ".u-wrap canvas") as HTMLCanvasElement;
       const over = card.querySelector(".u-over") as HTMLElement;
       const scale = canvas.width / canvas.getBoundingClientRect().width;
-      const left = (over.offsetLeft + over.clientWidth * fromX) * scale;
-      const right = (over.offsetLeft + over.clientWidth * toX) * scale;
-      const top = over.offsetTop * scale;
+      const left = ((highlight ? 0 : over.offsetLeft) + over.clientWidth * fromX) * scale;
+      const right = ((highlight ? 0 : over.offsetLeft) + over.clientWidth * toX) * scale;
+      const top = (highlight ? 0 : over.offsetTop) * scale;
       const height = over.clientHeight * scale;
       const w = Math.max(1, Math.round(right - left));
       const data = canvas.getContext("2d")?.getImageData(Math.round(left), Math.round(top), w, Math.round(height)).data;
@@ -82,7 +90,7 @@ async function pixelsOf(page: Page, key: string, rgb: number[], fromX: number, t
       }
       return n;
     },
-    { rgb, fromX, toX },
+    { rgb, fromX, toX, layer },
   );
 }
 
@@ -306,13 +314,13 @@ describe("chart tooltips", () => {
     const acc = chart(page, "train/acc");
     const longColor = await legendColor(page, "long");
     // The pointer near the "long" line (loss 3 → 2): at 30% of the way, value 2.7, near the plot's top.
-    const before = await pixelsOf(page, "train/loss", longColor, 0, 1);
+    const plotted = await pixelsOf(page, "train/loss", longColor, 0, 1);
     await hoverAt(page, "train/loss", 0.3, 0.1);
     await loss.locator("[data-testid=chart-tooltip]").waitFor();
     await waitUntil(async () => (await loss.getAttribute("data-highlight")) === ids.long, "long highlighted");
     await shot(page, "train/loss", "hover-highlight");
-    // Drawn wider: more of the canvas is in its color.
-    expect(await pixelsOf(page, "train/loss", longColor, 0, 1)).toBeGreaterThan(before * 1.5);
+    // Drawn again, wider, over the plot: more pixels in its color than its plain line has.
+    expect(await pixelsOf(page, "train/loss", longColor, 0, 1, "highlight")).toBeGreaterThan(plotted * 1.5);
     await expect.poll(() => acc.locator("[data-testid=chart-tooltip]").isVisible()).toBe(false);
     // The other chart shows the crosshair at the same place.
     const cursor = acc.locator(".u-cursor-x");
@@ -334,6 +342,7 @@ describe("chart tooltips", () => {
     await page.mouse.move(2, 2);
     await waitUntil(async () => (await page.locator("[data-testid=run-row][data-hovered]").count()) === 0, "unmarked");
     expect(await loss.getAttribute("data-highlight")).toBeNull();
+    expect(await pixelsOf(page, "train/loss", longColor, 0, 1, "highlight")).toBe(0);
     await context.close();
   });
 });

@@ -188,41 +188,40 @@ function singlePoint(y: YValues): number {
   return found;
 }
 
-/** Draws the highlighted run's line again on top of the others, wider. */
-function highlightPlugin(drawn: () => Drawn[], highlighted: () => string | null): uPlot.Plugin {
-  return {
-    hooks: {
-      draw: (u: uPlot) => {
-        const id = highlighted();
-        const d = id ? drawn().find((item) => item.run.id === id) : undefined;
-        if (!d || d.length === 0) return;
-        const ys = d.smooth ?? d.values;
-        const log = u.scales.y.distr === 3;
-        const { ctx } = u;
-        const { left, top, width, height } = u.bbox;
-        ctx.save();
-        ctx.beginPath();
-        ctx.rect(left, top, width, height);
-        ctx.clip();
-        ctx.beginPath();
-        let pen = false;
-        for (let i = 0; i < d.length; i++) {
-          const v = ys[i];
-          if (!Number.isFinite(v) || (log && v <= 0)) continue;
-          const px = u.valToPos(d.xs[i], "x", true);
-          const py = u.valToPos(v, "y", true);
-          if (pen) ctx.lineTo(px, py);
-          else ctx.moveTo(px, py);
-          pen = true;
-        }
-        ctx.strokeStyle = d.color;
-        ctx.lineWidth = 3 * devicePixelRatio;
-        ctx.lineJoin = "round";
-        ctx.stroke();
-        ctx.restore();
-      },
-    },
-  };
+/**
+ * Draws the highlighted run's line, wider, on a canvas of its own over the plot:
+ * the highlight follows the pointer, and redrawing every line of the chart for
+ * each move would cost more than a frame.
+ */
+function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined): void {
+  const dpr = devicePixelRatio || 1;
+  const width = Math.round(u.over.clientWidth * dpr);
+  const height = Math.round(u.over.clientHeight * dpr);
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  ctx.clearRect(0, 0, width, height);
+  if (!d || d.length === 0) return;
+  const ys = d.smooth ?? d.values;
+  const log = u.scales.y.distr === 3;
+  ctx.beginPath();
+  let pen = false;
+  for (let i = 0; i < d.length; i++) {
+    const v = ys[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    const px = u.valToPos(d.xs[i], "x") * dpr;
+    const py = u.valToPos(v, "y") * dpr;
+    if (pen) ctx.lineTo(px, py);
+    else ctx.moveTo(px, py);
+    pen = true;
+  }
+  ctx.strokeStyle = d.color;
+  ctx.lineWidth = 3 * dpr;
+  ctx.lineJoin = "round";
+  ctx.stroke();
 }
 
 function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
@@ -295,6 +294,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const hoveredRef = useRef(false);
   /** The run whose line is nearest the pointer while this chart is hovered; drawn on top, wider. */
   const highlightRef = useRef<string | null>(null);
+  const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
   /** Series (uPlot index) with a single point to draw: a line needs two, so these get a dot. */
   const singlesRef = useRef(new Map<number, number[]>());
   /** The tick labels last drawn per axis (x, y), for people inspecting the page and the browser tests. */
@@ -590,13 +590,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         },
       ],
       series,
-      plugins: [
-        envelopePlugin(() => drawnRef.current),
-        highlightPlugin(
-          () => drawnRef.current,
-          () => highlightRef.current,
-        ),
-      ],
+      plugins: [envelopePlugin(() => drawnRef.current)],
       hooks: {
         setSelect: [
           (u) => {
@@ -627,6 +621,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
             card.dataset.yTicks = JSON.stringify(labelsRef.current[1]);
             card.dataset.dots = String(singlesRef.current.size);
             if (u.data[0].length > 0) markOnce("firstChart");
+            repaintHighlight(u);
           },
         ],
       },
@@ -645,6 +640,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
         if (tipRef.current) tipRef.current.style.display = "none";
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
+      const overlay = document.createElement("canvas");
+      overlay.className = "chart-highlight";
+      u.over.append(overlay);
+      highlightCanvasRef.current = overlay;
       redraw();
     };
     onNextFrame(build);
@@ -676,7 +675,13 @@ export const Chart = memo(function Chart(props: ChartProps) {
       if (runId) card.dataset.highlight = runId;
       else delete card.dataset.highlight;
     }
-    u.redraw(false, false);
+    repaintHighlight(u);
+  }
+
+  function repaintHighlight(u: uPlot): void {
+    const canvas = highlightCanvasRef.current;
+    const id = highlightRef.current;
+    if (canvas) drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined);
   }
 
   function renderTooltip(u: uPlot): void {
