@@ -21,6 +21,23 @@ let browser: Browser;
 let server: RunningServer;
 const ids: Record<string, string> = {};
 
+/** The few DOM types the in-page callbacks use (the tests compile without the DOM library). */
+interface PageCanvas {
+  width: number;
+  getBoundingClientRect(): { width: number };
+  getContext(
+    kind: "2d",
+  ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+}
+interface PageBox {
+  offsetLeft: number;
+  offsetTop: number;
+  clientWidth: number;
+  clientHeight: number;
+}
+type ComputedStyle = (el: unknown) => { backgroundColor: string; display: string };
+const computedStyle = "getComputedStyle";
+
 function chart(page: Page, key: string) {
   return page.locator(`[data-testid=chart][data-key="${key}"]`);
 }
@@ -54,7 +71,10 @@ async function legendColor(page: Page, name: string): Promise<number[]> {
   const css = await page
     .locator(".legend-item", { hasText: name })
     .locator(".legend-line")
-    .evaluate((el) => getComputedStyle(el).backgroundColor);
+    .evaluate(
+      (el, fn) => (globalThis as unknown as Record<string, ComputedStyle>)[fn](el).backgroundColor,
+      computedStyle,
+    );
   return (css.match(/\d+/g) ?? []).slice(0, 3).map(Number);
 }
 
@@ -73,8 +93,10 @@ async function pixelsOf(
   return chart(page, key).evaluate(
     (card, { rgb, fromX, toX, layer }) => {
       const highlight = layer === "highlight";
-      const canvas = card.querySelector(highlight ? "canvas.chart-highlight" : ".u-wrap canvas") as HTMLCanvasElement;
-      const over = card.querySelector(".u-over") as HTMLElement;
+      const canvas = card.querySelector(
+        highlight ? "canvas.chart-highlight" : ".u-wrap canvas",
+      ) as unknown as PageCanvas;
+      const over = card.querySelector(".u-over") as unknown as PageBox;
       const scale = canvas.width / canvas.getBoundingClientRect().width;
       const left = ((highlight ? 0 : over.offsetLeft) + over.clientWidth * fromX) * scale;
       const right = ((highlight ? 0 : over.offsetLeft) + over.clientWidth * toX) * scale;
@@ -325,7 +347,12 @@ describe("chart tooltips", () => {
     // The other chart shows the crosshair at the same place.
     const cursor = acc.locator(".u-cursor-x");
     expect(
-      await cursor.evaluate((el) => getComputedStyle(el).display !== "none" && !el.classList.contains("u-off")),
+      await cursor.evaluate(
+        (el, fn) =>
+          (globalThis as unknown as Record<string, ComputedStyle>)[fn](el).display !== "none" &&
+          !el.classList.contains("u-off"),
+        computedStyle,
+      ),
     ).toBe(true);
     expect(
       await page.locator(`[data-testid=run-row][data-run-id="${ids.long}"]`).getAttribute("data-hovered"),
