@@ -158,9 +158,11 @@ describe("dashboard charts", () => {
     await own.waitFor();
     // The other chart shows the crosshair only.
     expect(await other.isVisible()).toBe(false);
-    expect(await chart(page, "train/lr").locator(".u-cursor-x").evaluate((el) => !el.classList.contains("u-off"))).toBe(
-      true,
-    );
+    expect(
+      await chart(page, "train/lr")
+        .locator(".u-cursor-x")
+        .evaluate((el) => !el.classList.contains("u-off")),
+    ).toBe(true);
     const head = await shown(own.locator(".tip-head"));
     const step = Number(/step (\d+)/.exec(head)?.[1]);
     expect(step).toBeGreaterThan(80);
