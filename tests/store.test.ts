@@ -250,7 +250,10 @@ describe("downsampled reads", () => {
     const maxStep = 2 * 140_000;
     const series = check(400, minStep, maxStep);
     expect(series.totalPoints).toBe(80_001);
-    for (const step of series.steps) {
+    // The nearest point outside the range on each side, then only points inside.
+    expect(series.steps[0]).toBe(minStep - 2);
+    expect(series.steps[series.steps.length - 1]).toBe(maxStep + 2);
+    for (const step of series.steps.subarray(1, -1)) {
       expect(step).toBeGreaterThanOrEqual(minStep);
       expect(step).toBeLessThanOrEqual(maxStep);
     }
@@ -270,7 +273,8 @@ describe("downsampled reads", () => {
       { maxPoints: 100, minStep: 0, maxStep: 2 * 49 },
     );
     q.close();
-    expect([...loss.steps]).toEqual(Array.from(setup.p.steps.subarray(0, 50)));
+    // Nothing before step 0; the first point after the range comes too.
+    expect([...loss.steps]).toEqual(Array.from(setup.p.steps.subarray(0, 51)));
     expect([missing.key, missing.totalPoints, missing.values.length]).toEqual(["never/logged", 0, 0]);
     expect(again.values).toEqual(loss.values);
   });
@@ -278,8 +282,19 @@ describe("downsampled reads", () => {
   it("returns every point when the range holds fewer than asked for", () => {
     const series = check(1000, 2 * 1000, 2 * 1500);
     expect(series.downsampled).toBe(false);
-    expect([...series.steps]).toEqual(Array.from(setup.p.steps.subarray(1000, 1501)));
-    expect([...series.values]).toEqual(Array.from(setup.p.values.subarray(1000, 1501)));
+    expect(series.totalPoints).toBe(501);
+    expect([...series.steps]).toEqual(Array.from(setup.p.steps.subarray(999, 1502)));
+    expect([...series.values]).toEqual(Array.from(setup.p.values.subarray(999, 1502)));
+  });
+
+  it("brings the nearest point beyond each edge, so a window with one point or none still has a line", () => {
+    const one = check(1000, 2 * 700 - 1, 2 * 700 + 1);
+    expect([one.totalPoints, ...one.steps]).toEqual([1, 2 * 699, 2 * 700, 2 * 701]);
+    const none = check(1000, 2 * 700 + 0.5, 2 * 700 + 1.5);
+    expect([none.totalPoints, ...none.steps]).toEqual([0, 2 * 700, 2 * 701]);
+    expect([...none.values]).toEqual([setup.p.values[700], setup.p.values[701]]);
+    const pastTheEnd = check(1000, 2 * n, 2 * n + 10);
+    expect([pastTheEnd.totalPoints, ...pastTheEnd.steps]).toEqual([0, 2 * (n - 1)]);
   });
 
   it("finds each bucket's extremes exactly as a full scan would", () => {
@@ -297,6 +312,8 @@ describe("downsampled reads", () => {
       for (const i of min <= max ? [min, max] : [max, min])
         if (expected.at(-1) !== setup.p.steps[i]) expected.push(setup.p.steps[i]);
     }
+    // After the buckets, the first point past the range (the line goes on to the edge).
+    expected.push(setup.p.steps[262_144]);
     expect([...series.steps]).toEqual(expected);
   });
 });

@@ -1,5 +1,6 @@
-/** The dashboard's chart math: aligning series for uPlot, smoothing, nearest-point search, log-scale masking. */
+/** The dashboard's chart math: aligning series for uPlot, smoothing, nearest-point search, log-scale masking, axis labels. */
 import { describe, expect, it } from "vitest";
+import { formatLogValue, linearTickLabels, logTickLabels } from "../ui/src/lib/axes.js";
 import {
   alignSeries,
   extendEma,
@@ -87,5 +88,49 @@ describe("chart helpers", () => {
     expect(maskNonPositive([1, 0, -2, 3])).toEqual([1, undefined, undefined, 3]);
     const positive = f([1, 2]);
     expect(maskNonPositive(positive)).toBe(positive);
+  });
+});
+
+describe("axis labels", () => {
+  it("gives zoomed-in ticks as many digits as their spacing needs, each reading its own value", () => {
+    expect(linearTickLabels([404_000, 404_200, 404_400, 404_600])).toEqual(["404k", "404.2k", "404.4k", "404.6k"]);
+    expect(linearTickLabels([404_000, 404_010, 404_020])).toEqual(["404000", "404010", "404020"]);
+    expect(linearTickLabels([4.1e-4, 4.105e-4, 4.11e-4])).toEqual(["4.1e-4", "4.105e-4", "4.11e-4"]);
+    expect(linearTickLabels([0, 0.25, 0.5, 0.75, 1])).toEqual(["0", "0.25", "0.5", "0.75", "1"]);
+    expect(linearTickLabels([-0.5, 0, 0.5])).toEqual(["-0.5", "0", "0.5"]);
+    expect(linearTickLabels([2e9, 4e9, 6e9])).toEqual(["2e9", "4e9", "6e9"]);
+    expect(linearTickLabels([1_000_000, 1_500_000, 2_000_000])).toEqual(["1M", "1.5M", "2M"]);
+    // uPlot hands over hidden splits as null: they get no label, never "0".
+    expect(linearTickLabels([1, null, 3])).toEqual(["1", "", "3"]);
+  });
+
+  it("labels the decades of a log axis and leaves minor ticks blank", () => {
+    const splits: number[] = [];
+    for (let e = -5; e < -1; e++) for (let m = 1; m <= 9; m++) splits.push(Number((m * 10 ** e).toPrecision(1)));
+    splits.push(0.1);
+    const labels = logTickLabels(splits);
+    expect(labels.filter((l) => l !== "")).toEqual(["1e-5", "1e-4", "0.001", "0.01", "0.1"]);
+    expect(labels).not.toContain("0");
+    // Hidden splits (null) and anything not positive never read "0".
+    expect(logTickLabels([0.01, null, 0.03, 0, 0.1])).toEqual(["0.01", "", "", "", "0.1"]);
+    // Less than two decades in view: 1, 2 and 5.
+    expect(logTickLabels([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 2, 3])).toEqual([
+      "",
+      "",
+      "0.5",
+      "",
+      "",
+      "",
+      "",
+      "1",
+      "2",
+      "",
+    ]);
+    // Within one decade with too few of those: every tick.
+    expect(logTickLabels([0.3, 0.4])).toEqual(["0.3", "0.4"]);
+    // Many decades: thinned to at most six labels.
+    const wide = Array.from({ length: 13 }, (_, i) => 10 ** (i - 6));
+    expect(logTickLabels(wide).filter((l) => l !== "").length).toBeLessThanOrEqual(6);
+    expect(formatLogValue(2e6)).toBe("2e6");
   });
 });

@@ -455,20 +455,41 @@ function bucketize(units: Units, from: number, to: number, buckets: number): Poi
   return { steps: steps.slice(0, out), values: values.slice(0, out), timestamps: times.slice(0, out) };
 }
 
-function inStepRange(points: PointArrays, minStep: number, maxStep: number): PointArrays {
-  const keep: number[] = [];
-  for (let i = 0; i < points.steps.length; i++) {
-    if (points.steps[i] >= minStep && points.steps[i] <= maxStep) keep.push(i);
-  }
-  const pick = (a: Float64Array) => Float64Array.from(keep, (i) => a[i]);
-  return { steps: pick(points.steps), values: pick(points.values), timestamps: pick(points.timestamps) };
+function slicePoints(points: PointArrays, from: number, to: number): PointArrays {
+  return {
+    steps: points.steps.slice(from, to),
+    values: points.values.slice(from, to),
+    timestamps: points.timestamps.slice(from, to),
+  };
+}
+
+/**
+ * The points of a step range with the nearest point outside it on each side
+ * (when there is one), so a chart's line runs on to the edges of a zoomed
+ * window instead of stopping at the last point inside it.
+ */
+function withEdges(before: PointArrays | null, inside: PointArrays, after: PointArrays | null): PointArrays {
+  if (!before?.steps.length && !after?.steps.length) return inside;
+  const parts = [before, inside, after].filter((p): p is PointArrays => p !== null && p.steps.length > 0);
+  const join = (pick: (p: PointArrays) => Float64Array) => {
+    const out = new Float64Array(parts.reduce((n, p) => n + pick(p).length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(pick(p), at);
+      at += pick(p).length;
+    }
+    return out;
+  };
+  return { steps: join((p) => p.steps), values: join((p) => p.values), timestamps: join((p) => p.timestamps) };
 }
 
 /**
  * About maxPoints points of a series over an optional step range: every point
  * when they fit, else the min and max of maxPoints/2 equal buckets, so no peak
  * or valley is lost. Monotonic series read rollups of the coarsest level that
- * still fills the buckets, plus raw points at the ragged edges.
+ * still fills the buckets, plus raw points at the ragged edges. A range also
+ * brings the nearest point before minStep and after maxStep, as they are
+ * (totalPoints counts only the points inside).
  */
 export function readDownsampled(
   db: Db,
@@ -483,18 +504,34 @@ export function readDownsampled(
     if (!series) return null;
     const buckets = Math.max(1, Math.floor(maxPoints / 2));
     if (!series.monotonic) {
-      const all = inStepRange(sortByStep(readIndexRange(db, series.id, 0, series.count)), minStep, maxStep);
+      const sorted = sortByStep(readIndexRange(db, series.id, 0, series.count));
+      const n = sorted.steps.length;
+      let lo = 0;
+      while (lo < n && sorted.steps[lo] < minStep) lo++;
+      let hi = lo;
+      while (hi < n && sorted.steps[hi] <= maxStep) hi++;
+      const all = slicePoints(sorted, lo, hi);
+      const before = lo > 0 ? slicePoints(sorted, lo - 1, lo) : null;
+      const after = hi < n ? slicePoints(sorted, hi, hi + 1) : null;
       const total = all.steps.length;
-      if (total <= maxPoints) return { runId, key, ...all, totalPoints: total, downsampled: false };
+      if (total <= maxPoints) {
+        return { runId, key, ...withEdges(before, all, after), totalPoints: total, downsampled: false };
+      }
       const units = new Units(total);
       units.addPoints(all, 0);
-      return { runId, key, ...bucketize(units, 0, total, buckets), totalPoints: total, downsampled: true };
+      const inside = bucketize(units, 0, total, buckets);
+      return { runId, key, ...withEdges(before, inside, after), totalPoints: total, downsampled: true };
     }
     const from = minStep === Number.NEGATIVE_INFINITY ? 0 : lowerIndex(db, series.id, series.count, minStep);
-    const to = maxStep === Number.POSITIVE_INFINITY ? series.count : upperIndex(db, series.id, maxStep);
+    const to = maxStep === Number.POSITIVE_INFINITY ? series.count : Math.max(from, upperIndex(db, series.id, maxStep));
+    const before =
+      from > 0 && minStep !== Number.NEGATIVE_INFINITY ? readIndexRange(db, series.id, from - 1, from) : null;
+    const after =
+      to < series.count && maxStep !== Number.POSITIVE_INFINITY ? readIndexRange(db, series.id, to, to + 1) : null;
     const total = Math.max(0, to - from);
     if (total <= maxPoints) {
-      return { runId, key, ...readIndexRange(db, series.id, from, to), totalPoints: total, downsampled: false };
+      const inside = readIndexRange(db, series.id, from, to);
+      return { runId, key, ...withEdges(before, inside, after), totalPoints: total, downsampled: false };
     }
     const perBucket = total / buckets;
     const level = [...ROLLUP_LEVELS].reverse().find((l) => 2 ** l <= perBucket);
@@ -521,6 +558,7 @@ export function readDownsampled(
       units.addRollups(rows, span);
       units.addPoints(tail, tailFrom);
     }
-    return { runId, key, ...bucketize(units, from, to, buckets), totalPoints: total, downsampled: true };
+    const inside = bucketize(units, from, to, buckets);
+    return { runId, key, ...withEdges(before, inside, after), totalPoints: total, downsampled: true };
   });
 }

@@ -1,8 +1,9 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import type { Run } from "../api/types";
+import { axisWidth, linearTickLabels, logTickLabels, STEP_INCRS } from "../lib/axes";
 import { runColor, withAlpha } from "../lib/colors";
-import { formatNumber, formatTick } from "../lib/format";
+import { formatNumber } from "../lib/format";
 import { cancelFrame, onNextFrame } from "../lib/frame";
 import {
   alignSeries,
@@ -15,6 +16,7 @@ import {
   nearestIndex,
   type YValues,
 } from "../lib/series";
+import { setHoveredRun } from "../state/hover";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
 import { chartColors, type Theme } from "../state/theme";
@@ -34,6 +36,8 @@ export interface ChartProps {
 const HEIGHT = 220;
 const SYNC_KEY = "stonks-charts";
 const TOOLTIP_ROWS = 12;
+/** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
+const NEAR_PX = 8;
 const REL_INCRS = [
   1,
   2,
@@ -146,6 +150,80 @@ function stepRangeOfTimeZoom(runs: Run[], key: string, xAxis: XAxis, zoom: [numb
   return Number.isFinite(lo) && Number.isFinite(hi) ? [Math.floor(lo), Math.ceil(hi)] : null;
 }
 
+/** Min and max of the lines over a window: the points inside and the values where the lines cross its edges. */
+function yExtent(drawn: Drawn[], window: [number, number], log: boolean): [number, number] | null {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  const take = (v: number) => {
+    if (!Number.isFinite(v) || (log && v <= 0)) return;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  };
+  for (const d of drawn) {
+    for (const ys of d.smooth ? [d.values, d.smooth] : [d.values]) {
+      const first = lowerBound(d.xs, d.length, window[0]);
+      let i = first;
+      for (; i < d.length && d.xs[i] <= window[1]; i++) take(ys[i]);
+      for (const [a, b, x] of [
+        [first - 1, first, window[0]],
+        [i - 1, i, window[1]],
+      ]) {
+        if (a < 0 || b >= d.length || d.xs[b] === d.xs[a]) continue;
+        take(ys[a] + ((ys[b] - ys[a]) * (x - d.xs[a])) / (d.xs[b] - d.xs[a]));
+      }
+    }
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/** The index of a series' only finite value, or -1 when it has none or several. */
+function singlePoint(y: YValues): number {
+  let found = -1;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (v === null || v === undefined || !Number.isFinite(v)) continue;
+    if (found >= 0) return -1;
+    found = i;
+  }
+  return found;
+}
+
+/**
+ * Draws the highlighted run's line, wider, on a canvas of its own over the plot:
+ * the highlight follows the pointer, and redrawing every line of the chart for
+ * each move would cost more than a frame.
+ */
+function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined): void {
+  const dpr = devicePixelRatio || 1;
+  const width = Math.round(u.over.clientWidth * dpr);
+  const height = Math.round(u.over.clientHeight * dpr);
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  ctx.clearRect(0, 0, width, height);
+  if (!d || d.length === 0) return;
+  const ys = d.smooth ?? d.values;
+  const log = u.scales.y.distr === 3;
+  ctx.beginPath();
+  let pen = false;
+  for (let i = 0; i < d.length; i++) {
+    const v = ys[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    const px = u.valToPos(d.xs[i], "x") * dpr;
+    const py = u.valToPos(v, "y") * dpr;
+    if (pen) ctx.lineTo(px, py);
+    else ctx.moveTo(px, py);
+    pen = true;
+  }
+  ctx.strokeStyle = d.color;
+  ctx.lineWidth = 3 * dpr;
+  ctx.lineJoin = "round";
+  ctx.stroke();
+}
+
 function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
   return {
     hooks: {
@@ -214,6 +292,15 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const propsRef = useRef(props);
   propsRef.current = props;
   const hoveredRef = useRef(false);
+  /** The run whose line is nearest the pointer while this chart is hovered; drawn on top, wider. */
+  const highlightRef = useRef<string | null>(null);
+  const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
+  /** Series (uPlot index) with a single point to draw: a line needs two, so these get a dot. */
+  const singlesRef = useRef(new Map<number, number[]>());
+  /** The tick labels last drawn per axis (x, y), for people inspecting the page and the browser tests. */
+  const labelsRef = useRef<string[][]>([[], []]);
+  /** The y extent of the lines inside a zoomed window, where they cross its edges included. */
+  const yExtentRef = useRef<[number, number] | null>(null);
   const timeRangeRef = useRef<{ signature: string; range: StepRange } | null>(null);
   const statusRef = useRef<Status>({ loading: true, error: null, downsampled: false, points: 0 });
   const [status, setStatus] = useState<Status>(statusRef.current);
@@ -290,6 +377,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       });
     }
     drawnRef.current = drawn;
+    yExtentRef.current = p.zoom ? yExtent(drawn, p.zoom, p.logY) : null;
     const next: Status = {
       loading:
         missing ||
@@ -339,6 +427,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
       }
       if (d) k++;
     }
+    const singles = new Map<number, number[]>();
+    for (let si = 1; si < data.length; si++) {
+      const only = singlePoint(data[si]);
+      if (only >= 0) singles.set(si, [only]);
+    }
+    singlesRef.current = singles;
     // Drawn now rather than in uPlot's own microtask, so the frame that asked for it pays for it (and measures it).
     u.batch(() => u.setData(data as uPlot.AlignedData));
     // What the plot shows, for people inspecting the page and for the browser tests.
@@ -404,6 +498,14 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const box = plotRef.current;
     if (!visible || !box || !hasWidth) return;
     const colors = chartColors();
+    const singlePoints = (color: string): uPlot.Series.Points => ({
+      show: (_u, si) => singlesRef.current.has(si),
+      filter: (_u, si) => singlesRef.current.get(si) ?? null,
+      size: 7,
+      width: 1,
+      stroke: color,
+      fill: color,
+    });
     const series: uPlot.Series[] = [{}];
     for (const run of runs) {
       const color = runColor(run);
@@ -412,7 +514,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         stroke: smoothOn ? withAlpha(color, 0.25) : color,
         width: smoothOn ? 1 : 1.5,
         spanGaps: true,
-        points: { show: false },
+        points: singlePoints(color),
       });
       if (smoothOn)
         series.push({
@@ -420,9 +522,15 @@ export const Chart = memo(function Chart(props: ChartProps) {
           stroke: color,
           width: 1.75,
           spanGaps: true,
-          points: { show: false },
+          points: singlePoints(color),
         });
     }
+    const labelled =
+      (axis: number, format: (splits: (number | null)[]) => string[]) => (_u: uPlot, splits: (number | null)[]) => {
+        const labels = format(splits);
+        labelsRef.current[axis] = labels;
+        return labels;
+      };
     const axisCommon = {
       stroke: colors.text,
       grid: { stroke: colors.grid, width: 1 },
@@ -451,18 +559,35 @@ export const Chart = memo(function Chart(props: ChartProps) {
             return [min, max];
           },
         },
-        y: logY ? { distr: 3, log: 10 } : {},
+        y: {
+          ...(logY ? { distr: 3, log: 10 } : {}),
+          // A zoomed window's range holds the lines up to its edges (uPlot's own sees only the points inside).
+          range: (_u, min, max) => {
+            const [lo, hi] = yExtentRef.current ?? [min, max];
+            if (lo === null || hi === null) return [min, max];
+            return logY ? uPlot.rangeLog(lo, hi, 10, false) : uPlot.rangeNum(lo, hi, 0.1, true);
+          },
+        },
       },
       axes: [
         {
           ...axisCommon,
           ...(xAxis === "step"
-            ? { values: (_u: uPlot, splits: number[]) => splits.map(formatTick) }
+            ? { values: labelled(0, linearTickLabels), incrs: STEP_INCRS }
             : xAxis === "rel"
-              ? { values: (_u: uPlot, splits: number[]) => splits.map(formatRelative), incrs: REL_INCRS }
+              ? {
+                  values: labelled(0, (splits) => splits.map((v) => (v === null ? "" : formatRelative(v)))),
+                  incrs: REL_INCRS,
+                }
               : {}),
         },
-        { ...axisCommon, size: 54, values: (_u: uPlot, splits: number[]) => splits.map((v) => formatTick(v)) },
+        {
+          ...axisCommon,
+          // Every split reaches the labeller, which blanks the minor ones itself (uPlot's filter would hand them over as null).
+          ...(logY ? { filter: (_u: uPlot, splits: number[]) => splits } : {}),
+          size: (_u: uPlot, values: string[] | null) => axisWidth(values),
+          values: labelled(1, logY ? logTickLabels : linearTickLabels),
+        },
       ],
       series,
       plugins: [envelopePlugin(() => drawnRef.current)],
@@ -470,8 +595,13 @@ export const Chart = memo(function Chart(props: ChartProps) {
         setSelect: [
           (u) => {
             if (u.select.width < 3) return;
-            const lo = u.posToVal(u.select.left, "x");
-            const hi = u.posToVal(u.select.left + u.select.width, "x");
+            let lo = u.posToVal(u.select.left, "x");
+            let hi = u.posToVal(u.select.left + u.select.width, "x");
+            // Steps are whole numbers: so is a zoom on them (and the link that keeps it).
+            if (propsRef.current.xAxis === "step") {
+              lo = Math.floor(lo);
+              hi = Math.max(lo + 1, Math.ceil(hi));
+            }
             u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
             if (hi > lo) propsRef.current.onZoom([lo, hi]);
           },
@@ -486,7 +616,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
             card.dataset.xMin = String(u.scales.x.min);
             card.dataset.xMax = String(u.scales.x.max);
             card.dataset.yMax = String(u.scales.y.max);
+            card.dataset.yMin = String(u.scales.y.min);
+            card.dataset.xTicks = JSON.stringify(labelsRef.current[0]);
+            card.dataset.yTicks = JSON.stringify(labelsRef.current[1]);
+            card.dataset.dots = String(singlesRef.current.size);
             if (u.data[0].length > 0) markOnce("firstChart");
+            repaintHighlight(u);
           },
         ],
       },
@@ -501,8 +636,14 @@ export const Chart = memo(function Chart(props: ChartProps) {
       });
       u.over.addEventListener("mouseleave", () => {
         hoveredRef.current = false;
+        if (u) highlight(u, null);
+        if (tipRef.current) tipRef.current.style.display = "none";
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
+      const overlay = document.createElement("canvas");
+      overlay.className = "chart-highlight";
+      u.over.append(overlay);
+      highlightCanvasRef.current = overlay;
       redraw();
     };
     onNextFrame(build);
@@ -524,39 +665,80 @@ export const Chart = memo(function Chart(props: ChartProps) {
     scheduleRedraw();
   }, [smoothing, zoomSignature, scheduleRedraw]);
 
+  /** Marks the run nearest the pointer: its line drawn on top, its row in the run table. */
+  function highlight(u: uPlot, runId: string | null): void {
+    if (highlightRef.current === runId) return;
+    highlightRef.current = runId;
+    setHoveredRun(runId);
+    const card = boxRef.current;
+    if (card) {
+      if (runId) card.dataset.highlight = runId;
+      else delete card.dataset.highlight;
+    }
+    repaintHighlight(u);
+  }
+
+  function repaintHighlight(u: uPlot): void {
+    const canvas = highlightCanvasRef.current;
+    const id = highlightRef.current;
+    if (canvas) drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined);
+  }
+
   function renderTooltip(u: uPlot): void {
     const tip = tipRef.current;
     if (!tip) return;
     const left = u.cursor.left ?? -1;
     const drawn = drawnRef.current;
-    if (left < 0 || drawn.length === 0) {
+    // The other charts follow the crosshair only: one tooltip, where the pointer is.
+    if (left < 0 || drawn.length === 0 || !hoveredRef.current) {
       tip.style.display = "none";
+      if (hoveredRef.current) highlight(u, null);
       return;
     }
     const p = propsRef.current;
     const xv = u.posToVal(left, "x");
+    const near = Math.abs(u.posToVal(left + NEAR_PX, "x") - xv);
     const rows: { d: Drawn; value: number; step: number; x: number }[] = [];
     for (const d of drawn) {
+      // A run that has not started or has already ended at this x has nothing to say here.
+      if (d.length === 0 || xv < d.xs[0] - near || xv > d.xs[d.length - 1] + near) continue;
       const j = nearestIndex(d.xs, d.length, xv);
       if (j < 0) continue;
       rows.push({ d, value: d.smooth ? d.smooth[j] : d.values[j], step: d.steps[j], x: d.xs[j] });
     }
     if (rows.length === 0) {
       tip.style.display = "none";
+      highlight(u, null);
       return;
     }
     rows.sort((a, b) => b.value - a.value);
     let snapped = rows[0].x;
     for (const row of rows) if (Math.abs(row.x - xv) < Math.abs(snapped - xv)) snapped = row.x;
+    const top = u.cursor.top ?? 0;
+    let nearest = rows[0];
+    let nearestDistance = Number.POSITIVE_INFINITY;
+    for (const row of rows) {
+      if (!Number.isFinite(row.value) || (p.logY && row.value <= 0)) continue;
+      const distance = Math.hypot(u.valToPos(row.x, "x") - left, u.valToPos(row.value, "y") - top);
+      if (distance < nearestDistance) {
+        nearestDistance = distance;
+        nearest = row;
+      }
+    }
+    highlight(u, nearest.d.run.id);
+    // The highlighted run is always listed, even past the row limit.
+    const listed = rows.slice(0, TOOLTIP_ROWS);
+    if (!listed.includes(nearest)) listed[listed.length - 1] = nearest;
     tip.replaceChildren();
     const head = document.createElement("div");
     head.className = "tip-head";
     head.textContent = `${p.metricKey} · ${formatX(p.xAxis, snapped)}`;
     tip.append(head);
-    for (const row of rows.slice(0, TOOLTIP_ROWS)) {
+    for (const row of listed) {
       const line = document.createElement("div");
-      line.className = "tip-row";
+      line.className = row === nearest ? "tip-row active" : "tip-row";
       line.dataset.testid = "tooltip-row";
+      line.dataset.runId = row.d.run.id;
       const dot = document.createElement("span");
       dot.className = "tip-dot";
       dot.style.background = row.d.color;
@@ -566,13 +748,11 @@ export const Chart = memo(function Chart(props: ChartProps) {
       const value = document.createElement("span");
       value.className = "tip-value";
       value.textContent = formatNumber(row.value);
-      line.append(dot, name, value);
-      if (p.xAxis !== "step") {
-        const step = document.createElement("span");
-        step.className = "tip-step";
-        step.textContent = `@${formatNumber(row.step)}`;
-        line.append(step);
-      }
+      // Each run's own step: runs logged at other steps, or at this time, are at steps of their own.
+      const step = document.createElement("span");
+      step.className = "tip-step";
+      step.textContent = `@${formatNumber(row.step)}`;
+      line.append(dot, name, value, step);
       tip.append(line);
     }
     if (rows.length > TOOLTIP_ROWS) {
@@ -587,8 +767,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const tipWidth = tip.offsetWidth;
     let x = plotLeft + left + 14;
     if (x + tipWidth > boxWidth) x = plotLeft + left - tipWidth - 14;
-    const top = hoveredRef.current ? Math.min(Math.max(0, (u.cursor.top ?? 0) - 10), HEIGHT - tip.offsetHeight) : 4;
-    tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, top)}px)`;
+    const y = Math.min(Math.max(0, top - 10), HEIGHT - tip.offsetHeight);
+    tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
   }
 
   return (

@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Run } from "../api/types";
 import { runColor } from "../lib/colors";
 import type { Theme } from "../state/theme";
@@ -9,6 +9,8 @@ import { SearchBox } from "./SearchBox";
 
 const COLLAPSED_KEY = "stonks.collapsedGroups";
 const LEGEND_LIMIT = 24;
+/** How long the smoothing slider rests before its value goes into the link (a render of the whole page). */
+const SMOOTH_COMMIT_MS = 250;
 
 function readCollapsed(): Set<string> {
   try {
@@ -63,6 +65,27 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
   // biome-ignore lint/correctness/useExhaustiveDependencies: runSignature stands for what charts read from runs
   const chartRuns = useMemo(() => runs, [runSignature]);
   const onZoom = useCallback((zoom: [number, number] | null) => updateView({ zoom }), []);
+  // While the slider moves only the charts follow it; the page (table, link) learns the value once it
+  // rests, or as soon as anything else is pressed (a zoom drag, say), so no later change misses it.
+  const [smoothDraft, setSmoothDraft] = useState<number | null>(null);
+  const smoothing = smoothDraft ?? view.smooth;
+  const smoothPending = useRef<{ value: number; timer: ReturnType<typeof setTimeout> } | null>(null);
+  const commitSmooth = useCallback(() => {
+    const pending = smoothPending.current;
+    if (!pending) return;
+    smoothPending.current = null;
+    clearTimeout(pending.timer);
+    document.removeEventListener("pointerdown", commitSmooth, true);
+    updateView({ smooth: pending.value });
+    setSmoothDraft(null);
+  }, []);
+  useEffect(() => commitSmooth, [commitSmooth]);
+  const onSmooth = (value: number) => {
+    setSmoothDraft(value);
+    if (smoothPending.current) clearTimeout(smoothPending.current.timer);
+    else document.addEventListener("pointerdown", commitSmooth, true);
+    smoothPending.current = { value, timer: setTimeout(commitSmooth, SMOOTH_COMMIT_MS) };
+  };
 
   const toggleGroup = (group: string) => {
     const next = new Set(collapsed);
@@ -128,12 +151,12 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
             min={0}
             max={0.99}
             step={0.01}
-            value={view.smooth}
+            value={smoothing}
             data-testid="smoothing"
-            onChange={(e) => updateView({ smooth: Number(e.target.value) })}
+            onChange={(e) => onSmooth(Number(e.target.value))}
           />
           <span className="mono smoothing-value" data-testid="smoothing-value">
-            {view.smooth.toFixed(2)}
+            {smoothing.toFixed(2)}
           </span>
         </label>
         {view.zoom && (
@@ -197,7 +220,7 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
                     metricKey={key}
                     runs={chartRuns}
                     xAxis={view.x}
-                    smoothing={view.smooth}
+                    smoothing={smoothing}
                     logY={view.log}
                     zoom={view.zoom}
                     onZoom={onZoom}

@@ -236,8 +236,10 @@ class SeriesStore {
       const last = data.length > 0 ? data.steps[data.length - 1] : Number.NEGATIVE_INFINITY;
       from = 0;
       while (from < n && event.steps[from] <= last) from++;
-      let to = n;
-      while (to > from && event.steps[to - 1] > data.range[1]) to--;
+      let to = from;
+      while (to < n && event.steps[to] <= data.range[1]) to++;
+      // The first point past the window too, as the server's read brings it: the line reaches the right edge.
+      if (to < n && last <= data.range[1]) to++;
       if (from >= to) return true;
       return this.copyIn(data, event, from, to);
     }

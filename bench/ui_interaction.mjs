@@ -1,0 +1,182 @@
+// Dashboard benchmark: every interaction on a busy charts view (24 runs × 6 charts) must keep
+// frames short: dragging the smoothing slider, hovering a chart, zooming (drag, refetch, reset)
+// and ticking a run in the table. Measured in the page: animation frame intervals, long tasks
+// (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf).
+// Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set)
+import { fmt, launch, machine, median, quantile, seedRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
+
+const RUNS = 24;
+const KEYS = ["train/loss", "train/acc", "train/lr", "val/loss", "val/acc", "val/grad_norm"];
+const POINTS = 2000;
+const REPS = Number(process.env.RUNS ?? 3);
+/** A person's pointer reports about once per frame. */
+const MOVE_MS = 16;
+
+const db = tempDb("ui-interaction");
+const ids = seedRuns(db.path, {
+  experiment: "sweep-24",
+  runs: RUNS,
+  keys: KEYS,
+  points: POINTS,
+  value: (r, key, s) => {
+    const noise = Math.sin(s * 12.9898 + r * 78.233) * 0.05;
+    if (key.endsWith("acc")) return 1 - Math.exp(-s / (300 + 20 * r)) + noise;
+    if (key.endsWith("lr")) return 1e-3 * 0.5 ** Math.floor(s / 500);
+    return 2 * Math.exp(-s / (400 + 10 * r)) + 0.1 + noise;
+  },
+});
+const server = await serve(db.path);
+const browser = await launch();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function collect(page, work) {
+  await page.evaluate(() => {
+    const w = window;
+    const p = w.__stonksPerf;
+    p.frame.length = 0;
+    p.render.length = 0;
+    w.__longTasks.length = 0;
+    w.__frames.length = 0;
+    w.__last = performance.now();
+  });
+  await work();
+  return page.evaluate(() => {
+    const w = window;
+    const p = w.__stonksPerf;
+    return {
+      frames: [...w.__frames],
+      longTasks: [...w.__longTasks],
+      redraw: [...p.frame],
+      render: [...p.render],
+    };
+  });
+}
+
+async function sweep(page, box, from, to, y, moves) {
+  for (let i = 0; i <= moves; i++) {
+    await page.mouse.move(box.x + box.width * (from + ((to - from) * i) / moves), y);
+    await sleep(MOVE_MS);
+  }
+}
+
+const allDrawn = (page, runs) =>
+  page.waitForFunction(
+    ({ runs, charts }) => {
+      const list = [...document.querySelectorAll("[data-testid=chart]")];
+      return (
+        list.length === charts &&
+        list.every((c) => c.dataset.runs === String(runs) && !c.querySelector("[data-testid=chart-loading]"))
+      );
+    },
+    { runs, charts: KEYS.length },
+    { timeout: 30_000 },
+  );
+
+async function once() {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 2100 } });
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    const w = window;
+    w.__longTasks = [];
+    w.__frames = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__longTasks.push(e.duration);
+    }).observe({ type: "longtask", buffered: true });
+    const tick = (t) => {
+      if (w.__last !== undefined) w.__frames.push(t - w.__last);
+      w.__last = t;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  await page.goto(`${server.url}/?exp=sweep-24&runs=${ids.join(",")}&perf`);
+  await allDrawn(page, RUNS);
+  const out = {};
+
+  const slider = await page.locator("[data-testid=smoothing]").boundingBox();
+  out.smoothing = await collect(page, async () => {
+    const y = slider.y + slider.height / 2;
+    await page.mouse.move(slider.x + 2, y);
+    await page.mouse.down();
+    await sweep(page, slider, 0, 1, y, 60);
+    await sweep(page, slider, 1, 0.3, y, 40);
+    await page.mouse.up();
+    await sleep(300);
+  });
+
+  const plot = await page.locator('[data-testid=chart][data-key="train/loss"] .u-over').boundingBox();
+  out.hover = await collect(page, async () => {
+    await sweep(page, plot, 0.02, 0.98, plot.y + plot.height / 2, 120);
+    await sweep(page, plot, 0.98, 0.3, plot.y + plot.height / 3, 60);
+    await page.mouse.move(2, 2);
+    await sleep(200);
+  });
+
+  out.zoom = await collect(page, async () => {
+    for (let i = 0; i < 2; i++) {
+      await page.mouse.move(plot.x + plot.width * 0.3, plot.y + 40);
+      await page.mouse.down();
+      await sweep(page, plot, 0.3, 0.45, plot.y + 60, 10);
+      await page.mouse.up();
+      await page.waitForFunction(() => new URLSearchParams(location.search).has("zoom"));
+      await allDrawn(page, RUNS);
+      await sleep(200);
+      await page.mouse.dblclick(plot.x + plot.width * 0.5, plot.y + 50);
+      await page.waitForFunction(() => !new URLSearchParams(location.search).has("zoom"));
+      await allDrawn(page, RUNS);
+      await sleep(200);
+    }
+  });
+
+  out.selection = await collect(page, async () => {
+    for (let i = 0; i < 3; i++) {
+      const box = page.locator("[data-testid=run-select]").nth(i);
+      await box.click();
+      await allDrawn(page, RUNS - 1);
+      await sleep(150);
+      await box.click();
+      await allDrawn(page, RUNS);
+      await sleep(150);
+    }
+  });
+  await context.close();
+  return out;
+}
+
+const reps = [];
+for (let i = 0; i < REPS; i++) {
+  const r = await once();
+  reps.push(r);
+  for (const [name, m] of Object.entries(r)) {
+    console.error(
+      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms`,
+    );
+  }
+}
+await browser.close();
+await server.close();
+db.remove();
+
+const LABELS = {
+  smoothing: "drag the smoothing slider (100 moves, 16 ms apart)",
+  hover: "hover across a chart (180 moves)",
+  zoom: "drag-zoom, refetch, double-click reset (×2)",
+  selection: "untick and tick a run in the table (×3)",
+};
+const row = (name) => {
+  const per = reps.map((r) => r[name]);
+  const frames = per.map((m) => m.frames);
+  const work = per.map((m) => [...m.redraw, ...m.render]);
+  return `| ${LABELS[name]} | ${fmt(median(frames.map((f) => median(f))))} ms | ${fmt(median(frames.map((f) => quantile(f, 0.95))))} ms | ${fmt(median(frames.map((f) => Math.max(...f))))} ms | ${per.map((m) => m.longTasks.length).join(", ")} | ${fmt(Math.max(0, ...per.flatMap((m) => m.longTasks)))} ms | ${fmt(median(per.map((m) => Math.max(0, ...m.redraw))))} ms | ${fmt(median(per.map((m) => Math.max(0, ...m.render))))} ms | ${fmt(median(work.map((w) => quantile(w, 0.95))))} ms |`;
+};
+const label = process.env.LABEL ?? "after";
+const markdown = `### Interactions: 24 runs × 6 charts (bench/ui_interaction.mjs) — ${label}
+
+${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), and main-thread time of each chart redraw frame (every chart that changed, setData in one animation frame) and of each React render + commit of the page. Medians over ${REPS} repetitions of the per-repetition value; long tasks per repetition and their max over all.
+
+| interaction | frame interval median | p95 | max | long tasks | longest task | redraw frame max | React render max | p95 of redraw + render |
+|---|---|---|---|---|---|---|---|---|
+${Object.keys(LABELS).map(row).join("\n")}
+`;
+writeResults(`ui-interaction-${label}`, markdown);
+console.log(markdown);
