@@ -9,6 +9,7 @@ import {
   maskNonPositive,
   nearestIndex,
 } from "../ui/src/lib/series.js";
+import { defaultColor, deltaE2000, PALETTE, runColor } from "../ui/src/lib/colors.js";
 
 const f = (xs: number[]) => Float64Array.from(xs);
 
@@ -87,5 +88,37 @@ describe("chart helpers", () => {
     expect(maskNonPositive([1, 0, -2, 3])).toEqual([1, undefined, undefined, 3]);
     const positive = f([1, 2]);
     expect(maskNonPositive(positive)).toBe(positive);
+  });
+});
+
+describe("run palette", () => {
+  // The chart surfaces and page backgrounds of the light and dark themes (ui/src/styles.css).
+  const BACKGROUNDS = ["#ffffff", "#f6f7f9", "#131720", "#0c0f15"];
+
+  it("measures CIEDE2000 as published: black to white is 100, a color to itself 0", () => {
+    expect(deltaE2000("#000000", "#ffffff")).toBeCloseTo(100, 0);
+    expect(deltaE2000("#1d99ed", "#1d99ed")).toBe(0);
+  });
+
+  it("keeps every two default colors at least 20 CIEDE2000 apart (the old #10b981/#22c55e were 6)", () => {
+    expect(deltaE2000("#10b981", "#22c55e")).toBeLessThan(20);
+    for (let i = 0; i < PALETTE.length; i++) {
+      for (let j = i + 1; j < PALETTE.length; j++) {
+        expect(deltaE2000(PALETTE[i], PALETTE[j]), `${PALETTE[i]} vs ${PALETTE[j]}`).toBeGreaterThan(20);
+      }
+    }
+  });
+
+  it("keeps every default color readable on both themes' backgrounds", () => {
+    for (const color of PALETTE) {
+      for (const bg of BACKGROUNDS) expect(deltaE2000(color, bg), `${color} on ${bg}`).toBeGreaterThan(30);
+    }
+  });
+
+  it("gives a run the color of its database number, so other runs coming and going never change it", () => {
+    expect(runColor({ seq: 7, color: null })).toBe(defaultColor(7));
+    expect(runColor({ seq: 7, color: "#123456" })).toBe("#123456");
+    const consecutive = new Set(Array.from({ length: PALETTE.length }, (_, i) => defaultColor(100 + i)));
+    expect(consecutive.size).toBe(PALETTE.length);
   });
 });
