@@ -87,7 +87,7 @@ describe("experiment list events", () => {
     try {
       await scoped.next((e) => e.event === "ready");
       await listOnly.next((e) => e.event === "ready");
-      seedRuns(dbPath, [{ experiment: "brand-new", name: "b", status: "running", metrics: { loss: [1, 2] } }]);
+      seedRuns(dbPath, [{ experiment: "brand-new", name: "b", metrics: { loss: [1, 2] } }]);
       const id = (await call("GET", "/api/experiments/brand-new")).json as { id: string };
       for (const reader of [scoped, listOnly]) {
         const event = await reader.next((e) => e.event === "experiments_changed");

@@ -1,5 +1,6 @@
 /** The dashboard's chart math: aligning series for uPlot, smoothing, nearest-point search, log-scale masking. */
 import { describe, expect, it } from "vitest";
+import { defaultColor, deltaE2000, PALETTE, runColor } from "../ui/src/lib/colors.js";
 import {
   alignSeries,
   extendEma,
@@ -9,7 +10,6 @@ import {
   maskNonPositive,
   nearestIndex,
 } from "../ui/src/lib/series.js";
-import { defaultColor, deltaE2000, PALETTE, runColor } from "../ui/src/lib/colors.js";
 
 const f = (xs: number[]) => Float64Array.from(xs);
 

@@ -1,9 +1,45 @@
-import { useRef, useState } from "react";
+import { type CSSProperties, useLayoutEffect, useRef, useState } from "react";
 import { updateView } from "../state/view";
 import { useDismiss } from "./useDismiss";
 
 export const AGGREGATES = ["last", "min", "max"] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
+
+const POPOVER_WIDTH = 440;
+const POPOVER_MAX_HEIGHT = 380;
+const MARGIN = 8;
+
+/**
+ * Fixed to the viewport under its button, moved left and shortened as needed:
+ * the table around it clips what overflows, and a narrow window cut it in half.
+ */
+export function usePopoverPlacement(open: boolean, anchor: React.RefObject<HTMLElement | null>): CSSProperties {
+  const [style, setStyle] = useState<CSSProperties>({ visibility: "hidden" });
+  useLayoutEffect(() => {
+    if (!open) return;
+    const place = () => {
+      const box = anchor.current?.getBoundingClientRect();
+      if (!box) return;
+      const width = Math.min(POPOVER_WIDTH, window.innerWidth - 2 * MARGIN);
+      const top = box.bottom + 4;
+      setStyle({
+        position: "fixed",
+        top,
+        left: Math.max(MARGIN, Math.min(box.left, window.innerWidth - width - MARGIN)),
+        width,
+        maxHeight: Math.max(160, Math.min(POPOVER_MAX_HEIGHT, window.innerHeight - top - MARGIN)),
+      });
+    };
+    place();
+    window.addEventListener("resize", place);
+    window.addEventListener("scroll", place, true);
+    return () => {
+      window.removeEventListener("resize", place);
+      window.removeEventListener("scroll", place, true);
+    };
+  }, [open, anchor]);
+  return style;
+}
 
 /** Chooses the config and metric columns of the run table. */
 export function ColumnPicker({
@@ -19,6 +55,7 @@ export function ColumnPicker({
   const [filter, setFilter] = useState("");
   const ref = useRef<HTMLDivElement>(null);
   useDismiss(open, () => setOpen(false), [ref]);
+  const placement = usePopoverPlacement(open, ref);
   const set = new Set(chosen);
   const toggle = (id: string) => {
     const next = set.has(id) ? chosen.filter((c) => c !== id) : [...chosen, id];
@@ -39,7 +76,7 @@ export function ColumnPicker({
         Columns <span className="muted">{chosen.length}</span>
       </button>
       {open && (
-        <div className="popover column-popover" data-testid="column-picker">
+        <div className="popover column-popover" data-testid="column-picker" style={placement}>
           <input
             type="search"
             placeholder="Find a key"
