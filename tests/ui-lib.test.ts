@@ -100,8 +100,10 @@ describe("run palette", () => {
     expect(deltaE2000("#1d99ed", "#1d99ed")).toBe(0);
   });
 
-  it("keeps every two default colors at least 20 CIEDE2000 apart (the old #10b981/#22c55e were 6)", () => {
-    expect(deltaE2000("#10b981", "#22c55e")).toBeLessThan(20);
+  it("keeps every two default colors at least 20 CIEDE2000 apart (the old look-alike pairs were 5 to 16)", () => {
+    expect(deltaE2000("#10b981", "#22c55e")).toBeCloseTo(8.9, 0);
+    expect(deltaE2000("#f97316", "#f59e0b")).toBeCloseTo(15.7, 0);
+    expect(deltaE2000("#8b5cf6", "#a855f7")).toBeCloseTo(5.0, 0);
     for (let i = 0; i < PALETTE.length; i++) {
       for (let j = i + 1; j < PALETTE.length; j++) {
         expect(deltaE2000(PALETTE[i], PALETTE[j]), `${PALETTE[i]} vs ${PALETTE[j]}`).toBeGreaterThan(20);

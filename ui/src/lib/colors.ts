@@ -3,16 +3,20 @@
  * CIEDE2000 apart from each other (tests/ui-lib.test.ts measures both).
  */
 export const PALETTE = [
-  "#1d99ed",
-  "#ed461d",
-  "#12d939",
-  "#851ded",
-  "#d99d12",
-  "#0da092",
-  "#ed1d85",
-  "#738627",
-  "#865727",
-  "#a00d2a",
+  "#399aef",
+  "#ed621d",
+  "#1a9353",
+  "#970da0",
+  "#edb51d",
+  "#0fb1bd",
+  "#ef395d",
+  "#3951ef",
+  "#a4d912",
+  "#864727",
+  "#ef39cb",
+  "#277386",
+  "#931a42",
+  "#867327",
 ];
 
 /**
