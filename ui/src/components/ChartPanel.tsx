@@ -4,10 +4,45 @@ import type { Theme } from "../state/theme";
 import { CHART_HEIGHTS, type ChartSettings, updateView, type ViewState, type XAxis, type YRange } from "../state/view";
 import { Chart } from "./Chart";
 import { usePopoverPlacement } from "./ColumnPicker";
+import { CloseIcon } from "./Icons";
 import { useDismiss } from "./useDismiss";
 
 const X_LABELS: Record<XAxis, string> = { step: "Step", wall: "Wall time", rel: "Relative time" };
 const DEFAULT_PCT = 5;
+const SETTINGS_WIDTH = 300;
+
+function PinIcon() {
+  return (
+    <svg
+      width="13"
+      height="13"
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+      aria-hidden="true"
+    >
+      <path d="M12 17v5M9 3h6l-1 7 4 3v2H6v-2l4-3z" />
+    </svg>
+  );
+}
+
+function GearIcon() {
+  return (
+    <svg
+      width="13"
+      height="13"
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+      aria-hidden="true"
+    >
+      <circle cx="12" cy="12" r="3" />
+      <path d="M12 2v3M12 19v3M4.9 4.9 7 7M17 17l2.1 2.1M2 12h3M19 12h3M4.9 19.1 7 17M17 7l2.1-2.1" />
+    </svg>
+  );
+}
 
 /** Changes one chart's settings in the URL; a setting back at "as the toolbar" is removed. */
 export function patchChart(key: string, patch: Partial<ChartSettings>): void {
@@ -43,7 +78,7 @@ function ChartSettingsPopover({
 }) {
   const ref = useRef<HTMLDivElement>(null);
   useDismiss(true, onClose, [ref, anchor]);
-  const placement = usePopoverPlacement(true, anchor);
+  const placement = usePopoverPlacement(true, anchor, SETTINGS_WIDTH);
   const set = (patch: Partial<ChartSettings>) => patchChart(metricKey, patch);
   const range: YRange = settings.range ?? { mode: "auto" };
   const log = settings.log ?? view.log;
@@ -274,7 +309,7 @@ export const ChartPanel = memo(function ChartPanel({
           data-testid="chart-settings-button"
           onClick={() => setOpen(!open)}
         >
-          ⚙
+          <GearIcon />
         </button>
         <button
           type="button"
@@ -284,7 +319,7 @@ export const ChartPanel = memo(function ChartPanel({
           data-testid="chart-pin"
           onClick={() => patchChart(metricKey, { pin: settings.pin ? undefined : true })}
         >
-          📌
+          <PinIcon />
         </button>
         <button
           type="button"
@@ -293,7 +328,7 @@ export const ChartPanel = memo(function ChartPanel({
           data-testid="chart-hide"
           onClick={() => patchChart(metricKey, { hide: true, pin: undefined })}
         >
-          ✕
+          <CloseIcon />
         </button>
       </div>
       <ResizeHandle metricKey={metricKey} height={height} />

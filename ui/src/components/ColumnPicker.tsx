@@ -6,29 +6,46 @@ export const AGGREGATES = ["last", "min", "max"] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
 
 const POPOVER_WIDTH = 440;
-const POPOVER_MAX_HEIGHT = 380;
+const POPOVER_MAX_HEIGHT = 420;
 const MARGIN = 8;
 
 /**
  * Fixed to the viewport under its button, moved left and shortened as needed:
  * the table around it clips what overflows, and a narrow window cut it in half.
  */
-export function usePopoverPlacement(open: boolean, anchor: React.RefObject<HTMLElement | null>): CSSProperties {
+export function usePopoverPlacement(
+  open: boolean,
+  anchor: React.RefObject<HTMLElement | null>,
+  width = POPOVER_WIDTH,
+): CSSProperties {
   const [style, setStyle] = useState<CSSProperties>({ visibility: "hidden" });
   useLayoutEffect(() => {
     if (!open) return;
     const place = () => {
       const box = anchor.current?.getBoundingClientRect();
       if (!box) return;
-      const width = Math.min(POPOVER_WIDTH, window.innerWidth - 2 * MARGIN);
-      const top = box.bottom + 4;
-      setStyle({
-        position: "fixed",
-        top,
-        left: Math.max(MARGIN, Math.min(box.left, window.innerWidth - width - MARGIN)),
-        width,
-        maxHeight: Math.max(160, Math.min(POPOVER_MAX_HEIGHT, window.innerHeight - top - MARGIN)),
-      });
+      const shownWidth = Math.min(width, window.innerWidth - 2 * MARGIN);
+      const left = Math.max(MARGIN, Math.min(box.left, window.innerWidth - shownWidth - MARGIN));
+      const below = window.innerHeight - box.bottom - 4 - MARGIN;
+      const above = box.top - 4 - MARGIN;
+      // Opens upwards when the room below is short and there is more above.
+      if (below < POPOVER_MAX_HEIGHT && above > below) {
+        setStyle({
+          position: "fixed",
+          bottom: window.innerHeight - box.top + 4,
+          left,
+          width: shownWidth,
+          maxHeight: Math.min(POPOVER_MAX_HEIGHT, above),
+        });
+      } else {
+        setStyle({
+          position: "fixed",
+          top: box.bottom + 4,
+          left,
+          width: shownWidth,
+          maxHeight: Math.min(POPOVER_MAX_HEIGHT, below),
+        });
+      }
     };
     place();
     window.addEventListener("resize", place);
@@ -37,7 +54,7 @@ export function usePopoverPlacement(open: boolean, anchor: React.RefObject<HTMLE
       window.removeEventListener("resize", place);
       window.removeEventListener("scroll", place, true);
     };
-  }, [open, anchor]);
+  }, [open, anchor, width]);
   return style;
 }
 
