@@ -1,5 +1,9 @@
 // Saved dashboard workspaces over the REST API, and the experiment-list event
 // that keeps every open dashboard's sidebar current.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase } from "../src/store/connection.js";
@@ -77,6 +81,43 @@ describe("workspaces API", () => {
     expect((await call("DELETE", "/api/experiments/sweep")).status).toBe(200);
     seedRuns(dbPath, [{ experiment: "sweep", name: "again", status: "completed" }]);
     expect((await call("GET", "/api/experiments/sweep/workspaces")).json).toEqual([]);
+  });
+});
+
+describe("schema version 2", () => {
+  /** A file as stonks before workspaces wrote it: migration 1 only. */
+  function versionOneFile(): string {
+    const path = tempDb();
+    const raw = new Database(path);
+    raw.exec(readFileSync(new URL("../src/store/migrations/0001_initial.sql", import.meta.url), "utf8"));
+    raw.pragma("user_version = 1");
+    raw.close();
+    return path;
+  }
+  const tables = (path: string) => {
+    const raw = new Database(path, { readonly: true });
+    try {
+      return {
+        version: raw.pragma("user_version", { simple: true }),
+        workspaces: raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'workspaces'").get(),
+      };
+    } finally {
+      raw.close();
+    }
+  };
+
+  it("migrates a version-1 file forward when the TypeScript side opens it", () => {
+    const path = versionOneFile();
+    openDatabase(path).close();
+    expect(tables(path)).toEqual({ version: 2, workspaces: { n: 1 } });
+  });
+
+  it("migrates a version-1 file forward when the Python SDK opens it (same migration files)", () => {
+    const path = versionOneFile();
+    execFileSync("python3", ["-c", "import sys; from stonks import _db; _db.connect(sys.argv[1]).close()", path], {
+      env: { ...process.env, PYTHONPATH: join(import.meta.dirname, "..", "python") },
+    });
+    expect(tables(path)).toEqual({ version: 2, workspaces: { n: 1 } });
   });
 });
 
