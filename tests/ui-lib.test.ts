@@ -10,6 +10,7 @@ import {
   maskNonPositive,
   nearestIndex,
 } from "../ui/src/lib/series.js";
+import { selectedRunIds, setSelected } from "../ui/src/state/selection.js";
 
 const f = (xs: number[]) => Float64Array.from(xs);
 
@@ -122,5 +123,31 @@ describe("run palette", () => {
     expect(runColor({ seq: 7, color: "#123456" })).toBe("#123456");
     const consecutive = new Set(Array.from({ length: PALETTE.length }, (_, i) => defaultColor(100 + i)));
     expect(consecutive.size).toBe(PALETTE.length);
+  });
+});
+
+describe("selection", () => {
+  const ids = Array.from({ length: 12 }, (_, i) => `r${11 - i}`);
+  const base = { newest: true, runs: [] as string[], hide: [] as string[] };
+
+  it("charts the newest ten by default, and a ticked older run besides them", () => {
+    expect(selectedRunIds(base, ids)).toEqual(ids.slice(0, 10));
+    const next = { ...base, ...setSelected(base, ["r0"], true, ids) };
+    expect(selectedRunIds(next, ids)).toEqual([...ids.slice(0, 10), "r0"]);
+  });
+
+  it("unticks one of the newest without touching the others, and ticks it back", () => {
+    const off = { ...base, ...setSelected(base, ["r11"], false, ids) };
+    expect(selectedRunIds(off, ids)).toEqual(ids.slice(1, 10));
+    const on = { ...off, ...setSelected(off, ["r11"], true, ids) };
+    expect(selectedRunIds(on, ids)).toEqual(ids.slice(0, 10));
+    expect(on.runs).toEqual([]);
+  });
+
+  it("with the newest mode off, charts only what was ticked", () => {
+    const none = { newest: false, runs: [], hide: [] };
+    expect(selectedRunIds(none, ids)).toEqual([]);
+    const one = { ...none, ...setSelected(none, ["r11"], true, ids) };
+    expect(selectedRunIds(one, ids)).toEqual(["r11"]);
   });
 });

@@ -296,6 +296,16 @@ describe("dashboard: per-chart settings and workspaces", () => {
     await drawnRuns(page, "train/loss", 10);
     await waitUntil(async () => (await chart(page, "train/loss").getAttribute("data-y-distr")) === "3", "log kept");
     expect(Number(await chart(page, "train/loss").getAttribute("data-y-max"))).toBeLessThan(10);
+    // A manual range: the top is where the person put it.
+    await cell(page, "train/loss").hover();
+    await cell(page, "train/loss").locator("[data-testid=chart-settings-button]").click();
+    await settings.locator("[data-testid=chart-y-linear]").click();
+    await settings.locator("[data-testid=chart-range-mode]").selectOption("manual");
+    await settings.locator("[data-testid=chart-range-max]").fill("3");
+    await waitUntil(async () => Number(await chart(page, "train/loss").getAttribute("data-y-max")) === 3, "manual max");
+    expect(JSON.parse(query(page).get("charts") ?? "{}")["train/loss"]).toEqual({
+      range: { mode: "manual", min: null, max: 3 },
+    });
     await context.close();
   });
 

@@ -3,11 +3,14 @@
  * is on (minus the ones unticked), plus every run chosen one by one. Choosing
  * a run adds it; it never swaps the newest runs out.
  */
-import type { ViewState } from "./view";
-
 export const NEWEST_COUNT = 10;
 
-type Selection = Pick<ViewState, "newest" | "runs" | "hide">;
+/** The selection fields of the view (state/view.ts). */
+export interface Selection {
+  newest: boolean;
+  runs: string[];
+  hide: string[];
+}
 
 /** The charted run ids, in the order of `runIdsNewestFirst`. */
 export function selectedRunIds(selection: Selection, runIdsNewestFirst: string[]): string[] {
@@ -24,7 +27,7 @@ export function setSelected(
   ids: string[],
   on: boolean,
   runIdsNewestFirst: string[],
-): Pick<ViewState, "runs" | "hide"> {
+): Pick<Selection, "runs" | "hide"> {
   const runs = new Set(selection.runs);
   const hide = new Set(selection.hide);
   const newest = new Set(runIdsNewestFirst.slice(0, NEWEST_COUNT));
