@@ -119,6 +119,26 @@ for (const theme of ["light", "dark"]) {
   await page.locator("[data-testid=run-detail] [data-testid=config-tree]").waitFor();
   await allChartsDrawn(page);
   await page.screenshot({ path: new URL(`run-detail-${theme}.png`, OUT).pathname });
+
+  // The run page: every metric charted, beside the run's details.
+  await page.goto(`${server.url}/?run=${detailRun}&page=run`);
+  await page.locator("[data-testid=run-page] [data-testid=config-tree]").waitFor();
+  await allChartsDrawn(page);
+  await page.screenshot({ path: new URL(`run-page-${theme}.png`, OUT).pathname });
+
+  // An arranged workspace: three columns, a pinned log-scale chart with its settings open.
+  const charts = encodeURIComponent(
+    JSON.stringify({ "train/loss": { pin: true, log: true, range: { mode: "pct", pct: 2 } } }),
+  );
+  await page.goto(`${server.url}/?exp=resnet-cifar10&runs=${chosen.join(",")}&ccols=3&smooth=0.6&charts=${charts}`);
+  await page.locator("[data-testid=pinned-charts]").waitFor();
+  await page.locator("[data-testid=tab-charts]").evaluate((el) => el.scrollIntoView({ block: "start" }));
+  await allChartsDrawn(page);
+  const pinned = page.locator("[data-testid=pinned-charts] [data-testid=chart-cell]").first();
+  await pinned.hover();
+  await pinned.locator("[data-testid=chart-settings-button]").click();
+  await page.locator("[data-testid=chart-settings]").waitFor();
+  await page.screenshot({ path: new URL(`workspace-${theme}.png`, OUT).pathname });
   await context.close();
 }
 

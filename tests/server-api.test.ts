@@ -111,6 +111,7 @@ describe("read routes", () => {
     expect(Object.keys(alpha).sort()).toEqual(
       [
         "id",
+        "seq",
         "experiment_id",
         "name",
         "status",
@@ -130,6 +131,9 @@ describe("read routes", () => {
       ].sort(),
     );
     expect(alpha.id).toBe(ids[0]);
+    // Runs are numbered in creation order and keep their number (the dashboard's default colour follows it).
+    expect(typeof alpha.seq).toBe("number");
+    expect(reply.body.map((r) => r.seq)).toEqual([...reply.body.map((r) => r.seq)].sort((a, b) => b - a));
     expect(alpha.config).toEqual({ lr: 0.1, optimizer: { name: "sgd" }, layers: [1, 2] });
     expect(alpha.duration).toBeCloseTo(100, 6);
     expect(alpha.provenance).toEqual({

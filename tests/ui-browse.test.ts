@@ -225,11 +225,14 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     const names = () => texts(page, "[data-testid=run-name]");
     const sortBy = (col: string) => page.locator(`[data-testid=col-header][data-col="${col}"]`).click();
 
+    // Numeric columns sort ascending on the first click (smallest loss first), descending on the second.
     await sortBy("metric:train/loss:min");
     expect(query(page).get("sort")).toBe("metric:train/loss:min");
-    expect(await names()).toEqual(["delta-failed", "echo-interrupted", "bravo-stale", "alpha-running", "charlie-done"]);
-    await sortBy("metric:train/loss:min");
+    expect(query(page).get("order")).toBe("asc");
     expect(await names()).toEqual(["charlie-done", "alpha-running", "bravo-stale", "echo-interrupted", "delta-failed"]);
+    await sortBy("metric:train/loss:min");
+    expect(await names()).toEqual(["delta-failed", "echo-interrupted", "bravo-stale", "alpha-running", "charlie-done"]);
+    await sortBy("config:lr");
     await sortBy("config:lr");
     expect(await names()).toEqual(["delta-failed", "alpha-running", "echo-interrupted", "bravo-stale", "charlie-done"]);
     await sortBy("name");
@@ -238,8 +241,10 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     expect((await names())[0]).toBe("alpha-running");
     expect((await names())[4]).toBe("charlie-done");
     await sortBy("duration");
+    await sortBy("duration");
     // Live: now - created (500 s); stale: last heartbeat - created (400 s); finished: 100 s.
     expect((await names()).slice(0, 2)).toEqual(["alpha-running", "bravo-stale"]);
+    await sortBy("config:optimizer.name");
     await sortBy("config:optimizer.name");
     expect((await names()).slice(0, 2).sort()).toEqual(["bravo-stale", "echo-interrupted"]);
     await context.close();

@@ -1,6 +1,7 @@
 /** The dashboard's chart math: aligning series for uPlot, smoothing, nearest-point search, log-scale masking, axis labels. */
 import { describe, expect, it } from "vitest";
 import { formatLogValue, linearTickLabels, logTickLabels } from "../ui/src/lib/axes.js";
+import { defaultColor, deltaE2000, PALETTE, runColor } from "../ui/src/lib/colors.js";
 import {
   alignSeries,
   extendEma,
@@ -10,6 +11,7 @@ import {
   maskNonPositive,
   nearestIndex,
 } from "../ui/src/lib/series.js";
+import { selectedRunIds, setSelected } from "../ui/src/state/selection.js";
 
 const f = (xs: number[]) => Float64Array.from(xs);
 
@@ -132,5 +134,65 @@ describe("axis labels", () => {
     const wide = Array.from({ length: 13 }, (_, i) => 10 ** (i - 6));
     expect(logTickLabels(wide).filter((l) => l !== "").length).toBeLessThanOrEqual(6);
     expect(formatLogValue(2e6)).toBe("2e6");
+  });
+});
+
+describe("run palette", () => {
+  // The chart surfaces and page backgrounds of the light and dark themes (ui/src/styles.css).
+  const BACKGROUNDS = ["#ffffff", "#f6f7f9", "#131720", "#0c0f15"];
+
+  it("measures CIEDE2000 as published: black to white is 100, a color to itself 0", () => {
+    expect(deltaE2000("#000000", "#ffffff")).toBeCloseTo(100, 0);
+    expect(deltaE2000("#1d99ed", "#1d99ed")).toBe(0);
+  });
+
+  it("keeps every two default colors at least 20 CIEDE2000 apart (the old look-alike pairs were 5 to 16)", () => {
+    expect(deltaE2000("#10b981", "#22c55e")).toBeCloseTo(8.9, 0);
+    expect(deltaE2000("#f97316", "#f59e0b")).toBeCloseTo(15.7, 0);
+    expect(deltaE2000("#8b5cf6", "#a855f7")).toBeCloseTo(5.0, 0);
+    for (let i = 0; i < PALETTE.length; i++) {
+      for (let j = i + 1; j < PALETTE.length; j++) {
+        expect(deltaE2000(PALETTE[i], PALETTE[j]), `${PALETTE[i]} vs ${PALETTE[j]}`).toBeGreaterThan(20);
+      }
+    }
+  });
+
+  it("keeps every default color readable on both themes' backgrounds", () => {
+    for (const color of PALETTE) {
+      for (const bg of BACKGROUNDS) expect(deltaE2000(color, bg), `${color} on ${bg}`).toBeGreaterThan(30);
+    }
+  });
+
+  it("gives a run the color of its database number, so other runs coming and going never change it", () => {
+    expect(runColor({ seq: 7, color: null })).toBe(defaultColor(7));
+    expect(runColor({ seq: 7, color: "#123456" })).toBe("#123456");
+    const consecutive = new Set(Array.from({ length: PALETTE.length }, (_, i) => defaultColor(100 + i)));
+    expect(consecutive.size).toBe(PALETTE.length);
+  });
+});
+
+describe("selection", () => {
+  const ids = Array.from({ length: 12 }, (_, i) => `r${11 - i}`);
+  const base = { newest: true, runs: [] as string[], hide: [] as string[] };
+
+  it("charts the newest ten by default, and a ticked older run besides them", () => {
+    expect(selectedRunIds(base, ids)).toEqual(ids.slice(0, 10));
+    const next = { ...base, ...setSelected(base, ["r0"], true, ids) };
+    expect(selectedRunIds(next, ids)).toEqual([...ids.slice(0, 10), "r0"]);
+  });
+
+  it("unticks one of the newest without touching the others, and ticks it back", () => {
+    const off = { ...base, ...setSelected(base, ["r11"], false, ids) };
+    expect(selectedRunIds(off, ids)).toEqual(ids.slice(1, 10));
+    const on = { ...off, ...setSelected(off, ["r11"], true, ids) };
+    expect(selectedRunIds(on, ids)).toEqual(ids.slice(0, 10));
+    expect(on.runs).toEqual([]);
+  });
+
+  it("with the newest mode off, charts only what was ticked", () => {
+    const none = { newest: false, runs: [], hide: [] };
+    expect(selectedRunIds(none, ids)).toEqual([]);
+    const one = { ...none, ...setSelected(none, ["r11"], true, ids) };
+    expect(selectedRunIds(one, ids)).toEqual(["r11"]);
   });
 });

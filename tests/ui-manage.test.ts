@@ -7,6 +7,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
+import { PALETTE } from "../ui/src/lib/colors.js";
 import { apiGet, launchBrowser, newPage, seed, serve, shown, tempDir, waitUntil } from "./ui-support.js";
 
 const NOW = Date.now() / 1000;
@@ -121,7 +122,7 @@ describe("dashboard: manage runs", () => {
     await openRuns(page);
     const swatch = row(page, ids[2]).locator("[data-testid=color-swatch]");
     const before = await swatch.getAttribute("data-color");
-    const target = before === "#e11d48" ? "#14b8a6" : "#e11d48";
+    const target = before === PALETTE[3] ? PALETTE[5] : PALETTE[3];
     await swatch.click();
     await page.locator("[data-testid=color-picker]").waitFor();
     await page.locator(`[data-testid=color-option][data-color="${target}"]`).click();

@@ -13,6 +13,13 @@ import {
   readSeries,
   toRunInfo,
 } from "../store/reads.js";
+import {
+  deleteWorkspace,
+  getWorkspace,
+  listWorkspaces,
+  saveWorkspace,
+  type WorkspaceRow,
+} from "../store/workspaces.js";
 import type {
   DownsampledSeries,
   DownsampleOptions,
@@ -23,6 +30,17 @@ import type {
   SeriesRequest,
 } from "../types.js";
 import { resolveDbPath } from "../util/db-path.js";
+
+/** A saved dashboard workspace: its name, the arrangement as the dashboard wrote it, when it was last saved. */
+export interface Workspace {
+  name: string;
+  state: unknown;
+  updatedAt: number;
+}
+
+function toWorkspace(row: WorkspaceRow): Workspace {
+  return { name: row.name, state: JSON.parse(row.state) as unknown, updatedAt: row.updated_at };
+}
 
 export interface OpenQueryOptions {
   /** Seconds without a heartbeat after which a running run is reported stale (default 60). */
@@ -114,6 +132,25 @@ export class StonksDatabase {
           downsampled: false,
         },
     );
+  }
+
+  /** The saved workspaces of an experiment (by id), by name. */
+  listWorkspaces(experimentId: string): Workspace[] {
+    return listWorkspaces(this.connection, experimentId).map(toWorkspace);
+  }
+
+  getWorkspace(experimentId: string, name: string): Workspace | null {
+    const row = getWorkspace(this.connection, experimentId, name);
+    return row ? toWorkspace(row) : null;
+  }
+
+  /** Saves (or replaces) a workspace; false when the experiment no longer exists. */
+  saveWorkspace(experimentId: string, name: string, state: unknown): boolean {
+    return saveWorkspace(this.connection, experimentId, name, JSON.stringify(state), Date.now() / 1000);
+  }
+
+  deleteWorkspace(experimentId: string, name: string): boolean {
+    return deleteWorkspace(this.connection, experimentId, name);
   }
 
   close(): void {

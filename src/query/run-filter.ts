@@ -33,6 +33,8 @@ export interface RunSummary {
 
 /** A run as the run table shows it: stored fields, duration and the summary of every metric. */
 export interface RunView extends RunInfo {
+  /** The run's number in this database: given at creation, never reused (the dashboard's default colour reads it). */
+  seq: number;
   /** Seconds; null when a run died before its first heartbeat and logged no point (nothing says how long it lived). */
   duration: number | null;
   /**

@@ -7,7 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { NotFoundError } from "../errors.js";
-import type { StonksDatabase } from "../query/database.js";
+import type { StonksDatabase, Workspace } from "../query/database.js";
 import { RunTables, runView } from "../query/run-list.js";
 import { deleteExperiment, deleteRuns, editRun } from "../store/admin.js";
 import { getRunRow } from "../store/reads.js";
@@ -35,6 +35,8 @@ import {
   runListQuery,
   runPatchBody,
   seriesBody,
+  workspaceBody,
+  workspaceName,
 } from "./validation.js";
 
 export interface AppDeps {
@@ -238,6 +240,35 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     return c.json({ deleted_runs: deleted });
   });
 
+  const workspaceJson = (w: Workspace) => ({ name: w.name, state: w.state, updated_at: w.updatedAt });
+  const workspaceParam = (c: Context) => parseWith(workspaceName, c.req.param("name"));
+
+  app.get("/api/experiments/:id/workspaces", (c) => c.json(db.listWorkspaces(findExperiment(c).id).map(workspaceJson)));
+
+  app.get("/api/experiments/:id/workspaces/:name", (c) => {
+    const experiment = findExperiment(c);
+    const name = workspaceParam(c);
+    const workspace = db.getWorkspace(experiment.id, name);
+    if (workspace === null) throw notFound(`No workspace "${name}" in experiment ${experiment.name}.`);
+    return c.json(workspaceJson(workspace));
+  });
+
+  app.put("/api/experiments/:id/workspaces/:name", async (c) => {
+    const experiment = findExperiment(c);
+    const name = workspaceParam(c);
+    const body = parseWith(workspaceBody, await readJsonBody(c));
+    if (!db.saveWorkspace(experiment.id, name, body.state)) throw notFound(`No experiment with id "${experiment.id}".`);
+    return c.json(workspaceJson(db.getWorkspace(experiment.id, name) as Workspace));
+  });
+
+  app.delete("/api/experiments/:id/workspaces/:name", (c) => {
+    const experiment = findExperiment(c);
+    const name = workspaceParam(c);
+    if (!db.deleteWorkspace(experiment.id, name))
+      throw notFound(`No workspace "${name}" in experiment ${experiment.name}.`);
+    return c.json({ deleted: name });
+  });
+
   app.get("/api/runs/:id", (c) => c.json(runJson(runView(db.connection, findRunRow(c), staleOptions))));
 
   app.patch("/api/runs/:id", async (c) => {
@@ -329,8 +360,11 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
 
   app.get("/api/events", (c) => {
     const experimentParam = c.req.query("experiment_id");
-    let experimentId: string | null = null;
-    if (experimentParam !== undefined) {
+    const only = c.req.query("only");
+    if (only !== undefined && only !== "experiments") throw badRequest('only must be "experiments" when given.');
+    // No experiment has an empty id: such a stream gets only what every stream gets (experiments_changed, resync).
+    let experimentId: string | null = only === "experiments" ? "" : null;
+    if (experimentParam !== undefined && only === undefined) {
       const experiment = db.getExperiment(identifier("experiment_id", experimentParam));
       if (experiment === null) throw notFound(`No experiment with id "${experimentParam.slice(0, 200)}".`);
       experimentId = experiment.id;

@@ -315,12 +315,24 @@ export class EventHub {
       let resync = false;
 
       const rows = target.revision > fromRevision ? runRowsInRevisionRange(db, fromRevision, target.revision) : [];
-      for (const row of rows) this.knownRuns.set(row.seq, { id: row.id, experimentId: row.experiment_id });
+      const created = new Set<string>();
+      for (const row of rows) {
+        if (!this.knownRuns.has(row.seq)) created.add(row.experiment_id);
+        this.knownRuns.set(row.seq, { id: row.id, experimentId: row.experiment_id });
+      }
       this.trackLiveness(db, rows);
       if (rows.length > this.maxRunsPerDelta) resync = true;
       else for (const row of rows) out.push(this.runUpdate(db, row));
       const deletions = this.noticeDeletions(db, next.runCount);
       out.push(...deletions.messages);
+      // Every stream's experiment list (the sidebar) learns of new experiments and changed run counts at once.
+      if (created.size > 0 || deletions.messages.length > 0 || deletions.appeared) {
+        out.push({
+          experimentId: null,
+          event: "experiments_changed",
+          data: JSON.stringify({ experiment_ids: [...created] }),
+        });
+      }
       if (deletions.appeared) resync = true;
 
       if (target.chunkId > previous.chunkId) {

@@ -20,6 +20,8 @@ export interface SummaryJson {
 
 export interface RunJson {
   id: string;
+  /** The run's number in this database: given at creation, never reused. */
+  seq: number;
   experiment_id: string;
   name: string | null;
   status: RunStatus;
@@ -68,6 +70,7 @@ export function runJson(run: RunView): RunJson {
   const p = run.provenance;
   return {
     id: run.id,
+    seq: run.seq,
     experiment_id: run.experimentId,
     name: run.name,
     status: run.status,

@@ -137,3 +137,20 @@ export function runListQuery(
     offset: integerParam("offset", single("offset"), 0, 1_000_000_000),
   };
 }
+
+/** Longest workspace name, and the most JSON text one workspace may hold. */
+export const MAX_WORKSPACE_NAME = 100;
+export const MAX_WORKSPACE_BYTES = 64 * 1024;
+
+export const workspaceName = z
+  .string()
+  .trim()
+  .min(1, "A workspace name must not be empty.")
+  .max(MAX_WORKSPACE_NAME, `A workspace name is at most ${MAX_WORKSPACE_NAME} characters.`);
+
+/** PUT /api/experiments/{id}/workspaces/{name}: the arrangement is the dashboard's own object. */
+export const workspaceBody = z
+  .strictObject({ state: z.record(z.string(), z.unknown()) })
+  .refine((b) => JSON.stringify(b.state).length <= MAX_WORKSPACE_BYTES, {
+    message: `A workspace is at most ${MAX_WORKSPACE_BYTES} characters of JSON.`,
+  });

@@ -8,6 +8,7 @@ import { EmptyState, Snippet } from "./components/EmptyState";
 import { Header } from "./components/Header";
 import { CloseIcon } from "./components/Icons";
 import { RunDetail } from "./components/RunDetail";
+import { RunPage } from "./components/RunPage";
 import { RunTable } from "./components/RunTable";
 import { Sidebar } from "./components/Sidebar";
 import { forgetRun } from "./state/actions";
@@ -16,13 +17,13 @@ import { connectLive, type LiveStatus } from "./state/live";
 import { dismissError, showError, useError } from "./state/notices";
 import { perfEnabled, recordHandler, recordRender } from "./state/perf";
 import { runsStore, useRuns } from "./state/runs";
+import { selectedRunIds } from "./state/selection";
 import { seriesStore } from "./state/series";
 import { useTheme } from "./state/theme";
 import { type Tab, updateView, useView } from "./state/view";
 
-/** Runs charted when nobody has chosen any yet. */
-const AUTO_SELECT = 10;
-const EXPERIMENTS_POLL_MS = 10_000;
+/** A fallback only: the live stream announces new experiments at once. */
+const EXPERIMENTS_POLL_MS = 60_000;
 const TABS: { id: Tab; label: string }[] = [
   { id: "charts", label: "Charts" },
   { id: "compare", label: "Compare configs" },
@@ -50,7 +51,6 @@ export function App() {
   const [live, setLive] = useState<LiveStatus | null>(null);
   const dbPath = useServedFile();
   const [deleting, setDeleting] = useState<Experiment | null>(null);
-  const [onlyDiff, setOnlyDiff] = useState(false);
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   const loadExperiments = useCallback(async () => {
@@ -64,10 +64,13 @@ export function App() {
     }
   }, []);
 
-  const refreshExperimentsSoon = useCallback(() => {
-    clearTimeout(refreshTimer.current);
-    refreshTimer.current = setTimeout(() => void loadExperiments(), 800);
-  }, [loadExperiments]);
+  const refreshExperimentsSoon = useCallback(
+    (delayMs = 800) => {
+      clearTimeout(refreshTimer.current);
+      refreshTimer.current = setTimeout(() => void loadExperiments(), delayMs);
+    },
+    [loadExperiments],
+  );
 
   useEffect(() => {
     void loadExperiments();
@@ -108,6 +111,28 @@ export function App() {
     if (experimentKey && experiment) runsStore.resolve(experimentKey, experiment.id);
   }, [experimentKey, experiment]);
 
+  // A link to an experiment that did not exist yet: it opens once the experiment list has it.
+  const experimentFound = experiment !== null;
+  useEffect(() => {
+    if (experimentKey && experimentFound && runsStore.getSnapshot().status === "error") {
+      void runsStore.load(experimentKey, true);
+    }
+  }, [experimentKey, experimentFound]);
+
+  // Without an experiment's stream, a stream of the experiment list alone keeps the sidebar live.
+  useEffect(() => {
+    if (experimentFound) return;
+    return connectLive(null, {
+      runUpdate: () => {},
+      runDeleted: () => {},
+      metricsUpdate: () => {},
+      points: () => {},
+      experimentsChanged: () => refreshExperimentsSoon(50),
+      resync: () => refreshExperimentsSoon(50),
+      status: () => {},
+    });
+  }, [experimentFound, refreshExperimentsSoon]);
+
   const liveId = experiment?.id ?? null;
   useEffect(() => {
     if (!liveId || !experimentKey) {
@@ -126,6 +151,7 @@ export function App() {
       },
       metricsUpdate: (event) => runsStore.metricsUpdate(event),
       points: handlePoints,
+      experimentsChanged: () => refreshExperimentsSoon(50),
       resync: () => {
         seriesStore.reset();
         void runsStore.load(experimentKey, true);
@@ -136,12 +162,16 @@ export function App() {
 
   const current = runsSnap.experimentKey === experimentKey;
   const runs = current ? runsSnap.runs : [];
-  const autoSelected = view.runs === null;
-  const { selected, selectedIds, selectedRuns } = useMemo(() => {
-    const ids = view.runs ?? runs.slice(0, AUTO_SELECT).map((r) => r.id);
-    const set = new Set(ids.filter((id) => runsSnap.byId.has(id)));
-    return { selected: set, selectedIds: [...set], selectedRuns: runs.filter((r) => set.has(r.id)) };
-  }, [view.runs, runs, runsSnap.byId]);
+  const { newest, runs: chosen, hide } = view;
+  const { selected, selectedRuns } = useMemo(() => {
+    const set = new Set(
+      selectedRunIds(
+        { newest, runs: chosen, hide },
+        runs.map((r) => r.id),
+      ),
+    );
+    return { selected: set, selectedRuns: runs.filter((r) => set.has(r.id)) };
+  }, [newest, chosen, hide, runs]);
 
   const shownExperiments = useMemo(
     () =>
@@ -156,9 +186,16 @@ export function App() {
     updateView(
       {
         exp: id,
-        runs: null,
+        newest: true,
+        runs: [],
+        hide: [],
         zoom: null,
         run: null,
+        page: "experiment",
+        charts: {},
+        metrics: "",
+        collapsed: [],
+        ws: null,
         q: "",
         status: "",
         tag: "",
@@ -175,7 +212,8 @@ export function App() {
     try {
       await api.deleteExperiment(deleting.id);
       setExperiments((list) => list.filter((e) => e.id !== deleting.id));
-      if (deleting.id === experimentId) updateView({ exp: null, runs: null, run: null, zoom: null }, true);
+      if (deleting.id === experimentId)
+        updateView({ exp: null, newest: true, runs: [], hide: [], run: null, zoom: null, page: "experiment" }, true);
       setDeleting(null);
       refreshExperimentsSoon();
     } catch (e) {
@@ -220,7 +258,18 @@ export function App() {
     content = (
       <EmptyState title="Cannot show this experiment" testId="experiment-error" icon="!">
         <p className="error-text">{runsSnap.error}</p>
-        <button type="button" className="btn" onClick={() => updateView({ exp: null, runs: null, run: null }, true)}>
+        {!experiment && (
+          <p className="muted" data-testid="waiting-for-experiment">
+            If it is about to be created, it opens here as soon as it is.
+          </p>
+        )}
+        <button
+          type="button"
+          className="btn"
+          onClick={() =>
+            updateView({ exp: null, newest: true, runs: [], hide: [], run: null, page: "experiment" }, true)
+          }
+        >
           Go to the newest experiment
         </button>
       </EmptyState>
@@ -231,6 +280,8 @@ export function App() {
         Loading runs…
       </div>
     );
+  } else if (view.page === "run" && view.run) {
+    content = <RunPage run={runsSnap.byId.get(view.run)} loading={false} view={view} theme={theme} />;
   } else if (runs.length === 0) {
     content = (
       <EmptyState title="No runs in this experiment yet" testId="empty-runs" icon="▷">
@@ -244,7 +295,7 @@ export function App() {
     content = (
       <>
         <section className="table-section">
-          <RunTable runs={runs} view={view} selected={selected} selectedIds={selectedIds} autoSelected={autoSelected} />
+          <RunTable runs={runs} view={view} selected={selected} />
         </section>
         <div className="tabs" role="tablist">
           {TABS.map((t) => (
@@ -266,9 +317,9 @@ export function App() {
         </div>
         <section className="panel">
           {view.tab === "charts" ? (
-            <ChartsView runs={selectedRuns} view={view} theme={theme} />
+            <ChartsView runs={selectedRuns} view={view} theme={theme} experimentId={experimentId ?? experimentKey} />
           ) : (
-            <CompareView runs={selectedRuns} onlyDiff={onlyDiff} setOnlyDiff={setOnlyDiff} />
+            <CompareView runs={selectedRuns} onlyDiff={view.diff} setOnlyDiff={(diff) => updateView({ diff })} />
           )}
         </section>
       </>
@@ -306,7 +357,9 @@ export function App() {
           {content}
         </main>
       </div>
-      {view.run && <RunDetail run={detailRun} loading={runsSnap.status !== "ready" || !current} />}
+      {view.run && view.page !== "run" && (
+        <RunDetail run={detailRun} loading={runsSnap.status !== "ready" || !current} />
+      )}
       {deleting && (
         <ConfirmDialog
           title="Delete this experiment?"

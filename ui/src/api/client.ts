@@ -1,4 +1,4 @@
-import type { Experiment, Run, RunPatch, SeriesRequest, SeriesResponse } from "./types";
+import type { Experiment, Run, RunPatch, SavedWorkspace, SeriesRequest, SeriesResponse } from "./types";
 
 /** An error the API answered, or a failure to reach it, with a message for people. */
 export class ApiError extends Error {
@@ -88,6 +88,19 @@ export const api = {
     await request("DELETE", `/api/runs/${enc(runId)}`);
   },
 
+  async workspaces(experimentId: string): Promise<SavedWorkspace[]> {
+    return (await request<SavedWorkspace[]>("GET", `/api/experiments/${enc(experimentId)}/workspaces`)).data;
+  },
+
+  async saveWorkspace(experimentId: string, name: string, state: object): Promise<SavedWorkspace> {
+    const path = `/api/experiments/${enc(experimentId)}/workspaces/${enc(name)}`;
+    return (await request<SavedWorkspace>("PUT", path, { state })).data;
+  },
+
+  async deleteWorkspace(experimentId: string, name: string): Promise<void> {
+    await request("DELETE", `/api/experiments/${enc(experimentId)}/workspaces/${enc(name)}`);
+  },
+
   async deleteExperiment(experimentId: string): Promise<void> {
     await request("DELETE", `/api/experiments/${enc(experimentId)}`);
   },
@@ -108,9 +121,9 @@ export const api = {
   },
 };
 
-/** URL of the live event stream of one experiment. */
-export function eventsUrl(experimentId: string): string {
-  const params = new URLSearchParams({ experiment_id: experimentId });
+/** URL of the live event stream of one experiment, or (null) of the experiment list alone. */
+export function eventsUrl(experimentId: string | null): string {
+  const params = new URLSearchParams(experimentId === null ? { only: "experiments" } : { experiment_id: experimentId });
   if (token) params.set("token", token);
   return `/api/events?${params}`;
 }

@@ -54,3 +54,9 @@ export interface RunDeletedEvent {
   run_id: string;
   experiment_id: string;
 }
+
+export interface SavedWorkspace {
+  name: string;
+  state: unknown;
+  updated_at: number;
+}

@@ -20,7 +20,7 @@ import { setHoveredRun } from "../state/hover";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
 import { chartColors, type Theme } from "../state/theme";
-import type { XAxis } from "../state/view";
+import type { XAxis, YRange } from "../state/view";
 
 export interface ChartProps {
   metricKey: string;
@@ -31,9 +31,13 @@ export interface ChartProps {
   zoom: [number, number] | null;
   onZoom(zoom: [number, number] | null): void;
   theme: Theme;
+  /** Plot height in pixels (default HEIGHT). */
+  height?: number;
+  /** The y range; uPlot's own fit when left out. */
+  yRange?: YRange;
 }
 
-const HEIGHT = 220;
+const DEFAULT_HEIGHT = 220;
 const SYNC_KEY = "stonks-charts";
 const TOOLTIP_ROWS = 12;
 /** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
@@ -281,9 +285,46 @@ function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
   };
 }
 
+/** The pct and 100-pct percentiles of every drawn value (smoothed where smoothing is on), padded a little; null without values. */
+function percentileRange(drawn: Drawn[], pct: number, log: boolean): [number, number] | null {
+  let total = 0;
+  for (const d of drawn) total += d.length;
+  const all = new Float64Array(total);
+  let n = 0;
+  for (const d of drawn) {
+    const ys = d.smooth ?? d.values;
+    for (let i = 0; i < d.length; i++) {
+      const v = ys[i];
+      if (Number.isFinite(v) && (!log || v > 0)) all[n++] = v;
+    }
+  }
+  if (n === 0) return null;
+  const sorted = all.subarray(0, n).sort();
+  const lo = sorted[Math.floor(((n - 1) * pct) / 100)];
+  const hi = sorted[Math.ceil(((n - 1) * (100 - pct)) / 100)];
+  if (log) return [lo / 1.2, hi * 1.2];
+  const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+  return [lo - pad, hi + pad];
+}
+
+/** A y scale range function for the chosen range, or undefined for uPlot's own fit. */
+function yScaleRange(range: YRange | undefined, log: boolean, drawn: () => Drawn[]): uPlot.Range.Function | undefined {
+  if (!range || range.mode === "auto") return undefined;
+  return (_u, min, max) => {
+    if (range.mode === "manual") {
+      const lo = range.min ?? min;
+      const hi = range.max ?? max;
+      return lo < hi ? [lo, hi] : [lo, lo + 1];
+    }
+    return percentileRange(drawn(), range.pct, log) ?? [min, max];
+  };
+}
+
 /** One metric: a uPlot chart with a line per run, synced crosshair, shared tooltip and drag-to-zoom. */
 export const Chart = memo(function Chart(props: ChartProps) {
   const { metricKey, runs, xAxis, smoothing, logY, zoom, theme } = props;
+  const HEIGHT = props.height ?? DEFAULT_HEIGHT;
+  const yRangeKey = JSON.stringify(props.yRange ?? null);
   const boxRef = useRef<HTMLDivElement>(null);
   const plotRef = useRef<HTMLDivElement>(null);
   const tipRef = useRef<HTMLDivElement>(null);
@@ -561,12 +602,15 @@ export const Chart = memo(function Chart(props: ChartProps) {
         },
         y: {
           ...(logY ? { distr: 3, log: 10 } : {}),
-          // A zoomed window's range holds the lines up to its edges (uPlot's own sees only the points inside).
-          range: (_u, min, max) => {
-            const [lo, hi] = yExtentRef.current ?? [min, max];
-            if (lo === null || hi === null) return [min, max];
-            return logY ? uPlot.rangeLog(lo, hi, 10, false) : uPlot.rangeNum(lo, hi, 0.1, true);
-          },
+          // A chosen range wins; otherwise a zoomed window's range holds the lines up to its edges
+          // (uPlot's own sees only the points inside).
+          range:
+            yScaleRange(props.yRange, logY, () => drawnRef.current) ??
+            ((_u, min, max) => {
+              const [lo, hi] = yExtentRef.current ?? [min, max];
+              if (lo === null || hi === null) return [min, max];
+              return logY ? uPlot.rangeLog(lo, hi, 10, false) : uPlot.rangeNum(lo, hi, 0.1, true);
+            }),
         },
       },
       axes: [
@@ -653,8 +697,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
       u?.destroy();
       uRef.current = null;
     };
-  }, [visible, hasWidth, runKey, colorKey, xAxis, smoothOn, logY, theme]);
+  }, [visible, hasWidth, runKey, colorKey, xAxis, smoothOn, logY, theme, HEIGHT, yRangeKey]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new height rebuilds the plot; only width changes resize it
   useEffect(() => {
     const u = uRef.current;
     if (u && width > 0 && Math.abs(u.width - width) > 1) u.setSize({ width, height: HEIGHT });

@@ -3,22 +3,14 @@ import type { Run } from "../api/types";
 import { runColor } from "../lib/colors";
 import type { Theme } from "../state/theme";
 import { updateView, type ViewState, type XAxis } from "../state/view";
-import { Chart } from "./Chart";
+import { ChartPanel, patchChart } from "./ChartPanel";
 import { EmptyState, Snippet } from "./EmptyState";
 import { SearchBox } from "./SearchBox";
+import { WorkspaceBar } from "./WorkspaceBar";
 
-const COLLAPSED_KEY = "stonks.collapsedGroups";
 const LEGEND_LIMIT = 24;
 /** How long the smoothing slider rests before its value goes into the link (a render of the whole page). */
 const SMOOTH_COMMIT_MS = 250;
-
-function readCollapsed(): Set<string> {
-  try {
-    return new Set(JSON.parse(localStorage.getItem(COLLAPSED_KEY) ?? "[]") as string[]);
-  } catch {
-    return new Set();
-  }
-}
 
 /** The chart group of a metric key: the prefix before the first "/". */
 function groupOf(key: string): string {
@@ -40,26 +32,69 @@ const X_AXES: { id: XAxis; label: string }[] = [
   { id: "rel", label: "Relative time" },
 ];
 
-export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState; theme: Theme }) {
-  const [filter, setFilter] = useState("");
-  const [collapsed, setCollapsed] = useState(readCollapsed);
-  const keySignature = useMemo(() => {
+/** Every metric key these runs logged, sorted, one per line (a stable value while live points arrive). */
+export function useKeySignature(runs: Run[]): string {
+  return useMemo(() => {
     const keys = new Set<string>();
     for (const run of runs) for (const key in run.summary) keys.add(key);
     return [...keys].sort().join("\n");
   }, [runs]);
+}
+
+/** The grid of charts: as many columns as fit, or the 1 to 4 chosen. */
+export function ChartGrid({
+  keys,
+  runs,
+  view,
+  theme,
+  onZoom,
+}: {
+  keys: string[];
+  runs: Run[];
+  view: ViewState;
+  theme: Theme;
+  onZoom(zoom: [number, number] | null): void;
+}) {
+  const style = view.chartCols > 0 ? { gridTemplateColumns: `repeat(${view.chartCols}, minmax(0, 1fr))` } : undefined;
+  return (
+    <div className="chart-grid" style={style} data-testid="chart-grid">
+      {keys.map((key) => (
+        <ChartPanel key={key} metricKey={key} runs={runs} view={view} theme={theme} onZoom={onZoom} />
+      ))}
+    </div>
+  );
+}
+
+export function ChartsView({
+  runs,
+  view,
+  theme,
+  experimentId,
+}: {
+  runs: Run[];
+  view: ViewState;
+  theme: Theme;
+  experimentId: string;
+}) {
+  const filter = view.metrics;
+  const collapsed = useMemo(() => new Set(view.collapsed), [view.collapsed]);
+  const keySignature = useKeySignature(runs);
   const groups = useMemo(() => {
     const f = filter.trim().toLowerCase();
     const map = new Map<string, string[]>();
     for (const key of keySignature ? keySignature.split("\n") : []) {
       if (f && !key.toLowerCase().includes(f)) continue;
+      if (view.charts[key]?.hide || view.charts[key]?.pin) continue;
       const g = groupOf(key);
       const list = map.get(g) ?? [];
       list.push(key);
       map.set(g, list);
     }
     return [...map.entries()].sort(([a], [b]) => groupRank(a) - groupRank(b) || a.localeCompare(b));
-  }, [keySignature, filter]);
+  }, [keySignature, filter, view.charts]);
+  const allKeys = keySignature ? keySignature.split("\n") : [];
+  const pinned = allKeys.filter((k) => view.charts[k]?.pin && !view.charts[k]?.hide);
+  const hidden = allKeys.filter((k) => view.charts[k]?.hide);
   // Charts only need to change when the runs or their colors do, not on every summary update.
   const runSignature = runs.map((r) => `${r.id}:${runColor(r)}:${r.name ?? ""}`).join("|");
   // biome-ignore lint/correctness/useExhaustiveDependencies: runSignature stands for what charts read from runs
@@ -69,6 +104,10 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
   // rests, or as soon as anything else is pressed (a zoom drag, say), so no later change misses it.
   const [smoothDraft, setSmoothDraft] = useState<number | null>(null);
   const smoothing = smoothDraft ?? view.smooth;
+  const chartView = useMemo(
+    () => (smoothDraft === null ? view : { ...view, smooth: smoothDraft }),
+    [view, smoothDraft],
+  );
   const smoothPending = useRef<{ value: number; timer: ReturnType<typeof setTimeout> } | null>(null);
   const commitSmooth = useCallback(() => {
     const pending = smoothPending.current;
@@ -91,12 +130,7 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
     const next = new Set(collapsed);
     if (next.has(group)) next.delete(group);
     else next.add(group);
-    setCollapsed(next);
-    try {
-      localStorage.setItem(COLLAPSED_KEY, JSON.stringify([...next]));
-    } catch {
-      // the choice then lasts for this page only
-    }
+    updateView({ collapsed: [...next] });
   };
 
   if (runs.length === 0) {
@@ -109,80 +143,133 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
 
   return (
     <div className="charts-view" data-testid="charts-view">
-      <div className="chart-toolbar">
-        <div className="segmented" title="X axis">
-          {X_AXES.map((a) => (
+      <div className="charts-sticky" data-testid="charts-sticky">
+        <div className="chart-toolbar">
+          <div className="segmented" title="X axis">
+            {X_AXES.map((a) => (
+              <button
+                type="button"
+                key={a.id}
+                className={view.x === a.id ? "active" : ""}
+                aria-pressed={view.x === a.id}
+                data-testid={`x-${a.id}`}
+                onClick={() => updateView({ x: a.id, zoom: null })}
+              >
+                {a.label}
+              </button>
+            ))}
+          </div>
+          <div className="segmented" title="Y scale">
             <button
               type="button"
-              key={a.id}
-              className={view.x === a.id ? "active" : ""}
-              aria-pressed={view.x === a.id}
-              data-testid={`x-${a.id}`}
-              onClick={() => updateView({ x: a.id, zoom: null })}
+              className={!view.log ? "active" : ""}
+              aria-pressed={!view.log}
+              data-testid="y-linear"
+              onClick={() => updateView({ log: false })}
             >
-              {a.label}
+              Linear
+            </button>
+            <button
+              type="button"
+              className={view.log ? "active" : ""}
+              aria-pressed={view.log}
+              data-testid="y-log"
+              onClick={() => updateView({ log: true })}
+            >
+              Log
+            </button>
+          </div>
+          <label className="smoothing">
+            <span>Smoothing</span>
+            <input
+              type="range"
+              min={0}
+              max={0.99}
+              step={0.01}
+              value={smoothing}
+              data-testid="smoothing"
+              onChange={(e) => onSmooth(Number(e.target.value))}
+            />
+            <span className="mono smoothing-value" data-testid="smoothing-value">
+              {smoothing.toFixed(2)}
+            </span>
+          </label>
+          {view.zoom && (
+            <button type="button" className="btn btn-sm" data-testid="reset-zoom" onClick={() => onZoom(null)}>
+              Reset zoom
+            </button>
+          )}
+          <div className="segmented" title="Chart columns">
+            {[0, 1, 2, 3, 4].map((n) => (
+              <button
+                type="button"
+                key={n}
+                className={view.chartCols === n ? "active" : ""}
+                aria-pressed={view.chartCols === n}
+                data-testid={`chart-cols-${n}`}
+                title={n === 0 ? "As many columns as fit" : `${n} column${n === 1 ? "" : "s"}`}
+                onClick={() => updateView({ chartCols: n })}
+              >
+                {n === 0 ? "Auto" : n}
+              </button>
+            ))}
+          </div>
+          <SearchBox
+            small
+            placeholder="Filter metrics"
+            value={filter}
+            testId="metric-filter"
+            onChange={(metrics) => updateView({ metrics })}
+          />
+          {hidden.length > 0 && (
+            <select
+              className="hidden-charts"
+              value=""
+              data-testid="hidden-charts"
+              aria-label="Show a hidden chart"
+              onChange={(e) => {
+                if (e.target.value === "*") for (const key of hidden) patchChart(key, { hide: undefined });
+                else if (e.target.value) patchChart(e.target.value, { hide: undefined });
+              }}
+            >
+              <option value="">{hidden.length} hidden</option>
+              {hidden.map((key) => (
+                <option key={key} value={key}>
+                  Show {key}
+                </option>
+              ))}
+              <option value="*">Show all</option>
+            </select>
+          )}
+          <WorkspaceBar experimentId={experimentId} view={view} />
+        </div>
+        <div className="legend" data-testid="chart-legend">
+          {runs.slice(0, LEGEND_LIMIT).map((r) => (
+            <button
+              type="button"
+              key={r.id}
+              className="legend-item"
+              title="Open run details"
+              onClick={() => updateView({ run: r.id })}
+            >
+              <span className="legend-line" style={{ background: runColor(r) }} />
+              {r.name ?? r.id.slice(0, 8)}
             </button>
           ))}
+          {runs.length > LEGEND_LIMIT && <span className="muted">+{runs.length - LEGEND_LIMIT} more</span>}
+          <span className="legend-hint muted">Drag on a chart to zoom · double-click to reset</span>
         </div>
-        <div className="segmented" title="Y scale">
-          <button
-            type="button"
-            className={!view.log ? "active" : ""}
-            aria-pressed={!view.log}
-            data-testid="y-linear"
-            onClick={() => updateView({ log: false })}
-          >
-            Linear
-          </button>
-          <button
-            type="button"
-            className={view.log ? "active" : ""}
-            aria-pressed={view.log}
-            data-testid="y-log"
-            onClick={() => updateView({ log: true })}
-          >
-            Log
-          </button>
-        </div>
-        <label className="smoothing">
-          <span>Smoothing</span>
-          <input
-            type="range"
-            min={0}
-            max={0.99}
-            step={0.01}
-            value={smoothing}
-            data-testid="smoothing"
-            onChange={(e) => onSmooth(Number(e.target.value))}
-          />
-          <span className="mono smoothing-value" data-testid="smoothing-value">
-            {smoothing.toFixed(2)}
-          </span>
-        </label>
-        {view.zoom && (
-          <button type="button" className="btn btn-sm" data-testid="reset-zoom" onClick={() => onZoom(null)}>
-            Reset zoom
-          </button>
-        )}
-        <SearchBox small placeholder="Filter metrics" value={filter} testId="metric-filter" onChange={setFilter} />
       </div>
-      <div className="legend" data-testid="chart-legend">
-        {runs.slice(0, LEGEND_LIMIT).map((r) => (
-          <button
-            type="button"
-            key={r.id}
-            className="legend-item"
-            title="Open run details"
-            onClick={() => updateView({ run: r.id })}
-          >
-            <span className="legend-line" style={{ background: runColor(r) }} />
-            {r.name ?? r.id.slice(0, 8)}
-          </button>
-        ))}
-        {runs.length > LEGEND_LIMIT && <span className="muted">+{runs.length - LEGEND_LIMIT} more</span>}
-        <span className="legend-hint muted">Drag on a chart to zoom · double-click to reset</span>
-      </div>
-      {groups.length === 0 && (
+      {pinned.length > 0 && (
+        <section className="chart-group pinned-group" data-testid="pinned-charts">
+          <div className="group-head static">
+            <span className="group-name">Pinned</span>
+            <span className="group-count">{pinned.length}</span>
+          </div>
+          <ChartGrid keys={pinned} runs={chartRuns} view={chartView} theme={theme} onZoom={onZoom} />
+        </section>
+      )}
+      {groups.length === 0 && pinned.length === 0 && hidden.length === 0 && (
         <EmptyState
           title={filter ? "No metric matches this filter" : "These runs have not logged metrics yet"}
           testId="empty-metrics"
@@ -212,23 +299,7 @@ export function ChartsView({ runs, view, theme }: { runs: Run[]; view: ViewState
               <span className="group-name">{group}</span>
               <span className="group-count">{keys.length}</span>
             </button>
-            {!isCollapsed && (
-              <div className="chart-grid">
-                {keys.map((key) => (
-                  <Chart
-                    key={key}
-                    metricKey={key}
-                    runs={chartRuns}
-                    xAxis={view.x}
-                    smoothing={smoothing}
-                    logY={view.log}
-                    zoom={view.zoom}
-                    onZoom={onZoom}
-                    theme={theme}
-                  />
-                ))}
-              </div>
-            )}
+            {!isCollapsed && <ChartGrid keys={keys} runs={chartRuns} view={chartView} theme={theme} onZoom={onZoom} />}
           </section>
         );
       })}

@@ -1,9 +1,62 @@
-import { useRef, useState } from "react";
+import { type CSSProperties, useLayoutEffect, useRef, useState } from "react";
 import { updateView } from "../state/view";
 import { useDismiss } from "./useDismiss";
 
 export const AGGREGATES = ["last", "min", "max"] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
+
+const POPOVER_WIDTH = 440;
+const POPOVER_MAX_HEIGHT = 420;
+const MARGIN = 8;
+
+/**
+ * Fixed to the viewport under its button, moved left and shortened as needed:
+ * the table around it clips what overflows, and a narrow window cut it in half.
+ */
+export function usePopoverPlacement(
+  open: boolean,
+  anchor: React.RefObject<HTMLElement | null>,
+  width = POPOVER_WIDTH,
+): CSSProperties {
+  const [style, setStyle] = useState<CSSProperties>({ visibility: "hidden" });
+  useLayoutEffect(() => {
+    if (!open) return;
+    const place = () => {
+      const box = anchor.current?.getBoundingClientRect();
+      if (!box) return;
+      const shownWidth = Math.min(width, window.innerWidth - 2 * MARGIN);
+      const left = Math.max(MARGIN, Math.min(box.left, window.innerWidth - shownWidth - MARGIN));
+      const below = window.innerHeight - box.bottom - 4 - MARGIN;
+      const above = box.top - 4 - MARGIN;
+      // Opens upwards when the room below is short and there is more above.
+      if (below < POPOVER_MAX_HEIGHT && above > below) {
+        setStyle({
+          position: "fixed",
+          bottom: window.innerHeight - box.top + 4,
+          left,
+          width: shownWidth,
+          maxHeight: Math.min(POPOVER_MAX_HEIGHT, above),
+        });
+      } else {
+        setStyle({
+          position: "fixed",
+          top: box.bottom + 4,
+          left,
+          width: shownWidth,
+          maxHeight: Math.min(POPOVER_MAX_HEIGHT, below),
+        });
+      }
+    };
+    place();
+    window.addEventListener("resize", place);
+    window.addEventListener("scroll", place, true);
+    return () => {
+      window.removeEventListener("resize", place);
+      window.removeEventListener("scroll", place, true);
+    };
+  }, [open, anchor, width]);
+  return style;
+}
 
 /** Chooses the config and metric columns of the run table. */
 export function ColumnPicker({
@@ -19,6 +72,7 @@ export function ColumnPicker({
   const [filter, setFilter] = useState("");
   const ref = useRef<HTMLDivElement>(null);
   useDismiss(open, () => setOpen(false), [ref]);
+  const placement = usePopoverPlacement(open, ref);
   const set = new Set(chosen);
   const toggle = (id: string) => {
     const next = set.has(id) ? chosen.filter((c) => c !== id) : [...chosen, id];
@@ -39,7 +93,7 @@ export function ColumnPicker({
         Columns <span className="muted">{chosen.length}</span>
       </button>
       {open && (
-        <div className="popover column-popover" data-testid="column-picker">
+        <div className="popover column-popover" data-testid="column-picker" style={placement}>
           <input
             type="search"
             placeholder="Find a key"

@@ -20,7 +20,7 @@ function Field({ label, children, testId }: { label: string; children: ReactNode
   );
 }
 
-function EditableName({ run }: { run: Run }) {
+export function EditableName({ run }: { run: Run }) {
   const [draft, setDraft] = useState(run.name ?? "");
   useEffect(() => setDraft(run.name ?? ""), [run.name]);
   const save = () => {
@@ -84,6 +84,71 @@ function Notes({ run }: { run: Run }) {
   );
 }
 
+/** Times, tags, notes, provenance and config of a run: shown in the drawer and on the run page. */
+export function RunInfoSections({ run }: { run: Run }) {
+  const p = run.provenance;
+  return (
+    <>
+      <section>
+        <h4>Overview</h4>
+        <dl className="fields">
+          <Field label="Run id">
+            <code className="mono small" data-testid="detail-id">
+              {run.id}
+            </code>
+          </Field>
+          <Field label="Created" testId="detail-created">
+            {formatDateTime(run.created_at)}
+          </Field>
+          <Field label="Ended">{run.ended_at ? formatDateTime(run.ended_at) : null}</Field>
+          <Field label="Duration">{formatDuration(runDuration(run, Date.now() / 1000))}</Field>
+          <Field label="Last heartbeat">{run.last_heartbeat ? formatDateTime(run.last_heartbeat) : null}</Field>
+          <Field label="Group">{run.group}</Field>
+          <Field label="Job type">{run.job_type}</Field>
+        </dl>
+      </section>
+      <section>
+        <h4>Tags</h4>
+        <TagEditor tags={run.tags} onChange={(tags) => void patchRun(run.id, { tags })} />
+      </section>
+      <section>
+        <h4>Notes</h4>
+        <Notes run={run} />
+      </section>
+      <section>
+        <h4>Provenance</h4>
+        <dl className="fields" data-testid="provenance">
+          <Field label="Host" testId="prov-host">
+            {p?.host}
+          </Field>
+          <Field label="Command" testId="prov-command">
+            {p?.command ? <code className="mono small wrap">{p.command}</code> : null}
+          </Field>
+          <Field label="Directory">{p?.cwd ? <code className="mono small wrap">{p.cwd}</code> : null}</Field>
+          <Field label="Git commit" testId="prov-git">
+            {p?.git_commit ? (
+              <span>
+                <code className="mono small">{p.git_commit.slice(0, 12)}</code>
+                {p.git_dirty && (
+                  <span className="badge badge-warn" title="Uncommitted changes when the run started">
+                    dirty
+                  </span>
+                )}
+              </span>
+            ) : null}
+          </Field>
+          <Field label="Process id">{p?.pid ?? null}</Field>
+          <Field label="SDK">{p?.sdk_language ? `${p.sdk_language} ${p.sdk_version ?? ""}` : null}</Field>
+        </dl>
+      </section>
+      <section>
+        <h4>Config</h4>
+        <ConfigTree config={run.config} />
+      </section>
+    </>
+  );
+}
+
 /** The drawer with everything about one run, where it can be edited or deleted. */
 export function RunDetail({ run, loading }: { run: Run | undefined; loading: boolean }) {
   const [confirming, setConfirming] = useState(false);
@@ -95,7 +160,6 @@ export function RunDetail({ run, loading }: { run: Run | undefined; loading: boo
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [confirming]);
-  const p = run?.provenance;
   const metrics = run ? Object.entries(run.summary).sort(([a], [b]) => a.localeCompare(b)) : [];
   return (
     <aside className="drawer" data-testid="run-detail" aria-label="Run details">
@@ -103,6 +167,17 @@ export function RunDetail({ run, loading }: { run: Run | undefined; loading: boo
         {run && <ColorPicker run={run} onPick={(color) => void patchRun(run.id, { color })} />}
         {run ? <EditableName run={run} /> : <h2>{loading ? "Loading…" : "Run not found"}</h2>}
         {run && <StatusBadge run={run} />}
+        {run && (
+          <button
+            type="button"
+            className="btn btn-sm"
+            data-testid="open-run-page"
+            title="Open the page of this run: every metric charted"
+            onClick={() => updateView({ page: "run" }, true)}
+          >
+            Open page
+          </button>
+        )}
         <button
           type="button"
           className="icon-btn close-btn"
@@ -120,62 +195,7 @@ export function RunDetail({ run, loading }: { run: Run | undefined; loading: boo
       )}
       {run && (
         <div className="drawer-body">
-          <section>
-            <h4>Overview</h4>
-            <dl className="fields">
-              <Field label="Run id">
-                <code className="mono small" data-testid="detail-id">
-                  {run.id}
-                </code>
-              </Field>
-              <Field label="Created" testId="detail-created">
-                {formatDateTime(run.created_at)}
-              </Field>
-              <Field label="Ended">{run.ended_at ? formatDateTime(run.ended_at) : null}</Field>
-              <Field label="Duration">{formatDuration(runDuration(run, Date.now() / 1000))}</Field>
-              <Field label="Last heartbeat">{run.last_heartbeat ? formatDateTime(run.last_heartbeat) : null}</Field>
-              <Field label="Group">{run.group}</Field>
-              <Field label="Job type">{run.job_type}</Field>
-            </dl>
-          </section>
-          <section>
-            <h4>Tags</h4>
-            <TagEditor tags={run.tags} onChange={(tags) => void patchRun(run.id, { tags })} />
-          </section>
-          <section>
-            <h4>Notes</h4>
-            <Notes run={run} />
-          </section>
-          <section>
-            <h4>Provenance</h4>
-            <dl className="fields" data-testid="provenance">
-              <Field label="Host" testId="prov-host">
-                {p?.host}
-              </Field>
-              <Field label="Command" testId="prov-command">
-                {p?.command ? <code className="mono small wrap">{p.command}</code> : null}
-              </Field>
-              <Field label="Directory">{p?.cwd ? <code className="mono small wrap">{p.cwd}</code> : null}</Field>
-              <Field label="Git commit" testId="prov-git">
-                {p?.git_commit ? (
-                  <span>
-                    <code className="mono small">{p.git_commit.slice(0, 12)}</code>
-                    {p.git_dirty && (
-                      <span className="badge badge-warn" title="Uncommitted changes when the run started">
-                        dirty
-                      </span>
-                    )}
-                  </span>
-                ) : null}
-              </Field>
-              <Field label="Process id">{p?.pid ?? null}</Field>
-              <Field label="SDK">{p?.sdk_language ? `${p.sdk_language} ${p.sdk_version ?? ""}` : null}</Field>
-            </dl>
-          </section>
-          <section>
-            <h4>Config</h4>
-            <ConfigTree config={run.config} />
-          </section>
+          <RunInfoSections run={run} />
           <section>
             <h4>Metrics</h4>
             {metrics.length === 0 ? (

@@ -5,6 +5,7 @@ import { flatConfig } from "../lib/config";
 import { formatAgo, formatDateTime, formatDuration, formatNumber, formatValue } from "../lib/format";
 import { patchRun } from "../state/actions";
 import { displayStatus, runDuration } from "../state/runs";
+import { NEWEST_COUNT, setSelected } from "../state/selection";
 import { updateView, type ViewState } from "../state/view";
 import { ColorPicker } from "./ColorPicker";
 import { type Aggregate, ColumnPicker } from "./ColumnPicker";
@@ -13,6 +14,9 @@ import { SearchBox } from "./SearchBox";
 import { StatusBadge } from "./StatusBadge";
 
 const ROW_HEIGHT = 36;
+const CHECK_WIDTH = 40;
+/** The table grows with its rows up to this many, then scrolls. */
+const MAX_VISIBLE_ROWS = 12;
 const STATUS_ORDER = { running: 0, stale: 1, failed: 2, interrupted: 3, completed: 4 };
 
 type SortValue = string | number | null;
@@ -23,6 +27,8 @@ interface Column {
   title?: string;
   width: number;
   numeric?: boolean;
+  /** Stays in view while the table scrolls sideways, at this offset from the left edge. */
+  stickyLeft?: number;
   value(run: Run, now: number): SortValue;
   cell(run: Run, now: number): ReactNode;
 }
@@ -153,6 +159,7 @@ function baseColumns(): Column[] {
       id: "color",
       label: "",
       width: 34,
+      stickyLeft: CHECK_WIDTH,
       value: (r) => r.color,
       cell: (r) => <ColorPicker run={r} onPick={(color) => void patchRun(r.id, { color })} />,
     },
@@ -160,6 +167,7 @@ function baseColumns(): Column[] {
       id: "name",
       label: "Name",
       width: 230,
+      stickyLeft: CHECK_WIDTH + 34,
       value: (r) => (r.name ?? r.id).toLowerCase(),
       cell: (r) => <NameCell run={r} onOpen={() => updateView({ run: r.id })} />,
     },
@@ -192,9 +200,9 @@ function baseColumns(): Column[] {
       width: 170,
       value: (r) => (r.tags.length ? r.tags.join(",").toLowerCase() : null),
       cell: (r) => (
-        <span className="tags">
+        <span className="tags" title={r.tags.join(", ")} data-testid="run-tags">
           {r.tags.map((t) => (
-            <span className="tag tag-sm" key={t}>
+            <span className="tag tag-sm" key={t} title={t}>
               {t}
             </span>
           ))}
@@ -261,15 +269,22 @@ function filterRuns(runs: Run[], view: ViewState): Run[] {
 }
 
 interface RunTableProps {
+  /** Newest first. */
   runs: Run[];
   view: ViewState;
   selected: Set<string>;
-  selectedIds: string[];
-  autoSelected: boolean;
+}
+
+/** Base columns that no run has a value for (no tags, no group anywhere) are left out. */
+function emptyBaseColumns(runs: Run[]): Set<string> {
+  const empty = new Set<string>();
+  if (runs.every((r) => r.tags.length === 0)) empty.add("tags");
+  if (runs.every((r) => r.group === null)) empty.add("group");
+  return empty;
 }
 
 /** The runs of the experiment: virtualised rows, sortable columns, filters and selection. */
-export const RunTable = memo(function RunTable({ runs, view, selected, selectedIds, autoSelected }: RunTableProps) {
+export const RunTable = memo(function RunTable({ runs, view, selected }: RunTableProps) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const lastClicked = useRef<number | null>(null);
   const hasRunning = runs.some((r) => r.status === "running" && !r.stale);
@@ -284,10 +299,12 @@ export const RunTable = memo(function RunTable({ runs, view, selected, selectedI
     () => view.cols ?? defaultColumns(runs, configKeys, metricKeys),
     [view.cols, configKeys, metricKeys],
   );
+  const emptyKey = [...emptyBaseColumns(runs)].join(",");
   const columns = useMemo(() => {
     const extra = extraIds.map(extraColumn).filter((c): c is Column => c !== null);
-    return [...baseColumns(), ...extra];
-  }, [extraIds]);
+    const empty = new Set(emptyKey.split(","));
+    return [...baseColumns().filter((c) => !empty.has(c.id)), ...extra];
+  }, [extraIds, emptyKey]);
 
   const sortColumn = columns.find((c) => c.id === view.sort) ?? columns.find((c) => c.id === "created")!;
   const sortedNow = hasRunning && sortColumn.id === "duration" ? now : 0;
@@ -312,30 +329,38 @@ export const RunTable = memo(function RunTable({ runs, view, selected, selectedI
     getItemKey: (i) => rows[i].id,
   });
 
-  const template = `40px ${columns.map((c) => `${c.width}px`).join(" ")}`;
-  const totalWidth = 40 + columns.reduce((s, c) => s + c.width, 0);
+  const template = `${CHECK_WIDTH}px ${columns.map((c) => `${c.width}px`).join(" ")}`;
+  const totalWidth = CHECK_WIDTH + columns.reduce((s, c) => s + c.width, 0);
   const allShownSelected = rows.length > 0 && rows.every((r) => selected.has(r.id));
+  const scrollHeight = ROW_HEIGHT * (Math.min(Math.max(rows.length, 1), MAX_VISIBLE_ROWS) + 1) + 14;
 
-  const setSelection = (ids: string[]) => updateView({ runs: ids });
+  const select = (ids: string[], on: boolean) =>
+    updateView((v) =>
+      setSelected(
+        v,
+        ids,
+        on,
+        runs.map((r) => r.id),
+      ),
+    );
   const toggle = (index: number, shift: boolean) => {
     const run = rows[index];
-    const next = new Set(selectedIds);
+    const on = !selected.has(run.id);
     if (shift && lastClicked.current !== null) {
       const [a, b] = [Math.min(lastClicked.current, index), Math.max(lastClicked.current, index)];
-      const on = !selected.has(run.id);
-      for (let i = a; i <= b; i++) {
-        if (on) next.add(rows[i].id);
-        else next.delete(rows[i].id);
-      }
-    } else if (next.has(run.id)) next.delete(run.id);
-    else next.add(run.id);
+      select(
+        rows.slice(a, b + 1).map((r) => r.id),
+        on,
+      );
+    } else select([run.id], on);
     lastClicked.current = index;
-    setSelection([...next]);
   };
+  // Ascending first for every column: smallest loss, earliest time, A to Z.
   const sortBy = (column: Column) => {
     if (view.sort === column.id) updateView({ order: view.order === "asc" ? "desc" : "asc" });
-    else updateView({ sort: column.id, order: column.numeric ? "desc" : "asc" });
+    else updateView({ sort: column.id, order: "asc" });
   };
+  const stickyStyle = (column: Column) => (column.stickyLeft === undefined ? undefined : { left: column.stickyLeft });
 
   return (
     <div className="run-table-wrap" data-testid="run-table">
@@ -377,41 +402,52 @@ export const RunTable = memo(function RunTable({ runs, view, selected, selectedI
           {rows.length === runs.length ? `${runs.length} runs` : `${rows.length} of ${runs.length} runs`}
           {" · "}
           <span data-testid="selected-count">{selected.size} selected</span>
-          {autoSelected && selected.size > 0 && <span className="muted"> (newest)</span>}
         </span>
+        <button
+          type="button"
+          className={`btn btn-sm newest-toggle${view.newest ? " on" : ""}`}
+          aria-pressed={view.newest}
+          data-testid="newest-toggle"
+          title={`Chart the ${NEWEST_COUNT} newest runs, as they come, besides the runs you tick`}
+          onClick={() => updateView({ newest: !view.newest, hide: [] })}
+        >
+          {view.newest ? "✓ " : ""}Newest {NEWEST_COUNT}
+        </button>
         {selected.size > 0 && (
           <button
             type="button"
             className="btn btn-ghost btn-sm"
             data-testid="clear-selection"
-            onClick={() => setSelection([])}
+            title="Chart no run (Newest turns off too)"
+            onClick={() => updateView({ newest: false, runs: [], hide: [] })}
           >
             Clear
           </button>
         )}
       </div>
-      <div className="table-scroll" ref={scrollRef} data-testid="table-scroll">
+      <div className="table-scroll" ref={scrollRef} data-testid="table-scroll" style={{ height: scrollHeight }}>
         <div className="table-inner" style={{ width: totalWidth, minWidth: "100%" }}>
           <div className="table-head" style={{ gridTemplateColumns: template }}>
-            <div className="cell cell-check">
+            <div className="cell cell-check sticky">
               <input
                 type="checkbox"
                 aria-label="Select all shown runs"
                 data-testid="select-all"
                 checked={allShownSelected}
-                onChange={() => {
-                  if (allShownSelected) {
-                    const shown = new Set(rows.map((r) => r.id));
-                    setSelection(selectedIds.filter((id) => !shown.has(id)));
-                  } else setSelection([...new Set([...selectedIds, ...rows.map((r) => r.id)])]);
-                }}
+                onChange={() =>
+                  select(
+                    rows.map((r) => r.id),
+                    !allShownSelected,
+                  )
+                }
               />
             </div>
             {columns.map((c) => (
               <button
                 type="button"
                 key={c.id}
-                className={`cell head-cell${c.numeric ? " num" : ""}${view.sort === c.id ? " sorted" : ""}`}
+                className={`cell head-cell${c.numeric ? " num" : ""}${view.sort === c.id ? " sorted" : ""}${c.stickyLeft === undefined ? "" : " sticky"}${c.id === "name" ? " sticky-edge" : ""}`}
+                style={stickyStyle(c)}
                 title={c.title ?? c.label}
                 data-testid="col-header"
                 data-col={c.id}
@@ -465,7 +501,7 @@ export const RunTable = memo(function RunTable({ runs, view, selected, selectedI
                       }
                     }}
                   >
-                    <div className="cell cell-check">
+                    <div className="cell cell-check sticky">
                       <input
                         type="checkbox"
                         checked={isSelected}
@@ -476,7 +512,12 @@ export const RunTable = memo(function RunTable({ runs, view, selected, selectedI
                       />
                     </div>
                     {columns.map((c) => (
-                      <div key={c.id} className={`cell${c.numeric ? " num" : ""}`} data-col={c.id}>
+                      <div
+                        key={c.id}
+                        className={`cell${c.numeric ? " num" : ""}${c.stickyLeft === undefined ? "" : " sticky"}${c.id === "name" ? " sticky-edge" : ""}`}
+                        style={stickyStyle(c)}
+                        data-col={c.id}
+                      >
                         {c.cell(run, now)}
                       </div>
                     ))}

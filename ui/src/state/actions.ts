@@ -20,10 +20,12 @@ export function forgetRun(runId: string): void {
   runsStore.remove(runId);
   seriesStore.dropRun(runId);
   const view = getView();
-  if (view.runs?.includes(runId) || view.run === runId) {
+  if (view.runs.includes(runId) || view.hide.includes(runId) || view.run === runId) {
     updateView((v) => ({
-      runs: v.runs ? v.runs.filter((id) => id !== runId) : null,
+      runs: v.runs.filter((id) => id !== runId),
+      hide: v.hide.filter((id) => id !== runId),
       run: v.run === runId ? null : v.run,
+      page: v.run === runId ? "experiment" : v.page,
     }));
   }
 }

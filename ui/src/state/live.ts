@@ -8,6 +8,8 @@ export interface LiveHandlers {
   runDeleted(event: RunDeletedEvent): void;
   metricsUpdate(event: MetricsUpdateEvent): void;
   points(event: PointsEvent): void;
+  /** A run appeared in or left some experiment: the experiment list (sidebar) is out of date. */
+  experimentsChanged(): void;
   /** Events may have been missed: refetch what is shown. */
   resync(): void;
   status(status: LiveStatus): void;
@@ -20,7 +22,7 @@ const RETRY_MS = 3000;
  * itself and the server resumes from Last-Event-ID; when the stream is closed
  * for good (server restarted, 503), a fresh one is opened and the page resyncs.
  */
-export function connectLive(experimentId: string, handlers: LiveHandlers): () => void {
+export function connectLive(experimentId: string | null, handlers: LiveHandlers): () => void {
   let source: EventSource | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
@@ -56,6 +58,7 @@ export function connectLive(experimentId: string, handlers: LiveHandlers): () =>
     on<MetricsUpdateEvent>("metrics_update", handlers.metricsUpdate);
     on<PointsEvent>("points", handlers.points);
     on<Record<string, never>>("resync", handlers.resync);
+    on<{ experiment_ids: string[] }>("experiments_changed", handlers.experimentsChanged);
     source.addEventListener("error", () => {
       if (closed || !source) return;
       if (source.readyState === EventSource.CLOSED) {

@@ -1,7 +1,6 @@
 import { useSyncExternalStore } from "react";
 import { ApiError, api } from "../api/client";
 import type { DisplayStatus, MetricsUpdateEvent, PointsEvent, Run } from "../api/types";
-import { assignDefaultColors } from "../lib/colors";
 
 export interface RunsSnapshot {
   /** The experiment as the URL names it: its id or its name. */
@@ -52,7 +51,6 @@ class RunsStore {
 
   private setRuns(byId: Map<string, Run>): void {
     const runs = [...byId.values()].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
-    assignDefaultColors(runs.map((r) => r.id).reverse());
     this.emit({ runs, byId });
   }
 

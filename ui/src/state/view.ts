@@ -4,11 +4,38 @@ import { useSyncExternalStore } from "react";
 export type XAxis = "step" | "wall" | "rel";
 export type Tab = "charts" | "compare";
 export type SortOrder = "asc" | "desc";
+export type Page = "experiment" | "run";
+
+/** A chart's y range: uPlot's own fit, fixed bounds (either may stay open), or the pct..100-pct percentiles of what is drawn. */
+export type YRange =
+  | { mode: "auto" }
+  | { mode: "manual"; min: number | null; max: number | null }
+  | { mode: "pct"; pct: number };
+
+/** What one chart overrides of the toolbar's settings, and where it sits. */
+export interface ChartSettings {
+  log?: boolean;
+  x?: XAxis;
+  smooth?: number;
+  range?: YRange;
+  /** Height in pixels. */
+  height?: number;
+  /** Columns of the grid it spans. */
+  span?: number;
+  hide?: boolean;
+  pin?: boolean;
+}
+
+export const CHART_HEIGHTS = { min: 160, max: 640, default: 220 };
 
 export interface ViewState {
   exp: string | null;
-  /** Selected run ids; null means "the newest runs" (nothing chosen yet). */
-  runs: string[] | null;
+  /** The newest runs are charted (minus `hide`), besides the ones chosen in `runs`. */
+  newest: boolean;
+  /** Runs chosen one by one: charted in every mode. */
+  runs: string[];
+  /** Newest runs unticked while `newest` is on. */
+  hide: string[];
   x: XAxis;
   smooth: number;
   log: boolean;
@@ -22,11 +49,31 @@ export interface ViewState {
   order: SortOrder;
   /** Extra table columns (config:KEY, metric:KEY:last|min|max); null means the default choice. */
   cols: string[] | null;
+  /** Chart grid columns, 1 to 4; 0 fits as many as the width allows. */
+  chartCols: number;
+  /** Per-chart settings by metric key. */
+  charts: Record<string, ChartSettings>;
+  /** The metric filter above the charts. */
+  metrics: string;
+  /** Collapsed chart groups. */
+  collapsed: string[];
+  /** Compare configs: only the keys whose values differ. */
+  diff: boolean;
+  /** The saved workspace last applied or saved, by name. */
+  ws: string | null;
+  /** "run": the run page of `run`, instead of the experiment with the run's drawer. */
+  page: Page;
 }
+
+/** The part of the view a saved workspace holds: how the charts are arranged, not which runs or rows are shown. */
+export const WORKSPACE_FIELDS = ["x", "smooth", "log", "chartCols", "charts", "metrics", "collapsed", "diff"] as const;
+export type WorkspaceState = Pick<ViewState, (typeof WORKSPACE_FIELDS)[number]>;
 
 const DEFAULT_VIEW: ViewState = {
   exp: null,
-  runs: null,
+  newest: true,
+  runs: [],
+  hide: [],
   x: "step",
   smooth: 0,
   log: false,
@@ -39,7 +86,103 @@ const DEFAULT_VIEW: ViewState = {
   sort: "created",
   order: "desc",
   cols: null,
+  chartCols: 0,
+  charts: {},
+  metrics: "",
+  collapsed: [],
+  diff: false,
+  ws: null,
+  page: "experiment",
 };
+
+const X_AXES: XAxis[] = ["step", "wall", "rel"];
+
+function finiteOrNull(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+function parseRange(value: unknown): YRange | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  if (r.mode === "manual") return { mode: "manual", min: finiteOrNull(r.min), max: finiteOrNull(r.max) };
+  if (r.mode === "pct") {
+    const pct = finiteOrNull(r.pct);
+    return pct !== null && pct > 0 && pct < 50 ? { mode: "pct", pct } : undefined;
+  }
+  return undefined;
+}
+
+/** One chart's settings from untrusted JSON (a URL or a saved workspace): what is not understood is dropped. */
+function parseChartSettings(value: unknown): ChartSettings | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const c = value as Record<string, unknown>;
+  const out: ChartSettings = {};
+  if (typeof c.log === "boolean") out.log = c.log;
+  if (X_AXES.includes(c.x as XAxis)) out.x = c.x as XAxis;
+  const smooth = finiteOrNull(c.smooth);
+  if (smooth !== null) out.smooth = Math.min(0.99, Math.max(0, smooth));
+  const range = parseRange(c.range);
+  if (range) out.range = range;
+  const height = finiteOrNull(c.height);
+  if (height !== null) out.height = Math.round(Math.min(CHART_HEIGHTS.max, Math.max(CHART_HEIGHTS.min, height)));
+  const span = finiteOrNull(c.span);
+  if (span !== null && span >= 1 && span <= 4) out.span = Math.round(span);
+  if (c.hide === true) out.hide = true;
+  if (c.pin === true) out.pin = true;
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+export function parseCharts(value: unknown): Record<string, ChartSettings> {
+  const out: Record<string, ChartSettings> = {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return out;
+  for (const [key, settings] of Object.entries(value)) {
+    const parsed = parseChartSettings(settings);
+    if (parsed) out[key] = parsed;
+  }
+  return out;
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function clampCols(value: number): number {
+  return Number.isInteger(value) && value >= 0 && value <= 4 ? value : 0;
+}
+
+/** A saved workspace's state as the view takes it; fields that do not parse keep their defaults. */
+export function parseWorkspace(value: unknown): WorkspaceState {
+  const w = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  const smooth = finiteOrNull(w.smooth) ?? 0;
+  return {
+    x: X_AXES.includes(w.x as XAxis) ? (w.x as XAxis) : "step",
+    smooth: Math.min(0.99, Math.max(0, smooth)),
+    log: w.log === true,
+    chartCols: clampCols(Number(w.chartCols ?? 0)),
+    charts: parseCharts(w.charts),
+    metrics: typeof w.metrics === "string" ? w.metrics : "",
+    collapsed: Array.isArray(w.collapsed) ? w.collapsed.filter((g): g is string => typeof g === "string") : [],
+    diff: w.diff === true,
+  };
+}
+
+export function workspaceOf(view: ViewState): WorkspaceState {
+  return {
+    x: view.x,
+    smooth: view.smooth,
+    log: view.log,
+    chartCols: view.chartCols,
+    charts: view.charts,
+    metrics: view.metrics,
+    collapsed: view.collapsed,
+    diff: view.diff,
+  };
+}
 
 function parseList(value: string | null): string[] | null {
   if (value === null) return null;
@@ -55,9 +198,14 @@ function parseView(search: string): ViewState {
     zoomParts.length === 2 && zoomParts.every(Number.isFinite) && zoomParts[0] < zoomParts[1]
       ? [zoomParts[0], zoomParts[1]]
       : null;
+  const runs = parseList(p.get("runs"));
+  // Links from before the newest mode: a runs list alone was the whole selection.
+  const newest = p.has("newest") ? p.get("newest") !== "0" : runs === null;
   return {
     exp: p.get("exp"),
-    runs: parseList(p.get("runs")),
+    newest,
+    runs: runs ?? [],
+    hide: parseList(p.get("hide")) ?? [],
     x: x === "wall" || x === "rel" ? x : "step",
     smooth: Number.isFinite(smooth) ? Math.min(0.99, Math.max(0, smooth)) : 0,
     log: p.get("log") === "1",
@@ -70,6 +218,13 @@ function parseView(search: string): ViewState {
     sort: p.get("sort") ?? DEFAULT_VIEW.sort,
     order: p.get("order") === "asc" ? "asc" : "desc",
     cols: parseList(p.get("cols")),
+    chartCols: clampCols(Number(p.get("ccols") ?? 0)),
+    charts: parseCharts(parseJson(p.get("charts"))),
+    metrics: p.get("metrics") ?? "",
+    collapsed: parseList(p.get("collapsed")) ?? [],
+    diff: p.get("diff") === "1",
+    ws: p.get("ws"),
+    page: p.get("page") === "run" && p.get("run") ? "run" : "experiment",
   };
 }
 
@@ -78,7 +233,10 @@ function serializeView(view: ViewState, keep: URLSearchParams): string {
   const token = keep.get("token");
   if (token) p.set("token", token);
   if (view.exp) p.set("exp", view.exp);
-  if (view.runs !== null) p.set("runs", view.runs.join(","));
+  if (!view.newest) p.set("newest", "0");
+  else if (view.runs.length > 0) p.set("newest", "1");
+  if (view.runs.length > 0 || !view.newest) p.set("runs", view.runs.join(","));
+  if (view.newest && view.hide.length > 0) p.set("hide", view.hide.join(","));
   if (view.x !== "step") p.set("x", view.x);
   if (view.smooth > 0) p.set("smooth", String(view.smooth));
   if (view.log) p.set("log", "1");
@@ -91,6 +249,13 @@ function serializeView(view: ViewState, keep: URLSearchParams): string {
   if (view.sort !== DEFAULT_VIEW.sort) p.set("sort", view.sort);
   if (view.order !== DEFAULT_VIEW.order) p.set("order", view.order);
   if (view.cols !== null) p.set("cols", view.cols.join(","));
+  if (view.chartCols > 0) p.set("ccols", String(view.chartCols));
+  if (Object.keys(view.charts).length > 0) p.set("charts", JSON.stringify(view.charts));
+  if (view.metrics) p.set("metrics", view.metrics);
+  if (view.collapsed.length > 0) p.set("collapsed", view.collapsed.join(","));
+  if (view.diff) p.set("diff", "1");
+  if (view.ws) p.set("ws", view.ws);
+  if (view.page === "run" && view.run) p.set("page", "run");
   const text = p.toString().replace(/%2C/g, ",").replace(/%2F/g, "/").replace(/%3A/g, ":");
   return text ? `?${text}` : "";
 }
