@@ -130,7 +130,10 @@ describe("the database file removed or replaced under a running run (R10)", () =
     await logUntilNoticed(child, call);
     await call("log 7");
     expect(await call("finish")).toBe("finished");
-    const discarded = child.stderr().match(new RegExp(`run ${runId}: (\\d+) points logged after its database file`));
+    const counted = new RegExp(`run ${runId}: (\\d+) points logged after its database file`);
+    // The warning and the reply travel on different pipes; either may be read first.
+    await eventually(() => stderrMatches(child, counted), 5000);
+    const discarded = child.stderr().match(counted);
     expect(discarded).not.toBeNull();
     expect(Number(discarded![1])).toBeGreaterThanOrEqual(7);
     expect(child.stderr().match(/was removed or replaced while run/g)).toHaveLength(1);

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { fileURLToPath } from "node:url";
 import { NotAStonksFileError, SchemaVersionError, StonksError } from "../errors.js";
-import { type Db, isBusyError, openConnection, type Statement } from "./driver.js";
+import { type Db, driverName, isBusyError, openConnection, type Statement } from "./driver.js";
 
 export type { Db, Statement } from "./driver.js";
 export { driverName } from "./driver.js";
@@ -62,6 +62,8 @@ export interface OpenOptions {
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const create = options.create ?? true;
   const readonly = options.readonly ?? false;
+  // Chooses the driver now: a forced driver that cannot load is the first thing to fix.
+  driverName();
   if (path !== ":memory:" && !existsSync(path) && (!create || readonly)) {
     throw new StonksError(
       `No stonks database at ${path}. Log a run first, or point to the right file (db option, --db or STONKS_DB).`,

@@ -345,10 +345,15 @@ type BetterConstructor = new (
 /** Loads better-sqlite3, or says in a few words why it cannot. */
 function loadBetterSqlite(): BetterConstructor | string {
   try {
-    return createRequire(import.meta.url)("better-sqlite3") as BetterConstructor;
+    const Database = createRequire(import.meta.url)("better-sqlite3") as BetterConstructor;
+    // The native part loads only at the first open: a build for another Node version fails here, not later.
+    new Database(":memory:").close();
+    return Database;
   } catch (error) {
-    const message = (error as Error).message.split("\n")[0];
-    return (error as { code?: string }).code === "MODULE_NOT_FOUND" ? "it is not installed" : message;
+    const message = (error as Error).message;
+    if ((error as { code?: string }).code === "MODULE_NOT_FOUND") return "it is not installed";
+    if (message.includes("NODE_MODULE_VERSION")) return "it was compiled for another Node version";
+    return message.split("\n")[0];
   }
 }
 
