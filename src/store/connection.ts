@@ -7,6 +7,13 @@ import { type Db, driverName, isBusyError, openConnection, type Statement } from
 export type { Db, Statement } from "./driver.js";
 export { driverName } from "./driver.js";
 
+// Chosen with the module, as a static import of the driver would: a writer thread started later
+// then finds the native module already loaded in the process. A driver that cannot load is
+// reported by the first open instead, so importing stonks never throws.
+try {
+  driverName();
+} catch {}
+
 const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
 /** How long a write waits for another process's lock: 10 s, or STONKS_BUSY_TIMEOUT_MS. */
 const BUSY_TIMEOUT_MS =

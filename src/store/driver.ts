@@ -89,7 +89,8 @@ interface Driver {
   open(path: string, options: DriverOpenOptions): Db;
 }
 
-let chosen: Driver | undefined;
+/** The driver, or why none can be used: decided once, so every open reports the first reason. */
+let chosen: Driver | StonksError | undefined;
 
 /** The driver this process uses (chosen on first call). */
 export function driverName(): DriverName {
@@ -102,7 +103,15 @@ export function openConnection(path: string, options: DriverOpenOptions = {}): D
 }
 
 function chosenDriver(): Driver {
-  chosen ??= chooseDriver(process.env.STONKS_SQLITE_DRIVER);
+  if (chosen === undefined) {
+    try {
+      chosen = chooseDriver(process.env.STONKS_SQLITE_DRIVER);
+    } catch (error) {
+      if (!(error instanceof StonksError)) throw error;
+      chosen = error;
+    }
+  }
+  if (chosen instanceof StonksError) throw chosen;
   return chosen;
 }
 
