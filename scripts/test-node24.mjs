@@ -5,7 +5,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
-const SUITES = ["tests/store*.test.ts", "tests/server-*.test.ts", "tests/cli-*.test.ts", "tests/sdk-*.test.ts"];
+/** Vitest file filters (substrings of the path): every store, server, CLI and SDK test file. */
+const SUITES = ["tests/store", "tests/server-", "tests/cli-", "tests/sdk-"];
 const WHEEL_VENV = ".ci/node24";
 
 function wheelNode() {
