@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
-import Database from "better-sqlite3";
 import { open, startRun } from "../dist/index.js";
+import { openConnection } from "../dist/store/driver.js";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const dir = mkdtempSync(join(tmpdir(), "stonks-bench-"));
@@ -68,7 +68,7 @@ async function series() {
   const run = startRun("bench-million", { db }).start();
   for (let i = 0; i < n; i++) run.log({ "train/loss": Math.sin(i / 5000) + (i % 100_003 === 0 ? 40 : 0) });
   await run.finish();
-  const raw = new Database(db);
+  const raw = openConnection(db);
   raw.pragma("wal_checkpoint(TRUNCATE)");
   const pages = raw.pragma("page_count", { simple: true });
   const pageSize = raw.pragma("page_size", { simple: true });
@@ -77,7 +77,7 @@ async function series() {
   const bytesPerPoint = (pages * pageSize) / n;
 
   const baselinePath = join(dir, "original-layout.db");
-  const base = new Database(baselinePath);
+  const base = openConnection(baselinePath);
   base.pragma("journal_mode = WAL");
   base.exec(`CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, key TEXT NOT NULL,
     value REAL NOT NULL, step INTEGER NOT NULL, timestamp REAL NOT NULL);
@@ -87,7 +87,7 @@ async function series() {
   const runId = run.id;
   base.transaction(() => {
     for (let i = 0; i < n; i++) insert.run(runId, "train/loss", Math.sin(i / 5000), i, 1.7e9 + i);
-  })();
+  }, "immediate");
   base.pragma("wal_checkpoint(TRUNCATE)");
   const baseBytes = (base.pragma("page_count", { simple: true }) * base.pragma("page_size", { simple: true })) / n;
   record("bytes on disk per point", bytesPerPoint, "B", "≤ 32", { name: "original stonks layout", value: baseBytes });

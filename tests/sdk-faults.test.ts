@@ -14,10 +14,10 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { open } from "../dist/index.js";
 import { MAX_POINTS_PER_TRANSACTION, nextBatch } from "../dist/sdk/batches.js";
+import { openConnection } from "../src/store/driver.js";
 import { eventually, killFixtures, ROOT, type RunningChild, startFixture, tempDb, tempDir } from "./helpers.js";
 
 afterEach(killFixtures);
@@ -57,7 +57,7 @@ describe("every warning of the writer thread reaches stderr (part 3)", () => {
     const { child, call } = commanded({ DB: db, STONKS_BUSY_TIMEOUT_MS: "50" });
     const runId = (await call("start")).split(" ")[1];
     await call("flush");
-    const blocker = new Database(db);
+    const blocker = openConnection(db);
     for (let round = 0; round < 2; round++) {
       blocker.exec("BEGIN IMMEDIATE");
       await call("log 10");
@@ -82,7 +82,7 @@ describe("every warning of the writer thread reaches stderr (part 3)", () => {
     const runId = (await call("start")).split(" ")[1];
     await call("log 5");
     await call("flush");
-    const raw = new Database(db);
+    const raw = openConnection(db);
     raw.pragma("foreign_keys = ON");
     raw.prepare("DELETE FROM runs WHERE id = ?").run(runId);
     raw.close();
@@ -97,7 +97,7 @@ describe("every warning of the writer thread reaches stderr (part 3)", () => {
     const { child, call } = commanded({ DB: db, STONKS_BUSY_TIMEOUT_MS: "50", STONKS_MAX_PENDING_POINTS: "1000" });
     const runId = (await call("start")).split(" ")[1];
     await call("flush");
-    const blocker = new Database(db);
+    const blocker = openConnection(db);
     blocker.exec("BEGIN IMMEDIATE");
     await call("log 5000");
     await call("flush");

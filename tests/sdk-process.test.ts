@@ -1,7 +1,7 @@
 // Lifecycle in real child processes: buffering rules, exit paths, signals, crashes, concurrency.
-import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { open } from "../dist/index.js";
+import { openConnection } from "../src/store/driver.js";
 import { eventually, killFixtures, runFixture, startFixture, tempDb } from "./helpers.js";
 
 const FIXTURE = "sdk-scenarios.mjs";
@@ -138,7 +138,7 @@ describe("failed writes keep every point and retry", () => {
         STONKS_BUSY_TIMEOUT_MS: "50",
       });
       const runId = (await child.waitForLine(/^started /)).split(" ")[1];
-      const blocker = new Database(db);
+      const blocker = openConnection(db);
       blocker.exec("BEGIN IMMEDIATE");
       try {
         child.process.kill("SIGUSR2");
@@ -169,7 +169,7 @@ describe("failed writes keep every point and retry", () => {
 
   it("a database from a newer stonks is refused at start and left untouched", async () => {
     const db = tempDb();
-    const raw = new Database(db);
+    const raw = openConnection(db);
     raw.exec("CREATE TABLE experiments (id TEXT)");
     raw.pragma("user_version = 999");
     raw.close();
@@ -179,7 +179,7 @@ describe("failed writes keep every point and retry", () => {
     expect(lenient.code).toBe(0);
     expect(lenient.stdout).toContain("status created");
     expect(lenient.stderr).toMatch(/newer than this stonks understands/);
-    const check = new Database(db, { readonly: true });
+    const check = openConnection(db, { readonly: true });
     expect(check.pragma("user_version", { simple: true })).toBe(999);
     check.close();
   });
@@ -194,7 +194,7 @@ describe("crashes", () => {
     child.process.kill("SIGKILL");
     const result = await child.done;
     expect(result.signal).toBe("SIGKILL");
-    const raw = new Database(db, { readonly: true });
+    const raw = openConnection(db, { readonly: true });
     expect(raw.pragma("integrity_check", { simple: true })).toBe("ok");
     raw.close();
     const q = open(db, { readonly: true, staleAfterSeconds: 0.5 });

@@ -1,7 +1,7 @@
 // The seed document (the Python SDK manual), sentence by sentence, in TypeScript's idiom.
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { InvalidMetricError, open, startRun } from "../dist/index.js";
+import { openConnection } from "../src/store/driver.js";
 import { runFixture, tempDb, tempDir } from "./helpers.js";
 
 function readRuns(db: string) {
@@ -372,7 +372,7 @@ describe("a run deleted while it logs", () => {
     const doomed = startRun("exp", { db, strict: true }).start();
     doomed.log({ loss: 1 });
     await doomed.flush();
-    const raw = new Database(db);
+    const raw = openConnection(db);
     raw.pragma("foreign_keys = ON");
     raw.prepare("DELETE FROM runs WHERE id = ?").run(doomed.id);
     raw.close();

@@ -1,7 +1,6 @@
 // What the SDK stores of awkward text, keys and config values (issue 8 parts 1, 5, 7, 8), in real files.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type Config,
@@ -12,6 +11,7 @@ import {
   type Run,
   startRun,
 } from "../dist/index.js";
+import { openConnection } from "../src/store/driver.js";
 import { ROOT, tempDb } from "./helpers.js";
 
 /** "ab" and the first half of a surrogate pair: what "ab😀".slice(0, 3) gives. */
@@ -196,7 +196,7 @@ describe("strict log() is all or nothing (R7)", () => {
     expect([...a.values]).toEqual([5]);
     expect([...a.steps]).toEqual([0]);
     q.close();
-    const raw = new Database(db, { readonly: true });
+    const raw = openConnection(db, { readonly: true });
     expect((raw.prepare("SELECT count(*) AS n FROM series").get() as { n: number }).n).toBe(1);
     raw.close();
   });

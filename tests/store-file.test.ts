@@ -4,7 +4,6 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { NotAStonksFileError, SchemaVersionError, StonksError } from "../src/errors.js";
 import { open } from "../src/query/database.js";
@@ -17,6 +16,7 @@ import {
   SCHEMA_VERSION,
   WAL_TRUNCATE_BYTES,
 } from "../src/store/connection.js";
+import { type Db, openConnection } from "../src/store/driver.js";
 import { listRunRows } from "../src/store/reads.js";
 import { appendPoints, ensureSeries, insertRun } from "../src/store/writes.js";
 import { ROOT, tempDb } from "./helpers.js";
@@ -35,7 +35,7 @@ function siblings(path: string): string[] {
 /** Another program's file that happens to use user_version 1, as stonks files do. */
 function foreignFile(journalMode: "DELETE" | "WAL"): string {
   const path = tempDb("notes.db");
-  const raw = new Database(path);
+  const raw = openConnection(path);
   raw.pragma(`journal_mode = ${journalMode}`);
   raw.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep me')");
   raw.pragma("user_version = 1");
@@ -54,7 +54,7 @@ const provenance = {
   sdkVersion: "0",
 };
 
-function newRun(db: Database.Database): { id: string; seq: number } {
+function newRun(db: Db): { id: string; seq: number } {
   return runImmediate(db, () =>
     insertRun(db, {
       experimentName: "exp",
@@ -111,7 +111,7 @@ describe("a file that is not ours", () => {
       expect(() => open(path, { readonly: mode === "DELETE" })).toThrow(NotAStonksFileError);
       expect(sha256(path)).toBe(before);
       expect(siblings(path)).toEqual([]);
-      const raw = new Database(path, { readonly: true });
+      const raw = openConnection(path, { readonly: true });
       expect(raw.pragma("journal_mode", { simple: true })).toBe(mode.toLowerCase());
       expect(raw.pragma("application_id", { simple: true })).toBe(0);
       raw.close();
@@ -121,7 +121,7 @@ describe("a file that is not ours", () => {
   it("is refused when it has stonks' table names but not their columns", () => {
     const path = tempDb();
     openDatabase(path).close();
-    const raw = new Database(path);
+    const raw = openConnection(path);
     raw.pragma("application_id = 0");
     raw.exec("ALTER TABLE runs ADD COLUMN owner TEXT");
     raw.pragma("journal_mode = DELETE");
@@ -172,7 +172,7 @@ describe("a stonks file", () => {
     writeFileSync(empty, "");
     openDatabase(empty).close();
     for (const path of [created, empty]) {
-      const raw = new Database(path, { readonly: true });
+      const raw = openConnection(path, { readonly: true });
       expect(raw.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
       expect(raw.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
       raw.close();
@@ -183,14 +183,14 @@ describe("a stonks file", () => {
   it("written before the stamp existed is recognised by its tables, read as is, and stamped by a writer", () => {
     const path = tempDb();
     const runId = writeRun(path);
-    const raw = new Database(path);
+    const raw = openConnection(path);
     raw.pragma("application_id = 0");
     raw.close();
 
     const reader = open(path, { readonly: true });
     expect(reader.listRuns().map((r) => r.id)).toEqual([runId]);
     reader.close();
-    const check = new Database(path, { readonly: true });
+    const check = openConnection(path, { readonly: true });
     expect(check.pragma("application_id", { simple: true })).toBe(0);
     check.close();
 
@@ -204,7 +204,7 @@ describe("a stonks file", () => {
     for (const stamp of [APPLICATION_ID, 0]) {
       const path = tempDb();
       openDatabase(path).close();
-      const raw = new Database(path);
+      const raw = openConnection(path);
       raw.pragma(`application_id = ${stamp}`);
       raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
       raw.pragma("journal_mode = DELETE");

@@ -1,11 +1,11 @@
 // The storage layer: schema versioning, compact points, rollups and downsampled reads.
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { SchemaVersionError } from "../src/errors.js";
 import { open } from "../src/query/database.js";
 import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
+import { openConnection } from "../src/store/driver.js";
 import { appendPoints, CHUNK_POINTS, ensureSeries, insertRun } from "../src/store/writes.js";
 import { tempDb } from "./helpers.js";
 
@@ -98,7 +98,7 @@ describe("schema", () => {
   it("refuses a file from a newer version with a clear error and leaves it untouched", () => {
     const path = tempDb();
     openDatabase(path).close();
-    const raw = new Database(path);
+    const raw = openConnection(path);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     raw.pragma("journal_mode = DELETE");
     raw.close();
@@ -111,7 +111,7 @@ describe("schema", () => {
 
   it("refuses a SQLite file that is not a stonks database", () => {
     const path = tempDb();
-    const raw = new Database(path);
+    const raw = openConnection(path);
     raw.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY)");
     raw.close();
     expect(() => openDatabase(path)).toThrow(/not a stonks database/);

@@ -92,9 +92,9 @@ export interface ChangedChunk {
   series_id: number;
   start_index: number;
   count: number;
-  steps: Buffer;
-  vals: Buffer;
-  times: Buffer;
+  steps: Uint8Array;
+  vals: Uint8Array;
+  times: Uint8Array;
   key: string;
   run_id: string;
   experiment_id: string;

@@ -1,10 +1,18 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { NotAStonksFileError, SchemaVersionError, StonksError } from "../errors.js";
+import { type Db, driverName, isBusyError, openConnection, type Statement } from "./driver.js";
 
-export type Db = Database.Database;
+export type { Db, Statement } from "./driver.js";
+export { driverName } from "./driver.js";
+
+// Chosen with the module, as a static import of the driver would: a writer thread started later
+// then finds the native module already loaded in the process. A driver that cannot load is
+// reported by the first open instead, so importing stonks never throws.
+try {
+  driverName();
+} catch {}
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
 /** How long a write waits for another process's lock: 10 s, or STONKS_BUSY_TIMEOUT_MS. */
@@ -61,6 +69,8 @@ export interface OpenOptions {
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const create = options.create ?? true;
   const readonly = options.readonly ?? false;
+  // Chooses the driver now: a forced driver that cannot load is the first thing to fix.
+  driverName();
   if (path !== ":memory:" && !existsSync(path) && (!create || readonly)) {
     throw new StonksError(
       `No stonks database at ${path}. Log a run first, or point to the right file (db option, --db or STONKS_DB).`,
@@ -68,8 +78,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   }
   let db: Db;
   try {
-    db = new Database(path, { readonly, fileMustExist: readonly });
+    db = openConnection(path, { readonly });
   } catch (error) {
+    if (error instanceof StonksError) throw error;
     throw new StonksError(`Cannot open ${path}: ${(error as Error).message}`);
   }
   try {
@@ -121,7 +132,7 @@ const shapes = new Map<number, string>();
 function stonksShape(version: number): string {
   let shape = shapes.get(version);
   if (shape === undefined) {
-    const scratch = new Database(":memory:");
+    const scratch = openConnection(":memory:");
     for (const migration of MIGRATIONS) if (migration.version <= version) scratch.exec(migration.sql);
     shape = tableShape(scratch);
     scratch.close();
@@ -203,7 +214,7 @@ export function checkpointIfLarge(db: Db): void {
   if (db.memory || db.readonly) return;
   let size: number;
   try {
-    size = statSync(`${db.name}-wal`).size;
+    size = statSync(`${db.path}-wal`).size;
   } catch {
     return;
   }
@@ -223,22 +234,16 @@ export function checkpointIfLarge(db: Db): void {
   else truncateRetryAt.set(db, size + WAL_TRUNCATE_BYTES);
 }
 
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED" || code === "SQLITE_BUSY_SNAPSHOT";
-}
-
 /**
  * Runs fn in a BEGIN IMMEDIATE transaction, retrying while another process
  * holds the write lock past the busy timeout.
  */
 export function runImmediate<T>(db: Db, fn: () => T, attempts = 5): T {
-  const transaction = db.transaction(fn);
   for (let attempt = 1; ; attempt++) {
     try {
-      return transaction.immediate();
+      return db.transaction(fn, "immediate");
     } catch (error) {
-      if (!isBusy(error) || attempt >= attempts) throw error;
+      if (!isBusyError(error) || attempt >= attempts) throw error;
     }
   }
 }
@@ -246,13 +251,13 @@ export function runImmediate<T>(db: Db, fn: () => T, attempts = 5): T {
 /** Runs fn in a read transaction so several statements see one snapshot. */
 export function runRead<T>(db: Db, fn: () => T): T {
   if (db.inTransaction) return fn();
-  return db.transaction(fn).deferred();
+  return db.transaction(fn, "deferred");
 }
 
-const statementCache = new WeakMap<Db, Map<string, Database.Statement>>();
+const statementCache = new WeakMap<Db, Map<string, Statement>>();
 
 /** A prepared statement, cached per connection. */
-export function stmt(db: Db, sql: string): Database.Statement {
+export function stmt(db: Db, sql: string): Statement {
   let cache = statementCache.get(db);
   if (!cache) {
     cache = new Map();

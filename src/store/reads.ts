@@ -174,7 +174,7 @@ function toRunRow(r: RawRun): RunRow {
 
 /**
  * Run rows of a `SELECT ${RUN_COLUMNS} ...` query. Rows come back as arrays
- * (better-sqlite3's raw mode) and become objects here: for 10,000 rows that is
+ * (raw mode) and become objects here: for 10,000 rows that is
  * several times faster than the driver building an object per row.
  */
 export function runRowsWhere(db: Db, sql: string, ...params: unknown[]): RunRow[] {
@@ -254,9 +254,9 @@ export function metricSummaries(db: Db, runId: string): MetricSummary[] {
 interface ChunkRow {
   start_index: number;
   count: number;
-  steps: Buffer;
-  vals: Buffer;
-  times: Buffer;
+  steps: Uint8Array;
+  vals: Uint8Array;
+  times: Uint8Array;
 }
 
 interface PointArrays {
@@ -335,7 +335,7 @@ function lowerIndex(db: Db, seriesId: number, count: number, minStep: number): n
   const chunk = stmt(
     db,
     "SELECT start_index, count, steps FROM chunks WHERE series_id = ? AND last_step >= ? ORDER BY last_step, start_index LIMIT 1",
-  ).get(seriesId, minStep) as { start_index: number; count: number; steps: Buffer } | undefined;
+  ).get(seriesId, minStep) as { start_index: number; count: number; steps: Uint8Array } | undefined;
   if (!chunk) return count;
   const steps = new Float64Array(chunk.count);
   decodeFloatsInto(chunk.steps, steps, 0);
@@ -349,7 +349,7 @@ function upperIndex(db: Db, seriesId: number, maxStep: number): number {
   const chunk = stmt(
     db,
     "SELECT start_index, count, steps FROM chunks WHERE series_id = ? AND first_step <= ? ORDER BY start_index DESC LIMIT 1",
-  ).get(seriesId, maxStep) as { start_index: number; count: number; steps: Buffer } | undefined;
+  ).get(seriesId, maxStep) as { start_index: number; count: number; steps: Uint8Array } | undefined;
   if (!chunk) return 0;
   const steps = new Float64Array(chunk.count);
   decodeFloatsInto(chunk.steps, steps, 0);

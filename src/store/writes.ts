@@ -191,9 +191,9 @@ interface TailChunk {
   id: number;
   start_index: number;
   count: number;
-  steps: Buffer;
-  vals: Buffer;
-  times: Buffer;
+  steps: Uint8Array;
+  vals: Uint8Array;
+  times: Uint8Array;
 }
 
 function concat(a: Float64Array, b: Float64Array): Float64Array {
@@ -203,7 +203,7 @@ function concat(a: Float64Array, b: Float64Array): Float64Array {
   return out;
 }
 
-function fromBlob(blob: Buffer): Float64Array {
+function fromBlob(blob: Uint8Array): Float64Array {
   const out = new Float64Array(blob.byteLength >>> 3);
   new Uint8Array(out.buffer).set(blob);
   return out;
