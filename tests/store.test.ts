@@ -4,9 +4,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SchemaVersionError } from "../src/errors.js";
 import { open } from "../src/query/database.js";
+import { deleteRuns } from "../src/store/admin.js";
 import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
-import { deleteRuns } from "../src/store/admin.js";
 import { appendPoints, CHUNK_POINTS, ensureSeries, insertRun } from "../src/store/writes.js";
 import { tempDb } from "./helpers.js";
 

@@ -169,7 +169,9 @@ describe("run palette", () => {
     expect(runColor({ seq: 21, color_index: null, color: null })).toBe(PALETTE[7]);
     expect(runColor({ seq: 7, color_index: 2, color: "#123456" })).toBe("#123456");
     expect(defaultColor({ seq: 7, color_index: 0 })).toBe(PALETTE[0]);
-    const consecutive = new Set(Array.from({ length: PALETTE.length }, (_, i) => defaultColor({ seq: 100 + i, color_index: null })));
+    const consecutive = new Set(
+      Array.from({ length: PALETTE.length }, (_, i) => defaultColor({ seq: 100 + i, color_index: null })),
+    );
     expect(consecutive.size).toBe(PALETTE.length);
   });
 });

@@ -244,3 +244,10 @@ def test_runs_get_palette_indexes_the_experiments_newest_runs_do_not_use_and_kee
     # The 13 newest now use 0..12 but 3: the new run takes 3.
     create("a")
     assert indexes("a")[-1] == 3
+
+
+def test_the_palette_index_expression_is_the_typescript_stores_expression() -> None:
+    source = (REPO_ROOT / "src" / "store" / "writes.ts").read_text()
+    found = re.search(r"const COLOR_INDEX_SQL = `([^`]+)`;", source)
+    assert found, "COLOR_INDEX_SQL not found in src/store/writes.ts"
+    assert _store._COLOR_INDEX_SQL == found.group(1)
