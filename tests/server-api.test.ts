@@ -122,6 +122,7 @@ describe("read routes", () => {
         "job_type",
         "notes",
         "color",
+        "color_index",
         "created_at",
         "ended_at",
         "last_heartbeat",
@@ -131,9 +132,11 @@ describe("read routes", () => {
       ].sort(),
     );
     expect(alpha.id).toBe(ids[0]);
-    // Runs are numbered in creation order and keep their number (the dashboard's default colour follows it).
+    // Runs are numbered in creation order and keep their number.
     expect(typeof alpha.seq).toBe("number");
     expect(reply.body.map((r) => r.seq)).toEqual([...reply.body.map((r) => r.seq)].sort((a, b) => b - a));
+    // Each got the first palette colour its experiment's newer runs did not have (the dashboard's default colour).
+    expect(reply.body.map((r) => r.color_index)).toEqual([3, 2, 1, 0]);
     expect(alpha.config).toEqual({ lr: 0.1, optimizer: { name: "sgd" }, layers: [1, 2] });
     expect(alpha.duration).toBeCloseTo(100, 6);
     expect(alpha.provenance).toEqual({

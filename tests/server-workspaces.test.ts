@@ -6,7 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import { openDatabase } from "../src/store/connection.js";
+import { openDatabase, SCHEMA_VERSION } from "../src/store/connection.js";
 import { tempDb, tempDir } from "./helpers.js";
 import { readEvents, seedRuns } from "./server-support.js";
 
@@ -84,7 +84,7 @@ describe("workspaces API", () => {
   });
 });
 
-describe("schema version 2", () => {
+describe("schema version 2 and later", () => {
   /** A file as stonks before workspaces wrote it: migration 1 only. */
   function versionOneFile(): string {
     const path = tempDb();
@@ -109,7 +109,7 @@ describe("schema version 2", () => {
   it("migrates a version-1 file forward when the TypeScript side opens it", () => {
     const path = versionOneFile();
     openDatabase(path).close();
-    expect(tables(path)).toEqual({ version: 2, workspaces: { n: 1 } });
+    expect(tables(path)).toEqual({ version: SCHEMA_VERSION, workspaces: { n: 1 } });
   });
 
   it("migrates a version-1 file forward when the Python SDK opens it (same migration files)", () => {
@@ -117,7 +117,7 @@ describe("schema version 2", () => {
     execFileSync("python3", ["-c", "import sys; from stonks import _db; _db.connect(sys.argv[1]).close()", path], {
       env: { ...process.env, PYTHONPATH: join(import.meta.dirname, "..", "python") },
     });
-    expect(tables(path)).toEqual({ version: 2, workspaces: { n: 1 } });
+    expect(tables(path)).toEqual({ version: SCHEMA_VERSION, workspaces: { n: 1 } });
   });
 });
 

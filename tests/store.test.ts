@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SchemaVersionError } from "../src/errors.js";
 import { open } from "../src/query/database.js";
+import { deleteRuns } from "../src/store/admin.js";
 import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
 import { appendPoints, CHUNK_POINTS, ensureSeries, insertRun } from "../src/store/writes.js";
@@ -315,5 +316,69 @@ describe("downsampled reads", () => {
     // After the buckets, the first point past the range (the line goes on to the edge).
     expected.push(setup.p.steps[262_144]);
     expect([...series.steps]).toEqual(expected);
+  });
+});
+
+describe("run colours (runs.color_index)", () => {
+  const colorIndexes = (db: ReturnType<typeof openDatabase>, experiment: string) =>
+    db
+      .prepare(
+        "SELECT r.color_index FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.name = ? ORDER BY r.seq",
+      )
+      .pluck(true)
+      .all(experiment) as (number | null)[];
+
+  it("gives 14 runs created in one experiment 14 different palette indexes, other experiments' runs in between", () => {
+    const db = openDatabase(tempDb());
+    for (let i = 0; i < 14; i++) {
+      newRun(db, "a");
+      newRun(db, "b");
+      if (i % 3 === 0) newRun(db, "b");
+    }
+    const a = colorIndexes(db, "a");
+    expect(a).toEqual(Array.from({ length: 14 }, (_, i) => i));
+    expect(new Set(colorIndexes(db, "b").slice(-14)).size).toBe(14);
+    // The 15th takes the index the 13 newest leave free: the oldest run's.
+    newRun(db, "a");
+    expect(colorIndexes(db, "a").at(-1)).toBe(0);
+    db.close();
+  });
+
+  it("never changes a run's index when runs are deleted, and a new run takes the lowest index left free", () => {
+    const db = openDatabase(tempDb());
+    const runs = Array.from({ length: 6 }, () => newRun(db, "a"));
+    const indexOf = (id: string) => db.prepare("SELECT color_index FROM runs WHERE id = ?").pluck(true).get(id);
+    const before = runs.map((r) => indexOf(r.id));
+    expect(before).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(deleteRuns(db, [runs[0].id, runs[2].id])).toBe(2);
+    for (const [i, run] of runs.entries()) if (i !== 0 && i !== 2) expect(indexOf(run.id)).toBe(before[i]);
+    expect(indexOf(newRun(db, "a").id)).toBe(0);
+    expect(indexOf(newRun(db, "a").id)).toBe(2);
+    expect(indexOf(newRun(db, "a").id)).toBe(6);
+    for (const [i, run] of runs.entries()) if (i !== 0 && i !== 2) expect(indexOf(run.id)).toBe(before[i]);
+    db.close();
+  });
+
+  it("leaves runs from before schema version 3 without an index, and new runs avoid their colours (seq mod 14)", () => {
+    const path = tempDb();
+    const raw = openConnection(path);
+    for (const version of [1, 2]) {
+      const name = version === 1 ? "0001_initial.sql" : "0002_workspaces.sql";
+      raw.exec(readFileSync(new URL(`../src/store/migrations/${name}`, import.meta.url), "utf8"));
+      raw.pragma(`user_version = ${version}`);
+    }
+    raw.exec("INSERT INTO experiments (id, name, created_at) VALUES ('e', 'a', 0)");
+    // Database numbers 1 and 2: palette colours 1 and 2 by the old rule.
+    for (const id of ["old-1", "old-2"]) {
+      raw.prepare("INSERT INTO runs (id, experiment_id, status, created_at) VALUES (?, 'e', 'completed', 0)").run(id);
+    }
+    raw.close();
+    const db = openDatabase(path);
+    expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(colorIndexes(db, "a")).toEqual([null, null]);
+    newRun(db, "a");
+    newRun(db, "a");
+    expect(colorIndexes(db, "a")).toEqual([null, null, 0, 3]);
+    db.close();
   });
 });

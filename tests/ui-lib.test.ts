@@ -163,10 +163,15 @@ describe("run palette", () => {
     }
   });
 
-  it("gives a run the color of its database number, so other runs coming and going never change it", () => {
-    expect(runColor({ seq: 7, color: null })).toBe(defaultColor(7));
-    expect(runColor({ seq: 7, color: "#123456" })).toBe("#123456");
-    const consecutive = new Set(Array.from({ length: PALETTE.length }, (_, i) => defaultColor(100 + i)));
+  it("gives a run the palette color stored with it, a run from before that column its database number's", () => {
+    expect(runColor({ seq: 7, color_index: 2, color: null })).toBe(PALETTE[2]);
+    expect(runColor({ seq: 7, color_index: null, color: null })).toBe(PALETTE[7]);
+    expect(runColor({ seq: 21, color_index: null, color: null })).toBe(PALETTE[7]);
+    expect(runColor({ seq: 7, color_index: 2, color: "#123456" })).toBe("#123456");
+    expect(defaultColor({ seq: 7, color_index: 0 })).toBe(PALETTE[0]);
+    const consecutive = new Set(
+      Array.from({ length: PALETTE.length }, (_, i) => defaultColor({ seq: 100 + i, color_index: null })),
+    );
     expect(consecutive.size).toBe(PALETTE.length);
   });
 });

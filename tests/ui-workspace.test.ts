@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
-import { defaultColor } from "../ui/src/lib/colors.js";
+import { PALETTE } from "../ui/src/lib/colors.js";
 import { apiGet, launchBrowser, newPage, query, seed, serve, shown, tempDir, waitUntil } from "./ui-support.js";
 
 // The page functions below run in Chromium; the tests compile without the DOM library.
@@ -95,6 +95,7 @@ afterAll(async () => {
 
 describe("dashboard: stable colours", () => {
   it("keeps a run's colour when older runs are deleted (the colour follows the run, not its position)", async () => {
+    // Created after other experiments' runs: by database number (seq mod 14) these would not start at the palette's first colour.
     const runs = seed(
       dbPath,
       ["c0", "c1", "c2", "c3"].map((name, i) => ({
@@ -121,8 +122,13 @@ describe("dashboard: stable colours", () => {
     await page.goto(`${server.url}/?exp=colours`);
     await row(page, runs[3].id).waitFor();
     const before = await swatchColor(runs[3].id);
-    expect(before).toBe(rgb(defaultColor(runs[3].seq)));
-    expect(new Set(await legendColors()).size).toBe(4);
+    // Each run got the lowest palette index its experiment's newer runs did not use, stored at creation.
+    const indexes = await Promise.all(
+      runs.map(async (run) => (await apiGet<{ color_index: number }>(server, `/api/runs/${run.id}`)).body.color_index),
+    );
+    expect(indexes).toEqual([0, 1, 2, 3]);
+    expect(before).toBe(rgb(PALETTE[3]));
+    expect(await legendColors()).toEqual([3, 2, 1, 0].map((i) => rgb(PALETTE[i])));
     // Delete the two oldest runs: by creation order every newer run would be recoloured.
     for (const run of runs.slice(0, 2)) {
       expect((await fetch(`${server.url}/api/runs/${run.id}`, { method: "DELETE" })).status).toBe(200);
@@ -132,7 +138,7 @@ describe("dashboard: stable colours", () => {
     await page.reload();
     await row(page, runs[3].id).waitFor();
     expect(await swatchColor(runs[3].id)).toBe(before);
-    expect(await legendColors()).toEqual([rgb(defaultColor(runs[3].seq)), rgb(defaultColor(runs[2].seq))]);
+    expect(await legendColors()).toEqual([rgb(PALETTE[3]), rgb(PALETTE[2])]);
     await context.close();
   });
 });

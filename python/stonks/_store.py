@@ -114,6 +114,16 @@ def ensure_experiment(conn: sqlite3.Connection, name: str, now: float) -> str:
     return experiment_id
 
 
+#: A new run's palette index (docs/schema.md, runs.color_index): the lowest of
+#: 0..13 that none of the experiment's 13 newest runs uses, so any 14 runs
+#: created one after another in an experiment get 14 different colours. Runs
+#: from before the column count with their old colour, seq mod 14. The
+#: TypeScript insertRun has the same expression: both SDKs must choose alike.
+_COLOR_INDEX_SQL = """(WITH RECURSIVE palette(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM palette WHERE i < 13)
+  SELECT min(i) FROM palette WHERE i NOT IN (
+    SELECT coalesce(color_index, seq % 14) FROM runs WHERE experiment_id = ? ORDER BY seq DESC LIMIT 13))"""
+
+
 def insert_run(conn: sqlite3.Connection, run: NewRun) -> StartedRun:
     """Creates a run in status running."""
     experiment_id = ensure_experiment(conn, run.experiment, run.now)
@@ -121,9 +131,10 @@ def insert_run(conn: sqlite3.Connection, run: NewRun) -> StartedRun:
     p = run.provenance
     git_dirty = p.get("git_dirty")
     cursor = conn.execute(
-        """INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
-             created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision)
-           VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        f"""INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
+             created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision,
+             color_index)
+           VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_COLOR_INDEX_SQL})""",
         (
             run_id,
             experiment_id,
@@ -144,6 +155,7 @@ def insert_run(conn: sqlite3.Connection, run: NewRun) -> StartedRun:
             p.get("sdk_language"),
             p.get("sdk_version"),
             next_revision(conn),
+            experiment_id,
         ),
     )
     seq = cursor.lastrowid

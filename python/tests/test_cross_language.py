@@ -296,3 +296,39 @@ def test_both_sdks_write_the_same_run_rows_for_start_log_config_finish_and_resum
     assert [s["revision"] for s in typescript] == [1, 2, 3, 4, 5, 5, 6]
     assert typescript[-1]["config"] == {"lr": 0.2, "nested": {"act": "gelu"}, "flag": True, "none": None,
                                         "extra": "x", "resumed": True}
+
+
+def color_indexes(path: str, experiment: str):
+    return [row[0] for row in query(path, "SELECT r.color_index FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+                                          "WHERE e.name = ? ORDER BY r.seq", (experiment,))]
+
+
+def test_both_sdks_give_a_new_run_the_same_palette_index_in_the_same_file(tmp_path) -> None:
+    # The same creations and deletions, once all from Python and once with the languages taking turns:
+    # each SDK sees runs the other created (and gaps the deletions left) and must choose as the other would.
+    steps = [("a", "py"), ("b", "ts"), ("a", "ts"), ("a", "py"), ("a", "ts"), ("delete", 2), ("b", "py"),
+             ("a", "py"), ("a", "ts"), ("delete", 0), ("a", "ts"), ("a", "py")]
+
+    def replay(path: str, mixed: bool):
+        created = []
+        for what, how in steps:
+            if what == "delete":
+                conn = _db.connect(path)
+                try:
+                    conn.execute("DELETE FROM runs WHERE id = ?", (created[how],))
+                finally:
+                    conn.close()
+            elif mixed and how == "ts":
+                spec = {"experiment": what, "db": path, "calls": []}
+                created.append(run_node("log_run.mjs", stdin=json.dumps(spec))["id"])
+            else:
+                with stonks.start_run(what, db=path, strict=True) as run:
+                    created.append(run.id)
+        return {experiment: color_indexes(path, experiment) for experiment in ("a", "b")}
+
+    mixed = replay(str(tmp_path / "mixed.db"), True)
+    languages = dict(query(str(tmp_path / "mixed.db"), "SELECT sdk_language, count(*) FROM runs GROUP BY sdk_language"))
+    assert languages == {"python": 4, "typescript": 4}
+    assert mixed == replay(str(tmp_path / "python.db"), False)
+    # Deleted runs free their indexes (1, then 0) for the next new run; the others keep theirs.
+    assert mixed == {"a": [2, 3, 1, 4, 0, 5], "b": [0, 1]}

@@ -275,3 +275,24 @@ def test_the_log_stays_bounded_while_a_readers_polls_overlap_the_writes(db_path:
     writer.close()
     assert _db.WAL_TRUNCATE_BYTES / 2 < largest < _db.WAL_TRUNCATE_BYTES + 1024 * 1024
     assert query(db_path, "SELECT count FROM series") == [(200_000,)]
+
+
+def test_an_unstamped_version_2_file_is_recognised_and_migrated_its_runs_keeping_no_palette_index(
+    db_path: str,
+) -> None:
+    # As stonks wrote files before migration 3 (runs.color_index) and before the application id stamp.
+    conn = sqlite3.connect(db_path)
+    for version, sql in _db.migrations():
+        if version <= 2:
+            conn.executescript(sql)
+            conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO experiments (id, name, created_at) VALUES ('e', 'exp', 0)")
+    conn.execute("INSERT INTO runs (id, experiment_id, status, created_at) VALUES ('old', 'e', 'completed', 0)")
+    conn.commit()
+    conn.close()
+    with stonks.start_run("exp", db=db_path) as new:
+        pass
+    assert query(db_path, "PRAGMA user_version") == [(_db.schema_version(),)]
+    assert query(db_path, "PRAGMA application_id") == [(_db.APPLICATION_ID,)]
+    # The old run keeps its colour by database number (seq 1: palette colour 1); the new run avoids it.
+    assert query(db_path, "SELECT id, color_index FROM runs ORDER BY seq") == [("old", None), (new.id, 0)]

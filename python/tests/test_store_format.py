@@ -216,3 +216,38 @@ def test_resume_errors_and_latest_without_runs(db_path: str) -> None:
         stonks.start_run("new-exp", db=db_path, resume="no-such-run", strict=True).start()
     with pytest.raises(stonks.StonksError, match="another experiment"):
         stonks.start_run("other-exp", db=db_path, resume=run.id, strict=True).start()
+
+
+def test_runs_get_palette_indexes_the_experiments_newest_runs_do_not_use_and_keep_them(db_path: str) -> None:
+    def create(experiment: str) -> str:
+        with stonks.start_run(experiment, db=db_path, strict=True) as run:
+            pass
+        return run.id
+
+    def indexes(experiment: str):
+        return [row[0] for row in query(db_path, "SELECT r.color_index FROM runs r JOIN experiments e "
+                                                 "ON e.id = r.experiment_id WHERE e.name = ? ORDER BY r.seq",
+                                        (experiment,))]
+
+    ids = []
+    for i in range(14):
+        ids.append(create("a"))
+        create("b")
+    assert indexes("a") == list(range(14))
+    assert indexes("b") == list(range(14))
+    conn = _db.connect(db_path)
+    try:
+        conn.execute("DELETE FROM runs WHERE id IN (?, ?)", (ids[3], ids[13]))
+    finally:
+        conn.close()
+    assert indexes("a") == [i for i in range(14) if i not in (3, 13)]
+    # The 13 newest now use 0..12 but 3: the new run takes 3.
+    create("a")
+    assert indexes("a")[-1] == 3
+
+
+def test_the_palette_index_expression_is_the_typescript_stores_expression() -> None:
+    source = (REPO_ROOT / "src" / "store" / "writes.ts").read_text()
+    found = re.search(r"const COLOR_INDEX_SQL = `([^`]+)`;", source)
+    assert found, "COLOR_INDEX_SQL not found in src/store/writes.ts"
+    assert _store._COLOR_INDEX_SQL == found.group(1)

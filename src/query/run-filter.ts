@@ -33,8 +33,13 @@ export interface RunSummary {
 
 /** A run as the run table shows it: stored fields, duration and the summary of every metric. */
 export interface RunView extends RunInfo {
-  /** The run's number in this database: given at creation, never reused (the dashboard's default colour reads it). */
+  /** The run's number in this database: given at creation, never reused. */
   seq: number;
+  /**
+   * The run's default colour, an index into the dashboard's palette chosen once at
+   * creation; null for runs from before schema version 3 (their colour follows seq).
+   */
+  colorIndex: number | null;
   /** Seconds; null when a run died before its first heartbeat and logged no point (nothing says how long it lived). */
   duration: number | null;
   /**

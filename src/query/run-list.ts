@@ -119,7 +119,7 @@ function toRunView(
   // The row starts with last_heartbeat = created_at: until a later heartbeat, points are the only sign of life.
   const noHeartbeat = row.last_heartbeat === null || row.last_heartbeat <= row.created_at;
   const lastPointTime = noHeartbeat && row.status === "running" ? newestPointTime(db, row.id) : null;
-  const view = { ...info, seq: row.seq, lastPointTime, summary: sortedKeys(summary) };
+  const view = { ...info, seq: row.seq, colorIndex: row.color_index, lastPointTime, summary: sortedKeys(summary) };
   return { ...view, duration: runDuration(view, now) };
 }
 

@@ -32,6 +32,8 @@ export interface RunJson {
   job_type: string | null;
   notes: string | null;
   color: string | null;
+  /** Palette index of the default colour, chosen at creation; null for runs from before schema version 3. */
+  color_index: number | null;
   created_at: number;
   ended_at: number | null;
   last_heartbeat: number | null;
@@ -81,6 +83,7 @@ export function runJson(run: RunView): RunJson {
     job_type: run.jobType,
     notes: run.notes,
     color: run.color,
+    color_index: run.colorIndex,
     created_at: run.createdAt,
     ended_at: run.endedAt,
     last_heartbeat: run.lastHeartbeat,

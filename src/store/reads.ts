@@ -47,6 +47,8 @@ export interface RunRow {
   sdk_language: string | null;
   sdk_version: string | null;
   revision: number;
+  /** Palette index chosen at creation (schema version 3); null for older runs. */
+  color_index: number | null;
 }
 
 const EXPERIMENT_COLUMNS =
@@ -116,7 +118,7 @@ export function toRunInfo(row: RunRow, now: number, staleAfterS: number): RunInf
 
 export const RUN_COLUMNS =
   "seq, id, experiment_id, name, status, config, tags, group_name, job_type, notes, color, created_at, ended_at, " +
-  "last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision";
+  "last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision, color_index";
 
 type RawRun = [
   number,
@@ -142,6 +144,7 @@ type RawRun = [
   string | null,
   string | null,
   number,
+  number | null,
 ];
 
 function toRunRow(r: RawRun): RunRow {
@@ -169,6 +172,7 @@ function toRunRow(r: RawRun): RunRow {
     sdk_language: r[20],
     sdk_version: r[21],
     revision: r[22],
+    color_index: r[23],
   };
 }
 

@@ -48,6 +48,17 @@ export function ensureExperiment(db: Db, name: string, now: number): string {
   return id;
 }
 
+/**
+ * A new run's palette index (docs/schema.md, runs.color_index): the lowest of
+ * 0..13 that none of the experiment's 13 newest runs uses, so any 14 runs
+ * created one after another in an experiment get 14 different colours. Runs
+ * from before the column count with their old colour, seq mod 14. Python's
+ * insert_run has the same expression: both SDKs must choose alike.
+ */
+const COLOR_INDEX_SQL = `(WITH RECURSIVE palette(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM palette WHERE i < 13)
+  SELECT min(i) FROM palette WHERE i NOT IN (
+    SELECT coalesce(color_index, seq % 14) FROM runs WHERE experiment_id = ? ORDER BY seq DESC LIMIT 13))`;
+
 /** Creates a run in status running. Call inside a write transaction. */
 export function insertRun(db: Db, run: NewRun): StartedRun {
   const experimentId = ensureExperiment(db, run.experimentName, run.now);
@@ -56,8 +67,9 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
   const info = stmt(
     db,
     `INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
-         created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision)
-       VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision,
+         color_index)
+       VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${COLOR_INDEX_SQL})`,
   ).run(
     id,
     experimentId,
@@ -78,6 +90,7 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
     p.sdkLanguage,
     p.sdkVersion,
     nextRevision(db),
+    experimentId,
   );
   return { id, seq: Number(info.lastInsertRowid), experimentId, lastStep: null, created: true };
 }

@@ -19,18 +19,33 @@ export const PALETTE = [
   "#867327",
 ];
 
-/**
- * A run's default color follows its database number (runs.seq: given at
- * creation, never reused), so it never changes when other runs are created or
- * deleted, and runs created one after another get different colors. A color
- * the user picks is stored in runs.color and wins.
- */
-export function defaultColor(seq: number): string {
-  return PALETTE[((seq % PALETTE.length) + PALETTE.length) % PALETTE.length];
+/** What a run's colour is chosen from (the REST API's run JSON has these fields). */
+export interface ColoredRun {
+  seq: number;
+  color: string | null;
+  color_index: number | null;
 }
 
-export function runColor(run: { seq: number; color: string | null }): string {
-  return run.color ?? defaultColor(run.seq);
+/**
+ * A run's default color is the palette index stored with it (runs.color_index,
+ * chosen once when the run is created: one the experiment's 13 newest runs do
+ * not use), so it never changes when other runs are created or deleted, and an
+ * experiment's newest runs all differ. Runs from before that column follow
+ * their database number (runs.seq: given at creation, never reused).
+ */
+export function paletteIndex(run: Pick<ColoredRun, "seq" | "color_index">): number {
+  const n = PALETTE.length;
+  const index = run.color_index ?? run.seq;
+  return ((index % n) + n) % n;
+}
+
+export function defaultColor(run: Pick<ColoredRun, "seq" | "color_index">): string {
+  return PALETTE[paletteIndex(run)];
+}
+
+/** A color the user picked (runs.color) wins over the default. */
+export function runColor(run: ColoredRun): string {
+  return run.color ?? defaultColor(run);
 }
 
 /** #rrggbb with an alpha, as an rgba() string. */
