@@ -3,10 +3,10 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, SCHEMA_VERSION } from "../src/store/connection.js";
+import { openConnection } from "../src/store/driver.js";
 import { tempDb, tempDir } from "./helpers.js";
 import { readEvents, seedRuns } from "./server-support.js";
 
@@ -88,14 +88,14 @@ describe("schema version 2 and later", () => {
   /** A file as stonks before workspaces wrote it: migration 1 only. */
   function versionOneFile(): string {
     const path = tempDb();
-    const raw = new Database(path);
+    const raw = openConnection(path);
     raw.exec(readFileSync(new URL("../src/store/migrations/0001_initial.sql", import.meta.url), "utf8"));
     raw.pragma("user_version = 1");
     raw.close();
     return path;
   }
   const tables = (path: string) => {
-    const raw = new Database(path, { readonly: true });
+    const raw = openConnection(path, { readonly: true });
     try {
       return {
         version: raw.pragma("user_version", { simple: true }),
