@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { open } from "../src/query/database.js";
-import { openDatabase, runImmediate } from "../src/store/connection.js";
+import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
 import { appendPoints, ensureSeries, insertRun } from "../src/store/writes.js";
 import { ROOT, tempDb, tempDir } from "./helpers.js";
 import { PROVENANCE, seedRuns } from "./server-support.js";
@@ -146,12 +146,12 @@ describe("reading commands", () => {
     const text = await stonks(["info", "--db", dbPath]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^database\s+.*stonks\.db$/m);
-    expect(text.stdout).toMatch(/^schema version\s+3$/m);
+    expect(text.stdout).toMatch(new RegExp(`^schema version\\s+${SCHEMA_VERSION}$`, "m"));
     expect(text.stdout).toMatch(/^experiments\s+2$/m);
     expect(text.stdout).toMatch(/^runs\s+5 \(2 running, 2 completed, 1 failed\)$/m);
     expect(text.stdout).toMatch(/^points\s+6$/m);
     const json = JSON.parse((await stonks(["info", "--db", dbPath, "--json"])).stdout);
-    expect(json).toMatchObject({ schema_version: 3, experiments: 2, runs: 5, points: 6, series: 3 });
+    expect(json).toMatchObject({ schema_version: SCHEMA_VERSION, experiments: 2, runs: 5, points: 6, series: 3 });
     expect(json.file_bytes).toBe(statSync(dbPath).size);
   });
 
