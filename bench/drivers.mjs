@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { node24 } from "./node24.mjs";
+import { node24 } from "../scripts/node24.mjs";
 
 const RUNS = Number(process.env.RUNS ?? 5);
 /** Child processes per configuration, alternating between configurations; their samples are pooled. */

