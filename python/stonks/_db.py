@@ -136,12 +136,44 @@ _TABLE_SHAPE_SQL = (
 )
 
 
-def _table_shape(conn: sqlite3.Connection) -> str:
-    """Every table of the file with its columns in order, as one comparable line: "a(x,y) b(z)"."""
+def _table_columns(conn: sqlite3.Connection) -> Dict[str, List[str]]:
+    """Every table of the file (but SQLite's own) with its columns in order."""
     columns: Dict[str, List[str]] = {}
     for table, column in conn.execute(_TABLE_SHAPE_SQL):
         columns.setdefault(table, []).append(column)
+    return columns
+
+
+def _shape_line(columns: Dict[str, List[str]]) -> str:
+    """Tables with their columns as one comparable line: "a(x,y) b(z)"."""
     return " ".join(f"{table}({','.join(names)})" for table, names in columns.items())
+
+
+# The columns every version of the original stonks package (pjhartout/stonks) gave its tables;
+# its newer schema adds a projects table. Same rule as isOriginalStonksLayout in src/store/connection.ts.
+_ORIGINAL_COLUMNS: Dict[str, List[str]] = {
+    "experiments": ["id", "name", "description", "created_at", "metadata"],
+    "runs": ["id", "experiment_id", "name", "status", "config", "created_at", "ended_at", "last_heartbeat"],
+    "metrics": ["id", "run_id", "key", "value", "step", "timestamp"],
+}
+_ORIGINAL_EXTRA_TABLES = {"projects"}
+
+
+def _is_original_layout(columns: Dict[str, List[str]]) -> bool:
+    """Whether the tables are those the original stonks package writes (both of its schema versions)."""
+    for table, required in _ORIGINAL_COLUMNS.items():
+        present = columns.get(table)
+        if present is None or not all(column in present for column in required):
+            return False
+    return all(table in _ORIGINAL_COLUMNS or table in _ORIGINAL_EXTRA_TABLES for table in columns)
+
+
+def original_file_message(path: str) -> str:
+    """The one line that tells a user of the original package how to bring such a file into stonks."""
+    return (
+        f"{path} was written by the original stonks package (pjhartout/stonks), whose layout this stonks "
+        f"does not open; stonks left it untouched. Import it with: stonks import {path} --db NEW.db"
+    )
 
 
 def _stonks_shape(version: int) -> str:
@@ -152,7 +184,7 @@ def _stonks_shape(version: int) -> str:
             for number, sql in migrations():
                 if number <= version:
                     scratch.executescript(sql)
-            _shapes[version] = _table_shape(scratch)
+            _shapes[version] = _shape_line(_table_columns(scratch))
         finally:
             scratch.close()
     return _shapes[version]
@@ -171,13 +203,14 @@ def _recognise(conn: sqlite3.Connection, path: str) -> Tuple[int, bool]:
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            shape = _table_shape(conn)
+            columns = _table_columns(conn)
         finally:
             conn.execute("COMMIT")
     except sqlite3.DatabaseError as error:
         raise NotAStonksFileError(
             f"{path} is not a stonks database ({error}); stonks left it untouched. Choose another file."
         ) from None
+    shape = _shape_line(columns)
     newest = schema_version()
     stamped = app_id == APPLICATION_ID
     blank = app_id == 0 and version == 0 and shape == ""
@@ -189,6 +222,8 @@ def _recognise(conn: sqlite3.Connection, path: str) -> Tuple[int, bool]:
             f"{path} uses stonks schema version {version}, newer than this stonks understands ({newest}){also}. "
             "Upgrade stonks (pip install -U stonks) to use it; the file was left untouched."
         )
+    if not (stamped or blank or older) and app_id == 0 and _is_original_layout(columns):
+        raise NotAStonksFileError(original_file_message(path))
     if not (stamped or blank or older):
         raise NotAStonksFileError(
             f"{path} is a SQLite database of another program, not a stonks database; "

@@ -112,6 +112,16 @@ function buildProgram(): Command {
     );
 
   program
+    .command("import")
+    .description("bring a database written by the original stonks package (pjhartout/stonks) into this one")
+    .argument("<file>", "the original's database file (it is only read)")
+    .addOption(dbOption())
+    .option("--dry-run", "say what would be imported, write nothing")
+    .action(async (file: string, options: DbOption & { dryRun?: boolean }) =>
+      (await import("./import-original.js")).importCommand(file, options),
+    );
+
+  program
     .command("demo")
     .description("add demo data (3 experiments, 36 runs, a million-point run) once to the database")
     .addOption(dbOption())

@@ -115,15 +115,47 @@ const TABLE_SHAPE_SQL =
   "SELECT m.name AS tbl, p.name AS col FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p " +
   "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, p.cid";
 
-/** Every table of the file with its columns in order, as one comparable line: "a(x,y) b(z)". */
-function tableShape(db: Db): string {
+/** Every table of the file (but SQLite's own) with its columns in order. */
+export function tableColumns(db: Db): Map<string, string[]> {
   const columns = new Map<string, string[]>();
   for (const { tbl, col } of db.prepare(TABLE_SHAPE_SQL).all() as { tbl: string; col: string }[]) {
     const list = columns.get(tbl) ?? [];
     list.push(col);
     columns.set(tbl, list);
   }
+  return columns;
+}
+
+/** Tables with their columns as one comparable line: "a(x,y) b(z)". */
+function shapeLine(columns: Map<string, string[]>): string {
   return [...columns].map(([table, names]) => `${table}(${names.join(",")})`).join(" ");
+}
+
+/** The columns every version of the original stonks package (pjhartout/stonks) gave its tables. */
+const ORIGINAL_COLUMNS: Record<string, string[]> = {
+  experiments: ["id", "name", "description", "created_at", "metadata"],
+  runs: ["id", "experiment_id", "name", "status", "config", "created_at", "ended_at", "last_heartbeat"],
+  metrics: ["id", "run_id", "key", "value", "step", "timestamp"],
+};
+/** Tables the original's newer schema adds to those three. */
+const ORIGINAL_EXTRA_TABLES = new Set(["projects"]);
+
+/**
+ * Whether a file's tables are those the original stonks package writes (both of
+ * its schema versions): experiments, runs and metrics with its columns, and
+ * projects in its newer version. Its files carry no application id.
+ */
+export function isOriginalStonksLayout(columns: Map<string, string[]>): boolean {
+  for (const [table, required] of Object.entries(ORIGINAL_COLUMNS)) {
+    const present = columns.get(table);
+    if (present === undefined || !required.every((column) => present.includes(column))) return false;
+  }
+  return [...columns.keys()].every((table) => table in ORIGINAL_COLUMNS || ORIGINAL_EXTRA_TABLES.has(table));
+}
+
+/** The one line that tells a user of the original package how to bring such a file into stonks. */
+export function originalFileMessage(path: string): string {
+  return `${path} was written by the original stonks package (pjhartout/stonks), whose layout this stonks does not open; stonks left it untouched. Import it with: stonks import ${path} --db NEW.db`;
 }
 
 const shapes = new Map<number, string>();
@@ -134,7 +166,7 @@ function stonksShape(version: number): string {
   if (shape === undefined) {
     const scratch = openConnection(":memory:");
     for (const migration of MIGRATIONS) if (migration.version <= version) scratch.exec(migration.sql);
-    shape = tableShape(scratch);
+    shape = shapeLine(tableColumns(scratch));
     scratch.close();
     shapes.set(version, shape);
   }
@@ -156,16 +188,17 @@ interface FileIdentity {
 function recognise(db: Db, path: string, readonly: boolean): FileIdentity {
   let appId: number;
   let version: number;
-  let shape: string;
+  let columns: Map<string, string[]>;
   try {
     // One snapshot: read separately, a process creating the file in between
     // could make a new stonks file look like someone else's database.
-    [appId, version, shape] = runRead(db, () => [applicationId(db), userVersion(db), tableShape(db)] as const);
+    [appId, version, columns] = runRead(db, () => [applicationId(db), userVersion(db), tableColumns(db)] as const);
   } catch (error) {
     throw new NotAStonksFileError(
       `${path} is not a stonks database (${(error as Error).message}); stonks left it untouched. Choose another file.`,
     );
   }
+  const shape = shapeLine(columns);
   const stamped = appId === APPLICATION_ID;
   const blank = appId === 0 && version === 0 && shape === "";
   const older = appId === 0 && version >= 1 && version <= SCHEMA_VERSION && shape === stonksShape(version);
@@ -175,6 +208,9 @@ function recognise(db: Db, path: string, readonly: boolean): FileIdentity {
     throw new SchemaVersionError(
       `${path} uses stonks schema version ${version}, newer than this stonks understands (${SCHEMA_VERSION})${or}. Upgrade stonks to read it; the file was left untouched.`,
     );
+  }
+  if (!stamped && !blank && !older && appId === 0 && isOriginalStonksLayout(columns)) {
+    throw new NotAStonksFileError(originalFileMessage(path));
   }
   if (!stamped && !blank && !older) {
     throw new NotAStonksFileError(

@@ -55,7 +55,7 @@ export function ensureExperiment(db: Db, name: string, now: number): string {
  * from before the column count with their old colour, seq mod 14. Python's
  * insert_run has the same expression: both SDKs must choose alike.
  */
-const COLOR_INDEX_SQL = `(WITH RECURSIVE palette(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM palette WHERE i < 13)
+export const COLOR_INDEX_SQL = `(WITH RECURSIVE palette(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM palette WHERE i < 13)
   SELECT min(i) FROM palette WHERE i NOT IN (
     SELECT coalesce(color_index, seq % 14) FROM runs WHERE experiment_id = ? ORDER BY seq DESC LIMIT 13))`;
 
