@@ -7,7 +7,7 @@ export {
   StonksError,
   WriteError,
 } from "./errors.js";
-export { type OpenQueryOptions, open, StonksDatabase } from "./query/database.js";
+export { type ListExperimentsOptions, type OpenQueryOptions, open, StonksDatabase } from "./query/database.js";
 export { type LogOptions, Run, type StartRunOptions } from "./sdk/run.js";
 export { startRun } from "./sdk/start-run.js";
 export type {
@@ -19,6 +19,7 @@ export type {
   JsonValue,
   MetricSeries,
   MetricSummary,
+  Project,
   Provenance,
   RunInfo,
   RunStatus,

@@ -14,6 +14,16 @@ export interface Experiment {
   description: string | null;
   createdAt: number;
   runCount: number;
+  /** The project the experiment was created in; null when it has none. */
+  projectId: string | null;
+}
+
+/** A group of experiments (the original stonks' `project=`). */
+export interface Project {
+  id: string;
+  name: string;
+  createdAt: number;
+  experimentCount: number;
 }
 
 export interface Provenance {

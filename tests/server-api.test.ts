@@ -88,7 +88,14 @@ describe("read routes", () => {
       ["another", 1],
       ["exp", 4],
     ]);
-    expect(Object.keys(reply.body[0]).sort()).toEqual(["created_at", "description", "id", "name", "run_count"]);
+    expect(Object.keys(reply.body[0]).sort()).toEqual([
+      "created_at",
+      "description",
+      "id",
+      "name",
+      "project_id",
+      "run_count",
+    ]);
   });
 
   it("finds one experiment by id or name, and answers 404 JSON for an unknown one", async () => {
@@ -422,7 +429,6 @@ describe("changing runs", () => {
   it("refuses invalid edits with 400 and changes nothing", async () => {
     const before = (await call<RunJson>(server, `/api/runs/${ids[1]}`)).body;
     const invalid: unknown[] = [
-      {},
       { color: "red" },
       { color: "#12345" },
       { tags: [""] },
@@ -432,7 +438,7 @@ describe("changing runs", () => {
       { tags: "sweep" },
       { tags: [1] },
       { name: 5 },
-      { name: "x".repeat(201) },
+      { name: "x".repeat(257) },
       { notes: "x".repeat(10_001) },
       { status: "completed" },
       [],

@@ -22,6 +22,18 @@ class Experiment:
     description: Optional[str]
     created_at: float
     run_count: int
+    #: The project the experiment was created in; None when it has none.
+    project_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Project:
+    """A group of experiments (``stonks.start(..., project=...)``)."""
+
+    id: str
+    name: str
+    created_at: float
+    experiment_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ class MetricSummary:
 
 _EXPERIMENT_COLUMNS = (
     "e.id, e.name, e.description, e.created_at, "
-    "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count"
+    "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count, e.project_id"
 )
 _RUN_COLUMNS = (
     "id, experiment_id, name, status, config, tags, group_name, job_type, notes, color, created_at, ended_at, "
@@ -110,10 +122,23 @@ class Database:
             raise StonksError("This database was closed; open it again with stonks.open().")
         return self._conn
 
-    def list_experiments(self) -> List[Experiment]:
-        """Every experiment, by name, with its number of runs."""
-        rows = self._connection.execute(f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments e ORDER BY e.name")
+    def list_experiments(self, project_id: Optional[str] = None) -> List[Experiment]:
+        """Every experiment (only those of one project when ``project_id`` is given), by name, with its number of runs."""
+        if project_id is None:
+            rows = self._connection.execute(f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments e ORDER BY e.name")
+        else:
+            rows = self._connection.execute(
+                f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments e WHERE e.project_id = ? ORDER BY e.name", (project_id,)
+            )
         return [Experiment(*row) for row in rows]
+
+    def list_projects(self) -> List[Project]:
+        """Every project, by name, with its number of experiments."""
+        rows = self._connection.execute(
+            """SELECT p.id, p.name, p.created_at, (SELECT count(*) FROM experiments e WHERE e.project_id = p.id)
+                 FROM projects p ORDER BY p.name"""
+        )
+        return [Project(*row) for row in rows]
 
     def get_experiment(self, id_or_name: str) -> Experiment:
         """One experiment by id or name; NotFoundError when there is none."""

@@ -6,6 +6,7 @@ import { queryRuns, runView } from "../query/run-list.js";
 import { experimentJson, pointsJson, runJson } from "../server/json.js";
 import { databaseCounts } from "../store/admin.js";
 import type { RunRow } from "../store/reads.js";
+import type { Experiment } from "../types.js";
 import { CliError, type DbOption, fileSize, findRun, printJson, writeAll } from "./common.js";
 import { formatBytes, formatCount, formatDuration, formatTable, formatTime, shortId } from "./format.js";
 
@@ -13,8 +14,10 @@ export function listExperimentsCommand(options: DbOption & { json?: boolean }): 
   const db = open(options.db);
   try {
     const experiments = db.listExperiments();
+    const projectNames = new Map(db.listProjects().map((p) => [p.id, p.name]));
+    const projectOf = (e: Experiment) => (e.projectId === null ? null : (projectNames.get(e.projectId) ?? null));
     if (options.json) {
-      printJson(experiments.map(experimentJson));
+      printJson(experiments.map((e) => ({ ...experimentJson(e), project: projectOf(e) })));
       return;
     }
     if (experiments.length === 0) {
@@ -23,6 +26,10 @@ export function listExperimentsCommand(options: DbOption & { json?: boolean }): 
     }
     process.stdout.write(
       `${formatTable(experiments, [
+        // Without projects the column would only say "-" on every line.
+        ...(projectNames.size === 0
+          ? []
+          : [{ header: "PROJECT", value: (e: Experiment) => projectOf(e) ?? "-", max: 40 }]),
         { header: "EXPERIMENT", value: (e) => e.name, max: 60 },
         { header: "RUNS", value: (e) => formatCount(e.runCount), right: true },
         { header: "CREATED", value: (e) => formatTime(e.createdAt) },

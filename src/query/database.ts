@@ -1,5 +1,6 @@
 import { NotFoundError } from "../errors.js";
 import { type Db, openDatabase } from "../store/connection.js";
+import { listProjects } from "../store/projects.js";
 import {
   DEFAULT_STALE_AFTER_S,
   findSeries,
@@ -26,6 +27,7 @@ import type {
   Experiment,
   MetricSeries,
   MetricSummary,
+  Project,
   RunInfo,
   SeriesRequest,
 } from "../types.js";
@@ -49,6 +51,11 @@ export interface OpenQueryOptions {
   readonly?: boolean;
 }
 
+export interface ListExperimentsOptions {
+  /** Only the experiments of this project (its id, as listProjects() gives it). */
+  projectId?: string;
+}
+
 /** Read access to a stonks database: what open() returns. */
 export class StonksDatabase {
   readonly path: string;
@@ -62,8 +69,14 @@ export class StonksDatabase {
     this.connection = openDatabase(path, { create: false, readonly: options.readonly ?? false });
   }
 
-  listExperiments(): Experiment[] {
-    return listExperiments(this.connection);
+  /** Experiments by name; only those of one project (by id) when `projectId` is given. */
+  listExperiments(options: ListExperimentsOptions = {}): Experiment[] {
+    return listExperiments(this.connection, options.projectId);
+  }
+
+  /** Projects by name, each with its number of experiments. */
+  listProjects(): Project[] {
+    return listProjects(this.connection);
   }
 
   /** An experiment by id or name, or null. */

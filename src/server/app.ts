@@ -13,6 +13,7 @@ import { deleteExperiment, deleteRuns, editRun } from "../store/admin.js";
 import { getRunRow } from "../store/reads.js";
 import type { DownsampledSeries } from "../types.js";
 import { logger } from "../util/logger.js";
+import { allMetricsPieces, planAllMetrics } from "./all-metrics.js";
 import { ApiError, badRequest, errorBody, errorResponse, notFound } from "./errors.js";
 import { type Cursor, type EventHub, parseCursor } from "./events.js";
 import {
@@ -23,7 +24,15 @@ import {
   ReadSlots,
   tooManyPoints,
 } from "./heavy-reads.js";
-import { experimentJson, pointsPieces, runJson, runListText, type SeriesErrorJson, seriesPieces } from "./json.js";
+import {
+  experimentJson,
+  pointsPieces,
+  projectJson,
+  runJson,
+  runListText,
+  type SeriesErrorJson,
+  seriesPieces,
+} from "./json.js";
 import type { StaticFiles } from "./static.js";
 import {
   downsampleParam,
@@ -212,7 +221,13 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   // The dashboard names the file it shows, so a run logged to another file is not silently missing.
   app.get("/api/info", (c) => c.json({ db: resolve(db.path) }));
 
-  app.get("/api/experiments", (c) => c.json(db.listExperiments().map(experimentJson)));
+  app.get("/api/projects", (c) => c.json(db.listProjects().map(projectJson)));
+
+  app.get("/api/experiments", (c) => {
+    const projectId = c.req.query("project_id");
+    const options = projectId === undefined ? {} : { projectId: identifier("project_id", projectId) };
+    return c.json(db.listExperiments(options).map(experimentJson));
+  });
 
   app.get("/api/experiments/:id", (c) => c.json(experimentJson(findExperiment(c))));
 
@@ -274,8 +289,11 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   app.patch("/api/runs/:id", async (c) => {
     const row = findRunRow(c);
     const edit = parseWith(runPatchBody, await readJsonBody(c));
-    if (!editRun(db.connection, row.id, edit)) throw notFound(`No run with id "${row.id}".`);
-    events.poke();
+    // An empty edit (the original stonks' client sends `{}`) changes nothing, not even the revision.
+    if (Object.values(edit).some((value) => value !== undefined)) {
+      if (!editRun(db.connection, row.id, edit)) throw notFound(`No run with id "${row.id}".`);
+      events.poke();
+    }
     return c.json(runJson(runView(db.connection, findRunRow(c), staleOptions)));
   });
 
@@ -309,6 +327,20 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
         maxPoints === undefined ? db.getMetrics(runId, key) : db.getSeries([{ runId, key }], { maxPoints })[0];
       yield* pointsPieces(key, series);
     });
+  });
+
+  app.get("/api/runs/:id/metrics/all", (c) => {
+    const runId = findRunRow(c).id;
+    const maxPoints = downsampleParam(c.req.query("downsample"));
+    const plan = planAllMetrics(db, runId, maxPoints);
+    if (plan.points > limits.maxPointsPerResponse) {
+      throw tooManyPoints(
+        plan.points,
+        limits,
+        "Add a smaller downsample (keys logged per rank are read in full to combine them), or read keys one at a time with GET /api/runs/{id}/metrics?key=...",
+      );
+    }
+    return answerPoints(c, plan.points, () => allMetricsPieces(db, runId, plan, maxPoints));
   });
 
   app.post("/api/series", async (c) => {

@@ -62,6 +62,8 @@ export interface EventHubOptions {
   maxPointsPerDelta?: number;
   /** More changed runs than this in one step become a `resync` event. */
   maxRunsPerDelta?: number;
+  /** Least time between two `metrics_update` events of one run (default 1000 ms). */
+  metricsUpdateIntervalMs?: number;
 }
 
 /** Where a client's events go. write() resolves once the text is handed to the socket. */
@@ -160,6 +162,12 @@ export class EventClient {
 }
 
 /** Each series' changed chunks joined into one span of points. */
+/** A run's `metrics_update` held back because the run had one less than an interval ago. */
+interface HeldUpdate {
+  experimentId: string;
+  lastHeartbeat: number | null;
+}
+
 interface SeriesSpan {
   seriesId: number;
   runId: string;
@@ -192,6 +200,14 @@ export class EventHub {
   private pollTimer: NodeJS.Timeout | null = null;
   private keepAliveTimer: NodeJS.Timeout | null = null;
   private pokeScheduled = false;
+  private readonly metricsUpdateIntervalMs: number;
+  /**
+   * The original stonks' client refetches every metric of a run on each
+   * `metrics_update`, so a run gets at most one per interval: when it was
+   * last sent, by run id, and the updates held back until their interval ends.
+   */
+  private readonly lastMetricsUpdate = new Map<string, number>();
+  private readonly heldMetricsUpdates = new Map<string, HeldUpdate>();
 
   constructor(private readonly options: EventHubOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 150;
@@ -200,6 +216,7 @@ export class EventHub {
     this.staleAfterSeconds = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S;
     this.maxPointsPerDelta = options.maxPointsPerDelta ?? 200_000;
     this.maxRunsPerDelta = options.maxRunsPerDelta ?? 2_000;
+    this.metricsUpdateIntervalMs = options.metricsUpdateIntervalMs ?? 1000;
   }
 
   get isFull(): boolean {
@@ -298,6 +315,7 @@ export class EventHub {
         this.broadcastChanges(db);
       }
       this.announceStaleChanges(db);
+      this.sendHeldMetricsUpdates();
     } catch (error) {
       logger.warn(`live events: reading changes failed (${(error as Error).message}); retrying`);
     }
@@ -344,7 +362,14 @@ export class EventHub {
             const end = span.startIndex + span.values.length;
             const known = this.seriesEnds.get(span.seriesId) ?? 0;
             this.seriesEnds.set(span.seriesId, end);
-            out.push(...pointMessages(span, Math.min(end, Math.max(span.startIndex, known)), announced));
+            out.push(
+              ...pointMessages(
+                span,
+                Math.min(end, Math.max(span.startIndex, known)),
+                announced,
+                this.metricsUpdateGate,
+              ),
+            );
           }
         }
       }
@@ -401,6 +426,39 @@ export class EventHub {
     for (const client of this.clients) client.send(messages, this.head, this.head);
   }
 
+  /** Whether a run's `metrics_update` may go now; when not, it is held and sent once the run's interval ends. */
+  private readonly metricsUpdateGate = (span: SeriesSpan): boolean => {
+    const now = Date.now();
+    const last = this.lastMetricsUpdate.get(span.runId);
+    if (last === undefined || now - last >= this.metricsUpdateIntervalMs) {
+      this.lastMetricsUpdate.set(span.runId, now);
+      this.heldMetricsUpdates.delete(span.runId);
+      return true;
+    }
+    this.heldMetricsUpdates.set(span.runId, { experimentId: span.experimentId, lastHeartbeat: span.lastHeartbeat });
+    return false;
+  };
+
+  private sendHeldMetricsUpdates(): void {
+    if (this.heldMetricsUpdates.size === 0) return;
+    const now = Date.now();
+    const messages: Message[] = [];
+    for (const [runId, held] of this.heldMetricsUpdates) {
+      if (now - (this.lastMetricsUpdate.get(runId) ?? 0) < this.metricsUpdateIntervalMs) continue;
+      this.heldMetricsUpdates.delete(runId);
+      this.lastMetricsUpdate.set(runId, now);
+      messages.push(metricsUpdateMessage(runId, held));
+    }
+    // Runs quiet for an interval need no memory: their next update goes at once either way.
+    for (const [runId, last] of this.lastMetricsUpdate) {
+      if (now - last >= this.metricsUpdateIntervalMs && !this.heldMetricsUpdates.has(runId)) {
+        this.lastMetricsUpdate.delete(runId);
+      }
+    }
+    if (messages.length === 0) return;
+    for (const client of this.clients) client.send(messages, this.head, this.head);
+  }
+
   /** Points past the head's series counts in chunks (after, upTo]: what a broadcast would carry. */
   private newPoints(db: Db, after: number, upTo: number): number {
     let total = 0;
@@ -424,7 +482,7 @@ export class EventHub {
       }
       const announced = new Set<string>();
       for (const span of joinSpans(chunksInRange(db, from.chunkId, head.chunkId))) {
-        out.push(...pointMessages(span, span.startIndex, announced));
+        out.push(...pointMessages(span, span.startIndex, announced, this.metricsUpdateGate));
       }
     }
     return out;
@@ -475,21 +533,31 @@ export class EventHub {
   }
 }
 
+function metricsUpdateMessage(runId: string, update: HeldUpdate): Message {
+  return {
+    experimentId: update.experimentId,
+    event: "metrics_update",
+    data: JSON.stringify({ run_id: runId, last_heartbeat: update.lastHeartbeat }),
+  };
+}
+
 /**
  * `points` for a span from series index `from` on, preceded by the run's
- * `metrics_update` the first time the run comes up (`announced` remembers).
+ * `metrics_update` the first time the run comes up (`announced` remembers)
+ * if `mayAnnounce` lets it go now.
  */
-function pointMessages(span: SeriesSpan, from: number, announced: Set<string>): Message[] {
+function pointMessages(
+  span: SeriesSpan,
+  from: number,
+  announced: Set<string>,
+  mayAnnounce: (span: SeriesSpan) => boolean,
+): Message[] {
   const skip = from - span.startIndex;
   if (skip >= span.values.length) return [];
   const out: Message[] = [];
   if (!announced.has(span.runId)) {
     announced.add(span.runId);
-    out.push({
-      experimentId: span.experimentId,
-      event: "metrics_update",
-      data: JSON.stringify({ run_id: span.runId, last_heartbeat: span.lastHeartbeat }),
-    });
+    if (mayAnnounce(span)) out.push(metricsUpdateMessage(span.runId, span));
   }
   out.push({
     experimentId: span.experimentId,

@@ -1,6 +1,6 @@
 /** The wire shapes of the REST API (snake_case, Unix seconds); see docs/rest-api.md. */
 import type { RunSummary, RunView } from "../query/run-filter.js";
-import type { Config, DownsampledSeries, Experiment, MetricSeries, RunStatus } from "../types.js";
+import type { Config, DownsampledSeries, Experiment, MetricSeries, Project, RunStatus } from "../types.js";
 
 export interface ExperimentJson {
   id: string;
@@ -8,6 +8,24 @@ export interface ExperimentJson {
   description: string | null;
   created_at: number;
   run_count: number;
+  /** The project the experiment belongs to; null when it has none. */
+  project_id: string | null;
+}
+
+export interface ProjectJson {
+  id: string;
+  name: string;
+  created_at: number;
+  experiment_count: number;
+}
+
+export function projectJson(project: Project): ProjectJson {
+  return {
+    id: project.id,
+    name: project.name,
+    created_at: project.createdAt,
+    experiment_count: project.experimentCount,
+  };
 }
 
 export interface SummaryJson {
@@ -59,6 +77,7 @@ export function experimentJson(experiment: Experiment): ExperimentJson {
     description: experiment.description,
     created_at: experiment.createdAt,
     run_count: experiment.runCount,
+    project_id: experiment.projectId,
   };
 }
 

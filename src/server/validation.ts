@@ -66,22 +66,26 @@ const tag = z
   .max(64)
   .refine((t) => t.trim() === t, { message: "tags must not start or end with spaces" });
 
-export const runPatchBody = z
-  .strictObject({
-    name: z.string().max(200).nullable().optional(),
-    tags: z
-      .array(tag)
-      .max(64)
-      .refine((tags) => new Set(tags).size === tags.length, { message: "tags must be distinct" })
-      .optional(),
-    notes: z.string().max(10_000).nullable().optional(),
-    color: z
-      .string()
-      .regex(/^#[0-9a-fA-F]{6}$/, { message: "color must look like #1f77b4" })
-      .nullable()
-      .optional(),
-  })
-  .refine((b) => Object.keys(b).length > 0, { message: "send at least one of name, tags, notes, color" });
+/** Longest run name a PATCH may set (the original stonks' limit). */
+export const MAX_RUN_NAME_LENGTH = 256;
+
+/** PATCH /api/runs/{id}: only the fields sent change; `{}` changes nothing, `"tags": null` clears the tags. */
+export const runPatchBody = z.strictObject({
+  name: z.string().max(MAX_RUN_NAME_LENGTH).nullable().optional(),
+  tags: z
+    .array(tag)
+    .max(64)
+    .refine((tags) => new Set(tags).size === tags.length, { message: "tags must be distinct" })
+    .nullable()
+    .optional()
+    .transform((tags) => (tags === null ? [] : tags)),
+  notes: z.string().max(10_000).nullable().optional(),
+  color: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, { message: "color must look like #1f77b4" })
+    .nullable()
+    .optional(),
+});
 
 /** A whole number from a query string: digits only, so "1e9", "0x10" and "-1" are refused. */
 function integerParam(name: string, text: string | undefined, min: number, max: number): number | undefined {

@@ -21,6 +21,7 @@ interface ExperimentRow {
   description: string | null;
   created_at: number;
   run_count: number;
+  project_id: string | null;
 }
 
 export interface RunRow {
@@ -52,7 +53,8 @@ export interface RunRow {
 }
 
 const EXPERIMENT_COLUMNS =
-  "e.id, e.name, e.description, e.created_at, (SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count";
+  "e.id, e.name, e.description, e.created_at, e.project_id, " +
+  "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count";
 
 function toExperiment(row: ExperimentRow): Experiment {
   return {
@@ -61,11 +63,19 @@ function toExperiment(row: ExperimentRow): Experiment {
     description: row.description,
     createdAt: row.created_at,
     runCount: row.run_count,
+    projectId: row.project_id,
   };
 }
 
-export function listExperiments(db: Db): Experiment[] {
-  const rows = stmt(db, `SELECT ${EXPERIMENT_COLUMNS} FROM experiments e ORDER BY e.name`).all() as ExperimentRow[];
+/** Experiments by name; of one project only when projectId is given. */
+export function listExperiments(db: Db, projectId?: string): Experiment[] {
+  const rows = (
+    projectId === undefined
+      ? stmt(db, `SELECT ${EXPERIMENT_COLUMNS} FROM experiments e ORDER BY e.name`).all()
+      : stmt(db, `SELECT ${EXPERIMENT_COLUMNS} FROM experiments e WHERE e.project_id = ? ORDER BY e.name`).all(
+          projectId,
+        )
+  ) as ExperimentRow[];
   return rows.map(toExperiment);
 }
 

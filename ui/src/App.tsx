@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api } from "./api/client";
-import type { Experiment, PointsEvent } from "./api/types";
+import type { Experiment, PointsEvent, Project } from "./api/types";
 import { ChartsView } from "./components/ChartsView";
 import { CompareView } from "./components/CompareView";
 import { ConfirmDialog } from "./components/ConfirmDialog";
@@ -46,6 +46,7 @@ export function App() {
   const runsSnap = useRuns();
   const error = useError();
   const [experiments, setExperiments] = useState<Experiment[]>([]);
+  const [projects, setProjects] = useState<Project[]>([]);
   const [experimentsState, setExperimentsState] = useState<"loading" | "ready" | "error">("loading");
   const [experimentsError, setExperimentsError] = useState<string | null>(null);
   const [live, setLive] = useState<LiveStatus | null>(null);
@@ -55,7 +56,9 @@ export function App() {
 
   const loadExperiments = useCallback(async () => {
     try {
-      setExperiments(await api.experiments());
+      const [experimentList, projectList] = await Promise.all([api.experiments(), api.projects()]);
+      setExperiments(experimentList);
+      setProjects(projectList);
       setExperimentsState("ready");
       setExperimentsError(null);
     } catch (e) {
@@ -333,6 +336,7 @@ export function App() {
       <div className="body">
         <Sidebar
           experiments={shownExperiments}
+          projects={projects}
           current={experimentId}
           loading={experimentsState === "loading"}
           onPick={pickExperiment}

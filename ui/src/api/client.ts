@@ -1,4 +1,4 @@
-import type { Experiment, Run, RunPatch, SavedWorkspace, SeriesRequest, SeriesResponse } from "./types";
+import type { Experiment, Project, Run, RunPatch, SavedWorkspace, SeriesRequest, SeriesResponse } from "./types";
 
 /** An error the API answered, or a failure to reach it, with a message for people. */
 export class ApiError extends Error {
@@ -59,6 +59,10 @@ export const api = {
 
   async experiments(): Promise<Experiment[]> {
     return (await request<Experiment[]>("GET", "/api/experiments")).data;
+  },
+
+  async projects(): Promise<Project[]> {
+    return (await request<Project[]>("GET", "/api/projects")).data;
   },
 
   /** Every run of an experiment, newest first, fetched in pages. */

@@ -3,13 +3,14 @@
  * The REST shapes are the server's own types (type-only imports, erased from the bundle);
  * the live event payloads are described here.
  */
-import type { ExperimentJson, RunJson, SeriesJson } from "../../../src/server/json";
+import type { ExperimentJson, ProjectJson, RunJson, SeriesJson } from "../../../src/server/json";
 import type { RunStatus } from "../../../src/types";
 
 export type { DisplayStatus } from "../../../src/query/run-filter";
 export type { JsonValue, RunStatus } from "../../../src/types";
 
 export type Experiment = ExperimentJson;
+export type Project = ProjectJson;
 export type Run = RunJson;
 
 export interface RunPatch {
