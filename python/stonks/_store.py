@@ -251,8 +251,9 @@ def resume_run(conn: sqlite3.Connection, resume: Resume, run: NewRun) -> Started
         if row is None:
             if resume.any_experiment and not resume.must:
                 return insert_run(conn, run)
-            also = ' and resume="must"' if resume.must else '. Pass an existing run id or "latest"'
-            raise RunNotFoundError(f"Cannot resume run {target}: not found{also}.")
+            if resume.must:
+                raise RunNotFoundError(f'Cannot resume run {target}: not found and resume="must".')
+            raise RunNotFoundError(f'Cannot resume run {target}: no such run. Pass an existing run id or "latest".')
         if not resume.any_experiment and (experiment is None or row[2] != experiment[0]):
             raise RunError(f'Cannot resume run {target}: it belongs to another experiment than "{run.experiment}".')
     seq, run_id, experiment_id, old_config, old_tags, old_name, old_group, old_job_type, old_notes = row
