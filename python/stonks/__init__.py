@@ -75,7 +75,7 @@ def start_run(
     resume: Union[None, bool, str] = None,
     save_dir: Optional[str] = None,
     name: Optional[str] = None,
-    id: Optional[str] = None,  # noqa: A002 - the original stonks' parameter name
+    id: Optional[str] = None,
     project: Optional[str] = None,
     prefix: str = "",
 ) -> "Run":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from array import array
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, List, Optional
 
 from . import _db
 from ._errors import NotFoundError, StonksError

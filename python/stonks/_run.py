@@ -242,7 +242,7 @@ class Run:
         job_type: Optional[str] = None,
         notes: Optional[str] = None,
         resume: Union[None, bool, str] = None,
-        id: Optional[str] = None,  # noqa: A002 - the original stonks' parameter name
+        id: Optional[str] = None,
         project: Optional[str] = None,
         prefix: str = "",
     ) -> None:
@@ -279,7 +279,7 @@ class Run:
             resume = self._text(resume, "resume id")
         self._resume = _resume_target(resume, self._text(id, "run id"))
         # Every key log() receives is stored as prefix/key (the original stonks' prefix=).
-        self._prefix = self._text(prefix, "prefix") + "/" if prefix else ""
+        self._prefix = _repaired(prefix, "prefix", report) + "/" if prefix else ""
 
         self._queue: Deque[Record] = deque()
         # Keys of log() calls that passed every check, mapped to the keys they are stored under.

@@ -6,9 +6,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import query
 
 import stonks
-from conftest import query
 
 
 def _run_rows(path: str) -> list:
@@ -99,9 +99,8 @@ def test_resume_must_raises_not_found_for_a_missing_run(db_path: str, strict: bo
     with pytest.raises(stonks.StonksError, match="not found") as raised:
         stonks.start_run("exp", db=db_path, id="nope", resume="must", strict=strict).start()
     assert isinstance(raised.value, stonks.RunError)
-    with pytest.raises(stonks.StonksError, match="not found"):
-        with stonks.start_run("exp", db=db_path, resume="must", strict=strict):
-            pass
+    with pytest.raises(stonks.StonksError, match="not found"), stonks.start_run("exp", db=db_path, resume="must", strict=strict):
+        pass
     assert _run_rows(db_path) == []
 
 
@@ -146,9 +145,10 @@ def test_prefix_is_prepended_to_every_key(db_path: str) -> None:
 
 def test_prefix_counts_towards_the_key_length_limit(db_path: str) -> None:
     key = "k" * (stonks.MAX_KEY_LENGTH - 3)
-    with stonks.start_run("exp", db=db_path, prefix="abcd", strict=True) as run:
-        with pytest.raises(stonks.InvalidMetricError, match="characters long"):
-            run.log({key: 1.0})
+    with stonks.start_run("exp", db=db_path, prefix="abcd", strict=True) as run, pytest.raises(
+        stonks.InvalidMetricError, match="characters long"
+    ):
+        run.log({key: 1.0})
 
 
 def test_set_tags_and_set_notes_are_stored_at_once_with_a_new_revision(db_path: str) -> None:
@@ -179,9 +179,8 @@ def test_set_tags_with_bad_tags_warns_or_raises(db_path: str, caplog: pytest.Log
         run.set_tags("not-a-list")  # type: ignore[arg-type]
         assert run.tags == ["kept"]
     assert "set_tags() takes a list" in caplog.text
-    with stonks.start_run("exp", db=db_path, strict=True) as run:
-        with pytest.raises(stonks.InvalidMetricError, match="set_tags"):
-            run.set_tags([1])  # type: ignore[list-item]
+    with stonks.start_run("exp", db=db_path, strict=True) as run, pytest.raises(stonks.InvalidMetricError, match="set_tags"):
+        run.set_tags([1])  # type: ignore[list-item]
 
 
 def test_run_properties_are_read_only(db_path: str) -> None:
@@ -203,7 +202,12 @@ def test_run_properties_are_read_only(db_path: str) -> None:
 
 
 def test_exceptions_module_has_the_original_names() -> None:
-    from stonks.exceptions import DatabaseError, InvalidMetricError, RunError, StonksError
+    from stonks.exceptions import (
+        DatabaseError,
+        InvalidMetricError,
+        RunError,
+        StonksError,
+    )
 
     assert issubclass(DatabaseError, StonksError)
     assert issubclass(RunError, StonksError)
