@@ -1,6 +1,6 @@
 """Cost of one run.log() call with 4 metrics.
 
-Run: python3 bench/py_log_call.py [runs]
+Run: python3 bench/py_log_call.py [runs] [prefix]   (prefix: start the run with prefix=, the original stonks' key prefix)
 Two numbers, both CPU time (this machine is shared; wall time would count other jobs):
 log() alone, in the calling thread (the writer thread kept idle; the queue emptied between
 batches of 1,000 calls, untimed, as the writer does), and the CPU time of the whole process
@@ -20,6 +20,7 @@ from py_common import median, scratch_db
 import stonks
 
 CALLS = 100_000
+PREFIX = sys.argv[2] if len(sys.argv) > 2 else ""
 
 
 def loop_cost(calls: int) -> float:
@@ -30,7 +31,7 @@ def loop_cost(calls: int) -> float:
 
 
 def log_alone() -> float:
-    run = stonks.start_run("bench-log", db=scratch_db()).start()
+    run = stonks.start_run("bench-log", db=scratch_db(), prefix=PREFIX).start()
     metrics = {"train/loss": 0.5, "train/acc": 0.9, "val/loss": 0.6, "lr": 0.001}
     run.log(metrics)
     run.flush()
@@ -52,7 +53,7 @@ def log_alone() -> float:
 
 
 def log_with_writer() -> float:
-    run = stonks.start_run("bench-log", db=scratch_db()).start()
+    run = stonks.start_run("bench-log", db=scratch_db(), prefix=PREFIX).start()
     metrics = {"train/loss": 0.5, "train/acc": 0.9, "val/loss": 0.6, "lr": 0.001}
     run.log(metrics)
     run.flush()

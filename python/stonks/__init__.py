@@ -10,21 +10,25 @@ Standard library only. Heavy modules load on first use, so ``import stonks`` sta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Union
 
 from ._errors import (
+    DatabaseError,
     InvalidConfigError,
     InvalidMetricError,
     NotAStonksFileError,
     NotFoundError,
+    RunError,
+    RunNotFoundError,
     SchemaVersionError,
     StonksError,
     WriteError,
 )
 
 if TYPE_CHECKING:
-    from ._query import Database, Experiment, MetricSeries, MetricSummary, RunInfo
+    from ._query import Database
     from ._run import Run
+    from .models import Experiment, MetricPoint, MetricSeries, MetricSummary, Project, RunInfo
 
 __version__ = "0.1.0"
 
@@ -33,16 +37,21 @@ MAX_KEY_LENGTH = 1000
 
 __all__ = [
     "Database",
+    "DatabaseError",
     "Experiment",
     "InvalidConfigError",
     "InvalidMetricError",
     "MAX_KEY_LENGTH",
+    "MetricPoint",
     "MetricSeries",
     "MetricSummary",
     "NotAStonksFileError",
     "NotFoundError",
+    "Project",
     "Run",
+    "RunError",
     "RunInfo",
+    "RunNotFoundError",
     "SchemaVersionError",
     "StonksError",
     "WriteError",
@@ -53,7 +62,7 @@ __all__ = [
 
 
 def start_run(
-    experiment: str,
+    experiment: Optional[str] = None,
     config: Optional[Mapping[str, Any]] = None,
     db: Optional[str] = None,
     run_name: Optional[str] = None,
@@ -63,28 +72,49 @@ def start_run(
     group: Optional[str] = None,
     job_type: Optional[str] = None,
     notes: Optional[str] = None,
-    resume: Optional[str] = None,
+    resume: Union[None, bool, str] = None,
+    save_dir: Optional[str] = None,
+    name: Optional[str] = None,
+    id: Optional[str] = None,
+    project: Optional[str] = None,
+    prefix: str = "",
 ) -> "Run":
-    """A new run of ``experiment`` (created on first use). Use it as a context manager, or call start()/finish().
+    """A new run of ``experiment`` (default ``"default"``, created on first use). Use it as a
+    context manager, or call start()/finish().
 
-    ``db``: explicit path > ``STONKS_DB`` > ``./stonks.db``. ``strict=True`` raises on invalid
-    metrics and failed writes instead of warning. ``resume``: ``"latest"`` or a run id to continue
-    that run; steps continue after its last logged step.
+    ``db`` (or ``save_dir``): explicit path > ``STONKS_DB`` > ``./stonks.db``. ``run_name`` (or
+    ``name``): the run's display name. ``strict=True`` raises on invalid metrics and failed writes
+    instead of warning. ``resume``: ``"latest"`` or a run id (of this experiment) to continue that
+    run; ``True`` continues the run ``id`` (in any experiment; a new run with that id when there is
+    none) or, without ``id``, the latest run of the experiment; ``"must"`` is ``True`` but raises
+    RunNotFoundError when there is no such run. Steps continue after the last logged one. ``id``
+    without ``resume``: the id of the new run. ``project``: the project (created by name on first
+    use) a new experiment is linked to. ``prefix``: every logged key is stored as ``prefix/key``.
     """
     from ._run import Run
 
     return Run(
-        experiment,
+        "default" if experiment is None else experiment,
         config,
-        db,
-        run_name,
+        _one_of(db, save_dir, "db", "save_dir"),
+        _one_of(run_name, name, "run_name", "name"),
         strict,
         tags=tags,
         group=group,
         job_type=job_type,
         notes=notes,
         resume=resume,
+        id=id,
+        project=project,
+        prefix=prefix,
     )
+
+
+def _one_of(seed_value: Optional[str], original_value: Optional[str], seed: str, original: str) -> Optional[str]:
+    """The value of a parameter that has the seed's name and the original stonks' name."""
+    if seed_value is not None and original_value is not None and seed_value != original_value:
+        raise StonksError(f"{seed}={seed_value!r} and {original}={original_value!r} name the same thing; pass one of them.")
+    return original_value if seed_value is None else seed_value
 
 
 def open(db: Optional[str] = None, *, stale_after_seconds: float = 60.0) -> "Database":  # noqa: A001
@@ -97,10 +127,12 @@ def open(db: Optional[str] = None, *, stale_after_seconds: float = 60.0) -> "Dat
 _LAZY = {
     "Run": "._run",
     "Database": "._query",
-    "Experiment": "._query",
-    "RunInfo": "._query",
-    "MetricSeries": "._query",
-    "MetricSummary": "._query",
+    "Experiment": ".models",
+    "MetricPoint": ".models",
+    "MetricSeries": ".models",
+    "MetricSummary": ".models",
+    "Project": ".models",
+    "RunInfo": ".models",
 }
 
 

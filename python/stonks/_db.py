@@ -12,7 +12,7 @@ import sqlite3
 import time
 from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
-from ._errors import NotAStonksFileError, SchemaVersionError, StonksError
+from ._errors import DatabaseError, NotAStonksFileError, SchemaVersionError, StonksError
 
 BUSY_TIMEOUT_MS = 10_000
 #: ``PRAGMA application_id`` of every stonks file: "STNK" in ASCII.
@@ -98,20 +98,16 @@ def is_busy(error: BaseException) -> bool:
     return "locked" in message or "busy" in message
 
 
-def connect(path: str, create: bool = True) -> sqlite3.Connection:
-    """Opens ``path``: busy timeout, foreign keys, recognition, WAL, synchronous=NORMAL, migrations.
+def connect(path: str) -> sqlite3.Connection:
+    """Opens ``path`` (an empty database is created where there is no file, as the original stonks did): busy timeout, foreign keys, recognition, WAL, synchronous=NORMAL, migrations.
 
     A file that is not a stonks database, or is of a newer schema version,
     raises (NotAStonksFileError / SchemaVersionError) before anything is written to it.
     """
-    if path != ":memory:" and not create and not os.path.exists(path):
-        raise StonksError(
-            f"No stonks database at {path}. Log a run first, or point to the right file (db argument or STONKS_DB)."
-        )
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as error:
-        raise StonksError(f"Cannot open {path}: {error}. Check that its folder exists and is writable.") from None
+        raise DatabaseError(f"Cannot open {path}: {error}. Check that its folder exists and is writable.") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -5,90 +5,20 @@ from __future__ import annotations
 import sqlite3
 import time
 from array import array
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, List, Optional
 
 from . import _db
 from ._errors import NotFoundError, StonksError
 from ._store import decode_text, from_blob, from_json
+from .models import Experiment, MetricSeries, MetricSummary, Project, RunInfo
 
 DEFAULT_STALE_AFTER_S = 60.0
 
 
-@dataclass(frozen=True)
-class Experiment:
-    id: str
-    name: str
-    description: Optional[str]
-    created_at: float
-    run_count: int
-    #: The project the experiment was created in; None when it has none.
-    project_id: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Project:
-    """A group of experiments (``stonks.start(..., project=...)``)."""
-
-    id: str
-    name: str
-    created_at: float
-    experiment_count: int = 0
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    id: str
-    experiment_id: str
-    name: Optional[str]
-    status: str
-    #: True when status is "running" but the heartbeat is older than the stale threshold.
-    stale: bool
-    config: Dict[str, Any]
-    tags: List[str]
-    group: Optional[str]
-    job_type: Optional[str]
-    notes: Optional[str]
-    color: Optional[str]
-    created_at: float
-    ended_at: Optional[float]
-    last_heartbeat: Optional[float]
-    host: Optional[str]
-    pid: Optional[int]
-    command: Optional[str]
-    cwd: Optional[str]
-    git_commit: Optional[str]
-    git_dirty: Optional[bool]
-    sdk_language: Optional[str]
-    sdk_version: Optional[str]
-    #: Increases whenever the run's row changes (status, name, config...), not on heartbeats.
-    revision: int
-
-
-@dataclass(frozen=True)
-class MetricSeries:
-    """Every point of one metric, ordered by step (points of equal step in logging order)."""
-
-    key: str
-    steps: List[Union[int, float]]
-    values: List[float]
-    timestamps: List[float]
-
-
-@dataclass(frozen=True)
-class MetricSummary:
-    key: str
-    count: int
-    last_step: Optional[float]
-    last: Optional[float]
-    min: Optional[float]
-    max: Optional[float]
-    last_time: Optional[float]
-
-
+# In the order of Experiment's fields.
 _EXPERIMENT_COLUMNS = (
-    "e.id, e.name, e.description, e.created_at, "
-    "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count, e.project_id"
+    "e.id, e.name, e.created_at, e.description, NULL, e.project_id, "
+    "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count"
 )
 _RUN_COLUMNS = (
     "id, experiment_id, name, status, config, tags, group_name, job_type, notes, color, created_at, ended_at, "
@@ -102,7 +32,7 @@ class Database:
     def __init__(self, db: Optional[str] = None, stale_after_seconds: float = DEFAULT_STALE_AFTER_S) -> None:
         self.path = _db.resolve_db_path(db)
         self.stale_after_seconds = stale_after_seconds
-        self._conn: Optional[sqlite3.Connection] = _db.connect(self.path, create=False)
+        self._conn: Optional[sqlite3.Connection] = _db.connect(self.path)
         self._conn.text_factory = decode_text
 
     def __enter__(self) -> "Database":

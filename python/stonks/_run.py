@@ -24,10 +24,10 @@ from operator import itemgetter
 from time import monotonic
 from time import time as _now
 from types import TracebackType
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type, Union
 
 from . import MAX_KEY_LENGTH, _db, _log, _provenance, _store
-from ._errors import InvalidConfigError, InvalidMetricError, StonksError, WriteError
+from ._errors import InvalidConfigError, InvalidMetricError, RunError, RunNotFoundError, StonksError, WriteError
 from ._log import warn
 
 FLUSH_AT_POINTS = 100
@@ -209,6 +209,23 @@ def _optional_str(value: Any, what: str) -> Optional[str]:
     raise StonksError(f"{what} must be a string or None, not {type(value).__name__}.")
 
 
+def _is_tag_list(tags: Any) -> bool:
+    return (
+        isinstance(tags, (list, tuple, set, frozenset))
+        and all(isinstance(tag, str) and tag for tag in tags)
+    )
+
+
+def _resume_target(resume: Union[None, bool, str], run_id: Optional[str]) -> _store.Resume:
+    """What start() opens, from the seed's ``resume`` ("latest" | run id) and the original's
+    (``resume=True | "must"`` with an optional ``id``)."""
+    if resume is None or resume is False:
+        return _store.Resume(run_id, None, any_experiment=False, must=False)
+    if resume is True or resume == "must":
+        return _store.Resume(run_id, run_id or "latest", any_experiment=run_id is not None, must=resume == "must")
+    return _store.Resume(run_id, resume, any_experiment=False, must=False)
+
+
 class Run:
     """One execution of a training script. Create it with ``stonks.start_run()``."""
 
@@ -224,26 +241,33 @@ class Run:
         group: Optional[str] = None,
         job_type: Optional[str] = None,
         notes: Optional[str] = None,
-        resume: Optional[str] = None,
+        resume: Union[None, bool, str] = None,
+        id: Optional[str] = None,
+        project: Optional[str] = None,
+        prefix: str = "",
     ) -> None:
         if not isinstance(experiment, str) or not experiment:
             raise StonksError("experiment must be a non-empty string naming the experiment, e.g. 'resnet-cifar10'.")
-        if tags is not None and (
-            isinstance(tags, str) or not all(isinstance(tag, str) and tag for tag in tags)
-        ):
+        if tags is not None and not _is_tag_list(tags):
             raise StonksError("tags must be a list of non-empty strings, e.g. tags=['baseline', 'fp16'].")
-        if resume is not None and (not isinstance(resume, str) or not resume):
-            raise StonksError('resume must be "latest" or a run id.')
+        if resume is not None and not isinstance(resume, bool) and (not isinstance(resume, str) or not resume):
+            raise StonksError('resume must be True, "must", "latest" or a run id.')
+        if id is not None and (not isinstance(id, str) or not id):
+            raise StonksError("id must be a non-empty string (the id of the new run, or of the run to resume).")
+        if project is not None and (not isinstance(project, str) or not project):
+            raise StonksError("project must be a non-empty string naming the project, or None.")
+        if not isinstance(prefix, str):
+            raise StonksError(f"prefix must be a string, not {type(prefix).__name__}.")
         self.strict: bool = bool(strict)
         self._warned: Set[Tuple[str, str]] = set()
         report = self._config_problem
         #: The database file this run writes to.
         self.db: str = _db.resolve_db_path(db)
         self.experiment: str = _repaired(experiment, "experiment name", report)
-        #: Run id (a UUID string); None until the run is started.
-        self.id: Optional[str] = None
-        self.experiment_id: Optional[str] = None
-        self.name: Optional[str] = self._text(_optional_str(run_name, "run_name"), "run name")
+        self._id: Optional[str] = None
+        self._experiment_id: Optional[str] = None
+        self._name: Optional[str] = self._text(_optional_str(run_name, "run_name"), "run name")
+        self._project: Optional[str] = self._text(project, "project name")
         #: None before start(), "running", then the status finish() recorded.
         self.status: Optional[str] = None
         self._config = _config_dict(config, report)
@@ -251,10 +275,15 @@ class Run:
         self._group = self._text(_optional_str(group, "group"), "group")
         self._job_type = self._text(_optional_str(job_type, "job_type"), "job type")
         self._notes = self._text(_optional_str(notes, "notes"), "notes")
-        self._resume = self._text(resume, "resume id")
+        if isinstance(resume, str):
+            resume = self._text(resume, "resume id")
+        self._resume = _resume_target(resume, self._text(id, "run id"))
+        # Every key log() receives is stored as prefix/key (the original stonks' prefix=).
+        self._prefix = _repaired(prefix, "prefix", report) + "/" if prefix else ""
 
         self._queue: Deque[Record] = deque()
-        self._known_keys: Set[Tuple[str, ...]] = set()
+        # Keys of log() calls that passed every check, mapped to the keys they are stored under.
+        self._known_keys: Dict[Tuple[str, ...], Tuple[str, ...]] = {}
         self._step = 0
         self._accepting = False
         self._started = False
@@ -272,7 +301,8 @@ class Run:
         self._error_pending: Optional[BaseException] = None
         # Set by the exit hook: the writer stops retrying, so the count of unwritten points is exact.
         self._abandoned = False
-        self._ops: Deque[Dict[str, Any]] = deque()
+        # ("config", patch), ("tags", list) or ("notes", text): row updates the writer applies in order.
+        self._ops: Deque[Tuple[str, Any]] = deque()
         self._git: Optional[Tuple[Optional[str], Optional[bool]]] = None
         self._git_thread: Optional[_Background] = None
         self._git_now = threading.Event()
@@ -301,6 +331,38 @@ class Run:
         return f"<stonks.Run id={self.id} experiment={self.experiment!r} name={self.name!r} status={self.status}>"
 
     @property
+    def id(self) -> Optional[str]:
+        """Run id (a UUID string unless ``id=`` chose it); None until the run is started."""
+        return self._id
+
+    @property
+    def experiment_id(self) -> Optional[str]:
+        """The experiment's id; None until the run is started."""
+        return self._experiment_id
+
+    @property
+    def name(self) -> Optional[str]:
+        return self._name
+
+    @property
+    def project(self) -> Optional[str]:
+        """The name of the experiment's project once started (an experiment keeps the project it
+        was created with); before, the ``project`` passed."""
+        return self._project
+
+    @property
+    def group(self) -> Optional[str]:
+        return self._group
+
+    @property
+    def job_type(self) -> Optional[str]:
+        return self._job_type
+
+    @property
+    def notes(self) -> Optional[str]:
+        return self._notes
+
+    @property
     def config(self) -> Dict[str, Any]:
         """The run's config as stored (initial config merged with every log_config())."""
         return dict(self._config)
@@ -316,7 +378,7 @@ class Run:
         if self._started or self._disabled:
             return self
         if self._finished:
-            raise StonksError("This run was finished; start a new one with stonks.start_run().")
+            raise RunError("This run was finished; start a new one with stonks.start_run().")
         from . import __version__
 
         now = _now()
@@ -331,6 +393,8 @@ class Run:
             self._notes,
             now,
             provenance,
+            self._resume.run_id,
+            self._project,
         )
         resume = self._resume
         try:
@@ -338,15 +402,12 @@ class Run:
             conn.text_factory = _store.decode_text
             self._file = _file_identity(self.db)
             try:
-                if resume is None:
-                    started = _db.run_immediate(conn, lambda: _store.insert_run(conn, new))
-                else:
-                    started = _db.run_immediate(conn, lambda: _store.resume_run(conn, resume, new))
+                started = _db.run_immediate(conn, lambda: _store.start_run(conn, resume, new))
             except BaseException:
                 conn.close()
                 raise
         except (StonksError, sqlite3.Error) as error:
-            if self.strict:
+            if self.strict or isinstance(error, RunNotFoundError) and resume.must:
                 if isinstance(error, StonksError):
                     raise
                 raise StonksError(f"Cannot create the run in {self.db}: {error}") from None
@@ -355,10 +416,16 @@ class Run:
             _log.logger().error(f"stonks could not start the run, nothing will be logged: {error}")
             return self
         self._conn = conn
-        self.id = started.id
-        self.experiment_id = started.experiment_id
+        self._id = started.id
+        self._experiment_id = started.experiment_id
         self._seq = started.seq
         self._config = started.config
+        self._name = started.name
+        self._tags = started.tags
+        self._group = started.group
+        self._job_type = started.job_type
+        self._notes = started.notes
+        self._project = started.project
         if started.last_step is not None:
             self._step = int(started.last_step) + 1
         self.status = "running"
@@ -455,11 +522,12 @@ class Run:
             total = sum(values, 0.0)
         except Exception:
             return self._log_checked(metrics, step)
-        if type(total) is not float or total - total != 0.0 or keys not in self._known_keys:
+        stored = self._known_keys.get(keys)
+        if type(total) is not float or total - total != 0.0 or stored is None:
             return self._log_checked(metrics, step)
         self._step = step + 1
         queue = self._queue
-        queue.append((step, _now(), keys, values))
+        queue.append((step, _now(), stored, values))
         if len(queue) * len(values) >= FLUSH_AT_POINTS and not self._wake.is_set():
             self._wake.set()
 
@@ -519,9 +587,10 @@ class Run:
                 all_valid = False
                 self._problem("key", repr(key), f"metric names must be non-empty strings, not {key!r}; value dropped.")
                 continue
-            name = _well_formed(key)
-            if name is not key:
-                # Never a known key: the fast path would store the text unrepaired.
+            full = self._prefix + key if self._prefix else key
+            name = _well_formed(full)
+            if name is not full:
+                # Kept off the fast path: every call with such a key is checked again.
                 all_valid = False
                 self._problem(
                     "key text",
@@ -547,7 +616,7 @@ class Run:
                 continue
             clean[str(name)] = number
         if all_valid and type(metrics) is dict and all(type(k) is str for k in metrics) and len(self._known_keys) < 10_000:
-            self._known_keys.add(tuple(metrics))
+            self._known_keys[tuple(metrics)] = tuple(clean)
         self._step = step + 1
         if not clean:
             return
@@ -556,6 +625,31 @@ class Run:
         queue.append((step, _now(), tuple(clean), values))
         if len(queue) * len(values) >= FLUSH_AT_POINTS and not self._wake.is_set():
             self._wake.set()
+
+    def set_tags(self, tags: List[str]) -> None:
+        """Replaces the run's tags; stored at once (the dashboard shows them on its next refresh)."""
+        if not _is_tag_list(tags):
+            return self._problem("tags", "", "set_tags() takes a list of non-empty strings, e.g. ['baseline']; call ignored.")
+        self._update("tags", list(dict.fromkeys(_repaired(tag, "tag", self._config_problem) for tag in tags)))
+
+    def set_notes(self, notes: Optional[str]) -> None:
+        """Replaces the run's notes (None clears them); stored at once."""
+        if notes is not None and not isinstance(notes, str):
+            return self._problem("notes", "", f"set_notes() takes a string or None, not {type(notes).__name__}; call ignored.")
+        self._update("notes", self._text(notes, "notes"))
+
+    def _update(self, field: str, value: Any) -> None:
+        """Sets tags or notes: kept for start() before it, written by the writer and waited for after."""
+        self._raise_pending_write_error()
+        if self._finished:
+            return self._problem("finished", field, f"run {self.id} is finished; set_{field}() after finish() is ignored.")
+        if field == "tags":
+            self._tags = value
+        else:
+            self._notes = value
+        if self._started and not self._forked:
+            self._ops.append((field, value))
+            self.flush()
 
     def log_config(self, config: Mapping[str, Any]) -> None:
         """Merges ``config`` into the run's stored config (later keys win)."""
@@ -567,7 +661,7 @@ class Run:
             return self._problem("finished", "config", f"run {self.id} is finished; log_config() after finish() is ignored.")
         self._config.update(patch)
         if self._started and not self._forked:
-            self._ops.append(patch)
+            self._ops.append(("config", patch))
             self._wake.set()
 
     def flush(self) -> None:
@@ -706,8 +800,11 @@ class Run:
                         _store.append_points(conn, series_id, steps[:taken], values[:taken], times[:taken])
                 if not complete:
                     return
-                for patch in ops:
-                    _store.merge_run_config(conn, seq, patch)
+                for field, value in ops:
+                    if field == "config":
+                        _store.merge_run_config(conn, seq, value)
+                    else:
+                        _store.set_run_field(conn, seq, field, value)
                 if git is not None:
                     _store.set_git(conn, seq, git[0], git[1])
                 if stop is not None:

@@ -11,7 +11,7 @@ import sys
 from array import array
 from typing import Any, Dict, List, Optional, Sequence
 
-from ._errors import NotFoundError, StonksError
+from ._errors import NotFoundError, RunError, RunNotFoundError
 
 CHUNK_POINTS = 1024
 ROLLUP_LEVELS = (6, 8, 10, 12, 14)  # spans 64..16384, x4 apart (docs/schema.md)
@@ -51,7 +51,9 @@ def from_json(text: str) -> Any:
 class NewRun:
     """What a new (or resumed) run row is made of."""
 
-    __slots__ = ("experiment", "name", "config", "tags", "group", "job_type", "notes", "now", "provenance")
+    __slots__ = (
+        "experiment", "name", "config", "tags", "group", "job_type", "notes", "now", "provenance", "run_id", "project",
+    )
 
     def __init__(
         self,
@@ -64,7 +66,13 @@ class NewRun:
         notes: Optional[str],
         now: float,
         provenance: Dict[str, Any],
+        run_id: Optional[str] = None,
+        project: Optional[str] = None,
     ) -> None:
+        #: The id a new run gets; None: a random UUID.
+        self.run_id = run_id
+        #: The project a new experiment is linked to (created by name on first use).
+        self.project = project
         self.experiment = experiment
         self.name = name
         self.config = config
@@ -76,8 +84,26 @@ class NewRun:
         self.provenance = provenance
 
 
+class Resume:
+    """Which run start() opens. ``target`` None: a new run (with id ``run_id`` when given);
+    "latest": the experiment's newest run; else the run of that id, which must belong to the
+    experiment unless ``any_experiment``. A missing run is created (a new run with id
+    ``run_id`` for an id target), except with ``must``, which raises RunNotFoundError."""
+
+    __slots__ = ("run_id", "target", "any_experiment", "must")
+
+    def __init__(self, run_id: Optional[str], target: Optional[str], *, any_experiment: bool, must: bool) -> None:
+        self.run_id = run_id
+        self.target = target
+        self.any_experiment = any_experiment
+        self.must = must
+
+
 class StartedRun:
-    __slots__ = ("id", "seq", "experiment_id", "last_step", "config", "created")
+    __slots__ = (
+        "id", "seq", "experiment_id", "last_step", "config", "created", "name", "tags", "group", "job_type", "notes",
+        "project",
+    )
 
     def __init__(
         self,
@@ -87,6 +113,8 @@ class StartedRun:
         last_step: Optional[float],
         config: Dict[str, Any],
         created: bool,
+        row: NewRun,
+        project: Optional[str],
     ) -> None:
         self.created = created
         self.id = id
@@ -94,6 +122,12 @@ class StartedRun:
         self.experiment_id = experiment_id
         self.last_step = last_step
         self.config = config
+        self.name = row.name
+        self.tags = row.tags
+        self.group = row.group
+        self.job_type = row.job_type
+        self.notes = row.notes
+        self.project = project
 
 
 def next_revision(conn: sqlite3.Connection) -> int:
@@ -101,17 +135,46 @@ def next_revision(conn: sqlite3.Connection) -> int:
     return revision
 
 
-def ensure_experiment(conn: sqlite3.Connection, name: str, now: float) -> str:
+def ensure_project(conn: sqlite3.Connection, name: str, now: float) -> str:
+    """The id of the project called ``name``, created on first use."""
+    found = conn.execute("SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
+    if found is not None:
+        existing: str = found[0]
+        return existing
+    project_id = new_uuid()
+    conn.execute("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)", (project_id, name, now))
+    return project_id
+
+
+def ensure_experiment(conn: sqlite3.Connection, name: str, now: float, project: Optional[str] = None) -> str:
+    """The id of the experiment called ``name``. One created here is linked to ``project``;
+    an existing one keeps the project it has (none included)."""
     found = conn.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()
     if found is not None:
         existing: str = found[0]
         return existing
     experiment_id = new_uuid()
+    project_id = None if project is None else ensure_project(conn, project, now)
     conn.execute(
-        "INSERT INTO experiments (id, name, description, created_at) VALUES (?, ?, NULL, ?)",
-        (experiment_id, name, now),
+        "INSERT INTO experiments (id, name, description, created_at, project_id) VALUES (?, ?, NULL, ?, ?)",
+        (experiment_id, name, now, project_id),
     )
     return experiment_id
+
+
+def project_of(conn: sqlite3.Connection, experiment_id: str) -> Optional[str]:
+    """The name of the experiment's project, or None."""
+    row = conn.execute(
+        "SELECT p.name FROM experiments e JOIN projects p ON p.id = e.project_id WHERE e.id = ?", (experiment_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def start_run(conn: sqlite3.Connection, resume: Resume, run: NewRun) -> StartedRun:
+    """Creates the run, or reopens the one ``resume`` names."""
+    if resume.target is None:
+        return insert_run(conn, run)
+    return resume_run(conn, resume, run)
 
 
 #: A new run's palette index (docs/schema.md, runs.color_index): the lowest of
@@ -126,8 +189,10 @@ _COLOR_INDEX_SQL = """(WITH RECURSIVE palette(i) AS (SELECT 0 UNION ALL SELECT i
 
 def insert_run(conn: sqlite3.Connection, run: NewRun) -> StartedRun:
     """Creates a run in status running."""
-    experiment_id = ensure_experiment(conn, run.experiment, run.now)
-    run_id = new_uuid()
+    if run.run_id is not None and conn.execute("SELECT 1 FROM runs WHERE id = ?", (run.run_id,)).fetchone():
+        raise RunError(f"A run with id {run.run_id!r} already exists; pass resume=True to continue it, or another id.")
+    experiment_id = ensure_experiment(conn, run.experiment, run.now, run.project)
+    run_id = new_uuid() if run.run_id is None else run.run_id
     p = run.provenance
     git_dirty = p.get("git_dirty")
     cursor = conn.execute(
@@ -160,28 +225,38 @@ def insert_run(conn: sqlite3.Connection, run: NewRun) -> StartedRun:
     )
     seq = cursor.lastrowid
     assert seq is not None
-    return StartedRun(run_id, seq, experiment_id, None, dict(run.config), True)
+    return StartedRun(run_id, seq, experiment_id, None, dict(run.config), True, run, project_of(conn, experiment_id))
 
 
-def resume_run(conn: sqlite3.Connection, resume: str, run: NewRun) -> StartedRun:
+def resume_run(conn: sqlite3.Connection, resume: Resume, run: NewRun) -> StartedRun:
     """Reopens a run ("latest" of the experiment, or a run id): status back to running."""
+    target = resume.target
     experiment = conn.execute("SELECT id FROM experiments WHERE name = ?", (run.experiment,)).fetchone()
-    columns = "SELECT seq, id, experiment_id, config, tags FROM runs"
-    if resume == "latest":
-        if experiment is None:
-            return insert_run(conn, run)
-        row = conn.execute(
-            columns + " WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1", (experiment[0],)
-        ).fetchone()
+    columns = "SELECT seq, id, experiment_id, config, tags, name, group_name, job_type, notes FROM runs"
+    if target == "latest":
+        row = None
+        if experiment is not None:
+            row = conn.execute(
+                columns + " WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1", (experiment[0],)
+            ).fetchone()
         if row is None:
+            if resume.must:
+                raise RunNotFoundError(
+                    f'Cannot resume the latest run of "{run.experiment}": not found (the experiment has no run) '
+                    'and resume="must".'
+                )
             return insert_run(conn, run)
     else:
-        row = conn.execute(columns + " WHERE id = ?", (resume,)).fetchone()
+        row = conn.execute(columns + " WHERE id = ?", (target,)).fetchone()
         if row is None:
-            raise NotFoundError(f'Cannot resume run {resume}: no such run. Pass an existing run id or "latest".')
-        if experiment is None or row[2] != experiment[0]:
-            raise StonksError(f'Cannot resume run {resume}: it belongs to another experiment than "{run.experiment}".')
-    seq, run_id, experiment_id, old_config, old_tags = row
+            if resume.any_experiment and not resume.must:
+                return insert_run(conn, run)
+            if resume.must:
+                raise RunNotFoundError(f'Cannot resume run {target}: not found and resume="must".')
+            raise RunNotFoundError(f'Cannot resume run {target}: no such run. Pass an existing run id or "latest".')
+        if not resume.any_experiment and (experiment is None or row[2] != experiment[0]):
+            raise RunError(f'Cannot resume run {target}: it belongs to another experiment than "{run.experiment}".')
+    seq, run_id, experiment_id, old_config, old_tags, old_name, old_group, old_job_type, old_notes = row
     config = {**from_json(old_config), **run.config}
     tags = list(dict.fromkeys([*from_json(old_tags), *run.tags]))
     p = run.provenance
@@ -205,7 +280,18 @@ def resume_run(conn: sqlite3.Connection, resume: str, run: NewRun) -> StartedRun
         ),
     )
     last = conn.execute("SELECT MAX(last_step) FROM series WHERE run_seq = ?", (seq,)).fetchone()[0]
-    return StartedRun(run_id, seq, experiment_id, last, config, False)
+    stored = NewRun(
+        run.experiment,
+        old_name if run.name is None else run.name,
+        config,
+        tags,
+        old_group if run.group is None else run.group,
+        old_job_type if run.job_type is None else run.job_type,
+        old_notes if run.notes is None else run.notes,
+        run.now,
+        run.provenance,
+    )
+    return StartedRun(run_id, seq, experiment_id, last, config, False, stored, project_of(conn, experiment_id))
 
 
 def finish_run(conn: sqlite3.Connection, run_seq: int, status: str, now: float) -> None:
@@ -223,6 +309,18 @@ def merge_run_config(conn: sqlite3.Connection, run_seq: int, patch: Dict[str, An
     conn.execute(
         "UPDATE runs SET config = ?, revision = ? WHERE seq = ?", (to_json(merged), next_revision(conn), run_seq)
     )
+
+
+def set_run_field(conn: sqlite3.Connection, run_seq: int, field: str, value: Any) -> None:
+    """Replaces the run's tags (a list) or notes (text or None)."""
+    if field == "tags":
+        conn.execute(
+            "UPDATE runs SET tags = ?, revision = ? WHERE seq = ?", (to_json(value), next_revision(conn), run_seq)
+        )
+    elif field == "notes":
+        conn.execute("UPDATE runs SET notes = ?, revision = ? WHERE seq = ?", (value, next_revision(conn), run_seq))
+    else:
+        raise ValueError(f"set_run_field cannot set {field!r}")
 
 
 def set_git(conn: sqlite3.Connection, run_seq: int, commit: Optional[str], dirty: Optional[bool]) -> None:

@@ -112,10 +112,19 @@ def test_a_file_that_is_not_sqlite_is_refused(db_path: str) -> None:
         stonks.open(db_path)
 
 
-def test_open_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(stonks.StonksError, match="No stonks database"):
-        stonks.open(str(tmp_path / "missing.db"))
-    assert not (tmp_path / "missing.db").exists()
+def test_open_of_a_missing_file_creates_an_empty_database(tmp_path: Path) -> None:
+    # As the original stonks' open() did.
+    path = tmp_path / "missing.db"
+    with stonks.open(str(path)) as db:
+        assert db.list_experiments() == []
+        assert db.list_runs() == []
+    assert path.exists()
+    assert query(str(path), "PRAGMA user_version")[0][0] == _db.schema_version()
+
+
+def test_open_in_a_missing_folder_is_a_database_error(tmp_path: Path) -> None:
+    with pytest.raises(stonks.DatabaseError, match="Cannot open"):
+        stonks.open(str(tmp_path / "no-such-folder" / "x.db"))
 
 
 def test_unknown_run_id_is_a_clear_error(db_path: str) -> None:

@@ -4,6 +4,7 @@
  * SharedArrayBuffer (no per-point postMessage); rare control operations travel
  * as messages the worker reads synchronously with receiveMessageOnPort.
  */
+import type { ResumeTarget, StartedRun } from "../store/writes.js";
 import type { Config, FinishStatus } from "../types.js";
 
 /** Slots of the Int32 control array. */
@@ -81,17 +82,20 @@ export type ControlMessage =
       group: string | null;
       jobType: string | null;
       notes: string | null;
-      resume: string | null;
+      resume: ResumeTarget;
+      /** The id a new run gets (null: a random UUID). */
+      runId: string | null;
+      project: string | null;
       provenance: ProvenanceFields;
     }
   | { op: "series"; slot: number; runSeq: number; runId: string; dbPath: string; key: string }
   | { op: "config"; runSeq: number; dbPath: string; patch: Config }
   | { op: "git"; runSeq: number; dbPath: string; commit: string | null; dirty: boolean | null }
+  | { op: "tags"; runSeq: number; dbPath: string; tags: string[] }
+  | { op: "notes"; runSeq: number; dbPath: string; notes: string | null }
   | { op: "finish"; runSeq: number; dbPath: string; status: FinishStatus };
 
-export type StartReply =
-  | { ok: true; id: string; seq: number; experimentId: string; lastStep: number | null; created: boolean }
-  | { ok: false; error: string; kind: string };
+export type StartReply = ({ ok: true } & StartedRun) | { ok: false; error: string; kind: string };
 
 export interface WorkerData {
   ctrl: SharedArrayBuffer;

@@ -1,4 +1,12 @@
-import { InvalidConfigError, InvalidMetricError, SchemaVersionError, StonksError, WriteError } from "../errors.js";
+import {
+  InvalidConfigError,
+  InvalidMetricError,
+  NotFoundError,
+  SchemaVersionError,
+  StonksError,
+  WriteError,
+} from "../errors.js";
+import type { ResumeTarget } from "../store/writes.js";
 import { type Config, type FinishStatus, MAX_KEY_LENGTH, type RunStatus } from "../types.js";
 import { isRemoteUrl, resolveDbPath } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
@@ -7,20 +15,38 @@ import { gitDirty, processProvenance, readGitCommit } from "./provenance.js";
 import { type ExitParticipant, type WriterClient, writer } from "./writer-client.js";
 
 export interface StartRunOptions {
+  /** The experiment, when startRun() is called with options only; default "default". */
+  experiment?: string;
   /** Hyperparameters stored with the run, as JSON (see the docs for BigInt, Map, Set, cycles). */
   config?: Record<string, unknown>;
   /** Database file: this option > STONKS_DB > ./stonks.db. */
   db?: string;
+  /** The original stonks' name for db. */
+  saveDir?: string;
   /** Human-readable name shown in the dashboard. */
   runName?: string;
+  /** The original stonks' name for runName. */
+  name?: string;
+  /** The id of the new run, or (with resume: true or "must") of the run to continue. */
+  id?: string;
+  /** The project a new experiment is linked to (created by name on first use). */
+  project?: string;
+  /** Every key log() receives is stored as `${prefix}/${key}`. */
+  prefix?: string;
   /** Throw on logging errors instead of warning and going on. Default false. */
   strict?: boolean;
   tags?: string[];
   group?: string;
   jobType?: string;
   notes?: string;
-  /** Continue an existing run: "latest" of this experiment, or a run id. Steps continue after the last one. */
-  resume?: string;
+  /**
+   * Continue an existing run; steps continue after its last one. "latest": the
+   * experiment's newest run (a new run when it has none); a run id: that run of
+   * this experiment; true: the run `id` in any experiment (a new run with that
+   * id when there is none) or, without `id`, "latest"; "must": as true, but a
+   * missing run throws NotFoundError ("not found"), strict or not.
+   */
+  resume?: true | "must" | "latest" | (string & {});
 }
 
 export interface LogOptions {
@@ -62,6 +88,21 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/** The value of an option that has the seed's name and the original stonks' name. */
+function oneOf(seedValue: string | undefined, originalValue: string | undefined, seed: string, original: string) {
+  if (seedValue !== undefined && originalValue !== undefined && seedValue !== originalValue) {
+    throw new StonksError(`${seed} and ${original} name the same option and got different values; pass one of them.`);
+  }
+  return seedValue ?? originalValue;
+}
+
+/** The error the writer thread reported, as its class. */
+function replyError(kind: string, message: string): StonksError {
+  if (kind === "SchemaVersionError") return new SchemaVersionError(message);
+  if (kind === "NotFoundError") return new NotFoundError(message);
+  return new StonksError(message);
+}
+
 /** One execution of a training script. Create with startRun(). */
 export class Run implements ExitParticipant {
   readonly experiment: string;
@@ -81,20 +122,108 @@ export class Run implements ExitParticipant {
   private client: WriterClient | null = null;
   private pendingGit: (() => Promise<void>) | null = null;
   private gitAtExit: (() => void) | null = null;
+  /** Prepended to every key log() receives ("" or "prefix/"). */
+  private readonly prefix: string;
+  private readonly dbOption: string | undefined;
+  private readonly resumeTarget: ResumeTarget;
+  private runExperimentId: string | null = null;
+  private runName: string | null;
+  private runProject: string | null;
+  private runGroup: string | null;
+  private runJobType: string | null;
+  private runNotes: string | null;
+  private runTags: string[];
+  private runConfig: Config | null = null;
 
-  constructor(experiment: string, options: StartRunOptions = {}) {
-    if (typeof experiment !== "string" || experiment.trim() === "") {
+  constructor(experiment: string | undefined, options: StartRunOptions = {}) {
+    const named = experiment === undefined ? (options.experiment ?? "default") : experiment;
+    if (typeof named !== "string" || named.trim() === "") {
       throw new StonksError("startRun needs an experiment name, a non-empty string such as startRun('my-experiment').");
     }
+    if (experiment !== undefined && options.experiment !== undefined && experiment !== options.experiment) {
+      throw new StonksError(
+        `startRun got two experiments, "${experiment}" and options.experiment "${options.experiment}"; pass one.`,
+      );
+    }
     this.strict = options.strict === true;
-    this.experiment = this.text(experiment, "the experiment name");
+    this.experiment = this.text(named, "the experiment name");
     this.options = options;
+    this.dbOption = oneOf(options.db, options.saveDir, "db", "saveDir");
+    this.runName = this.optionalText(oneOf(options.runName, options.name, "runName", "name"), "the run name");
+    for (const [option, value] of [
+      ["id", options.id],
+      ["project", options.project],
+    ] as const) {
+      if (value !== undefined && (typeof value !== "string" || value === "")) {
+        throw new StonksError(`${option} must be a non-empty string.`);
+      }
+    }
+    if (options.prefix !== undefined && typeof options.prefix !== "string") {
+      throw new StonksError("prefix must be a string.");
+    }
+    this.prefix = options.prefix ? `${this.text(options.prefix, "the prefix")}/` : "";
+    this.runProject = this.optionalText(options.project, "the project name");
+    this.runGroup = this.optionalText(options.group, "the group");
+    this.runJobType = this.optionalText(options.jobType, "the job type");
+    this.runNotes = this.optionalText(options.notes, "the notes");
+    this.runTags = this.cleanTags(options.tags);
+    this.resumeTarget = this.resumeFrom(options.resume, this.optionalText(options.id, "the run id"));
   }
 
-  /** The run's UUID (available once started). */
+  private resumeFrom(resume: unknown, id: string | null): ResumeTarget {
+    if (resume === undefined || resume === null || resume === false) {
+      return { target: null, anyExperiment: false, must: false };
+    }
+    if (resume === true || resume === "must") {
+      return { target: id ?? "latest", anyExperiment: id !== null, must: resume === "must" };
+    }
+    if (typeof resume !== "string" || resume === "") {
+      throw new StonksError('resume must be true, "must", "latest" or a run id.');
+    }
+    return { target: this.text(resume, "the resume id"), anyExperiment: false, must: false };
+  }
+
+  /** The run's id (available once started): a UUID, or the id option. */
   get id(): string {
     if (this.runId === null) throw new StonksError("the run has no id until run.start() is called.");
     return this.runId;
+  }
+
+  /** The experiment's id (available once started). */
+  get experimentId(): string {
+    if (this.runExperimentId === null)
+      throw new StonksError("the run has no experiment id until run.start() is called.");
+    return this.runExperimentId;
+  }
+
+  get name(): string | null {
+    return this.runName;
+  }
+
+  /** The experiment's project once started (an experiment keeps the project it was created with); before, the project option. */
+  get project(): string | null {
+    return this.runProject;
+  }
+
+  get group(): string | null {
+    return this.runGroup;
+  }
+
+  get jobType(): string | null {
+    return this.runJobType;
+  }
+
+  get notes(): string | null {
+    return this.runNotes;
+  }
+
+  get tags(): string[] {
+    return [...this.runTags];
+  }
+
+  /** The run's config as stored (initial config merged with every logConfig()). */
+  get config(): Config {
+    return { ...(this.runConfig ?? this.cleanConfig(this.options.config ?? {}, "config")) };
   }
 
   /** "created" before start(), then running, completed, failed or interrupted. */
@@ -106,7 +235,7 @@ export class Run implements ExitParticipant {
   /** Creates the run in the database (or reopens it with resume). Returns the run. */
   start(): this {
     if (this.state !== "created") return this;
-    const target = resolveDbPath(this.options.db);
+    const target = resolveDbPath(this.dbOption);
     try {
       if (isRemoteUrl(target)) {
         throw new StonksError(
@@ -119,20 +248,28 @@ export class Run implements ExitParticipant {
         op: "start",
         dbPath: target,
         experiment: this.experiment,
-        name: this.optionalText(this.options.runName, "the run name"),
+        name: this.runName,
         config,
-        tags: this.cleanTags(this.options.tags),
-        group: this.optionalText(this.options.group, "the group"),
-        jobType: this.optionalText(this.options.jobType, "the job type"),
-        notes: this.optionalText(this.options.notes, "the notes"),
-        resume: this.optionalText(this.options.resume, "the resume id"),
+        tags: this.runTags,
+        group: this.runGroup,
+        jobType: this.runJobType,
+        notes: this.runNotes,
+        resume: this.resumeTarget,
+        runId: this.optionalText(this.options.id, "the run id"),
+        project: this.runProject,
         provenance: processProvenance(),
       });
-      if (!reply.ok) {
-        throw reply.kind === "SchemaVersionError" ? new SchemaVersionError(reply.error) : new StonksError(reply.error);
-      }
+      if (!reply.ok) throw replyError(reply.kind, reply.error);
       this.client = client;
       this.runId = reply.id;
+      this.runExperimentId = reply.experimentId;
+      this.runName = reply.name;
+      this.runConfig = reply.config;
+      this.runTags = reply.tags;
+      this.runGroup = reply.group;
+      this.runJobType = reply.jobType;
+      this.runNotes = reply.notes;
+      this.runProject = reply.project;
       this.seq = reply.seq;
       this.dbPath = target;
       this.nextStep = reply.lastStep === null ? 0 : reply.lastStep + 1;
@@ -141,7 +278,7 @@ export class Run implements ExitParticipant {
       // As in the Python SDK: provenance describes the code that created the run; a resume keeps it.
       if (reply.created) this.recordGit(client, target);
     } catch (error) {
-      if (this.strict) throw error;
+      if (this.strict || (error instanceof NotFoundError && this.resumeTarget.must)) throw error;
       this.state = "disabled";
       logger.error(`could not start the run, nothing will be logged: ${(error as Error).message}`);
     }
@@ -227,7 +364,9 @@ export class Run implements ExitParticipant {
 
   /** The key as stored: well-formed text; null when it is too long and dropped. Only for keys seen the first time. */
   private storedKey(key: string): string | null {
-    const stored = wellFormed(key, "metric key", (repair) => this.keyProblem(repair.kind, repair.message));
+    const stored = wellFormed(this.prefix + key, "metric key", (repair) =>
+      this.keyProblem(repair.kind, repair.message),
+    );
     if (stored.length > MAX_KEY_LENGTH && codePointLength(stored) > MAX_KEY_LENGTH) {
       this.keyProblem(
         `key-length:${key}`,
@@ -285,7 +424,47 @@ export class Run implements ExitParticipant {
       return;
     }
     const patch = this.cleanConfig(config, "logConfig");
+    this.runConfig = { ...this.runConfig, ...patch };
     this.client!.send({ op: "config", runSeq: this.seq, dbPath: this.dbPath, patch });
+  }
+
+  /** Replaces the run's tags. Resolves once they are in the database (before start(): start() stores them). */
+  async setTags(tags: string[]): Promise<void> {
+    if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== "string" || tag === "")) {
+      this.problem("tags-type", "run.setTags() takes an array of non-empty strings; the call was ignored.");
+      return;
+    }
+    const cleaned = [...new Set(tags.map((tag) => this.text(tag, "a tag")))];
+    if (!this.canUpdate("setTags")) return;
+    this.runTags = cleaned;
+    if (this.state === "running") {
+      this.client!.send({ op: "tags", runSeq: this.seq, dbPath: this.dbPath, tags: cleaned });
+      await this.flush();
+    }
+  }
+
+  /** Replaces the run's notes (null clears them). Resolves once they are in the database. */
+  async setNotes(notes: string | null): Promise<void> {
+    if (notes !== null && typeof notes !== "string") {
+      this.problem(
+        "notes-type",
+        `run.setNotes() takes a string or null, got ${describe(notes)}; the call was ignored.`,
+      );
+      return;
+    }
+    const cleaned = notes === null ? null : this.text(notes, "the notes");
+    if (!this.canUpdate("setNotes")) return;
+    this.runNotes = cleaned;
+    if (this.state === "running") {
+      this.client!.send({ op: "notes", runSeq: this.seq, dbPath: this.dbPath, notes: cleaned });
+      await this.flush();
+    }
+  }
+
+  private canUpdate(method: string): boolean {
+    if (this.state === "created" || this.state === "running") return true;
+    this.problem(`${method}-state`, `run.${method}() was called on ${this.describeState()}; nothing was stored.`);
+    return false;
   }
 
   /** Resolves when everything logged so far is in the database. */

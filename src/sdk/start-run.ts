@@ -16,14 +16,24 @@ export function startRun<T>(
   options: StartRunOptions,
   callback: (run: Run) => T | Promise<T>,
 ): Promise<T>;
+/** The original stonks' form: the experiment is options.experiment, default "default". */
+export function startRun(options?: StartRunOptions): Run;
+export function startRun<T>(options: StartRunOptions, callback: (run: Run) => T | Promise<T>): Promise<T>;
 export function startRun<T>(
-  experiment: string,
+  first?: string | StartRunOptions,
   optionsOrCallback?: StartRunOptions | ((run: Run) => T | Promise<T>),
   callback?: (run: Run) => T | Promise<T>,
 ): Run | Promise<T> {
+  if (typeof first === "object" && first !== null) {
+    const body = typeof optionsOrCallback === "function" ? optionsOrCallback : undefined;
+    return begin(new Run(undefined, first), body);
+  }
   const options = typeof optionsOrCallback === "function" ? {} : (optionsOrCallback ?? {});
   const body = typeof optionsOrCallback === "function" ? optionsOrCallback : callback;
-  const run = new Run(experiment, options);
+  return begin(new Run(first as string | undefined, options), body);
+}
+
+function begin<T>(run: Run, body: ((run: Run) => T | Promise<T>) | undefined): Run | Promise<T> {
   if (body === undefined) return run;
   return runWithin(run.start(), body);
 }

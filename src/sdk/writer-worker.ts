@@ -16,11 +16,11 @@ import {
   appendPoints,
   ensureSeries,
   finishRun,
-  insertRun,
   mergeRunConfig,
   type NewRun,
-  resumeRun,
   runExists,
+  setRunTagsOrNotes,
+  startRunRow,
   touchHeartbeat,
   updateGitProvenance,
 } from "../store/writes.js";
@@ -196,11 +196,10 @@ function startRun(message: Extract<ControlMessage, { op: "start" }>): void {
         sdkLanguage: "typescript",
         sdkVersion: message.provenance.sdkVersion,
       },
+      runId: message.runId,
+      project: message.project,
     };
-    const resume = message.resume;
-    const started = runImmediate(db, () =>
-      resume === null ? insertRun(db, run) : resumeRun(db, message.experiment, resume, run),
-    );
+    const started = runImmediate(db, () => startRunRow(db, message.resume, run));
     runs.set(runKey(message.dbPath, started.seq), {
       id: started.id,
       dbPath: message.dbPath,
@@ -440,6 +439,8 @@ function writeDatabase(path: string, now: number, heartbeatDue: boolean): void {
       for (const op of ops) {
         if (op.op === "config") mergeRunConfig(db, op.runSeq, op.patch);
         else if (op.op === "git") updateGitProvenance(db, op.runSeq, op.commit, op.dirty);
+        else if (op.op === "tags") setRunTagsOrNotes(db, op.runSeq, { field: "tags", tags: op.tags });
+        else if (op.op === "notes") setRunTagsOrNotes(db, op.runSeq, { field: "notes", notes: op.notes });
         else finishRun(db, op.runSeq, op.status, now);
       }
       if (heartbeatDue) {

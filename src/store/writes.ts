@@ -3,6 +3,7 @@ import { NotFoundError, StonksError } from "../errors.js";
 import type { Config, FinishStatus, Provenance } from "../types.js";
 import { encodeFloats } from "./codec.js";
 import { type Db, stmt } from "./connection.js";
+import { ensureProject } from "./projects.js";
 import { coarsen, mergeRollup, ROLLUP_LEVELS, type RollupRow, rollupPoints } from "./rollup.js";
 
 /** Most points one chunk row holds. */
@@ -18,6 +19,22 @@ export interface NewRun {
   notes: string | null;
   now: number;
   provenance: Provenance;
+  /** The id a new run gets; absent or null: a random UUID. */
+  runId?: string | null;
+  /** The project a new experiment is linked to (created by name on first use). */
+  project?: string | null;
+}
+
+/**
+ * Which run a start opens. target null: a new run; "latest": the experiment's
+ * newest run; else the run of that id, which must belong to the experiment
+ * unless anyExperiment. A missing run is created (with the id asked for, for
+ * an id target), except with must, which throws NotFoundError.
+ */
+export interface ResumeTarget {
+  target: string | null;
+  anyExperiment: boolean;
+  must: boolean;
 }
 
 export interface StartedRun {
@@ -28,6 +45,15 @@ export interface StartedRun {
   lastStep: number | null;
   /** True for a new run, false for a resumed one. */
   created: boolean;
+  /** The run's fields as stored after the start (a resume merges config and tags, keeps unset fields). */
+  name: string | null;
+  config: Config;
+  tags: string[];
+  group: string | null;
+  jobType: string | null;
+  notes: string | null;
+  /** Name of the experiment's project, or null. */
+  project: string | null;
 }
 
 /** The highest revision of any run (0 for none). */
@@ -40,12 +66,35 @@ export function nextRevision(db: Db): number {
   return maxRevision(db) + 1;
 }
 
-export function ensureExperiment(db: Db, name: string, now: number): string {
+/**
+ * The id of the experiment called name. One created here is linked to
+ * project; an existing one keeps the project it has (none included).
+ */
+export function ensureExperiment(db: Db, name: string, now: number, project: string | null = null): string {
   const found = stmt(db, "SELECT id FROM experiments WHERE name = ?").get(name) as { id: string } | undefined;
   if (found) return found.id;
   const id = randomUUID();
-  stmt(db, "INSERT INTO experiments (id, name, description, created_at) VALUES (?, ?, NULL, ?)").run(id, name, now);
+  const projectId = project === null ? null : ensureProject(db, project, now);
+  stmt(db, "INSERT INTO experiments (id, name, description, created_at, project_id) VALUES (?, ?, NULL, ?, ?)").run(
+    id,
+    name,
+    now,
+    projectId,
+  );
   return id;
+}
+
+function projectOf(db: Db, experimentId: string): string | null {
+  const row = stmt(
+    db,
+    "SELECT p.name AS name FROM experiments e JOIN projects p ON p.id = e.project_id WHERE e.id = ?",
+  ).get(experimentId) as { name: string } | undefined;
+  return row?.name ?? null;
+}
+
+/** Creates the run, or reopens the one resume names. Call inside a write transaction. */
+export function startRunRow(db: Db, resume: ResumeTarget, run: NewRun): StartedRun {
+  return resume.target === null ? insertRun(db, run) : resumeRun(db, run.experimentName, resume, run);
 }
 
 /**
@@ -61,8 +110,12 @@ export const COLOR_INDEX_SQL = `(WITH RECURSIVE palette(i) AS (SELECT 0 UNION AL
 
 /** Creates a run in status running. Call inside a write transaction. */
 export function insertRun(db: Db, run: NewRun): StartedRun {
-  const experimentId = ensureExperiment(db, run.experimentName, run.now);
-  const id = randomUUID();
+  const wanted = run.runId ?? null;
+  if (wanted !== null && stmt(db, "SELECT 1 AS found FROM runs WHERE id = ?").get(wanted) !== undefined) {
+    throw new StonksError(`A run with id "${wanted}" already exists; pass resume: true to continue it, or another id.`);
+  }
+  const experimentId = ensureExperiment(db, run.experimentName, run.now, run.project ?? null);
+  const id = wanted ?? randomUUID();
   const p = run.provenance;
   const info = stmt(
     db,
@@ -92,30 +145,70 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
     nextRevision(db),
     experimentId,
   );
-  return { id, seq: Number(info.lastInsertRowid), experimentId, lastStep: null, created: true };
+  return {
+    id,
+    seq: Number(info.lastInsertRowid),
+    experimentId,
+    lastStep: null,
+    created: true,
+    name: run.name,
+    config: run.config,
+    tags: run.tags,
+    group: run.group,
+    jobType: run.jobType,
+    notes: run.notes,
+    project: projectOf(db, experimentId),
+  };
 }
 
 /**
  * Reopens an existing run ("latest" of the experiment, or a run id) for more
  * logging: status back to running, steps continue after the last one.
  */
-export function resumeRun(db: Db, experimentName: string, resume: string, run: NewRun): StartedRun {
+export function resumeRun(db: Db, experimentName: string, resume: ResumeTarget, run: NewRun): StartedRun {
+  const target = resume.target ?? "latest";
   const experiment = stmt(db, "SELECT id FROM experiments WHERE name = ?").get(experimentName) as
     | { id: string }
     | undefined;
-  let row: { seq: number; id: string; experiment_id: string; config: string; tags: string } | undefined;
-  if (resume === "latest") {
-    if (!experiment) return insertRun(db, run);
-    row = stmt(
-      db,
-      "SELECT seq, id, experiment_id, config, tags FROM runs WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1",
-    ).get(experiment.id) as typeof row;
-    if (!row) return insertRun(db, run);
+  const columns = "SELECT seq, id, experiment_id, config, tags, name, group_name, job_type, notes FROM runs";
+  type Row = {
+    seq: number;
+    id: string;
+    experiment_id: string;
+    config: string;
+    tags: string;
+    name: string | null;
+    group_name: string | null;
+    job_type: string | null;
+    notes: string | null;
+  };
+  let row: Row | undefined;
+  if (target === "latest") {
+    if (experiment) {
+      row = stmt(db, `${columns} WHERE experiment_id = ? ORDER BY created_at DESC, seq DESC LIMIT 1`).get(
+        experiment.id,
+      ) as Row | undefined;
+    }
+    if (!row) {
+      if (resume.must) {
+        throw new NotFoundError(
+          `Cannot resume the latest run of "${experimentName}": not found (the experiment has no run) and resume is "must".`,
+        );
+      }
+      return insertRun(db, run);
+    }
   } else {
-    row = stmt(db, "SELECT seq, id, experiment_id, config, tags FROM runs WHERE id = ?").get(resume) as typeof row;
-    if (!row) throw new NotFoundError(`Cannot resume run ${resume}: no such run. Pass an existing run id or "latest".`);
-    if (!experiment || row.experiment_id !== experiment.id) {
-      throw new StonksError(`Cannot resume run ${resume}: it belongs to another experiment than "${experimentName}".`);
+    row = stmt(db, `${columns} WHERE id = ?`).get(target) as Row | undefined;
+    if (!row) {
+      if (resume.anyExperiment && !resume.must) return insertRun(db, run);
+      throw new NotFoundError(
+        resume.must
+          ? `Cannot resume run ${target}: not found and resume is "must".`
+          : `Cannot resume run ${target}: no such run. Pass an existing run id or "latest".`,
+      );
+    }
+    if (!resume.anyExperiment && (!experiment || row.experiment_id !== experiment.id)) {
+      throw new StonksError(`Cannot resume run ${target}: it belongs to another experiment than "${experimentName}".`);
     }
   }
   const config = { ...(JSON.parse(row.config) as Config), ...run.config };
@@ -142,7 +235,20 @@ export function resumeRun(db: Db, experimentName: string, resume: string, run: N
   const last = stmt(db, "SELECT MAX(last_step) AS s FROM series WHERE run_seq = ?").get(row.seq) as {
     s: number | null;
   };
-  return { id: row.id, seq: row.seq, experimentId: row.experiment_id, lastStep: last.s, created: false };
+  return {
+    id: row.id,
+    seq: row.seq,
+    experimentId: row.experiment_id,
+    lastStep: last.s,
+    created: false,
+    name: run.name ?? row.name,
+    config,
+    tags,
+    group: run.group ?? row.group_name,
+    jobType: run.jobType ?? row.job_type,
+    notes: run.notes ?? row.notes,
+    project: projectOf(db, row.experiment_id),
+  };
 }
 
 export function finishRun(db: Db, runSeq: number, status: FinishStatus, now: number): void {
@@ -167,6 +273,23 @@ export function mergeRunConfig(db: Db, runSeq: number, patch: Config): void {
 }
 
 /** Records the git commit and dirty flag, found after the run started: a change of the run's row like any other. */
+/** Replaces the run's tags or notes (null clears the notes). */
+export function setRunTagsOrNotes(
+  db: Db,
+  runSeq: number,
+  change: { field: "tags"; tags: string[] } | { field: "notes"; notes: string | null },
+): void {
+  if (change.field === "tags") {
+    stmt(db, "UPDATE runs SET tags = ?, revision = ? WHERE seq = ?").run(
+      JSON.stringify(change.tags),
+      nextRevision(db),
+      runSeq,
+    );
+  } else {
+    stmt(db, "UPDATE runs SET notes = ?, revision = ? WHERE seq = ?").run(change.notes, nextRevision(db), runSeq);
+  }
+}
+
 export function updateGitProvenance(db: Db, runSeq: number, commit: string | null, dirty: boolean | null): void {
   stmt(db, "UPDATE runs SET git_commit = ?, git_dirty = ?, revision = ? WHERE seq = ?").run(
     commit,
