@@ -18,7 +18,10 @@ export function writeResultsBlock(heading, intro, id, markdown) {
   } else if (text.includes(heading)) {
     const at = text.indexOf(heading);
     const next = text.indexOf("\n## ", at + heading.length);
-    const cut = next === -1 ? text.length : next;
+    let cut = next === -1 ? text.length : next;
+    // A block that opens right before the next heading holds that heading: it belongs to the next section.
+    const opening = /\n<!--[^\n]*start -->\s*$/.exec(text.slice(0, cut));
+    if (opening) cut = opening.index;
     text = `${text.slice(0, cut).replace(/\n*$/, "\n\n")}${block}\n${text.slice(cut)}`;
   } else {
     text = `${text.replace(/\n*$/, "\n\n")}${heading}\n\n${intro}\n\n${block}\n`;
