@@ -36,7 +36,7 @@ def python_view(path: str):
                               for s in db.get_summaries(run.id)],
             })
         experiments = [{"id": e.id, "name": e.name, "description": e.description, "createdAt": e.created_at,
-                        "runCount": e.run_count} for e in db.list_experiments()]
+                        "runCount": e.run_count, "projectId": e.project_id} for e in db.list_experiments()]
     return {"experiments": experiments, "runs": runs}
 
 
