@@ -1,38 +1,14 @@
 // Every CLI command as a subprocess of the built CLI (npm run build first):
 // output, exit status, and what it did to the database file.
-import { execFile, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { open } from "../src/query/database.js";
 import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
 import { appendPoints, ensureSeries, insertRun } from "../src/store/writes.js";
-import { ROOT, tempDb, tempDir } from "./helpers.js";
+import { CLI, type CliResult, stonks, tempDb, tempDir } from "./helpers.js";
 import { PROVENANCE, seedRuns } from "./server-support.js";
-
-const CLI = join(ROOT, "dist", "cli", "main.js");
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function stonks(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd, env: { ...process.env, STONKS_DB: "", STONKS_LOG_LEVEL: "warn", ...env }, maxBuffer: 256 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    // No terminal: stdin is a closed pipe, like in a script.
-    child.stdin?.end();
-  });
-}
 
 /** A failure prints exactly one line on stderr and exits non-zero. */
 function expectOneLineError(result: CliResult, code: number, pattern: RegExp): void {

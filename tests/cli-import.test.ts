@@ -1,7 +1,3 @@
-// `stonks import` of files written by the original stonks package (both of its schema versions,
-// tests/fixtures/original-stonks/README.md says what each holds), as a subprocess of the built CLI
-// (npm run build first), and the one line that serve, ls and open() give for such a file.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -11,32 +7,10 @@ import { NotAStonksFileError } from "../src/errors.js";
 import { open } from "../src/query/database.js";
 import { openDatabase } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
-import { FIXTURES, ROOT, tempDir } from "./helpers.js";
+import { CLI, type CliResult, FIXTURES, stonks, tempDir } from "./helpers.js";
 
-const CLI = join(ROOT, "dist", "cli", "main.js");
 const CURRENT = "stonks-4fd6e94.db";
 const FIRST = "stonks-aee933e.db";
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function stonks(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { ...process.env, STONKS_DB: "", STONKS_LOG_LEVEL: "warn" }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end();
-  });
-}
 
 /** A copy of a fixture in a fresh folder: opening the original read-write could change it. */
 function fixtureCopy(name: string): string {

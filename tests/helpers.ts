@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,4 +117,34 @@ export async function eventually<T>(check: () => T | undefined | null | false, t
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The built command line (npm run build first). */
+export const CLI = join(ROOT, "dist", "cli", "main.js");
+
+/** Runs the built `stonks` command with no terminal (stdin a closed pipe, as in a script). */
+export function stonks(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        cwd,
+        env: { ...process.env, STONKS_DB: "", STONKS_LOG_LEVEL: "warn", ...env },
+        maxBuffer: 256 * 1024 * 1024,
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin?.end();
+  });
 }

@@ -1,9 +1,6 @@
-// Recognising the database file: a stonks file is ours, anything else is refused and left
-// byte-identical; the write-ahead log stays bounded while a reader polls.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { describe, expect, it } from "vitest";
 import { NotAStonksFileError, SchemaVersionError, StonksError } from "../src/errors.js";
 import { open } from "../src/query/database.js";
@@ -19,9 +16,8 @@ import {
 import { type Db, openConnection } from "../src/store/driver.js";
 import { listRunRows } from "../src/store/reads.js";
 import { appendPoints, ensureSeries, insertRun } from "../src/store/writes.js";
-import { ROOT, tempDb } from "./helpers.js";
-
-const CLI = join(ROOT, "dist", "cli", "main.js");
+import { CLI, stonks, tempDb } from "./helpers.js";
+import { PROVENANCE as provenance } from "./server-support.js";
 
 function sha256(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
@@ -42,17 +38,6 @@ function foreignFile(journalMode: "DELETE" | "WAL"): string {
   raw.close();
   return path;
 }
-
-const provenance = {
-  host: "test",
-  pid: 1,
-  command: "vitest",
-  cwd: "/",
-  gitCommit: null,
-  gitDirty: null,
-  sdkLanguage: "typescript",
-  sdkVersion: "0",
-};
 
 function newRun(db: Db): { id: string; seq: number } {
   return runImmediate(db, () =>
@@ -75,27 +60,6 @@ function writeRun(path: string): string {
   const run = newRun(db);
   db.close();
   return run.id;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function stonks(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { ...process.env, STONKS_DB: "", STONKS_LOG_LEVEL: "warn" }, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end();
-  });
 }
 
 describe("a file that is not ours", () => {

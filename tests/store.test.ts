@@ -9,17 +9,7 @@ import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connect
 import { openConnection } from "../src/store/driver.js";
 import { appendPoints, CHUNK_POINTS, ensureSeries, insertRun } from "../src/store/writes.js";
 import { tempDb } from "./helpers.js";
-
-const provenance = {
-  host: "test",
-  pid: 1,
-  command: "vitest",
-  cwd: "/",
-  gitCommit: null,
-  gitDirty: null,
-  sdkLanguage: "typescript",
-  sdkVersion: "0",
-};
+import { PROVENANCE as provenance } from "./server-support.js";
 
 function newRun(db: ReturnType<typeof openDatabase>, experiment = "exp") {
   return runImmediate(db, () =>
