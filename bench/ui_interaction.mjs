@@ -3,6 +3,7 @@
 // and ticking a run in the table. Measured in the page: animation frame intervals, long tasks
 // (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf).
 // Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set)
+import { startTrace } from "./ui_trace.mjs";
 import { fmt, launch, machine, median, quantile, seedRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
 
 const RUNS = 24;
@@ -39,8 +40,10 @@ async function collect(page, work) {
     w.__frames.length = 0;
     w.__last = performance.now();
   });
+  const stopTrace = await startTrace(page);
   await work();
-  return page.evaluate(() => {
+  const trace = await stopTrace();
+  const inPage = await page.evaluate(() => {
     const w = window;
     const p = w.__stonksPerf;
     return {
@@ -50,6 +53,7 @@ async function collect(page, work) {
       render: [...p.render],
     };
   });
+  return { ...inPage, trace };
 }
 
 async function sweep(page, box, from, to, y, moves) {
@@ -149,8 +153,15 @@ for (let i = 0; i < REPS; i++) {
   reps.push(r);
   for (const [name, m] of Object.entries(r)) {
     console.error(
-      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms`,
+      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms, longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
     );
+    if (process.env.TRACE)
+      console.error(
+        `  self time by event: ${m.trace.byName
+          .slice(0, 14)
+          .map(([n, ms]) => `${n} ${fmt(ms)}`)
+          .join(", ")}`,
+      );
   }
 }
 await browser.close();

@@ -4,6 +4,7 @@ import type { Run } from "../api/types";
 import { axisWidth, linearTickLabels, logTickLabels, STEP_INCRS } from "../lib/axes";
 import { runColor, withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
+import { hairlinePaths } from "../lib/lines";
 import { cancelFrame, onNextFrame } from "../lib/frame";
 import {
   alignSeries,
@@ -264,20 +265,28 @@ function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
             if (c > last) last = c;
           }
           if (last < first) continue;
+          // One pixel-wide hairline per column rather than a filled outline: the same shading, and without
+          // a GPU a filled outline of every column costs as much as drawing the lines themselves.
           ctx.beginPath();
-          let started = false;
+          let prev = -1;
           for (let c = first; c <= last; c++) {
             if (!Number.isFinite(highY[c])) continue;
-            if (!started) ctx.moveTo(left + c, highY[c]);
-            else ctx.lineTo(left + c, highY[c]);
-            started = true;
+            // Columns between two with points are shaded as the outline joining them would be.
+            const from = prev < 0 ? c : prev;
+            for (let g = prev < 0 ? c : prev + 1; g <= c; g++) {
+              const t = g === from ? 1 : (g - from) / (c - from);
+              const hi = highY[from] + (highY[c] - highY[from]) * t;
+              const lo = lowY[from] + (lowY[c] - lowY[from]) * t;
+              if (lo - hi < 0.5) continue;
+              const x = Math.round(left + g) + 0.5;
+              ctx.moveTo(x, hi);
+              ctx.lineTo(x, lo);
+            }
+            prev = c;
           }
-          for (let c = last; c >= first; c--) {
-            if (Number.isFinite(lowY[c])) ctx.lineTo(left + c, lowY[c]);
-          }
-          ctx.closePath();
-          ctx.fillStyle = withAlpha(d.color, 0.16);
-          ctx.fill();
+          ctx.strokeStyle = withAlpha(d.color, 0.16);
+          ctx.lineWidth = 1;
+          ctx.stroke();
         }
         ctx.restore();
       },
@@ -556,6 +565,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         width: smoothOn ? 1 : 1.5,
         spanGaps: true,
         points: singlePoints(color),
+        paths: hairlinePaths,
       });
       if (smoothOn)
         series.push({
@@ -564,6 +574,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
           width: 1.75,
           spanGaps: true,
           points: singlePoints(color),
+          paths: hairlinePaths,
         });
     }
     const labelled =

@@ -1,0 +1,92 @@
+// Main-thread work per frame from a real Chromium trace (CDP Tracing, devtools.timeline):
+// script timers inside the page cannot see the canvas rasterisation and paint that follow
+// a redraw, the trace can. Used by bench/ui_interaction.mjs.
+
+const CATEGORIES = [
+  "devtools.timeline",
+  "disabled-by-default-devtools.timeline",
+  "disabled-by-default-devtools.timeline.frame",
+  "toplevel",
+  "blink",
+  "cc",
+].join(",");
+
+/** Starts tracing the page; the returned function stops it and gives the main thread's summary. */
+export async function startTrace(page) {
+  const cdp = await page.context().newCDPSession(page);
+  const events = [];
+  cdp.on("Tracing.dataCollected", (e) => events.push(...e.value));
+  await cdp.send("Tracing.start", { categories: CATEGORIES, transferMode: "ReportEvents" });
+  return async () => {
+    const done = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+    await cdp.send("Tracing.end");
+    await done;
+    await cdp.detach();
+    return summarise(events);
+  };
+}
+
+/** The renderer main thread that did the most work (the page's, not an extension's or a worker's). */
+function mainThread(events) {
+  const names = new Map();
+  for (const e of events) {
+    if (e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain") names.set(`${e.pid}:${e.tid}`, 0);
+  }
+  for (const e of events) {
+    const id = `${e.pid}:${e.tid}`;
+    if (e.ph === "X" && names.has(id)) names.set(id, names.get(id) + (e.dur ?? 0));
+  }
+  let best = null;
+  for (const [id, total] of names) if (!best || total > best[1]) best = [id, total];
+  return best?.[0];
+}
+
+/**
+ * Sums self time by event name on the main thread, lists its top-level tasks, and splits the
+ * busy time into frames (between consecutive animation frames fired on that thread).
+ */
+export function summarise(events) {
+  const thread = mainThread(events);
+  const mine = events
+    .filter((e) => `${e.pid}:${e.tid}` === thread && (e.ph === "X" || e.ph === "B" || e.ph === "E"))
+    .sort((a, b) => a.ts - b.ts || (a.ph === "E" ? -1 : 1));
+  // B/E pairs become complete events; nesting gives self times.
+  const complete = [];
+  const open = [];
+  for (const e of mine) {
+    if (e.ph === "X") complete.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0 });
+    else if (e.ph === "B") open.push(e);
+    else {
+      const b = open.pop();
+      if (b) complete.push({ name: b.name, ts: b.ts, dur: e.ts - b.ts });
+    }
+  }
+  complete.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  const self = new Map();
+  const stack = [];
+  const tasks = [];
+  for (const e of complete) {
+    while (stack.length && stack[stack.length - 1].ts + stack[stack.length - 1].dur <= e.ts) stack.pop();
+    const parent = stack[stack.length - 1];
+    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - Math.min(e.dur, parent.ts + parent.dur - e.ts));
+    else if (e.name === "ThreadControllerImpl::RunTask" || e.name === "RunTask") tasks.push(e);
+    self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
+    stack.push(e);
+  }
+  // Frame boundaries: the page's own requestAnimationFrame loop fires once per frame.
+  const frames = complete.filter((e) => e.name === "FireAnimationFrame").map((e) => e.ts);
+  const starts = [...new Set(frames)].sort((a, b) => a - b);
+  const perFrame = [];
+  let t = 0;
+  for (let f = 0; f + 1 < starts.length; f++) {
+    const [lo, hi] = [starts[f], starts[f + 1]];
+    let busy = 0;
+    while (t < tasks.length && tasks[t].ts + tasks[t].dur <= lo) t++;
+    for (let i = t; i < tasks.length && tasks[i].ts < hi; i++) {
+      busy += Math.min(hi, tasks[i].ts + tasks[i].dur) - Math.max(lo, tasks[i].ts);
+    }
+    perFrame.push(busy / 1000);
+  }
+  const byName = [...self.entries()].map(([name, us]) => [name, us / 1000]).sort((a, b) => b[1] - a[1]);
+  return { byName, tasks: tasks.map((e) => e.dur / 1000), perFrame };
+}
