@@ -4,19 +4,9 @@ import type { Run } from "../api/types";
 import { axisWidth, linearTickLabels, logTickLabels, STEP_INCRS } from "../lib/axes";
 import { runColor, withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
-import { hairlinePaths } from "../lib/lines";
 import { cancelFrame, onNextFrame } from "../lib/frame";
-import {
-  alignSeries,
-  type Derived,
-  extendEma,
-  extendOffset,
-  isSorted,
-  lowerBound,
-  maskNonPositive,
-  nearestIndex,
-  type YValues,
-} from "../lib/series";
+import { type Line, lineExtent, linePath, onlyPoint, strokePaths } from "../lib/lines";
+import { type Derived, extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
@@ -65,6 +55,18 @@ const REL_INCRS = [
   2 * 86400,
   7 * 86400,
 ];
+
+/** A run's point marked under the pointer. */
+interface Mark {
+  x: number;
+  y: number;
+  color: string;
+}
+
+/** A line of the plot and its run's color (for the dot a single point gets). */
+interface ColoredLine extends Line {
+  color: string;
+}
 
 /** One run's series as drawn: its own x and y arrays before alignment (tooltips and envelopes read these). */
 interface Drawn {
@@ -181,24 +183,12 @@ function yExtent(drawn: Drawn[], window: [number, number], log: boolean): [numbe
   return lo <= hi ? [lo, hi] : null;
 }
 
-/** The index of a series' only finite value, or -1 when it has none or several. */
-function singlePoint(y: YValues): number {
-  let found = -1;
-  for (let i = 0; i < y.length; i++) {
-    const v = y[i];
-    if (v === null || v === undefined || !Number.isFinite(v)) continue;
-    if (found >= 0) return -1;
-    found = i;
-  }
-  return found;
-}
-
 /**
  * Draws the highlighted run's line, wider, on a canvas of its own over the plot:
  * the highlight follows the pointer, and redrawing every line of the chart for
  * each move would cost more than a frame.
  */
-function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined): void {
+function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined, marks: Mark[]): void {
   const dpr = devicePixelRatio || 1;
   const width = Math.round(u.over.clientWidth * dpr);
   const height = Math.round(u.over.clientHeight * dpr);
@@ -209,6 +199,13 @@ function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
   ctx.clearRect(0, 0, width, height);
+  for (const m of marks) {
+    if (!Number.isFinite(m.y) || (u.scales.y.distr === 3 && m.y <= 0)) continue;
+    ctx.beginPath();
+    ctx.arc(u.valToPos(m.x, "x") * dpr, u.valToPos(m.y, "y") * dpr, 3 * dpr, 0, 2 * Math.PI);
+    ctx.fillStyle = m.color;
+    ctx.fill();
+  }
   if (!d || d.length === 0) return;
   const ys = d.smooth ?? d.values;
   const log = u.scales.y.distr === 3;
@@ -345,8 +342,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
   /** The run whose line is nearest the pointer while this chart is hovered; drawn on top, wider. */
   const highlightRef = useRef<string | null>(null);
   const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
-  /** Series (uPlot index) with a single point to draw: a line needs two, so these get a dot. */
-  const singlesRef = useRef(new Map<number, number[]>());
+  /** What each uPlot series draws (by series index; none for x and for runs without data yet). */
+  const linesRef = useRef<(ColoredLine | null)[]>([]);
+  /** The listed runs' points under the pointer, marked on the highlight layer. */
+  const marksRef = useRef<Mark[]>([]);
+  /** Series (uPlot index) with a single point to draw, and that point's index: a line needs two, so these get a dot. */
+  const singlesRef = useRef(new Map<number, number>());
   /** The tick labels last drawn per axis (x, y), for people inspecting the page and the browser tests. */
   const labelsRef = useRef<string[][]>([[], []]);
   /** The y extent of the lines inside a zoomed window, where they cross its edges included. */
@@ -453,35 +454,35 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const perRun = p.smoothing > 0 ? 2 : 1;
     // Until the plot is rebuilt for a new set of runs, its series do not match: the rebuild redraws.
     if (!u || u.series.length - 1 !== p.runs.length * perRun) return;
+    // uPlot gets each line's extent only (its scales read that); the lines are drawn from their own arrays.
     const byRun = new Map(drawn.map((d) => [d.run.id, d]));
-    const groups: Float64Array[][] = [];
-    const xsList: Float64Array[] = [];
-    const lengths: number[] = [];
-    const order: (Drawn | undefined)[] = p.runs.map((r) => byRun.get(r.id));
-    for (const d of order) {
-      if (!d) continue;
-      xsList.push(d.xs);
-      lengths.push(d.length);
-      groups.push(d.smooth ? [d.values, d.smooth] : [d.values]);
-    }
-    const aligned = alignSeries(xsList, groups, lengths);
-    const data: YValues[] = [aligned.x];
-    let k = 0;
-    for (const d of order) {
+    const lines: (ColoredLine | null)[] = [null];
+    const data: (number | null)[][] = [[]];
+    let xLo = Number.POSITIVE_INFINITY;
+    let xHi = Number.NEGATIVE_INFINITY;
+    for (const run of p.runs) {
+      const d = byRun.get(run.id);
       for (let c = 0; c < perRun; c++) {
-        if (!d) data.push([]);
-        else {
-          const y = aligned.ys[k][c];
-          data.push(p.logY ? maskNonPositive(y) : y);
+        const ys = c === 0 ? d?.values : d?.smooth;
+        const line = d && ys ? { xs: d.xs, ys, length: d.length, color: d.color } : null;
+        const extent = line ? lineExtent(line, p.logY) : null;
+        lines.push(extent ? line : null);
+        data.push(extent ?? [null, null]);
+        if (d && extent) {
+          xLo = Math.min(xLo, d.xs[0]);
+          xHi = Math.max(xHi, d.xs[d.length - 1]);
         }
       }
-      if (d) k++;
     }
-    const singles = new Map<number, number[]>();
-    for (let si = 1; si < data.length; si++) {
-      const only = singlePoint(data[si]);
-      if (only >= 0) singles.set(si, [only]);
+    data[0] = xLo <= xHi ? [xLo, xHi] : [];
+    if (data[0].length === 0) data.length = 1;
+    const singles = new Map<number, number>();
+    for (let si = 1; si < lines.length; si++) {
+      const line = lines[si];
+      const only = line ? onlyPoint(line, p.logY) : -1;
+      if (only >= 0) singles.set(si, only);
     }
+    linesRef.current = lines;
     singlesRef.current = singles;
     // Drawn now rather than in uPlot's own microtask, so the frame that asked for it pays for it (and measures it).
     u.batch(() => u.setData(data as uPlot.AlignedData));
@@ -548,14 +549,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const box = plotRef.current;
     if (!visible || !box || !hasWidth) return;
     const colors = chartColors();
-    const singlePoints = (color: string): uPlot.Series.Points => ({
-      show: (_u, si) => singlesRef.current.has(si),
-      filter: (_u, si) => singlesRef.current.get(si) ?? null,
-      size: 7,
-      width: 1,
-      stroke: color,
-      fill: color,
-    });
+    const paths: uPlot.Series.PathBuilder = (u, si) => {
+      const line = linesRef.current[si];
+      return line ? strokePaths(u, si, linePath(u, line), uPlot.pxRatio) : null;
+    };
     const series: uPlot.Series[] = [{}];
     for (const run of runs) {
       const color = runColor(run);
@@ -564,8 +561,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
         stroke: smoothOn ? withAlpha(color, 0.25) : color,
         width: smoothOn ? 1 : 1.5,
         spanGaps: true,
-        points: singlePoints(color),
-        paths: hairlinePaths,
+        points: { show: false },
+        paths,
       });
       if (smoothOn)
         series.push({
@@ -573,8 +570,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
           stroke: color,
           width: 1.75,
           spanGaps: true,
-          points: singlePoints(color),
-          paths: hairlinePaths,
+          points: { show: false },
+          paths,
         });
     }
     const labelled =
@@ -597,7 +594,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
       cursor: {
         sync: { key: SYNC_KEY, setSeries: false },
         drag: { x: true, y: false, setScale: false },
-        points: { show: runs.length <= 24, size: 6 },
+        // The hovered chart marks each listed run's point itself (uPlot's markers read its data: extents only).
+        points: { show: false },
         focus: { prox: -1 },
       },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
@@ -662,6 +660,24 @@ export const Chart = memo(function Chart(props: ChartProps) {
           },
         ],
         setCursor: [(u) => renderTooltip(u)],
+        // A single point makes no line: it gets a dot.
+        drawSeries: [
+          (u, si) => {
+            const only = singlesRef.current.get(si);
+            const line = linesRef.current[si];
+            if (only === undefined || !line) return;
+            const x = u.valToPos(line.xs[only], "x", true);
+            const y = u.valToPos(line.ys[only], "y", true);
+            const { left, top, width, height } = u.bbox;
+            if (x < left || x > left + width || y < top || y > top + height) return;
+            u.ctx.save();
+            u.ctx.beginPath();
+            u.ctx.arc(x, y, 3.5 * uPlot.pxRatio, 0, 2 * Math.PI);
+            u.ctx.fillStyle = line.color;
+            u.ctx.fill();
+            u.ctx.restore();
+          },
+        ],
         // Scales settle when uPlot commits (after setData returns): report them once drawn.
         draw: [
           (u) => {
@@ -691,7 +707,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
       });
       u.over.addEventListener("mouseleave", () => {
         hoveredRef.current = false;
-        if (u) highlight(u, null);
+        if (u) {
+          clearMarks(u);
+          highlight(u, null);
+        }
         if (tipRef.current) tipRef.current.style.display = "none";
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
@@ -734,10 +753,17 @@ export const Chart = memo(function Chart(props: ChartProps) {
     repaintHighlight(u);
   }
 
+  function clearMarks(u: uPlot): void {
+    if (marksRef.current.length === 0) return;
+    marksRef.current = [];
+    repaintHighlight(u);
+  }
+
   function repaintHighlight(u: uPlot): void {
     const canvas = highlightCanvasRef.current;
     const id = highlightRef.current;
-    if (canvas) drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined);
+    if (canvas)
+      drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, marksRef.current);
   }
 
   function renderTooltip(u: uPlot): void {
@@ -748,7 +774,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
     // The other charts follow the crosshair only: one tooltip, where the pointer is.
     if (left < 0 || drawn.length === 0 || !hoveredRef.current) {
       tip.style.display = "none";
-      if (hoveredRef.current) highlight(u, null);
+      if (hoveredRef.current) {
+        clearMarks(u);
+        highlight(u, null);
+      }
       return;
     }
     const p = propsRef.current;
@@ -764,6 +793,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     }
     if (rows.length === 0) {
       tip.style.display = "none";
+      clearMarks(u);
       highlight(u, null);
       return;
     }
@@ -781,7 +811,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
         nearest = row;
       }
     }
-    highlight(u, nearest.d.run.id);
+    marksRef.current = rows.map((row) => ({ x: row.x, y: row.value, color: row.d.color }));
+    if (highlightRef.current === nearest.d.run.id) repaintHighlight(u);
+    else highlight(u, nearest.d.run.id);
     // The highlighted run is always listed, even past the row limit.
     const listed = rows.slice(0, TOOLTIP_ROWS);
     if (!listed.includes(nearest)) listed[listed.length - 1] = nearest;

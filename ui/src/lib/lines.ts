@@ -1,14 +1,22 @@
-import uPlot from "uplot";
+import type uPlot from "uplot";
+import { lowerBound } from "./series";
 
 /**
- * Lines drawn as hairlines (one device pixel wide) where they can be.
+ * Chart lines built straight from each run's own arrays, and stroked as hairlines
+ * (one device pixel wide) where they can be.
  *
- * Without a GPU, Chromium rasterises a canvas' lines on the main thread, and a
- * stroke wider than one device pixel costs an order of magnitude more than a
- * hairline (its outline is built and filled with anti-aliasing): 24 lines of 500
- * points at 1.75 px take about 20 ms, as hairlines about 1.5 ms. A line meant to be
- * up to two device pixels wide is drawn as the same hairline three times, nudged
- * down and right by the extra width, which looks the same at a fraction of the cost.
+ * Runs downsampled by min/max keep the steps of their extremes, so no two runs share
+ * x values: put on one shared x array (as uPlot's data wants) 24 lines of 500 points
+ * become 48 arrays of 12,000 mostly empty slots, which uPlot scans on every redraw.
+ * The charts give uPlot only each line's extent (for the scales) and draw every line
+ * from its own points.
+ *
+ * Without a GPU, Chromium rasterises a canvas' lines on the main thread, and a stroke
+ * wider than one device pixel costs an order of magnitude more than a hairline (its
+ * outline is built and filled with anti-aliasing): 24 lines of 500 points at 1.75 px
+ * take about 20 ms, as hairlines about 1.5 ms. A line meant to be up to two device
+ * pixels wide is drawn as the same hairline three times, nudged down and right by the
+ * extra width, which looks the same at a fraction of the cost.
  */
 
 /**
@@ -32,14 +40,94 @@ export function offsetCopies(path: Path2D, offsets: [number, number][]): Path2D 
   return out;
 }
 
-const linear = uPlot.paths.linear?.();
+/** One line to draw: x and y arrays of which the first `length` points count. */
+export interface Line {
+  xs: ArrayLike<number>;
+  ys: ArrayLike<number>;
+  length: number;
+}
 
-/** uPlot's straight-line paths, stroked as hairlines where the series is at most two device pixels wide. */
-export const hairlinePaths: uPlot.Series.PathBuilder = (u, seriesIdx, idx0, idx1) => {
-  const paths = linear?.(u, seriesIdx, idx0, idx1) ?? null;
-  const width = (u.series[seriesIdx].width ?? 1) * uPlot.pxRatio;
-  const offsets = hairlineOffsets(width);
-  if (!paths || !offsets || !(paths.stroke instanceof Path2D)) return paths;
+/** The smallest and largest y a line shows (only positive ones on a log scale), or null without any. */
+export function lineExtent(line: Line, log: boolean): [number, number] | null {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < line.length; i++) {
+    const v = line.ys[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/** The index of a line's only drawable point, or -1 when it has none or several (a line needs two; one gets a dot). */
+export function onlyPoint(line: Line, log: boolean): number {
+  let found = -1;
+  for (let i = 0; i < line.length; i++) {
+    const v = line.ys[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    if (found >= 0) return -1;
+    found = i;
+  }
+  return found;
+}
+
+/**
+ * The line's path in canvas pixels over the x scale's window (and one point beyond each
+ * edge), skipping points the y scale cannot show. Points falling in the same pixel column
+ * become that column's first, lowest, highest and last value, as uPlot's own paths do.
+ */
+export function linePath(u: uPlot, line: Line): Path2D {
+  const path = new Path2D();
+  const log = u.scales.y.distr === 3;
+  const xMin = u.scales.x.min ?? Number.NEGATIVE_INFINITY;
+  const xMax = u.scales.x.max ?? Number.POSITIVE_INFINITY;
+  const from = Math.max(0, lowerBound(line.xs, line.length, xMin) - 1);
+  const to = Math.min(line.length, lowerBound(line.xs, line.length, xMax) + 1);
+  let started = false;
+  let col = Number.NaN;
+  let first = 0;
+  let low = 0;
+  let high = 0;
+  let last = 0;
+  const flush = () => {
+    if (started) path.lineTo(col, first);
+    else path.moveTo(col, first);
+    started = true;
+    let pen = first;
+    if (low < first) {
+      path.lineTo(col, low);
+      pen = low;
+    }
+    if (high > first) {
+      path.lineTo(col, high);
+      pen = high;
+    }
+    if (last !== pen) path.lineTo(col, last);
+  };
+  for (let i = from; i < to; i++) {
+    const v = line.ys[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    const x = Math.round(u.valToPos(line.xs[i], "x", true));
+    const y = Math.round(u.valToPos(v, "y", true));
+    if (x === col) {
+      if (y < low) low = y;
+      if (y > high) high = y;
+      last = y;
+      continue;
+    }
+    if (!Number.isNaN(col)) flush();
+    col = x;
+    first = low = high = last = y;
+  }
+  if (!Number.isNaN(col)) flush();
+  return path;
+}
+
+/** A series' paths for uPlot: the stroke as hairline copies where the series is at most two device pixels wide. */
+export function strokePaths(u: uPlot, seriesIdx: number, path: Path2D, pxRatio: number): uPlot.Series.Paths {
+  const offsets = hairlineOffsets((u.series[seriesIdx].width ?? 1) * pxRatio);
+  const paths: uPlot.Series.Paths = { stroke: path, fill: null, clip: null, band: null, flags: 0 };
   // uPlot strokes with the paths' own _width when they carry one (in CSS pixels, as series.width).
-  return Object.assign(paths, { stroke: offsetCopies(paths.stroke, offsets), _width: 1 / uPlot.pxRatio });
-};
+  return offsets ? Object.assign(paths, { stroke: offsetCopies(path, offsets), _width: 1 / pxRatio }) : paths;
+}
