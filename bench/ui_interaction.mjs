@@ -162,6 +162,9 @@ for (let i = 0; i < REPS; i++) {
           .map(([n, ms]) => `${n} ${fmt(ms)}`)
           .join(", ")}`,
       );
+    if (process.env.TRACE)
+      for (const w of m.trace.worst)
+        console.error(`  frame of ${fmt(w.busy)} ms: ${w.byName.map(([n, ms]) => `${n} ${fmt(ms)}`).join(", ")}`);
   }
 }
 await browser.close();

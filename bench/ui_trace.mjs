@@ -26,6 +26,14 @@ export async function startTrace(page) {
   };
 }
 
+/** Which script a FunctionCall or timer ran (for the breakdown of the longest frames). */
+function detailOf(e) {
+  const d = e.args?.data;
+  if (!d || !["FunctionCall", "TimerFire", "FireAnimationFrame", "EventDispatch"].includes(e.name)) return undefined;
+  const where = d.functionName ? `${d.functionName}@${d.lineNumber ?? ""}` : (d.type ?? "");
+  return `${e.name}(${where})`;
+}
+
 /** The renderer main thread that did the most work (the page's, not an extension's or a worker's). */
 function mainThread(events) {
   const names = new Map();
@@ -54,7 +62,7 @@ export function summarise(events) {
   const complete = [];
   const open = [];
   for (const e of mine) {
-    if (e.ph === "X") complete.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0 });
+    if (e.ph === "X") complete.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0, detail: detailOf(e) });
     else if (e.ph === "B") open.push(e);
     else {
       const b = open.pop();
@@ -62,21 +70,26 @@ export function summarise(events) {
     }
   }
   complete.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
-  const self = new Map();
   const stack = [];
   const tasks = [];
   for (const e of complete) {
     while (stack.length && stack[stack.length - 1].ts + stack[stack.length - 1].dur <= e.ts) stack.pop();
     const parent = stack[stack.length - 1];
-    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - Math.min(e.dur, parent.ts + parent.dur - e.ts));
+    e.self = e.dur;
+    if (parent) parent.self -= Math.min(e.dur, parent.ts + parent.dur - e.ts);
     else if (e.name === "ThreadControllerImpl::RunTask" || e.name === "RunTask") tasks.push(e);
-    self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
     stack.push(e);
   }
+  const selfByName = (list) => {
+    const by = new Map();
+    for (const e of list) by.set(e.name, (by.get(e.name) ?? 0) + e.self);
+    return [...by.entries()].map(([name, us]) => [name, us / 1000]).sort((a, b) => b[1] - a[1]);
+  };
   // Frame boundaries: the page's own requestAnimationFrame loop fires once per frame.
   const frames = complete.filter((e) => e.name === "FireAnimationFrame").map((e) => e.ts);
   const starts = [...new Set(frames)].sort((a, b) => a - b);
   const perFrame = [];
+  const windows = [];
   let t = 0;
   for (let f = 0; f + 1 < starts.length; f++) {
     const [lo, hi] = [starts[f], starts[f + 1]];
@@ -86,7 +99,17 @@ export function summarise(events) {
       busy += Math.min(hi, tasks[i].ts + tasks[i].dur) - Math.max(lo, tasks[i].ts);
     }
     perFrame.push(busy / 1000);
+    windows.push([lo, hi, busy / 1000]);
   }
-  const byName = [...self.entries()].map(([name, us]) => [name, us / 1000]).sort((a, b) => b[1] - a[1]);
-  return { byName, tasks: tasks.map((e) => e.dur / 1000), perFrame };
+  // What the longest frames spent their time on.
+  const worst = windows
+    .sort((a, b) => b[2] - a[2])
+    .slice(0, 3)
+    .map(([lo, hi, busy]) => ({
+      busy,
+      byName: selfByName(
+        complete.filter((e) => e.ts >= lo && e.ts < hi).map((e) => ({ ...e, name: e.detail ?? e.name })),
+      ).slice(0, 8),
+    }));
+  return { byName: selfByName(complete), tasks: tasks.map((e) => e.dur / 1000), perFrame, worst };
 }

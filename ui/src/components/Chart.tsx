@@ -68,6 +68,34 @@ interface ColoredLine extends Line {
   color: string;
 }
 
+/** A run's series in the plot: its values, and their smoothing (drawn only while smoothing is on). */
+const SERIES_PER_RUN = 2;
+
+/**
+ * Plot series for `runs` runs. They are not tied to runs: each draws the line the last redraw
+ * gave its index, in that line's color, so a new set of runs changes no series (uPlot's
+ * delSeries fails without cursor markers) and spare series draw nothing.
+ */
+function plotSeries(
+  runs: number,
+  lines: { current: (ColoredLine | null)[] },
+  props: { current: ChartProps },
+  paths: uPlot.Series.PathBuilder,
+): uPlot.Series[] {
+  const stroke = (_u: uPlot, si: number) => {
+    const line = lines.current[si];
+    if (!line) return "transparent";
+    // Under its smoothed line a run's own values are drawn faint.
+    return si % SERIES_PER_RUN === 1 && props.current.smoothing > 0 ? withAlpha(line.color, 0.25) : line.color;
+  };
+  return Array.from({ length: runs * SERIES_PER_RUN }, () => ({
+    stroke,
+    spanGaps: true,
+    points: { show: false },
+    paths,
+  }));
+}
+
 /** One run's series as drawn: its own x and y arrays before alignment (tooltips and envelopes read these). */
 interface Drawn {
   run: Run;
@@ -365,7 +393,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const targetRef = useRef(target);
   targetRef.current = target;
   const hasWidth = width > 0;
-  const smoothOn = smoothing > 0;
   const zoomSignature = zoom ? `${xAxis}:${zoom[0]}:${zoom[1]}:${runKey}` : "";
 
   /** The step range to fetch at full detail, or null when not zoomed (or not yet known). */
@@ -451,9 +478,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
       statusRef.current = next;
       setStatus(next);
     } else statusRef.current = next;
-    const perRun = p.smoothing > 0 ? 2 : 1;
-    // Until the plot is rebuilt for a new set of runs, its series do not match: the rebuild redraws.
-    if (!u || u.series.length - 1 !== p.runs.length * perRun) return;
+    // Until the plot's series follow a new set of runs they do not match: the change redraws.
+    if (!u || u.series.length - 1 < p.runs.length * SERIES_PER_RUN) return;
     // uPlot gets each line's extent only (its scales read that); the lines are drawn from their own arrays.
     const byRun = new Map(drawn.map((d) => [d.run.id, d]));
     const lines: (ColoredLine | null)[] = [null];
@@ -462,7 +488,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     let xHi = Number.NEGATIVE_INFINITY;
     for (const run of p.runs) {
       const d = byRun.get(run.id);
-      for (let c = 0; c < perRun; c++) {
+      for (let c = 0; c < SERIES_PER_RUN; c++) {
         const ys = c === 0 ? d?.values : d?.smooth;
         const line = d && ys ? { xs: d.xs, ys, length: d.length, color: d.color } : null;
         const extent = line ? lineExtent(line, p.logY) : null;
@@ -473,6 +499,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
           xHi = Math.max(xHi, d.xs[d.length - 1]);
         }
       }
+    }
+    for (let si = lines.length; si < u.series.length; si++) {
+      lines.push(null);
+      data.push([null, null]);
     }
     data[0] = xLo <= xHi ? [xLo, xHi] : [];
     if (data[0].length === 0) data.length = 1;
@@ -490,7 +520,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const box = boxRef.current;
     if (box) {
       box.dataset.runs = String(drawn.length);
-      box.dataset.series = String(u.series.length - 1);
+      box.dataset.series = String(p.runs.length * (p.smoothing > 0 ? 2 : 1));
       box.dataset.points = String(points);
       box.dataset.downsampled = String(downsampled);
       box.dataset.envelopes = String(drawn.filter((d) => d.downsampled && d.length > 0).length);
@@ -498,6 +528,15 @@ export const Chart = memo(function Chart(props: ChartProps) {
   }, [stepRange]);
 
   const scheduleRedraw = useCallback(() => onNextFrame(redraw), [redraw]);
+
+  /** Each series' line, from its run's own arrays (uPlot's data holds extents only). */
+  const linePaths = useCallback<uPlot.Series.PathBuilder>((u, si) => {
+    const line = linesRef.current[si];
+    if (!line) return null;
+    const raw = si % SERIES_PER_RUN === 1;
+    const width = !raw ? 1.75 : propsRef.current.smoothing > 0 ? 1 : 1.5;
+    return strokePaths(linePath(u, line), width, uPlot.pxRatio);
+  }, []);
 
   // Charts far below the fold are built (and fetched) when they scroll near.
   useEffect(() => {
@@ -537,43 +576,19 @@ export const Chart = memo(function Chart(props: ChartProps) {
 
   useEffect(() => seriesStore.subscribe(metricKey, scheduleRedraw), [metricKey, scheduleRedraw]);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runKey and zoomSignature stand for runs and zoom
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runKey, colorKey and zoomSignature stand for runs and zoom
   useEffect(() => {
     if (!visible || !hasWidth) return;
     seriesStore.request(metricKey, runIds, target, null, xAxis !== "step");
     scheduleRedraw();
-  }, [visible, metricKey, runKey, target, zoomSignature, hasWidth, xAxis, scheduleRedraw]);
+  }, [visible, metricKey, runKey, colorKey, target, zoomSignature, hasWidth, xAxis, scheduleRedraw]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the plot is rebuilt when what its options depend on changes
   useEffect(() => {
     const box = plotRef.current;
     if (!visible || !box || !hasWidth) return;
     const colors = chartColors();
-    const paths: uPlot.Series.PathBuilder = (u, si) => {
-      const line = linesRef.current[si];
-      return line ? strokePaths(u, si, linePath(u, line), uPlot.pxRatio) : null;
-    };
-    const series: uPlot.Series[] = [{}];
-    for (const run of runs) {
-      const color = runColor(run);
-      series.push({
-        label: runLabel(run),
-        stroke: smoothOn ? withAlpha(color, 0.25) : color,
-        width: smoothOn ? 1 : 1.5,
-        spanGaps: true,
-        points: { show: false },
-        paths,
-      });
-      if (smoothOn)
-        series.push({
-          label: `${runLabel(run)} (smoothed)`,
-          stroke: color,
-          width: 1.75,
-          spanGaps: true,
-          points: { show: false },
-          paths,
-        });
-    }
+    const series: uPlot.Series[] = [{}, ...plotSeries(runs.length, linesRef, propsRef, linePaths)];
     const labelled =
       (axis: number, format: (splits: (number | null)[]) => string[]) => (_u: uPlot, splits: (number | null)[]) => {
         const labels = format(splits);
@@ -727,7 +742,24 @@ export const Chart = memo(function Chart(props: ChartProps) {
       u?.destroy();
       uRef.current = null;
     };
-  }, [visible, hasWidth, runKey, colorKey, xAxis, smoothOn, logY, theme, HEIGHT, yRangeKey]);
+  }, [visible, hasWidth, xAxis, logY, theme, HEIGHT, yRangeKey]);
+
+  // More runs than the plot has series for get series added; rebuilding every chart would cost frames.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runKey stands for the runs
+  useEffect(() => {
+    const grow = () => {
+      const u = uRef.current;
+      const have = u ? (u.series.length - 1) / SERIES_PER_RUN : 0;
+      const want = propsRef.current.runs.length;
+      if (!u || have >= want) return;
+      u.batch(() => {
+        for (const s of plotSeries(want - have, linesRef, propsRef, linePaths)) u.addSeries(s);
+        redraw();
+      });
+    };
+    onNextFrame(grow);
+    return () => cancelFrame(grow);
+  }, [runKey]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new height rebuilds the plot; only width changes resize it
   useEffect(() => {

@@ -255,7 +255,10 @@ function compare(a: SortValue, b: SortValue): number {
   return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
-function filterRuns(runs: Run[], view: ViewState): Run[] {
+/** What of the view the table reads: a change elsewhere (smoothing, zoom, charts) leaves it alone. */
+export type TableView = Pick<ViewState, "q" | "status" | "tag" | "cols" | "sort" | "order" | "newest" | "run">;
+
+function filterRuns(runs: Run[], view: TableView): Run[] {
   const q = view.q.trim().toLowerCase();
   return runs.filter((r) => {
     if (view.status && displayStatus(r) !== view.status) return false;
@@ -271,7 +274,7 @@ function filterRuns(runs: Run[], view: ViewState): Run[] {
 interface RunTableProps {
   /** Newest first. */
   runs: Run[];
-  view: ViewState;
+  view: TableView;
   selected: Set<string>;
 }
 

@@ -124,10 +124,16 @@ export function linePath(u: uPlot, line: Line): Path2D {
   return path;
 }
 
-/** A series' paths for uPlot: the stroke as hairline copies where the series is at most two device pixels wide. */
-export function strokePaths(u: uPlot, seriesIdx: number, path: Path2D, pxRatio: number): uPlot.Series.Paths {
-  const offsets = hairlineOffsets((u.series[seriesIdx].width ?? 1) * pxRatio);
-  const paths: uPlot.Series.Paths = { stroke: path, fill: null, clip: null, band: null, flags: 0 };
+/**
+ * A series' paths for uPlot, stroked `width` CSS pixels wide: as hairline copies where that is
+ * at most two device pixels.
+ */
+export function strokePaths(path: Path2D, width: number, pxRatio: number): uPlot.Series.Paths {
+  const offsets = hairlineOffsets(width * pxRatio);
   // uPlot strokes with the paths' own _width when they carry one (in CSS pixels, as series.width).
-  return offsets ? Object.assign(paths, { stroke: offsetCopies(path, offsets), _width: 1 / pxRatio }) : paths;
+  const stroke = offsets ? offsetCopies(path, offsets) : path;
+  return Object.assign(
+    { stroke, fill: null, clip: null, band: null, flags: 0 },
+    { _width: offsets ? 1 / pxRatio : width },
+  );
 }
