@@ -5,7 +5,17 @@ import { axisWidth, linearTickLabels, logTickLabels, STEP_INCRS } from "../lib/a
 import { runColor, withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
 import { cancelFrame, onNextFrame } from "../lib/frame";
-import { type Line, lineExtent, linePath, onlyPoint, strokePaths } from "../lib/lines";
+import {
+  type Line,
+  lineExtent,
+  linePath,
+  onlyPoint,
+  PathCache,
+  plotSignature,
+  strokePaths,
+  xToPixels,
+  yToPixels,
+} from "../lib/lines";
 import { type Derived, extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { markOnce } from "../state/perf";
@@ -254,6 +264,61 @@ function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined
   ctx.stroke();
 }
 
+/** Each run's min/max envelope as drawn, kept while its points and the plot's scales stay the same. */
+const envelopeCache = new PathCache<Path2D | null>();
+/** Each series' stroke, kept the same way (a smoothing change redraws only the smoothed lines' paths). */
+const linePathCache = new PathCache<uPlot.Series.Paths>();
+
+/**
+ * The shaded band between each pixel column's lowest and highest value: one pixel-wide hairline per
+ * column rather than a filled outline, the same shading at a fraction of the cost without a GPU.
+ */
+function envelopePath(u: uPlot, d: Drawn): Path2D | null {
+  const { left, width } = u.bbox;
+  const xMin = u.scales.x.min ?? Number.NEGATIVE_INFINITY;
+  const xMax = u.scales.x.max ?? Number.POSITIVE_INFINITY;
+  const log = u.scales.y.distr === 3;
+  const toX = xToPixels(u);
+  const toY = yToPixels(u);
+  const columns = Math.ceil(width) + 1;
+  const lowY = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
+  const highY = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
+  let first = columns;
+  let last = -1;
+  for (let i = 0; i < d.length; i++) {
+    const xv = d.xs[i];
+    if (xv < xMin || xv > xMax) continue;
+    const v = d.values[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    const c = Math.round(toX(xv) - left);
+    if (c < 0 || c >= columns) continue;
+    const py = toY(v);
+    if (py > lowY[c]) lowY[c] = py;
+    if (py < highY[c]) highY[c] = py;
+    if (c < first) first = c;
+    if (c > last) last = c;
+  }
+  if (last < first) return null;
+  const path = new Path2D();
+  let prev = -1;
+  for (let c = first; c <= last; c++) {
+    if (!Number.isFinite(highY[c])) continue;
+    // Columns between two with points are shaded as the outline joining them would be.
+    const from = prev < 0 ? c : prev;
+    for (let g = prev < 0 ? c : prev + 1; g <= c; g++) {
+      const t = g === from ? 1 : (g - from) / (c - from);
+      const hi = highY[from] + (highY[c] - highY[from]) * t;
+      const lo = lowY[from] + (lowY[c] - lowY[from]) * t;
+      if (lo - hi < 0.5) continue;
+      const x = Math.round(left + g) + 0.5;
+      path.moveTo(x, hi);
+      path.lineTo(x, lo);
+    }
+    prev = c;
+  }
+  return path;
+}
+
 function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
   return {
     hooks: {
@@ -262,56 +327,19 @@ function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
         if (list.length === 0) return;
         const { ctx } = u;
         const { left, top, width, height } = u.bbox;
-        const xMin = u.scales.x.min ?? Number.NEGATIVE_INFINITY;
-        const xMax = u.scales.x.max ?? Number.POSITIVE_INFINITY;
-        const columns = Math.ceil(width) + 1;
-        const lowY = new Float64Array(columns);
-        const highY = new Float64Array(columns);
+        const signature = plotSignature(u, 0);
         ctx.save();
         ctx.beginPath();
         ctx.rect(left, top, width, height);
         ctx.clip();
+        ctx.lineWidth = 1;
         for (const d of list) {
-          lowY.fill(Number.NEGATIVE_INFINITY);
-          highY.fill(Number.POSITIVE_INFINITY);
-          let first = columns;
-          let last = -1;
-          for (let i = 0; i < d.length; i++) {
-            const xv = d.xs[i];
-            if (xv < xMin || xv > xMax) continue;
-            const v = d.values[i];
-            if (!Number.isFinite(v) || (u.scales.y.distr === 3 && v <= 0)) continue;
-            const c = Math.round(u.valToPos(xv, "x", true) - left);
-            if (c < 0 || c >= columns) continue;
-            const py = u.valToPos(v, "y", true);
-            if (py > lowY[c]) lowY[c] = py;
-            if (py < highY[c]) highY[c] = py;
-            if (c < first) first = c;
-            if (c > last) last = c;
-          }
-          if (last < first) continue;
-          // One pixel-wide hairline per column rather than a filled outline: the same shading, and without
-          // a GPU a filled outline of every column costs as much as drawing the lines themselves.
-          ctx.beginPath();
-          let prev = -1;
-          for (let c = first; c <= last; c++) {
-            if (!Number.isFinite(highY[c])) continue;
-            // Columns between two with points are shaded as the outline joining them would be.
-            const from = prev < 0 ? c : prev;
-            for (let g = prev < 0 ? c : prev + 1; g <= c; g++) {
-              const t = g === from ? 1 : (g - from) / (c - from);
-              const hi = highY[from] + (highY[c] - highY[from]) * t;
-              const lo = lowY[from] + (lowY[c] - lowY[from]) * t;
-              if (lo - hi < 0.5) continue;
-              const x = Math.round(left + g) + 0.5;
-              ctx.moveTo(x, hi);
-              ctx.lineTo(x, lo);
-            }
-            prev = c;
-          }
+          const path = envelopeCache.get({ xs: d.xs, ys: d.values, length: d.length }, signature, () =>
+            envelopePath(u, d),
+          );
+          if (!path) continue;
           ctx.strokeStyle = withAlpha(d.color, 0.16);
-          ctx.lineWidth = 1;
-          ctx.stroke();
+          ctx.stroke(path);
         }
         ctx.restore();
       },
@@ -535,7 +563,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
     if (!line) return null;
     const raw = si % SERIES_PER_RUN === 1;
     const width = !raw ? 1.75 : propsRef.current.smoothing > 0 ? 1 : 1.5;
-    return strokePaths(linePath(u, line), width, uPlot.pxRatio);
+    return linePathCache.get(line, plotSignature(u, width * uPlot.pxRatio), () =>
+      strokePaths(linePath(u, line), width, uPlot.pxRatio),
+    );
   }, []);
 
   // Charts far below the fold are built (and fetched) when they scroll near.

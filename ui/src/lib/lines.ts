@@ -72,6 +72,49 @@ export function onlyPoint(line: Line, log: boolean): number {
   return found;
 }
 
+/** Canvas x of a value on the plot's x scale (linear: steps, seconds), as u.valToPos(v, "x", true) without its per-call lookups. */
+export function xToPixels(u: uPlot): (v: number) => number {
+  const min = u.scales.x.min ?? 0;
+  const max = u.scales.x.max ?? 1;
+  const { left, width } = u.bbox;
+  const k = width / (max - min || 1);
+  return (v) => left + (v - min) * k;
+}
+
+/** Canvas y of a value on the plot's y scale, linear or log. */
+export function yToPixels(u: uPlot): (v: number) => number {
+  const log = u.scales.y.distr === 3;
+  const f = log ? Math.log10 : (v: number) => v;
+  const min = f(u.scales.y.min ?? 0);
+  const max = f(u.scales.y.max ?? 1);
+  const { top, height } = u.bbox;
+  const k = height / (max - min || 1);
+  return (v) => top + height - (f(v) - min) * k;
+}
+
+/** What a drawn path depends on besides its arrays: scales, plot box and width. */
+export function plotSignature(u: uPlot, extra: number): string {
+  const { left, top, width, height } = u.bbox;
+  return `${u.scales.x.min}|${u.scales.x.max}|${u.scales.y.min}|${u.scales.y.max}|${u.scales.y.distr}|${left}|${top}|${width}|${height}|${extra}`;
+}
+
+/**
+ * Paths kept per y array, reused while the array, its length, its x array and the plot's
+ * scales are the same: moving the smoothing slider redraws only the smoothed lines' paths.
+ * A series' arrays only ever grow in place (or are replaced), so this says when they changed.
+ */
+export class PathCache<T> {
+  private byYs = new WeakMap<object, { xs: object; length: number; signature: string; value: T }>();
+
+  get(line: Line, signature: string, build: () => T): T {
+    const held = this.byYs.get(line.ys);
+    if (held && held.xs === line.xs && held.length === line.length && held.signature === signature) return held.value;
+    const value = build();
+    this.byYs.set(line.ys, { xs: line.xs, length: line.length, signature, value });
+    return value;
+  }
+}
+
 /**
  * The line's path in canvas pixels over the x scale's window (and one point beyond each
  * edge), skipping points the y scale cannot show. Points falling in the same pixel column
@@ -79,6 +122,8 @@ export function onlyPoint(line: Line, log: boolean): number {
  */
 export function linePath(u: uPlot, line: Line): Path2D {
   const path = new Path2D();
+  const toX = xToPixels(u);
+  const toY = yToPixels(u);
   const log = u.scales.y.distr === 3;
   const xMin = u.scales.x.min ?? Number.NEGATIVE_INFINITY;
   const xMax = u.scales.x.max ?? Number.POSITIVE_INFINITY;
@@ -108,8 +153,8 @@ export function linePath(u: uPlot, line: Line): Path2D {
   for (let i = from; i < to; i++) {
     const v = line.ys[i];
     if (!Number.isFinite(v) || (log && v <= 0)) continue;
-    const x = Math.round(u.valToPos(line.xs[i], "x", true));
-    const y = Math.round(u.valToPos(v, "y", true));
+    const x = Math.round(toX(line.xs[i]));
+    const y = Math.round(toY(v));
     if (x === col) {
       if (y < low) low = y;
       if (y > high) high = y;
