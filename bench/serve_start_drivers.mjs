@@ -39,5 +39,10 @@ const markdown = `${lines.join("\n")}
 Command: \`node bench/serve_start_drivers.mjs --write\` (${new Date().toISOString().slice(0, 10)}). Machine: ${cpus().length} × ${cpus()[0].model}; load average ${loadavg()[0].toFixed(1)} when it ended. From spawning \`node dist/cli/main.js serve --port 0\` on a \`stonks demo\` file (36 runs, a million-point run) to the first 200 answer of \`/api/experiments\`; ${ROUNDS} fresh servers per driver.`;
 process.stdout.write(`${markdown}\n`);
 if (process.argv.includes("--write")) {
-  writeResultsBlock("## Storage drivers: better-sqlite3 and node:sqlite (issue 11, part 2)", "", "serve-start", markdown);
+  writeResultsBlock(
+    "## Storage drivers: better-sqlite3 and node:sqlite (issue 11, part 2)",
+    "",
+    "serve-start",
+    markdown,
+  );
 }

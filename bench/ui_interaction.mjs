@@ -3,8 +3,9 @@
 // and ticking a run in the table. Measured in the page: animation frame intervals, long tasks
 // (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf).
 // Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set)
-import { startTrace } from "./ui_trace.mjs";
+
 import { fmt, launch, machine, median, quantile, seedRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
+import { startTrace } from "./ui_trace.mjs";
 
 const RUNS = 24;
 const KEYS = ["train/loss", "train/acc", "train/lr", "val/loss", "val/acc", "val/grad_norm"];
@@ -153,7 +154,7 @@ for (let i = 0; i < REPS; i++) {
   reps.push(r);
   for (const [name, m] of Object.entries(r)) {
     console.error(
-      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms, longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
+      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms (CPU p95 ${fmt(quantile(m.trace.cpuPerFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.cpuPerFrame))} ms), longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
     );
     if (process.env.TRACE)
       console.error(

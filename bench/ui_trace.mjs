@@ -38,7 +38,8 @@ function detailOf(e) {
 function mainThread(events) {
   const names = new Map();
   for (const e of events) {
-    if (e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain") names.set(`${e.pid}:${e.tid}`, 0);
+    if (e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain")
+      names.set(`${e.pid}:${e.tid}`, 0);
   }
   for (const e of events) {
     const id = `${e.pid}:${e.tid}`;
@@ -51,7 +52,9 @@ function mainThread(events) {
 
 /**
  * Sums self time by event name on the main thread, lists its top-level tasks, and splits the
- * busy time into frames (between consecutive animation frames fired on that thread).
+ * busy time into frames (between consecutive animation frames fired on that thread): wall time
+ * the thread was in a task, and thread (CPU) time, which leaves out waiting for a core while
+ * other processes share the machine.
  */
 export function summarise(events) {
   const thread = mainThread(events);
@@ -62,7 +65,7 @@ export function summarise(events) {
   const complete = [];
   const open = [];
   for (const e of mine) {
-    if (e.ph === "X") complete.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0, detail: detailOf(e) });
+    if (e.ph === "X") complete.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0, tdur: e.tdur, detail: detailOf(e) });
     else if (e.ph === "B") open.push(e);
     else {
       const b = open.pop();
@@ -89,16 +92,23 @@ export function summarise(events) {
   const frames = complete.filter((e) => e.name === "FireAnimationFrame").map((e) => e.ts);
   const starts = [...new Set(frames)].sort((a, b) => a - b);
   const perFrame = [];
+  const cpuPerFrame = [];
   const windows = [];
   let t = 0;
   for (let f = 0; f + 1 < starts.length; f++) {
     const [lo, hi] = [starts[f], starts[f + 1]];
     let busy = 0;
+    let cpu = 0;
     while (t < tasks.length && tasks[t].ts + tasks[t].dur <= lo) t++;
     for (let i = t; i < tasks.length && tasks[i].ts < hi; i++) {
-      busy += Math.min(hi, tasks[i].ts + tasks[i].dur) - Math.max(lo, tasks[i].ts);
+      const task = tasks[i];
+      const overlap = Math.min(hi, task.ts + task.dur) - Math.max(lo, task.ts);
+      busy += overlap;
+      // Thread time: the task's CPU time, without the time the thread waited for a core.
+      cpu += task.dur > 0 ? ((task.tdur ?? task.dur) * overlap) / task.dur : 0;
     }
     perFrame.push(busy / 1000);
+    cpuPerFrame.push(cpu / 1000);
     windows.push([lo, hi, busy / 1000]);
   }
   // What the longest frames spent their time on.
@@ -111,5 +121,12 @@ export function summarise(events) {
         complete.filter((e) => e.ts >= lo && e.ts < hi).map((e) => ({ ...e, name: e.detail ?? e.name })),
       ).slice(0, 8),
     }));
-  return { byName: selfByName(complete), tasks: tasks.map((e) => e.dur / 1000), perFrame, worst };
+  return {
+    byName: selfByName(complete),
+    tasks: tasks.map((e) => e.dur / 1000),
+    cpuTasks: tasks.map((e) => (e.tdur ?? e.dur) / 1000),
+    perFrame,
+    cpuPerFrame,
+    worst,
+  };
 }
