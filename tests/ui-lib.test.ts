@@ -48,7 +48,7 @@ describe("chart helpers", () => {
   });
 });
 
-/** Records what is drawn, as the browser's Path2D would take it (Node has none). */
+/** Records what is drawn, as the browser's Path2D would take it. */
 class RecordedPath {
   ops: [string, number, number][] = [];
   moveTo(x: number, y: number) {
@@ -80,32 +80,22 @@ describe("chart lines", () => {
   });
 
   it("keeps every spike when many points share a pixel column: first, lowest, highest and last value", () => {
-    (globalThis as { Path2D?: unknown }).Path2D = RecordedPath;
-    try {
-      // 1,000 points over 100 columns; a spike in the middle of column 50.
-      const xs = f(Array.from({ length: 1000 }, (_, i) => i));
-      const ys = f(Array.from({ length: 1000 }, (_, i) => (i === 505 ? 100 : 50)));
-      const path = linePath(plot([0, 1000], [0, 100]), { xs, ys, length: 1000 }) as unknown as RecordedPath;
-      expect(path.ops.length).toBeLessThanOrEqual(4 * 101);
-      expect(path.ops.some(([, x, y]) => x === 51 && y === 0)).toBe(true);
-      expect(path.ops[0]).toEqual(["M", 0, 50]);
-      expect(path.ops.filter(([op]) => op === "M")).toHaveLength(1);
-    } finally {
-      delete (globalThis as { Path2D?: unknown }).Path2D;
-    }
+    // 1,000 points over 100 columns; a spike in the middle of column 50.
+    const xs = f(Array.from({ length: 1000 }, (_, i) => i));
+    const ys = f(Array.from({ length: 1000 }, (_, i) => (i === 505 ? 100 : 50)));
+    const path = linePath(plot([0, 1000], [0, 100]), { xs, ys, length: 1000 }, new RecordedPath());
+    expect(path.ops.length).toBeLessThanOrEqual(4 * 101);
+    expect(path.ops.some(([, x, y]) => x === 51 && y === 0)).toBe(true);
+    expect(path.ops[0]).toEqual(["M", 0, 50]);
+    expect(path.ops.filter(([op]) => op === "M")).toHaveLength(1);
   });
 
   it("draws the window and one point beyond each edge, and skips what a log scale cannot show", () => {
-    (globalThis as { Path2D?: unknown }).Path2D = RecordedPath;
-    try {
-      const xs = f([0, 10, 20, 30, 40, 50]);
-      const ys = f([1, 10, 0, 100, 10, Number.NaN]);
-      const path = linePath(plot([15, 35], [1, 100], true), { xs, ys, length: 6 }) as unknown as RecordedPath;
-      // Points 10..40 (one beyond each edge); the 0 at x=20 is left out on a log scale.
-      expect(path.ops.map(([, x]) => x)).toEqual([-25, 75, 125]);
-    } finally {
-      delete (globalThis as { Path2D?: unknown }).Path2D;
-    }
+    const xs = f([0, 10, 20, 30, 40, 50]);
+    const ys = f([1, 10, 0, 100, 10, Number.NaN]);
+    const path = linePath(plot([15, 35], [1, 100], true), { xs, ys, length: 6 }, new RecordedPath());
+    // Points 10..40 (one beyond each edge); the 0 at x=20 is left out on a log scale.
+    expect(path.ops.map(([, x]) => x)).toEqual([-25, 75, 125]);
   });
 
   it("gives each line's extent and its only point, a log scale seeing positive values only", () => {

@@ -12,11 +12,11 @@ import {
   onlyPoint,
   PathCache,
   plotSignature,
-  strokePaths,
   xToPixels,
   yToPixels,
 } from "../lib/lines";
 import { type Derived, extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../lib/series";
+import { strokePaths } from "../lib/strokes";
 import { setHoveredRun } from "../state/hover";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
@@ -564,7 +564,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const raw = si % SERIES_PER_RUN === 1;
     const width = !raw ? 1.75 : propsRef.current.smoothing > 0 ? 1 : 1.5;
     return linePathCache.get(line, plotSignature(u, width * uPlot.pxRatio), () =>
-      strokePaths(linePath(u, line), width, uPlot.pxRatio),
+      strokePaths(linePath(u, line, new Path2D()), width, uPlot.pxRatio),
     );
   }, []);
 

@@ -1,5 +1,5 @@
 import type uPlot from "uplot";
-import { lowerBound } from "./series";
+import { lowerBound } from "./series.js";
 
 /**
  * Chart lines built straight from each run's own arrays, and stroked as hairlines
@@ -33,11 +33,10 @@ export function hairlineOffsets(width: number): [number, number][] | null {
   ];
 }
 
-/** The same path at each offset, as one path to stroke once. */
-export function offsetCopies(path: Path2D, offsets: [number, number][]): Path2D {
-  const out = new Path2D();
-  for (const [dx, dy] of offsets) out.addPath(path, { a: 1, b: 0, c: 0, d: 1, e: dx, f: dy });
-  return out;
+/** What a line is drawn into: the browser's Path2D (this module is also type-checked for Node, in the tests). */
+export interface PathSink {
+  moveTo(x: number, y: number): void;
+  lineTo(x: number, y: number): void;
 }
 
 /** One line to draw: x and y arrays of which the first `length` points count. */
@@ -120,8 +119,7 @@ export class PathCache<T> {
  * edge), skipping points the y scale cannot show. Points falling in the same pixel column
  * become that column's first, lowest, highest and last value, as uPlot's own paths do.
  */
-export function linePath(u: uPlot, line: Line): Path2D {
-  const path = new Path2D();
+export function linePath<P extends PathSink>(u: uPlot, line: Line, path: P): P {
   const toX = xToPixels(u);
   const toY = yToPixels(u);
   const log = u.scales.y.distr === 3;
@@ -167,18 +165,4 @@ export function linePath(u: uPlot, line: Line): Path2D {
   }
   if (!Number.isNaN(col)) flush();
   return path;
-}
-
-/**
- * A series' paths for uPlot, stroked `width` CSS pixels wide: as hairline copies where that is
- * at most two device pixels.
- */
-export function strokePaths(path: Path2D, width: number, pxRatio: number): uPlot.Series.Paths {
-  const offsets = hairlineOffsets(width * pxRatio);
-  // uPlot strokes with the paths' own _width when they carry one (in CSS pixels, as series.width).
-  const stroke = offsets ? offsetCopies(path, offsets) : path;
-  return Object.assign(
-    { stroke, fill: null, clip: null, band: null, flags: 0 },
-    { _width: offsets ? 1 / pxRatio : width },
-  );
 }
