@@ -52,7 +52,7 @@ function mainThread(events) {
 
 /**
  * Sums self time by event name on the main thread, lists its top-level tasks, and splits the
- * busy time into frames (between consecutive animation frames fired on that thread): wall time
+ * busy time into frames (between the starts of consecutive main frames on that thread): wall time
  * the thread was in a task, and thread (CPU) time, which leaves out waiting for a core while
  * other processes share the machine.
  */
@@ -89,8 +89,8 @@ export function summarise(events) {
     return [...by.entries()].map(([name, us]) => [name, us / 1000]).sort((a, b) => b[1] - a[1]);
   };
   // Frame boundaries: the page's own requestAnimationFrame loop fires once per frame.
-  const frames = complete.filter((e) => e.name === "FireAnimationFrame").map((e) => e.ts);
-  const starts = [...new Set(frames)].sort((a, b) => a - b);
+  // Frame boundaries: each main frame (animation frame callbacks, style, layout, paint) begins here.
+  const starts = complete.filter((e) => e.name === "ProxyMain::BeginMainFrame").map((e) => e.ts);
   const perFrame = [];
   const cpuPerFrame = [];
   const windows = [];

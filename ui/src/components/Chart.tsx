@@ -221,6 +221,9 @@ function yExtent(drawn: Drawn[], window: [number, number], log: boolean): [numbe
   return lo <= hi ? [lo, hi] : null;
 }
 
+/** Highlight layers with nothing drawn on them. */
+const clearLayers = new WeakSet<HTMLCanvasElement>();
+
 /**
  * Draws the highlighted run's line, wider, on a canvas of its own over the plot:
  * the highlight follows the pointer, and redrawing every line of the chart for
@@ -233,10 +236,16 @@ function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;
+    clearLayers.add(canvas);
   }
+  const nothing = (!d || d.length === 0) && marks.length === 0;
+  // A layer already clear stays as it is: clearing it again still costs a rasterised frame per chart.
+  if (nothing && clearLayers.has(canvas)) return;
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
   ctx.clearRect(0, 0, width, height);
+  if (nothing) clearLayers.add(canvas);
+  else clearLayers.delete(canvas);
   for (const m of marks) {
     if (!Number.isFinite(m.y) || (u.scales.y.distr === 3 && m.y <= 0)) continue;
     ctx.beginPath();
