@@ -286,6 +286,28 @@ function emptyBaseColumns(runs: Run[]): Set<string> {
   return empty;
 }
 
+function stickyStyle(column: Column) {
+  return column.stickyLeft === undefined ? undefined : { left: column.stickyLeft };
+}
+
+/** A row's cells: ticking a run re-renders its checkbox, not every cell of every row. */
+const RowCells = memo(function RowCells({ run, columns, now }: { run: Run; columns: Column[]; now: number }) {
+  return (
+    <>
+      {columns.map((c) => (
+        <div
+          key={c.id}
+          className={`cell${c.numeric ? " num" : ""}${c.stickyLeft === undefined ? "" : " sticky"}${c.id === "name" ? " sticky-edge" : ""}`}
+          style={stickyStyle(c)}
+          data-col={c.id}
+        >
+          {c.cell(run, now)}
+        </div>
+      ))}
+    </>
+  );
+});
+
 /** The runs of the experiment: virtualised rows, sortable columns, filters and selection. */
 export const RunTable = memo(function RunTable({ runs, view, selected }: RunTableProps) {
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -363,7 +385,6 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
     if (view.sort === column.id) updateView({ order: view.order === "asc" ? "desc" : "asc" });
     else updateView({ sort: column.id, order: "asc" });
   };
-  const stickyStyle = (column: Column) => (column.stickyLeft === undefined ? undefined : { left: column.stickyLeft });
 
   return (
     <div className="run-table-wrap" data-testid="run-table">
@@ -514,16 +535,7 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
                         onChange={(e) => toggle(item.index, (e.nativeEvent as MouseEvent).shiftKey)}
                       />
                     </div>
-                    {columns.map((c) => (
-                      <div
-                        key={c.id}
-                        className={`cell${c.numeric ? " num" : ""}${c.stickyLeft === undefined ? "" : " sticky"}${c.id === "name" ? " sticky-edge" : ""}`}
-                        style={stickyStyle(c)}
-                        data-col={c.id}
-                      >
-                        {c.cell(run, now)}
-                      </div>
-                    ))}
+                    <RowCells run={run} columns={columns} now={now} />
                   </div>
                 );
               })}
