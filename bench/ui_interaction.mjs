@@ -1,9 +1,13 @@
 // Dashboard benchmark: every interaction on a busy charts view (24 runs × 6 charts) must keep
 // frames short: dragging the smoothing slider, hovering a chart, zooming (drag, refetch, reset)
 // and ticking a run in the table. Measured in the page: animation frame intervals, long tasks
-// (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf).
-// Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set)
+// (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf);
+// in a Chromium trace, the main thread's whole work per frame (bench/ui_trace.mjs).
+// Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set,
+// "after" by default; TRACE=1 prints where the longest frames went)
+
 import { fmt, launch, machine, median, quantile, seedRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
+import { startTrace } from "./ui_trace.mjs";
 
 const RUNS = 24;
 const KEYS = ["train/loss", "train/acc", "train/lr", "val/loss", "val/acc", "val/grad_norm"];
@@ -39,8 +43,10 @@ async function collect(page, work) {
     w.__frames.length = 0;
     w.__last = performance.now();
   });
+  const stopTrace = await startTrace(page);
   await work();
-  return page.evaluate(() => {
+  const trace = await stopTrace();
+  const inPage = await page.evaluate(() => {
     const w = window;
     const p = w.__stonksPerf;
     return {
@@ -50,6 +56,7 @@ async function collect(page, work) {
       render: [...p.render],
     };
   });
+  return { ...inPage, trace };
 }
 
 async function sweep(page, box, from, to, y, moves) {
@@ -149,8 +156,18 @@ for (let i = 0; i < REPS; i++) {
   reps.push(r);
   for (const [name, m] of Object.entries(r)) {
     console.error(
-      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms`,
+      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms (CPU p95 ${fmt(quantile(m.trace.cpuPerFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.cpuPerFrame))} ms), longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
     );
+    if (process.env.TRACE)
+      console.error(
+        `  self time by event: ${m.trace.byName
+          .slice(0, 14)
+          .map(([n, ms]) => `${n} ${fmt(ms)}`)
+          .join(", ")}`,
+      );
+    if (process.env.TRACE)
+      for (const w of m.trace.worst)
+        console.error(`  frame of ${fmt(w.busy)} ms: ${w.byName.map(([n, ms]) => `${n} ${fmt(ms)}`).join(", ")}`);
   }
 }
 await browser.close();
@@ -166,16 +183,16 @@ const LABELS = {
 const row = (name) => {
   const per = reps.map((r) => r[name]);
   const frames = per.map((m) => m.frames);
-  const work = per.map((m) => [...m.redraw, ...m.render]);
-  return `| ${LABELS[name]} | ${fmt(median(frames.map((f) => median(f))))} ms | ${fmt(median(frames.map((f) => quantile(f, 0.95))))} ms | ${fmt(median(frames.map((f) => Math.max(...f))))} ms | ${per.map((m) => m.longTasks.length).join(", ")} | ${fmt(Math.max(0, ...per.flatMap((m) => m.longTasks)))} ms | ${fmt(median(per.map((m) => Math.max(0, ...m.redraw))))} ms | ${fmt(median(per.map((m) => Math.max(0, ...m.render))))} ms | ${fmt(median(work.map((w) => quantile(w, 0.95))))} ms |`;
+  const med = (f) => fmt(median(per.map(f)));
+  return `| ${LABELS[name]} | ${fmt(median(frames.map((f) => median(f))))} ms | ${fmt(median(frames.map((f) => quantile(f, 0.95))))} ms | ${fmt(median(frames.map((f) => Math.max(...f))))} ms | ${per.map((m) => m.longTasks.length).join(", ")} | ${med((m) => quantile(m.trace.perFrame, 0.95))} / ${med((m) => Math.max(0, ...m.trace.perFrame))} ms | ${med((m) => quantile(m.trace.cpuPerFrame, 0.95))} / ${med((m) => Math.max(0, ...m.trace.cpuPerFrame))} ms | ${per.map((m) => m.trace.cpuPerFrame.filter((x) => x > 16).length).join(", ")} of ${per.map((m) => m.trace.cpuPerFrame.length).join(", ")} | ${med((m) => Math.max(0, ...m.redraw))} ms | ${med((m) => Math.max(0, ...m.render))} ms |`;
 };
 const label = process.env.LABEL ?? "after";
 const markdown = `### Interactions: 24 runs × 6 charts (bench/ui_interaction.mjs) — ${label}
 
-${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), and main-thread time of each chart redraw frame (every chart that changed, setData in one animation frame) and of each React render + commit of the page. Medians over ${REPS} repetitions of the per-repetition value; long tasks per repetition and their max over all.
+${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), script time of the chart redraw jobs run in one animation frame and of each React render + commit of the whole page. Measured in a Chromium trace (CDP \`Tracing\`, devtools.timeline, bench/ui_trace.mjs): the renderer main thread's work per frame (its tasks between two animation frames: script, style, layout, paint, and the canvas rasterisation that follows a redraw without a GPU), as wall time and as thread CPU time (which leaves out time the thread waited for a core while other work shared the machine). Medians over ${REPS} repetitions of the per-repetition value (p95 and max over the frames of the interaction); long tasks and frames over 16 ms of CPU per repetition.
 
-| interaction | frame interval median | p95 | max | long tasks | longest task | redraw frame max | React render max | p95 of redraw + render |
-|---|---|---|---|---|---|---|---|---|
+| interaction | frame interval median | p95 | max | long tasks | main-thread work per frame, p95 / max | thread CPU per frame, p95 / max | frames over 16 ms CPU | chart redraw script max | page render max |
+|---|---|---|---|---|---|---|---|---|---|
 ${Object.keys(LABELS).map(row).join("\n")}
 `;
 writeResults(`ui-interaction-${label}`, markdown);

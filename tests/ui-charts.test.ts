@@ -293,6 +293,30 @@ describe("dashboard charts", () => {
     expect(displayed).not.toBe(acc(3, step));
     await context.close();
   });
+
+  it("keeps each chart's plot when smoothing turns on or off and when runs are ticked (only the lines change)", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}`);
+    await drawn(page, "val/acc", 1);
+    const c = chart(page, "val/acc");
+    // A rebuilt plot (every chart's canvas made anew, a frame's work each) would leave this canvas detached.
+    const canvas = await c.locator(".u-wrap > canvas").elementHandle();
+    if (!canvas) throw new Error("no canvas");
+    const attached = () => canvas.evaluate((el) => el.isConnected);
+    await page.locator("[data-testid=smoothing]").fill("0.6");
+    await waitUntil(async () => (await c.getAttribute("data-series")) === "2", "raw and smoothed lines");
+    expect(await attached()).toBe(true);
+    await page.locator("[data-testid=smoothing]").fill("0");
+    await waitUntil(async () => (await c.getAttribute("data-series")) === "1", "the raw line only");
+    expect(await attached()).toBe(true);
+    await page.locator(`[data-testid=run-row][data-run-id="${curveIds[2]}"] [data-testid=run-select]`).click();
+    await drawn(page, "val/acc", 2);
+    expect(await attached()).toBe(true);
+    await page.locator(`[data-testid=run-row][data-run-id="${curveIds[2]}"] [data-testid=run-select]`).click();
+    await drawn(page, "val/acc", 1);
+    expect(await attached()).toBe(true);
+    await context.close();
+  });
 });
 
 describe("dashboard live updates", () => {

@@ -1,51 +1,12 @@
-/** The dashboard's chart math: aligning series for uPlot, smoothing, nearest-point search, log-scale masking, axis labels. */
+/** The dashboard's chart math: smoothing, nearest-point search, the lines' paths, axis labels. */
 import { describe, expect, it } from "vitest";
 import { formatLogValue, linearTickLabels, logTickLabels } from "../ui/src/lib/axes.js";
 import { defaultColor, deltaE2000, PALETTE, runColor } from "../ui/src/lib/colors.js";
-import {
-  alignSeries,
-  extendEma,
-  extendOffset,
-  isSorted,
-  lowerBound,
-  maskNonPositive,
-  nearestIndex,
-} from "../ui/src/lib/series.js";
+import { hairlineOffsets, lineExtent, linePath, onlyPoint, PathCache } from "../ui/src/lib/lines.js";
+import { extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../ui/src/lib/series.js";
 import { selectedRunIds, setSelected } from "../ui/src/state/selection.js";
 
 const f = (xs: number[]) => Float64Array.from(xs);
-
-describe("alignSeries", () => {
-  it("uses the arrays as they are when the runs share their steps, even at different progress", () => {
-    const a = f([0, 1, 2, 3]);
-    const b = f([0, 1, 2]);
-    const aligned = alignSeries([a, b], [[f([10, 11, 12, 13])], [f([20, 21, 22])]], [4, 3]);
-    expect([...aligned.x]).toEqual([0, 1, 2, 3]);
-    expect(aligned.x.buffer).toBe(a.buffer);
-    expect([...aligned.ys[1][0]]).toEqual([20, 21, 22]);
-    expect(aligned.ys[1][0][3]).toBeUndefined();
-  });
-
-  it("merges different steps into one sorted x with holes", () => {
-    const aligned = alignSeries(
-      [f([0, 2, 4]), f([1, 2, 5])],
-      [
-        [f([1, 2, 3]), f([9, 9, 9])],
-        [f([4, 5, 6]), f([8, 8, 8])],
-      ],
-      [3, 3],
-    );
-    expect([...aligned.x]).toEqual([0, 1, 2, 4, 5]);
-    expect(aligned.ys[0][0]).toEqual([1, undefined, 2, 3, undefined]);
-    expect(aligned.ys[0][1]).toEqual([9, undefined, 9, 9, undefined]);
-    expect(aligned.ys[1][0]).toEqual([undefined, 4, 5, undefined, 6]);
-  });
-
-  it("ignores capacity beyond each series' length", () => {
-    const aligned = alignSeries([f([0, 1, 99]), f([0, 5, 99])], [[f([1, 2, 0])], [f([3, 4, 0])]], [2, 2]);
-    expect([...aligned.x]).toEqual([0, 1, 5]);
-  });
-});
 
 describe("chart helpers", () => {
   it("smooths with a bias-corrected exponential moving average", () => {
@@ -85,11 +46,77 @@ describe("chart helpers", () => {
     expect(isSorted(xs, 4)).toBe(true);
     expect(isSorted(f([1, 0]), 2)).toBe(false);
   });
+});
 
-  it("leaves out values a log scale cannot show", () => {
-    expect(maskNonPositive([1, 0, -2, 3])).toEqual([1, undefined, undefined, 3]);
-    const positive = f([1, 2]);
-    expect(maskNonPositive(positive)).toBe(positive);
+/** Records what is drawn, as the browser's Path2D would take it. */
+class RecordedPath {
+  ops: [string, number, number][] = [];
+  moveTo(x: number, y: number) {
+    this.ops.push(["M", x, y]);
+  }
+  lineTo(x: number, y: number) {
+    this.ops.push(["L", x, y]);
+  }
+}
+
+/** What linePath reads of a uPlot instance: its scales and plot box (canvas pixels). */
+function plot(x: [number, number], y: [number, number], log = false) {
+  return {
+    scales: { x: { min: x[0], max: x[1] }, y: { min: y[0], max: y[1], distr: log ? 3 : 1 } },
+    bbox: { left: 0, top: 0, width: 100, height: 100 },
+  } as unknown as Parameters<typeof linePath>[0];
+}
+
+describe("chart lines", () => {
+  it("draws lines of up to two device pixels as offset hairlines, thinner and wider ones as they are", () => {
+    expect(hairlineOffsets(1)).toBeNull();
+    expect(hairlineOffsets(0.5)).toBeNull();
+    expect(hairlineOffsets(3.5)).toBeNull();
+    expect(hairlineOffsets(1.75)).toEqual([
+      [0, 0],
+      [0, 0.75],
+      [0.75, 0],
+    ]);
+  });
+
+  it("keeps every spike when many points share a pixel column: first, lowest, highest and last value", () => {
+    // 1,000 points over 100 columns; a spike in the middle of column 50.
+    const xs = f(Array.from({ length: 1000 }, (_, i) => i));
+    const ys = f(Array.from({ length: 1000 }, (_, i) => (i === 505 ? 100 : 50)));
+    const path = linePath(plot([0, 1000], [0, 100]), { xs, ys, length: 1000 }, new RecordedPath());
+    expect(path.ops.length).toBeLessThanOrEqual(4 * 101);
+    expect(path.ops.some(([, x, y]) => x === 51 && y === 0)).toBe(true);
+    expect(path.ops[0]).toEqual(["M", 0, 50]);
+    expect(path.ops.filter(([op]) => op === "M")).toHaveLength(1);
+  });
+
+  it("draws the window and one point beyond each edge, and skips what a log scale cannot show", () => {
+    const xs = f([0, 10, 20, 30, 40, 50]);
+    const ys = f([1, 10, 0, 100, 10, Number.NaN]);
+    const path = linePath(plot([15, 35], [1, 100], true), { xs, ys, length: 6 }, new RecordedPath());
+    // Points 10..40 (one beyond each edge); the 0 at x=20 is left out on a log scale.
+    expect(path.ops.map(([, x]) => x)).toEqual([-25, 75, 125]);
+  });
+
+  it("gives each line's extent and its only point, a log scale seeing positive values only", () => {
+    const line = { xs: f([0, 1, 2, 99]), ys: f([3, -1, Number.NaN, 42]), length: 3 };
+    expect(lineExtent(line, false)).toEqual([-1, 3]);
+    expect(lineExtent(line, true)).toEqual([3, 3]);
+    expect(lineExtent({ ...line, length: 0 }, false)).toBeNull();
+    expect(onlyPoint(line, true)).toBe(0);
+    expect(onlyPoint(line, false)).toBe(-1);
+  });
+
+  it("reuses a path while the line's arrays, length and the plot stay the same", () => {
+    const cache = new PathCache<number>();
+    const line = { xs: f([0, 1]), ys: f([1, 2]), length: 2 };
+    let built = 0;
+    const build = () => ++built;
+    expect(cache.get(line, "a", build)).toBe(1);
+    expect(cache.get({ ...line }, "a", build)).toBe(1);
+    expect(cache.get({ ...line, length: 1 }, "a", build)).toBe(2);
+    expect(cache.get({ ...line, length: 1 }, "b", build)).toBe(3);
+    expect(cache.get({ ...line, length: 1, xs: f([0, 1]) }, "b", build)).toBe(4);
   });
 });
 

@@ -176,6 +176,12 @@ export function App() {
     return { selected: set, selectedRuns: runs.filter((r) => set.has(r.id)) };
   }, [newest, chosen, hide, runs]);
 
+  const { q, status, tag, cols, sort, order, run: openRun } = view;
+  const tableView = useMemo(
+    () => ({ q, status, tag, cols, sort, order, newest, run: openRun }),
+    [q, status, tag, cols, sort, order, newest, openRun],
+  );
+
   const shownExperiments = useMemo(
     () =>
       experiments.map((e) =>
@@ -298,7 +304,7 @@ export function App() {
     content = (
       <>
         <section className="table-section">
-          <RunTable runs={runs} view={view} selected={selected} />
+          <RunTable runs={runs} view={tableView} selected={selected} />
         </section>
         <div className="tabs" role="tablist">
           {TABS.map((t) => (

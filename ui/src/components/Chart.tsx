@@ -6,16 +6,17 @@ import { runColor, withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
 import { cancelFrame, onNextFrame } from "../lib/frame";
 import {
-  alignSeries,
-  type Derived,
-  extendEma,
-  extendOffset,
-  isSorted,
-  lowerBound,
-  maskNonPositive,
-  nearestIndex,
-  type YValues,
-} from "../lib/series";
+  type Line,
+  lineExtent,
+  linePath,
+  onlyPoint,
+  PathCache,
+  plotSignature,
+  xToPixels,
+  yToPixels,
+} from "../lib/lines";
+import { type Derived, extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../lib/series";
+import { strokePaths } from "../lib/strokes";
 import { setHoveredRun } from "../state/hover";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
@@ -64,6 +65,46 @@ const REL_INCRS = [
   2 * 86400,
   7 * 86400,
 ];
+
+/** A run's point marked under the pointer. */
+interface Mark {
+  x: number;
+  y: number;
+  color: string;
+}
+
+/** A line of the plot and its run's color (for the dot a single point gets). */
+interface ColoredLine extends Line {
+  color: string;
+}
+
+/** A run's series in the plot: its values, and their smoothing (drawn only while smoothing is on). */
+const SERIES_PER_RUN = 2;
+
+/**
+ * Plot series for `runs` runs. They are not tied to runs: each draws the line the last redraw
+ * gave its index, in that line's color, so a new set of runs changes no series (uPlot's
+ * delSeries fails without cursor markers) and spare series draw nothing.
+ */
+function plotSeries(
+  runs: number,
+  lines: { current: (ColoredLine | null)[] },
+  props: { current: ChartProps },
+  paths: uPlot.Series.PathBuilder,
+): uPlot.Series[] {
+  const stroke = (_u: uPlot, si: number) => {
+    const line = lines.current[si];
+    if (!line) return "transparent";
+    // Under its smoothed line a run's own values are drawn faint.
+    return si % SERIES_PER_RUN === 1 && props.current.smoothing > 0 ? withAlpha(line.color, 0.25) : line.color;
+  };
+  return Array.from({ length: runs * SERIES_PER_RUN }, () => ({
+    stroke,
+    spanGaps: true,
+    points: { show: false },
+    paths,
+  }));
+}
 
 /** One run's series as drawn: its own x and y arrays before alignment (tooltips and envelopes read these). */
 interface Drawn {
@@ -180,34 +221,38 @@ function yExtent(drawn: Drawn[], window: [number, number], log: boolean): [numbe
   return lo <= hi ? [lo, hi] : null;
 }
 
-/** The index of a series' only finite value, or -1 when it has none or several. */
-function singlePoint(y: YValues): number {
-  let found = -1;
-  for (let i = 0; i < y.length; i++) {
-    const v = y[i];
-    if (v === null || v === undefined || !Number.isFinite(v)) continue;
-    if (found >= 0) return -1;
-    found = i;
-  }
-  return found;
-}
+/** Highlight layers with nothing drawn on them. */
+const clearLayers = new WeakSet<HTMLCanvasElement>();
 
 /**
  * Draws the highlighted run's line, wider, on a canvas of its own over the plot:
  * the highlight follows the pointer, and redrawing every line of the chart for
  * each move would cost more than a frame.
  */
-function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined): void {
+function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined, marks: Mark[]): void {
   const dpr = devicePixelRatio || 1;
   const width = Math.round(u.over.clientWidth * dpr);
   const height = Math.round(u.over.clientHeight * dpr);
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;
+    clearLayers.add(canvas);
   }
+  const nothing = (!d || d.length === 0) && marks.length === 0;
+  // A layer already clear stays as it is: clearing it again still costs a rasterised frame per chart.
+  if (nothing && clearLayers.has(canvas)) return;
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
   ctx.clearRect(0, 0, width, height);
+  if (nothing) clearLayers.add(canvas);
+  else clearLayers.delete(canvas);
+  for (const m of marks) {
+    if (!Number.isFinite(m.y) || (u.scales.y.distr === 3 && m.y <= 0)) continue;
+    ctx.beginPath();
+    ctx.arc(u.valToPos(m.x, "x") * dpr, u.valToPos(m.y, "y") * dpr, 3 * dpr, 0, 2 * Math.PI);
+    ctx.fillStyle = m.color;
+    ctx.fill();
+  }
   if (!d || d.length === 0) return;
   const ys = d.smooth ?? d.values;
   const log = u.scales.y.distr === 3;
@@ -228,6 +273,61 @@ function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined
   ctx.stroke();
 }
 
+/** Each run's min/max envelope as drawn, kept while its points and the plot's scales stay the same. */
+const envelopeCache = new PathCache<Path2D | null>();
+/** Each series' stroke, kept the same way (a smoothing change redraws only the smoothed lines' paths). */
+const linePathCache = new PathCache<uPlot.Series.Paths>();
+
+/**
+ * The shaded band between each pixel column's lowest and highest value: one pixel-wide hairline per
+ * column rather than a filled outline, the same shading at a fraction of the cost without a GPU.
+ */
+function envelopePath(u: uPlot, d: Drawn): Path2D | null {
+  const { left, width } = u.bbox;
+  const xMin = u.scales.x.min ?? Number.NEGATIVE_INFINITY;
+  const xMax = u.scales.x.max ?? Number.POSITIVE_INFINITY;
+  const log = u.scales.y.distr === 3;
+  const toX = xToPixels(u);
+  const toY = yToPixels(u);
+  const columns = Math.ceil(width) + 1;
+  const lowY = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
+  const highY = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
+  let first = columns;
+  let last = -1;
+  for (let i = 0; i < d.length; i++) {
+    const xv = d.xs[i];
+    if (xv < xMin || xv > xMax) continue;
+    const v = d.values[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    const c = Math.round(toX(xv) - left);
+    if (c < 0 || c >= columns) continue;
+    const py = toY(v);
+    if (py > lowY[c]) lowY[c] = py;
+    if (py < highY[c]) highY[c] = py;
+    if (c < first) first = c;
+    if (c > last) last = c;
+  }
+  if (last < first) return null;
+  const path = new Path2D();
+  let prev = -1;
+  for (let c = first; c <= last; c++) {
+    if (!Number.isFinite(highY[c])) continue;
+    // Columns between two with points are shaded as the outline joining them would be.
+    const from = prev < 0 ? c : prev;
+    for (let g = prev < 0 ? c : prev + 1; g <= c; g++) {
+      const t = g === from ? 1 : (g - from) / (c - from);
+      const hi = highY[from] + (highY[c] - highY[from]) * t;
+      const lo = lowY[from] + (lowY[c] - lowY[from]) * t;
+      if (lo - hi < 0.5) continue;
+      const x = Math.round(left + g) + 0.5;
+      path.moveTo(x, hi);
+      path.lineTo(x, lo);
+    }
+    prev = c;
+  }
+  return path;
+}
+
 function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
   return {
     hooks: {
@@ -236,48 +336,19 @@ function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
         if (list.length === 0) return;
         const { ctx } = u;
         const { left, top, width, height } = u.bbox;
-        const xMin = u.scales.x.min ?? Number.NEGATIVE_INFINITY;
-        const xMax = u.scales.x.max ?? Number.POSITIVE_INFINITY;
-        const columns = Math.ceil(width) + 1;
-        const lowY = new Float64Array(columns);
-        const highY = new Float64Array(columns);
+        const signature = plotSignature(u, 0);
         ctx.save();
         ctx.beginPath();
         ctx.rect(left, top, width, height);
         ctx.clip();
+        ctx.lineWidth = 1;
         for (const d of list) {
-          lowY.fill(Number.NEGATIVE_INFINITY);
-          highY.fill(Number.POSITIVE_INFINITY);
-          let first = columns;
-          let last = -1;
-          for (let i = 0; i < d.length; i++) {
-            const xv = d.xs[i];
-            if (xv < xMin || xv > xMax) continue;
-            const v = d.values[i];
-            if (!Number.isFinite(v) || (u.scales.y.distr === 3 && v <= 0)) continue;
-            const c = Math.round(u.valToPos(xv, "x", true) - left);
-            if (c < 0 || c >= columns) continue;
-            const py = u.valToPos(v, "y", true);
-            if (py > lowY[c]) lowY[c] = py;
-            if (py < highY[c]) highY[c] = py;
-            if (c < first) first = c;
-            if (c > last) last = c;
-          }
-          if (last < first) continue;
-          ctx.beginPath();
-          let started = false;
-          for (let c = first; c <= last; c++) {
-            if (!Number.isFinite(highY[c])) continue;
-            if (!started) ctx.moveTo(left + c, highY[c]);
-            else ctx.lineTo(left + c, highY[c]);
-            started = true;
-          }
-          for (let c = last; c >= first; c--) {
-            if (Number.isFinite(lowY[c])) ctx.lineTo(left + c, lowY[c]);
-          }
-          ctx.closePath();
-          ctx.fillStyle = withAlpha(d.color, 0.16);
-          ctx.fill();
+          const path = envelopeCache.get({ xs: d.xs, ys: d.values, length: d.length }, signature, () =>
+            envelopePath(u, d),
+          );
+          if (!path) continue;
+          ctx.strokeStyle = withAlpha(d.color, 0.16);
+          ctx.stroke(path);
         }
         ctx.restore();
       },
@@ -336,8 +407,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
   /** The run whose line is nearest the pointer while this chart is hovered; drawn on top, wider. */
   const highlightRef = useRef<string | null>(null);
   const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
-  /** Series (uPlot index) with a single point to draw: a line needs two, so these get a dot. */
-  const singlesRef = useRef(new Map<number, number[]>());
+  /** What each uPlot series draws (by series index; none for x and for runs without data yet). */
+  const linesRef = useRef<(ColoredLine | null)[]>([]);
+  /** The listed runs' points under the pointer, marked on the highlight layer. */
+  const marksRef = useRef<Mark[]>([]);
+  /** Series (uPlot index) with a single point to draw, and that point's index: a line needs two, so these get a dot. */
+  const singlesRef = useRef(new Map<number, number>());
   /** The tick labels last drawn per axis (x, y), for people inspecting the page and the browser tests. */
   const labelsRef = useRef<string[][]>([[], []]);
   /** The y extent of the lines inside a zoomed window, where they cross its edges included. */
@@ -355,7 +430,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const targetRef = useRef(target);
   targetRef.current = target;
   const hasWidth = width > 0;
-  const smoothOn = smoothing > 0;
   const zoomSignature = zoom ? `${xAxis}:${zoom[0]}:${zoom[1]}:${runKey}` : "";
 
   /** The step range to fetch at full detail, or null when not zoomed (or not yet known). */
@@ -441,38 +515,41 @@ export const Chart = memo(function Chart(props: ChartProps) {
       statusRef.current = next;
       setStatus(next);
     } else statusRef.current = next;
-    const perRun = p.smoothing > 0 ? 2 : 1;
-    // Until the plot is rebuilt for a new set of runs, its series do not match: the rebuild redraws.
-    if (!u || u.series.length - 1 !== p.runs.length * perRun) return;
+    // Until the plot's series follow a new set of runs they do not match: the change redraws.
+    if (!u || u.series.length - 1 < p.runs.length * SERIES_PER_RUN) return;
+    // uPlot gets each line's extent only (its scales read that); the lines are drawn from their own arrays.
     const byRun = new Map(drawn.map((d) => [d.run.id, d]));
-    const groups: Float64Array[][] = [];
-    const xsList: Float64Array[] = [];
-    const lengths: number[] = [];
-    const order: (Drawn | undefined)[] = p.runs.map((r) => byRun.get(r.id));
-    for (const d of order) {
-      if (!d) continue;
-      xsList.push(d.xs);
-      lengths.push(d.length);
-      groups.push(d.smooth ? [d.values, d.smooth] : [d.values]);
-    }
-    const aligned = alignSeries(xsList, groups, lengths);
-    const data: YValues[] = [aligned.x];
-    let k = 0;
-    for (const d of order) {
-      for (let c = 0; c < perRun; c++) {
-        if (!d) data.push([]);
-        else {
-          const y = aligned.ys[k][c];
-          data.push(p.logY ? maskNonPositive(y) : y);
+    const lines: (ColoredLine | null)[] = [null];
+    const data: (number | null)[][] = [[]];
+    let xLo = Number.POSITIVE_INFINITY;
+    let xHi = Number.NEGATIVE_INFINITY;
+    for (const run of p.runs) {
+      const d = byRun.get(run.id);
+      for (let c = 0; c < SERIES_PER_RUN; c++) {
+        const ys = c === 0 ? d?.values : d?.smooth;
+        const line = d && ys ? { xs: d.xs, ys, length: d.length, color: d.color } : null;
+        const extent = line ? lineExtent(line, p.logY) : null;
+        lines.push(extent ? line : null);
+        data.push(extent ?? [null, null]);
+        if (d && extent) {
+          xLo = Math.min(xLo, d.xs[0]);
+          xHi = Math.max(xHi, d.xs[d.length - 1]);
         }
       }
-      if (d) k++;
     }
-    const singles = new Map<number, number[]>();
-    for (let si = 1; si < data.length; si++) {
-      const only = singlePoint(data[si]);
-      if (only >= 0) singles.set(si, [only]);
+    for (let si = lines.length; si < u.series.length; si++) {
+      lines.push(null);
+      data.push([null, null]);
     }
+    data[0] = xLo <= xHi ? [xLo, xHi] : [];
+    if (data[0].length === 0) data.length = 1;
+    const singles = new Map<number, number>();
+    for (let si = 1; si < lines.length; si++) {
+      const line = lines[si];
+      const only = line ? onlyPoint(line, p.logY) : -1;
+      if (only >= 0) singles.set(si, only);
+    }
+    linesRef.current = lines;
     singlesRef.current = singles;
     // Drawn now rather than in uPlot's own microtask, so the frame that asked for it pays for it (and measures it).
     u.batch(() => u.setData(data as uPlot.AlignedData));
@@ -480,7 +557,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const box = boxRef.current;
     if (box) {
       box.dataset.runs = String(drawn.length);
-      box.dataset.series = String(u.series.length - 1);
+      box.dataset.series = String(p.runs.length * (p.smoothing > 0 ? 2 : 1));
       box.dataset.points = String(points);
       box.dataset.downsampled = String(downsampled);
       box.dataset.envelopes = String(drawn.filter((d) => d.downsampled && d.length > 0).length);
@@ -488,6 +565,17 @@ export const Chart = memo(function Chart(props: ChartProps) {
   }, [stepRange]);
 
   const scheduleRedraw = useCallback(() => onNextFrame(redraw), [redraw]);
+
+  /** Each series' line, from its run's own arrays (uPlot's data holds extents only). */
+  const linePaths = useCallback<uPlot.Series.PathBuilder>((u, si) => {
+    const line = linesRef.current[si];
+    if (!line) return null;
+    const raw = si % SERIES_PER_RUN === 1;
+    const width = !raw ? 1.75 : propsRef.current.smoothing > 0 ? 1 : 1.5;
+    return linePathCache.get(line, plotSignature(u, width * uPlot.pxRatio), () =>
+      strokePaths(linePath(u, line, new Path2D()), width, uPlot.pxRatio),
+    );
+  }, []);
 
   // Charts far below the fold are built (and fetched) when they scroll near.
   useEffect(() => {
@@ -527,45 +615,19 @@ export const Chart = memo(function Chart(props: ChartProps) {
 
   useEffect(() => seriesStore.subscribe(metricKey, scheduleRedraw), [metricKey, scheduleRedraw]);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runKey and zoomSignature stand for runs and zoom
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runKey, colorKey and zoomSignature stand for runs and zoom
   useEffect(() => {
     if (!visible || !hasWidth) return;
     seriesStore.request(metricKey, runIds, target, null, xAxis !== "step");
     scheduleRedraw();
-  }, [visible, metricKey, runKey, target, zoomSignature, hasWidth, xAxis, scheduleRedraw]);
+  }, [visible, metricKey, runKey, colorKey, target, zoomSignature, hasWidth, xAxis, scheduleRedraw]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the plot is rebuilt when what its options depend on changes
   useEffect(() => {
     const box = plotRef.current;
     if (!visible || !box || !hasWidth) return;
     const colors = chartColors();
-    const singlePoints = (color: string): uPlot.Series.Points => ({
-      show: (_u, si) => singlesRef.current.has(si),
-      filter: (_u, si) => singlesRef.current.get(si) ?? null,
-      size: 7,
-      width: 1,
-      stroke: color,
-      fill: color,
-    });
-    const series: uPlot.Series[] = [{}];
-    for (const run of runs) {
-      const color = runColor(run);
-      series.push({
-        label: runLabel(run),
-        stroke: smoothOn ? withAlpha(color, 0.25) : color,
-        width: smoothOn ? 1 : 1.5,
-        spanGaps: true,
-        points: singlePoints(color),
-      });
-      if (smoothOn)
-        series.push({
-          label: `${runLabel(run)} (smoothed)`,
-          stroke: color,
-          width: 1.75,
-          spanGaps: true,
-          points: singlePoints(color),
-        });
-    }
+    const series: uPlot.Series[] = [{}, ...plotSeries(runs.length, linesRef, propsRef, linePaths)];
     const labelled =
       (axis: number, format: (splits: (number | null)[]) => string[]) => (_u: uPlot, splits: (number | null)[]) => {
         const labels = format(splits);
@@ -586,7 +648,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
       cursor: {
         sync: { key: SYNC_KEY, setSeries: false },
         drag: { x: true, y: false, setScale: false },
-        points: { show: runs.length <= 24, size: 6 },
+        // The hovered chart marks each listed run's point itself (uPlot's markers read its data: extents only).
+        points: { show: false },
         focus: { prox: -1 },
       },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
@@ -651,6 +714,24 @@ export const Chart = memo(function Chart(props: ChartProps) {
           },
         ],
         setCursor: [(u) => renderTooltip(u)],
+        // A single point makes no line: it gets a dot.
+        drawSeries: [
+          (u, si) => {
+            const only = singlesRef.current.get(si);
+            const line = linesRef.current[si];
+            if (only === undefined || !line) return;
+            const x = u.valToPos(line.xs[only], "x", true);
+            const y = u.valToPos(line.ys[only], "y", true);
+            const { left, top, width, height } = u.bbox;
+            if (x < left || x > left + width || y < top || y > top + height) return;
+            u.ctx.save();
+            u.ctx.beginPath();
+            u.ctx.arc(x, y, 3.5 * uPlot.pxRatio, 0, 2 * Math.PI);
+            u.ctx.fillStyle = line.color;
+            u.ctx.fill();
+            u.ctx.restore();
+          },
+        ],
         // Scales settle when uPlot commits (after setData returns): report them once drawn.
         draw: [
           (u) => {
@@ -680,7 +761,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
       });
       u.over.addEventListener("mouseleave", () => {
         hoveredRef.current = false;
-        if (u) highlight(u, null);
+        if (u) {
+          clearMarks(u);
+          highlight(u, null);
+        }
         if (tipRef.current) tipRef.current.style.display = "none";
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
@@ -697,7 +781,24 @@ export const Chart = memo(function Chart(props: ChartProps) {
       u?.destroy();
       uRef.current = null;
     };
-  }, [visible, hasWidth, runKey, colorKey, xAxis, smoothOn, logY, theme, HEIGHT, yRangeKey]);
+  }, [visible, hasWidth, xAxis, logY, theme, HEIGHT, yRangeKey]);
+
+  // More runs than the plot has series for get series added; rebuilding every chart would cost frames.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runKey stands for the runs
+  useEffect(() => {
+    const grow = () => {
+      const u = uRef.current;
+      const have = u ? (u.series.length - 1) / SERIES_PER_RUN : 0;
+      const want = propsRef.current.runs.length;
+      if (!u || have >= want) return;
+      u.batch(() => {
+        for (const s of plotSeries(want - have, linesRef, propsRef, linePaths)) u.addSeries(s);
+        redraw();
+      });
+    };
+    onNextFrame(grow);
+    return () => cancelFrame(grow);
+  }, [runKey]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new height rebuilds the plot; only width changes resize it
   useEffect(() => {
@@ -723,10 +824,17 @@ export const Chart = memo(function Chart(props: ChartProps) {
     repaintHighlight(u);
   }
 
+  function clearMarks(u: uPlot): void {
+    if (marksRef.current.length === 0) return;
+    marksRef.current = [];
+    repaintHighlight(u);
+  }
+
   function repaintHighlight(u: uPlot): void {
     const canvas = highlightCanvasRef.current;
     const id = highlightRef.current;
-    if (canvas) drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined);
+    if (canvas)
+      drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, marksRef.current);
   }
 
   function renderTooltip(u: uPlot): void {
@@ -737,7 +845,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
     // The other charts follow the crosshair only: one tooltip, where the pointer is.
     if (left < 0 || drawn.length === 0 || !hoveredRef.current) {
       tip.style.display = "none";
-      if (hoveredRef.current) highlight(u, null);
+      if (hoveredRef.current) {
+        clearMarks(u);
+        highlight(u, null);
+      }
       return;
     }
     const p = propsRef.current;
@@ -753,6 +864,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     }
     if (rows.length === 0) {
       tip.style.display = "none";
+      clearMarks(u);
       highlight(u, null);
       return;
     }
@@ -770,7 +882,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
         nearest = row;
       }
     }
-    highlight(u, nearest.d.run.id);
+    marksRef.current = rows.map((row) => ({ x: row.x, y: row.value, color: row.d.color }));
+    if (highlightRef.current === nearest.d.run.id) repaintHighlight(u);
+    else highlight(u, nearest.d.run.id);
     // The highlighted run is always listed, even past the row limit.
     const listed = rows.slice(0, TOOLTIP_ROWS);
     if (!listed.includes(nearest)) listed[listed.length - 1] = nearest;

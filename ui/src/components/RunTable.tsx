@@ -255,7 +255,10 @@ function compare(a: SortValue, b: SortValue): number {
   return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
-function filterRuns(runs: Run[], view: ViewState): Run[] {
+/** What of the view the table reads: a change elsewhere (smoothing, zoom, charts) leaves it alone. */
+export type TableView = Pick<ViewState, "q" | "status" | "tag" | "cols" | "sort" | "order" | "newest" | "run">;
+
+function filterRuns(runs: Run[], view: TableView): Run[] {
   const q = view.q.trim().toLowerCase();
   return runs.filter((r) => {
     if (view.status && displayStatus(r) !== view.status) return false;
@@ -271,7 +274,7 @@ function filterRuns(runs: Run[], view: ViewState): Run[] {
 interface RunTableProps {
   /** Newest first. */
   runs: Run[];
-  view: ViewState;
+  view: TableView;
   selected: Set<string>;
 }
 
@@ -282,6 +285,28 @@ function emptyBaseColumns(runs: Run[]): Set<string> {
   if (runs.every((r) => r.group === null)) empty.add("group");
   return empty;
 }
+
+function stickyStyle(column: Column) {
+  return column.stickyLeft === undefined ? undefined : { left: column.stickyLeft };
+}
+
+/** A row's cells: ticking a run re-renders its checkbox, not every cell of every row. */
+const RowCells = memo(function RowCells({ run, columns, now }: { run: Run; columns: Column[]; now: number }) {
+  return (
+    <>
+      {columns.map((c) => (
+        <div
+          key={c.id}
+          className={`cell${c.numeric ? " num" : ""}${c.stickyLeft === undefined ? "" : " sticky"}${c.id === "name" ? " sticky-edge" : ""}`}
+          style={stickyStyle(c)}
+          data-col={c.id}
+        >
+          {c.cell(run, now)}
+        </div>
+      ))}
+    </>
+  );
+});
 
 /** The runs of the experiment: virtualised rows, sortable columns, filters and selection. */
 export const RunTable = memo(function RunTable({ runs, view, selected }: RunTableProps) {
@@ -360,7 +385,6 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
     if (view.sort === column.id) updateView({ order: view.order === "asc" ? "desc" : "asc" });
     else updateView({ sort: column.id, order: "asc" });
   };
-  const stickyStyle = (column: Column) => (column.stickyLeft === undefined ? undefined : { left: column.stickyLeft });
 
   return (
     <div className="run-table-wrap" data-testid="run-table">
@@ -511,16 +535,7 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
                         onChange={(e) => toggle(item.index, (e.nativeEvent as MouseEvent).shiftKey)}
                       />
                     </div>
-                    {columns.map((c) => (
-                      <div
-                        key={c.id}
-                        className={`cell${c.numeric ? " num" : ""}${c.stickyLeft === undefined ? "" : " sticky"}${c.id === "name" ? " sticky-edge" : ""}`}
-                        style={stickyStyle(c)}
-                        data-col={c.id}
-                      >
-                        {c.cell(run, now)}
-                      </div>
-                    ))}
+                    <RowCells run={run} columns={columns} now={now} />
                   </div>
                 );
               })}

@@ -1,0 +1,132 @@
+// Main-thread work per frame from a real Chromium trace (CDP Tracing, devtools.timeline):
+// script timers inside the page cannot see the canvas rasterisation and paint that follow
+// a redraw, the trace can. Used by bench/ui_interaction.mjs.
+
+const CATEGORIES = [
+  "devtools.timeline",
+  "disabled-by-default-devtools.timeline",
+  "disabled-by-default-devtools.timeline.frame",
+  "toplevel",
+  "blink",
+  "cc",
+].join(",");
+
+/** Starts tracing the page; the returned function stops it and gives the main thread's summary. */
+export async function startTrace(page) {
+  const cdp = await page.context().newCDPSession(page);
+  const events = [];
+  cdp.on("Tracing.dataCollected", (e) => events.push(...e.value));
+  await cdp.send("Tracing.start", { categories: CATEGORIES, transferMode: "ReportEvents" });
+  return async () => {
+    const done = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+    await cdp.send("Tracing.end");
+    await done;
+    await cdp.detach();
+    return summarise(events);
+  };
+}
+
+/** Which script a FunctionCall or timer ran (for the breakdown of the longest frames). */
+function detailOf(e) {
+  const d = e.args?.data;
+  if (!d || !["FunctionCall", "TimerFire", "FireAnimationFrame", "EventDispatch"].includes(e.name)) return undefined;
+  const where = d.functionName ? `${d.functionName}@${d.lineNumber ?? ""}` : (d.type ?? "");
+  return `${e.name}(${where})`;
+}
+
+/** The renderer main thread that did the most work (the page's, not an extension's or a worker's). */
+function mainThread(events) {
+  const names = new Map();
+  for (const e of events) {
+    if (e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain")
+      names.set(`${e.pid}:${e.tid}`, 0);
+  }
+  for (const e of events) {
+    const id = `${e.pid}:${e.tid}`;
+    if (e.ph === "X" && names.has(id)) names.set(id, names.get(id) + (e.dur ?? 0));
+  }
+  let best = null;
+  for (const [id, total] of names) if (!best || total > best[1]) best = [id, total];
+  return best?.[0];
+}
+
+/**
+ * Sums self time by event name on the main thread, lists its top-level tasks, and splits the
+ * busy time into frames (between the starts of consecutive main frames on that thread): wall time
+ * the thread was in a task, and thread (CPU) time, which leaves out waiting for a core while
+ * other processes share the machine.
+ */
+export function summarise(events) {
+  const thread = mainThread(events);
+  const mine = events
+    .filter((e) => `${e.pid}:${e.tid}` === thread && (e.ph === "X" || e.ph === "B" || e.ph === "E"))
+    .sort((a, b) => a.ts - b.ts || (a.ph === "E" ? -1 : 1));
+  // B/E pairs become complete events; nesting gives self times.
+  const complete = [];
+  const open = [];
+  for (const e of mine) {
+    if (e.ph === "X") complete.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0, tdur: e.tdur, detail: detailOf(e) });
+    else if (e.ph === "B") open.push(e);
+    else {
+      const b = open.pop();
+      if (b) complete.push({ name: b.name, ts: b.ts, dur: e.ts - b.ts });
+    }
+  }
+  complete.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  const stack = [];
+  const tasks = [];
+  for (const e of complete) {
+    while (stack.length && stack[stack.length - 1].ts + stack[stack.length - 1].dur <= e.ts) stack.pop();
+    const parent = stack[stack.length - 1];
+    e.self = e.dur;
+    if (parent) parent.self -= Math.min(e.dur, parent.ts + parent.dur - e.ts);
+    else if (e.name === "ThreadControllerImpl::RunTask" || e.name === "RunTask") tasks.push(e);
+    stack.push(e);
+  }
+  const selfByName = (list) => {
+    const by = new Map();
+    for (const e of list) by.set(e.name, (by.get(e.name) ?? 0) + e.self);
+    return [...by.entries()].map(([name, us]) => [name, us / 1000]).sort((a, b) => b[1] - a[1]);
+  };
+  // Frame boundaries: the page's own requestAnimationFrame loop fires once per frame.
+  // Frame boundaries: each main frame (animation frame callbacks, style, layout, paint) begins here.
+  const starts = complete.filter((e) => e.name === "ProxyMain::BeginMainFrame").map((e) => e.ts);
+  const perFrame = [];
+  const cpuPerFrame = [];
+  const windows = [];
+  let t = 0;
+  for (let f = 0; f + 1 < starts.length; f++) {
+    const [lo, hi] = [starts[f], starts[f + 1]];
+    let busy = 0;
+    let cpu = 0;
+    while (t < tasks.length && tasks[t].ts + tasks[t].dur <= lo) t++;
+    for (let i = t; i < tasks.length && tasks[i].ts < hi; i++) {
+      const task = tasks[i];
+      const overlap = Math.min(hi, task.ts + task.dur) - Math.max(lo, task.ts);
+      busy += overlap;
+      // Thread time: the task's CPU time, without the time the thread waited for a core.
+      cpu += task.dur > 0 ? ((task.tdur ?? task.dur) * overlap) / task.dur : 0;
+    }
+    perFrame.push(busy / 1000);
+    cpuPerFrame.push(cpu / 1000);
+    windows.push([lo, hi, busy / 1000]);
+  }
+  // What the longest frames spent their time on.
+  const worst = windows
+    .sort((a, b) => b[2] - a[2])
+    .slice(0, 3)
+    .map(([lo, hi, busy]) => ({
+      busy,
+      byName: selfByName(
+        complete.filter((e) => e.ts >= lo && e.ts < hi).map((e) => ({ ...e, name: e.detail ?? e.name })),
+      ).slice(0, 8),
+    }));
+  return {
+    byName: selfByName(complete),
+    tasks: tasks.map((e) => e.dur / 1000),
+    cpuTasks: tasks.map((e) => (e.tdur ?? e.dur) / 1000),
+    perFrame,
+    cpuPerFrame,
+    worst,
+  };
+}
