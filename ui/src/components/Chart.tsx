@@ -278,6 +278,57 @@ const envelopeCache = new PathCache<Path2D | null>();
 /** Each series' stroke, kept the same way (a smoothing change redraws only the smoothed lines' paths). */
 const linePathCache = new PathCache<uPlot.Series.Paths>();
 
+function smoothedOrRawPaths(u: uPlot, line: ColoredLine, width: number): uPlot.Series.Paths {
+  return linePathCache.get(line, plotSignature(u, width * uPlot.pxRatio), () =>
+    strokePaths(linePath(u, line, new Path2D()), width, uPlot.pxRatio),
+  );
+}
+
+/**
+ * Draws the smoothed lines on a canvas of their own over the plot: dragging the smoothing
+ * slider then repaints this layer only, while the faint raw lines, envelopes and axes under it
+ * stay as they were (redrawing them each move cost more than a frame without a GPU).
+ */
+function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (ColoredLine | null)[]): void {
+  const width = Math.round(u.over.clientWidth * uPlot.pxRatio);
+  const height = Math.round(u.over.clientHeight * uPlot.pxRatio);
+  const smoothed: ColoredLine[] = [];
+  for (let si = SERIES_PER_RUN; si < lines.length; si += SERIES_PER_RUN) {
+    const line = lines[si];
+    if (line && u.series[si]?.show !== false) smoothed.push(line);
+  }
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+    clearLayers.add(canvas);
+  }
+  if (smoothed.length === 0 && clearLayers.has(canvas)) return;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  ctx.clearRect(0, 0, width, height);
+  if (smoothed.length === 0) {
+    clearLayers.add(canvas);
+    return;
+  }
+  clearLayers.delete(canvas);
+  ctx.save();
+  // uPlot's paths are in the whole canvas's pixels; this layer covers the plot area only.
+  ctx.translate(-u.bbox.left, -u.bbox.top);
+  ctx.beginPath();
+  ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+  ctx.clip();
+  for (const line of smoothed) {
+    const paths = smoothedOrRawPaths(u, line, 1.75);
+    const stroke = paths.stroke;
+    if (!(stroke instanceof Path2D)) continue;
+    ctx.strokeStyle = line.color;
+    ctx.lineWidth = ((paths as { _width?: number })._width ?? 1.75) * uPlot.pxRatio;
+    ctx.lineJoin = "round";
+    ctx.stroke(stroke);
+  }
+  ctx.restore();
+}
+
 /**
  * The shaded band between each pixel column's lowest and highest value: one pixel-wide hairline per
  * column rather than a filled outline, the same shading at a fraction of the cost without a GPU.
@@ -407,6 +458,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
   /** The run whose line is nearest the pointer while this chart is hovered; drawn on top, wider. */
   const highlightRef = useRef<string | null>(null);
   const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
+  const smoothCanvasRef = useRef<HTMLCanvasElement | null>(null);
+  /** The smoothing and scale options the plot was last drawn with, to tell a smoothing-only change. */
+  const drawnSmoothingRef = useRef(smoothing);
   /** What each uPlot series draws (by series index; none for x and for runs without data yet). */
   const linesRef = useRef<(ColoredLine | null)[]>([]);
   /** The listed runs' points under the pointer, marked on the highlight layer. */
@@ -569,13 +623,39 @@ export const Chart = memo(function Chart(props: ChartProps) {
   /** Each series' line, from its run's own arrays (uPlot's data holds extents only). */
   const linePaths = useCallback<uPlot.Series.PathBuilder>((u, si) => {
     const line = linesRef.current[si];
-    if (!line) return null;
-    const raw = si % SERIES_PER_RUN === 1;
-    const width = !raw ? 1.75 : propsRef.current.smoothing > 0 ? 1 : 1.5;
-    return linePathCache.get(line, plotSignature(u, width * uPlot.pxRatio), () =>
-      strokePaths(linePath(u, line, new Path2D()), width, uPlot.pxRatio),
-    );
+    // Smoothed lines are drawn on their own layer (drawSmoothLayer says why).
+    if (!line || si % SERIES_PER_RUN === 0) return null;
+    return smoothedOrRawPaths(u, line, propsRef.current.smoothing > 0 ? 1 : 1.5);
   }, []);
+
+  const repaintSmoothLayer = useCallback((u: uPlot) => {
+    const canvas = smoothCanvasRef.current;
+    if (canvas) drawSmoothLayer(u, canvas, linesRef.current);
+  }, []);
+
+  /**
+   * A smoothing change that leaves the plot's scales as they are (unzoomed, linear, no percentile
+   * range: every smoothed value lies between the run's own lowest and highest) recomputes the
+   * smoothed lines and repaints their layer only.
+   */
+  // biome-ignore lint/correctness/useExhaustiveDependencies: repaintHighlight reads refs only
+  const redrawSmoothed = useCallback(() => {
+    const u = uRef.current;
+    const p = propsRef.current;
+    const lines = linesRef.current;
+    if (!u) return;
+    const byRun = new Map(drawnRef.current.map((d) => [d.run.id, d]));
+    p.runs.forEach((run, i) => {
+      const d = byRun.get(run.id);
+      const si = 1 + i * SERIES_PER_RUN + 1;
+      if (!d || si >= lines.length) return;
+      d.smooth = extendEma(undefined, d.values, d.length, p.smoothing).out;
+      const line = { xs: d.xs, ys: d.smooth, length: d.length, color: d.color };
+      lines[si] = lineExtent(line, false) ? line : null;
+    });
+    repaintSmoothLayer(u);
+    repaintHighlight(u);
+  }, [repaintSmoothLayer]);
 
   // Charts far below the fold are built (and fetched) when they scroll near.
   useEffect(() => {
@@ -746,6 +826,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
             card.dataset.yTicks = JSON.stringify(labelsRef.current[1]);
             card.dataset.dots = String(singlesRef.current.size);
             if (u.data[0].length > 0) markOnce("firstChart");
+            repaintSmoothLayer(u);
             repaintHighlight(u);
           },
         ],
@@ -768,6 +849,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
         if (tipRef.current) tipRef.current.style.display = "none";
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
+      const smoothLayer = document.createElement("canvas");
+      smoothLayer.className = "chart-highlight chart-smooth";
+      u.over.append(smoothLayer);
+      smoothCanvasRef.current = smoothLayer;
       const overlay = document.createElement("canvas");
       overlay.className = "chart-highlight";
       u.over.append(overlay);
@@ -808,7 +893,16 @@ export const Chart = memo(function Chart(props: ChartProps) {
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: redraw reads the current props through propsRef
   useEffect(() => {
-    scheduleRedraw();
+    const before = drawnSmoothingRef.current;
+    drawnSmoothingRef.current = smoothing;
+    const p = propsRef.current;
+    const scalesKept = !p.zoom && !p.logY && p.yRange?.mode !== "pct";
+    if (before > 0 && smoothing > 0 && scalesKept && uRef.current) {
+      if (before !== smoothing) onNextFrame(redrawSmoothed);
+    } else {
+      cancelFrame(redrawSmoothed);
+      scheduleRedraw();
+    }
   }, [smoothing, zoomSignature, scheduleRedraw]);
 
   /** Marks the run nearest the pointer: its line drawn on top, its row in the run table. */
