@@ -15,7 +15,7 @@ import {
   xToPixels,
   yToPixels,
 } from "../lib/lines";
-import { type Derived, extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../lib/series";
+import { type Derived, extendEma, extendOffset, isSorted, lowerBound, nearestIndex, recomputeEma } from "../lib/series";
 import { strokePaths } from "../lib/strokes";
 import { setHoveredRun } from "../state/hover";
 import { markOnce } from "../state/perf";
@@ -461,6 +461,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const smoothCanvasRef = useRef<HTMLCanvasElement | null>(null);
   /** The smoothing and scale options the plot was last drawn with, to tell a smoothing-only change. */
   const drawnSmoothingRef = useRef(smoothing);
+  /** Per run, the array a smoothing-only change smooths into (reused move after move). */
+  const smoothBuffersRef = useRef(new Map<string, Derived>());
   /** What each uPlot series draws (by series index; none for x and for runs without data yet). */
   const linesRef = useRef<(ColoredLine | null)[]>([]);
   /** The listed runs' points under the pointer, marked on the highlight layer. */
@@ -649,7 +651,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
       const d = byRun.get(run.id);
       const si = 1 + i * SERIES_PER_RUN + 1;
       if (!d || si >= lines.length) return;
-      d.smooth = extendEma(undefined, d.values, d.length, p.smoothing).out;
+      const buffer = recomputeEma(smoothBuffersRef.current.get(run.id), d.values, d.length, p.smoothing);
+      smoothBuffersRef.current.set(run.id, buffer);
+      d.smooth = buffer.out;
       const line = { xs: d.xs, ys: d.smooth, length: d.length, color: d.color };
       lines[si] = lineExtent(line, false) ? line : null;
     });

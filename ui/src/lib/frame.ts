@@ -9,11 +9,12 @@ import { recordFrame } from "../state/perf";
 const pending = new Set<() => void>();
 let scheduled = false;
 /**
- * Script milliseconds per frame for these jobs. Low on purpose: a chart's canvas
- * is rasterised when the frame commits, after the script (10 ms and more for 24
- * lines without a GPU), so in practice about one chart redraws per frame.
+ * Script milliseconds per frame for these jobs after the first. Low on purpose: a
+ * chart's canvas is rasterised when the frame commits, after the script, at several
+ * times the script's cost without a GPU (a 3 ms redraw rasterises in 10 ms and more),
+ * so one chart redraws per frame and only jobs that drew next to nothing share it.
  */
-const FRAME_BUDGET_MS = 4;
+const FRAME_BUDGET_MS = 1;
 
 function run(): void {
   scheduled = false;

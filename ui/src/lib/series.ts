@@ -51,6 +51,21 @@ export function extendEma(
   return d;
 }
 
+/**
+ * The whole series' EMA again, into `buffer`'s array where it is long enough: a smoothing
+ * slider drag recomputes every line on each move, and fresh arrays each time make garbage
+ * whose collection lands in later frames.
+ */
+export function recomputeEma(
+  buffer: Derived | undefined,
+  values: ArrayLike<number>,
+  length: number,
+  weight: number,
+): Derived {
+  if (buffer) Object.assign(buffer, { length: 0, last: 0, norm: 0, param: weight });
+  return extendEma(buffer, values, length, weight);
+}
+
 /** xs - origin of a growing series (relative time), computing only the points added since `prev`. */
 export function extendOffset(
   prev: Derived | undefined,
