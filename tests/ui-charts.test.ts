@@ -294,6 +294,34 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("redraws only the smoothed lines' layer when the smoothing moves, the raw lines and axes under it staying", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}&smooth=0.6`);
+    await drawn(page, "val/acc", 1);
+    const c = chart(page, "val/acc");
+    await waitUntil(async () => (await c.getAttribute("data-series")) === "2", "raw and smoothed lines");
+    const image = (selector: string) =>
+      c.locator(selector).evaluate((el) => (el as unknown as { toDataURL(): string }).toDataURL());
+    const plot = await image(".u-wrap > canvas");
+    const smoothed = await image("canvas.chart-smooth");
+    await page.locator("[data-testid=smoothing]").fill("0.9");
+    await waitUntil(async () => (await image("canvas.chart-smooth")) !== smoothed, "the smoothed lines redrawn");
+    expect(await image(".u-wrap > canvas")).toBe(plot);
+    // The tooltip reads the new smoothing too.
+    await hover(page, "val/acc", 0.5);
+    const tip = c.locator("[data-testid=chart-tooltip]");
+    await tip.waitFor();
+    const step = Number(/step (\d+)/.exec(await shown(tip.locator(".tip-head")))?.[1]);
+    let last = 0;
+    let norm = 0;
+    for (let s = 0; s <= step; s++) {
+      last = last * 0.9 + 0.1 * acc(3, s);
+      norm = norm * 0.9 + 0.1;
+    }
+    expect(Number((await shown(tip.locator(".tip-value"))).trim())).toBeCloseTo(last / norm, 0);
+    await context.close();
+  });
+
   it("keeps each chart's plot when smoothing turns on or off and when runs are ticked (only the lines change)", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}`);

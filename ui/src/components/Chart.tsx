@@ -854,11 +854,11 @@ export const Chart = memo(function Chart(props: ChartProps) {
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
       const smoothLayer = document.createElement("canvas");
-      smoothLayer.className = "chart-highlight chart-smooth";
+      smoothLayer.className = "chart-layer chart-smooth";
       u.over.append(smoothLayer);
       smoothCanvasRef.current = smoothLayer;
       const overlay = document.createElement("canvas");
-      overlay.className = "chart-highlight";
+      overlay.className = "chart-layer chart-highlight";
       u.over.append(overlay);
       highlightCanvasRef.current = overlay;
       redraw();
