@@ -4,47 +4,13 @@ import type { Theme } from "../state/theme";
 import { CHART_HEIGHTS, type ChartSettings, updateView, type ViewState, type XAxis, type YRange } from "../state/view";
 import { Chart } from "./Chart";
 import { usePopoverPlacement } from "./ColumnPicker";
-import { CloseIcon } from "./Icons";
+import { CloseIcon, GearIcon, PinIcon } from "./Icons";
 import { useDismiss } from "./useDismiss";
 
 const X_LABELS: Record<XAxis, string> = { step: "Step", wall: "Wall time", rel: "Relative time" };
 const DEFAULT_PCT = 5;
 const SETTINGS_WIDTH = 300;
 
-function PinIcon() {
-  return (
-    <svg
-      width="13"
-      height="13"
-      viewBox="0 0 24 24"
-      fill="none"
-      stroke="currentColor"
-      strokeWidth="2"
-      aria-hidden="true"
-    >
-      <path d="M12 17v5M9 3h6l-1 7 4 3v2H6v-2l4-3z" />
-    </svg>
-  );
-}
-
-function GearIcon() {
-  return (
-    <svg
-      width="13"
-      height="13"
-      viewBox="0 0 24 24"
-      fill="none"
-      stroke="currentColor"
-      strokeWidth="2"
-      aria-hidden="true"
-    >
-      <circle cx="12" cy="12" r="3" />
-      <path d="M12 2v3M12 19v3M4.9 4.9 7 7M17 17l2.1 2.1M2 12h3M19 12h3M4.9 19.1 7 17M17 7l2.1-2.1" />
-    </svg>
-  );
-}
-
-/** Changes one chart's settings in the URL; a setting back at "as the toolbar" is removed. */
 export function patchChart(key: string, patch: Partial<ChartSettings>): void {
   updateView((view) => {
     const next: ChartSettings = { ...view.charts[key], ...patch };

@@ -51,3 +51,14 @@ export const CloseIcon = () => (
     <path d="M18 6L6 18M6 6l12 12" />
   </Icon>
 );
+export const PinIcon = () => (
+  <Icon size={13}>
+    <path d="M12 17v5M9 3h6l-1 7 4 3v2H6v-2l4-3z" />
+  </Icon>
+);
+export const GearIcon = () => (
+  <Icon size={13}>
+    <circle cx="12" cy="12" r="3" />
+    <path d="M12 2v3M12 19v3M4.9 4.9 7 7M17 17l2.1 2.1M2 12h3M19 12h3M4.9 19.1 7 17M17 7l2.1-2.1" />
+  </Icon>
+);
