@@ -10,8 +10,6 @@ Standard library only. Heavy modules load on first use, so ``import stonks`` sta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Union
-
 from ._errors import (
     DatabaseError,
     InvalidConfigError,
@@ -25,7 +23,12 @@ from ._errors import (
     WriteError,
 )
 
+# typing.TYPE_CHECKING without importing typing, which would cost more than the rest of `import stonks`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
     from ._query import Database
     from ._run import Run
     from .models import Experiment, MetricPoint, MetricSeries, MetricSummary, Project, RunInfo
@@ -36,12 +39,12 @@ __version__ = "0.1.0"
 MAX_KEY_LENGTH = 1000
 
 __all__ = [
+    "MAX_KEY_LENGTH",
     "Database",
     "DatabaseError",
     "Experiment",
     "InvalidConfigError",
     "InvalidMetricError",
-    "MAX_KEY_LENGTH",
     "MetricPoint",
     "MetricSeries",
     "MetricSummary",
@@ -62,23 +65,23 @@ __all__ = [
 
 
 def start_run(
-    experiment: Optional[str] = None,
-    config: Optional[Mapping[str, Any]] = None,
-    db: Optional[str] = None,
-    run_name: Optional[str] = None,
+    experiment: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    db: str | None = None,
+    run_name: str | None = None,
     strict: bool = False,
     *,
-    tags: Optional[List[str]] = None,
-    group: Optional[str] = None,
-    job_type: Optional[str] = None,
-    notes: Optional[str] = None,
-    resume: Union[None, bool, str] = None,
-    save_dir: Optional[str] = None,
-    name: Optional[str] = None,
-    id: Optional[str] = None,
-    project: Optional[str] = None,
+    tags: list[str] | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    notes: str | None = None,
+    resume: bool | str | None = None,
+    save_dir: str | None = None,
+    name: str | None = None,
+    id: str | None = None,
+    project: str | None = None,
     prefix: str = "",
-) -> "Run":
+) -> Run:
     """A new run of ``experiment`` (default ``"default"``, created on first use). Use it as a
     context manager, or call start()/finish().
 
@@ -110,14 +113,16 @@ def start_run(
     )
 
 
-def _one_of(seed_value: Optional[str], original_value: Optional[str], seed: str, original: str) -> Optional[str]:
+def _one_of(seed_value: str | None, original_value: str | None, seed: str, original: str) -> str | None:
     """The value of a parameter that has the seed's name and the original stonks' name."""
     if seed_value is not None and original_value is not None and seed_value != original_value:
-        raise StonksError(f"{seed}={seed_value!r} and {original}={original_value!r} name the same thing; pass one of them.")
+        raise StonksError(
+            f"{seed}={seed_value!r} and {original}={original_value!r} name the same thing; pass one of them."
+        )
     return original_value if seed_value is None else seed_value
 
 
-def open(db: Optional[str] = None, *, stale_after_seconds: float = 60.0) -> "Database":  # noqa: A001
+def open(db: str | None = None, *, stale_after_seconds: float = 60.0) -> Database:
     """Opens a database for reading (explicit path > ``STONKS_DB`` > ``./stonks.db``)."""
     from ._query import Database
 
@@ -147,5 +152,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> List[str]:
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))

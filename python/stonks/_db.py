@@ -10,9 +10,15 @@ import os
 import re
 import sqlite3
 import time
-from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ._errors import DatabaseError, NotAStonksFileError, SchemaVersionError, StonksError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 #: ``PRAGMA application_id`` of every stonks file: "STNK" in ASCII.
@@ -27,18 +33,17 @@ WAL_TRUNCATE_BYTES = 16 * 1024 * 1024
 #: How long that checkpoint waits for readers to finish; a later commit tries again.
 _TRUNCATE_WAIT_MS = 1000
 #: Per database path: the log size at which to try again after a checkpoint found readers busy.
-_truncate_retry_at: Dict[str, int] = {}
+_truncate_retry_at: dict[str, int] = {}
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_.*\.sql$")
 _REMOTE = re.compile(r"^https?://", re.IGNORECASE)
 
-T = TypeVar("T")
 
-_migrations: Optional[List[Tuple[int, str]]] = None
-_shapes: Dict[int, str] = {}
+_migrations: list[tuple[int, str]] | None = None
+_shapes: dict[int, str] = {}
 
 
-def resolve_db_path(db: Optional[str] = None) -> str:
+def resolve_db_path(db: str | None = None) -> str:
     """Explicit ``db`` > ``STONKS_DB`` environment variable > ``./stonks.db``."""
     if db is not None and not isinstance(db, (str, os.PathLike)):
         raise StonksError(f"db must be a path or None, not {type(db).__name__}.")
@@ -53,7 +58,7 @@ def resolve_db_path(db: Optional[str] = None) -> str:
     return path
 
 
-def migrations() -> List[Tuple[int, str]]:
+def migrations() -> list[tuple[int, str]]:
     """Every ``NNNN_*.sql`` migration, in version order."""
     global _migrations
     if _migrations is None:
@@ -78,7 +83,7 @@ def schema_version() -> int:
     return migrations()[-1][0]
 
 
-def split_statements(sql: str) -> List[str]:
+def split_statements(sql: str) -> list[str]:
     """Splits a SQL script into complete statements (executescript would commit our transaction)."""
     statements = []
     current = ""
@@ -99,7 +104,8 @@ def is_busy(error: BaseException) -> bool:
 
 
 def connect(path: str) -> sqlite3.Connection:
-    """Opens ``path`` (an empty database is created where there is no file, as the original stonks did): busy timeout, foreign keys, recognition, WAL, synchronous=NORMAL, migrations.
+    """Opens ``path`` (an empty database is created where there is no file, as the original stonks
+    did): busy timeout, foreign keys, recognition, WAL, synchronous=NORMAL, migrations.
 
     A file that is not a stonks database, or is of a newer schema version,
     raises (NotAStonksFileError / SchemaVersionError) before anything is written to it.
@@ -132,22 +138,22 @@ _TABLE_SHAPE_SQL = (
 )
 
 
-def _table_columns(conn: sqlite3.Connection) -> Dict[str, List[str]]:
+def _table_columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
     """Every table of the file (but SQLite's own) with its columns in order."""
-    columns: Dict[str, List[str]] = {}
+    columns: dict[str, list[str]] = {}
     for table, column in conn.execute(_TABLE_SHAPE_SQL):
         columns.setdefault(table, []).append(column)
     return columns
 
 
-def _shape_line(columns: Dict[str, List[str]]) -> str:
+def _shape_line(columns: dict[str, list[str]]) -> str:
     """Tables with their columns as one comparable line: "a(x,y) b(z)"."""
     return " ".join(f"{table}({','.join(names)})" for table, names in columns.items())
 
 
 # The columns every version of the original stonks package (pjhartout/stonks) gave its tables;
 # its newer schema adds a projects table. Same rule as isOriginalStonksLayout in src/store/connection.ts.
-_ORIGINAL_COLUMNS: Dict[str, List[str]] = {
+_ORIGINAL_COLUMNS: dict[str, list[str]] = {
     "experiments": ["id", "name", "description", "created_at", "metadata"],
     "runs": ["id", "experiment_id", "name", "status", "config", "created_at", "ended_at", "last_heartbeat"],
     "metrics": ["id", "run_id", "key", "value", "step", "timestamp"],
@@ -155,7 +161,7 @@ _ORIGINAL_COLUMNS: Dict[str, List[str]] = {
 _ORIGINAL_EXTRA_TABLES = {"projects"}
 
 
-def _is_original_layout(columns: Dict[str, List[str]]) -> bool:
+def _is_original_layout(columns: dict[str, list[str]]) -> bool:
     """Whether the tables are those the original stonks package writes (both of its schema versions)."""
     for table, required in _ORIGINAL_COLUMNS.items():
         present = columns.get(table)
@@ -186,7 +192,7 @@ def _stonks_shape(version: int) -> str:
     return _shapes[version]
 
 
-def _recognise(conn: sqlite3.Connection, path: str) -> Tuple[int, bool]:
+def _recognise(conn: sqlite3.Connection, path: str) -> tuple[int, bool]:
     """(user_version, stamped) of a file that is ours, reading only; raises for any other file.
 
     A stonks file carries our application_id; one written before the stamp

@@ -6,16 +6,17 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import logging
 
-_logger: Optional["logging.Logger"] = None
+_logger: logging.Logger | None = None
 _LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40, "silent": 100}
 
 
-def logger() -> "logging.Logger":
+def logger() -> logging.Logger:
     global _logger
     if _logger is None:
         import logging

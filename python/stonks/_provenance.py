@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, Optional, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 GIT_TIMEOUT_S = 2.0
 
 
-def _hostname() -> Optional[str]:
+def _hostname() -> str | None:
     if hasattr(os, "uname"):
         return os.uname().nodename
     return os.environ.get("COMPUTERNAME")
@@ -30,14 +33,14 @@ def _command_line() -> str:
     return " ".join(_quote(str(arg)) for arg in argv)
 
 
-def cwd() -> Optional[str]:
+def cwd() -> str | None:
     try:
         return os.getcwd()
     except OSError:
         return None
 
 
-def basic(sdk_version: str) -> Dict[str, Any]:
+def basic(sdk_version: str) -> dict[str, Any]:
     """Everything but git (which needs a subprocess, so it is captured in the background)."""
     return {
         "host": _hostname(),
@@ -51,7 +54,7 @@ def basic(sdk_version: str) -> Dict[str, Any]:
     }
 
 
-def git_state(directory: Optional[str]) -> Tuple[Optional[str], Optional[bool]]:
+def git_state(directory: str | None) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the git checkout holding directory; (None, None) outside one or on any failure."""
     if directory is None:
         return None, None

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from array import array
-from typing import Any, List, Optional
 
 from . import _db
 from ._errors import NotFoundError, StonksError
 from ._store import decode_text, from_blob, from_json
 from .models import Experiment, MetricSeries, MetricSummary, Project, RunInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from typing import Any
 
 DEFAULT_STALE_AFTER_S = 60.0
 
@@ -29,13 +32,13 @@ _RUN_COLUMNS = (
 class Database:
     """Read access to one stonks database file. Use as a context manager or call close()."""
 
-    def __init__(self, db: Optional[str] = None, stale_after_seconds: float = DEFAULT_STALE_AFTER_S) -> None:
+    def __init__(self, db: str | None = None, stale_after_seconds: float = DEFAULT_STALE_AFTER_S) -> None:
         self.path = _db.resolve_db_path(db)
         self.stale_after_seconds = stale_after_seconds
-        self._conn: Optional[sqlite3.Connection] = _db.connect(self.path)
+        self._conn: sqlite3.Connection | None = _db.connect(self.path)
         self._conn.text_factory = decode_text
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -52,8 +55,9 @@ class Database:
             raise StonksError("This database was closed; open it again with stonks.open().")
         return self._conn
 
-    def list_experiments(self, project_id: Optional[str] = None) -> List[Experiment]:
-        """Every experiment (only those of one project when ``project_id`` is given), by name, with its number of runs."""
+    def list_experiments(self, project_id: str | None = None) -> list[Experiment]:
+        """Every experiment (only those of one project when ``project_id`` is given), by name, with its
+        number of runs."""
         if project_id is None:
             rows = self._connection.execute(f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments e ORDER BY e.name")
         else:
@@ -62,7 +66,7 @@ class Database:
             )
         return [Experiment(*row) for row in rows]
 
-    def list_projects(self) -> List[Project]:
+    def list_projects(self) -> list[Project]:
         """Every project, by name, with its number of experiments."""
         rows = self._connection.execute(
             """SELECT p.id, p.name, p.created_at, (SELECT count(*) FROM experiments e WHERE e.project_id = p.id)
@@ -80,7 +84,7 @@ class Database:
             raise NotFoundError(f"No experiment with id or name {id_or_name!r}. See db.list_experiments().")
         return Experiment(*row)
 
-    def list_runs(self, experiment_id: Optional[str] = None) -> List[RunInfo]:
+    def list_runs(self, experiment_id: str | None = None) -> list[RunInfo]:
         """Runs newest first, of one experiment or of all."""
         conn = self._connection
         if experiment_id is None:
@@ -100,7 +104,7 @@ class Database:
             raise self._unknown_run(run_id)
         return self._run_info(row, time.time())
 
-    def get_metric_keys(self, run_id: str) -> List[str]:
+    def get_metric_keys(self, run_id: str) -> list[str]:
         """The metric keys a run has points for, sorted."""
         self._require_run(run_id)
         rows = self._connection.execute(
@@ -146,7 +150,7 @@ class Database:
 
         return _db.read_snapshot(conn, read)
 
-    def get_summaries(self, run_id: str) -> List[MetricSummary]:
+    def get_summaries(self, run_id: str) -> list[MetricSummary]:
         """Count, last, min and max of every metric of a run."""
         self._require_run(run_id)
         rows = self._connection.execute(
@@ -166,8 +170,30 @@ class Database:
         return NotFoundError(f"No run with id {run_id!r}. List runs with db.list_runs() to find its id.")
 
     def _run_info(self, row: Any, now: float) -> RunInfo:
-        (run_id, experiment_id, name, status, config, tags, group, job_type, notes, color, created_at, ended_at,
-         heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision) = row
+        (
+            run_id,
+            experiment_id,
+            name,
+            status,
+            config,
+            tags,
+            group,
+            job_type,
+            notes,
+            color,
+            created_at,
+            ended_at,
+            heartbeat,
+            host,
+            pid,
+            command,
+            cwd,
+            git_commit,
+            git_dirty,
+            sdk_language,
+            sdk_version,
+            revision,
+        ) = row
         last_seen = heartbeat if heartbeat is not None else created_at
         return RunInfo(
             id=run_id,

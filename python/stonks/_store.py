@@ -6,19 +6,23 @@ Call these inside a write transaction (``_db.run_immediate``).
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from array import array
-from typing import Any, Dict, List, Optional, Sequence
 
 from ._errors import NotFoundError, RunError, RunNotFoundError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
+    from typing import Any
+
+    # A rollup row: [bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time]
+    RollupRow = list[Any]
 
 CHUNK_POINTS = 1024
 ROLLUP_LEVELS = (6, 8, 10, 12, 14)  # spans 64..16384, x4 apart (docs/schema.md)
 _LITTLE_ENDIAN = sys.byteorder == "little"
-
-# A rollup row: [bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time]
-RollupRow = List[Any]
 
 
 def new_uuid() -> str:
@@ -52,22 +56,32 @@ class NewRun:
     """What a new (or resumed) run row is made of."""
 
     __slots__ = (
-        "experiment", "name", "config", "tags", "group", "job_type", "notes", "now", "provenance", "run_id", "project",
+        "config",
+        "experiment",
+        "group",
+        "job_type",
+        "name",
+        "notes",
+        "now",
+        "project",
+        "provenance",
+        "run_id",
+        "tags",
     )
 
     def __init__(
         self,
         experiment: str,
-        name: Optional[str],
-        config: Dict[str, Any],
-        tags: List[str],
-        group: Optional[str],
-        job_type: Optional[str],
-        notes: Optional[str],
+        name: str | None,
+        config: dict[str, Any],
+        tags: list[str],
+        group: str | None,
+        job_type: str | None,
+        notes: str | None,
         now: float,
-        provenance: Dict[str, Any],
-        run_id: Optional[str] = None,
-        project: Optional[str] = None,
+        provenance: dict[str, Any],
+        run_id: str | None = None,
+        project: str | None = None,
     ) -> None:
         #: The id a new run gets; None: a random UUID.
         self.run_id = run_id
@@ -90,9 +104,9 @@ class Resume:
     experiment unless ``any_experiment``. A missing run is created (a new run with id
     ``run_id`` for an id target), except with ``must``, which raises RunNotFoundError."""
 
-    __slots__ = ("run_id", "target", "any_experiment", "must")
+    __slots__ = ("any_experiment", "must", "run_id", "target")
 
-    def __init__(self, run_id: Optional[str], target: Optional[str], *, any_experiment: bool, must: bool) -> None:
+    def __init__(self, run_id: str | None, target: str | None, *, any_experiment: bool, must: bool) -> None:
         self.run_id = run_id
         self.target = target
         self.any_experiment = any_experiment
@@ -101,8 +115,18 @@ class Resume:
 
 class StartedRun:
     __slots__ = (
-        "id", "seq", "experiment_id", "last_step", "config", "created", "name", "tags", "group", "job_type", "notes",
+        "config",
+        "created",
+        "experiment_id",
+        "group",
+        "id",
+        "job_type",
+        "last_step",
+        "name",
+        "notes",
         "project",
+        "seq",
+        "tags",
     )
 
     def __init__(
@@ -110,11 +134,11 @@ class StartedRun:
         id: str,
         seq: int,
         experiment_id: str,
-        last_step: Optional[float],
-        config: Dict[str, Any],
+        last_step: float | None,
+        config: dict[str, Any],
         created: bool,
         row: NewRun,
-        project: Optional[str],
+        project: str | None,
     ) -> None:
         self.created = created
         self.id = id
@@ -146,7 +170,7 @@ def ensure_project(conn: sqlite3.Connection, name: str, now: float) -> str:
     return project_id
 
 
-def ensure_experiment(conn: sqlite3.Connection, name: str, now: float, project: Optional[str] = None) -> str:
+def ensure_experiment(conn: sqlite3.Connection, name: str, now: float, project: str | None = None) -> str:
     """The id of the experiment called ``name``. One created here is linked to ``project``;
     an existing one keeps the project it has (none included)."""
     found = conn.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()
@@ -162,7 +186,7 @@ def ensure_experiment(conn: sqlite3.Connection, name: str, now: float, project: 
     return experiment_id
 
 
-def project_of(conn: sqlite3.Connection, experiment_id: str) -> Optional[str]:
+def project_of(conn: sqlite3.Connection, experiment_id: str) -> str | None:
     """The name of the experiment's project, or None."""
     row = conn.execute(
         "SELECT p.name FROM experiments e JOIN projects p ON p.id = e.project_id WHERE e.id = ?", (experiment_id,)
@@ -197,8 +221,8 @@ def insert_run(conn: sqlite3.Connection, run: NewRun) -> StartedRun:
     git_dirty = p.get("git_dirty")
     cursor = conn.execute(
         f"""INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
-             created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision,
-             color_index)
+             created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version,
+             revision, color_index)
            VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_COLOR_INDEX_SQL})""",
         (
             run_id,
@@ -301,7 +325,7 @@ def finish_run(conn: sqlite3.Connection, run_seq: int, status: str, now: float) 
     )
 
 
-def merge_run_config(conn: sqlite3.Connection, run_seq: int, patch: Dict[str, Any]) -> None:
+def merge_run_config(conn: sqlite3.Connection, run_seq: int, patch: dict[str, Any]) -> None:
     row = conn.execute("SELECT config FROM runs WHERE seq = ?", (run_seq,)).fetchone()
     if row is None:
         return
@@ -323,7 +347,7 @@ def set_run_field(conn: sqlite3.Connection, run_seq: int, field: str, value: Any
         raise ValueError(f"set_run_field cannot set {field!r}")
 
 
-def set_git(conn: sqlite3.Connection, run_seq: int, commit: Optional[str], dirty: Optional[bool]) -> None:
+def set_git(conn: sqlite3.Connection, run_seq: int, commit: str | None, dirty: bool | None) -> None:
     conn.execute(
         "UPDATE runs SET git_commit = ?, git_dirty = ?, revision = ? WHERE seq = ?",
         (commit, None if dirty is None else int(dirty), next_revision(conn), run_seq),
@@ -349,7 +373,7 @@ def ensure_series(conn: sqlite3.Connection, run_seq: int, key: str) -> int:
     return series_id
 
 
-def to_blob(values: "array[float]") -> bytes:
+def to_blob(values: array[float]) -> bytes:
     """Little-endian float64s, as docs/schema.md fixes."""
     if _LITTLE_ENDIAN:
         return values.tobytes()
@@ -358,7 +382,7 @@ def to_blob(values: "array[float]") -> bytes:
     return swapped.tobytes()
 
 
-def from_blob(blob: bytes) -> "array[float]":
+def from_blob(blob: bytes) -> array[float]:
     values = array("d")
     values.frombytes(blob[: len(blob) - len(blob) % 8])
     if not _LITTLE_ENDIAN:
@@ -375,8 +399,8 @@ def merge_rollup(a: RollupRow, b: RollupRow) -> RollupRow:
 
 
 def rollup_points(
-    level: int, start_index: int, steps: "array[float]", values: Sequence[float], times: Sequence[float]
-) -> List[RollupRow]:
+    level: int, start_index: int, steps: array[float], values: Sequence[float], times: Sequence[float]
+) -> list[RollupRow]:
     """Rows of the finest level for new points starting at series index start_index."""
     rows = []
     n = len(values)
@@ -407,9 +431,9 @@ def rollup_points(
     return rows
 
 
-def coarsen(rows: List[RollupRow], shift: int) -> List[RollupRow]:
+def coarsen(rows: list[RollupRow], shift: int) -> list[RollupRow]:
     """Groups rows of a finer level into the buckets of a level ``shift`` coarser."""
-    out: List[RollupRow] = []
+    out: list[RollupRow] = []
     for row in rows:
         bucket = row[0] >> shift
         if out and out[-1][0] == bucket:
@@ -419,7 +443,10 @@ def coarsen(rows: List[RollupRow], shift: int) -> List[RollupRow]:
     return out
 
 
-_TAIL_CHUNK = "SELECT id, start_index, count, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY start_index DESC LIMIT 1"
+_TAIL_CHUNK = (
+    "SELECT id, start_index, count, steps, vals, times FROM chunks WHERE series_id = ? "
+    "ORDER BY start_index DESC LIMIT 1"
+)
 _INSERT_CHUNK = (
     "INSERT INTO chunks (series_id, start_index, count, first_step, last_step, steps, vals, times) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -480,7 +507,7 @@ def append_points(
         ],
     )
 
-    rows: List[RollupRow] = []
+    rows: list[RollupRow] = []
     previous_level = 0
     writes = []
     for level in ROLLUP_LEVELS:

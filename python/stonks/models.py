@@ -10,7 +10,10 @@ records are frozen (read results, not something to edit).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,10 @@ class Experiment:
     id: str
     name: str
     created_at: float
-    description: Optional[str] = None
+    description: str | None = None
     #: The original's free-form metadata; stonks stores none and reads None.
-    metadata: Optional[Dict[str, Any]] = None
-    project_id: Optional[str] = None
+    metadata: dict[str, Any] | None = None
+    project_id: str | None = None
     run_count: int = 0
 
 
@@ -42,27 +45,27 @@ class RunInfo:
     experiment_id: str
     status: str
     created_at: float
-    name: Optional[str] = None
-    config: Dict[str, Any] = field(default_factory=dict)
-    ended_at: Optional[float] = None
-    last_heartbeat: Optional[float] = None
-    group: Optional[str] = None
-    job_type: Optional[str] = None
-    tags: List[str] = field(default_factory=list)
-    notes: Optional[str] = None
+    name: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    ended_at: float | None = None
+    last_heartbeat: float | None = None
+    group: str | None = None
+    job_type: str | None = None
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
     #: The original's stored key prefix; stonks stores keys already prefixed and reads "".
     prefix: str = ""
     #: True when status is "running" but the heartbeat is older than the stale threshold.
     stale: bool = False
-    color: Optional[str] = None
-    host: Optional[str] = None
-    pid: Optional[int] = None
-    command: Optional[str] = None
-    cwd: Optional[str] = None
-    git_commit: Optional[str] = None
-    git_dirty: Optional[bool] = None
-    sdk_language: Optional[str] = None
-    sdk_version: Optional[str] = None
+    color: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    command: str | None = None
+    cwd: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    sdk_language: str | None = None
+    sdk_version: str | None = None
     #: Increases whenever the run's row changes (status, name, config...), not on heartbeats.
     revision: int = 0
 
@@ -72,7 +75,7 @@ class MetricPoint:
     """One logged value."""
 
     key: str
-    value: Optional[float]
+    value: float | None
     step: int
     timestamp: float
 
@@ -82,17 +85,17 @@ class MetricSeries:
     """Every point of one metric, ordered by step (points of equal step in logging order)."""
 
     key: str
-    steps: List[Union[int, float]] = field(default_factory=list)
-    values: List[float] = field(default_factory=list)
-    timestamps: List[float] = field(default_factory=list)
+    steps: list[int | float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    timestamps: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class MetricSummary:
     key: str
     count: int
-    last_step: Optional[float]
-    last: Optional[float]
-    min: Optional[float]
-    max: Optional[float]
-    last_time: Optional[float]
+    last_step: float | None
+    last: float | None
+    min: float | None
+    max: float | None
+    last_time: float | None

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from array import array
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
@@ -37,7 +37,7 @@ def _no_stonks_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STONKS_LOG_LEVEL", raising=False)
 
 
-def python_env(**extra: str) -> Dict[str, str]:
+def python_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
     env["PYTHONPATH"] = str(PYTHON_DIR) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
@@ -45,7 +45,7 @@ def python_env(**extra: str) -> Dict[str, str]:
 
 
 def run_python(
-    code: str, *args: str, cwd: Optional[str] = None, timeout: float = 60, check: bool = True, **env: str
+    code: str, *args: str, cwd: str | None = None, timeout: float = 60, check: bool = True, **env: str
 ) -> subprocess.CompletedProcess:
     """Runs a Python script (dedented) in a fresh interpreter that imports stonks from this checkout."""
     done = subprocess.run(
@@ -71,16 +71,18 @@ def popen_python(code: str, *args: str, **env: str) -> subprocess.Popen:
     )
 
 
-def node_command(helper: str, *args: str) -> List[str]:
+def node_command(helper: str, *args: str) -> list[str]:
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not on PATH: the cross-language tests need Node.js 20 (see ENGINEERING.md).")
     if not DIST_INDEX.exists():
-        pytest.fail(f"{DIST_INDEX} is missing: run `npm run build` before the Python tests (the README test command does).")
+        pytest.fail(
+            f"{DIST_INDEX} is missing: run `npm run build` before the Python tests (the README test command does)."
+        )
     return [node, str(NODE_HELPERS / helper), str(DIST_INDEX.parent), *args]
 
 
-def run_node(helper: str, *args: str, timeout: float = 60, stdin: Optional[str] = None) -> Any:
+def run_node(helper: str, *args: str, timeout: float = 60, stdin: str | None = None) -> Any:
     """Runs a node helper and returns the JSON it prints."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
     done = subprocess.run(
@@ -91,7 +93,7 @@ def run_node(helper: str, *args: str, timeout: float = 60, stdin: Optional[str] 
     return json.loads(done.stdout) if done.stdout.strip() else None
 
 
-def decode(blob: bytes) -> List[float]:
+def decode(blob: bytes) -> list[float]:
     values = array("d")
     values.frombytes(blob)
     if sys.byteorder != "little":
@@ -99,11 +101,11 @@ def decode(blob: bytes) -> List[float]:
     return values.tolist()
 
 
-def dump_points(path: str) -> Dict[str, Any]:
+def dump_points(path: str) -> dict[str, Any]:
     """Every stored point-related row of a file, keyed by (run id, metric key), ids left out."""
     conn = sqlite3.connect(path)
     try:
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         series = conn.execute(
             """SELECT s.id, r.id, k.key, s.count, s.monotonic, s.first_step, s.last_step, s.last_value, s.last_time,
                       s.min_value, s.max_value
@@ -129,7 +131,7 @@ def dump_points(path: str) -> Dict[str, Any]:
         conn.close()
 
 
-def query(path: str, sql: str, params: tuple = ()) -> List[tuple]:
+def query(path: str, sql: str, params: tuple = ()) -> list[tuple]:
     conn = sqlite3.connect(path)
     try:
         return conn.execute(sql, params).fetchall()

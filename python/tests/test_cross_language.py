@@ -6,10 +6,12 @@ import json
 import os
 import random
 import subprocess
+from functools import partial
+
+from conftest import dump_points, node_command, popen_python, query, run_node, run_python
 
 import stonks
 from stonks import _db, _store
-from conftest import dump_points, node_command, popen_python, query, run_node, run_python
 
 
 def python_view(path: str):
@@ -20,30 +22,78 @@ def python_view(path: str):
             metrics = {}
             for key in db.get_metric_keys(run.id):
                 series = db.get_metrics(run.id, key)
-                metrics[key] = {"steps": [float(s) for s in series.steps], "values": series.values,
-                                "timestamps": series.timestamps}
-            runs.append({
-                "id": run.id, "experimentId": run.experiment_id, "name": run.name, "status": run.status,
-                "stale": run.stale, "config": run.config, "tags": run.tags, "group": run.group,
-                "jobType": run.job_type, "notes": run.notes, "color": run.color, "createdAt": run.created_at,
-                "endedAt": run.ended_at, "lastHeartbeat": run.last_heartbeat, "revision": run.revision,
-                "provenance": {"host": run.host, "pid": run.pid, "command": run.command, "cwd": run.cwd,
-                               "gitCommit": run.git_commit, "gitDirty": run.git_dirty,
-                               "sdkLanguage": run.sdk_language, "sdkVersion": run.sdk_version},
-                "metrics": metrics,
-                "summaries": [{"key": s.key, "count": s.count, "lastStep": s.last_step, "last": s.last,
-                               "min": s.min, "max": s.max, "lastTime": s.last_time}
-                              for s in db.get_summaries(run.id)],
-            })
-        experiments = [{"id": e.id, "name": e.name, "description": e.description, "createdAt": e.created_at,
-                        "runCount": e.run_count, "projectId": e.project_id} for e in db.list_experiments()]
+                metrics[key] = {
+                    "steps": [float(s) for s in series.steps],
+                    "values": series.values,
+                    "timestamps": series.timestamps,
+                }
+            runs.append(
+                {
+                    "id": run.id,
+                    "experimentId": run.experiment_id,
+                    "name": run.name,
+                    "status": run.status,
+                    "stale": run.stale,
+                    "config": run.config,
+                    "tags": run.tags,
+                    "group": run.group,
+                    "jobType": run.job_type,
+                    "notes": run.notes,
+                    "color": run.color,
+                    "createdAt": run.created_at,
+                    "endedAt": run.ended_at,
+                    "lastHeartbeat": run.last_heartbeat,
+                    "revision": run.revision,
+                    "provenance": {
+                        "host": run.host,
+                        "pid": run.pid,
+                        "command": run.command,
+                        "cwd": run.cwd,
+                        "gitCommit": run.git_commit,
+                        "gitDirty": run.git_dirty,
+                        "sdkLanguage": run.sdk_language,
+                        "sdkVersion": run.sdk_version,
+                    },
+                    "metrics": metrics,
+                    "summaries": [
+                        {
+                            "key": s.key,
+                            "count": s.count,
+                            "lastStep": s.last_step,
+                            "last": s.last,
+                            "min": s.min,
+                            "max": s.max,
+                            "lastTime": s.last_time,
+                        }
+                        for s in db.get_summaries(run.id)
+                    ],
+                }
+            )
+        experiments = [
+            {
+                "id": e.id,
+                "name": e.name,
+                "description": e.description,
+                "createdAt": e.created_at,
+                "runCount": e.run_count,
+                "projectId": e.project_id,
+            }
+            for e in db.list_experiments()
+        ]
     return {"experiments": experiments, "runs": runs}
 
 
 def test_a_file_written_by_python_reads_identically_through_typescript(db_path: str) -> None:
-    with stonks.start_run("cross", config={"lr": 0.1, "arch": {"depth": 18}, "tags": ["x"]}, db=db_path,
-                          run_name="py-baseline", tags=["py", "fp16"], group="sweep-1", job_type="train",
-                          notes="written by python") as run:
+    with stonks.start_run(
+        "cross",
+        config={"lr": 0.1, "arch": {"depth": 18}, "tags": ["x"]},
+        db=db_path,
+        run_name="py-baseline",
+        tags=["py", "fp16"],
+        group="sweep-1",
+        job_type="train",
+        notes="written by python",
+    ) as run:
         for step in range(3000):
             run.log({"train/loss": 1.0 / (step + 1), "train/acc": step % 3, "flag": step % 2 == 0}, step=step)
         run.log({"late": 5.0}, step=10)
@@ -74,9 +124,19 @@ def test_a_file_written_by_typescript_reads_identically_through_python(db_path: 
     rng = random.Random(5)
     calls = [{"metrics": {"train/loss": rng.random(), "val/acc": rng.randint(0, 100)}, "step": s} for s in range(2500)]
     calls += [{"metrics": {"late": 1.5}, "step": 7}, {"metrics": {"late": 0.5}, "step": 3}, {"metrics": {"late": 2.5}}]
-    spec = {"experiment": "cross-ts", "db": db_path, "config": {"lr": 0.1, "nested": {"a": [1, 2]}},
-            "runName": "ts-baseline", "tags": ["ts"], "group": "g", "jobType": "eval", "notes": "from node",
-            "logConfig": {"lr": 0.2, "extra": True}, "calls": calls, "status": "interrupted"}
+    spec = {
+        "experiment": "cross-ts",
+        "db": db_path,
+        "config": {"lr": 0.1, "nested": {"a": [1, 2]}},
+        "runName": "ts-baseline",
+        "tags": ["ts"],
+        "group": "g",
+        "jobType": "eval",
+        "notes": "from node",
+        "logConfig": {"lr": 0.2, "extra": True},
+        "calls": calls,
+        "status": "interrupted",
+    }
     ts_id = run_node("log_run.mjs", stdin=json.dumps(spec))["id"]
     typescript = run_node("read_db.mjs", db_path)
     python = python_view(db_path)
@@ -84,7 +144,13 @@ def test_a_file_written_by_typescript_reads_identically_through_python(db_path: 
     [run] = python["runs"]
     assert run["id"] == ts_id
     assert (run["name"], run["status"], run["tags"], run["group"], run["jobType"], run["notes"]) == (
-        "ts-baseline", "interrupted", ["ts"], "g", "eval", "from node")
+        "ts-baseline",
+        "interrupted",
+        ["ts"],
+        "g",
+        "eval",
+        "from node",
+    )
     assert run["config"] == {"lr": 0.2, "nested": {"a": [1, 2]}, "extra": True}
     assert run["metrics"]["train/loss"]["values"] == [c["metrics"]["train/loss"] for c in calls[:2500]]
     assert run["metrics"]["val/acc"]["values"] == [float(c["metrics"]["val/acc"]) for c in calls[:2500]]
@@ -106,20 +172,32 @@ def strip_run_ids(dump):
 def python_append(path: str, series_batches) -> None:
     conn = _db.connect(path)
     try:
-        seq = _db.run_immediate(conn, lambda: _store.insert_run(
-            conn, _store.NewRun("rollups", None, {}, [], None, None, None, 1.0, {"sdk_language": "python"}))).seq
+        seq = _db.run_immediate(
+            conn,
+            lambda: _store.insert_run(
+                conn, _store.NewRun("rollups", None, {}, [], None, None, None, 1.0, {"sdk_language": "python"})
+            ),
+        ).seq
         for key, batches in series_batches.items():
-            series_id = _db.run_immediate(conn, lambda: _store.ensure_series(conn, seq, key))
+            series_id = _db.run_immediate(conn, partial(_store.ensure_series, conn, seq, key))
             for steps, values, times in batches:
-                _db.run_immediate(conn, lambda: _store.append_points(conn, series_id, steps, values, times))
+                _db.run_immediate(conn, partial(_store.append_points, conn, series_id, steps, values, times))
     finally:
         conn.close()
 
 
 def typescript_append(path: str, series_batches) -> None:
-    spec = {"db": path, "runs": [{"series": [
-        {"key": key, "batches": [{"steps": s, "values": v, "times": t} for s, v, t in batches]}
-        for key, batches in series_batches.items()]}]}
+    spec = {
+        "db": path,
+        "runs": [
+            {
+                "series": [
+                    {"key": key, "batches": [{"steps": s, "values": v, "times": t} for s, v, t in batches]}
+                    for key, batches in series_batches.items()
+                ]
+            }
+        ],
+    }
     run_node("append_points.mjs", stdin=json.dumps(spec))
 
 
@@ -128,7 +206,7 @@ def split(points, rng):
     batches, i = [], 0
     while i < len(values):
         size = rng.choice([1, 2, 63, 64, 100, 1000, 1024, 1500, 4096])
-        batches.append((steps[i:i + size], values[i:i + size], times[i:i + size]))
+        batches.append((steps[i : i + size], values[i : i + size], times[i : i + size]))
         i += size
     return batches
 
@@ -136,8 +214,11 @@ def split(points, rng):
 def test_python_and_typescript_stores_write_identical_rows_for_the_same_points(tmp_path) -> None:
     rng = random.Random(11)
     n = 20_000
-    monotonic = (list(range(n)), [rng.choice([0.0, -0.0, 1.0, -3.5, rng.random()]) for _ in range(n)],
-                 [1_700_000_000 + i / 7 for i in range(n)])
+    monotonic = (
+        list(range(n)),
+        [rng.choice([0.0, -0.0, 1.0, -3.5, rng.random()]) for _ in range(n)],
+        [1_700_000_000 + i / 7 for i in range(n)],
+    )
     shuffled_steps = list(range(3000))
     rng.shuffle(shuffled_steps)
     unordered = (shuffled_steps, [float(rng.randint(-3, 3)) for _ in range(3000)], [float(i) for i in range(3000)])
@@ -191,10 +272,17 @@ def test_eight_python_and_two_node_processes_log_into_one_file_at_once(db_path: 
     # Create the file first so every writer meets the same schema.
     stonks.start_run("many-writers", db=db_path).finish()
     python = [popen_python(PYTHON_WRITER, db_path, f"py-{i}", str(points)) for i in range(8)]
-    node = [subprocess.Popen(node_command("concurrent_writer.mjs", db_path, f"node-{i}", str(points)),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    node = [
+        subprocess.Popen(
+            node_command("concurrent_writer.mjs", db_path, f"node-{i}", str(points)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     for process in python + node:
-        out, err = process.communicate(timeout=120)
+        _out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
         assert err.strip() == "", err
     expected_loss = [s * 0.5 for s in range(points)]
@@ -267,13 +355,20 @@ def test_both_sdks_write_the_same_run_rows_for_start_log_config_finish_and_resum
     (repo / "train.py").write_text("print('train')\n")
     subprocess.run([*git, "-C", str(repo), "add", "train.py"], check=True)
     subprocess.run([*git, "-C", str(repo), "commit", "-q", "-m", "x"], check=True)
-    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     py_db, ts_db = str(tmp_path / "py.db"), str(tmp_path / "ts.db")
     python = json.loads(run_python(PYTHON_RUN_ROWS, py_db, cwd=str(repo)).stdout)
-    node = subprocess.run(node_command("run_rows.mjs", ts_db), check=False, cwd=str(repo), capture_output=True,
-                          text=True, timeout=60,
-                          env={k: v for k, v in os.environ.items() if not k.startswith("STONKS_")})
+    node = subprocess.run(
+        node_command("run_rows.mjs", ts_db),
+        check=False,
+        cwd=str(repo),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("STONKS_")},
+    )
     assert node.returncode == 0, node.stderr
     typescript = json.loads(node.stdout)
 
@@ -294,20 +389,45 @@ def test_both_sdks_write_the_same_run_rows_for_start_log_config_finish_and_resum
                 assert (provenance["gitCommit"], provenance["gitDirty"]) == (head, False), (language, step)
     # start 1, git provenance 2, log_config 3, finish 4, resume 5 (git kept from the start), finish 6.
     assert [s["revision"] for s in typescript] == [1, 2, 3, 4, 5, 5, 6]
-    assert typescript[-1]["config"] == {"lr": 0.2, "nested": {"act": "gelu"}, "flag": True, "none": None,
-                                        "extra": "x", "resumed": True}
+    assert typescript[-1]["config"] == {
+        "lr": 0.2,
+        "nested": {"act": "gelu"},
+        "flag": True,
+        "none": None,
+        "extra": "x",
+        "resumed": True,
+    }
 
 
 def color_indexes(path: str, experiment: str):
-    return [row[0] for row in query(path, "SELECT r.color_index FROM runs r JOIN experiments e ON e.id = r.experiment_id "
-                                          "WHERE e.name = ? ORDER BY r.seq", (experiment,))]
+    return [
+        row[0]
+        for row in query(
+            path,
+            "SELECT r.color_index FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+            "WHERE e.name = ? ORDER BY r.seq",
+            (experiment,),
+        )
+    ]
 
 
 def test_both_sdks_give_a_new_run_the_same_palette_index_in_the_same_file(tmp_path) -> None:
     # The same creations and deletions, once all from Python and once with the languages taking turns:
     # each SDK sees runs the other created (and gaps the deletions left) and must choose as the other would.
-    steps = [("a", "py"), ("b", "ts"), ("a", "ts"), ("a", "py"), ("a", "ts"), ("delete", 2), ("b", "py"),
-             ("a", "py"), ("a", "ts"), ("delete", 0), ("a", "ts"), ("a", "py")]
+    steps = [
+        ("a", "py"),
+        ("b", "ts"),
+        ("a", "ts"),
+        ("a", "py"),
+        ("a", "ts"),
+        ("delete", 2),
+        ("b", "py"),
+        ("a", "py"),
+        ("a", "ts"),
+        ("delete", 0),
+        ("a", "ts"),
+        ("a", "py"),
+    ]
 
     def replay(path: str, mixed: bool):
         created = []

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 import pytest
+from conftest import PYTHON_DIR, REPO_ROOT, popen_python, query
 
 import stonks
 from stonks import _db, _store
-from conftest import PYTHON_DIR, REPO_ROOT, popen_python, query
 
 
 def test_migrations_folder_is_a_relative_link_to_the_canonical_schema() -> None:
@@ -276,7 +277,7 @@ def test_the_log_stays_bounded_while_a_readers_polls_overlap_the_writes(db_path:
         # its snapshot keeps SQLite's own checkpoint from reaching the end of the log.
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM chunks").fetchone()
-        _db.run_immediate(writer, lambda: _store.append_points(writer, series, steps, steps, steps))
+        _db.run_immediate(writer, partial(_store.append_points, writer, series, steps, steps, steps))
         reader.execute("COMMIT")
         _db.checkpoint_if_large(writer, db_path)
         largest = max(largest, os.stat(db_path + "-wal").st_size)

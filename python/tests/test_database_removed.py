@@ -8,8 +8,9 @@ import subprocess
 import sys
 import textwrap
 
-import stonks
 from conftest import python_env
+
+import stonks
 
 # Logs and flushes, says "ready", waits for the test to remove or replace the file, then goes
 # on logging; prints what strict mode raised.

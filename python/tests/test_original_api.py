@@ -12,7 +12,11 @@ import stonks
 
 
 def _run_rows(path: str) -> list:
-    return query(path, "SELECT r.id, e.name, r.name, r.tags, r.notes FROM runs r JOIN experiments e ON e.id = r.experiment_id ORDER BY r.seq")
+    return query(
+        path,
+        "SELECT r.id, e.name, r.name, r.tags, r.notes FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+        "ORDER BY r.seq",
+    )
 
 
 def test_save_dir_and_name_are_db_and_run_name_without_a_warning(db_path: str) -> None:
@@ -99,7 +103,10 @@ def test_resume_must_raises_not_found_for_a_missing_run(db_path: str, strict: bo
     with pytest.raises(stonks.StonksError, match="not found") as raised:
         stonks.start_run("exp", db=db_path, id="nope", resume="must", strict=strict).start()
     assert isinstance(raised.value, stonks.RunError)
-    with pytest.raises(stonks.StonksError, match="not found"), stonks.start_run("exp", db=db_path, resume="must", strict=strict):
+    with (
+        pytest.raises(stonks.StonksError, match="not found"),
+        stonks.start_run("exp", db=db_path, resume="must", strict=strict),
+    ):
         pass
     assert _run_rows(db_path) == []
 
@@ -145,8 +152,9 @@ def test_prefix_is_prepended_to_every_key(db_path: str) -> None:
 
 def test_prefix_counts_towards_the_key_length_limit(db_path: str) -> None:
     key = "k" * (stonks.MAX_KEY_LENGTH - 3)
-    with stonks.start_run("exp", db=db_path, prefix="abcd", strict=True) as run, pytest.raises(
-        stonks.InvalidMetricError, match="characters long"
+    with (
+        stonks.start_run("exp", db=db_path, prefix="abcd", strict=True) as run,
+        pytest.raises(stonks.InvalidMetricError, match="characters long"),
     ):
         run.log({key: 1.0})
 
@@ -179,17 +187,32 @@ def test_set_tags_with_bad_tags_warns_or_raises(db_path: str, caplog: pytest.Log
         run.set_tags("not-a-list")  # type: ignore[arg-type]
         assert run.tags == ["kept"]
     assert "set_tags() takes a list" in caplog.text
-    with stonks.start_run("exp", db=db_path, strict=True) as run, pytest.raises(stonks.InvalidMetricError, match="set_tags"):
+    with (
+        stonks.start_run("exp", db=db_path, strict=True) as run,
+        pytest.raises(stonks.InvalidMetricError, match="set_tags"),
+    ):
         run.set_tags([1])  # type: ignore[list-item]
 
 
 def test_run_properties_are_read_only(db_path: str) -> None:
     with stonks.start_run(
-        "exp", db=db_path, name="n", project="p", group="g", job_type="train", tags=["t"], notes="x",
+        "exp",
+        db=db_path,
+        name="n",
+        project="p",
+        group="g",
+        job_type="train",
+        tags=["t"],
+        notes="x",
         config={"lr": 0.1},
     ) as run:
         values = {
-            "name": "n", "project": "p", "group": "g", "job_type": "train", "tags": ["t"], "notes": "x",
+            "name": "n",
+            "project": "p",
+            "group": "g",
+            "job_type": "train",
+            "tags": ["t"],
+            "notes": "x",
             "config": {"lr": 0.1},
         }
         for attribute, expected in values.items():
@@ -232,10 +255,27 @@ def test_data_classes_take_the_original_arguments() -> None:
     experiment = Experiment("e1", "exp", 1.5, "about", {"k": 1}, "p1")
     assert (experiment.created_at, experiment.description, experiment.project_id) == (1.5, "about", "p1")
     run = RunInfo(
-        "r1", "e1", "completed", 2.0, "name", {"lr": 1}, 3.0, 3.0, "g", "train", ["t"], "notes", "pre",
+        "r1",
+        "e1",
+        "completed",
+        2.0,
+        "name",
+        {"lr": 1},
+        3.0,
+        3.0,
+        "g",
+        "train",
+        ["t"],
+        "notes",
+        "pre",
     )
     assert (run.status, run.created_at, run.name, run.ended_at, run.tags, run.prefix) == (
-        "completed", 2.0, "name", 3.0, ["t"], "pre",
+        "completed",
+        2.0,
+        "name",
+        3.0,
+        ["t"],
+        "pre",
     )
     assert RunInfo(id="r", experiment_id="e", status="running", created_at=0.0).config == {}
     assert MetricSeries("loss").steps == []

@@ -8,9 +8,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
 import stonks
-from conftest import REPO_ROOT
 from stonks import StonksError
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "original-stonks"

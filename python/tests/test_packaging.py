@@ -17,7 +17,11 @@ def test_pip_install_into_a_fresh_venv_packages_the_sql_files(tmp_path: Path) ->
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")}
     done = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(PYTHON_DIR)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     script = """
@@ -31,7 +35,11 @@ with stonks.open(sys.argv[1]) as db:
 """
     done = subprocess.run(
         [str(python), "-c", script, str(tmp_path / "s.db")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     package_dir, values = done.stdout.splitlines()

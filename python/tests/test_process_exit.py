@@ -8,9 +8,9 @@ import sqlite3
 import subprocess
 
 import pytest
+from conftest import popen_python, query, run_python
 
 import stonks
-from conftest import popen_python, query, run_python
 
 LOG_SCRIPT = """
     import sys, stonks

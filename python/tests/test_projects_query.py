@@ -15,7 +15,9 @@ def make_experiments(path: str, names: list) -> None:
 
 def link(path: str, project_id: str, project_name: str, experiment_names: list) -> None:
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO projects (id, name, created_at) VALUES (?, ?, 1700000000.0)", (project_id, project_name))
+        conn.execute(
+            "INSERT INTO projects (id, name, created_at) VALUES (?, ?, 1700000000.0)", (project_id, project_name)
+        )
         for name in experiment_names:
             conn.execute("UPDATE experiments SET project_id = ? WHERE name = ?", (project_id, name))
 

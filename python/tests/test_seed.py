@@ -6,9 +6,9 @@ import logging
 import time
 
 import pytest
+from conftest import query
 
 import stonks
-from conftest import query
 
 
 def read_series(path: str, run_id: str, key: str):
@@ -30,8 +30,9 @@ def test_start_run_creates_the_experiment_and_reuses_it(db_path: str) -> None:
 
 
 def test_config_run_name_and_db_are_stored(db_path: str) -> None:
-    with stonks.start_run("exp", config={"lr": 0.1, "layers": [64, 64], "opt": {"name": "adam"}}, db=db_path,
-                          run_name="baseline") as run:
+    with stonks.start_run(
+        "exp", config={"lr": 0.1, "layers": [64, 64], "opt": {"name": "adam"}}, db=db_path, run_name="baseline"
+    ) as run:
         pass
     with stonks.open(db_path) as db:
         info = db.get_run(run.id)
@@ -124,7 +125,7 @@ def test_context_manager_failed_on_exception_which_is_not_swallowed(db_path: str
     with pytest.raises(ZeroDivisionError):
         with stonks.start_run("my-exp", db=db_path) as run:
             run.log({"loss": 0.5})
-            1 / 0
+            raise ZeroDivisionError
     with stonks.open(db_path) as db:
         assert db.get_run(run.id).status == "failed"
         assert db.get_metrics(run.id, "loss").values == [0.5]
@@ -176,7 +177,9 @@ def test_finish_is_idempotent_and_log_after_finish_is_ignored(db_path: str, capl
         run.log_config({"lr": 0.5})
     # Only the two ignored calls are reported, once each; a second finish() says nothing.
     assert sorted(r.getMessage().split(";")[0] for r in caplog.records if r.name == "stonks") == [
-        f"run {run.id} is finished", f"run {run.id} is finished"]
+        f"run {run.id} is finished",
+        f"run {run.id} is finished",
+    ]
     with stonks.open(db_path) as db:
         info = db.get_run(run.id)
         assert info.status == "completed" and info.config == {}
@@ -229,7 +232,7 @@ def test_flush_makes_points_durable_before_finish(db_path: str) -> None:
 
 def test_buffer_is_written_when_100_points_are_waiting(db_path: str) -> None:
     run = stonks.start_run("my-exp", db=db_path).start()
-    for step in range(25):
+    for _step in range(25):
         run.log({"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0})
     # No flush(): the writer thread is woken by the 100th point, well before its timer.
     deadline = time.monotonic() + 3.0

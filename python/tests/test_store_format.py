@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
+from functools import partial
 
 import pytest
+from conftest import REPO_ROOT, dump_points, query
 
 import stonks
 from stonks import _db, _store
-from conftest import REPO_ROOT, dump_points, query
 
 
 def typescript_rollup_levels():
@@ -41,8 +42,19 @@ def expected_rollups(steps, values, times):
                 if values[i] > values[high]:
                     high = i
             rows.append(
-                (level, bucket, hi - lo, steps[lo], steps[hi - 1], values[low], steps[low], times[low],
-                 values[high], steps[high], times[high])
+                (
+                    level,
+                    bucket,
+                    hi - lo,
+                    steps[lo],
+                    steps[hi - 1],
+                    values[low],
+                    steps[low],
+                    times[low],
+                    values[high],
+                    steps[high],
+                    times[high],
+                )
             )
     return rows
 
@@ -64,7 +76,12 @@ def check_series(path: str, steps, values, times) -> None:
     assert entry["rollups"] == expected_rollups(steps, values, times)
     count, monotonic, first_step, last_step, last_value, last_time, low, high = entry["summary"]
     assert (count, first_step, last_step, last_value, last_time) == (
-        len(values), steps[0], steps[-1], values[-1], times[-1])
+        len(values),
+        steps[0],
+        steps[-1],
+        values[-1],
+        times[-1],
+    )
     assert (low, high) == (min(values), max(values))
     assert monotonic == int(all(a <= b for a, b in zip(steps, steps[1:])))
 
@@ -72,16 +89,20 @@ def check_series(path: str, steps, values, times) -> None:
 def append_in_batches(path: str, steps, values, times, sizes) -> None:
     conn = _db.connect(path)
     try:
+
         def create():
             started = _store.insert_run(
-                conn, _store.NewRun("fmt", None, {}, [], None, None, None, 1.0, {"sdk_language": "python"}))
+                conn, _store.NewRun("fmt", None, {}, [], None, None, None, 1.0, {"sdk_language": "python"})
+            )
             return _store.ensure_series(conn, started.seq, "loss")
 
         series_id = _db.run_immediate(conn, create)
         i = 0
         for size in sizes:
             batch = slice(i, i + size)
-            _db.run_immediate(conn, lambda: _store.append_points(conn, series_id, steps[batch], values[batch], times[batch]))
+            _db.run_immediate(
+                conn, partial(_store.append_points, conn, series_id, steps[batch], values[batch], times[batch])
+            )
             i += size
         assert i == len(values)
     finally:
@@ -122,7 +143,7 @@ def test_non_monotonic_steps_clear_the_flag_and_read_sorted(tmp_path) -> None:
 def test_chunk_ids_only_grow_as_the_tail_is_refilled(db_path: str) -> None:
     run = stonks.start_run("fmt", db=db_path).start()
     seen = []
-    for round in range(5):
+    for _round in range(5):
         for _ in range(300):
             run.log({"loss": 1.0})
         run.flush()
@@ -154,7 +175,13 @@ def test_series_summary_and_keys_are_shared_across_runs(db_path: str) -> None:
     with stonks.open(db_path) as db:
         [summary] = db.get_summaries(run.id)
     assert (summary.key, summary.count, summary.last, summary.min, summary.max, summary.last_step) == (
-        "loss", 3, 2.0, 1.0, 3.0, 2.0)
+        "loss",
+        3,
+        2.0,
+        1.0,
+        3.0,
+        2.0,
+    )
 
 
 def test_revision_grows_on_every_run_row_change(db_path: str) -> None:
@@ -184,8 +211,9 @@ def test_deleting_a_run_cascades_to_its_points(db_path: str) -> None:
     conn.execute("DELETE FROM runs")
     conn.commit()
     conn.close()
-    assert query(db_path, "SELECT (SELECT count(*) FROM series) + (SELECT count(*) FROM chunks) + "
-                          "(SELECT count(*) FROM rollups)") == [(0,)]
+    assert query(
+        db_path, "SELECT (SELECT count(*) FROM series) + (SELECT count(*) FROM chunks) + (SELECT count(*) FROM rollups)"
+    ) == [(0,)]
 
 
 def test_resume_continues_steps_and_merges_config(db_path: str) -> None:
@@ -225,12 +253,18 @@ def test_runs_get_palette_indexes_the_experiments_newest_runs_do_not_use_and_kee
         return run.id
 
     def indexes(experiment: str):
-        return [row[0] for row in query(db_path, "SELECT r.color_index FROM runs r JOIN experiments e "
-                                                 "ON e.id = r.experiment_id WHERE e.name = ? ORDER BY r.seq",
-                                        (experiment,))]
+        return [
+            row[0]
+            for row in query(
+                db_path,
+                "SELECT r.color_index FROM runs r JOIN experiments e "
+                "ON e.id = r.experiment_id WHERE e.name = ? ORDER BY r.seq",
+                (experiment,),
+            )
+        ]
 
     ids = []
-    for i in range(14):
+    for _i in range(14):
         ids.append(create("a"))
         create("b")
     assert indexes("a") == list(range(14))

@@ -7,9 +7,9 @@ import os
 import sqlite3
 
 import pytest
+from conftest import query, run_python
 
 import stonks
-from conftest import query, run_python
 
 # A file name that is not UTF-8, as os.listdir() or os.fsdecode() gives it: a lone surrogate.
 BAD = os.fsdecode(b"img_\xff.png")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from conftest import python_env, run_python
 
 import stonks
-from conftest import run_python
 
 
 class NumpyLikeScalar:
@@ -188,8 +190,8 @@ def test_stonks_never_imports_numpy_or_torch_or_heavy_modules_at_import() -> Non
         """
         import sys, tempfile, os
         import stonks
-        heavy = [m for m in ("numpy", "torch", "uuid", "json", "subprocess", "sqlite3", "dataclasses") if m in sys.modules]
-        print("import:", heavy)
+        heavy = ("numpy", "torch", "uuid", "json", "subprocess", "sqlite3", "dataclasses")
+        print("import:", [m for m in heavy if m in sys.modules])
         path = os.path.join(tempfile.mkdtemp(), "s.db")
         with stonks.start_run("exp", db=path) as run:
             run.log({"x": 1.0})
@@ -198,6 +200,16 @@ def test_stonks_never_imports_numpy_or_torch_or_heavy_modules_at_import() -> Non
     )
     assert "import: []" in done.stdout
     assert "used: []" in done.stdout
+
+
+def test_import_stonks_loads_only_its_own_modules_not_typing() -> None:
+    # -S: without site, whose .pth hooks may import typing themselves (certifi's does) and so
+    # hide what `import stonks` costs a bare interpreter; typing alone takes about 10 ms there.
+    probe = "import sys; before = set(sys.modules); import stonks; print(sorted(set(sys.modules) - before))"
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", probe], env=python_env(), capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "['__future__', 'stonks', 'stonks._errors']"
 
 
 def test_logger_level_follows_stonks_log_level(tmp_path) -> None:
@@ -258,7 +270,7 @@ def test_strict_mode_raises_for_a_too_long_key_and_stores_nothing_of_the_call(db
 class ComplexScalarLike:
     """Like numpy.complex64(1 + 2j): __float__ gives the real part (numpy only warns), item() a complex."""
 
-    class dtype:  # noqa: N801 - numpy's attribute name
+    class dtype:
         kind = "c"
 
     real = 1.0

@@ -14,10 +14,10 @@ import textwrap
 import time
 
 import pytest
+from conftest import python_env, run_python
 
 import stonks
-from conftest import python_env, run_python
-from stonks._run import MAX_POINTS_PER_TRANSACTION
+from stonks._writer import MAX_POINTS_PER_TRANSACTION
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
 
@@ -63,7 +63,7 @@ FULL_DISK = """
 
 def refused_steps(stdout: str):
     line = next(line for line in stdout.splitlines() if line.startswith("refused "))
-    return set(json.loads(line[len("refused "):]))
+    return set(json.loads(line[len("refused ") :]))
 
 
 def read(path: str):
