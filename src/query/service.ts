@@ -23,7 +23,7 @@ import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from
 import type { DatabaseCounts, GcCandidate, GcCriteria, RecordedRun, RunEdit } from "../types.js";
 import { type OpenQueryOptions, StonksDatabase } from "./database.js";
 import type { RunListPage, RunListQuery, RunView } from "./run-filter.js";
-import { RunTables, runView } from "./run-list.js";
+import { queryRuns, RunTables, runView } from "./run-list.js";
 
 export interface OpenServiceOptions extends OpenQueryOptions {
   /** Create the file (with its schema) when it does not exist. Default false. */
@@ -39,7 +39,7 @@ export class StonksService extends StonksDatabase {
 
   /** One page of an experiment's runs, read fresh (for one-off callers such as the CLI). */
   queryRuns(experimentId: string, query: RunListQuery): RunListPage {
-    return this.runTables().query(experimentId, query);
+    return queryRuns(this.connection, experimentId, query, { staleAfterSeconds: this.staleAfter });
   }
 
   /** One run as the run table shows it (with its metric summaries), or null. */
