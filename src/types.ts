@@ -94,3 +94,82 @@ export interface DownsampleOptions {
   minStep?: number;
   maxStep?: number;
 }
+
+/*
+ * Shapes of the service layer's admin operations (src/query/service.ts), used by the
+ * server and the CLI; not part of the package's public API.
+ */
+
+/** Fields of a run a person may edit; undefined leaves a field as it is. */
+export interface RunEdit {
+  name?: string | null;
+  tags?: string[];
+  notes?: string | null;
+  color?: string | null;
+}
+
+/** Which runs a clean-up deletes. */
+export interface GcCriteria {
+  /** Only runs created before this Unix time. */
+  createdBefore?: number;
+  /** Only runs whose stored status is one of these. */
+  statuses?: readonly RunStatus[];
+  /** With statuses including "running": only running runs whose heartbeat is older than this Unix time. */
+  staleBefore?: number;
+}
+
+/** A run a clean-up would delete, with its number of points. */
+export interface GcCandidate {
+  id: string;
+  points: number;
+}
+
+/** What a database holds, for `stonks info`. */
+export interface DatabaseCounts {
+  experiments: number;
+  runs: number;
+  runsByStatus: Record<RunStatus, number>;
+  series: number;
+  points: number;
+  metricKeys: number;
+  schemaVersion: number;
+  pageSize: number;
+  freePages: number;
+}
+
+/** What an import of an original stonks file wrote (or, for a dry run, would write). */
+export interface ImportSummary {
+  projects: number;
+  experiments: number;
+  runs: number;
+  points: number;
+  /** Points stored as NULL by the original (a logged NaN): a stonks file holds no NaN points. */
+  skippedPoints: number;
+  /** Runs whose id the target already holds: left as they are. */
+  presentRuns: number;
+}
+
+/** One metric of a finished recording: its points, in step order. */
+export interface RecordedSeries {
+  steps: Float64Array;
+  values: Float64Array;
+  timestamps: Float64Array;
+}
+
+/** A whole run written at once (the demo data): its row, every point, and how it ended. */
+export interface RecordedRun {
+  experiment: string;
+  name: string | null;
+  config: Config;
+  tags: string[];
+  group: string | null;
+  jobType: string | null;
+  notes: string | null;
+  color: string | null;
+  createdAt: number;
+  provenance: Provenance;
+  metrics: Record<string, RecordedSeries>;
+  /** "running" leaves the run running with its heartbeat at `lastActive`; any other ends it then. */
+  status: RunStatus;
+  lastActive: number;
+}

@@ -8,7 +8,7 @@ import { open } from "../src/query/database.js";
 import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
 import { appendPoints, ensureSeries, insertRun } from "../src/store/writes.js";
 import { CLI, type CliResult, stonks, tempDb, tempDir } from "./helpers.js";
-import { PROVENANCE, seedRuns } from "./server-support.js";
+import { PROVENANCE, populateRuns } from "./server-support.js";
 
 /** A failure prints exactly one line on stderr and exits non-zero. */
 function expectOneLineError(result: CliResult, code: number, pattern: RegExp): void {
@@ -27,8 +27,8 @@ function onTerminal(args: string[], answer: string): CliResult {
 const NOW = Date.now() / 1000;
 const DAY = 86400;
 
-function seedLab(dbPath: string): string[] {
-  return seedRuns(dbPath, [
+function populateLab(dbPath: string): string[] {
+  return populateRuns(dbPath, [
     {
       experiment: "vision",
       name: "old-failed",
@@ -56,7 +56,7 @@ describe("reading commands", () => {
 
   beforeAll(() => {
     dbPath = tempDb();
-    ids = seedLab(dbPath);
+    ids = populateLab(dbPath);
   });
 
   it("ls lists experiments with run counts as an aligned table, or JSON", async () => {
@@ -232,7 +232,7 @@ describe("reading commands", () => {
 describe("changing commands", () => {
   it("delete refuses without a terminal or -f, asks on a terminal, and deletes with -f", async () => {
     const dbPath = tempDb();
-    const ids = seedLab(dbPath);
+    const ids = populateLab(dbPath);
     const refused = await stonks(["delete", ids[1], "--db", dbPath]);
     expectOneLineError(refused, 1, /Refusing to delete without confirmation.*-f/);
 
@@ -262,7 +262,7 @@ describe("changing commands", () => {
 
   it("gc deletes runs by age and status, removes emptied experiments, and compacts the file", async () => {
     const dbPath = tempDb();
-    seedLab(dbPath);
+    populateLab(dbPath);
     expectOneLineError(await stonks(["gc", "--status", "failed", "--db", dbPath]), 1, /Refusing to delete/);
     expectOneLineError(await stonks(["gc", "--before", "soon", "-f", "--db", dbPath]), 1, /--before takes a number/);
     expectOneLineError(await stonks(["gc", "--status", "lost", "-f", "--db", dbPath]), 1, /--status must be/);
@@ -317,7 +317,7 @@ describe("changing commands", () => {
 
   it("demo writes into the default database, beside the user's own runs, as serve does", async () => {
     const cwd = tempDir();
-    seedRuns(join(cwd, "stonks.db"), [{ experiment: "my-first-experiment", name: "mine", status: "completed" }]);
+    populateRuns(join(cwd, "stonks.db"), [{ experiment: "my-first-experiment", name: "mine", status: "completed" }]);
     const result = await stonks(["demo"], {}, cwd);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/to \.\/stonks\.db in/);

@@ -2,15 +2,30 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { NotAStonksFileError } from "../src/errors.js";
 import { open } from "../src/query/database.js";
-import { openDatabase } from "../src/store/connection.js";
+import { type Db, openDatabase } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
 import { CLI, type CliResult, FIXTURES, stonks, tempDir } from "./helpers.js";
 
 const CURRENT = "stonks-4fd6e94.db";
 const FIRST = "stonks-aee933e.db";
+
+const rawConnections = new Map<string, Db>();
+/** A connection of the test's own for SQL the query API does not offer; closed after each test. */
+function rawDb(path: string): Db {
+  let db = rawConnections.get(path);
+  if (db === undefined) {
+    db = openDatabase(path, { create: false });
+    rawConnections.set(path, db);
+  }
+  return db;
+}
+afterEach(() => {
+  for (const db of rawConnections.values()) db.close();
+  rawConnections.clear();
+});
 
 /** A copy of a fixture in a fresh folder: opening the original read-write could change it. */
 function fixtureCopy(name: string): string {
@@ -90,7 +105,7 @@ describe("stonks import of the original's current schema (4fd6e94)", () => {
       ]);
       const projectOf = (experiment: string) =>
         (
-          db.connection
+          rawDb(target)
             .prepare(
               "SELECT p.name AS name FROM experiments e LEFT JOIN projects p ON p.id = e.project_id WHERE e.name = ?",
             )
@@ -99,8 +114,8 @@ describe("stonks import of the original's current schema (4fd6e94)", () => {
       expect(projectOf("resnet-cifar10")).toBe("vision");
       expect(projectOf("bert-sst2")).toBe("nlp");
       expect(projectOf("default")).toBeNull();
-      expect(db.connection.prepare("SELECT COUNT(*) AS n FROM projects").get()).toEqual({ n: 2 });
-      const total = db.connection.prepare("SELECT SUM(count) AS n FROM series").get() as { n: number };
+      expect(rawDb(target).prepare("SELECT COUNT(*) AS n FROM projects").get()).toEqual({ n: 2 });
+      const total = rawDb(target).prepare("SELECT SUM(count) AS n FROM series").get() as { n: number };
       expect(total.n).toBe(22_855);
 
       const baseline = db.getRun("5b3a0c2e-d56c-4d73-8cb4-45e8a744c66c");
@@ -301,7 +316,7 @@ describe("stonks import of the original's first schema (aee933e)", () => {
       expect(db.getMetrics(quick?.id ?? "", "val/loss").steps.length).toBe(199);
       const diverged = runs.find((r) => r.name === "lr0.01-diverged");
       expect(db.getMetrics(diverged?.id ?? "", "train/loss").steps.length).toBe(110);
-      expect((db.connection.prepare("SELECT SUM(count) AS n FROM series").get() as { n: number }).n).toBe(22_399);
+      expect((rawDb(target).prepare("SELECT SUM(count) AS n FROM series").get() as { n: number }).n).toBe(22_399);
     } finally {
       db.close();
     }

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
 import { ROOT, tempDb } from "./helpers.js";
-import { seedRuns } from "./server-support.js";
+import { populateRuns } from "./server-support.js";
 
 const CLI = join(ROOT, "dist", "cli", "main.js");
 
@@ -19,7 +19,7 @@ function ls(dbPath: string, ...extra: string[]): string {
 describe("stonks ls and projects", () => {
   it("shows each experiment's project in a PROJECT column and in --json", () => {
     const dbPath = tempDb();
-    seedRuns(dbPath, [{ experiment: "resnet" }, { experiment: "loose" }]);
+    populateRuns(dbPath, [{ experiment: "resnet" }, { experiment: "loose" }]);
     const db = openDatabase(dbPath);
     const vision = runImmediate(db, () => {
       const id = ensureProject(db, "vision");
@@ -48,7 +48,7 @@ describe("stonks ls and projects", () => {
 
   it("leaves the column out of a file without projects, and --json says null", () => {
     const dbPath = tempDb();
-    seedRuns(dbPath, [{ experiment: "only" }]);
+    populateRuns(dbPath, [{ experiment: "only" }]);
     expect(ls(dbPath).split("\n")[0]).toMatch(/^EXPERIMENT\s+RUNS/);
     expect(JSON.parse(ls(dbPath, "--json"))).toMatchObject([{ name: "only", project_id: null, project: null }]);
   });

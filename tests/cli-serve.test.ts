@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { ROOT, tempDb, tempDir } from "./helpers.js";
-import { seedRuns } from "./server-support.js";
+import { populateRuns } from "./server-support.js";
 
 const CLI = join(ROOT, "dist", "cli", "main.js");
 
@@ -52,7 +52,7 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
 describe("stonks serve", () => {
   it("serves the API on the database given, and stops cleanly on SIGTERM and SIGINT", async () => {
     const dbPath = tempDb();
-    seedRuns(dbPath, [{ experiment: "served", name: "r", status: "completed" }]);
+    populateRuns(dbPath, [{ experiment: "served", name: "r", status: "completed" }]);
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const server = await serve(["--db", dbPath]);
       expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -102,7 +102,7 @@ describe("stonks serve", () => {
 
   it("--demo adds the demo experiments once to the database it serves, next to the user's runs, and names the file", async () => {
     const dbPath = join(tempDir(), "stonks.db");
-    seedRuns(dbPath, [{ experiment: "my-first-experiment", name: "mine", status: "completed" }]);
+    populateRuns(dbPath, [{ experiment: "my-first-experiment", name: "mine", status: "completed" }]);
     for (const round of [1, 2]) {
       const server = await serve(["--demo"], { STONKS_DB: dbPath });
       try {

@@ -4,11 +4,11 @@ import { open } from "../src/query/database.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
 import { tempDb } from "./helpers.js";
-import { seedRuns } from "./server-support.js";
+import { populateRuns } from "./server-support.js";
 
-function seeded(): { path: string; vision: string } {
+function populated(): { path: string; vision: string } {
   const path = tempDb();
-  seedRuns(path, [{ experiment: "resnet" }, { experiment: "vit" }, { experiment: "loose" }]);
+  populateRuns(path, [{ experiment: "resnet" }, { experiment: "vit" }, { experiment: "loose" }]);
   const db = openDatabase(path);
   try {
     const vision = runImmediate(db, () => {
@@ -27,7 +27,7 @@ function seeded(): { path: string; vision: string } {
 
 describe("projects in the query API", () => {
   it("listProjects() gives every project by name with its experiment count", () => {
-    const { path, vision } = seeded();
+    const { path, vision } = populated();
     const db = open(path);
     try {
       expect(db.listProjects()).toEqual([
@@ -40,7 +40,7 @@ describe("projects in the query API", () => {
   });
 
   it("experiments carry projectId and listExperiments({ projectId }) keeps that project's", () => {
-    const { path, vision } = seeded();
+    const { path, vision } = populated();
     const db = open(path);
     try {
       expect(db.listExperiments().map((e) => [e.name, e.projectId])).toEqual([

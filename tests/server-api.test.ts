@@ -9,7 +9,7 @@ import { runJson } from "../src/server/json.js";
 import { openDatabase } from "../src/store/connection.js";
 import { getExperiment, getRunRow } from "../src/store/reads.js";
 import { tempDb, tempDir } from "./helpers.js";
-import { appendToRun, seedRuns } from "./server-support.js";
+import { appendToRun, populateRuns } from "./server-support.js";
 
 interface Reply<T> {
   status: number;
@@ -50,7 +50,7 @@ describe("read routes", () => {
 
   beforeAll(async () => {
     const dbPath = tempDb();
-    ids = seedRuns(dbPath, [
+    ids = populateRuns(dbPath, [
       {
         name: "alpha",
         config: { lr: 0.1, optimizer: { name: "sgd" }, layers: [1, 2] },
@@ -382,7 +382,7 @@ describe("changing runs", () => {
 
   beforeAll(async () => {
     dbPath = tempDb();
-    ids = seedRuns(dbPath, [
+    ids = populateRuns(dbPath, [
       { name: "one", status: "completed", metrics: { loss: [1, 2, 3] } },
       { name: "two", status: "completed" },
       { experiment: "doomed", name: "three", status: "completed", metrics: { loss: [1] } },
@@ -472,7 +472,7 @@ describe("changing runs", () => {
   });
 
   it("keeps revisions increasing after the run holding the highest one is deleted", async () => {
-    const [low, high] = seedRuns(dbPath, [{ name: "low" }, { name: "high" }]);
+    const [low, high] = populateRuns(dbPath, [{ name: "low" }, { name: "high" }]);
     const highRevision = revisionOf(high) ?? 0;
     await call(server, `/api/runs/${high}`, { method: "DELETE" });
     await call(server, `/api/runs/${low}`, jsonInit("PATCH", { notes: "changed" }));
@@ -483,7 +483,7 @@ describe("changing runs", () => {
 describe("runs list kept in memory", () => {
   it("follows every change made between two requests, by this server or another process", async () => {
     const dbPath = tempDb();
-    const ids = seedRuns(dbPath, [
+    const ids = populateRuns(dbPath, [
       { name: "a", status: "completed", metrics: { loss: [3, 2] } },
       { name: "b", heartbeat: NOW - 10, metrics: { loss: [1] } },
       { name: "c", status: "failed" },
@@ -505,7 +505,7 @@ describe("runs list kept in memory", () => {
     try {
       expect(runNames(await list())).toEqual(["c", "b", "a"]);
       // Another process: a new run, points for an existing one, a heartbeat.
-      seedRuns(dbPath, [{ name: "d", createdAt: NOW + 10, metrics: { acc: [0.5] } }]);
+      populateRuns(dbPath, [{ name: "d", createdAt: NOW + 10, metrics: { acc: [0.5] } }]);
       appendToRun(dbPath, ids[0], "loss", [2, 3], [1.5, 0.5]);
       // This server: an edit and a deletion.
       await call(server, `/api/runs/${ids[2]}`, jsonInit("PATCH", { tags: ["x"], notes: "edited" }));
@@ -537,7 +537,7 @@ describe("server setup", () => {
 
   it("requires the token on every API route when one is set, as a header or a query parameter", async () => {
     const dbPath = tempDb();
-    const [runId] = seedRuns(dbPath, [{ name: "r", status: "completed" }]);
+    const [runId] = populateRuns(dbPath, [{ name: "r", status: "completed" }]);
     const ui = tempDir();
     writeFileSync(join(ui, "index.html"), "<html>dashboard</html>");
     const server = await startServer({ dbPath, port: 0, uiDir: ui, token: "s3cret" });

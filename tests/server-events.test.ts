@@ -10,7 +10,7 @@ import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { getRunRow } from "../src/store/reads.js";
 import { touchHeartbeat } from "../src/store/writes.js";
 import { FIXTURES, tempDb, tempDir } from "./helpers.js";
-import { appendToRun, readEvents, type SseEvent, seedRuns } from "./server-support.js";
+import { appendToRun, populateRuns, readEvents, type SseEvent } from "./server-support.js";
 
 interface PointsData {
   run_id: string;
@@ -73,7 +73,7 @@ describe("live events", () => {
 
   beforeAll(async () => {
     dbPath = tempDb();
-    seedRuns(dbPath, [{ experiment: "quiet", name: "q", status: "completed" }]);
+    populateRuns(dbPath, [{ experiment: "quiet", name: "q", status: "completed" }]);
     server = await startServer({ dbPath, port: 0, uiDir: tempDir(), maxEventStreams: 6 });
   });
 
@@ -127,7 +127,7 @@ describe("live events", () => {
   });
 
   it("starts at now and resumes from Last-Event-ID or ?cursor= without gaps", async () => {
-    const [runId] = seedRuns(dbPath, [{ experiment: "resume", name: "r", metrics: { loss: [0, 1, 2] } }]);
+    const [runId] = populateRuns(dbPath, [{ experiment: "resume", name: "r", metrics: { loss: [0, 1, 2] } }]);
     const stream = await readEvents(`${server.url}/api/events?experiment_id=resume`);
     await stream.next((e) => e.event === "ready");
     appendToRun(dbPath, runId, "loss", [3, 4], [3, 4]);
@@ -168,8 +168,8 @@ describe("live events", () => {
   });
 
   it("announces edits, new runs and deletions, only for the chosen experiment", async () => {
-    const [target] = seedRuns(dbPath, [{ experiment: "edits", name: "before", status: "completed" }]);
-    const [elsewhere] = seedRuns(dbPath, [{ experiment: "other", name: "x", status: "completed" }]);
+    const [target] = populateRuns(dbPath, [{ experiment: "edits", name: "before", status: "completed" }]);
+    const [elsewhere] = populateRuns(dbPath, [{ experiment: "other", name: "x", status: "completed" }]);
     const filtered = await readEvents(`${server.url}/api/events?experiment_id=edits`);
     const everything = await readEvents(`${server.url}/api/events`);
     try {
@@ -187,7 +187,7 @@ describe("live events", () => {
         status: "completed",
         run: { color: "#123456", name: "after" },
       });
-      const [created] = seedRuns(dbPath, [{ experiment: "edits", name: "new" }]);
+      const [created] = populateRuns(dbPath, [{ experiment: "edits", name: "new" }]);
       const started = await filtered.next((e) => e.event === "run_update" && JSON.parse(e.data).run_id === created);
       expect(JSON.parse(started.data).status).toBe("running");
 
@@ -229,7 +229,7 @@ describe("live events", () => {
 
   it("replaces a flood of points by one resync event, then continues with exact points", async () => {
     const floodDb = tempDb();
-    const [runId] = seedRuns(floodDb, [{ experiment: "flood", name: "f", metrics: { loss: [0] } }]);
+    const [runId] = populateRuns(floodDb, [{ experiment: "flood", name: "f", metrics: { loss: [0] } }]);
     const hub = new EventHub({ dbPath: floodDb, pollIntervalMs: 20, maxPointsPerDelta: 100 });
     let text = "";
     const client = hub.attach(
@@ -263,7 +263,7 @@ describe("live events", () => {
 
   it("sends the run again when it turns stale, and when its heartbeat comes back", async () => {
     const staleDb = tempDb();
-    const [runId] = seedRuns(staleDb, [{ experiment: "hb", name: "quiet-process", heartbeat: Date.now() / 1000 }]);
+    const [runId] = populateRuns(staleDb, [{ experiment: "hb", name: "quiet-process", heartbeat: Date.now() / 1000 }]);
     const staleServer = await startServer({ dbPath: staleDb, port: 0, uiDir: tempDir(), staleAfterSeconds: 1 });
     const stream = await readEvents(`${staleServer.url}/api/events`);
     try {
@@ -289,7 +289,7 @@ describe("live events", () => {
 
   it("tells a stream that starts after a run went stale, right after ready", async () => {
     const staleDb = tempDb();
-    const [runId] = seedRuns(staleDb, [{ experiment: "hb", name: "died", heartbeat: Date.now() / 1000 - 30 }]);
+    const [runId] = populateRuns(staleDb, [{ experiment: "hb", name: "died", heartbeat: Date.now() / 1000 - 30 }]);
     const staleServer = await startServer({ dbPath: staleDb, port: 0, uiDir: tempDir(), staleAfterSeconds: 1 });
     // A client that read the run list while it was still live must not miss the change.
     const stream = await readEvents(`${staleServer.url}/api/events`);

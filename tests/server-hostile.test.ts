@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { tempDir } from "./helpers.js";
-import { seedRuns } from "./server-support.js";
+import { populateRuns } from "./server-support.js";
 
 interface RawReply {
   status: number;
@@ -91,7 +91,7 @@ describe("hostile input", () => {
     writeFileSync(join(ui, "index.html"), "<html>app</html>");
     writeFileSync(join(root, "secret.txt"), SECRET);
     const dbPath = join(root, "stonks.db");
-    [runId] = seedRuns(dbPath, [
+    [runId] = populateRuns(dbPath, [
       { name: "target", config: { lr: 0.1 }, status: "completed", metrics: { loss: [3, 2, 1] } },
       { name: "other", status: "completed" },
     ]);

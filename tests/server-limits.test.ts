@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HeavyReadLimits } from "../src/server/heavy-reads.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { tempDb } from "./helpers.js";
-import { seedRuns } from "./server-support.js";
+import { populateRuns } from "./server-support.js";
 
 interface ErrorJson {
   error: { code: string; message: string };
@@ -62,7 +62,7 @@ describe("points per response", () => {
 
   beforeAll(async () => {
     const dbPath = tempDb();
-    ids = seedRuns(dbPath, [
+    ids = populateRuns(dbPath, [
       { name: "a", metrics: { loss: { count: 600, value: wave } } },
       { name: "b", metrics: { loss: { count: 1200, value: wave } } },
     ]);
@@ -130,7 +130,9 @@ describe("heavy reads in flight", () => {
 
   beforeAll(() => {
     dbPath = tempDb();
-    [runId] = seedRuns(dbPath, [{ name: "million", metrics: { loss: { count: POINTS, value: (s) => s / POINTS } } }]);
+    [runId] = populateRuns(dbPath, [
+      { name: "million", metrics: { loss: { count: POINTS, value: (s) => s / POINTS } } },
+    ]);
   });
 
   it("answers 503 with Retry-After while every slot is held by a client that does not read, then serves again", async () => {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { ROOT, tempDb } from "./helpers.js";
-import { seedRuns } from "./server-support.js";
+import { populateRuns } from "./server-support.js";
 import { launchBrowser, newPage } from "./ui-support.js";
 
 const FOREIGN = "http://127.0.0.1:9";
@@ -18,7 +18,7 @@ describe("Origin", () => {
 
   beforeAll(async () => {
     const dbPath = tempDb();
-    [runId] = seedRuns(dbPath, [{ name: "a", metrics: { loss: [1, 2] } }]);
+    [runId] = populateRuns(dbPath, [{ name: "a", metrics: { loss: [1, 2] } }]);
     server = await startServer({ dbPath, host: "127.0.0.1", port: 0, allowOrigins: [`${ALLOWED}/`] });
   });
   afterAll(() => server.close());
@@ -100,7 +100,7 @@ describe("Content-Security-Policy", () => {
   it("is strict and lets the built dashboard run with no violation in Chromium", async () => {
     expect(built, "run npm run build first").toBe(true);
     const dbPath = tempDb();
-    seedRuns(dbPath, [{ name: "alpha", metrics: { loss: [3, 2, 1] } }]);
+    populateRuns(dbPath, [{ name: "alpha", metrics: { loss: [3, 2, 1] } }]);
     const server = await startServer({ dbPath, host: "127.0.0.1", port: 0 });
     const browser = await launchBrowser();
     try {

@@ -5,7 +5,7 @@ import type { ExperimentJson, ProjectJson, RunJson } from "../src/server/json.js
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
 import { tempDb, tempDir } from "./helpers.js";
-import { appendToRun, readEvents, seedRuns } from "./server-support.js";
+import { appendToRun, populateRuns, readEvents } from "./server-support.js";
 
 interface Reply<T> {
   status: number;
@@ -57,7 +57,7 @@ describe("projects", () => {
 
   beforeAll(async () => {
     const dbPath = tempDb();
-    seedRuns(dbPath, [
+    populateRuns(dbPath, [
       { experiment: "resnet", status: "completed" },
       { experiment: "vit", status: "completed" },
       { experiment: "wav2vec", status: "completed" },
@@ -118,7 +118,7 @@ describe("GET /api/runs/{id}/metrics/all", () => {
 
   beforeAll(async () => {
     const dbPath = tempDb();
-    [plain, ranked, big] = seedRuns(dbPath, [
+    [plain, ranked, big] = populateRuns(dbPath, [
       { status: "completed", metrics: { "train/loss": [4, 3, 2, 1], acc: [0.1, 0.2] } },
       {
         status: "completed",
@@ -218,7 +218,7 @@ describe("point limit of /metrics/all", () => {
 
   beforeAll(async () => {
     const dbPath = tempDb();
-    [runId] = seedRuns(dbPath, [
+    [runId] = populateRuns(dbPath, [
       {
         status: "completed",
         metrics: {
@@ -255,7 +255,7 @@ describe("PATCH as the original client sends it", () => {
 
   beforeAll(async () => {
     const dbPath = tempDb();
-    [runId] = seedRuns(dbPath, [{ name: "kept", tags: ["a", "b"], notes: "n", status: "completed" }]);
+    [runId] = populateRuns(dbPath, [{ name: "kept", tags: ["a", "b"], notes: "n", status: "completed" }]);
     server = await startServer({ dbPath, port: 0, uiDir: tempDir() });
   });
 
@@ -294,7 +294,7 @@ describe("metrics_update", () => {
 
   beforeAll(async () => {
     dbPath = tempDb();
-    [runId] = seedRuns(dbPath, [{ metrics: { loss: [1] } }]);
+    [runId] = populateRuns(dbPath, [{ metrics: { loss: [1] } }]);
     server = await startServer({ dbPath, port: 0, uiDir: tempDir(), pollIntervalMs: 50 });
   });
 

@@ -1,8 +1,8 @@
-/** Shared by the server tests: a seeded database, a running server and an SSE reader. */
+/** Shared by the server tests: a populated database, a running server and an SSE reader. */
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { getRunRow } from "../src/store/reads.js";
 import { appendPoints, ensureSeries } from "../src/store/writes.js";
-import { type SeedSpec, seedWith } from "./seed.js";
+import { populateWith, type TestRun } from "./populate.js";
 
 export const PROVENANCE = {
   host: "test-host",
@@ -15,11 +15,11 @@ export const PROVENANCE = {
   sdkVersion: "0.1.0",
 };
 
-export type SeedRun = SeedSpec;
+export type { TestRun } from "./populate.js";
 
 /** Writes runs through the store layer; returns their ids in order. */
-export function seedRuns(dbPath: string, runs: SeedRun[]): string[] {
-  return seedWith(dbPath, runs, {
+export function populateRuns(dbPath: string, runs: TestRun[]): string[] {
+  return populateWith(dbPath, runs, {
     experiment: "exp",
     createdAt: () => 1_700_000_000,
     jobType: null,

@@ -8,7 +8,7 @@ import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, SCHEMA_VERSION } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
 import { tempDb, tempDir } from "./helpers.js";
-import { readEvents, seedRuns } from "./server-support.js";
+import { populateRuns, readEvents } from "./server-support.js";
 
 let server: RunningServer;
 let dbPath: string;
@@ -24,7 +24,7 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
 
 beforeAll(async () => {
   dbPath = tempDb();
-  seedRuns(dbPath, [{ experiment: "sweep", name: "a", status: "completed" }]);
+  populateRuns(dbPath, [{ experiment: "sweep", name: "a", status: "completed" }]);
   server = await startServer({ dbPath, port: 0, uiDir: tempDir() });
 });
 
@@ -79,7 +79,7 @@ describe("workspaces API", () => {
       db.close();
     }
     expect((await call("DELETE", "/api/experiments/sweep")).status).toBe(200);
-    seedRuns(dbPath, [{ experiment: "sweep", name: "again", status: "completed" }]);
+    populateRuns(dbPath, [{ experiment: "sweep", name: "again", status: "completed" }]);
     expect((await call("GET", "/api/experiments/sweep/workspaces")).json).toEqual([]);
   });
 });
@@ -128,7 +128,7 @@ describe("experiment list events", () => {
     try {
       await scoped.next((e) => e.event === "ready");
       await listOnly.next((e) => e.event === "ready");
-      seedRuns(dbPath, [{ experiment: "brand-new", name: "b", metrics: { loss: [1, 2] } }]);
+      populateRuns(dbPath, [{ experiment: "brand-new", name: "b", metrics: { loss: [1, 2] } }]);
       const id = (await call("GET", "/api/experiments/brand-new")).json as { id: string };
       for (const reader of [scoped, listOnly]) {
         const event = await reader.next((e) => e.event === "experiments_changed");

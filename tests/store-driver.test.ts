@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeFloats, encodeFloats } from "../src/store/codec.js";
-import { openDatabase, runImmediate } from "../src/store/connection.js";
+import { openDatabase, runImmediate, stmt } from "../src/store/connection.js";
 import { type Db, driverName, isBusyError, openConnection } from "../src/store/driver.js";
 import { ROOT, tempDb } from "./helpers.js";
 
@@ -139,6 +139,17 @@ describe("the chosen driver behaves as the store expects", () => {
     expect(db.prepare("SELECT name FROM t WHERE id = ?").pluck(true).get(9)).toBeUndefined();
     expect(db.prepare("SELECT name FROM t WHERE name = @name").get({ name: "b" })).toEqual({ name: "b" });
     expect(db.prepare("UPDATE t SET name = ? WHERE id > ?").run("c", 0)).toMatchObject({ changes: 2 });
+    db.close();
+  });
+
+  it("caches a statement per row shape, so callers asking for other shapes of one query each get theirs", () => {
+    const db = scratch();
+    const sql = "SELECT id, name FROM t ORDER BY id LIMIT 1";
+    expect(stmt(db, sql, "arrays").get()).toEqual([1, "a"]);
+    expect(stmt(db, sql).get()).toEqual({ id: 1, name: "a" });
+    expect(stmt(db, sql, "values").get()).toBe(1);
+    expect(stmt(db, sql, "arrays").get()).toEqual([1, "a"]);
+    expect(stmt(db, sql, "objects")).toBe(stmt(db, sql));
     db.close();
   });
 

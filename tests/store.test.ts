@@ -28,8 +28,8 @@ function newRun(db: ReturnType<typeof openDatabase>, experiment = "exp") {
 }
 
 /** A deterministic pseudo-random sequence, so failures reproduce. */
-function rng(seed: number) {
-  let s = seed >>> 0;
+function rng(start: number) {
+  let s = start >>> 0;
   return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 32;
@@ -42,8 +42,8 @@ interface Points {
   times: Float64Array;
 }
 
-function makeSeries(n: number, seed: number, spikes: number[]): Points {
-  const random = rng(seed);
+function makeSeries(n: number, start: number, spikes: number[]): Points {
+  const random = rng(start);
   const steps = new Float64Array(n);
   const values = new Float64Array(n);
   const times = new Float64Array(n);
@@ -58,8 +58,8 @@ function makeSeries(n: number, seed: number, spikes: number[]): Points {
   return { steps, values, times };
 }
 
-function appendInBatches(db: ReturnType<typeof openDatabase>, seriesId: number, p: Points, seed: number) {
-  const random = rng(seed);
+function appendInBatches(db: ReturnType<typeof openDatabase>, seriesId: number, p: Points, start: number) {
+  const random = rng(start);
   for (let i = 0; i < p.values.length; ) {
     const size = Math.min(p.values.length - i, 1 + Math.floor(random() * 3000));
     runImmediate(db, () =>

@@ -11,7 +11,7 @@ import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
-import { launchBrowser, newPage, query, seed, serve, shown, tempDir, Writer, waitUntil } from "./ui-support.js";
+import { launchBrowser, newPage, populate, query, serve, shown, tempDir, Writer, waitUntil } from "./ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-axes-");
@@ -118,7 +118,7 @@ async function pixelsOf(
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  const seeded = seed(dbPath, [
+  const populated = populate(dbPath, [
     {
       experiment: "logs",
       name: "lr-decay",
@@ -153,7 +153,7 @@ beforeAll(async () => {
     { experiment: "sparse", name: "sparse", createdAt: NOW - 1000, status: "completed" },
   ]);
   for (const [i, name] of ["lr-decay", "lr-narrow", "fine", "short", "long", "early", "late", "sparse"].entries()) {
-    ids[name] = seeded[i].id;
+    ids[name] = populated[i].id;
   }
   const writer = new Writer(dbPath);
   // Steps in the hundreds of thousands, values that differ only in the fourth digit.

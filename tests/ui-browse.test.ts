@@ -13,8 +13,8 @@ import {
   attrs,
   launchBrowser,
   newPage,
+  populate,
   query,
-  seed,
   serve,
   shown,
   tempDir,
@@ -42,7 +42,7 @@ async function openExperiment(page: Page, name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  const vision = seed(dbPath, [
+  const vision = populate(dbPath, [
     {
       experiment: "vision",
       name: "alpha-running",
@@ -91,11 +91,11 @@ beforeAll(async () => {
     },
   ]);
   for (const [i, name] of ["alpha", "bravo", "charlie", "delta", "echo"].entries()) ids[name] = vision[i].id;
-  seed(dbPath, [
+  populate(dbPath, [
     { experiment: "nlp-bert", name: "bert-1", status: "completed", createdAt: NOW - 90_000 },
     { experiment: "nlp-bert", name: "bert-2", status: "completed", createdAt: NOW - 80_000 },
   ]);
-  seed(
+  populate(
     dbPath,
     Array.from({ length: 3000 }, (_, i) => ({
       experiment: "big-sweep",

@@ -7,7 +7,18 @@
 import type { Browser, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
-import { attrs, launchBrowser, newPage, query, seed, serve, shown, tempDir, Writer, waitUntil } from "./ui-support.js";
+import {
+  attrs,
+  launchBrowser,
+  newPage,
+  populate,
+  query,
+  serve,
+  shown,
+  tempDir,
+  Writer,
+  waitUntil,
+} from "./ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-charts-");
@@ -58,7 +69,7 @@ function seriesRequests(page: Page): Request[] {
 }
 
 beforeAll(async () => {
-  const curves = seed(
+  const curves = populate(
     dbPath,
     Array.from({ length: RUNS }, (_, k) => ({
       experiment: "curves",
@@ -75,7 +86,7 @@ beforeAll(async () => {
     })),
   );
   curveIds = curves.map((r) => r.id);
-  [{ id: longId }] = seed(dbPath, [
+  [{ id: longId }] = populate(dbPath, [
     {
       experiment: "long",
       name: "long-run",
@@ -349,7 +360,7 @@ describe("dashboard charts", () => {
 
 describe("dashboard live updates", () => {
   it("shows a run going stale when its heartbeat stops, and live again when it comes back", async () => {
-    const [quiet] = seed(dbPath, [
+    const [quiet] = populate(dbPath, [
       { experiment: "heartbeats", name: "quiet-run", metrics: { "train/loss": { count: 5, value: () => 1 } } },
     ]);
     const fast = await serve(dbPath, undefined, { staleAfterSeconds: 2 });
@@ -370,7 +381,7 @@ describe("dashboard live updates", () => {
   });
 
   it("appends live points without refetching, shows new runs, keys and status changes, without a reload", async () => {
-    const [live] = seed(dbPath, [
+    const [live] = populate(dbPath, [
       {
         experiment: "live",
         name: "live-1",
@@ -409,7 +420,7 @@ describe("dashboard live updates", () => {
       await drawn(page, "val/acc", 1);
 
       // A new run appears in the table (and, with nothing chosen, on the charts).
-      const [second] = seed(dbPath, [
+      const [second] = populate(dbPath, [
         { experiment: "live", name: "live-2", metrics: { "train/loss": { count: 3, value: () => 5 } } },
       ]);
       await page.locator(`[data-run-id="${second.id}"]`).waitFor();

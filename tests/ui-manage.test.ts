@@ -8,7 +8,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
 import { PALETTE } from "../ui/src/lib/colors.js";
-import { apiGet, launchBrowser, newPage, seed, serve, shown, tempDir, waitUntil } from "./ui-support.js";
+import { apiGet, launchBrowser, newPage, populate, serve, shown, tempDir, waitUntil } from "./ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-manage-");
@@ -32,7 +32,7 @@ async function openRuns(page: Page): Promise<void> {
 }
 
 beforeAll(async () => {
-  const runs = seed(
+  const runs = populate(
     dbPath,
     ["one", "two", "three"].map((name, i) => ({
       experiment: "manage",
@@ -44,7 +44,7 @@ beforeAll(async () => {
     })),
   );
   ids.push(...runs.map((r) => r.id));
-  seed(dbPath, [{ experiment: "doomed", name: "d1", status: "completed", metrics: { loss: [1] } }]);
+  populate(dbPath, [{ experiment: "doomed", name: "d1", status: "completed", metrics: { loss: [1] } }]);
   [browser, server] = await Promise.all([launchBrowser(), serve(dbPath)]);
 });
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
-import { launchBrowser, newPage, seed, serve, tempDir, texts } from "./ui-support.js";
+import { launchBrowser, newPage, populate, serve, tempDir, texts } from "./ui-support.js";
 
 const tmp = tempDir("stonks-ui-projects-");
 /** Screenshots for a person to look at, when STONKS_SHOTS names a folder. */
@@ -34,8 +34,8 @@ function putInProject(dbPath: string, project: string, experiments: string[]): v
   }
 }
 
-function seedExperiments(dbPath: string, names: string[]): void {
-  seed(
+function populateExperiments(dbPath: string, names: string[]): void {
+  populate(
     dbPath,
     names.map((experiment) => ({ experiment, status: "completed" as const, metrics: { loss: [3, 2, 1] } })),
   );
@@ -74,7 +74,7 @@ describe("sidebar projects", () => {
 
   it("groups experiments under their projects by name, those in none last, and picking one still opens it", async () => {
     const dbPath = `${tmp.dir}/grouped.db`;
-    seedExperiments(dbPath, ["resnet", "vit", "wav2vec", "scratch"]);
+    populateExperiments(dbPath, ["resnet", "vit", "wav2vec", "scratch"]);
     putInProject(dbPath, "vision", ["vit", "resnet"]);
     putInProject(dbPath, "audio", ["wav2vec"]);
     server = await serve(dbPath);
@@ -114,7 +114,7 @@ describe("sidebar projects", () => {
 
   it("keeps the flat list when every experiment is in one project", async () => {
     const dbPath = `${tmp.dir}/single.db`;
-    seedExperiments(dbPath, ["a", "b"]);
+    populateExperiments(dbPath, ["a", "b"]);
     putInProject(dbPath, "only", ["a", "b"]);
     const single = await serve(dbPath);
     const { context, page } = await newPage(browser);

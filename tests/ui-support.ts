@@ -12,7 +12,7 @@ import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { getRunRow } from "../src/store/reads.js";
 import { appendPoints, ensureSeries, finishRun, touchHeartbeat } from "../src/store/writes.js";
 import type { FinishStatus } from "../src/types.js";
-import { type SeedSpec, seedWith } from "./seed.js";
+import { populateWith, type TestRun } from "./populate.js";
 
 export const CHROMIUM_ARGS = [
   "--headless",
@@ -64,16 +64,16 @@ export const PROVENANCE = {
   sdkVersion: "0.1.0",
 };
 
-export type RunSpec = SeedSpec & { experiment: string };
+export type RunSpec = TestRun & { experiment: string };
 
-export interface SeededRun {
+export interface PopulatedRun {
   id: string;
   seq: number;
 }
 
 /** Writes runs through the store layer (one transaction); returns their ids in order. */
-export function seed(dbPath: string, runs: RunSpec[]): SeededRun[] {
-  return seedWith(dbPath, runs, {
+export function populate(dbPath: string, runs: RunSpec[]): PopulatedRun[] {
+  return populateWith(dbPath, runs, {
     experiment: "exp",
     createdAt: () => Date.now() / 1000 - 3600,
     jobType: "train",

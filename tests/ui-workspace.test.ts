@@ -10,7 +10,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
 import { PALETTE } from "../ui/src/lib/colors.js";
-import { apiGet, launchBrowser, newPage, query, seed, serve, shown, tempDir, waitUntil } from "./ui-support.js";
+import { apiGet, launchBrowser, newPage, populate, query, serve, shown, tempDir, waitUntil } from "./ui-support.js";
 
 // The page functions below run in Chromium; the tests compile without the DOM library.
 declare const document: {
@@ -49,7 +49,7 @@ async function drawnRuns(page: Page, key: string, runs: number): Promise<void> {
 beforeAll(async () => {
   // 12 runs of a sweep, one of which diverged to 57.9 (it flattens every other curve on a fitted y axis).
   sweep.push(
-    ...seed(
+    ...populate(
       dbPath,
       Array.from({ length: 12 }, (_, i) => ({
         experiment: "sweep",
@@ -71,7 +71,7 @@ beforeAll(async () => {
   const config: Record<string, number> = {};
   for (let k = 0; k < 14; k++) config[`hyper_parameter_${k}`] = k;
   wide.push(
-    ...seed(
+    ...populate(
       dbPath,
       Array.from({ length: 3 }, (_, i) => ({
         experiment: "wide",
@@ -96,7 +96,7 @@ afterAll(async () => {
 describe("dashboard: stable colours", () => {
   it("keeps a run's colour when older runs are deleted (the colour follows the run, not its position)", async () => {
     // Created after other experiments' runs: by database number (seq mod 14) these would not start at the palette's first colour.
-    const runs = seed(
+    const runs = populate(
       dbPath,
       ["c0", "c1", "c2", "c3"].map((name, i) => ({
         experiment: "colours",
@@ -401,7 +401,7 @@ describe("dashboard: live sidebar", () => {
     const other = await newPage(browser);
     await other.page.goto(`${server.url}/?exp=sweep`);
     await other.page.locator("[data-testid=run-row]").first().waitFor();
-    const created = seed(dbPath, [
+    const created = populate(dbPath, [
       { experiment: "future-experiment", name: "first", status: "completed", metrics: { loss: [1, 0.5] } },
     ]);
     // Far sooner than any poll: the live stream announces it.

@@ -1,26 +1,19 @@
 /** Commands that remove data: delete, gc. */
-import { open, type StonksDatabase } from "../query/database.js";
 import { parseDisplayStatuses } from "../query/run-filter.js";
-import {
-  compact,
-  deleteEmptyExperiments,
-  deleteExperiment,
-  deleteRuns,
-  findGcCandidates,
-  type GcCriteria,
-} from "../store/admin.js";
-import { DEFAULT_STALE_AFTER_S } from "../store/reads.js";
-import type { RunStatus } from "../types.js";
+import { openService, type StonksService } from "../query/service.js";
+import type { GcCriteria, RunStatus } from "../types.js";
+import { resolveDbPath } from "../util/db-path.js";
+import { DEFAULT_STALE_AFTER_S } from "../util/staleness.js";
 import { CliError, confirm, type DbOption, fileSize, findRun } from "./common.js";
 import { formatBytes, formatCount } from "./format.js";
 
-function pointsOfRun(db: StonksDatabase, runId: string): number {
+function pointsOfRun(db: StonksService, runId: string): number {
   return db.getSummaries(runId).reduce((n, s) => n + s.count, 0);
 }
 
 /** Deletes a run (by id or id prefix) or an experiment (by name or id). */
 export async function deleteCommand(target: string, options: DbOption & { force?: boolean }): Promise<void> {
-  const db = open(options.db);
+  const db = openService(resolveDbPath(options.db));
   try {
     const run = findRun(db, target);
     if (run !== null) {
@@ -30,7 +23,7 @@ export async function deleteCommand(target: string, options: DbOption & { force?
         process.stderr.write("Nothing deleted.\n");
         return;
       }
-      deleteRuns(db.connection, [run.id]);
+      db.deleteRuns([run.id]);
       process.stdout.write(`Deleted ${label}.\n`);
       return;
     }
@@ -45,7 +38,7 @@ export async function deleteCommand(target: string, options: DbOption & { force?
       process.stderr.write("Nothing deleted.\n");
       return;
     }
-    const deleted = deleteExperiment(db.connection, experiment.id) ?? 0;
+    const deleted = db.deleteExperiment(experiment.id) ?? 0;
     process.stdout.write(`Deleted experiment ${experiment.name} (${formatCount(deleted)} runs).\n`);
   } finally {
     db.close();
@@ -83,11 +76,11 @@ export async function gcCommand(
   options: DbOption & { before?: string; status?: string; force?: boolean },
 ): Promise<void> {
   const criteria = gcCriteria(options.before, options.status, Date.now() / 1000);
-  const db = open(options.db);
+  const db = openService(resolveDbPath(options.db));
   try {
     const sizeBefore = fileBytes(db.path);
     const filtered = criteria.createdBefore !== undefined || criteria.statuses !== undefined;
-    const candidates = filtered ? findGcCandidates(db.connection, criteria) : [];
+    const candidates = filtered ? db.gcCandidates(criteria) : [];
     if (candidates.length > 0) {
       const points = candidates.reduce((n, c) => n + c.points, 0);
       const question = `Delete ${formatCount(candidates.length)} runs with ${formatCount(points)} points?`;
@@ -95,13 +88,10 @@ export async function gcCommand(
         process.stderr.write("Nothing deleted.\n");
         return;
       }
-      deleteRuns(
-        db.connection,
-        candidates.map((c) => c.id),
-      );
-      deleteEmptyExperiments(db.connection);
+      db.deleteRuns(candidates.map((c) => c.id));
+      db.deleteEmptyExperiments();
     }
-    compact(db.connection);
+    db.compact();
     const sizeAfter = fileBytes(db.path);
     process.stdout.write(
       `Deleted ${formatCount(candidates.length)} runs; ${db.path}: ${formatBytes(sizeBefore)} -> ${formatBytes(sizeAfter)}.\n`,

@@ -3,9 +3,8 @@ import { existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import type { Writable } from "node:stream";
 import { StonksError } from "../errors.js";
-import type { StonksDatabase } from "../query/database.js";
-import { runIdsWithPrefix } from "../store/admin.js";
-import { getRunRow, type RunRow } from "../store/reads.js";
+import type { RunView } from "../query/run-filter.js";
+import type { StonksService } from "../query/service.js";
 
 /** A mistake in what the user asked for: printed as one line, exit status 1. */
 export class CliError extends StonksError {}
@@ -21,14 +20,14 @@ export function fileSize(path: string): number {
 }
 
 /** A run by full id or by an unambiguous id prefix (at least 4 characters). */
-export function findRun(db: StonksDatabase, text: string): RunRow | null {
-  const exact = getRunRow(db.connection, text);
+export function findRun(db: StonksService, text: string): RunView | null {
+  const exact = db.runView(text);
   if (exact !== null || text.length < 4) return exact;
-  const matches = runIdsWithPrefix(db.connection, text, 6);
+  const matches = db.runIdsWithPrefix(text, 6);
   if (matches.length > 1) {
     throw new CliError(`"${text}" matches several runs (${matches.slice(0, 5).join(", ")}…); type more of the id.`);
   }
-  return matches.length === 1 ? getRunRow(db.connection, matches[0]) : null;
+  return matches.length === 1 ? db.runView(matches[0]) : null;
 }
 
 /**

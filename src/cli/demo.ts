@@ -1,14 +1,12 @@
 /**
  * Demo data for a first look at the dashboard: three experiments, 36 runs,
  * noisy learning curves with spikes, a hyperparameter sweep, a run with a
- * million points, and failed, interrupted and stale runs. Written straight
- * through the store layer, one transaction per run. Seeded, so every demo
- * database looks the same apart from its timestamps.
+ * million points, and failed, interrupted and stale runs. Written through the
+ * service layer, one transaction per run. The noise comes from a fixed random
+ * sequence, so every demo database looks the same apart from its timestamps.
  */
-import { editRun } from "../store/admin.js";
-import { type Db, runImmediate } from "../store/connection.js";
-import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../store/writes.js";
-import type { Config, Provenance, RunStatus } from "../types.js";
+import type { StonksService } from "../query/service.js";
+import type { Config, Provenance, RecordedRun, RunStatus } from "../types.js";
 
 export const DEMO_EXPERIMENTS = ["resnet-cifar10", "gpt2-small-finetune", "ppo-cartpole"] as const;
 
@@ -36,8 +34,8 @@ interface DemoRun {
 }
 
 /** mulberry32: small, fast, good enough for plausible noise. */
-function randomSource(seed: number) {
-  let state = seed >>> 0;
+function randomSource(start: number) {
+  let state = start >>> 0;
   const next = () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
@@ -351,8 +349,8 @@ function ppoRuns(random: Random, now: number): DemoRun[] {
   const runs: DemoRun[] = [];
   const timesteps = 500_000;
   const every = 2048;
-  for (let seed = 0; seed < 6; seed++) {
-    const interrupted = seed === 4;
+  for (let replicate = 0; replicate < 6; replicate++) {
+    const interrupted = replicate === 4;
     const stopAt = interrupted ? timesteps * 0.4 : timesteps;
     const reward = series();
     const entropy = series();
@@ -376,7 +374,7 @@ function ppoRuns(random: Random, now: number): DemoRun[] {
     }
     runs.push({
       experiment: "ppo-cartpole",
-      name: `ppo-seed${seed}`,
+      name: `ppo-seed${replicate}`,
       config: {
         algo: "ppo",
         env: "CartPole-v1",
@@ -387,16 +385,16 @@ function ppoRuns(random: Random, now: number): DemoRun[] {
         gae_lambda: 0.95,
         clip_range: 0.2,
         total_timesteps: timesteps,
-        seed,
+        seed: replicate,
       },
       tags: ["ppo", "seeds"],
       group: "ppo-seeds",
       jobType: "train",
       notes: interrupted ? "Interrupted: laptop lid closed." : null,
-      createdAt: now - 1 * DAY + seed * 1800,
+      createdAt: now - 1 * DAY + replicate * 1800,
       secondsPerStep: 0.004,
       status: interrupted ? "interrupted" : "completed",
-      provenance: provenance(random, `python ppo.py --env CartPole-v1 --seed ${seed}`, "/home/demo/projects/rl"),
+      provenance: provenance(random, `python ppo.py --env CartPole-v1 --seed ${replicate}`, "/home/demo/projects/rl"),
       metrics: {
         "rollout/ep_rew_mean": reward,
         "train/entropy_loss": entropy,
@@ -408,37 +406,33 @@ function ppoRuns(random: Random, now: number): DemoRun[] {
   return runs;
 }
 
-function writeRun(db: Db, run: DemoRun): number {
+function writeRun(db: StonksService, run: DemoRun): number {
   let points = 0;
   let lastStep = 0;
-  const id = runImmediate(db, () => {
-    const started = insertRun(db, {
-      experimentName: run.experiment,
-      name: run.name,
-      config: run.config,
-      tags: run.tags,
-      group: run.group,
-      jobType: run.jobType,
-      notes: run.notes,
-      now: run.createdAt,
-      provenance: run.provenance,
-    });
-    for (const [key, metric] of Object.entries(run.metrics)) {
-      const steps = Float64Array.from(metric.steps);
-      const times = Float64Array.from(steps, (step) => run.createdAt + 5 + step * run.secondsPerStep);
-      appendPoints(db, ensureSeries(db, started.seq, key), steps, Float64Array.from(metric.values), times);
-      points += steps.length;
-      if (steps.length > 0) lastStep = Math.max(lastStep, steps[steps.length - 1]);
-    }
-    const end = run.createdAt + 5 + lastStep * run.secondsPerStep + 3;
-    if (run.status === "running") {
-      touchHeartbeat(db, started.seq, run.lastHeartbeat ?? end);
-    } else {
-      finishRun(db, started.seq, run.status, end);
-    }
-    return started.id;
+  const metrics: RecordedRun["metrics"] = {};
+  for (const [key, metric] of Object.entries(run.metrics)) {
+    const steps = Float64Array.from(metric.steps);
+    const timestamps = Float64Array.from(steps, (step) => run.createdAt + 5 + step * run.secondsPerStep);
+    metrics[key] = { steps, values: Float64Array.from(metric.values), timestamps };
+    points += steps.length;
+    if (steps.length > 0) lastStep = Math.max(lastStep, steps[steps.length - 1]);
+  }
+  const end = run.createdAt + 5 + lastStep * run.secondsPerStep + 3;
+  db.writeRecordedRun({
+    experiment: run.experiment,
+    name: run.name,
+    config: run.config,
+    tags: run.tags,
+    group: run.group,
+    jobType: run.jobType,
+    notes: run.notes,
+    color: run.color ?? null,
+    createdAt: run.createdAt,
+    provenance: run.provenance,
+    metrics,
+    status: run.status,
+    lastActive: run.status === "running" ? (run.lastHeartbeat ?? end) : end,
   });
-  if (run.color !== undefined) editRun(db, id, { color: run.color });
   return points;
 }
 
@@ -449,7 +443,7 @@ export interface DemoSummary {
 }
 
 /** Writes the demo experiments into db. */
-export function writeDemoData(db: Db, now = Date.now() / 1000): DemoSummary {
+export function writeDemoData(db: StonksService, now = Date.now() / 1000): DemoSummary {
   const random = randomSource(20241127);
   const runs = [...cifarSweep(random, now), ...gptRuns(random, now), ...ppoRuns(random, now)];
   let points = 0;

@@ -1,8 +1,8 @@
 /** `stonks import`: brings a database written by the original stonks package into a stonks file. */
 import { existsSync, realpathSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Db, openDatabase } from "../store/connection.js";
-import { type ImportSummary, importOriginal, openOriginal } from "../store/import-original.js";
+import { importOriginalFile } from "../query/import.js";
+import type { ImportSummary } from "../types.js";
 import { resolveDbPath } from "../util/db-path.js";
 import { CliError, type DbOption } from "./common.js";
 import { formatCount } from "./format.js";
@@ -37,15 +37,6 @@ export function importCommand(file: string, options: DbOption & { dryRun?: boole
   if (samePath(file, targetPath)) {
     throw new CliError(`${file} is both the file to import and the target; pass another target with --db NEW.db.`);
   }
-  const source = openOriginal(file);
-  let target: Db | null = null;
-  try {
-    // A dry run must not create the target: one that does not exist yet is empty.
-    if (!dryRun || existsSync(targetPath)) target = openDatabase(targetPath, { readonly: dryRun });
-    const summary = importOriginal(source, target, dryRun);
-    process.stdout.write(`${summaryLine(summary, file, targetPath, dryRun)}\n`);
-  } finally {
-    target?.close();
-    source.close();
-  }
+  const summary = importOriginalFile(file, targetPath, dryRun);
+  process.stdout.write(`${summaryLine(summary, file, targetPath, dryRun)}\n`);
 }

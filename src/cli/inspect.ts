@@ -1,17 +1,15 @@
 /** Read-only commands: ls, runs, info, export. */
 import { createWriteStream, openSync, type WriteStream } from "node:fs";
-import { open } from "../query/database.js";
-import { displayStatus, parseDisplayStatuses } from "../query/run-filter.js";
-import { queryRuns, runView } from "../query/run-list.js";
+import { displayStatus, parseDisplayStatuses, type RunView } from "../query/run-filter.js";
+import { openService } from "../query/service.js";
 import { experimentJson, pointsJson, runJson } from "../server/json.js";
-import { databaseCounts } from "../store/admin.js";
-import type { RunRow } from "../store/reads.js";
-import type { Experiment } from "../types.js";
+import type { DatabaseCounts, Experiment } from "../types.js";
+import { resolveDbPath } from "../util/db-path.js";
 import { CliError, type DbOption, fileSize, findRun, printJson, writeAll } from "./common.js";
 import { formatBytes, formatCount, formatDuration, formatTable, formatTime, shortId } from "./format.js";
 
 export function listExperimentsCommand(options: DbOption & { json?: boolean }): void {
-  const db = open(options.db);
+  const db = openService(resolveDbPath(options.db));
   try {
     const experiments = db.listExperiments();
     const projectNames = new Map(db.listProjects().map((p) => [p.id, p.name]));
@@ -45,13 +43,13 @@ export function listRunsCommand(
   experimentName: string,
   options: DbOption & { json?: boolean; status: string[]; tag: string[] },
 ): void {
-  const db = open(options.db);
+  const db = openService(resolveDbPath(options.db));
   try {
     const experiment = db.getExperiment(experimentName);
     if (experiment === null) {
       throw new CliError(`No experiment "${experimentName}" in ${db.path}. See the list with \`stonks ls\`.`);
     }
-    const { runs } = queryRuns(db.connection, experiment.id, {
+    const { runs } = db.queryRuns(experiment.id, {
       statuses: parseDisplayStatuses("--status", options.status),
       tags: options.tag,
     });
@@ -84,11 +82,11 @@ export function listRunsCommand(
 }
 
 export function infoCommand(options: DbOption & { json?: boolean }): void {
-  const db = open(options.db);
+  const db = openService(resolveDbPath(options.db));
   const path = db.path;
-  let counts: ReturnType<typeof databaseCounts>;
+  let counts: DatabaseCounts;
   try {
-    counts = databaseCounts(db.connection);
+    counts = db.counts();
   } finally {
     db.close();
   }
@@ -152,20 +150,20 @@ export async function exportCommand(
   if (options.format !== "csv" && options.format !== "json") {
     throw new CliError(`--format must be csv or json; got "${options.format}".`);
   }
-  const db = open(options.db);
+  const db = openService(resolveDbPath(options.db));
   try {
     const found = findRun(db, runText);
     if (found === null) {
       throw new CliError(`No run "${runText}" in ${db.path}. Find ids with \`stonks runs <experiment>\`.`);
     }
     // Narrowing does not reach into the generator below; this binding keeps the non-null type.
-    const row: RunRow = found;
+    const row: RunView = found;
     const keys = db.getMetricKeys(row.id);
     const out = options.output === undefined ? process.stdout : outputFile(options.output);
     const format = options.format;
     function* pieces(): Generator<string> {
       if (format === "json") {
-        const run = JSON.stringify(runJson(runView(db.connection, row)));
+        const run = JSON.stringify(runJson(row));
         yield `{"run":${run},"metrics":{`;
         for (const [i, key] of keys.entries()) {
           yield `${i === 0 ? "" : ","}${JSON.stringify(key)}:${JSON.stringify(pointsJson(db.getMetrics(row.id, key)))}`;

@@ -1,6 +1,5 @@
 /** `stonks serve` and `stonks demo`. */
-import { openDatabase } from "../store/connection.js";
-import { getExperiment } from "../store/reads.js";
+import { openService } from "../query/service.js";
 import { resolveDbPath } from "../util/db-path.js";
 import { parseIntegerOption } from "./common.js";
 import { DEMO_EXPERIMENTS, writeDemoData } from "./demo.js";
@@ -13,9 +12,9 @@ import { formatCount } from "./format.js";
  */
 function addDemoData(path: string): boolean {
   const started = Date.now();
-  const db = openDatabase(path);
+  const db = openService(path, { create: true });
   try {
-    if (DEMO_EXPERIMENTS.every((name) => getExperiment(db, name) !== null)) {
+    if (DEMO_EXPERIMENTS.every((name) => db.getExperiment(name) !== null)) {
       process.stdout.write(`${path} already has the demo experiments; nothing added.\n`);
       return false;
     }

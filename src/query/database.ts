@@ -2,7 +2,6 @@ import { NotFoundError } from "../errors.js";
 import { type Db, openDatabase } from "../store/connection.js";
 import { listProjects } from "../store/projects.js";
 import {
-  DEFAULT_STALE_AFTER_S,
   findSeries,
   getExperiment,
   getMetricKeys,
@@ -32,6 +31,7 @@ import type {
   SeriesRequest,
 } from "../types.js";
 import { resolveDbPath } from "../util/db-path.js";
+import { DEFAULT_STALE_AFTER_S } from "../util/staleness.js";
 
 /** A saved dashboard workspace: its name, the arrangement as the dashboard wrote it, when it was last saved. */
 export interface Workspace {
@@ -59,9 +59,9 @@ export interface ListExperimentsOptions {
 /** Read access to a stonks database: what open() returns. */
 export class StonksDatabase {
   readonly path: string;
-  /** The underlying connection, for the store layer's other readers (server, CLI). */
-  readonly connection: Db;
-  private readonly staleAfter: number;
+  /** Only the query layer's own modules reach the store through it (see docs/architecture.md). */
+  protected readonly connection: Db;
+  protected readonly staleAfter: number;
 
   constructor(path: string, options: OpenQueryOptions = {}) {
     this.path = path;
@@ -170,7 +170,7 @@ export class StonksDatabase {
     this.connection.close();
   }
 
-  private requireRun(runId: string): void {
+  protected requireRun(runId: string): void {
     if (!getRunRow(this.connection, runId)) {
       throw new NotFoundError(`No run with id ${runId}. List runs with db.listRuns() or \`stonks runs <experiment>\`.`);
     }

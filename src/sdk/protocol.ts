@@ -96,8 +96,3 @@ export type ControlMessage =
   | { op: "finish"; runSeq: number; dbPath: string; status: FinishStatus };
 
 export type StartReply = ({ ok: true } & StartedRun) | { ok: false; error: string; kind: string };
-
-export interface WorkerData {
-  ctrl: SharedArrayBuffer;
-  ring: SharedArrayBuffer;
-}

@@ -27,11 +27,6 @@ export function processProvenance(): ProvenanceFields {
   };
 }
 
-export interface GitState {
-  commit: string | null;
-  dirty: boolean | null;
-}
-
 function readText(path: string): string | null {
   try {
     return readFileSync(path, "utf8").trim();

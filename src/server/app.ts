@@ -7,10 +7,8 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { NotFoundError } from "../errors.js";
-import type { StonksDatabase, Workspace } from "../query/database.js";
-import { RunTables, runView } from "../query/run-list.js";
-import { deleteExperiment, deleteRuns, editRun } from "../store/admin.js";
-import { getRunRow } from "../store/reads.js";
+import type { Workspace } from "../query/database.js";
+import type { StonksService } from "../query/service.js";
 import type { DownsampledSeries } from "../types.js";
 import { logger } from "../util/logger.js";
 import { allMetricsPieces, planAllMetrics } from "./all-metrics.js";
@@ -49,7 +47,7 @@ import {
 } from "./validation.js";
 
 export interface AppDeps {
-  db: StonksDatabase;
+  db: StonksService;
   events: EventHub;
   dashboard: StaticFiles;
   /** When set, every /api route requires it. */
@@ -60,7 +58,6 @@ export interface AppDeps {
   allowedOrigins?: ReadonlySet<string>;
   /** Default DEFAULT_HEAVY_READ_LIMITS. */
   heavyReads?: HeavyReadLimits;
-  staleAfterSeconds?: number;
 }
 
 function tokensEqual(given: string, expected: string): boolean {
@@ -181,8 +178,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     });
     return c.body(body, 200, headers);
   };
-  const staleOptions = { staleAfterSeconds: deps.staleAfterSeconds };
-  const runTables = new RunTables(db.connection, staleOptions);
+  const runTables = db.runTables();
   const app = new Hono<{ Bindings: Partial<HttpBindings> }>();
 
   const findExperiment = (c: Context) => {
@@ -191,11 +187,17 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     if (experiment === null) throw notFound(`No experiment with id or name "${idOrName.slice(0, 200)}".`);
     return experiment;
   };
-  const findRunRow = (c: Context) => {
+  const runNotFound = (id: string) => notFound(`No run with id "${id.slice(0, 200)}".`);
+  const findRunId = (c: Context) => {
     const id = param(c, "id");
-    const row = getRunRow(db.connection, id);
-    if (row === null) throw notFound(`No run with id "${id.slice(0, 200)}".`);
-    return row;
+    if (!db.hasRun(id)) throw runNotFound(id);
+    return id;
+  };
+  const findRunView = (c: Context) => {
+    const id = param(c, "id");
+    const view = db.runView(id);
+    if (view === null) throw runNotFound(id);
+    return view;
   };
 
   app.use("*", async (c, next) => {
@@ -249,7 +251,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
 
   app.delete("/api/experiments/:id", (c) => {
     const experiment = findExperiment(c);
-    const deleted = deleteExperiment(db.connection, experiment.id);
+    const deleted = db.deleteExperiment(experiment.id);
     if (deleted === null) throw notFound(`No experiment with id "${experiment.id}".`);
     events.poke();
     return c.json({ deleted_runs: deleted });
@@ -284,30 +286,29 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     return c.json({ deleted: name });
   });
 
-  app.get("/api/runs/:id", (c) => c.json(runJson(runView(db.connection, findRunRow(c), staleOptions))));
+  app.get("/api/runs/:id", (c) => c.json(runJson(findRunView(c))));
 
   app.patch("/api/runs/:id", async (c) => {
-    const row = findRunRow(c);
+    const runId = findRunId(c);
     const edit = parseWith(runPatchBody, await readJsonBody(c));
     // An empty edit (the original stonks' client sends `{}`) changes nothing, not even the revision.
     if (Object.values(edit).some((value) => value !== undefined)) {
-      if (!editRun(db.connection, row.id, edit)) throw notFound(`No run with id "${row.id}".`);
+      if (!db.editRun(runId, edit)) throw notFound(`No run with id "${runId}".`);
       events.poke();
     }
-    return c.json(runJson(runView(db.connection, findRunRow(c), staleOptions)));
+    return c.json(runJson(findRunView(c)));
   });
 
   app.delete("/api/runs/:id", (c) => {
-    const row = findRunRow(c);
-    const deleted = deleteRuns(db.connection, [row.id]);
+    const deleted = db.deleteRuns([findRunId(c)]);
     events.poke();
     return c.json({ deleted_runs: deleted });
   });
 
-  app.get("/api/runs/:id/metric-keys", (c) => c.json(db.getMetricKeys(findRunRow(c).id)));
+  app.get("/api/runs/:id/metric-keys", (c) => c.json(db.getMetricKeys(findRunId(c))));
 
   app.get("/api/runs/:id/metrics", (c) => {
-    const runId = findRunRow(c).id;
+    const runId = findRunId(c);
     const key = c.req.query("key");
     if (key === undefined || key === "") throw badRequest("key is required: /api/runs/{id}/metrics?key=train/loss");
     const tooLong = keyLengthError(key);
@@ -330,7 +331,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   });
 
   app.get("/api/runs/:id/metrics/all", (c) => {
-    const runId = findRunRow(c).id;
+    const runId = findRunId(c);
     const maxPoints = downsampleParam(c.req.query("downsample"));
     const plan = planAllMetrics(db, runId, maxPoints);
     if (plan.points > limits.maxPointsPerResponse) {

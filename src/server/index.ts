@@ -1,12 +1,9 @@
 /** Starts the stonks HTTP server; shared by `stonks serve`, the tests and the benchmarks. */
-import { existsSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { StonksError } from "../errors.js";
-import { StonksDatabase } from "../query/database.js";
-import { openDatabase } from "../store/connection.js";
-import { enlargePageCache } from "../store/run-query.js";
+import { openService } from "../query/service.js";
 import { logger } from "../util/logger.js";
 import { createApp } from "./app.js";
 import { EventHub } from "./events.js";
@@ -77,9 +74,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = options.port ?? 8000;
   const allowedOrigins = new Set((options.allowOrigins ?? []).map(normalizeOrigin));
   // A fresh user serving a file that does not exist yet sees the empty dashboard.
-  if (!existsSync(options.dbPath)) openDatabase(options.dbPath, { create: true }).close();
-  const db = new StonksDatabase(options.dbPath, { staleAfterSeconds: options.staleAfterSeconds });
-  enlargePageCache(db.connection, 64);
+  const db = openService(options.dbPath, { create: true, staleAfterSeconds: options.staleAfterSeconds });
+  db.enlargePageCache(64);
   const events = new EventHub({
     dbPath: options.dbPath,
     pollIntervalMs: options.pollIntervalMs,
@@ -101,7 +97,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     allowedHosts: loopback ? new Set([...LOOPBACK_NAMES, host.toLowerCase(), urlHost(host).toLowerCase()]) : null,
     allowedOrigins,
     heavyReads: { ...DEFAULT_HEAVY_READ_LIMITS, ...options.heavyReads },
-    staleAfterSeconds: options.staleAfterSeconds,
   });
 
   const server = serve({ fetch: app.fetch, hostname: host, port });

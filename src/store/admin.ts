@@ -2,17 +2,9 @@
  * Changes people make to stored runs (rename, tag, delete, clean up) and
  * facts about the file. Every function here takes its own write transaction.
  */
-import type { RunStatus } from "../types.js";
+import type { DatabaseCounts, GcCandidate, GcCriteria, RunEdit, RunStatus } from "../types.js";
 import { type Db, runImmediate, runRead, stmt } from "./connection.js";
 import { maxRevision, nextRevision } from "./writes.js";
-
-/** Fields of a run a person may edit; undefined leaves a field as it is. */
-export interface RunEdit {
-  name?: string | null;
-  tags?: string[];
-  notes?: string | null;
-  color?: string | null;
-}
 
 /** Applies an edit to a run and bumps its revision. Returns false when the run does not exist. */
 export function editRun(db: Db, runId: string, edit: RunEdit): boolean {
@@ -96,20 +88,6 @@ export function deleteEmptyExperiments(db: Db): number {
   );
 }
 
-export interface GcCriteria {
-  /** Only runs created before this Unix time. */
-  createdBefore?: number;
-  /** Only runs whose stored status is one of these. */
-  statuses?: readonly RunStatus[];
-  /** With statuses including "running": only running runs whose heartbeat is older than this Unix time. */
-  staleBefore?: number;
-}
-
-export interface GcCandidate {
-  id: string;
-  points: number;
-}
-
 /** Runs a clean-up would delete, oldest first. */
 export function findGcCandidates(db: Db, criteria: GcCriteria): GcCandidate[] {
   return stmt(
@@ -132,18 +110,6 @@ export function compact(db: Db): void {
   db.pragma("wal_checkpoint(TRUNCATE)");
   db.exec("VACUUM");
   db.pragma("wal_checkpoint(TRUNCATE)");
-}
-
-export interface DatabaseCounts {
-  experiments: number;
-  runs: number;
-  runsByStatus: Record<RunStatus, number>;
-  series: number;
-  points: number;
-  metricKeys: number;
-  schemaVersion: number;
-  pageSize: number;
-  freePages: number;
 }
 
 export function databaseCounts(db: Db): DatabaseCounts {

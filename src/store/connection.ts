@@ -290,18 +290,29 @@ export function runRead<T>(db: Db, fn: () => T): T {
   return db.transaction(fn, "deferred");
 }
 
-const statementCache = new WeakMap<Db, Map<string, Statement>>();
+/** What a statement's rows are: objects keyed by column, arrays of values, or the first column's value. */
+export type RowShape = "objects" | "arrays" | "values";
 
-/** A prepared statement, cached per connection. */
-export function stmt(db: Db, sql: string): Statement {
-  let cache = statementCache.get(db);
-  if (!cache) {
-    cache = new Map();
-    statementCache.set(db, cache);
+/**
+ * Per connection, one statement cache per row shape: the shape is a setting of
+ * the statement itself, so a statement shared by callers that want different
+ * shapes would hand one of them the other's rows.
+ */
+const statementCache = new WeakMap<Db, Record<RowShape, Map<string, Statement>>>();
+
+/** A prepared statement giving rows of `shape` (default objects), cached per connection. */
+export function stmt(db: Db, sql: string, shape: RowShape = "objects"): Statement {
+  let caches = statementCache.get(db);
+  if (!caches) {
+    caches = { objects: new Map(), arrays: new Map(), values: new Map() };
+    statementCache.set(db, caches);
   }
+  const cache = caches[shape];
   let statement = cache.get(sql);
   if (!statement) {
     statement = db.prepare(sql);
+    if (shape === "arrays") statement.raw(true);
+    else if (shape === "values") statement.pluck(true);
     cache.set(sql, statement);
   }
   return statement;

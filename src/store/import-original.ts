@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { StonksError } from "../errors.js";
+import type { ImportSummary } from "../types.js";
 import { type Db, isOriginalStonksLayout, runImmediate, stmt, tableColumns } from "./connection.js";
 import { openConnection } from "./driver.js";
 import { appendPoints, COLOR_INDEX_SQL, ensureSeries, nextRevision } from "./writes.js";
@@ -44,18 +45,6 @@ export interface OriginalContents {
   projects: OriginalProject[];
   experiments: OriginalExperiment[];
   runs: OriginalRun[];
-}
-
-/** What an import wrote (or, for a dry run, would write). */
-export interface ImportSummary {
-  projects: number;
-  experiments: number;
-  runs: number;
-  points: number;
-  /** Points stored as NULL by the original (a logged NaN): a stonks file holds no NaN points. */
-  skippedPoints: number;
-  /** Runs whose id the target already holds: left as they are. */
-  presentRuns: number;
 }
 
 /**

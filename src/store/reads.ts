@@ -8,12 +8,13 @@ import type {
   RunInfo,
   RunStatus,
 } from "../types.js";
+import { isStale } from "../util/staleness.js";
 import { decodeFloatsInto } from "./codec.js";
 import { type Db, runRead, stmt } from "./connection.js";
 import { ROLLUP_LEVELS } from "./rollup.js";
 
-/** A running run whose heartbeat is older than this many seconds is stale. */
-export const DEFAULT_STALE_AFTER_S = 60;
+// Re-exported for the live events (src/server/events.ts) until they read changes through the query layer.
+export { DEFAULT_STALE_AFTER_S, isStale } from "../util/staleness.js";
 
 interface ExperimentRow {
   id: string;
@@ -85,14 +86,6 @@ export function getExperiment(db: Db, idOrName: string): Experiment | null {
     idOrName,
   ) as ExperimentRow | undefined;
   return row ? toExperiment(row) : null;
-}
-
-/**
- * Whether a running run whose process last showed life at `lastAlive` (its
- * heartbeat, or its creation before the first one) counts as dead at `now`.
- */
-export function isStale(lastAlive: number, now: number, staleAfterS: number): boolean {
-  return now - lastAlive > staleAfterS;
 }
 
 export function toRunInfo(row: RunRow, now: number, staleAfterS: number): RunInfo {
@@ -192,11 +185,7 @@ function toRunRow(r: RawRun): RunRow {
  * several times faster than the driver building an object per row.
  */
 export function runRowsWhere(db: Db, sql: string, ...params: unknown[]): RunRow[] {
-  return (
-    stmt(db, sql)
-      .raw(true)
-      .all(...params) as RawRun[]
-  ).map(toRunRow);
+  return (stmt(db, sql, "arrays").all(...params) as RawRun[]).map(toRunRow);
 }
 
 /** Runs newest first, of one experiment or of all. */
@@ -562,9 +551,8 @@ export function readDownsampled(
         db,
         `SELECT bucket, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups
          WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
-      )
-        .raw(true)
-        .all(series.id, level, firstBucket, endBucket) as number[][];
+        "arrays",
+      ).all(series.id, level, firstBucket, endBucket) as number[][];
       const tailFrom = Math.max(from, endBucket * span);
       const tail = readIndexRange(db, series.id, tailFrom, to);
       units = new Units(head.values.length + rows.length + tail.values.length);

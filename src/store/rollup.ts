@@ -1,7 +1,8 @@
 /**
  * Rollups: per series, one summary row per fixed span of 2^level consecutive
- * points (by index in the series). Levels 6, 10 and 14: spans of 64, 1,024 and
- * 16,384 points. A downsampled read scans the coarsest level that still gives
+ * points (by index in the series). Levels 6, 8, 10, 12 and 14: spans of 64,
+ * 256, 1,024, 4,096 and 16,384 points, each level built from the one before
+ * (docs/schema.md, "Rollups"). A downsampled read scans the coarsest level that still gives
  * enough buckets, so its cost follows the buckets asked for, not the points.
  *
  * Ties keep the earlier point, in both SDKs, so both write identical rows.

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { NotFoundError, StonksError } from "../errors.js";
 import type { Config, FinishStatus, Provenance } from "../types.js";
-import { encodeFloats } from "./codec.js";
+import { decodeFloats, encodeFloats } from "./codec.js";
 import { type Db, stmt } from "./connection.js";
 import { ensureProject } from "./projects.js";
 import { coarsen, mergeRollup, ROLLUP_LEVELS, type RollupRow, rollupPoints } from "./rollup.js";
@@ -339,12 +339,6 @@ function concat(a: Float64Array, b: Float64Array): Float64Array {
   return out;
 }
 
-function fromBlob(blob: Uint8Array): Float64Array {
-  const out = new Float64Array(blob.byteLength >>> 3);
-  new Uint8Array(out.buffer).set(blob);
-  return out;
-}
-
 function rollupParams(seriesId: number, level: number, row: RollupRow): unknown[] {
   return [
     seriesId,
@@ -405,9 +399,9 @@ export function appendPoints(
   ).get(seriesId) as TailChunk | undefined;
   if (tail && tail.count < CHUNK_POINTS) {
     chunkStart = tail.start_index;
-    allSteps = concat(fromBlob(tail.steps), steps);
-    allValues = concat(fromBlob(tail.vals), values);
-    allTimes = concat(fromBlob(tail.times), times);
+    allSteps = concat(decodeFloats(tail.steps), steps);
+    allValues = concat(decodeFloats(tail.vals), values);
+    allTimes = concat(decodeFloats(tail.times), times);
     stmt(db, "DELETE FROM chunks WHERE id = ?").run(tail.id);
   }
   const insertChunk = stmt(

@@ -3,7 +3,7 @@ import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../src/store/writes.js";
 import type { Config, FinishStatus, Provenance } from "../src/types.js";
 
-export interface SeedSpec {
+export interface TestRun {
   experiment?: string;
   name?: string | null;
   config?: Config;
@@ -19,7 +19,7 @@ export interface SeedSpec {
   metrics?: Record<string, number[] | { count: number; value(step: number): number }>;
 }
 
-export interface SeedDefaults {
+export interface TestRunDefaults {
   experiment: string;
   createdAt: () => number;
   jobType: string | null;
@@ -27,7 +27,11 @@ export interface SeedDefaults {
 }
 
 /** Writes the runs in one transaction; returns their ids and integer keys in order. */
-export function seedWith(dbPath: string, runs: SeedSpec[], defaults: SeedDefaults): { id: string; seq: number }[] {
+export function populateWith(
+  dbPath: string,
+  runs: TestRun[],
+  defaults: TestRunDefaults,
+): { id: string; seq: number }[] {
   const db = openDatabase(dbPath);
   try {
     return runImmediate(db, () =>

@@ -1,0 +1,130 @@
+/**
+ * The one door the server and the CLI use to a stonks file: the reads of
+ * StonksDatabase, the run tables, and the operations people start (edit,
+ * delete, clean up, count, write the demo data). It returns domain types only;
+ * rows and the connection stay inside the query layer, so a second storage
+ * backend changes this module and the store, not its callers.
+ */
+import { existsSync } from "node:fs";
+import {
+  compact,
+  databaseCounts,
+  deleteEmptyExperiments,
+  deleteExperiment,
+  deleteRuns,
+  editRun,
+  findGcCandidates,
+  runIdsWithPrefix,
+} from "../store/admin.js";
+import { openDatabase, runImmediate } from "../store/connection.js";
+import { getRunRow } from "../store/reads.js";
+import { enlargePageCache } from "../store/run-query.js";
+import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../store/writes.js";
+import type { DatabaseCounts, GcCandidate, GcCriteria, RecordedRun, RunEdit } from "../types.js";
+import { type OpenQueryOptions, StonksDatabase } from "./database.js";
+import type { RunListPage, RunListQuery, RunView } from "./run-filter.js";
+import { queryRuns, RunTables, runView } from "./run-list.js";
+
+export interface OpenServiceOptions extends OpenQueryOptions {
+  /** Create the file (with its schema) when it does not exist. Default false. */
+  create?: boolean;
+}
+
+/** A stonks file as the server and the CLI use it: StonksDatabase's reads plus the admin operations. */
+export class StonksService extends StonksDatabase {
+  /** Run tables over this file that stay in memory and follow its changes: one per server. */
+  runTables(): RunTables {
+    return new RunTables(this.connection, { staleAfterSeconds: this.staleAfter });
+  }
+
+  /** One page of an experiment's runs, read fresh (for one-off callers such as the CLI). */
+  queryRuns(experimentId: string, query: RunListQuery): RunListPage {
+    return queryRuns(this.connection, experimentId, query, { staleAfterSeconds: this.staleAfter });
+  }
+
+  /** One run as the run table shows it (with its metric summaries), or null. */
+  runView(runId: string): RunView | null {
+    const row = getRunRow(this.connection, runId);
+    return row === null ? null : runView(this.connection, row, { staleAfterSeconds: this.staleAfter });
+  }
+
+  /** Ids of runs starting with `prefix` (for people typing short ids), at most `limit`, in id order. */
+  runIdsWithPrefix(prefix: string, limit: number): string[] {
+    return runIdsWithPrefix(this.connection, prefix, limit);
+  }
+
+  /** Applies an edit to a run; false when the run does not exist. */
+  editRun(runId: string, edit: RunEdit): boolean {
+    return editRun(this.connection, runId, edit);
+  }
+
+  /** Deletes runs with their points; returns how many existed. */
+  deleteRuns(runIds: readonly string[]): number {
+    return deleteRuns(this.connection, runIds);
+  }
+
+  /** Deletes an experiment with its runs; the number of runs deleted, or null when it does not exist. */
+  deleteExperiment(experimentId: string): number | null {
+    return deleteExperiment(this.connection, experimentId);
+  }
+
+  /** Deletes experiments left without runs; returns how many. */
+  deleteEmptyExperiments(): number {
+    return deleteEmptyExperiments(this.connection);
+  }
+
+  /** Runs a clean-up with these criteria would delete, oldest first. */
+  gcCandidates(criteria: GcCriteria): GcCandidate[] {
+    return findGcCandidates(this.connection, criteria);
+  }
+
+  /** Gives the pages freed by deletions back to the file system. */
+  compact(): void {
+    compact(this.connection);
+  }
+
+  /** What the file holds: experiments, runs by status, series, points, free pages. */
+  counts(): DatabaseCounts {
+    return databaseCounts(this.connection);
+  }
+
+  /**
+   * Lets this connection cache more of the file: a long-lived reader (the
+   * server) rereads the same pages of runs and summaries on every query.
+   */
+  enlargePageCache(mebibytes: number): void {
+    enlargePageCache(this.connection, mebibytes);
+  }
+
+  /** Writes a whole run with its points in one transaction (then its colour, as a person's edit); returns its id. */
+  writeRecordedRun(run: RecordedRun): string {
+    const db = this.connection;
+    const id = runImmediate(db, () => {
+      const started = insertRun(db, {
+        experimentName: run.experiment,
+        name: run.name,
+        config: run.config,
+        tags: run.tags,
+        group: run.group,
+        jobType: run.jobType,
+        notes: run.notes,
+        now: run.createdAt,
+        provenance: run.provenance,
+      });
+      for (const [key, series] of Object.entries(run.metrics)) {
+        appendPoints(db, ensureSeries(db, started.seq, key), series.steps, series.values, series.timestamps);
+      }
+      if (run.status === "running") touchHeartbeat(db, started.seq, run.lastActive);
+      else finishRun(db, started.seq, run.status, run.lastActive);
+      return started.id;
+    });
+    if (run.color !== null) editRun(db, id, { color: run.color });
+    return id;
+  }
+}
+
+/** Opens a stonks file for the server or the CLI; with `create`, a missing file is created first. */
+export function openService(path: string, options: OpenServiceOptions = {}): StonksService {
+  if (options.create === true && !existsSync(path)) openDatabase(path, { create: true }).close();
+  return new StonksService(path, options);
+}

@@ -1,0 +1,108 @@
+// The service layer (src/query/service.ts): the admin operations the server and the CLI use, on a
+// real file, answering in domain types (camelCase, no stored rows).
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { openService } from "../src/query/service.js";
+import { tempDb } from "./helpers.js";
+import { populateRuns } from "./server-support.js";
+
+const NOW = 1_700_000_000;
+
+describe("StonksService", () => {
+  it("creates a missing file only when asked to", () => {
+    const path = tempDb();
+    expect(() => openService(path)).toThrow(/No stonks database/);
+    expect(existsSync(path)).toBe(false);
+    const db = openService(path, { create: true });
+    expect(db.counts()).toMatchObject({ experiments: 0, runs: 0, points: 0 });
+    db.close();
+  });
+
+  it("edits, finds by id prefix, shows and deletes runs, and counts what is left", () => {
+    const path = tempDb();
+    const [kept, dropped] = populateRuns(path, [
+      { name: "kept", status: "completed", metrics: { loss: [3, 2, 1] } },
+      { name: "dropped", status: "failed", createdAt: NOW - 10 },
+    ]);
+    const db = openService(path);
+    try {
+      expect(db.editRun(kept, { name: "renamed", tags: ["best"] })).toBe(true);
+      expect(db.editRun("no-such-run", { name: "x" })).toBe(false);
+      expect(db.runIdsWithPrefix(kept.slice(0, 8), 5)).toEqual([kept]);
+      const view = db.runView(kept);
+      expect(view).toMatchObject({ id: kept, name: "renamed", tags: ["best"], status: "completed" });
+      expect(view?.summary.loss).toMatchObject({ last: 1, min: 1, max: 3, count: 3 });
+      expect(view).not.toHaveProperty("experiment_id");
+      expect(db.runView("no-such-run")).toBeNull();
+
+      expect(db.gcCandidates({ statuses: ["failed"] })).toEqual([{ id: dropped, points: 0 }]);
+      expect(db.deleteRuns([dropped, "no-such-run"])).toBe(1);
+      expect(db.counts()).toMatchObject({
+        experiments: 1,
+        runs: 1,
+        runsByStatus: { running: 0, completed: 1, failed: 0, interrupted: 0 },
+        points: 3,
+      });
+      expect(db.queryRuns(db.listExperiments()[0].id, {}).runs.map((r) => r.name)).toEqual(["renamed"]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("deletes an experiment with its runs, then the experiments left empty", () => {
+    const path = tempDb();
+    populateRuns(path, [{ experiment: "a" }, { experiment: "a" }, { experiment: "b" }]);
+    const db = openService(path);
+    try {
+      const [a, b] = db.listExperiments();
+      expect(db.deleteExperiment(a.id)).toBe(2);
+      expect(db.deleteExperiment(a.id)).toBeNull();
+      expect(db.deleteRuns(db.listRuns(b.id).map((r) => r.id))).toBe(1);
+      expect(db.deleteEmptyExperiments()).toBe(1);
+      db.compact();
+      expect(db.counts()).toMatchObject({ experiments: 0, runs: 0 });
+    } finally {
+      db.close();
+    }
+  });
+
+  it("writes a recorded run with its points, its end and its colour", () => {
+    const db = openService(tempDb(), { create: true });
+    try {
+      const steps = Float64Array.from([0, 1, 2]);
+      const id = db.writeRecordedRun({
+        experiment: "recorded",
+        name: "r",
+        config: { lr: 0.1 },
+        tags: ["t"],
+        group: null,
+        jobType: "train",
+        notes: null,
+        color: "#ff0000",
+        createdAt: NOW,
+        provenance: {
+          host: null,
+          pid: null,
+          command: null,
+          cwd: null,
+          gitCommit: null,
+          gitDirty: null,
+          sdkLanguage: null,
+          sdkVersion: null,
+        },
+        metrics: { loss: { steps, values: Float64Array.from([1, 0.5, 0.25]), timestamps: steps.map((s) => NOW + s) } },
+        status: "completed",
+        lastActive: NOW + 10,
+      });
+      expect(db.getRun(id)).toMatchObject({
+        status: "completed",
+        endedAt: NOW + 10,
+        color: "#ff0000",
+        config: { lr: 0.1 },
+      });
+      expect([...db.getMetrics(id, "loss").values]).toEqual([1, 0.5, 0.25]);
+    } finally {
+      db.close();
+    }
+  });
+});
