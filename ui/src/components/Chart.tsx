@@ -20,8 +20,10 @@ import { strokePaths } from "../lib/strokes";
 import { setHoveredRun } from "../state/hover";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
+import { smoothingDraft, subscribeSmoothingDraft } from "../state/smoothing";
 import { chartColors, type Theme } from "../state/theme";
 import type { XAxis, YRange } from "../state/view";
+import { type TooltipRow, TooltipView } from "./chart/tooltip";
 
 export interface ChartProps {
   metricKey: string;
@@ -36,6 +38,13 @@ export interface ChartProps {
   height?: number;
   /** The y range; uPlot's own fit when left out. */
   yRange?: YRange;
+  /** Whether the chart follows the toolbar's smoothing slider while it moves (it has no smoothing of its own). */
+  toolbarSmoothing?: boolean;
+}
+
+/** The smoothing to draw: the toolbar slider's while it moves, for the charts that follow it. */
+function smoothingOf(p: ChartProps): number {
+  return (p.toolbarSmoothing ? smoothingDraft() : null) ?? p.smoothing;
 }
 
 const DEFAULT_HEIGHT = 220;
@@ -65,6 +74,16 @@ const REL_INCRS = [
   2 * 86400,
   7 * 86400,
 ];
+
+/** A run with a point near the pointer: that point. */
+interface HoverRow {
+  d: Drawn;
+  value: number;
+  step: number;
+  x: number;
+}
+
+const byValueDescending = (a: HoverRow, b: HoverRow) => b.value - a.value;
 
 /** A run's point marked under the pointer. */
 interface Mark {
@@ -96,7 +115,7 @@ function plotSeries(
     const line = lines.current[si];
     if (!line) return "transparent";
     // Under its smoothed line a run's own values are drawn faint.
-    return si % SERIES_PER_RUN === 1 && props.current.smoothing > 0 ? withAlpha(line.color, 0.25) : line.color;
+    return si % SERIES_PER_RUN === 1 && smoothingOf(props.current) > 0 ? withAlpha(line.color, 0.25) : line.color;
   };
   return Array.from({ length: runs * SERIES_PER_RUN }, () => ({
     stroke,
@@ -230,9 +249,10 @@ const clearLayers = new WeakSet<HTMLCanvasElement>();
  * each move would cost more than a frame.
  */
 function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined, marks: Mark[]): void {
-  const dpr = devicePixelRatio || 1;
-  const width = Math.round(u.over.clientWidth * dpr);
-  const height = Math.round(u.over.clientHeight * dpr);
+  const dpr = uPlot.pxRatio;
+  // The plot box uPlot computed, not the layer's CSS size: reading that forces a layout mid-frame.
+  const width = Math.round(u.bbox.width);
+  const height = Math.round(u.bbox.height);
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;
@@ -290,8 +310,8 @@ function smoothedOrRawPaths(u: uPlot, line: ColoredLine, width: number): uPlot.S
  * stay as they were (redrawing them each move cost more than a frame without a GPU).
  */
 function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (ColoredLine | null)[]): void {
-  const width = Math.round(u.over.clientWidth * uPlot.pxRatio);
-  const height = Math.round(u.over.clientHeight * uPlot.pxRatio);
+  const width = Math.round(u.bbox.width);
+  const height = Math.round(u.bbox.height);
   const smoothed: ColoredLine[] = [];
   for (let si = SERIES_PER_RUN; si < lines.length; si += SERIES_PER_RUN) {
     const line = lines[si];
@@ -450,6 +470,11 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const boxRef = useRef<HTMLDivElement>(null);
   const plotRef = useRef<HTMLDivElement>(null);
   const tipRef = useRef<HTMLDivElement>(null);
+  const tooltipRef = useRef<TooltipView | null>(null);
+  /** The runs with a point near the pointer, reused from move to move (tooltip and marks). */
+  const hoverRowsRef = useRef<HoverRow[]>([]);
+  const sortedRows = useRef<HoverRow[]>([]);
+  const tipRowsRef = useRef<TooltipRow[]>([]);
   const uRef = useRef<uPlot | null>(null);
   const drawnRef = useRef<Drawn[]>([]);
   const propsRef = useRef(props);
@@ -460,7 +485,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
   const smoothCanvasRef = useRef<HTMLCanvasElement | null>(null);
   /** The smoothing and scale options the plot was last drawn with, to tell a smoothing-only change. */
-  const drawnSmoothingRef = useRef(smoothing);
+  const drawnSmoothingRef = useRef(smoothingOf(props));
   /** Per run, the array a smoothing-only change smooths into (reused move after move). */
   const smoothBuffersRef = useRef(new Map<string, Derived>());
   /** What each uPlot series draws (by series index; none for x and for runs without data yet). */
@@ -471,6 +496,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const singlesRef = useRef(new Map<number, number>());
   /** The tick labels last drawn per axis (x, y), for people inspecting the page and the browser tests. */
   const labelsRef = useRef<string[][]>([[], []]);
+  /** The y axis' width in this plot so far (it never narrows, see its size option). */
+  const yAxisWidthRef = useRef(0);
   /** The y extent of the lines inside a zoomed window, where they cross its edges included. */
   const yExtentRef = useRef<[number, number] | null>(null);
   const timeRangeRef = useRef<{ signature: string; range: StepRange } | null>(null);
@@ -501,7 +528,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return range;
   }, []);
 
-  const redraw = useCallback(() => {
+  /** Redraws the plot from the held series; says whether it painted (lib/frame.ts says why that matters). */
+  const redraw = useCallback((): boolean => {
     const u = uRef.current;
     const p = propsRef.current;
     const range = stepRange();
@@ -514,6 +542,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         p.xAxis !== "step",
       );
     }
+    const smoothing = smoothingOf(p);
     const drawn: Drawn[] = [];
     let downsampled = false;
     let points = 0;
@@ -532,8 +561,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
       let smooth: Float64Array | null = null;
       if (!isSorted(xs, data.length)) {
         ({ xs, steps, values } = sortByX(xs, steps, values, data.length));
-        if (p.smoothing > 0) smooth = extendEma(undefined, values, data.length, p.smoothing).out;
-      } else if (p.smoothing > 0) smooth = smoothOf(data, p.smoothing);
+        if (smoothing > 0) smooth = extendEma(undefined, values, data.length, smoothing).out;
+      } else if (smoothing > 0) smooth = smoothOf(data, smoothing);
       downsampled ||= data.downsampled;
       points += data.length;
       drawn.push({
@@ -572,7 +601,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       setStatus(next);
     } else statusRef.current = next;
     // Until the plot's series follow a new set of runs they do not match: the change redraws.
-    if (!u || u.series.length - 1 < p.runs.length * SERIES_PER_RUN) return;
+    if (!u || u.series.length - 1 < p.runs.length * SERIES_PER_RUN) return false;
     // uPlot gets each line's extent only (its scales read that); the lines are drawn from their own arrays.
     const byRun = new Map(drawn.map((d) => [d.run.id, d]));
     const lines: (ColoredLine | null)[] = [null];
@@ -613,11 +642,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const box = boxRef.current;
     if (box) {
       box.dataset.runs = String(drawn.length);
-      box.dataset.series = String(p.runs.length * (p.smoothing > 0 ? 2 : 1));
+      box.dataset.series = String(p.runs.length * (smoothing > 0 ? 2 : 1));
       box.dataset.points = String(points);
       box.dataset.downsampled = String(downsampled);
       box.dataset.envelopes = String(drawn.filter((d) => d.downsampled && d.length > 0).length);
     }
+    return true;
   }, [stepRange]);
 
   const scheduleRedraw = useCallback(() => onNextFrame(redraw), [redraw]);
@@ -627,7 +657,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const line = linesRef.current[si];
     // Smoothed lines are drawn on their own layer (drawSmoothLayer says why).
     if (!line || si % SERIES_PER_RUN === 0) return null;
-    return smoothedOrRawPaths(u, line, propsRef.current.smoothing > 0 ? 1 : 1.5);
+    return smoothedOrRawPaths(u, line, smoothingOf(propsRef.current) > 0 ? 1 : 1.5);
   }, []);
 
   const repaintSmoothLayer = useCallback((u: uPlot) => {
@@ -641,17 +671,18 @@ export const Chart = memo(function Chart(props: ChartProps) {
    * smoothed lines and repaints their layer only.
    */
   // biome-ignore lint/correctness/useExhaustiveDependencies: repaintHighlight reads refs only
-  const redrawSmoothed = useCallback(() => {
+  const redrawSmoothed = useCallback((): boolean => {
     const u = uRef.current;
     const p = propsRef.current;
     const lines = linesRef.current;
-    if (!u) return;
+    if (!u) return false;
+    const smoothing = smoothingOf(p);
     const byRun = new Map(drawnRef.current.map((d) => [d.run.id, d]));
     p.runs.forEach((run, i) => {
       const d = byRun.get(run.id);
       const si = 1 + i * SERIES_PER_RUN + 1;
       if (!d || si >= lines.length) return;
-      const buffer = recomputeEma(smoothBuffersRef.current.get(run.id), d.values, d.length, p.smoothing);
+      const buffer = recomputeEma(smoothBuffersRef.current.get(run.id), d.values, d.length, smoothing);
       smoothBuffersRef.current.set(run.id, buffer);
       d.smooth = buffer.out;
       const line = { xs: d.xs, ys: d.smooth, length: d.length, color: d.color };
@@ -659,6 +690,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     });
     repaintSmoothLayer(u);
     repaintHighlight(u);
+    return true;
   }, [repaintSmoothLayer]);
 
   // Charts far below the fold are built (and fetched) when they scroll near.
@@ -711,6 +743,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const box = plotRef.current;
     if (!visible || !box || !hasWidth) return;
     const colors = chartColors();
+    yAxisWidthRef.current = 0;
     const series: uPlot.Series[] = [{}, ...plotSeries(runs.length, linesRef, propsRef, linePaths)];
     const labelled =
       (axis: number, format: (splits: (number | null)[]) => string[]) => (_u: uPlot, splits: (number | null)[]) => {
@@ -776,7 +809,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
           ...axisCommon,
           // Every split reaches the labeller, which blanks the minor ones itself (uPlot's filter would hand them over as null).
           ...(logY ? { filter: (_u: uPlot, splits: number[]) => splits } : {}),
-          size: (_u: uPlot, values: string[] | null) => axisWidth(values),
+          // The axis only grows while the plot lives: a narrower one resizes uPlot's canvas, which
+          // costs a whole frame's rasterisation, and zooming in and out would do so on every step.
+          size: (_u: uPlot, values: string[] | null) => {
+            yAxisWidthRef.current = Math.max(yAxisWidthRef.current, axisWidth(values));
+            return yAxisWidthRef.current;
+          },
           values: labelled(1, logY ? logTickLabels : linearTickLabels),
         },
       ],
@@ -850,7 +888,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
           clearMarks(u);
           highlight(u, null);
         }
-        if (tipRef.current) tipRef.current.style.display = "none";
+        tooltipRef.current?.hide();
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
       const smoothLayer = document.createElement("canvas");
@@ -862,6 +900,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       u.over.append(overlay);
       highlightCanvasRef.current = overlay;
       redraw();
+      return true;
     };
     onNextFrame(build);
     return () => {
@@ -879,11 +918,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
       const u = uRef.current;
       const have = u ? (u.series.length - 1) / SERIES_PER_RUN : 0;
       const want = propsRef.current.runs.length;
-      if (!u || have >= want) return;
+      if (!u || have >= want) return false;
       u.batch(() => {
         for (const s of plotSeries(want - have, linesRef, propsRef, linePaths)) u.addSeries(s);
         redraw();
       });
+      return true;
     };
     onNextFrame(grow);
     return () => cancelFrame(grow);
@@ -895,19 +935,30 @@ export const Chart = memo(function Chart(props: ChartProps) {
     if (u && width > 0 && Math.abs(u.width - width) > 1) u.setSize({ width, height: HEIGHT });
   }, [width]);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: redraw reads the current props through propsRef
-  useEffect(() => {
+  const applySmoothing = useCallback(() => {
     const before = drawnSmoothingRef.current;
-    drawnSmoothingRef.current = smoothing;
     const p = propsRef.current;
+    const now = smoothingOf(p);
+    drawnSmoothingRef.current = now;
     const scalesKept = !p.zoom && !p.logY && p.yRange?.mode !== "pct";
-    if (before > 0 && smoothing > 0 && scalesKept && uRef.current) {
-      if (before !== smoothing) onNextFrame(redrawSmoothed);
+    if (before > 0 && now > 0 && scalesKept && uRef.current) {
+      if (before !== now) onNextFrame(redrawSmoothed);
     } else {
       cancelFrame(redrawSmoothed);
       scheduleRedraw();
     }
-  }, [smoothing, zoomSignature, scheduleRedraw]);
+  }, [redrawSmoothed, scheduleRedraw]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: smoothing and zoomSignature are what applySmoothing reads through propsRef
+  useEffect(applySmoothing, [smoothing, zoomSignature, applySmoothing]);
+
+  useEffect(
+    () =>
+      subscribeSmoothingDraft(() => {
+        if (smoothingOf(propsRef.current) !== drawnSmoothingRef.current) applySmoothing();
+      }),
+    [applySmoothing],
+  );
 
   /** Marks the run nearest the pointer: its line drawn on top, its row in the run table. */
   function highlight(u: uPlot, runId: string | null): void {
@@ -935,14 +986,22 @@ export const Chart = memo(function Chart(props: ChartProps) {
       drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, marksRef.current);
   }
 
+  /** The tooltip's view, made on first use. */
+  function tooltip(): TooltipView | null {
+    const el = tipRef.current;
+    if (!el) return null;
+    if (!tooltipRef.current) tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS);
+    return tooltipRef.current;
+  }
+
   function renderTooltip(u: uPlot): void {
-    const tip = tipRef.current;
+    const tip = tooltip();
     if (!tip) return;
     const left = u.cursor.left ?? -1;
     const drawn = drawnRef.current;
     // The other charts follow the crosshair only: one tooltip, where the pointer is.
     if (left < 0 || drawn.length === 0 || !hoveredRef.current) {
-      tip.style.display = "none";
+      tip.hide();
       if (hoveredRef.current) {
         clearMarks(u);
         highlight(u, null);
@@ -952,27 +1011,37 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const p = propsRef.current;
     const xv = u.posToVal(left, "x");
     const near = Math.abs(u.posToVal(left + NEAR_PX, "x") - xv);
-    const rows: { d: Drawn; value: number; step: number; x: number }[] = [];
+    // Rows and marks are reused move after move: a hover makes no garbage per pointer event.
+    const rows = hoverRowsRef.current;
+    let count = 0;
     for (const d of drawn) {
       // A run that has not started or has already ended at this x has nothing to say here.
       if (d.length === 0 || xv < d.xs[0] - near || xv > d.xs[d.length - 1] + near) continue;
       const j = nearestIndex(d.xs, d.length, xv);
       if (j < 0) continue;
-      rows.push({ d, value: d.smooth ? d.smooth[j] : d.values[j], step: d.steps[j], x: d.xs[j] });
+      const row = rows[count] ?? { d, value: 0, step: 0, x: 0 };
+      rows[count++] = row;
+      row.d = d;
+      row.value = d.smooth ? d.smooth[j] : d.values[j];
+      row.step = d.steps[j];
+      row.x = d.xs[j];
     }
-    if (rows.length === 0) {
-      tip.style.display = "none";
+    if (count === 0) {
+      tip.hide();
       clearMarks(u);
       highlight(u, null);
       return;
     }
-    rows.sort((a, b) => b.value - a.value);
-    let snapped = rows[0].x;
-    for (const row of rows) if (Math.abs(row.x - xv) < Math.abs(snapped - xv)) snapped = row.x;
+    const found = sortedRows.current;
+    found.length = 0;
+    for (let i = 0; i < count; i++) found.push(rows[i]);
+    found.sort(byValueDescending);
+    let snapped = found[0].x;
+    for (const row of found) if (Math.abs(row.x - xv) < Math.abs(snapped - xv)) snapped = row.x;
     const top = u.cursor.top ?? 0;
-    let nearest = rows[0];
+    let nearest = found[0];
     let nearestDistance = Number.POSITIVE_INFINITY;
-    for (const row of rows) {
+    for (const row of found) {
       if (!Number.isFinite(row.value) || (p.logY && row.value <= 0)) continue;
       const distance = Math.hypot(u.valToPos(row.x, "x") - left, u.valToPos(row.value, "y") - top);
       if (distance < nearestDistance) {
@@ -980,52 +1049,43 @@ export const Chart = memo(function Chart(props: ChartProps) {
         nearest = row;
       }
     }
-    marksRef.current = rows.map((row) => ({ x: row.x, y: row.value, color: row.d.color }));
+    const marks = marksRef.current;
+    for (let i = 0; i < found.length; i++) {
+      const mark = marks[i] ?? { x: 0, y: 0, color: "" };
+      marks[i] = mark;
+      mark.x = found[i].x;
+      mark.y = found[i].value;
+      mark.color = found[i].d.color;
+    }
+    marks.length = found.length;
     if (highlightRef.current === nearest.d.run.id) repaintHighlight(u);
     else highlight(u, nearest.d.run.id);
     // The highlighted run is always listed, even past the row limit.
-    const listed = rows.slice(0, TOOLTIP_ROWS);
-    if (!listed.includes(nearest)) listed[listed.length - 1] = nearest;
-    tip.replaceChildren();
-    const head = document.createElement("div");
-    head.className = "tip-head";
-    head.textContent = `${p.metricKey} · ${formatX(p.xAxis, snapped)}`;
-    tip.append(head);
-    for (const row of listed) {
-      const line = document.createElement("div");
-      line.className = row === nearest ? "tip-row active" : "tip-row";
-      line.dataset.testid = "tooltip-row";
-      line.dataset.runId = row.d.run.id;
-      const dot = document.createElement("span");
-      dot.className = "tip-dot";
-      dot.style.background = row.d.color;
-      const name = document.createElement("span");
-      name.className = "tip-name";
-      name.textContent = runLabel(row.d.run);
-      const value = document.createElement("span");
-      value.className = "tip-value";
-      value.textContent = formatNumber(row.value);
-      // Each run's own step: runs logged at other steps, or at this time, are at steps of their own.
-      const step = document.createElement("span");
-      step.className = "tip-step";
-      step.textContent = `@${formatNumber(row.step)}`;
-      line.append(dot, name, value, step);
-      tip.append(line);
+    const shown = Math.min(found.length, TOOLTIP_ROWS);
+    const nearestAt = found.indexOf(nearest);
+    const listed = tipRowsRef.current;
+    for (let i = 0; i < shown; i++) {
+      const row = i === shown - 1 && nearestAt >= shown ? nearest : found[i];
+      const out = listed[i] ?? { runId: "", name: "", color: "", value: 0, step: 0, active: false };
+      listed[i] = out;
+      out.runId = row.d.run.id;
+      out.name = runLabel(row.d.run);
+      out.color = row.d.color;
+      out.value = row.value;
+      out.step = row.step;
+      out.active = row === nearest;
     }
-    if (rows.length > TOOLTIP_ROWS) {
-      const more = document.createElement("div");
-      more.className = "tip-more";
-      more.textContent = `+${rows.length - TOOLTIP_ROWS} more`;
-      tip.append(more);
-    }
-    tip.style.display = "block";
+    listed.length = shown;
+    tip.show(`${p.metricKey} · ${formatX(p.xAxis, snapped)}`, listed, found.length - shown);
+    const el = tipRef.current;
+    if (!el) return;
     const plotLeft = u.over.offsetLeft;
     const boxWidth = plotRef.current?.clientWidth ?? 0;
-    const tipWidth = tip.offsetWidth;
+    const tipWidth = el.offsetWidth;
     let x = plotLeft + left + 14;
     if (x + tipWidth > boxWidth) x = plotLeft + left - tipWidth - 14;
-    const y = Math.min(Math.max(0, top - 10), HEIGHT - tip.offsetHeight);
-    tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+    const y = Math.min(Math.max(0, top - 10), HEIGHT - el.offsetHeight);
+    el.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
   }
 
   return (
