@@ -1,4 +1,6 @@
+import type { Run } from "../../api/types";
 import { formatNumber } from "../../lib/format";
+import type { Drawn } from "./types";
 
 /** One run's line in the tooltip. */
 export interface TooltipRow {
@@ -103,4 +105,18 @@ export class TooltipView {
   get visible(): boolean {
     return this.el.style.display === "block";
   }
+}
+
+/** A run with a point near the pointer: that point. */
+export interface HoverRow {
+  d: Drawn;
+  value: number;
+  step: number;
+  x: number;
+}
+
+export const byValueDescending = (a: HoverRow, b: HoverRow) => b.value - a.value;
+
+export function runLabel(run: Run): string {
+  return run.name ?? run.id.slice(0, 8);
 }
