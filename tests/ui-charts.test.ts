@@ -212,7 +212,8 @@ describe("dashboard charts", () => {
     expect(Number(await c.getAttribute("data-points"))).toBeLessThan(LONG_POINTS / 2);
     // The one-point spike survives downsampling: the y axis reaches it.
     await waitUntil(async () => Number(await c.getAttribute("data-y-max")) >= 5000, "spike kept");
-    const plotLeft = () => c.locator(".u-over").evaluate((el) => (el as HTMLElement).style.left);
+    const plotLeft = () =>
+      c.locator(".u-over").evaluate((el) => (el as unknown as { style: { left: string } }).style.left);
     const overviewLeft = await plotLeft();
     const first = requests[0];
     const body = JSON.parse(first.postData() ?? "{}") as { series: unknown[]; downsample: number; fields?: string[] };
