@@ -4,7 +4,8 @@
 // (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf);
 // in a Chromium trace, the main thread's whole work per frame (bench/ui_trace.mjs).
 // Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set,
-// "after" by default; TRACE=1 prints where the longest frames went)
+// "after" by default; TRACE=1 prints where the frames with the most thread CPU went; ONLY=zoom,hover
+// measures only those interactions, and writes no results)
 
 import { fmt, launch, machine, median, quantile, seedRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
 import { startTrace } from "./ui_trace.mjs";
@@ -15,6 +16,8 @@ const POINTS = 2000;
 const REPS = Number(process.env.RUNS ?? 3);
 /** A person's pointer reports about once per frame. */
 const MOVE_MS = 16;
+const ONLY = process.env.ONLY?.split(",");
+const wanted = (name) => !ONLY || ONLY.includes(name);
 
 const db = tempDb("ui-interaction");
 const ids = seedRuns(db.path, {
@@ -101,51 +104,55 @@ async function once() {
   const out = {};
 
   const slider = await page.locator("[data-testid=smoothing]").boundingBox();
-  out.smoothing = await collect(page, async () => {
-    const y = slider.y + slider.height / 2;
-    await page.mouse.move(slider.x + 2, y);
-    await page.mouse.down();
-    await sweep(page, slider, 0, 1, y, 60);
-    await sweep(page, slider, 1, 0.3, y, 40);
-    await page.mouse.up();
-    await sleep(300);
-  });
-
   const plot = await page.locator('[data-testid=chart][data-key="train/loss"] .u-over').boundingBox();
-  out.hover = await collect(page, async () => {
-    await sweep(page, plot, 0.02, 0.98, plot.y + plot.height / 2, 120);
-    await sweep(page, plot, 0.98, 0.3, plot.y + plot.height / 3, 60);
-    await page.mouse.move(2, 2);
-    await sleep(200);
-  });
-
-  out.zoom = await collect(page, async () => {
-    for (let i = 0; i < 2; i++) {
-      await page.mouse.move(plot.x + plot.width * 0.3, plot.y + 40);
+  if (wanted("smoothing"))
+    out.smoothing = await collect(page, async () => {
+      const y = slider.y + slider.height / 2;
+      await page.mouse.move(slider.x + 2, y);
       await page.mouse.down();
-      await sweep(page, plot, 0.3, 0.45, plot.y + 60, 10);
+      await sweep(page, slider, 0, 1, y, 60);
+      await sweep(page, slider, 1, 0.3, y, 40);
       await page.mouse.up();
-      await page.waitForFunction(() => new URLSearchParams(location.search).has("zoom"));
-      await allDrawn(page, RUNS);
-      await sleep(200);
-      await page.mouse.dblclick(plot.x + plot.width * 0.5, plot.y + 50);
-      await page.waitForFunction(() => !new URLSearchParams(location.search).has("zoom"));
-      await allDrawn(page, RUNS);
-      await sleep(200);
-    }
-  });
+      await sleep(300);
+    });
 
-  out.selection = await collect(page, async () => {
-    for (let i = 0; i < 3; i++) {
-      const box = page.locator("[data-testid=run-select]").nth(i);
-      await box.click();
-      await allDrawn(page, RUNS - 1);
-      await sleep(150);
-      await box.click();
-      await allDrawn(page, RUNS);
-      await sleep(150);
-    }
-  });
+  if (wanted("hover"))
+    out.hover = await collect(page, async () => {
+      await sweep(page, plot, 0.02, 0.98, plot.y + plot.height / 2, 120);
+      await sweep(page, plot, 0.98, 0.3, plot.y + plot.height / 3, 60);
+      await page.mouse.move(2, 2);
+      await sleep(200);
+    });
+
+  if (wanted("zoom"))
+    out.zoom = await collect(page, async () => {
+      for (let i = 0; i < 2; i++) {
+        await page.mouse.move(plot.x + plot.width * 0.3, plot.y + 40);
+        await page.mouse.down();
+        await sweep(page, plot, 0.3, 0.45, plot.y + 60, 10);
+        await page.mouse.up();
+        await page.waitForFunction(() => new URLSearchParams(location.search).has("zoom"));
+        await allDrawn(page, RUNS);
+        await sleep(200);
+        await page.mouse.dblclick(plot.x + plot.width * 0.5, plot.y + 50);
+        await page.waitForFunction(() => !new URLSearchParams(location.search).has("zoom"));
+        await allDrawn(page, RUNS);
+        await sleep(200);
+      }
+    });
+
+  if (wanted("selection"))
+    out.selection = await collect(page, async () => {
+      for (let i = 0; i < 3; i++) {
+        const box = page.locator("[data-testid=run-select]").nth(i);
+        await box.click();
+        await allDrawn(page, RUNS - 1);
+        await sleep(150);
+        await box.click();
+        await allDrawn(page, RUNS);
+        await sleep(150);
+      }
+    });
   await context.close();
   return out;
 }
@@ -167,7 +174,7 @@ for (let i = 0; i < REPS; i++) {
       );
     if (process.env.TRACE)
       for (const w of m.trace.worst)
-        console.error(`  frame of ${fmt(w.busy)} ms: ${w.byName.map(([n, ms]) => `${n} ${fmt(ms)}`).join(", ")}`);
+        console.error(`  frame of ${fmt(w.cpu)} ms CPU: ${w.byName.map(([n, ms]) => `${n} ${fmt(ms)}`).join(", ")}`);
   }
 }
 await browser.close();
@@ -187,7 +194,9 @@ const row = (name) => {
   return `| ${LABELS[name]} | ${fmt(median(frames.map((f) => median(f))))} ms | ${fmt(median(frames.map((f) => quantile(f, 0.95))))} ms | ${fmt(median(frames.map((f) => Math.max(...f))))} ms | ${per.map((m) => m.longTasks.length).join(", ")} | ${med((m) => quantile(m.trace.perFrame, 0.95))} / ${med((m) => Math.max(0, ...m.trace.perFrame))} ms | ${med((m) => quantile(m.trace.cpuPerFrame, 0.95))} / ${med((m) => Math.max(0, ...m.trace.cpuPerFrame))} ms | ${per.map((m) => m.trace.cpuPerFrame.filter((x) => x > 16).length).join(", ")} of ${per.map((m) => m.trace.cpuPerFrame.length).join(", ")} | ${med((m) => Math.max(0, ...m.redraw))} ms | ${med((m) => Math.max(0, ...m.render))} ms |`;
 };
 const label = process.env.LABEL ?? "after";
-const markdown = `### Interactions: 24 runs × 6 charts (bench/ui_interaction.mjs) — ${label}
+const markdown = ONLY
+  ? ""
+  : `### Interactions: 24 runs × 6 charts (bench/ui_interaction.mjs) — ${label}
 
 ${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), script time of the chart redraw jobs run in one animation frame and of each React render + commit of the whole page. Measured in a Chromium trace (CDP \`Tracing\`, devtools.timeline, bench/ui_trace.mjs): the renderer main thread's work per frame (its tasks between two animation frames: script, style, layout, paint, and the canvas rasterisation that follows a redraw without a GPU), as wall time and as thread CPU time (which leaves out time the thread waited for a core while other work shared the machine). Medians over ${REPS} repetitions of the per-repetition value (p95 and max over the frames of the interaction); long tasks and frames over 16 ms of CPU per repetition.
 
@@ -195,5 +204,5 @@ ${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLoca
 |---|---|---|---|---|---|---|---|---|---|
 ${Object.keys(LABELS).map(row).join("\n")}
 `;
-writeResults(`ui-interaction-${label}`, markdown);
+if (!ONLY) writeResults(`ui-interaction-${label}`, markdown);
 console.log(markdown);

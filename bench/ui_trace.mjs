@@ -65,11 +65,13 @@ export function summarise(events) {
   const complete = [];
   const open = [];
   for (const e of mine) {
-    if (e.ph === "X") complete.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0, tdur: e.tdur, detail: detailOf(e) });
+    if (e.ph === "X")
+      complete.push({ name: e.name, ts: e.ts, dur: e.dur ?? 0, tdur: e.tdur ?? e.dur ?? 0, detail: detailOf(e) });
     else if (e.ph === "B") open.push(e);
     else {
       const b = open.pop();
-      if (b) complete.push({ name: b.name, ts: b.ts, dur: e.ts - b.ts });
+      if (b)
+        complete.push({ name: b.name, ts: b.ts, dur: e.ts - b.ts, tdur: (e.tts ?? 0) - (b.tts ?? 0) || e.ts - b.ts });
     }
   }
   complete.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
@@ -79,13 +81,16 @@ export function summarise(events) {
     while (stack.length && stack[stack.length - 1].ts + stack[stack.length - 1].dur <= e.ts) stack.pop();
     const parent = stack[stack.length - 1];
     e.self = e.dur;
-    if (parent) parent.self -= Math.min(e.dur, parent.ts + parent.dur - e.ts);
-    else if (e.name === "ThreadControllerImpl::RunTask" || e.name === "RunTask") tasks.push(e);
+    e.cpuSelf = e.tdur;
+    if (parent) {
+      parent.self -= Math.min(e.dur, parent.ts + parent.dur - e.ts);
+      parent.cpuSelf -= e.tdur;
+    } else if (e.name === "ThreadControllerImpl::RunTask" || e.name === "RunTask") tasks.push(e);
     stack.push(e);
   }
-  const selfByName = (list) => {
+  const selfByName = (list, field = "self") => {
     const by = new Map();
-    for (const e of list) by.set(e.name, (by.get(e.name) ?? 0) + e.self);
+    for (const e of list) by.set(e.name, (by.get(e.name) ?? 0) + e[field]);
     return [...by.entries()].map(([name, us]) => [name, us / 1000]).sort((a, b) => b[1] - a[1]);
   };
   // Frame boundaries: the page's own requestAnimationFrame loop fires once per frame.
@@ -109,17 +114,19 @@ export function summarise(events) {
     }
     perFrame.push(busy / 1000);
     cpuPerFrame.push(cpu / 1000);
-    windows.push([lo, hi, busy / 1000]);
+    windows.push([lo, hi, cpu / 1000]);
   }
-  // What the longest frames spent their time on.
+  // What the frames with the most thread CPU spent it on (CPU self time per event: the
+  // machine is shared, so wall time alone would blame whatever waited for a core).
   const worst = windows
     .sort((a, b) => b[2] - a[2])
     .slice(0, 3)
-    .map(([lo, hi, busy]) => ({
-      busy,
+    .map(([lo, hi, cpu]) => ({
+      cpu,
       byName: selfByName(
         complete.filter((e) => e.ts >= lo && e.ts < hi).map((e) => ({ ...e, name: e.detail ?? e.name })),
-      ).slice(0, 8),
+        "cpuSelf",
+      ).slice(0, 10),
     }));
   return {
     byName: selfByName(complete),

@@ -184,6 +184,18 @@ describe("dashboard charts", () => {
     expect(rows.map((r) => r.replace(/\s+/g, " ").trim())).toEqual(
       [2, 1, 0].map((k) => `run-0${k} ${loss(k, step)} @${step}`),
     );
+    // The rows are updated in place as the pointer moves, not made again for every move.
+    await own
+      .locator("[data-testid=tooltip-row]")
+      .first()
+      .evaluate((el) => el.setAttribute("data-seen", "1"));
+    await hover(page, "train/loss", 0.6);
+    await waitUntil(
+      async () => Number(/step (\d+)/.exec(await shown(own.locator(".tip-head")))?.[1]) > step,
+      "the tooltip follows the pointer",
+    );
+    expect(await own.locator("[data-testid=tooltip-row]").first().getAttribute("data-seen")).toBe("1");
+    expect(await own.locator("[data-testid=tooltip-row]").count()).toBe(3);
     // The val charts (further down) follow the same cursor.
     await chart(page, "val/acc").scrollIntoViewIfNeeded();
     await drawn(page, "val/acc", 3);
@@ -211,6 +223,9 @@ describe("dashboard charts", () => {
     expect(Number(await c.getAttribute("data-points"))).toBeLessThan(LONG_POINTS / 2);
     // The one-point spike survives downsampling: the y axis reaches it.
     await waitUntil(async () => Number(await c.getAttribute("data-y-max")) >= 5000, "spike kept");
+    const plotLeft = () =>
+      c.locator(".u-over").evaluate((el) => (el as unknown as { style: { left: string } }).style.left);
+    const overviewLeft = await plotLeft();
     const first = requests[0];
     const body = JSON.parse(first.postData() ?? "{}") as { series: unknown[]; downsample: number; fields?: string[] };
     expect(body.series).toEqual([{ run_id: longId, key: "train/noisy" }]);
@@ -231,6 +246,7 @@ describe("dashboard charts", () => {
     // Every point of the range, not min/max buckets.
     await waitUntil(async () => (await c.getAttribute("data-downsampled")) === "false", "full detail");
     await waitUntil(async () => Number(await c.getAttribute("data-y-max")) < 5, "y range of the zoomed window");
+    expect(await plotLeft()).toBe(overviewLeft);
     expect(Number(await c.getAttribute("data-x-min"))).toBeCloseTo(lo, 6);
     // Every point of the range and the nearest one beyond each edge.
     const points = Number(await c.getAttribute("data-points"));
@@ -242,6 +258,8 @@ describe("dashboard charts", () => {
     await waitUntil(async () => (await c.getAttribute("data-downsampled")) === "true", "back to the overview");
     expect(Number(await c.getAttribute("data-x-max"))).toBeGreaterThan(LONG_POINTS - 40);
     expect(Number(await c.getAttribute("data-y-max"))).toBeGreaterThanOrEqual(5000);
+    // The y axis kept its width through the zoom (narrower labels would resize the whole canvas).
+    expect(await plotLeft()).toBe(overviewLeft);
     await context.close();
   });
 

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { ApiError, api } from "./api/client";
-import type { Experiment, PointsEvent, Project } from "./api/types";
+import { useEffect, useLayoutEffect, useMemo, useState } from "react";
+import { api } from "./api/client";
+import type { Experiment, PointsEvent } from "./api/types";
 import { ChartsView } from "./components/ChartsView";
 import { CompareView } from "./components/CompareView";
 import { ConfirmDialog } from "./components/ConfirmDialog";
@@ -12,6 +12,7 @@ import { RunPage } from "./components/RunPage";
 import { RunTable } from "./components/RunTable";
 import { Sidebar } from "./components/Sidebar";
 import { forgetRun } from "./state/actions";
+import { experimentsStore, useExperiments } from "./state/experiments";
 import { useServedFile } from "./state/info";
 import { connectLive, type LiveStatus } from "./state/live";
 import { dismissError, showError, useError } from "./state/notices";
@@ -22,8 +23,6 @@ import { seriesStore } from "./state/series";
 import { useTheme } from "./state/theme";
 import { type Tab, updateView, useView } from "./state/view";
 
-/** A fallback only: the live stream announces new experiments at once. */
-const EXPERIMENTS_POLL_MS = 60_000;
 const TABS: { id: Tab; label: string }[] = [
   { id: "charts", label: "Charts" },
   { id: "compare", label: "Compare configs" },
@@ -45,41 +44,12 @@ export function App() {
   const { theme } = useTheme();
   const runsSnap = useRuns();
   const error = useError();
-  const [experiments, setExperiments] = useState<Experiment[]>([]);
-  const [projects, setProjects] = useState<Project[]>([]);
-  const [experimentsState, setExperimentsState] = useState<"loading" | "ready" | "error">("loading");
-  const [experimentsError, setExperimentsError] = useState<string | null>(null);
+  const { experiments, projects, status: experimentsState, error: experimentsError } = useExperiments();
   const [live, setLive] = useState<LiveStatus | null>(null);
   const dbPath = useServedFile();
   const [deleting, setDeleting] = useState<Experiment | null>(null);
-  const refreshTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
-  const loadExperiments = useCallback(async () => {
-    try {
-      const [experimentList, projectList] = await Promise.all([api.experiments(), api.projects()]);
-      setExperiments(experimentList);
-      setProjects(projectList);
-      setExperimentsState("ready");
-      setExperimentsError(null);
-    } catch (e) {
-      setExperimentsError(e instanceof ApiError ? e.message : String(e));
-      setExperimentsState((s) => (s === "ready" ? s : "error"));
-    }
-  }, []);
-
-  const refreshExperimentsSoon = useCallback(
-    (delayMs = 800) => {
-      clearTimeout(refreshTimer.current);
-      refreshTimer.current = setTimeout(() => void loadExperiments(), delayMs);
-    },
-    [loadExperiments],
-  );
-
-  useEffect(() => {
-    void loadExperiments();
-    const timer = setInterval(() => void loadExperiments(), EXPERIMENTS_POLL_MS);
-    return () => clearInterval(timer);
-  }, [loadExperiments]);
+  useEffect(() => experimentsStore.poll(), []);
 
   // A link to a run alone finds its experiment.
   useEffect(() => {
@@ -130,11 +100,11 @@ export function App() {
       runDeleted: () => {},
       metricsUpdate: () => {},
       points: () => {},
-      experimentsChanged: () => refreshExperimentsSoon(50),
-      resync: () => refreshExperimentsSoon(50),
+      experimentsChanged: () => experimentsStore.refreshSoon(50),
+      resync: () => experimentsStore.refreshSoon(50),
       status: () => {},
     });
-  }, [experimentFound, refreshExperimentsSoon]);
+  }, [experimentFound]);
 
   const liveId = experiment?.id ?? null;
   useEffect(() => {
@@ -144,24 +114,24 @@ export function App() {
     }
     return connectLive(liveId, {
       runUpdate: (event) => {
-        if (!runsStore.getSnapshot().byId.has(event.run_id)) refreshExperimentsSoon();
+        if (!runsStore.getSnapshot().byId.has(event.run_id)) experimentsStore.refreshSoon();
         if (event.run) runsStore.upsert(event.run);
         else api.run(event.run_id).then((run) => runsStore.upsert(run), showError);
       },
       runDeleted: (event) => {
         forgetRun(event.run_id);
-        refreshExperimentsSoon();
+        experimentsStore.refreshSoon();
       },
       metricsUpdate: (event) => runsStore.metricsUpdate(event),
       points: handlePoints,
-      experimentsChanged: () => refreshExperimentsSoon(50),
+      experimentsChanged: () => experimentsStore.refreshSoon(50),
       resync: () => {
         seriesStore.reset();
         void runsStore.load(experimentKey, true);
       },
       status: setLive,
     });
-  }, [liveId, experimentKey, refreshExperimentsSoon]);
+  }, [liveId, experimentKey]);
 
   const current = runsSnap.experimentKey === experimentKey;
   const runs = current ? runsSnap.runs : [];
@@ -220,11 +190,11 @@ export function App() {
     if (!deleting) return;
     try {
       await api.deleteExperiment(deleting.id);
-      setExperiments((list) => list.filter((e) => e.id !== deleting.id));
+      experimentsStore.forget(deleting.id);
       if (deleting.id === experimentId)
         updateView({ exp: null, newest: true, runs: [], hide: [], run: null, zoom: null, page: "experiment" }, true);
       setDeleting(null);
-      refreshExperimentsSoon();
+      experimentsStore.refreshSoon();
     } catch (e) {
       showError(e);
     }
@@ -241,7 +211,7 @@ export function App() {
     content = (
       <EmptyState title="Cannot load experiments" testId="load-error" icon="!">
         <p className="error-text">{experimentsError}</p>
-        <button type="button" className="btn" onClick={() => void loadExperiments()}>
+        <button type="button" className="btn" onClick={() => void experimentsStore.load()}>
           Try again
         </button>
       </EmptyState>

@@ -256,6 +256,7 @@ export const ChartPanel = memo(function ChartPanel({
         runs={runs}
         xAxis={xAxis}
         smoothing={settings.smooth ?? view.smooth}
+        toolbarSmoothing={settings.smooth === undefined}
         logY={settings.log ?? view.log}
         // A zoom is in the toolbar's x units: a chart on its own axis is not zoomed with the others.
         zoom={ownAxis ? null : view.zoom}

@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef } from "react";
 import type { Run } from "../api/types";
 import { runColor } from "../lib/colors";
+import { setSmoothingDraft, smoothingDraft, useSmoothingDraft } from "../state/smoothing";
 import type { Theme } from "../state/theme";
-import { updateView, type ViewState, type XAxis } from "../state/view";
+import { getView, updateView, type ViewState, type XAxis } from "../state/view";
 import { ChartPanel, patchChart } from "./ChartPanel";
 import { EmptyState, Snippet } from "./EmptyState";
 import { SearchBox } from "./SearchBox";
@@ -39,6 +40,28 @@ export function useKeySignature(runs: Run[]): string {
     for (const run of runs) for (const key in run.summary) keys.add(key);
     return [...keys].sort().join("\n");
   }, [runs]);
+}
+
+/** The toolbar's smoothing slider: while it moves, only it and the charts (state/smoothing.ts) follow. */
+function SmoothingSlider({ committed, onChange }: { committed: number; onChange(value: number): void }) {
+  const value = useSmoothingDraft() ?? committed;
+  return (
+    <label className="smoothing">
+      <span>Smoothing</span>
+      <input
+        type="range"
+        min={0}
+        max={0.99}
+        step={0.01}
+        value={value}
+        data-testid="smoothing"
+        onChange={(e) => onChange(Number(e.target.value))}
+      />
+      <span className="mono smoothing-value" data-testid="smoothing-value">
+        {value.toFixed(2)}
+      </span>
+    </label>
+  );
 }
 
 /** The grid of charts: as many columns as fit, or the 1 to 4 chosen. */
@@ -102,12 +125,6 @@ export function ChartsView({
   const onZoom = useCallback((zoom: [number, number] | null) => updateView({ zoom }), []);
   // While the slider moves only the charts follow it; the page (table, link) learns the value once it
   // rests, or as soon as anything else is pressed (a zoom drag, say), so no later change misses it.
-  const [smoothDraft, setSmoothDraft] = useState<number | null>(null);
-  const smoothing = smoothDraft ?? view.smooth;
-  const chartView = useMemo(
-    () => (smoothDraft === null ? view : { ...view, smooth: smoothDraft }),
-    [view, smoothDraft],
-  );
   const smoothPending = useRef<{ value: number; timer: ReturnType<typeof setTimeout> } | null>(null);
   const commitSmooth = useCallback(() => {
     const pending = smoothPending.current;
@@ -115,16 +132,30 @@ export function ChartsView({
     smoothPending.current = null;
     clearTimeout(pending.timer);
     document.removeEventListener("pointerdown", commitSmooth, true);
-    updateView({ smooth: pending.value });
-    setSmoothDraft(null);
+    // The draft stays until the charts have the value as a prop (the layout effect below), so none
+    // of them draws the old smoothing in between.
+    if (getView().smooth === pending.value) setSmoothingDraft(null);
+    else updateView({ smooth: pending.value });
   }, []);
-  useEffect(() => commitSmooth, [commitSmooth]);
-  const onSmooth = (value: number) => {
-    setSmoothDraft(value);
-    if (smoothPending.current) clearTimeout(smoothPending.current.timer);
-    else document.addEventListener("pointerdown", commitSmooth, true);
-    smoothPending.current = { value, timer: setTimeout(commitSmooth, SMOOTH_COMMIT_MS) };
-  };
+  useLayoutEffect(() => {
+    if (smoothingDraft() === view.smooth) setSmoothingDraft(null);
+  }, [view.smooth]);
+  useEffect(
+    () => () => {
+      commitSmooth();
+      setSmoothingDraft(null);
+    },
+    [commitSmooth],
+  );
+  const onSmooth = useCallback(
+    (value: number) => {
+      setSmoothingDraft(value);
+      if (smoothPending.current) clearTimeout(smoothPending.current.timer);
+      else document.addEventListener("pointerdown", commitSmooth, true);
+      smoothPending.current = { value, timer: setTimeout(commitSmooth, SMOOTH_COMMIT_MS) };
+    },
+    [commitSmooth],
+  );
 
   const toggleGroup = (group: string) => {
     const next = new Set(collapsed);
@@ -179,21 +210,7 @@ export function ChartsView({
               Log
             </button>
           </div>
-          <label className="smoothing">
-            <span>Smoothing</span>
-            <input
-              type="range"
-              min={0}
-              max={0.99}
-              step={0.01}
-              value={smoothing}
-              data-testid="smoothing"
-              onChange={(e) => onSmooth(Number(e.target.value))}
-            />
-            <span className="mono smoothing-value" data-testid="smoothing-value">
-              {smoothing.toFixed(2)}
-            </span>
-          </label>
+          <SmoothingSlider committed={view.smooth} onChange={onSmooth} />
           {view.zoom && (
             <button type="button" className="btn btn-sm" data-testid="reset-zoom" onClick={() => onZoom(null)}>
               Reset zoom
@@ -266,7 +283,7 @@ export function ChartsView({
             <span className="group-name">Pinned</span>
             <span className="group-count">{pinned.length}</span>
           </div>
-          <ChartGrid keys={pinned} runs={chartRuns} view={chartView} theme={theme} onZoom={onZoom} />
+          <ChartGrid keys={pinned} runs={chartRuns} view={view} theme={theme} onZoom={onZoom} />
         </section>
       )}
       {groups.length === 0 && pinned.length === 0 && hidden.length === 0 && (
@@ -299,7 +316,7 @@ export function ChartsView({
               <span className="group-name">{group}</span>
               <span className="group-count">{keys.length}</span>
             </button>
-            {!isCollapsed && <ChartGrid keys={keys} runs={chartRuns} view={chartView} theme={theme} onZoom={onZoom} />}
+            {!isCollapsed && <ChartGrid keys={keys} runs={chartRuns} view={view} theme={theme} onZoom={onZoom} />}
           </section>
         );
       })}

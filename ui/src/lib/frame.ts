@@ -1,20 +1,23 @@
 import { recordFrame } from "../state/perf";
 
 /**
- * Work to redo at most once per animation frame (chart redraws), run together
- * in one frame up to a budget: what does not fit waits for the next frame, first
- * in line, so one interaction that touches every chart (smoothing, zoom,
- * selection) never holds the main thread for a whole frame or more.
+ * Work to redo at most once per animation frame (chart redraws), run together in one frame
+ * up to a budget: what does not fit waits for the next frame, first in line, so one
+ * interaction that touches every chart (smoothing, zoom, selection) never holds the main
+ * thread for a whole frame or more.
+ *
+ * A job says whether it painted a canvas. Without a GPU a canvas is rasterised when the frame
+ * commits, after the script, at several times the script's cost (a smoothed-line layer drawn
+ * in 1 ms rasterises in about 5, a whole chart in 10 and more), so the script clock cannot
+ * tell what a frame still has room for: one painting job per frame, and jobs that painted
+ * nothing share the frame up to a small script budget.
  */
-const pending = new Set<() => void>();
+export type FrameJob = () => boolean | undefined;
+
+const pending = new Set<FrameJob>();
 let scheduled = false;
-/**
- * Script milliseconds per frame for these jobs after the first. Low on purpose: a
- * chart's canvas is rasterised when the frame commits, after the script, at several
- * times the script's cost without a GPU (a 3 ms redraw rasterises in 10 ms and more),
- * so one chart redraws per frame and only jobs that drew next to nothing share it.
- */
-const FRAME_BUDGET_MS = 1;
+/** Script milliseconds per frame for jobs after the first. */
+const FRAME_BUDGET_MS = 2;
 
 function run(): void {
   scheduled = false;
@@ -23,7 +26,7 @@ function run(): void {
   for (let i = 0; i < jobs.length; i++) {
     if (i > 0 && performance.now() - start > FRAME_BUDGET_MS) break;
     pending.delete(jobs[i]);
-    jobs[i]();
+    if (jobs[i]() === true) break;
   }
   recordFrame(performance.now() - start);
   if (pending.size > 0) schedule();
@@ -36,11 +39,11 @@ function schedule(): void {
   }
 }
 
-export function onNextFrame(job: () => void): void {
+export function onNextFrame(job: FrameJob): void {
   pending.add(job);
   schedule();
 }
 
-export function cancelFrame(job: () => void): void {
+export function cancelFrame(job: FrameJob): void {
   pending.delete(job);
 }

@@ -1,0 +1,82 @@
+import type { Run } from "../../api/types";
+import { type Derived, extendEma, extendOffset, lowerBound } from "../../lib/series";
+import { type SeriesData, type StepRange, seriesStore } from "../../state/series";
+import type { XAxis } from "../../state/view";
+import type { Drawn } from "./types";
+
+/** Relative times and smoothed values per held series, extended as live points arrive instead of rebuilt per redraw. */
+export const derived = new WeakMap<SeriesData, { rel?: Derived; ema?: Derived }>();
+
+export function derivedOf(data: SeriesData): { rel?: Derived; ema?: Derived } {
+  let d = derived.get(data);
+  if (!d) {
+    d = {};
+    derived.set(data, d);
+  }
+  return d;
+}
+
+export function xsOf(data: SeriesData, xAxis: XAxis, run: Run): Float64Array {
+  if (xAxis === "step") return data.steps;
+  if (xAxis === "wall") return data.times;
+  const d = derivedOf(data);
+  d.rel = extendOffset(d.rel, data.times, data.length, run.created_at);
+  return d.rel.out;
+}
+
+export function smoothOf(data: SeriesData, weight: number): Float64Array {
+  const d = derivedOf(data);
+  d.ema = extendEma(d.ema, data.values, data.length, weight);
+  return d.ema.out;
+}
+
+/** Reorders a series by x when its points are not in x order (wall time of a resumed run, say). */
+export function sortByX(xs: Float64Array, steps: Float64Array, values: Float64Array, n: number) {
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => xs[a] - xs[b]);
+  const pick = (a: Float64Array) => Float64Array.from(order, (i) => a[i]);
+  return { xs: pick(xs), steps: pick(steps), values: pick(values) };
+}
+
+/** The step range a zoom on a time axis covers, with one point more on each side so lines reach the edges. */
+export function stepRangeOfTimeZoom(runs: Run[], key: string, xAxis: XAxis, zoom: [number, number]): StepRange | null {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const run of runs) {
+    const data = seriesStore.get(run.id, key, null);
+    if (!data?.hasTimes) return null;
+    if (data.length === 0) continue;
+    const xs = xsOf(data, xAxis, run);
+    const i0 = Math.max(0, lowerBound(xs, data.length, zoom[0]) - 1);
+    const i1 = Math.min(data.length - 1, lowerBound(xs, data.length, zoom[1]));
+    if (i0 > i1) continue;
+    lo = Math.min(lo, data.steps[i0]);
+    hi = Math.max(hi, data.steps[i1]);
+  }
+  return Number.isFinite(lo) && Number.isFinite(hi) ? [Math.floor(lo), Math.ceil(hi)] : null;
+}
+
+/** Min and max of the lines over a window: the points inside and the values where the lines cross its edges. */
+export function yExtent(drawn: Drawn[], window: [number, number], log: boolean): [number, number] | null {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  const take = (v: number) => {
+    if (!Number.isFinite(v) || (log && v <= 0)) return;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  };
+  for (const d of drawn) {
+    for (const ys of d.smooth ? [d.values, d.smooth] : [d.values]) {
+      const first = lowerBound(d.xs, d.length, window[0]);
+      let i = first;
+      for (; i < d.length && d.xs[i] <= window[1]; i++) take(ys[i]);
+      for (const [a, b, x] of [
+        [first - 1, first, window[0]],
+        [i - 1, i, window[1]],
+      ]) {
+        if (a < 0 || b >= d.length || d.xs[b] === d.xs[a]) continue;
+        take(ys[a] + ((ys[b] - ys[a]) * (x - d.xs[a])) / (d.xs[b] - d.xs[a]));
+      }
+    }
+  }
+  return lo <= hi ? [lo, hi] : null;
+}

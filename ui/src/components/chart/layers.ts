@@ -1,0 +1,192 @@
+import uPlot from "uplot";
+import { withAlpha } from "../../lib/colors";
+import { linePath, PathCache, plotSignature, xToPixels, yToPixels } from "../../lib/lines";
+import { strokePaths } from "../../lib/strokes";
+import { type ColoredLine, type Drawn, type Mark, SERIES_PER_RUN } from "./types";
+
+/** Highlight layers with nothing drawn on them. */
+export const clearLayers = new WeakSet<HTMLCanvasElement>();
+
+/**
+ * Draws the highlighted run's line, wider, on a canvas of its own over the plot:
+ * the highlight follows the pointer, and redrawing every line of the chart for
+ * each move would cost more than a frame.
+ */
+export function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined, marks: Mark[]): void {
+  const dpr = uPlot.pxRatio;
+  // The plot box uPlot computed, not the layer's CSS size: reading that forces a layout mid-frame.
+  const width = Math.round(u.bbox.width);
+  const height = Math.round(u.bbox.height);
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+    clearLayers.add(canvas);
+  }
+  const nothing = (!d || d.length === 0) && marks.length === 0;
+  // A layer already clear stays as it is: clearing it again still costs a rasterised frame per chart.
+  if (nothing && clearLayers.has(canvas)) return;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  ctx.clearRect(0, 0, width, height);
+  if (nothing) clearLayers.add(canvas);
+  else clearLayers.delete(canvas);
+  for (const m of marks) {
+    if (!Number.isFinite(m.y) || (u.scales.y.distr === 3 && m.y <= 0)) continue;
+    ctx.beginPath();
+    ctx.arc(u.valToPos(m.x, "x") * dpr, u.valToPos(m.y, "y") * dpr, 3 * dpr, 0, 2 * Math.PI);
+    ctx.fillStyle = m.color;
+    ctx.fill();
+  }
+  if (!d || d.length === 0) return;
+  const ys = d.smooth ?? d.values;
+  const log = u.scales.y.distr === 3;
+  ctx.beginPath();
+  let pen = false;
+  for (let i = 0; i < d.length; i++) {
+    const v = ys[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    const px = u.valToPos(d.xs[i], "x") * dpr;
+    const py = u.valToPos(v, "y") * dpr;
+    if (pen) ctx.lineTo(px, py);
+    else ctx.moveTo(px, py);
+    pen = true;
+  }
+  ctx.strokeStyle = d.color;
+  ctx.lineWidth = 3 * dpr;
+  ctx.lineJoin = "round";
+  ctx.stroke();
+}
+
+/** Each run's min/max envelope as drawn, kept while its points and the plot's scales stay the same. */
+export const envelopeCache = new PathCache<Path2D | null>();
+/** Each series' stroke, kept the same way (a smoothing change redraws only the smoothed lines' paths). */
+export const linePathCache = new PathCache<uPlot.Series.Paths>();
+
+export function smoothedOrRawPaths(u: uPlot, line: ColoredLine, width: number): uPlot.Series.Paths {
+  return linePathCache.get(line, plotSignature(u, width * uPlot.pxRatio), () =>
+    strokePaths(linePath(u, line, new Path2D()), width, uPlot.pxRatio),
+  );
+}
+
+/**
+ * Draws the smoothed lines on a canvas of their own over the plot: dragging the smoothing
+ * slider then repaints this layer only, while the faint raw lines, envelopes and axes under it
+ * stay as they were (redrawing them each move cost more than a frame without a GPU).
+ */
+export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (ColoredLine | null)[]): void {
+  const width = Math.round(u.bbox.width);
+  const height = Math.round(u.bbox.height);
+  const smoothed: ColoredLine[] = [];
+  for (let si = SERIES_PER_RUN; si < lines.length; si += SERIES_PER_RUN) {
+    const line = lines[si];
+    if (line && u.series[si]?.show !== false) smoothed.push(line);
+  }
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+    clearLayers.add(canvas);
+  }
+  if (smoothed.length === 0 && clearLayers.has(canvas)) return;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  ctx.clearRect(0, 0, width, height);
+  if (smoothed.length === 0) {
+    clearLayers.add(canvas);
+    return;
+  }
+  clearLayers.delete(canvas);
+  ctx.save();
+  // uPlot's paths are in the whole canvas's pixels; this layer covers the plot area only.
+  ctx.translate(-u.bbox.left, -u.bbox.top);
+  ctx.beginPath();
+  ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+  ctx.clip();
+  for (const line of smoothed) {
+    const paths = smoothedOrRawPaths(u, line, 1.75);
+    const stroke = paths.stroke;
+    if (!(stroke instanceof Path2D)) continue;
+    ctx.strokeStyle = line.color;
+    ctx.lineWidth = ((paths as { _width?: number })._width ?? 1.75) * uPlot.pxRatio;
+    ctx.lineJoin = "round";
+    ctx.stroke(stroke);
+  }
+  ctx.restore();
+}
+
+/**
+ * The shaded band between each pixel column's lowest and highest value: one pixel-wide hairline per
+ * column rather than a filled outline, the same shading at a fraction of the cost without a GPU.
+ */
+export function envelopePath(u: uPlot, d: Drawn): Path2D | null {
+  const { left, width } = u.bbox;
+  const xMin = u.scales.x.min ?? Number.NEGATIVE_INFINITY;
+  const xMax = u.scales.x.max ?? Number.POSITIVE_INFINITY;
+  const log = u.scales.y.distr === 3;
+  const toX = xToPixels(u);
+  const toY = yToPixels(u);
+  const columns = Math.ceil(width) + 1;
+  const lowY = new Float64Array(columns).fill(Number.NEGATIVE_INFINITY);
+  const highY = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
+  let first = columns;
+  let last = -1;
+  for (let i = 0; i < d.length; i++) {
+    const xv = d.xs[i];
+    if (xv < xMin || xv > xMax) continue;
+    const v = d.values[i];
+    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    const c = Math.round(toX(xv) - left);
+    if (c < 0 || c >= columns) continue;
+    const py = toY(v);
+    if (py > lowY[c]) lowY[c] = py;
+    if (py < highY[c]) highY[c] = py;
+    if (c < first) first = c;
+    if (c > last) last = c;
+  }
+  if (last < first) return null;
+  const path = new Path2D();
+  let prev = -1;
+  for (let c = first; c <= last; c++) {
+    if (!Number.isFinite(highY[c])) continue;
+    // Columns between two with points are shaded as the outline joining them would be.
+    const from = prev < 0 ? c : prev;
+    for (let g = prev < 0 ? c : prev + 1; g <= c; g++) {
+      const t = g === from ? 1 : (g - from) / (c - from);
+      const hi = highY[from] + (highY[c] - highY[from]) * t;
+      const lo = lowY[from] + (lowY[c] - lowY[from]) * t;
+      if (lo - hi < 0.5) continue;
+      const x = Math.round(left + g) + 0.5;
+      path.moveTo(x, hi);
+      path.lineTo(x, lo);
+    }
+    prev = c;
+  }
+  return path;
+}
+
+export function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
+  return {
+    hooks: {
+      drawAxes: (u: uPlot) => {
+        const list = drawn().filter((d) => d.downsampled && d.length > 0);
+        if (list.length === 0) return;
+        const { ctx } = u;
+        const { left, top, width, height } = u.bbox;
+        const signature = plotSignature(u, 0);
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(left, top, width, height);
+        ctx.clip();
+        ctx.lineWidth = 1;
+        for (const d of list) {
+          const path = envelopeCache.get({ xs: d.xs, ys: d.values, length: d.length }, signature, () =>
+            envelopePath(u, d),
+          );
+          if (!path) continue;
+          ctx.strokeStyle = withAlpha(d.color, 0.16);
+          ctx.stroke(path);
+        }
+        ctx.restore();
+      },
+    },
+  };
+}

@@ -1,0 +1,282 @@
+import uPlot from "uplot";
+import { axisWidth, linearTickLabels, logTickLabels, STEP_INCRS } from "../../lib/axes";
+import { withAlpha } from "../../lib/colors";
+import { formatNumber } from "../../lib/format";
+import { markOnce } from "../../state/perf";
+import { chartColors } from "../../state/theme";
+import type { XAxis, YRange } from "../../state/view";
+import { envelopePlugin } from "./layers";
+import { type ChartProps, type ColoredLine, type Drawn, SERIES_PER_RUN, smoothingOf } from "./types";
+
+/** Charts sharing this key move one crosshair. */
+const SYNC_KEY = "stonks-charts";
+
+export const REL_INCRS = [
+  1,
+  2,
+  5,
+  10,
+  15,
+  30,
+  60,
+  120,
+  300,
+  600,
+  900,
+  1800,
+  3600,
+  7200,
+  3 * 3600,
+  6 * 3600,
+  12 * 3600,
+  86400,
+  2 * 86400,
+  7 * 86400,
+];
+
+/**
+ * Plot series for `runs` runs. They are not tied to runs: each draws the line the last redraw
+ * gave its index, in that line's color, so a new set of runs changes no series (uPlot's
+ * delSeries fails without cursor markers) and spare series draw nothing.
+ */
+export function plotSeries(
+  runs: number,
+  lines: { current: (ColoredLine | null)[] },
+  props: { current: ChartProps },
+  paths: uPlot.Series.PathBuilder,
+): uPlot.Series[] {
+  const stroke = (_u: uPlot, si: number) => {
+    const line = lines.current[si];
+    if (!line) return "transparent";
+    // Under its smoothed line a run's own values are drawn faint.
+    return si % SERIES_PER_RUN === 1 && smoothingOf(props.current) > 0 ? withAlpha(line.color, 0.25) : line.color;
+  };
+  return Array.from({ length: runs * SERIES_PER_RUN }, () => ({
+    stroke,
+    spanGaps: true,
+    points: { show: false },
+    paths,
+  }));
+}
+
+export function formatRelative(seconds: number): string {
+  const s = Math.round(seconds);
+  if (Math.abs(s) < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (Math.abs(m) < 60) return s % 60 ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${m}m`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h}h${String(m % 60).padStart(2, "0")}m` : `${h}h`;
+}
+
+export function formatX(xAxis: XAxis, value: number): string {
+  if (xAxis === "wall") return new Date(value * 1000).toLocaleString();
+  if (xAxis === "rel") return formatRelative(value);
+  return `step ${formatNumber(Math.round(value))}`;
+}
+
+/** The pct and 100-pct percentiles of every drawn value (smoothed where smoothing is on), padded a little; null without values. */
+export function percentileRange(drawn: Drawn[], pct: number, log: boolean): [number, number] | null {
+  let total = 0;
+  for (const d of drawn) total += d.length;
+  const all = new Float64Array(total);
+  let n = 0;
+  for (const d of drawn) {
+    const ys = d.smooth ?? d.values;
+    for (let i = 0; i < d.length; i++) {
+      const v = ys[i];
+      if (Number.isFinite(v) && (!log || v > 0)) all[n++] = v;
+    }
+  }
+  if (n === 0) return null;
+  const sorted = all.subarray(0, n).sort();
+  const lo = sorted[Math.floor(((n - 1) * pct) / 100)];
+  const hi = sorted[Math.ceil(((n - 1) * (100 - pct)) / 100)];
+  if (log) return [lo / 1.2, hi * 1.2];
+  const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+  return [lo - pad, hi + pad];
+}
+
+/** A y scale range function for the chosen range, or undefined for uPlot's own fit. */
+export function yScaleRange(
+  range: YRange | undefined,
+  log: boolean,
+  drawn: () => Drawn[],
+): uPlot.Range.Function | undefined {
+  if (!range || range.mode === "auto") return undefined;
+  return (_u, min, max) => {
+    if (range.mode === "manual") {
+      const lo = range.min ?? min;
+      const hi = range.max ?? max;
+      return lo < hi ? [lo, hi] : [lo, lo + 1];
+    }
+    return percentileRange(drawn(), range.pct, log) ?? [min, max];
+  };
+}
+
+/** A mutable box, as React's refs are. */
+interface Box<T> {
+  current: T;
+}
+
+/** What the plot's options read as it draws: the chart's current props, lines and labels. */
+export interface PlotRefs {
+  props: Box<ChartProps>;
+  drawn: Box<Drawn[]>;
+  lines: Box<(ColoredLine | null)[]>;
+  singles: Box<Map<number, number>>;
+  labels: Box<string[][]>;
+  yAxisWidth: Box<number>;
+  yExtent: Box<[number, number] | null>;
+  card: Box<HTMLDivElement | null>;
+}
+
+/** The chart's own drawing, called from uPlot's hooks. */
+export interface PlotHooks {
+  linePaths: uPlot.Series.PathBuilder;
+  renderTooltip(u: uPlot): void;
+  repaintSmoothLayer(u: uPlot): void;
+  repaintHighlight(u: uPlot): void;
+}
+
+/** uPlot's options for a chart of `runs` runs, `width` × `height` CSS pixels, with the chart's current props. */
+export function plotOptions(
+  width: number,
+  height: number,
+  runs: number,
+  refs: PlotRefs,
+  hooks: PlotHooks,
+): uPlot.Options {
+  const p = refs.props.current;
+  const colors = chartColors();
+  refs.yAxisWidth.current = 0;
+  const series: uPlot.Series[] = [{}, ...plotSeries(runs, refs.lines, refs.props, hooks.linePaths)];
+  const labelled =
+    (axis: number, format: (splits: (number | null)[]) => string[]) => (_u: uPlot, splits: (number | null)[]) => {
+      const labels = format(splits);
+      refs.labels.current[axis] = labels;
+      return labels;
+    };
+  const axisCommon = {
+    stroke: colors.text,
+    grid: { stroke: colors.grid, width: 1 },
+    ticks: { stroke: colors.grid, width: 1, size: 4 },
+    font: "11px system-ui, -apple-system, Segoe UI, sans-serif",
+  };
+  return {
+    width: width,
+    height: height,
+    legend: { show: false },
+    padding: [8, 12, 0, 0],
+    cursor: {
+      sync: { key: SYNC_KEY, setSeries: false },
+      drag: { x: true, y: false, setScale: false },
+      // The hovered chart marks each listed run's point itself (uPlot's markers read its data: extents only).
+      points: { show: false },
+      focus: { prox: -1 },
+    },
+    select: { show: true, left: 0, top: 0, width: 0, height: 0 },
+    scales: {
+      x: {
+        time: p.xAxis === "wall",
+        range: (_u, min, max) => {
+          const z = refs.props.current.zoom;
+          if (z) return [z[0], z[1]];
+          if (min === max || min === null || max === null) return [(min ?? 0) - 1, (max ?? 0) + 1];
+          return [min, max];
+        },
+      },
+      y: {
+        ...(p.logY ? { distr: 3, log: 10 } : {}),
+        // A chosen range wins; otherwise a zoomed window's range holds the lines up to its edges
+        // (uPlot's own sees only the points inside).
+        range:
+          yScaleRange(p.yRange, p.logY, () => refs.drawn.current) ??
+          ((_u, min, max) => {
+            const [lo, hi] = refs.yExtent.current ?? [min, max];
+            if (lo === null || hi === null) return [min, max];
+            return p.logY ? uPlot.rangeLog(lo, hi, 10, false) : uPlot.rangeNum(lo, hi, 0.1, true);
+          }),
+      },
+    },
+    axes: [
+      {
+        ...axisCommon,
+        ...(p.xAxis === "step"
+          ? { values: labelled(0, linearTickLabels), incrs: STEP_INCRS }
+          : p.xAxis === "rel"
+            ? {
+                values: labelled(0, (splits) => splits.map((v) => (v === null ? "" : formatRelative(v)))),
+                incrs: REL_INCRS,
+              }
+            : {}),
+      },
+      {
+        ...axisCommon,
+        // Every split reaches the labeller, which blanks the minor ones itself (uPlot's filter would hand them over as null).
+        ...(p.logY ? { filter: (_u: uPlot, splits: number[]) => splits } : {}),
+        // The axis only grows while the plot lives: a narrower one resizes uPlot's canvas, which
+        // costs a whole frame's rasterisation, and zooming in and out would do so on every step.
+        size: (_u: uPlot, values: string[] | null) => {
+          refs.yAxisWidth.current = Math.max(refs.yAxisWidth.current, axisWidth(values));
+          return refs.yAxisWidth.current;
+        },
+        values: labelled(1, p.logY ? logTickLabels : linearTickLabels),
+      },
+    ],
+    series,
+    plugins: [envelopePlugin(() => refs.drawn.current)],
+    hooks: {
+      setSelect: [
+        (u) => {
+          if (u.select.width < 3) return;
+          let lo = u.posToVal(u.select.left, "x");
+          let hi = u.posToVal(u.select.left + u.select.width, "x");
+          // Steps are whole numbers: so is a zoom on them (and the link that keeps it).
+          if (refs.props.current.xAxis === "step") {
+            lo = Math.floor(lo);
+            hi = Math.max(lo + 1, Math.ceil(hi));
+          }
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          if (hi > lo) refs.props.current.onZoom([lo, hi]);
+        },
+      ],
+      setCursor: [(u) => hooks.renderTooltip(u)],
+      // A single point makes no line: it gets a dot.
+      drawSeries: [
+        (u, si) => {
+          const only = refs.singles.current.get(si);
+          const line = refs.lines.current[si];
+          if (only === undefined || !line) return;
+          const x = u.valToPos(line.xs[only], "x", true);
+          const y = u.valToPos(line.ys[only], "y", true);
+          const { left, top, width, height } = u.bbox;
+          if (x < left || x > left + width || y < top || y > top + height) return;
+          u.ctx.save();
+          u.ctx.beginPath();
+          u.ctx.arc(x, y, 3.5 * uPlot.pxRatio, 0, 2 * Math.PI);
+          u.ctx.fillStyle = line.color;
+          u.ctx.fill();
+          u.ctx.restore();
+        },
+      ],
+      // Scales settle when uPlot commits (after setData returns): report them once drawn.
+      draw: [
+        (u) => {
+          const card = refs.card.current;
+          if (!card) return;
+          card.dataset.yDistr = String(u.scales.y.distr ?? 1);
+          card.dataset.xMin = String(u.scales.x.min);
+          card.dataset.xMax = String(u.scales.x.max);
+          card.dataset.yMax = String(u.scales.y.max);
+          card.dataset.yMin = String(u.scales.y.min);
+          card.dataset.xTicks = JSON.stringify(refs.labels.current[0]);
+          card.dataset.yTicks = JSON.stringify(refs.labels.current[1]);
+          card.dataset.dots = String(refs.singles.current.size);
+          if (u.data[0].length > 0) markOnce("firstChart");
+          hooks.repaintSmoothLayer(u);
+          hooks.repaintHighlight(u);
+        },
+      ],
+    },
+  };
+}
