@@ -24,11 +24,14 @@ from operator import itemgetter
 from time import monotonic
 from time import time as _now
 from types import TracebackType
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Type, Union
 
 from . import MAX_KEY_LENGTH, _db, _log, _provenance, _store
 from ._errors import InvalidConfigError, InvalidMetricError, RunError, RunNotFoundError, StonksError, WriteError
 from ._log import warn
+
+if TYPE_CHECKING:
+    from ._hardware import Sampler
 
 FLUSH_AT_POINTS = 100
 # The seed's background timer (STONKS_FLUSH_INTERVAL seconds, as in the TypeScript SDK).
@@ -245,6 +248,9 @@ class Run:
         id: Optional[str] = None,
         project: Optional[str] = None,
         prefix: str = "",
+        hardware: bool = False,
+        hardware_interval: float = 5.0,
+        hardware_gpu: bool = True,
     ) -> None:
         if not isinstance(experiment, str) or not experiment:
             raise StonksError("experiment must be a non-empty string naming the experiment, e.g. 'resnet-cifar10'.")
@@ -280,6 +286,13 @@ class Run:
         self._resume = _resume_target(resume, self._text(id, "run id"))
         # Every key log() receives is stored as prefix/key (the original stonks' prefix=).
         self._prefix = _repaired(prefix, "prefix", report) + "/" if prefix else ""
+        # (interval seconds, sample GPUs) of the system-metrics sampler; None without hardware=True.
+        self._hardware: Optional[Tuple[float, bool]] = None
+        if hardware:
+            from ._hardware import check_interval
+
+            self._hardware = (check_interval(hardware_interval), bool(hardware_gpu))
+        self._sampler: Optional["Sampler"] = None
 
         self._queue: Deque[Record] = deque()
         # Keys of log() calls that passed every check, mapped to the keys they are stored under.
@@ -435,7 +448,16 @@ class Run:
             self._git_thread = _Background(self._capture_git, _provenance.cwd())
         self._writer = _Background(self._writer_main)
         self._accepting = True
+        if self._hardware is not None:
+            from ._hardware import Sampler
+
+            self._sampler = Sampler(self._record_sample, *self._hardware).start()
         return self
+
+    def _record_sample(self, step: int, keys: Tuple[str, ...], values: Tuple[float, ...]) -> None:
+        """A system-metrics sample at the sampler's own step: the user's next step stays as it was."""
+        if self._accepting:
+            self._queue.append((step, _now(), keys, values))
 
     def finish(self, status: str = "completed") -> None:
         """Writes every buffered point and records the final status (completed, failed or interrupted)."""
@@ -449,6 +471,8 @@ class Run:
             status = "failed"
         self._finished = True
         self._accepting = False
+        if self._sampler is not None:
+            self._sampler.stop()
         if not self._started or self._forked:
             return
         if self._git_thread is not None:
