@@ -47,12 +47,12 @@ def run_with_hardware(db_path: str, samples: int = 4, **options: object) -> None
     options.setdefault("hardware_interval", INTERVAL)
     with stonks.start_run("hw", db=db_path, hardware=True, **options) as run:  # type: ignore[arg-type]
         step = 0
-        while len(run._queue) < samples or step < 3:  # noqa: SLF001
+        while len(run._queue) < samples or step < 3:
             run.log({"loss": 1.0 / (step + 1)})
             step += 1
             time.sleep(INTERVAL)
         # Waits on the sampler's own count, not on the clock: a loaded machine only makes this longer.
-        while run._sampler is not None and run._sampler._step < samples:  # noqa: SLF001
+        while run._sampler is not None and run._sampler._step < samples:
             time.sleep(INTERVAL)
 
 
@@ -108,6 +108,7 @@ def test_samples_carry_wall_time_and_none_comes_after_finish(db_path: str) -> No
     assert not [t for t in threading.enumerate() if t.name == "stonks-hardware"]
     with stonks.open(db_path) as db:
         info = db.list_runs()[0]
+    assert info.ended_at is not None
     before = series(db_path)
     for key in MACHINE_KEYS:
         times = before[key].timestamps
@@ -120,7 +121,7 @@ def test_samples_carry_wall_time_and_none_comes_after_finish(db_path: str) -> No
 def test_no_hardware_means_no_sampler(db_path: str) -> None:
     with stonks.start_run("hw", db=db_path) as run:
         run.log({"loss": 1.0})
-        assert run._sampler is None  # noqa: SLF001
+        assert run._sampler is None
     assert list(series(db_path)) == ["loss"]
 
 
@@ -340,12 +341,12 @@ def test_ctrl_c_still_reaches_the_main_thread(tmp_path: Path) -> None:
         "run.finish('interrupted')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(stonks.__file__).parents[1])}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=25)
+    done = subprocess.run([sys.executable, "-c", script], check=False, env=env, capture_output=True, text=True, timeout=25)
     assert done.stdout.strip() == "interrupted", done.stderr
 
 
 def test_psutil_is_not_needed_on_linux() -> None:
     assert shutil.which("cc") is not None
-    families = dict(_hardware._linux_families())  # noqa: SLF001
+    families = dict(_hardware._linux_families())
     assert sorted(families) == ["cpu", "disk", "net", "process", "ram"]
     assert "psutil" not in sys.modules
