@@ -36,6 +36,8 @@ export interface ChartProps {
   height?: number;
   /** The y range; uPlot's own fit when left out. */
   yRange?: YRange;
+  /** The y axis' title (a unit such as "%" or "GB"); none when left out. */
+  yLabel?: string;
 }
 
 const DEFAULT_HEIGHT = 220;
@@ -444,7 +446,7 @@ function yScaleRange(range: YRange | undefined, log: boolean, drawn: () => Drawn
 
 /** One metric: a uPlot chart with a line per run, synced crosshair, shared tooltip and drag-to-zoom. */
 export const Chart = memo(function Chart(props: ChartProps) {
-  const { metricKey, runs, xAxis, smoothing, logY, zoom, theme } = props;
+  const { metricKey, runs, xAxis, smoothing, logY, zoom, theme, yLabel } = props;
   const HEIGHT = props.height ?? DEFAULT_HEIGHT;
   const yRangeKey = JSON.stringify(props.yRange ?? null);
   const boxRef = useRef<HTMLDivElement>(null);
@@ -778,6 +780,18 @@ export const Chart = memo(function Chart(props: ChartProps) {
           ...(logY ? { filter: (_u: uPlot, splits: number[]) => splits } : {}),
           size: (_u: uPlot, values: string[] | null) => axisWidth(values),
           values: labelled(1, logY ? logTickLabels : linearTickLabels),
+          // Recorded as uPlot draws it on the canvas, as the tick labels are.
+          ...(yLabel
+            ? {
+                label: () => {
+                  if (boxRef.current) boxRef.current.dataset.yLabel = yLabel;
+                  return yLabel;
+                },
+                labelSize: 14,
+                labelFont: axisCommon.font,
+                labelGap: 0,
+              }
+            : {}),
         },
       ],
       series,
@@ -870,7 +884,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       u?.destroy();
       uRef.current = null;
     };
-  }, [visible, hasWidth, xAxis, logY, theme, HEIGHT, yRangeKey]);
+  }, [visible, hasWidth, xAxis, logY, theme, HEIGHT, yRangeKey, yLabel]);
 
   // More runs than the plot has series for get series added; rebuilding every chart would cost frames.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runKey stands for the runs
