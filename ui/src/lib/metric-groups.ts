@@ -3,7 +3,7 @@
  * "/"), training curves first, system metrics (sys/*, logged by hardware=True) last, on a
  * time axis of their own and with their units on the y axis.
  */
-import type { XAxis } from "../state/view";
+import type { XAxis } from "../state/view.js";
 
 export const SYSTEM_GROUP = "sys";
 const UNGROUPED = "other";
