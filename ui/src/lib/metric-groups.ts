@@ -3,7 +3,9 @@
  * "/"), training curves first, system metrics (sys/*, logged by hardware=True) last, on a
  * time axis of their own and with their units on the y axis.
  */
-import type { XAxis } from "../state/view.js";
+
+/** The x axes of state/view.ts, named here so this module stays free of the browser-only view state. */
+type XAxis = "step" | "wall" | "rel";
 
 export const SYSTEM_GROUP = "sys";
 const UNGROUPED = "other";
