@@ -16,6 +16,7 @@ export type {
   DownsampleOptions,
   Experiment,
   FinishStatus,
+  HardwareOptions,
   JsonValue,
   MetricSeries,
   MetricSummary,

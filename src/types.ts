@@ -173,3 +173,13 @@ export interface RecordedRun {
   status: RunStatus;
   lastActive: number;
 }
+
+/** System metrics logged beside the training metrics (startRun options). */
+export interface HardwareOptions {
+  /** Sample CPU, memory, disk, network, GPUs and this process as sys/* metrics. Default false. */
+  hardware?: boolean;
+  /** Seconds between samples. Default 5. */
+  hardwareInterval?: number;
+  /** Include NVIDIA GPUs (through nvidia-smi). Default true. */
+  hardwareGpu?: boolean;
+}

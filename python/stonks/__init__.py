@@ -81,6 +81,9 @@ def start_run(
     id: str | None = None,
     project: str | None = None,
     prefix: str = "",
+    hardware: bool = False,
+    hardware_interval: float = 5.0,
+    hardware_gpu: bool = True,
 ) -> Run:
     """A new run of ``experiment`` (default ``"default"``, created on first use). Use it as a
     context manager, or call start()/finish().
@@ -93,6 +96,9 @@ def start_run(
     RunNotFoundError when there is no such run. Steps continue after the last logged one. ``id``
     without ``resume``: the id of the new run. ``project``: the project (created by name on first
     use) a new experiment is linked to. ``prefix``: every logged key is stored as ``prefix/key``.
+    ``hardware=True``: a background thread logs system metrics (``sys/cpu_percent``, ``sys/ram_used_gb``,
+    ``sys/gpu0_util``, ...) every ``hardware_interval`` seconds at its own steps; ``hardware_gpu=False``
+    leaves GPUs out.
     """
     from ._run import Run
 
@@ -110,6 +116,9 @@ def start_run(
         id=id,
         project=project,
         prefix=prefix,
+        hardware=hardware,
+        hardware_interval=hardware_interval,
+        hardware_gpu=hardware_gpu,
     )
 
 

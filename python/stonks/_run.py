@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any
 
+    from ._hardware import Sampler
+
 FINISH_STATUSES = ("completed", "failed", "interrupted")
 
 
@@ -57,6 +59,9 @@ class Run:
         id: str | None = None,
         project: str | None = None,
         prefix: str = "",
+        hardware: bool = False,
+        hardware_interval: float = 5.0,
+        hardware_gpu: bool = True,
     ) -> None:
         if not isinstance(experiment, str) or not experiment:
             raise StonksError("experiment must be a non-empty string naming the experiment, e.g. 'resnet-cifar10'.")
@@ -92,6 +97,13 @@ class Run:
         self._resume = resume_target(resume, self._text(id, "run id"))
         # Every key log() receives is stored as prefix/key (the original stonks' prefix=).
         self._prefix = repaired(prefix, "prefix", report) + "/" if prefix else ""
+        # (interval seconds, sample GPUs) of the system-metrics sampler; None without hardware=True.
+        self._hardware: tuple[float, bool] | None = None
+        if hardware:
+            from ._hardware import check_interval
+
+            self._hardware = (check_interval(hardware_interval), bool(hardware_gpu))
+        self._sampler: Sampler | None = None
 
         self._writer = Writer(self)
         # The writer's queue and wake-up event, one attribute lookup away for log().
@@ -213,7 +225,16 @@ class Run:
             writer.capture_git(_provenance.cwd())
         writer.start(conn, started.seq, file)
         self._accepting = True
+        if self._hardware is not None:
+            from ._hardware import Sampler
+
+            self._sampler = Sampler(self._record_sample, *self._hardware).start()
         return self
+
+    def _record_sample(self, step: int, keys: tuple[str, ...], values: tuple[float, ...]) -> None:
+        """A system-metrics sample at the sampler's own step: the user's next step stays as it was."""
+        if self._accepting:
+            self._queue.append((step, _now(), keys, values))
 
     def finish(self, status: str = "completed") -> None:
         """Writes every buffered point and records the final status (completed, failed or interrupted)."""
@@ -227,6 +248,8 @@ class Run:
             status = "failed"
         self._finished = True
         self._accepting = False
+        if self._sampler is not None:
+            self._sampler.stop()
         if not self._started or self._forked:
             return
         writer = self._writer

@@ -13,6 +13,8 @@ export const DEMO_EXPERIMENTS = ["resnet-cifar10", "gpt2-small-finetune", "ppo-c
 interface Series {
   steps: number[];
   values: number[];
+  /** Seconds after the run started; left out, the time follows from the step (secondsPerStep). */
+  times?: number[];
 }
 
 interface DemoRun {
@@ -338,11 +340,66 @@ function gptRuns(random: Random, now: number): DemoRun[] {
       status: ft.status,
       lastHeartbeat: ft.status === "running" ? now - 3 * 3600 : undefined,
       provenance: provenance(random, `python finetune.py --dataset ${ft.dataset} --lr ${ft.lr}`, cwd),
-      metrics: { "train/loss": loss, "val/loss": val },
+      metrics: {
+        "train/loss": loss,
+        "val/loss": val,
+        // One run shows what start_run(..., hardware=True) adds.
+        ...(ft.name === "ft-wikitext-lr1e-4" ? systemMetrics(random, stopAt * 0.6, 5) : {}),
+      },
     });
     created += 7 * 3600;
   }
   return runs;
+}
+
+/** What hardware=True logs for a one-GPU run of `seconds`: a sample every `interval` seconds at its own steps. */
+function systemMetrics(random: Random, seconds: number, interval: number): Record<string, Series> {
+  const metrics: Record<string, Series> = {};
+  const put = (key: string, sample: number, time: number, value: number) => {
+    metrics[key] ??= { steps: [], values: [], times: [] };
+    metrics[key].steps.push(sample);
+    metrics[key].values.push(value);
+    metrics[key].times!.push(time);
+  };
+  const ramTotal = 251.7;
+  const gpuTotal = 79.6;
+  let diskRead = 0;
+  let diskWrite = 0;
+  let netSent = 0;
+  let netRecv = 0;
+  for (let sample = 0, time = 0; time <= seconds; sample++, time += interval) {
+    // The dataset is read in the first minutes; a checkpoint is written every 500 s; evaluation every 150 s.
+    const evaluating = time % 150 < 10;
+    diskRead += time < 240 ? 180 * interval * (1 + 0.2 * random.gaussian()) : 0.4 * interval * random.next();
+    diskWrite += time > 0 && time % 500 < interval ? 1900 : 0.2 * interval * random.next();
+    netSent += 0.05 * interval * random.next();
+    netRecv += 0.08 * interval * random.next();
+    const ramUsed = 38 + Math.min(14, time / 60) + 0.3 * random.gaussian();
+    const gpuUsed = time < 20 ? 3 + time * 2.9 : 61.2 + 0.4 * random.gaussian();
+    const values: Record<string, number> = {
+      "sys/ram_used_gb": ramUsed,
+      "sys/ram_total_gb": ramTotal,
+      "sys/ram_percent": (100 * ramUsed) / ramTotal,
+      "sys/disk_read_mb": diskRead,
+      "sys/disk_write_mb": diskWrite,
+      "sys/net_sent_mb": netSent,
+      "sys/net_recv_mb": netRecv,
+      "sys/gpu0_util": Math.min(100, (evaluating ? 61 : 97) + 2 * random.gaussian()),
+      "sys/gpu0_mem_used_gb": gpuUsed,
+      "sys/gpu0_mem_total_gb": gpuTotal,
+      "sys/gpu0_mem_percent": (100 * gpuUsed) / gpuTotal,
+      "sys/gpu0_temp_c": 44 + 28 * (1 - Math.exp(-time / 400)) + 0.8 * random.gaussian(),
+      "sys/gpu0_power_w": (evaluating ? 380 : 560) + 25 * random.gaussian(),
+      "sys/proc_rss_gb": 9.5 + Math.min(3, time / 400) + 0.05 * random.gaussian(),
+    };
+    // A CPU share needs a span of time: the sample taken at start has none.
+    if (sample > 0) {
+      values["sys/cpu_percent"] = Math.min(100, 34 + 6 * random.gaussian());
+      values["sys/proc_cpu_percent"] = Math.max(0, 104 + 9 * random.gaussian());
+    }
+    for (const [key, value] of Object.entries(values)) put(key, sample, time, value);
+  }
+  return metrics;
 }
 
 function ppoRuns(random: Random, now: number): DemoRun[] {
@@ -412,10 +469,12 @@ function writeRun(db: StonksService, run: DemoRun): number {
   const metrics: RecordedRun["metrics"] = {};
   for (const [key, metric] of Object.entries(run.metrics)) {
     const steps = Float64Array.from(metric.steps);
-    const timestamps = Float64Array.from(steps, (step) => run.createdAt + 5 + step * run.secondsPerStep);
+    const timestamps = metric.times
+      ? Float64Array.from(metric.times, (time) => run.createdAt + 5 + time)
+      : Float64Array.from(steps, (step) => run.createdAt + 5 + step * run.secondsPerStep);
     metrics[key] = { steps, values: Float64Array.from(metric.values), timestamps };
     points += steps.length;
-    if (steps.length > 0) lastStep = Math.max(lastStep, steps[steps.length - 1]);
+    if (steps.length > 0 && !metric.times) lastStep = Math.max(lastStep, steps[steps.length - 1]);
   }
   const end = run.createdAt + 5 + lastStep * run.secondsPerStep + 3;
   db.writeRecordedRun({

@@ -7,14 +7,15 @@ import {
   WriteError,
 } from "../errors.js";
 import type { ResumeTarget } from "../store/writes.js";
-import { type Config, type FinishStatus, MAX_KEY_LENGTH, type RunStatus } from "../types.js";
+import { type Config, type FinishStatus, type HardwareOptions, MAX_KEY_LENGTH, type RunStatus } from "../types.js";
 import { isRemoteUrl, resolveDbPath } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
 import { codePointLength, type Repair, toConfigJson, wellFormed } from "./clean.js";
+import { DEFAULT_HARDWARE_INTERVAL_S, HardwareSampler, type SampleValues } from "./hardware.js";
 import { gitDirty, processProvenance, readGitCommit } from "./provenance.js";
 import { type ExitParticipant, type WriterClient, writer } from "./writer-client.js";
 
-export interface StartRunOptions {
+export interface StartRunOptions extends HardwareOptions {
   /** The experiment, when startRun() is called with options only; default "default". */
   experiment?: string;
   /** Hyperparameters stored with the run, as JSON (see the docs for BigInt, Map, Set, cycles). */
@@ -134,6 +135,7 @@ export class Run implements ExitParticipant {
   private runNotes: string | null;
   private runTags: string[];
   private runConfig: Config | null = null;
+  private sampler: HardwareSampler | null = null;
 
   constructor(experiment: string | undefined, options: StartRunOptions = {}) {
     const named = experiment === undefined ? (options.experiment ?? "default") : experiment;
@@ -168,6 +170,12 @@ export class Run implements ExitParticipant {
     this.runNotes = this.optionalText(options.notes, "the notes");
     this.runTags = this.cleanTags(options.tags);
     this.resumeTarget = this.resumeFrom(options.resume, this.optionalText(options.id, "the run id"));
+    const interval = options.hardwareInterval;
+    if (interval !== undefined && (typeof interval !== "number" || !(interval > 0) || interval === Infinity)) {
+      throw new StonksError(
+        `hardwareInterval must be a positive number of seconds, e.g. 5, got ${describe(interval)}.`,
+      );
+    }
   }
 
   private resumeFrom(resume: unknown, id: string | null): ResumeTarget {
@@ -277,6 +285,10 @@ export class Run implements ExitParticipant {
       client.addParticipant(this);
       // As in the Python SDK: provenance describes the code that created the run; a resume keeps it.
       if (reply.created) this.recordGit(client, target);
+      if (this.options.hardware === true) {
+        const interval = this.options.hardwareInterval ?? DEFAULT_HARDWARE_INTERVAL_S;
+        this.sampler = new HardwareSampler(this.recordSample, interval, this.options.hardwareGpu !== false).start();
+      }
     } catch (error) {
       if (this.strict || (error instanceof NotFoundError && this.resumeTarget.must)) throw error;
       this.state = "disabled";
@@ -351,6 +363,22 @@ export class Run implements ExitParticipant {
     }
     client.commit();
   }
+
+  /** A system-metrics sample at the sampler's own step: the user's next step stays as it was. */
+  private readonly recordSample = (step: number, values: SampleValues): void => {
+    if (this.state !== "running") return;
+    const client = this.client!;
+    const time = Date.now() / 1000;
+    for (const [key, value] of values) {
+      let slot = this.storedSlots.get(key);
+      if (slot === undefined) {
+        slot = client.registerSeries(this.dbPath, this.seq, this.runId!, key);
+        this.storedSlots.set(key, slot);
+      }
+      client.push(slot, step, value, time);
+    }
+    client.commit();
+  };
 
   /** Throws (strict mode) for the first value or new key of the call that would not be stored as given. */
   private checkCall(metrics: Record<string, unknown>): void {
@@ -500,6 +528,8 @@ export class Run implements ExitParticipant {
   }
 
   private markFinished(status: FinishStatus): void {
+    this.sampler?.stop();
+    this.sampler = null;
     this.state = "finished";
     this.finalStatus = status;
     this.client!.commit();

@@ -30,7 +30,7 @@ const NEAR_PX = 8;
 
 /** One metric: a uPlot chart with a line per run, synced crosshair, shared tooltip and drag-to-zoom. */
 export const Chart = memo(function Chart(props: ChartProps) {
-  const { metricKey, runs, xAxis, smoothing, logY, zoom, theme } = props;
+  const { metricKey, runs, xAxis, smoothing, logY, zoom, theme, yLabel } = props;
   const HEIGHT = props.height ?? DEFAULT_HEIGHT;
   const yRangeKey = JSON.stringify(props.yRange ?? null);
   const boxRef = useRef<HTMLDivElement>(null);
@@ -360,7 +360,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       u?.destroy();
       uRef.current = null;
     };
-  }, [visible, hasWidth, xAxis, logY, theme, HEIGHT, yRangeKey]);
+  }, [visible, hasWidth, xAxis, logY, theme, HEIGHT, yRangeKey, yLabel]);
 
   // More runs than the plot has series for get series added; rebuilding every chart would cost frames.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runKey stands for the runs

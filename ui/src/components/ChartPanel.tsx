@@ -1,5 +1,6 @@
 import { memo, useRef, useState } from "react";
 import type { Run } from "../api/types";
+import { defaultXAxis, isSystemMetric, unitOf } from "../lib/metric-groups";
 import type { Theme } from "../state/theme";
 import { CHART_HEIGHTS, type ChartSettings, updateView, type ViewState, type XAxis, type YRange } from "../state/view";
 import { Chart } from "./Chart";
@@ -149,7 +150,10 @@ function ChartSettingsPopover({
           data-testid="chart-x"
           onChange={(e) => set({ x: e.target.value === "" ? undefined : (e.target.value as XAxis) })}
         >
-          <option value="">As the toolbar ({X_LABELS[view.x]})</option>
+          <option value="">
+            {isSystemMetric(metricKey) ? "Default for system metrics" : "As the toolbar"} (
+            {X_LABELS[defaultXAxis(metricKey, view.x)]})
+          </option>
           {(Object.keys(X_LABELS) as XAxis[]).map((x) => (
             <option key={x} value={x}>
               {X_LABELS[x]}
@@ -240,16 +244,21 @@ export const ChartPanel = memo(function ChartPanel({
   const [open, setOpen] = useState(false);
   const gear = useRef<HTMLButtonElement>(null);
   const settings = view.charts[metricKey] ?? {};
-  const xAxis = settings.x ?? view.x;
+  const xAxis = settings.x ?? defaultXAxis(metricKey, view.x);
   const ownAxis = xAxis !== view.x;
   const height = settings.height ?? CHART_HEIGHTS.default;
-  const customised = settings.log !== undefined || settings.range || settings.smooth !== undefined || ownAxis;
+  const customised =
+    settings.log !== undefined ||
+    settings.range ||
+    settings.smooth !== undefined ||
+    (settings.x !== undefined && settings.x !== defaultXAxis(metricKey, view.x));
   return (
     <div
       className={`chart-cell${settings.pin ? " pinned" : ""}`}
       style={settings.span ? { gridColumn: `span ${settings.span}` } : undefined}
       data-testid="chart-cell"
       data-key={metricKey}
+      data-x-axis={xAxis}
     >
       <Chart
         metricKey={metricKey}
@@ -264,6 +273,7 @@ export const ChartPanel = memo(function ChartPanel({
         theme={theme}
         height={height}
         yRange={settings.range}
+        yLabel={unitOf(metricKey) ?? undefined}
       />
       <div className="chart-tools">
         <button

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef } from "react";
 import type { Run } from "../api/types";
 import { runColor } from "../lib/colors";
+import { compareGroups, groupOf } from "../lib/metric-groups";
 import { setSmoothingDraft, smoothingDraft, useSmoothingDraft } from "../state/smoothing";
 import type { Theme } from "../state/theme";
 import { getView, updateView, type ViewState, type XAxis } from "../state/view";
@@ -12,20 +13,6 @@ import { WorkspaceBar } from "./WorkspaceBar";
 const LEGEND_LIMIT = 24;
 /** How long the smoothing slider rests before its value goes into the link (a render of the whole page). */
 const SMOOTH_COMMIT_MS = 250;
-
-/** The chart group of a metric key: the prefix before the first "/". */
-function groupOf(key: string): string {
-  const slash = key.indexOf("/");
-  return slash > 0 ? key.slice(0, slash) : "other";
-}
-
-/** Training curves first, then validation and test, then the rest by name, ungrouped keys last. */
-const FIRST_GROUPS = ["train", "training", "val", "valid", "validation", "eval", "test"];
-function groupRank(group: string): number {
-  const i = FIRST_GROUPS.indexOf(group.toLowerCase());
-  if (i >= 0) return i;
-  return group === "other" ? FIRST_GROUPS.length + 1 : FIRST_GROUPS.length;
-}
 
 const X_AXES: { id: XAxis; label: string }[] = [
   { id: "step", label: "Step" },
@@ -113,7 +100,7 @@ export function ChartsView({
       list.push(key);
       map.set(g, list);
     }
-    return [...map.entries()].sort(([a], [b]) => groupRank(a) - groupRank(b) || a.localeCompare(b));
+    return [...map.entries()].sort(([a], [b]) => compareGroups(a, b));
   }, [keySignature, filter, view.charts]);
   const allKeys = keySignature ? keySignature.split("\n") : [];
   const pinned = allKeys.filter((k) => view.charts[k]?.pin && !view.charts[k]?.hide);

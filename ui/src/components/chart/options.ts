@@ -221,6 +221,19 @@ export function plotOptions(
           return refs.yAxisWidth.current;
         },
         values: labelled(1, p.logY ? logTickLabels : linearTickLabels),
+        // Recorded as uPlot draws it on the canvas, as the tick labels are.
+        ...(p.yLabel
+          ? {
+              label: () => {
+                const label = refs.props.current.yLabel ?? "";
+                if (refs.card.current) refs.card.current.dataset.yLabel = label;
+                return label;
+              },
+              labelSize: 14,
+              labelFont: axisCommon.font,
+              labelGap: 0,
+            }
+          : {}),
       },
     ],
     series,

@@ -17,6 +17,8 @@ export interface ChartProps {
   height?: number;
   /** The y range; uPlot's own fit when left out. */
   yRange?: YRange;
+  /** The y axis' title (a unit such as "%" or "GB"); none when left out. */
+  yLabel?: string;
   /** Whether the chart follows the toolbar's smoothing slider while it moves (it has no smoothing of its own). */
   toolbarSmoothing?: boolean;
 }
