@@ -69,7 +69,11 @@ export interface SpanPoints {
   timestamps: Float64Array;
 }
 
-/** New points of one series: the changed chunks, of which [newFromIndex, endIndex) had not been read before. */
+/**
+ * New points of one series: the changed chunks, of which [newFromIndex,
+ * endIndex) had not been read before. Only a feed that reads points keeps
+ * every series' point count to know that; without, newFromIndex is startIndex.
+ */
 export interface PointSpan {
   seriesId: number;
   runSeq: number;
@@ -143,8 +147,8 @@ export class ChangeFeed {
   private head: FeedCursor = { chunkId: 0, revision: 0 };
   /** Every run at the cursor, by seq, to notice deletions. */
   private knownRuns = new Map<number, { id: string; experimentId: string }>();
-  /** Points of each series (by id) at the cursor. */
-  private seriesEnds = new Map<number, number>();
+  /** Points of each series (by id) at the cursor; kept only by a feed that reads points. */
+  private seriesEnds: Map<number, number> | null = null;
   /** Running runs by seq: when they last showed life, and whether they were last reported stale. */
   private running = new Map<number, { lastAlive: number; stale: boolean }>();
   private readonly subscribers = new Set<ChangeSubscriber>();
@@ -164,7 +168,7 @@ export class ChangeFeed {
     runRead(db, () => {
       const head = changeHead(db);
       this.head = { chunkId: head.chunkId, revision: head.revision };
-      this.knownRuns = new Map(runIdentities(db).map((r) => [r.seq, { id: r.id, experimentId: r.experiment_id }]));
+      this.knownRuns = new Map(runIdentities(db).map(([seq, id, experimentId]) => [seq, { id, experimentId }]));
       this.loadSeriesEnds();
       const now = Date.now() / 1000;
       this.running = new Map(
@@ -343,8 +347,8 @@ export class ChangeFeed {
       } else {
         const spans: PointSpan[] = [];
         for (const span of this.readPoints ? this.spans(previous.chunkId, target.chunkId) : changed.map(toSpan)) {
-          const known = this.seriesEnds.get(span.seriesId) ?? 0;
-          this.seriesEnds.set(span.seriesId, span.endIndex);
+          const known = this.pointsAtCursor(span.seriesId, span.startIndex);
+          this.seriesEnds?.set(span.seriesId, span.endIndex);
           span.newFromIndex = Math.min(span.endIndex, Math.max(span.startIndex, known));
           if (span.newFromIndex < span.endIndex) spans.push(span);
         }
@@ -362,14 +366,19 @@ export class ChangeFeed {
   }
 
   private loadSeriesEnds(): void {
-    this.seriesEnds = new Map(seriesCounts(this.db).map((s) => [s.id, s.count]));
+    if (this.readPoints) this.seriesEnds = new Map(seriesCounts(this.db));
+  }
+
+  /** Points a series had at the cursor, as far as the feed knows (`unknown` when it keeps no counts). */
+  private pointsAtCursor(seriesId: number, unknown: number): number {
+    return this.seriesEnds === null ? unknown : (this.seriesEnds.get(seriesId) ?? 0);
   }
 
   /** Points past the cursor's series counts: what a pull would report. */
   private newPoints(changed: readonly ChangedSeries[]): number {
     let total = 0;
     for (const series of changed) {
-      const known = this.seriesEnds.get(series.series_id) ?? 0;
+      const known = this.pointsAtCursor(series.series_id, series.start_index);
       total += series.end_index - Math.max(series.start_index, Math.min(series.end_index, known));
     }
     return total;
@@ -420,7 +429,7 @@ export class ChangeFeed {
    */
   private noticeDeletions(runCount: number): { deleted: DeletedRun[]; appeared: boolean } {
     if (runCount === this.knownRuns.size) return { deleted: [], appeared: false };
-    const present = new Map(runIdentities(this.db).map((r) => [r.seq, r]));
+    const present = new Map(runIdentities(this.db).map(([seq, id, experimentId]) => [seq, { id, experimentId }]));
     const deleted: DeletedRun[] = [];
     for (const [seq, known] of this.knownRuns) {
       if (present.has(seq)) continue;
@@ -429,9 +438,9 @@ export class ChangeFeed {
       deleted.push({ runSeq: seq, runId: known.id, experimentId: known.experimentId });
     }
     let appeared = false;
-    for (const identity of present.values()) {
-      if (this.knownRuns.has(identity.seq)) continue;
-      this.knownRuns.set(identity.seq, { id: identity.id, experimentId: identity.experiment_id });
+    for (const [seq, identity] of present) {
+      if (this.knownRuns.has(seq)) continue;
+      this.knownRuns.set(seq, identity);
       appeared = true;
     }
     return { deleted, appeared };

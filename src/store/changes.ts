@@ -54,13 +54,9 @@ export function runRowsBySeq(db: Db, runSeqs: readonly number[]): RunRow[] {
   );
 }
 
-/** Identity of every run row (seq, id, experiment), to notice deletions. */
-export function runIdentities(db: Db): { seq: number; id: string; experiment_id: string }[] {
-  return stmt(db, "SELECT seq, id, experiment_id FROM runs").all() as {
-    seq: number;
-    id: string;
-    experiment_id: string;
-  }[];
+/** Identity of every run row, to notice deletions. */
+export function runIdentities(db: Db): [seq: number, id: string, experimentId: string][] {
+  return stmt(db, "SELECT seq, id, experiment_id FROM runs").raw(true).all() as [number, string, string][];
 }
 
 /** Runs whose stored status is running, with when they last showed life. */
@@ -79,8 +75,8 @@ export function heartbeatsOf(db: Db, runSeqs: readonly number[]): [seq: number, 
 }
 
 /** Point count of every series. */
-export function seriesCounts(db: Db): { id: number; count: number }[] {
-  return stmt(db, "SELECT id, count FROM series").all() as { id: number; count: number }[];
+export function seriesCounts(db: Db): [seriesId: number, count: number][] {
+  return stmt(db, "SELECT id, count FROM series").raw(true).all() as [number, number][];
 }
 
 /** Points stored in chunks with id in (after, upTo]: an upper bound on what changed. */
