@@ -262,9 +262,10 @@ export class RunTables {
           break;
         case "heartbeats":
           for (const beat of delta.beats) {
-            const view = this.tables.get(beat.experimentId)?.views.get(beat.runSeq);
+            const views = this.tables.get(beat.experimentId)?.views;
+            const view = views?.get(beat.runSeq);
             if (view === undefined || view.status !== "running" || view.lastHeartbeat === beat.lastHeartbeat) continue;
-            this.tables.get(beat.experimentId)?.views.set(beat.runSeq, { ...view, lastHeartbeat: beat.lastHeartbeat });
+            views?.set(beat.runSeq, { ...view, lastHeartbeat: beat.lastHeartbeat });
           }
           break;
         case "pointsAdded":
