@@ -4,34 +4,17 @@
  *
  * Reading 10,000 runs and their 40,000 summaries costs far more than
  * filtering and sorting them, so RunTables keeps each recently used
- * experiment's table and brings it up to date on every query with the same
- * cursors the live events use (src/store/changes.ts): rows whose revision
- * moved, runs with new chunks, heartbeats of running runs, and a run count
- * that reveals deletions. A finished run's view object stays the same until
- * the run changes, so callers may cache what they derive from it by identity.
+ * experiment's table and, before every query, applies what its change feed
+ * (./change-feed.ts) read since: changed and deleted runs, runs with new
+ * points (their summaries moved) and heartbeats. A finished run's view
+ * object stays the same until the run changes, so callers may cache what
+ * they derive from it by identity.
  */
-import { changeHead } from "../store/changes.js";
+import { runRowsBySeq } from "../store/changes.js";
 import { type Db, runRead } from "../store/connection.js";
-import {
-  DEFAULT_STALE_AFTER_S,
-  isStale,
-  listRunRows,
-  metricSummaries,
-  type RunRow,
-  toRunInfo,
-} from "../store/reads.js";
-import {
-  chunkCountInRange,
-  experimentRunCount,
-  experimentRunSeqs,
-  experimentRunsChangedSince,
-  experimentRunsWithNewPoints,
-  heartbeatsOf,
-  runRowsBySeq,
-  type SummaryRow,
-  summariesOfExperiment,
-  summariesOfRuns,
-} from "../store/run-query.js";
+import { DEFAULT_STALE_AFTER_S, isStale, listRunRows } from "../store/reads.js";
+import { summariesOfExperiment } from "../store/summaries.js";
+import { type ChangeDelta, ChangeFeed } from "./change-feed.js";
 import {
   type Comparable,
   comparable,
@@ -48,6 +31,9 @@ import {
   runDuration,
   type SummaryStat,
 } from "./run-filter.js";
+import { groupSummaries, toRunView, toRunViews } from "./run-view.js";
+
+export { runView } from "./run-view.js";
 
 export interface RunListOptions {
   /** Seconds without a heartbeat after which a running run is stale (default 60). */
@@ -56,12 +42,12 @@ export interface RunListOptions {
 
 /** Experiments whose tables stay in memory. */
 const MAX_TABLES = 4;
-/** Beyond this many new chunks since the last query, reloading the table is cheaper than tracking them. */
-const MAX_INCREMENTAL_CHUNKS = 20_000;
+/** Beyond this many new points since the last query, reloading the tables is cheaper than tracking them. */
+const MAX_INCREMENTAL_POINTS = 20_000 * 1024;
+/** Beyond this many changed runs since the last query, reloading the tables is cheaper than tracking them. */
+const MAX_INCREMENTAL_RUNS = 2_000;
 
 interface Table {
-  /** The change cursor (and total run count) the table reflects. */
-  cursor: { chunkId: number; revision: number; runCount: number };
   /** By run seq. */
   views: Map<number, RunView>;
   /** Run seqs, newest first. */
@@ -70,65 +56,9 @@ interface Table {
   live: Set<number>;
 }
 
-function liveSeqs(views: Map<number, RunView>): Set<number> {
-  const live = new Set<number>();
-  for (const [seq, view] of views) if (isLive(view)) live.add(seq);
-  return live;
-}
-
-function groupSummaries(rows: SummaryRow[]): Map<number, Record<string, RunSummary>> {
-  const bySeq = new Map<number, Record<string, RunSummary>>();
-  for (const row of rows) {
-    let summary = bySeq.get(row.run_seq);
-    if (!summary) {
-      summary = {};
-      bySeq.set(row.run_seq, summary);
-    }
-    summary[row.key] = {
-      last: row.last_value,
-      min: row.min_value,
-      max: row.max_value,
-      count: row.count,
-      lastStep: row.last_step,
-    };
-  }
-  return bySeq;
-}
-
-function sortedKeys(summary: Record<string, RunSummary> | undefined): Record<string, RunSummary> {
-  const out: Record<string, RunSummary> = {};
-  if (summary === undefined) return out;
-  for (const key of Object.keys(summary).sort()) out[key] = summary[key];
-  return out;
-}
-
 /** Whether a run's shown fields move with the clock (stale, duration). */
 function isLive(view: RunView): boolean {
   return view.status === "running" || view.endedAt === null;
-}
-
-/** A run as the run table shows it, as of `now`. */
-function toRunView(
-  db: Db,
-  row: RunRow,
-  summary: Record<string, RunSummary> | undefined,
-  now: number,
-  staleAfterSeconds: number,
-): RunView {
-  const info = toRunInfo(row, now, staleAfterSeconds);
-  // The row starts with last_heartbeat = created_at: until a later heartbeat, points are the only sign of life.
-  const noHeartbeat = row.last_heartbeat === null || row.last_heartbeat <= row.created_at;
-  const lastPointTime = noHeartbeat && row.status === "running" ? newestPointTime(db, row.id) : null;
-  const view = { ...info, seq: row.seq, colorIndex: row.color_index, lastPointTime, summary: sortedKeys(summary) };
-  return { ...view, duration: runDuration(view, now) };
-}
-
-function newestPointTime(db: Db, runId: string): number | null {
-  let newest: number | null = null;
-  for (const { lastTime } of metricSummaries(db, runId)) {
-    if (lastTime !== null && (newest === null || lastTime > newest)) newest = lastTime;
-  }
-  return newest;
 }
 
 function statOf(summary: RunSummary | undefined, stat: SummaryStat): number | undefined {
@@ -137,10 +67,100 @@ function statOf(summary: RunSummary | undefined, stat: SummaryStat): number | un
   return value ?? undefined;
 }
 
+/** Every run of an experiment as the run table shows it, newest first, as of `now`. */
+function loadTable(db: Db, experimentId: string, now: number, staleAfterSeconds: number): Table {
+  const rows = listRunRows(db, experimentId);
+  const summaries = groupSummaries(summariesOfExperiment(db, experimentId));
+  const views = new Map(
+    rows.map((row) => [row.seq, toRunView(db, row, summaries.get(row.seq), now, staleAfterSeconds)]),
+  );
+  const live = new Set<number>();
+  for (const [seq, view] of views) if (isLive(view)) live.add(seq);
+  return { views, order: rows.map((r) => r.seq), live };
+}
+
+/** How to read a field from a run; metric fields resolve their .last/.min/.max suffix once. */
+function reader(runs: RunView[], field: RunField): (run: RunView) => Comparable | undefined {
+  switch (field.kind) {
+    case "created_at":
+      return (run) => run.createdAt;
+    case "ended_at":
+      return (run) => run.endedAt ?? undefined;
+    case "name":
+      return (run) => run.name ?? undefined;
+    case "status":
+      return (run) => displayStatus(run);
+    case "duration":
+      return (run) => run.duration ?? undefined;
+    case "config":
+      return (run) => comparable(configValue(run.config, field.path));
+    case "metric": {
+      const stat = field.stat;
+      if (stat !== null) {
+        // "loss.min" is the min of "loss"; only when no run logged "loss" is it a key named "loss.min".
+        const base = field.key.slice(0, -(stat.length + 1));
+        if (runs.some((run) => Object.hasOwn(run.summary, base))) return (run) => statOf(run.summary[base], stat);
+      }
+      return (run) => statOf(run.summary[field.key], "last");
+    }
+  }
+}
+
+/** One page of runs (newest first) after filters, conditions and sorting. */
+function selectPage(runs: RunView[], query: RunListQuery): RunListPage {
+  let candidates = runs;
+  if (query.statuses !== undefined && query.statuses.length > 0) {
+    const wanted = new Set(query.statuses);
+    candidates = candidates.filter((run) => wanted.has(displayStatus(run)));
+  }
+  if (query.tags !== undefined && query.tags.length > 0) {
+    const tags = query.tags;
+    candidates = candidates.filter((run) => tags.every((tag) => run.tags.includes(tag)));
+  }
+  if (query.group !== undefined) {
+    candidates = candidates.filter((run) => run.group === query.group);
+  }
+  if (query.text !== undefined && query.text !== "") {
+    const needle = query.text.toLowerCase();
+    candidates = candidates.filter(
+      (run) =>
+        (run.name ?? "").toLowerCase().includes(needle) ||
+        (run.notes ?? "").toLowerCase().includes(needle) ||
+        run.id.includes(needle),
+    );
+  }
+  for (const condition of query.where ?? []) {
+    const read = reader(candidates, condition.field);
+    candidates = candidates.filter((run) => matches(read(run), condition));
+  }
+
+  if (query.sort !== undefined && query.sort.kind !== "created_at") {
+    // Runs arrive newest first; a stable sort keeps that order among ties.
+    const read = reader(candidates, query.sort);
+    const direction = query.order === "asc" ? 1 : -1;
+    const keyed = candidates.map((run) => ({ run, value: read(run) }));
+    keyed.sort((a, b) => {
+      if (a.value === undefined || b.value === undefined) {
+        return a.value === undefined ? (b.value === undefined ? 0 : 1) : -1;
+      }
+      return direction * compareValues(a.value, b.value);
+    });
+    candidates = keyed.map((k) => k.run);
+  } else if (query.order === "asc") {
+    candidates = candidates.slice().reverse();
+  }
+
+  const offset = query.offset ?? 0;
+  const end = query.limit === undefined ? undefined : offset + query.limit;
+  return { total: candidates.length, runs: candidates.slice(offset, end) };
+}
+
 /** Tables of recently queried experiments over one connection. */
 export class RunTables {
   private readonly tables = new Map<string, Table>();
   private readonly staleAfter: number;
+  /** Created with the first table, in the same snapshot, so every table is at its cursor. */
+  private feed: ChangeFeed | null = null;
 
   constructor(
     private readonly db: Db,
@@ -151,52 +171,7 @@ export class RunTables {
 
   /** One page of an experiment's runs after filters, conditions and sorting. */
   query(experimentId: string, query: RunListQuery, now = Date.now() / 1000): RunListPage {
-    let candidates = this.views(experimentId, now);
-
-    if (query.statuses !== undefined && query.statuses.length > 0) {
-      const wanted = new Set(query.statuses);
-      candidates = candidates.filter((run) => wanted.has(displayStatus(run)));
-    }
-    if (query.tags !== undefined && query.tags.length > 0) {
-      const tags = query.tags;
-      candidates = candidates.filter((run) => tags.every((tag) => run.tags.includes(tag)));
-    }
-    if (query.group !== undefined) {
-      candidates = candidates.filter((run) => run.group === query.group);
-    }
-    if (query.text !== undefined && query.text !== "") {
-      const needle = query.text.toLowerCase();
-      candidates = candidates.filter(
-        (run) =>
-          (run.name ?? "").toLowerCase().includes(needle) ||
-          (run.notes ?? "").toLowerCase().includes(needle) ||
-          run.id.includes(needle),
-      );
-    }
-    for (const condition of query.where ?? []) {
-      const read = this.reader(candidates, condition.field);
-      candidates = candidates.filter((run) => matches(read(run), condition));
-    }
-
-    if (query.sort !== undefined && query.sort.kind !== "created_at") {
-      // Runs arrive newest first; a stable sort keeps that order among ties.
-      const read = this.reader(candidates, query.sort);
-      const direction = query.order === "asc" ? 1 : -1;
-      const keyed = candidates.map((run) => ({ run, value: read(run) }));
-      keyed.sort((a, b) => {
-        if (a.value === undefined || b.value === undefined) {
-          return a.value === undefined ? (b.value === undefined ? 0 : 1) : -1;
-        }
-        return direction * compareValues(a.value, b.value);
-      });
-      candidates = keyed.map((k) => k.run);
-    } else if (query.order === "asc") {
-      candidates = candidates.slice().reverse();
-    }
-
-    const offset = query.offset ?? 0;
-    const end = query.limit === undefined ? undefined : offset + query.limit;
-    return { total: candidates.length, runs: candidates.slice(offset, end) };
+    return selectPage(this.views(experimentId, now), query);
   }
 
   /** Column names for a run table: flattened config keys and metric keys, sorted. */
@@ -224,38 +199,19 @@ export class RunTables {
     });
   }
 
-  /** How to read a field from a run; metric fields resolve their .last/.min/.max suffix once. */
-  private reader(runs: RunView[], field: RunField): (run: RunView) => Comparable | undefined {
-    switch (field.kind) {
-      case "created_at":
-        return (run) => run.createdAt;
-      case "ended_at":
-        return (run) => run.endedAt ?? undefined;
-      case "name":
-        return (run) => run.name ?? undefined;
-      case "status":
-        return (run) => displayStatus(run);
-      case "duration":
-        return (run) => run.duration ?? undefined;
-      case "config":
-        return (run) => comparable(configValue(run.config, field.path));
-      case "metric": {
-        const stat = field.stat;
-        if (stat !== null) {
-          // "loss.min" is the min of "loss"; only when no run logged "loss" is it a key named "loss.min".
-          const base = field.key.slice(0, -(stat.length + 1));
-          if (runs.some((run) => Object.hasOwn(run.summary, base))) return (run) => statOf(run.summary[base], stat);
-        }
-        return (run) => statOf(run.summary[field.key], "last");
-      }
-    }
-  }
-
   private current(experimentId: string): Table {
-    const cached = this.tables.get(experimentId);
-    const table = runRead(this.db, () =>
-      cached === undefined ? this.load(experimentId) : this.update(experimentId, cached),
-    );
+    const table = runRead(this.db, () => {
+      // An error half-way leaves the tables at an older cursor than the feed: start again next time.
+      try {
+        if (this.feed === null) this.feed = this.newFeed();
+        else this.apply(this.feed.pull());
+      } catch (error) {
+        this.feed = null;
+        this.tables.clear();
+        throw error;
+      }
+      return this.tables.get(experimentId) ?? loadTable(this.db, experimentId, Date.now() / 1000, this.staleAfter);
+    });
     this.tables.delete(experimentId);
     this.tables.set(experimentId, table);
     for (const stale of [...this.tables.keys()].slice(0, Math.max(0, this.tables.size - MAX_TABLES))) {
@@ -264,80 +220,75 @@ export class RunTables {
     return table;
   }
 
-  private load(experimentId: string): Table {
-    const now = Date.now() / 1000;
-    const head = changeHead(this.db);
-    const rows = listRunRows(this.db, experimentId);
-    const summaries = groupSummaries(summariesOfExperiment(this.db, experimentId));
-    const views = new Map(
-      rows.map((row) => [row.seq, toRunView(this.db, row, summaries.get(row.seq), now, this.staleAfter)]),
-    );
-    return { cursor: head, views, order: rows.map((r) => r.seq), live: liveSeqs(views) };
+  private newFeed(): ChangeFeed {
+    return new ChangeFeed(this.db, {
+      staleAfterSeconds: this.staleAfter,
+      maxPointsPerDelta: MAX_INCREMENTAL_POINTS,
+      maxRunsPerDelta: MAX_INCREMENTAL_RUNS,
+    });
   }
 
-  /**
-   * Brings a table up to date with what was committed since its cursor, in
-   * place. Interrupted half-way (an error), it is simply brought up to date
-   * again next time: every step can be repeated.
-   */
-  private update(experimentId: string, table: Table): Table {
-    const db = this.db;
-    const head = changeHead(db);
-    const { cursor, views } = table;
-    // Revisions restart when every run was deleted; a flood of new chunks is cheaper to reload.
-    if (
-      head.revision < cursor.revision ||
-      (head.chunkId > cursor.chunkId && chunkCountInRange(db, cursor.chunkId, head.chunkId) > MAX_INCREMENTAL_CHUNKS)
-    ) {
-      return this.load(experimentId);
-    }
+  /** Brings every kept table up to date with the feed's deltas, in place. */
+  private apply(deltas: readonly ChangeDelta[]): void {
     const now = Date.now() / 1000;
-    const changed = new Map<number, RunRow>();
-    if (head.revision > cursor.revision) {
-      for (const row of experimentRunsChangedSince(db, experimentId, cursor.revision, head.revision)) {
-        changed.set(row.seq, row);
+    const reordered = new Set<Table>();
+    const changed = new Set<number>();
+    const grown = new Set<number>();
+    const put = (table: Table, view: RunView) => {
+      if (!table.views.has(view.seq)) reordered.add(table);
+      table.views.set(view.seq, view);
+      if (isLive(view)) table.live.add(view.seq);
+      else table.live.delete(view.seq);
+    };
+    for (const delta of deltas) {
+      switch (delta.kind) {
+        case "resync":
+          this.tables.clear();
+          return;
+        case "runsChanged":
+          for (const view of delta.runs) {
+            changed.add(view.seq);
+            const table = this.tables.get(view.experimentId);
+            if (table !== undefined) put(table, view);
+          }
+          break;
+        case "runsDeleted":
+          for (const run of delta.runs) {
+            const table = this.tables.get(run.experimentId);
+            if (table === undefined || !table.views.delete(run.runSeq)) continue;
+            table.live.delete(run.runSeq);
+            reordered.add(table);
+          }
+          break;
+        case "heartbeats":
+          for (const beat of delta.beats) {
+            const views = this.tables.get(beat.experimentId)?.views;
+            const view = views?.get(beat.runSeq);
+            if (view === undefined || view.status !== "running" || view.lastHeartbeat === beat.lastHeartbeat) continue;
+            views?.set(beat.runSeq, { ...view, lastHeartbeat: beat.lastHeartbeat });
+          }
+          break;
+        case "pointsAdded":
+          // New points move the run's summaries, not its revision.
+          for (const span of delta.spans) if (this.tables.has(span.experimentId)) grown.add(span.runSeq);
+          break;
+        case "experimentsChanged":
+        case "livenessChanged":
+          // Stale and duration are worked out at each query; run counts are not part of a table.
+          break;
       }
     }
-    if (head.chunkId > cursor.chunkId) {
-      const withPoints = experimentRunsWithNewPoints(db, experimentId, cursor.chunkId, head.chunkId);
-      for (const row of runRowsBySeq(
-        db,
-        withPoints.filter((seq) => !changed.has(seq)),
-      )) {
-        changed.set(row.seq, row);
-      }
-    }
-    let membershipChanged = false;
-    const summaries = groupSummaries(summariesOfRuns(db, [...changed.keys()]));
-    for (const [seq, row] of changed) {
-      if (!views.has(seq)) membershipChanged = true;
-      const view = toRunView(db, row, summaries.get(seq), now, this.staleAfter);
-      views.set(seq, view);
-      if (isLive(view)) table.live.add(seq);
-      else table.live.delete(seq);
-    }
-    // Heartbeats move without a new revision.
-    const running = [...table.live].filter(
-      (seq) => !changed.has(seq) && (views.get(seq) as RunView).status === "running",
+    const rows = runRowsBySeq(
+      this.db,
+      [...grown].filter((seq) => !changed.has(seq)),
     );
-    for (const [seq, heartbeat] of heartbeatsOf(db, running)) {
-      const view = views.get(seq) as RunView;
-      if (view.lastHeartbeat !== heartbeat) views.set(seq, { ...view, lastHeartbeat: heartbeat });
+    for (const view of toRunViews(this.db, rows, now, this.staleAfter)) {
+      const table = this.tables.get(view.experimentId);
+      if (table !== undefined) put(table, view);
     }
-    // Deleting runs changes no revision: counting tells (a run added elsewhere at the same time moves the revision).
-    const mayHaveLostRuns = head.runCount !== cursor.runCount || head.revision !== cursor.revision;
-    if (membershipChanged || (mayHaveLostRuns && experimentRunCount(db, experimentId) !== views.size)) {
-      const present = new Set(experimentRunSeqs(db, experimentId));
-      for (const seq of views.keys()) {
-        if (!present.has(seq)) {
-          views.delete(seq);
-          table.live.delete(seq);
-        }
-      }
-      table.order = [...views].sort(([a, x], [b, y]) => y.createdAt - x.createdAt || b - a).map(([seq]) => seq);
+    for (const table of reordered) {
+      table.order = [...table.views].sort(([a, x], [b, y]) => y.createdAt - x.createdAt || b - a).map(([seq]) => seq);
     }
-    table.cursor = head;
-    return table;
   }
 }
 
@@ -348,11 +299,11 @@ export function queryRuns(
   query: RunListQuery,
   options: RunListOptions = {},
 ): RunListPage {
-  return new RunTables(db, options).query(experimentId, query);
-}
-
-/** One run as the run table shows it. */
-export function runView(db: Db, row: RunRow, options: RunListOptions = {}): RunView {
-  const summary = groupSummaries(summariesOfRuns(db, [row.seq])).get(row.seq);
-  return toRunView(db, row, summary, Date.now() / 1000, options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S);
+  const now = Date.now() / 1000;
+  const staleAfter = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S;
+  const table = runRead(db, () => loadTable(db, experimentId, now, staleAfter));
+  return selectPage(
+    table.order.map((seq) => table.views.get(seq) as RunView),
+    query,
+  );
 }

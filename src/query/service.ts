@@ -16,9 +16,8 @@ import {
   findGcCandidates,
   runIdsWithPrefix,
 } from "../store/admin.js";
-import { openDatabase, runImmediate } from "../store/connection.js";
+import { enlargePageCache, openDatabase, runImmediate } from "../store/connection.js";
 import { getRunRow } from "../store/reads.js";
-import { enlargePageCache } from "../store/run-query.js";
 import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../store/writes.js";
 import type { DatabaseCounts, GcCandidate, GcCriteria, RecordedRun, RunEdit } from "../types.js";
 import { type OpenQueryOptions, StonksDatabase } from "./database.js";

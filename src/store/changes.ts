@@ -1,8 +1,9 @@
 /**
- * Live-change detection for the event stream. Two monotonic counters find
- * everything new since a cursor without rescanning: runs.revision (bumped by
- * every change to a run row) and chunks.id (AUTOINCREMENT; a chunk rewritten
- * with appended points is inserted again under a new id).
+ * What changed since a cursor: the reads behind the change feed
+ * (src/query/change-feed.ts). Two monotonic counters find everything new
+ * without rescanning: runs.revision (bumped by every change to a run row but
+ * a heartbeat) and chunks.id (AUTOINCREMENT; a chunk rewritten with appended
+ * points is inserted again under a new id).
  */
 import { type Db, stmt } from "./connection.js";
 import { RUN_COLUMNS, type RunRow, runRowsWhere } from "./reads.js";
@@ -43,13 +44,19 @@ export function runRowsInRevisionRange(db: Db, after: number, upTo: number): Run
   );
 }
 
-/** Identity of every run row (seq, id, experiment), to notice deletions. */
-export function runIdentities(db: Db): { seq: number; id: string; experiment_id: string }[] {
-  return stmt(db, "SELECT seq, id, experiment_id FROM runs").all() as {
-    seq: number;
-    id: string;
-    experiment_id: string;
-  }[];
+/** Run rows by seq (any order). */
+export function runRowsBySeq(db: Db, runSeqs: readonly number[]): RunRow[] {
+  if (runSeqs.length === 0) return [];
+  return runRowsWhere(
+    db,
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE seq IN (SELECT value FROM json_each(?))`,
+    JSON.stringify(runSeqs),
+  );
+}
+
+/** Identity of every run row, to notice deletions. */
+export function runIdentities(db: Db): [seq: number, id: string, experimentId: string][] {
+  return stmt(db, "SELECT seq, id, experiment_id FROM runs").raw(true).all() as [number, string, string][];
 }
 
 /** Runs whose stored status is running, with when they last showed life. */
@@ -59,9 +66,17 @@ export function runningRuns(db: Db): [seq: number, lastAlive: number][] {
     .all() as [number, number][];
 }
 
+/** Current heartbeat of the given runs (heartbeats do not change a run's revision). */
+export function heartbeatsOf(db: Db, runSeqs: readonly number[]): [seq: number, lastHeartbeat: number | null][] {
+  if (runSeqs.length === 0) return [];
+  return stmt(db, "SELECT seq, last_heartbeat FROM runs WHERE seq IN (SELECT value FROM json_each(?))")
+    .raw(true)
+    .all(JSON.stringify(runSeqs)) as [number, number | null][];
+}
+
 /** Point count of every series. */
-export function seriesCounts(db: Db): { id: number; count: number }[] {
-  return stmt(db, "SELECT id, count FROM series").all() as { id: number; count: number }[];
+export function seriesCounts(db: Db): [seriesId: number, count: number][] {
+  return stmt(db, "SELECT id, count FROM series").raw(true).all() as [number, number][];
 }
 
 /** Points stored in chunks with id in (after, upTo]: an upper bound on what changed. */
@@ -72,18 +87,29 @@ export function pointsInChunkRange(db: Db, after: number, upTo: number): number 
   return row.n;
 }
 
-/** Per series with chunks written in (after, upTo]: the index span those chunks cover. */
-export function changedSeriesSpans(
-  db: Db,
-  after: number,
-  upTo: number,
-): [seriesId: number, from: number, to: number][] {
+/** A series with chunks written in (after, upTo]: the index span those chunks cover, and whose series it is. */
+export interface ChangedSeries {
+  series_id: number;
+  run_seq: number;
+  run_id: string;
+  experiment_id: string;
+  key: string;
+  last_heartbeat: number | null;
+  start_index: number;
+  end_index: number;
+}
+
+/** Every series with chunks written in (after, upTo], by series id. */
+export function changedSeries(db: Db, after: number, upTo: number): ChangedSeries[] {
   return stmt(
     db,
-    "SELECT series_id, MIN(start_index), MAX(start_index + count) FROM chunks WHERE id > ? AND id <= ? GROUP BY series_id",
-  )
-    .raw(true)
-    .all(after, upTo) as [number, number, number][];
+    `SELECT c.series_id, s.run_seq, r.id AS run_id, r.experiment_id, k.key, r.last_heartbeat,
+       MIN(c.start_index) AS start_index, MAX(c.start_index + c.count) AS end_index
+     FROM chunks c JOIN series s ON s.id = c.series_id JOIN metric_keys k ON k.id = s.key_id
+       JOIN runs r ON r.seq = s.run_seq
+     WHERE c.id > ? AND c.id <= ?
+     GROUP BY c.series_id`,
+  ).all(after, upTo) as ChangedSeries[];
 }
 
 /** A chunk written after the cursor, with what identifies its series. */
@@ -96,6 +122,7 @@ export interface ChangedChunk {
   vals: Uint8Array;
   times: Uint8Array;
   key: string;
+  run_seq: number;
   run_id: string;
   experiment_id: string;
   last_heartbeat: number | null;
@@ -106,7 +133,7 @@ export function chunksInRange(db: Db, after: number, upTo: number): ChangedChunk
   return stmt(
     db,
     `SELECT c.id, c.series_id, c.start_index, c.count, c.steps, c.vals, c.times,
-       k.key, r.id AS run_id, r.experiment_id, r.last_heartbeat
+       k.key, s.run_seq, r.id AS run_id, r.experiment_id, r.last_heartbeat
      FROM chunks c JOIN series s ON s.id = c.series_id JOIN metric_keys k ON k.id = s.key_id
        JOIN runs r ON r.seq = s.run_seq
      WHERE c.id > ? AND c.id <= ?

@@ -1,0 +1,42 @@
+/**
+ * Where a change feed learns that something may have been committed. A
+ * backend that can push (PostgreSQL LISTEN/NOTIFY, a remote-ingest endpoint)
+ * calls `changed` when it is told; SQLite cannot push, so DataVersionPoller
+ * asks the file.
+ */
+import { dataVersion } from "../store/changes.js";
+import type { Db } from "../store/connection.js";
+import { logger } from "../util/logger.js";
+
+export interface ChangeSource {
+  /** Calls `changed` whenever other writers may have committed; the returned function stops watching. */
+  watch(changed: () => void): () => void;
+}
+
+/**
+ * Polls SQLite's `PRAGMA data_version`, which moves whenever another
+ * connection (another process, or this one's request connection) commits.
+ */
+export class DataVersionPoller implements ChangeSource {
+  constructor(
+    private readonly db: Db,
+    private readonly intervalMs: number,
+  ) {}
+
+  watch(changed: () => void): () => void {
+    let last = dataVersion(this.db);
+    const timer = setInterval(() => {
+      let version: number;
+      try {
+        version = dataVersion(this.db);
+      } catch (error) {
+        logger.warn(`live events: reading changes failed (${(error as Error).message}); retrying`);
+        return;
+      }
+      if (version === last) return;
+      last = version;
+      changed();
+    }, this.intervalMs);
+    return () => clearInterval(timer);
+  }
+}
