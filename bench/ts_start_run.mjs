@@ -86,10 +86,5 @@ ${rows.map((row) => `| ${row.join(" | ")} |`).join("\n")}
 The writer thread boots on the first turn of the event loop after \`import\`, unless \`open()\` was called before it: a script that reads starts no thread (Node's diagnostic report lists no worker), and a script that awaits anything before \`startRun()\` (loading data; here a 200 ms timer) finds the thread booted. A script that calls \`startRun()\` before its first await waits for the boot inside \`start()\`: the last row.`;
 console.log(markdown);
 if (process.argv.includes("--write")) {
-  writeResultsBlock(
-    "## TypeScript SDK and storage (bench/ts_sdk.mjs)",
-    "",
-    "ts-start-run",
-    markdown,
-  );
+  writeResultsBlock("## TypeScript SDK and storage (bench/ts_sdk.mjs)", "", "ts-start-run", markdown);
 }

@@ -107,7 +107,13 @@ function execute(vector: Vector, file: string): { rows: Rows; context: Context }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Every difference between expected (with placeholders) and actual rows, as "path: why" lines. */
-function mismatches(expected: Json, actual: Json, path: string, context: Context, bound: Map<string, string>): string[] {
+function mismatches(
+  expected: Json,
+  actual: Json,
+  path: string,
+  context: Context,
+  bound: Map<string, string>,
+): string[] {
   const inWindow = (value: Json) =>
     typeof value === "number" && value >= context.since - 1 && value <= context.until + 1;
   if (typeof expected === "string" && /^<[^<>]+>$/.test(expected)) {
@@ -124,7 +130,9 @@ function mismatches(expected: Json, actual: Json, path: string, context: Context
       case "time":
         return inWindow(actual) ? [] : fail("a time while the operations ran");
       case "times":
-        return Array.isArray(actual) && actual.every(inWindow) && actual.every((t, i) => i === 0 || (t as number) >= (actual[i - 1] as number))
+        return Array.isArray(actual) &&
+          actual.every(inWindow) &&
+          actual.every((t, i) => i === 0 || (t as number) >= (actual[i - 1] as number))
           ? []
           : fail("non-decreasing times while the operations ran");
       case "host":
@@ -147,11 +155,18 @@ function mismatches(expected: Json, actual: Json, path: string, context: Context
   }
   if (expected !== null && typeof expected === "object" && !Array.isArray(expected) && "arithmetic" in expected) {
     const { first, step, count } = expected.arithmetic as { first: number; step: number; count: number };
-    return mismatches(Array.from({ length: count }, (_, i) => first + i * step), actual, path, context, bound);
+    return mismatches(
+      Array.from({ length: count }, (_, i) => first + i * step),
+      actual,
+      path,
+      context,
+      bound,
+    );
   }
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return [`${path}: expected an array, got ${JSON.stringify(actual)}`];
-    const out = expected.length === actual.length ? [] : [`${path}: expected ${expected.length} items, got ${actual.length}`];
+    const out =
+      expected.length === actual.length ? [] : [`${path}: expected ${expected.length} items, got ${actual.length}`];
     for (let i = 0; i < Math.min(expected.length, actual.length); i++)
       out.push(...mismatches(expected[i], actual[i], `${path}[${i}]`, context, bound));
     return out;
@@ -166,7 +181,9 @@ function mismatches(expected: Json, actual: Json, path: string, context: Context
         : [`${path}.${key}: ${key in expected ? "missing" : "not in the vector"}`],
     );
   }
-  return Object.is(expected, actual) || expected === actual ? [] : [`${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
+  return Object.is(expected, actual) || expected === actual
+    ? []
+    : [`${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
 }
 
 /** The rows with what varies between executions replaced by placeholders (generator mode only). */

@@ -7,7 +7,6 @@ Placeholders (``<id:LABEL>``, ``<time>``, ...) are described in docs/schema.md.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import sqlite3
@@ -15,10 +14,9 @@ import subprocess
 import time
 from array import array
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
-
 import stonks
 from conftest import REPO_ROOT, run_python
 
@@ -65,18 +63,18 @@ RUN_OPERATIONS = """
 OF_RUN_AND_KEY = "JOIN runs r ON r.seq = s.run_seq JOIN metric_keys k ON k.id = s.key_id"
 
 
-def floats(blob: bytes) -> List[float]:
+def floats(blob: bytes) -> list[float]:
     values = array("d")
     values.frombytes(blob)
     return values.tolist()
 
 
-def dump_rows(db: str) -> Dict[str, List[Dict[str, Any]]]:
+def dump_rows(db: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of the tables a vector covers, in a fixed order; blobs decoded, JSON text kept as text."""
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     connection.row_factory = sqlite3.Row
 
-    def rows(sql: str) -> List[Dict[str, Any]]:
+    def rows(sql: str) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(sql)]
 
     try:
@@ -112,7 +110,7 @@ def git(cwd: Path, *args: str) -> str:
 class Context:
     """What the placeholders of a vector stand for in one execution of it."""
 
-    def __init__(self, ids: Dict[str, str], pid: int, cwd: str, git_commit: Optional[str], since: float,
+    def __init__(self, ids: dict[str, str], pid: int, cwd: str, git_commit: str | None, since: float,
                  until: float) -> None:
         self.ids = ids
         self.pid = pid
@@ -120,15 +118,15 @@ class Context:
         self.git_commit = git_commit
         self.since = since
         self.until = until
-        self.bound: Dict[str, str] = {}
+        self.bound: dict[str, str] = {}
 
     def in_window(self, value: Any) -> bool:
         return (isinstance(value, (int, float)) and not isinstance(value, bool)
                 and self.since - 1 <= value <= self.until + 1)
 
 
-def placeholder(name: str, label: str, actual: Any, path: str, context: Context) -> List[str]:
-    def fail(what: str) -> List[str]:
+def placeholder(name: str, label: str, actual: Any, path: str, context: Context) -> list[str]:
+    def fail(what: str) -> list[str]:
         return [f"{path}: expected {what}, got {actual!r}"]
 
     if name == "id":
@@ -142,7 +140,7 @@ def placeholder(name: str, label: str, actual: Any, path: str, context: Context)
     if name == "time":
         return [] if context.in_window(actual) else fail("a time while the operations ran")
     if name == "times":
-        ordered = isinstance(actual, list) and all(a <= b for a, b in zip(actual, actual[1:]))
+        ordered = isinstance(actual, list) and all(actual[i - 1] <= actual[i] for i in range(1, len(actual)))
         return [] if ordered and all(map(context.in_window, actual)) else fail("non-decreasing times while they ran")
     if name == "host":
         return [] if actual == socket.gethostname() else fail(f"this host ({socket.gethostname()})")
@@ -161,7 +159,7 @@ def placeholder(name: str, label: str, actual: Any, path: str, context: Context)
     return [f"{path}: unknown placeholder <{name}>"]
 
 
-def mismatches(expected: Any, actual: Any, path: str, context: Context) -> List[str]:
+def mismatches(expected: Any, actual: Any, path: str, context: Context) -> list[str]:
     """Every difference between expected (with placeholders) and actual rows, as "path: why" lines."""
     if isinstance(expected, str) and re.fullmatch(r"<[^<>]+>", expected):
         name, _, label = expected[1:-1].partition(":")
