@@ -56,6 +56,13 @@ await run.flush();`);
     expect(await workersAfter("")).toBe(1);
   });
 
+  it("a reader that creates a run boots the writer before the run's start()", async () => {
+    const db = JSON.stringify(await fileWithOneRun());
+    const workers = await workersAfter(`stonks.open(${db}).close();
+stonks.startRun("lazy", { db: ${db} });`);
+    expect(workers).toBe(1);
+  });
+
   it("a reader that starts a run later still writes it", async () => {
     const db = JSON.stringify(await fileWithOneRun());
     const workers = await workersAfter(`const db = stonks.open(${db});

@@ -34,6 +34,8 @@ export function startRun<T>(
 }
 
 function begin<T>(run: Run, body: ((run: Run) => T | Promise<T>) | undefined): Run | Promise<T> {
+  // A reader that opened a database first boots the writer now, in case start() comes after an await.
+  prestartWriter();
   if (body === undefined) return run;
   return runWithin(run.start(), body);
 }
