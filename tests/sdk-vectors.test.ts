@@ -16,7 +16,7 @@ const SDK_VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Row = Record<string, Json>;
-type Rows = Record<"experiments" | "runs" | "series" | "chunks" | "rollups", Row[]>;
+type Rows = Record<"projects" | "experiments" | "runs" | "series" | "chunks" | "rollups", Row[]>;
 
 interface Vector {
   description: string;
@@ -46,6 +46,7 @@ function dumpRows(db: string): Rows {
   const all = (sql: string) => connection.prepare(sql).all() as Row[];
   try {
     return {
+      projects: all("SELECT id, name, created_at FROM projects ORDER BY name"),
       experiments: all("SELECT id, name, description, created_at, project_id FROM experiments ORDER BY name"),
       runs: all(`SELECT seq, id, experiment_id, name, status, config, tags, group_name, job_type, notes, color,
         created_at, ended_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language,
@@ -189,6 +190,7 @@ function mismatches(
 /** The rows with what varies between executions replaced by placeholders (generator mode only). */
 function placeholders(rows: Rows, context: Context): Rows {
   const labels = new Map(Object.entries(context.ids).map(([label, id]) => [id, label]));
+  for (const project of rows.projects) labels.set(project.id as string, `project ${project.name}`);
   for (const experiment of rows.experiments) labels.set(experiment.id as string, `experiment ${experiment.name}`);
   const id = (value: Json) => `<id:${labels.get(value as string)}>`;
   const time = (value: Json) => (value === null ? null : "<time>");
@@ -199,7 +201,13 @@ function placeholders(rows: Rows, context: Context): Rows {
     return xs.every((x, i) => x === xs[0] + i * step) ? { arithmetic: { first: xs[0], step, count: xs.length } } : xs;
   };
   return {
-    experiments: rows.experiments.map((row) => ({ ...row, id: id(row.id), created_at: time(row.created_at) })),
+    projects: rows.projects.map((row) => ({ ...row, id: id(row.id), created_at: time(row.created_at) })),
+    experiments: rows.experiments.map((row) => ({
+      ...row,
+      id: id(row.id),
+      created_at: time(row.created_at),
+      project_id: row.project_id === null ? null : id(row.project_id),
+    })),
     runs: rows.runs.map((row) => ({
       ...row,
       id: id(row.id),
@@ -231,7 +239,8 @@ function placeholders(rows: Rows, context: Context): Rows {
 function formatVector(vector: Vector): string {
   const lines = (rows: Json[], indent: string) => rows.map((row) => `${indent}${JSON.stringify(row)}`).join(",\n");
   const tables = Object.entries(vector.expect ?? {}).map(
-    ([table, rows]) => `    ${JSON.stringify(table)}: [\n${lines(rows, "      ")}\n    ]`,
+    ([table, rows]) =>
+      `    ${JSON.stringify(table)}: ${rows.length === 0 ? "[]" : `[\n${lines(rows, "      ")}\n    ]`}`,
   );
   return `{
   "description": ${JSON.stringify(vector.description)},

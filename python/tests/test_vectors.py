@@ -33,9 +33,9 @@ RUN_OPERATIONS = """
         run = runs.get(op["run"])
         kind = op["op"]
         if kind == "start_run":
-            options = {name: op[name] for name in ("run_name", "tags", "group", "job_type", "notes", "config") if name in op}
+            options = {name: op[name] for name in ("run_name", "tags", "group", "job_type", "notes", "config", "project") if name in op}
             if "resume" in op:
-                options["resume"] = ids[op["resume"]]
+                options["resume"] = ids.get(op["resume"], op["resume"])
             run = stonks.start_run(op["experiment"], db=db, strict=True, **options)
             run.start()
             runs[op["run"]] = run
@@ -85,6 +85,7 @@ def dump_rows(db: str) -> dict[str, list[dict[str, Any]]]:
             for column in ("steps", "vals", "times"):
                 chunk[column] = floats(chunk[column])
         return {
+            "projects": rows("SELECT id, name, created_at FROM projects ORDER BY name"),
             "experiments": rows("SELECT id, name, description, created_at, project_id FROM experiments ORDER BY name"),
             "runs": rows("""SELECT seq, id, experiment_id, name, status, config, tags, group_name, job_type, notes,
                 color, created_at, ended_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty,

@@ -19,9 +19,10 @@ function startOptions(op) {
     job_type: "jobType",
     notes: "notes",
     config: "config",
+    project: "project",
   };
   for (const [field, option] of Object.entries(names)) if (field in op) options[option] = op[field];
-  if ("resume" in op) options.resume = ids[op.resume];
+  if ("resume" in op) options.resume = ids[op.resume] ?? op.resume;
   return options;
 }
 
