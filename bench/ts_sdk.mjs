@@ -189,7 +189,7 @@ ${table.join("\n")}
 - Ingest: 4 M points from \`log()\` until \`finish()\` returned (every point committed), in a single process; most of these points pass through the overflow blocks too, as they would for any script that logs faster than the disk writes.
 - Bytes per point: \`page_count × page_size\` of the whole file after a checkpoint, divided by the points of its one series. That covers chunks of 1,024 points (three float64 arrays) plus rollups at five levels.
 - Reads go through the public query API (\`open().getMetrics\` / \`getSeries\` with \`maxPoints: 2000\`, that is 1,000 min/max buckets). The downsampled read touches about 4,000 rollup rows instead of a million points.
-- \`startRun()\` to the first durable point: bench/ts_start_run.mjs, below.`;
+- \`startRun()\` to the first durable point, and what a script that only reads pays: bench/ts_start_run.mjs, the next block.`;
 console.log(markdown);
 if (process.argv.includes("--write")) {
   writeResultsBlock("## TypeScript SDK and storage (bench/ts_sdk.mjs)", "", "ts-sdk", markdown);
