@@ -1,3 +1,6 @@
+import { type OpenQueryOptions, open as openDatabase, type StonksDatabase } from "./query/database.js";
+import { cancelWriterPrestart } from "./sdk/writer-client.js";
+
 export {
   InvalidConfigError,
   InvalidMetricError,
@@ -7,7 +10,7 @@ export {
   StonksError,
   WriteError,
 } from "./errors.js";
-export { type ListExperimentsOptions, type OpenQueryOptions, open, StonksDatabase } from "./query/database.js";
+export { type ListExperimentsOptions, type OpenQueryOptions, StonksDatabase } from "./query/database.js";
 export { type LogOptions, Run, type StartRunOptions } from "./sdk/run.js";
 export { startRun } from "./sdk/start-run.js";
 export type {
@@ -27,3 +30,13 @@ export type {
   SeriesRequest,
 } from "./types.js";
 export { MAX_KEY_LENGTH } from "./types.js";
+
+/**
+ * Opens a database for reading: explicit path > STONKS_DB > ./stonks.db.
+ * Opened before the script's first await, it also keeps the writer thread from
+ * booting: a script that only reads starts no thread.
+ */
+export function open(db?: string, options: OpenQueryOptions = {}): StonksDatabase {
+  cancelWriterPrestart();
+  return openDatabase(db, options);
+}

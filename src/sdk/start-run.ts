@@ -1,5 +1,5 @@
 import { Run, type StartRunOptions } from "./run.js";
-import { writer } from "./writer-client.js";
+import { prestartWriter } from "./writer-client.js";
 
 /**
  * Starts a run of an experiment (created on first use, reused after).
@@ -34,6 +34,8 @@ export function startRun<T>(
 }
 
 function begin<T>(run: Run, body: ((run: Run) => T | Promise<T>) | undefined): Run | Promise<T> {
+  // A reader that opened a database first boots the writer now, in case start() comes after an await.
+  prestartWriter();
   if (body === undefined) return run;
   return runWithin(run.start(), body);
 }
@@ -50,7 +52,4 @@ async function runWithin<T>(run: Run, body: (run: Run) => T | Promise<T>): Promi
   return result;
 }
 
-// Booting a worker thread takes tens of milliseconds; start it while the
-// training script is still importing and loading data, so startRun() and the
-// first flush do not wait for it. It is unref'd: it never keeps a script alive.
-writer();
+prestartWriter();

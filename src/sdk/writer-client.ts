@@ -358,9 +358,30 @@ export class WriterClient {
 }
 
 let shared: WriterClient | null = null;
+let prestart: NodeJS.Immediate | null = null;
 
 /** The process-wide writer, started on first use. */
 export function writer(): WriterClient {
+  cancelWriterPrestart();
   shared ??= new WriterClient();
   return shared;
+}
+
+/**
+ * Boots the writer on the first turn of the event loop after import. Booting a
+ * worker thread takes tens of milliseconds; a training script's first await
+ * (loading data) hides it, so startRun() does not wait for it later.
+ */
+export function prestartWriter(): void {
+  if (shared !== null || prestart !== null) return;
+  prestart = setImmediate(writer);
+  // A script with nothing left to do must not stay alive, nor boot a thread, for this.
+  prestart.unref();
+}
+
+/** A script that opens a database before its first turn is a reader: it gets no thread until it starts a run. */
+export function cancelWriterPrestart(): void {
+  if (prestart === null) return;
+  clearImmediate(prestart);
+  prestart = null;
 }
