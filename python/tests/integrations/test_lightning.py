@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -149,53 +150,49 @@ def test_an_exception_in_training_marks_the_run_failed(db_path: str) -> None:
         assert db.get_metrics(run.id, "train/loss").steps == [0, 1]
 
 
-def test_ctrl_c_in_training_marks_the_run_interrupted(tmp_path: Path) -> None:
-    db_path = str(tmp_path / "stonks.db")
-    run_python(
-        f"""
-        import lightning.pytorch as pl, torch
-        from stonks.lightning import StonksLogger
+def test_ctrl_c_in_training_marks_the_run_interrupted(db_path: str) -> None:
+    from stonks.lightning import StonksLogger
 
-        class Interrupted(pl.LightningModule):
-            def __init__(self):
-                super().__init__()
-                self.layer = torch.nn.Linear(1, 1)
-            def training_step(self, batch, batch_idx):
-                if batch_idx == 1:
-                    raise KeyboardInterrupt
-                loss = self.layer(batch[0]).pow(2).mean()
-                self.log("loss", loss)
-                return loss
-            def configure_optimizers(self):
-                return torch.optim.SGD(self.parameters(), lr=0.1)
+    torch = framework("torch", "torch")
+    pl = framework("lightning.pytorch", "lightning")
 
-        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(32, 1)), batch_size=8)
-        trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=StonksLogger("ctrl-c", save_dir={db_path!r}),
-                             log_every_n_steps=1, enable_checkpointing=False, enable_progress_bar=False)
-        try:
-            trainer.fit(Interrupted(), data)
-        except SystemExit as exit:
-            print("exit", exit.code)
-        """
-    )
+    class Interrupted(pl.LightningModule):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(1, 1)
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            if batch_idx == 1:
+                raise KeyboardInterrupt
+            loss = self.layer(batch[0]).pow(2).mean()
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        # Lightning ignores further Ctrl+C while it shuts down, then exits with status 1.
+        with pytest.raises(SystemExit):
+            _trainer(StonksLogger("ctrl-c", save_dir=db_path), epochs=1).fit(Interrupted(), _loader())
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     with stonks.open(db_path) as db:
         assert [run.status for run in db.list_runs()] == ["interrupted"]
 
 
-def test_other_ranks_write_nothing(tmp_path: Path) -> None:
-    db_path = str(tmp_path / "stonks.db")
-    run_python(
-        f"""
-        from lightning.pytorch.utilities import rank_zero_only
-        rank_zero_only.rank = 1
-        from stonks.lightning import StonksLogger
-        logger = StonksLogger("rank-one", save_dir={db_path!r})
-        logger.log_hyperparams({{"lr": 0.1}})
-        logger.log_metrics({{"loss": 1.0}}, step=0)
-        logger.finalize("success")
-        print(type(logger.experiment).__name__)
-        """
-    )
+def test_other_ranks_write_nothing(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from stonks.lightning import StonksLogger
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    logger = StonksLogger("rank-one", save_dir=db_path)
+    logger.log_hyperparams({"lr": 0.1})
+    logger.log_metrics({"loss": 1.0}, step=0)
+    logger.finalize("success")
+    assert not isinstance(logger.experiment, stonks.Run)
     assert not Path(db_path).exists()
 
 
