@@ -22,18 +22,19 @@ from .integrations._common import LazyRun, require, run_options
 
 _pytorch = require("lightning.pytorch", "lightning", "stonks.lightning")
 _loggers = require("lightning.pytorch.loggers.logger", "lightning", "stonks.lightning")
-_utilities = require("lightning.pytorch.utilities", "lightning", "stonks.lightning")
-rank_zero_only = _utilities.rank_zero_only
-rank_zero_experiment = _loggers.rank_zero_experiment
 
 if TYPE_CHECKING:
     from lightning.pytorch import Callback, LightningModule, Trainer
+    from lightning.fabric.loggers.logger import rank_zero_experiment
     from lightning.pytorch.loggers.logger import Logger
+    from lightning.pytorch.utilities import rank_zero_only
 
     from . import Run
 else:
     Callback = _pytorch.Callback
     Logger = _loggers.Logger
+    rank_zero_experiment = _loggers.rank_zero_experiment
+    rank_zero_only = _pytorch.utilities.rank_zero_only
 
 __all__ = ["StonksDistributedCallback", "StonksLogger"]
 
@@ -138,7 +139,10 @@ class StonksLogger(Logger):
         """Finishes the run with the status for Lightning's ``status``."""
         final = FINAL_STATUSES.get(status)
         if final is None:
-            _log.warn(f"StonksLogger.finalize() got Lightning status {status!r}, not one of {sorted(FINAL_STATUSES)}; the run is marked failed.")
+            _log.warn(
+                f"StonksLogger.finalize() got Lightning status {status!r}, not one of {sorted(FINAL_STATUSES)}; "
+                "the run is marked failed."
+            )
             final = "failed"
         if final == "failed" and isinstance(sys.exc_info()[1], KeyboardInterrupt):
             # Lightning reports Ctrl+C as "failed" from inside its except block.

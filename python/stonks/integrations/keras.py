@@ -16,7 +16,7 @@ from ._common import LazyRun, require, run_options
 _keras = require("keras", "keras", "stonks.integrations.keras")
 
 if TYPE_CHECKING:
-    from keras.callbacks import Callback
+    from keras.callbacks import Callback  # type: ignore[import-untyped]
 
     from stonks import Run
 else:
@@ -25,7 +25,7 @@ else:
 __all__ = ["StonksCallback"]
 
 
-class StonksCallback(Callback):
+class StonksCallback(Callback):  # type: ignore[misc]
     """Logs batch and epoch metrics and the fit parameters of ``model.fit()``.
 
     The step is the number of training batches so far, counted across epochs. After each

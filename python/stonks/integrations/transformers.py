@@ -106,7 +106,7 @@ class StonksCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self._training = True
-        config: Dict[str, Any] = {"training_args": args.to_dict()}
+        config: Dict[str, Any] = {"training_args": args.to_dict()}  # type: ignore[no-untyped-call]
         model_config = getattr(model, "config", None)
         if model_config is not None and hasattr(model_config, "to_dict"):
             config["model_config"] = model_config.to_dict()
