@@ -8,11 +8,6 @@ import type { FinishStatus } from "../types.js";
 /** What TensorFlow.js passes to a callback: metric name -> value (scalars already resolved to numbers). */
 export type TfLogs = Record<string, unknown>;
 
-/** The object TensorFlow.js' fit() calls the callbacks on; it holds fit()'s parameters. */
-interface TfCallbackContext {
-  params?: Record<string, unknown>;
-}
-
 export interface StonksCallbackOptions extends StartRunOptions {
   /** Log into this run instead of starting one; the callback then leaves finishing it to you. */
   run?: Run;
@@ -26,7 +21,8 @@ export interface StonksCallbackOptions extends StartRunOptions {
 
 /** The callback: pass it as `callbacks` to model.fit() (alone or in a list). */
 export interface StonksCallback {
-  onTrainBegin(this: TfCallbackContext | undefined, logs?: TfLogs): Promise<void>;
+  /** `this` is the object fit() calls it on, which holds fit()'s parameters as `params`. */
+  onTrainBegin(this: unknown, logs?: TfLogs): Promise<void>;
   onEpochBegin(epoch: number, logs?: TfLogs): Promise<void>;
   onBatchEnd(batch: number, logs?: TfLogs): Promise<void>;
   onEpochEnd(epoch: number, logs?: TfLogs): Promise<void>;
@@ -72,10 +68,11 @@ export function stonksCallback(options: StonksCallbackOptions = {}): StonksCallb
   }
 
   return {
-    async onTrainBegin(this: TfCallbackContext | undefined): Promise<void> {
+    async onTrainBegin(this: unknown): Promise<void> {
       const run = open();
-      const params = this?.params;
-      if (params !== undefined) run.logConfig({ ...params });
+      // TensorFlow.js calls the callback as a method of its own callback object, which fit() gave its parameters.
+      const params = typeof this === "object" && this !== null && "params" in this ? this.params : undefined;
+      if (typeof params === "object" && params !== null) run.logConfig({ ...params });
     },
     async onEpochBegin(): Promise<void> {
       epochStartStep = globalStep;
