@@ -87,3 +87,4 @@ def test_keras_without_a_backend_names_the_import_that_failed() -> None:
         KERAS_BACKEND="torch",
     )
     assert "stonks.integrations.keras could not import keras" in done.stdout
+
