@@ -81,6 +81,8 @@ describe("the npm tarball, installed into a fresh project", () => {
     for (const file of [
       "package/dist/cli/main.js",
       "package/dist/index.d.ts",
+      "package/dist/integrations/tfjs.js",
+      "package/dist/integrations/tfjs.d.ts",
       "package/dist/store/migrations/0001_initial.sql",
       "package/ui/dist/index.html",
     ]) {
@@ -121,6 +123,9 @@ describe("the npm tarball, installed into a fresh project", () => {
         "  return db.listRuns().map((run: RunInfo) => run.name);",
         "}",
         "export const opener: typeof open = open;",
+        'import { stonksCallback, type StonksCallbackOptions } from "stonks/tfjs";',
+        "export const tfjsOptions: StonksCallbackOptions = { experiment: 'tfjs', logEveryNBatches: 10 };",
+        "export const makeCallback: typeof stonksCallback = stonksCallback;",
         "",
       ].join("\n"),
     );

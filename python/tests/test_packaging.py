@@ -54,3 +54,12 @@ with stonks.open(sys.argv[1]) as db:
         assert not (installed / name).is_symlink()
         assert (installed / name).read_text() == (canonical / name).read_text()
     assert (Path(package_dir) / "py.typed").exists()
+    # The framework integrations ship in the package (each imports its framework only when imported).
+    for module in (
+        "lightning.py",
+        "distributed.py",
+        "integrations/__init__.py",
+        "integrations/transformers.py",
+        "integrations/keras.py",
+    ):
+        assert (Path(package_dir) / module).is_file(), module
