@@ -1,0 +1,320 @@
+/**
+ * The run table's rules, shared by the server (GET /api/experiments/{id}/runs,
+ * `stonks ls`) and the dashboard's run table, so both filter and sort the same
+ * runs into the same order. Pure functions over the few fields they read;
+ * browser-safe (no Node imports). The cases both sides must agree on are
+ * tests/fixtures/run-table-cases.json.
+ */
+import type { Config, JsonValue, RunStatus } from "../types.js";
+
+/** The status a person sees: a running run with an old heartbeat is "stale". */
+export type DisplayStatus = RunStatus | "stale";
+export const DISPLAY_STATUSES: readonly DisplayStatus[] = ["running", "stale", "completed", "failed", "interrupted"];
+
+/** Ascending status order: what needs attention first, finished runs last. */
+const STATUS_RANK: Record<DisplayStatus, number> = { running: 0, stale: 1, failed: 2, interrupted: 3, completed: 4 };
+
+export type SummaryStat = "last" | "min" | "max";
+
+/** The statistics of one metric that the table can show and sort by. */
+export type SummaryStats = Readonly<Record<SummaryStat, number | null>>;
+
+/** What the rules read of a run, in the server's names (the dashboard adapts its wire runs to it). */
+export interface TableRun {
+  id: string;
+  name: string | null;
+  notes: string | null;
+  tags: readonly string[];
+  group: string | null;
+  jobType: string | null;
+  status: RunStatus;
+  stale: boolean;
+  createdAt: number;
+  endedAt: number | null;
+  /** Seconds, as of when the run was read; null when unknown. */
+  duration: number | null;
+  config: Config;
+  summary: Readonly<Record<string, SummaryStats>>;
+}
+
+export type RunField =
+  | { kind: "created_at" | "ended_at" | "name" | "status" | "duration" | "tags" | "group" }
+  | { kind: "config"; path: string }
+  /** `key` as written; `stat` when it ended in .last/.min/.max (resolved against the stored keys). */
+  | { kind: "metric"; key: string; stat: SummaryStat | null };
+
+export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
+
+export interface Condition {
+  field: RunField;
+  operator: ComparisonOperator;
+  value: string | number | boolean;
+}
+
+export interface RunFilter {
+  /** The run's shown status is one of these. */
+  statuses?: readonly DisplayStatus[];
+  /** The run has every one of these tags. */
+  tags?: readonly string[];
+  group?: string;
+  /** Case-insensitive text in the name, id, a tag, the group, the job type or the notes. */
+  text?: string;
+  where?: readonly Condition[];
+}
+
+export interface RunSort {
+  /** Absent: newest first (the order runs come in). */
+  field?: RunField;
+  order?: "asc" | "desc";
+}
+
+export function displayStatus(run: Pick<TableRun, "status" | "stale">): DisplayStatus {
+  return run.status === "running" && run.stale ? "stale" : run.status;
+}
+
+/** Seconds a run has taken as of `now`: a live run keeps counting after it was read. */
+export function currentDuration(
+  run: Pick<TableRun, "status" | "stale" | "createdAt" | "endedAt" | "duration">,
+  now: number,
+): number | null {
+  if (run.endedAt !== null) return Math.max(0, run.endedAt - run.createdAt);
+  if (run.status === "running" && !run.stale) return Math.max(run.duration ?? 0, now - run.createdAt);
+  return run.duration;
+}
+
+/** A config value by dotted path; keys that themselves contain dots are found too. */
+export function configValue(config: Config, path: string): JsonValue | undefined {
+  if (Object.hasOwn(config, path)) return config[path];
+  let dot = path.indexOf(".");
+  while (dot > 0) {
+    const head = path.slice(0, dot);
+    const inner = Object.hasOwn(config, head) ? config[head] : undefined;
+    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
+      const found = configValue(inner, path.slice(dot + 1));
+      if (found !== undefined) return found;
+    }
+    dot = path.indexOf(".", dot + 1);
+  }
+  return undefined;
+}
+
+function isObject(value: JsonValue): value is Config {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function flattenInto(config: Config, prefix: string, out: Map<string, JsonValue>): void {
+  for (const [key, value] of Object.entries(config)) {
+    const path = prefix === "" ? key : `${prefix}.${key}`;
+    if (isObject(value) && Object.keys(value).length > 0) flattenInto(value, path, out);
+    else out.set(path, value);
+  }
+}
+
+const flatConfigs = new WeakMap<Config, ReadonlyMap<string, JsonValue>>();
+
+/** A config's leaves by dotted path (nested objects flattened, arrays kept as leaves); computed once per config object. */
+export function flattenConfig(config: Config): ReadonlyMap<string, JsonValue> {
+  let flat = flatConfigs.get(config);
+  if (flat === undefined) {
+    const out = new Map<string, JsonValue>();
+    flattenInto(config, "", out);
+    flat = out;
+    flatConfigs.set(config, flat);
+  }
+  return flat;
+}
+
+/** Sorted column names of a run table: the dotted config keys and the metric keys of these runs. */
+export function tableKeys(runs: Iterable<Pick<TableRun, "config" | "summary">>): {
+  configKeys: string[];
+  metricKeys: string[];
+} {
+  const configKeys = new Set<string>();
+  const metricKeys = new Set<string>();
+  for (const run of runs) {
+    for (const key of flattenConfig(run.config).keys()) configKeys.add(key);
+    for (const key of Object.keys(run.summary)) metricKeys.add(key);
+  }
+  return { configKeys: [...configKeys].sort(), metricKeys: [...metricKeys].sort() };
+}
+
+/** A value that sorts and compares: numbers, or text for everything else. */
+export type Comparable = number | string;
+
+export function comparable(value: JsonValue | undefined): Comparable | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number") return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "string") return value;
+  return JSON.stringify(value);
+}
+
+/** Whether a run's value satisfies a condition; a missing value never does. */
+export function matches(actual: Comparable | undefined, condition: Condition): boolean {
+  if (actual === undefined) return false;
+  const expected = condition.value;
+  if (condition.operator === "=" || condition.operator === "!=") {
+    const equal =
+      typeof actual === "number" && typeof expected === "number"
+        ? actual === expected
+        : typeof expected === "boolean"
+          ? actual === (expected ? 1 : 0)
+          : String(actual) === String(expected);
+    return condition.operator === "=" ? equal : !equal;
+  }
+  if (typeof actual !== "number" || typeof expected !== "number") return false;
+  switch (condition.operator) {
+    case "<":
+      return actual < expected;
+    case "<=":
+      return actual <= expected;
+    case ">":
+      return actual > expected;
+    default:
+      return actual >= expected;
+  }
+}
+
+const DIGITS = /\d+|\D+/g;
+
+/**
+ * Text as people order it: runs of digits by their value ("run-2" before
+ * "run-10"), other text ignoring case, then by code point so that the order
+ * is total and the same in every browser and every Node (no locale involved).
+ */
+export function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const left = a.toLowerCase().match(DIGITS) ?? [];
+  const right = b.toLowerCase().match(DIGITS) ?? [];
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    const x = left[i];
+    const y = right[i];
+    if (x === y) continue;
+    const xDigits = x.charCodeAt(0) >= 48 && x.charCodeAt(0) <= 57;
+    const yDigits = y.charCodeAt(0) >= 48 && y.charCodeAt(0) <= 57;
+    if (xDigits && yDigits) {
+      const byValue = compareDigitRuns(x, y);
+      if (byValue !== 0) return byValue;
+      continue;
+    }
+    return x < y ? -1 : 1;
+  }
+  if (left.length !== right.length) return left.length - right.length;
+  return a < b ? -1 : 1;
+}
+
+/** Two runs of decimal digits by value, however long (no rounding); equal values by fewer leading zeros first. */
+function compareDigitRuns(x: string, y: string): number {
+  const a = x.replace(/^0+(?=\d)/, "");
+  const b = y.replace(/^0+(?=\d)/, "");
+  if (a.length !== b.length) return a.length - b.length;
+  if (a !== b) return a < b ? -1 : 1;
+  return x.length - y.length;
+}
+
+/** Numbers before text; numbers by value, text as compareText orders it. */
+export function compareValues(a: Comparable, b: Comparable): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (typeof a === "number") return -1;
+  if (typeof b === "number") return 1;
+  return compareText(a, b);
+}
+
+function statOf(stats: SummaryStats | undefined, stat: SummaryStat): number | undefined {
+  return stats?.[stat] ?? undefined;
+}
+
+/**
+ * How to read a field from these runs, as of `now`; metric fields resolve
+ * their .last/.min/.max suffix once: "loss.min" is the min of "loss", and only
+ * when no run logged "loss" a key named "loss.min".
+ */
+export function fieldReader<R extends TableRun>(
+  runs: readonly R[],
+  field: RunField,
+  now: number,
+): (run: R) => Comparable | undefined {
+  switch (field.kind) {
+    case "created_at":
+      return (run) => run.createdAt;
+    case "ended_at":
+      return (run) => run.endedAt ?? undefined;
+    case "name":
+      // Sorted by what the table shows: an unnamed run by its id.
+      return (run) => run.name ?? run.id;
+    case "status":
+      return (run) => displayStatus(run);
+    case "duration":
+      return (run) => currentDuration(run, now) ?? undefined;
+    case "tags":
+      return (run) => (run.tags.length === 0 ? undefined : run.tags.join(","));
+    case "group":
+      return (run) => run.group ?? undefined;
+    case "config":
+      return (run) => comparable(configValue(run.config, field.path));
+    case "metric": {
+      const stat = field.stat;
+      if (stat !== null) {
+        const base = field.key.slice(0, -(stat.length + 1));
+        if (runs.some((run) => Object.hasOwn(run.summary, base))) return (run) => statOf(run.summary[base], stat);
+      }
+      return (run) => statOf(run.summary[field.key], "last");
+    }
+  }
+}
+
+function containsText(run: TableRun, needle: string): boolean {
+  const has = (text: string | null) => text !== null && text.toLowerCase().includes(needle);
+  return (
+    has(run.name) ||
+    has(run.id) ||
+    run.tags.some(has) ||
+    has(run.group) ||
+    has(run.jobType) ||
+    has(run.notes)
+  );
+}
+
+/** The runs that pass every filter, in the order given. */
+export function filterRuns<R extends TableRun>(runs: readonly R[], filter: RunFilter, now: number): R[] {
+  let out = runs.slice();
+  if (filter.statuses !== undefined && filter.statuses.length > 0) {
+    const wanted = new Set(filter.statuses);
+    out = out.filter((run) => wanted.has(displayStatus(run)));
+  }
+  if (filter.tags !== undefined && filter.tags.length > 0) {
+    const tags = filter.tags;
+    out = out.filter((run) => tags.every((tag) => run.tags.includes(tag)));
+  }
+  if (filter.group !== undefined) out = out.filter((run) => run.group === filter.group);
+  const needle = (filter.text ?? "").trim().toLowerCase();
+  if (needle !== "") out = out.filter((run) => containsText(run, needle));
+  for (const condition of filter.where ?? []) {
+    const read = fieldReader(out, condition.field, now);
+    out = out.filter((run) => matches(read(run), condition));
+  }
+  return out;
+}
+
+/**
+ * Runs in sort order. `runs` come newest first (created_at, then seq, both
+ * descending); ties keep that order, and runs without the field go last
+ * whichever the direction. Statuses sort by STATUS_RANK.
+ */
+export function sortRuns<R extends TableRun>(runs: readonly R[], sort: RunSort, now: number): R[] {
+  const field = sort.field;
+  if (field === undefined || field.kind === "created_at") {
+    return sort.order === "asc" ? runs.slice().reverse() : runs.slice();
+  }
+  const read =
+    field.kind === "status" ? (run: R) => STATUS_RANK[displayStatus(run)] : fieldReader(runs, field, now);
+  const direction = sort.order === "asc" ? 1 : -1;
+  const keyed = runs.map((run) => ({ run, value: read(run) }));
+  keyed.sort((a, b) => {
+    if (a.value === undefined || b.value === undefined) {
+      return a.value === undefined ? (b.value === undefined ? 0 : 1) : -1;
+    }
+    return direction * compareValues(a.value, b.value);
+  });
+  return keyed.map((k) => k.run);
+}
