@@ -2,9 +2,9 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ExperimentJson, RunJson } from "../src/contract/wire.js";
 import { queryRuns } from "../src/query/run-list.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import type { ExperimentJson, RunJson } from "../src/contract/wire.js";
 import { runJson } from "../src/server/json.js";
 import { openDatabase } from "../src/store/connection.js";
 import { getExperiment, getRunRow } from "../src/store/reads.js";

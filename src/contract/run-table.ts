@@ -264,15 +264,8 @@ export function fieldReader<R extends TableRun>(
 }
 
 function containsText(run: TableRun, needle: string): boolean {
-  const has = (text: string | null) => text !== null && text.toLowerCase().includes(needle);
-  return (
-    has(run.name) ||
-    has(run.id) ||
-    run.tags.some(has) ||
-    has(run.group) ||
-    has(run.jobType) ||
-    has(run.notes)
-  );
+  const has = (text: string | null) => text?.toLowerCase().includes(needle) === true;
+  return has(run.name) || has(run.id) || run.tags.some(has) || has(run.group) || has(run.jobType) || has(run.notes);
 }
 
 /** The runs that pass every filter, in the order given. */
@@ -306,8 +299,7 @@ export function sortRuns<R extends TableRun>(runs: readonly R[], sort: RunSort, 
   if (field === undefined || field.kind === "created_at") {
     return sort.order === "asc" ? runs.slice().reverse() : runs.slice();
   }
-  const read =
-    field.kind === "status" ? (run: R) => STATUS_RANK[displayStatus(run)] : fieldReader(runs, field, now);
+  const read = field.kind === "status" ? (run: R) => STATUS_RANK[displayStatus(run)] : fieldReader(runs, field, now);
   const direction = sort.order === "asc" ? 1 : -1;
   const keyed = runs.map((run) => ({ run, value: read(run) }));
   keyed.sort((a, b) => {

@@ -10,6 +10,8 @@
  * that reveals deletions. A finished run's view object stays the same until
  * the run changes, so callers may cache what they derive from it by identity.
  */
+
+import { filterRuns, sortRuns, tableKeys } from "../contract/run-table.js";
 import { changeHead } from "../store/changes.js";
 import { type Db, runRead } from "../store/connection.js";
 import {
@@ -32,7 +34,6 @@ import {
   summariesOfExperiment,
   summariesOfRuns,
 } from "../store/run-query.js";
-import { filterRuns, sortRuns, tableKeys } from "../contract/run-table.js";
 import { type RunListPage, type RunListQuery, type RunSummary, type RunView, runDuration } from "./run-filter.js";
 
 export interface RunListOptions {

@@ -15,6 +15,15 @@
  * has by their index), and then joins the head.
  */
 
+import type {
+  ExperimentsChangedEvent,
+  LiveEventName,
+  MetricsUpdateEvent,
+  PointsEvent,
+  ReadyEvent,
+  RunDeletedEvent,
+  RunUpdateEvent,
+} from "../contract/wire.js";
 import { runView } from "../query/run-list.js";
 import {
   type ChangedChunk,
@@ -74,7 +83,7 @@ export interface EventSink {
 /** One rendered event; experimentId null means every stream gets it. */
 interface Message {
   experimentId: string | null;
-  event: string;
+  event: LiveEventName;
   data: string;
 }
 
@@ -234,7 +243,11 @@ export class EventHub {
     const client = new EventClient(sink, experimentId);
     client.enqueue("retry: 1000\n\n");
     const head = this.head;
-    const ready: Message = { experimentId: null, event: "ready", data: JSON.stringify({ cursor: formatCursor(head) }) };
+    const ready: Message = {
+      experimentId: null,
+      event: "ready",
+      data: JSON.stringify({ cursor: formatCursor(head) } satisfies ReadyEvent),
+    };
     const catchUp = from === null ? [] : runRead(db, () => this.catchUp(db, from, head));
     // Staleness changes with the clock, not with a revision: a client that read the
     // run list just before a run turned stale (or came back) learns it here.
@@ -348,7 +361,7 @@ export class EventHub {
         out.push({
           experimentId: null,
           event: "experiments_changed",
-          data: JSON.stringify({ experiment_ids: [...created] }),
+          data: JSON.stringify({ experiment_ids: [...created] } satisfies ExperimentsChangedEvent),
         });
       }
       if (deletions.appeared) resync = true;
@@ -500,7 +513,7 @@ export class EventHub {
         created_at: run.created_at,
         ended_at: run.ended_at,
         run,
-      }),
+      } satisfies RunUpdateEvent),
     };
   }
 
@@ -520,7 +533,7 @@ export class EventHub {
       messages.push({
         experimentId: known.experimentId,
         event: "run_deleted",
-        data: JSON.stringify({ run_id: known.id, experiment_id: known.experimentId }),
+        data: JSON.stringify({ run_id: known.id, experiment_id: known.experimentId } satisfies RunDeletedEvent),
       });
     }
     let appeared = false;
@@ -537,7 +550,7 @@ function metricsUpdateMessage(runId: string, update: HeldUpdate): Message {
   return {
     experimentId: update.experimentId,
     event: "metrics_update",
-    data: JSON.stringify({ run_id: runId, last_heartbeat: update.lastHeartbeat }),
+    data: JSON.stringify({ run_id: runId, last_heartbeat: update.lastHeartbeat } satisfies MetricsUpdateEvent),
   };
 }
 
@@ -569,7 +582,7 @@ function pointMessages(
       values: Array.from(span.values.subarray(skip)),
       timestamps: Array.from(span.timestamps.subarray(skip)),
       start_index: from,
-    }),
+    } satisfies PointsEvent),
   });
   return out;
 }

@@ -1,6 +1,5 @@
 /** Input schemas of the API. Everything a client sends passes through one of these. */
 import { z } from "zod";
-import { StonksError } from "../errors.js";
 import {
   DEFAULT_DOWNSAMPLE,
   MAX_CONDITIONS,
@@ -19,6 +18,7 @@ import {
   MAX_WORKSPACE_NAME,
 } from "../contract/limits.js";
 import type { Condition, DisplayStatus } from "../contract/run-table.js";
+import { StonksError } from "../errors.js";
 import { parseCondition, parseDisplayStatuses, parseRunField, type RunListQuery } from "../query/run-filter.js";
 import { badRequest, describeIssues } from "./errors.js";
 
