@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Run } from "../api/types";
 import { runColor } from "../lib/colors";
+import { useMetricKeys } from "../state/runs";
 import type { Theme } from "../state/theme";
 import { updateView, type ViewState, type XAxis } from "../state/view";
 import { ChartPanel, patchChart } from "./ChartPanel";
@@ -32,15 +33,6 @@ const X_AXES: { id: XAxis; label: string }[] = [
   { id: "rel", label: "Relative time" },
 ];
 
-/** Every metric key these runs logged, sorted, one per line (a stable value while live points arrive). */
-export function useKeySignature(runs: Run[]): string {
-  return useMemo(() => {
-    const keys = new Set<string>();
-    for (const run of runs) for (const key in run.summary) keys.add(key);
-    return [...keys].sort().join("\n");
-  }, [runs]);
-}
-
 /** The grid of charts: as many columns as fit, or the 1 to 4 chosen. */
 export function ChartGrid({
   keys,
@@ -49,7 +41,7 @@ export function ChartGrid({
   theme,
   onZoom,
 }: {
-  keys: string[];
+  keys: readonly string[];
   runs: Run[];
   view: ViewState;
   theme: Theme;
@@ -78,11 +70,11 @@ export function ChartsView({
 }) {
   const filter = view.metrics;
   const collapsed = useMemo(() => new Set(view.collapsed), [view.collapsed]);
-  const keySignature = useKeySignature(runs);
+  const allKeys = useMetricKeys(runs);
   const groups = useMemo(() => {
     const f = filter.trim().toLowerCase();
     const map = new Map<string, string[]>();
-    for (const key of keySignature ? keySignature.split("\n") : []) {
+    for (const key of allKeys) {
       if (f && !key.toLowerCase().includes(f)) continue;
       if (view.charts[key]?.hide || view.charts[key]?.pin) continue;
       const g = groupOf(key);
@@ -91,14 +83,9 @@ export function ChartsView({
       map.set(g, list);
     }
     return [...map.entries()].sort(([a], [b]) => groupRank(a) - groupRank(b) || a.localeCompare(b));
-  }, [keySignature, filter, view.charts]);
-  const allKeys = keySignature ? keySignature.split("\n") : [];
+  }, [allKeys, filter, view.charts]);
   const pinned = allKeys.filter((k) => view.charts[k]?.pin && !view.charts[k]?.hide);
   const hidden = allKeys.filter((k) => view.charts[k]?.hide);
-  // Charts only need to change when the runs or their colors do, not on every summary update.
-  const runSignature = runs.map((r) => `${r.id}:${runColor(r)}:${r.name ?? ""}`).join("|");
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runSignature stands for what charts read from runs
-  const chartRuns = useMemo(() => runs, [runSignature]);
   const onZoom = useCallback((zoom: [number, number] | null) => updateView({ zoom }), []);
   // While the slider moves only the charts follow it; the page (table, link) learns the value once it
   // rests, or as soon as anything else is pressed (a zoom drag, say), so no later change misses it.
@@ -266,7 +253,7 @@ export function ChartsView({
             <span className="group-name">Pinned</span>
             <span className="group-count">{pinned.length}</span>
           </div>
-          <ChartGrid keys={pinned} runs={chartRuns} view={chartView} theme={theme} onZoom={onZoom} />
+          <ChartGrid keys={pinned} runs={runs} view={chartView} theme={theme} onZoom={onZoom} />
         </section>
       )}
       {groups.length === 0 && pinned.length === 0 && hidden.length === 0 && (
@@ -299,7 +286,7 @@ export function ChartsView({
               <span className="group-name">{group}</span>
               <span className="group-count">{keys.length}</span>
             </button>
-            {!isCollapsed && <ChartGrid keys={keys} runs={chartRuns} view={chartView} theme={theme} onZoom={onZoom} />}
+            {!isCollapsed && <ChartGrid keys={keys} runs={runs} view={chartView} theme={theme} onZoom={onZoom} />}
           </section>
         );
       })}

@@ -1,7 +1,21 @@
-import { useSyncExternalStore } from "react";
+import { useMemo, useSyncExternalStore } from "react";
+import { tableKeys } from "../../../src/contract/run-table";
 import { ApiError, api } from "../api/client";
-import type { DisplayStatus, MetricsUpdateEvent, PointsEvent, Run } from "../api/types";
+import type { MetricsUpdateEvent, PointsEvent, Run, RunWithSummary, Summaries } from "../api/types";
 
+/** Column names of a run table: dotted config keys and metric keys, sorted. */
+export interface RunTableKeys {
+  configKeys: readonly string[];
+  metricKeys: readonly string[];
+}
+
+/**
+ * The runs of the chosen experiment, split by how often each part changes:
+ * `runs` and `byId` hold what a run's row says (name, status, config...), and
+ * keep their objects while only metrics move; `summaries` change with every
+ * batch of points; `metricKeys` and `keys` only when a run logs a new key.
+ * A component takes the part it shows and re-renders when that part does.
+ */
 export interface RunsSnapshot {
   /** The experiment as the URL names it: its id or its name. */
   experimentKey: string | null;
@@ -9,32 +23,58 @@ export interface RunsSnapshot {
   experimentId: string | null;
   status: "idle" | "loading" | "ready" | "error";
   error: string | null;
+  /** Newest first (created_at, then seq, both descending: the server's order). */
   runs: Run[];
-  byId: Map<string, Run>;
+  byId: ReadonlyMap<string, Run>;
+  summaries: ReadonlyMap<string, Summaries>;
+  /** Heartbeats newer than the run's row, from metrics_update events. */
+  heartbeats: ReadonlyMap<string, number>;
+  /** Each run's metric keys, sorted. */
+  metricKeys: ReadonlyMap<string, readonly string[]>;
+  /** Every config and metric key of the experiment's runs. */
+  keys: RunTableKeys;
 }
 
 const SUMMARY_FLUSH_MS = 500;
+const NO_SUMMARY: Summaries = {};
+const NO_KEYS: readonly string[] = [];
+
+function newestFirst(a: Run, b: Run): number {
+  return b.created_at - a.created_at || b.seq - a.seq;
+}
+
+function splitRun(run: RunWithSummary): { meta: Run; summary: Summaries } {
+  const { summary, ...meta } = run;
+  return { meta, summary };
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((key, i) => key === b[i]);
+}
+
+const EMPTY: Omit<RunsSnapshot, "experimentKey" | "experimentId" | "status" | "error"> = {
+  runs: [],
+  byId: new Map(),
+  summaries: new Map(),
+  heartbeats: new Map(),
+  metricKeys: new Map(),
+  keys: { configKeys: NO_KEYS, metricKeys: NO_KEYS },
+};
 
 /**
- * The runs of the chosen experiment, kept current by live events. Point events
- * update the last/min/max columns without a fetch; changes are applied at most
- * every SUMMARY_FLUSH_MS so a busy sweep never re-renders the table per event.
+ * Keeps the runs current from live events. Point events update the summaries
+ * without a fetch; they are applied at most every SUMMARY_FLUSH_MS so a busy
+ * sweep never re-renders the table per event.
  */
 class RunsStore {
-  private snapshot: RunsSnapshot = {
-    experimentKey: null,
-    experimentId: null,
-    status: "idle",
-    error: null,
-    runs: [],
-    byId: new Map(),
-  };
+  private snapshot: RunsSnapshot = { experimentKey: null, experimentId: null, status: "idle", error: null, ...EMPTY };
   private listeners = new Set<() => void>();
-  private pending = new Map<string, Run>();
+  private pendingSummaries = new Map<string, Summaries>();
+  private pendingHeartbeats = new Map<string, number>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private loadToken = 0;
   /** Live changes that arrive while the list is being fetched, applied over the answer. */
-  private duringLoad = new Map<string, Run | null>();
+  private duringLoad = new Map<string, RunWithSummary | null>();
   private fetching = false;
 
   subscribe = (listener: () => void): (() => void) => {
@@ -49,9 +89,47 @@ class RunsStore {
     for (const l of this.listeners) l();
   }
 
-  private setRuns(byId: Map<string, Run>): void {
-    const runs = [...byId.values()].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
-    this.emit({ runs, byId });
+  /** The snapshot's parts after runs or summaries changed; unchanged key lists keep their identity. */
+  private derive(byId: ReadonlyMap<string, Run>, summaries: ReadonlyMap<string, Summaries>): Partial<RunsSnapshot> {
+    const previous = this.snapshot.metricKeys;
+    let keysChanged = previous.size !== byId.size;
+    const metricKeys = new Map<string, readonly string[]>();
+    for (const id of byId.keys()) {
+      const fresh = Object.keys(summaries.get(id) ?? NO_SUMMARY).sort();
+      const old = previous.get(id);
+      if (old !== undefined && sameKeys(old, fresh)) metricKeys.set(id, old);
+      else {
+        metricKeys.set(id, fresh);
+        keysChanged = true;
+      }
+    }
+    const next: Partial<RunsSnapshot> = { summaries };
+    if (byId !== this.snapshot.byId) {
+      next.byId = byId;
+      next.runs = [...byId.values()].sort(newestFirst);
+    }
+    if (keysChanged) next.metricKeys = metricKeys;
+    if (keysChanged || byId !== this.snapshot.byId) {
+      const runs = [...byId.values()].map((run) => ({
+        config: run.config,
+        summary: summaries.get(run.id) ?? NO_SUMMARY,
+      }));
+      const fresh = tableKeys(runs);
+      const old = this.snapshot.keys;
+      if (!sameKeys(old.configKeys, fresh.configKeys) || !sameKeys(old.metricKeys, fresh.metricKeys)) next.keys = fresh;
+    }
+    return next;
+  }
+
+  private setRuns(runs: Iterable<RunWithSummary>): void {
+    const byId = new Map<string, Run>();
+    const summaries = new Map<string, Summaries>();
+    for (const run of runs) {
+      const { meta, summary } = splitRun(run);
+      byId.set(run.id, meta);
+      summaries.set(run.id, summary);
+    }
+    this.emit({ ...this.derive(byId, summaries), heartbeats: new Map() });
   }
 
   /**
@@ -62,24 +140,15 @@ class RunsStore {
   async load(experimentKey: string | null, refresh = false): Promise<void> {
     if (!refresh && experimentKey === this.snapshot.experimentKey && this.snapshot.status !== "error") return;
     const token = ++this.loadToken;
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    this.pending.clear();
+    this.dropPending();
     this.duringLoad.clear();
     if (experimentKey === null) {
       this.fetching = false;
-      this.emit({ experimentKey: null, experimentId: null, status: "idle", error: null, runs: [], byId: new Map() });
+      this.emit({ experimentKey: null, experimentId: null, status: "idle", error: null, ...EMPTY });
       return;
     }
     if (!refresh || this.snapshot.experimentKey !== experimentKey) {
-      this.emit({
-        experimentKey,
-        experimentId: experimentKey,
-        status: "loading",
-        error: null,
-        runs: [],
-        byId: new Map(),
-      });
+      this.emit({ experimentKey, experimentId: experimentKey, status: "loading", error: null, ...EMPTY });
     }
     this.fetching = true;
     try {
@@ -94,12 +163,12 @@ class RunsStore {
       this.duringLoad.clear();
       const experimentId = runs[0]?.experiment_id ?? this.snapshot.experimentId;
       this.emit({ status: "ready", error: null, experimentId });
-      this.setRuns(byId);
+      this.setRuns(byId.values());
     } catch (error) {
       if (token !== this.loadToken) return;
       this.fetching = false;
       const message = error instanceof ApiError ? error.message : String(error);
-      this.emit({ status: "error", error: message, runs: [], byId: new Map() });
+      this.emit({ status: "error", error: message, ...EMPTY });
     }
   }
 
@@ -110,45 +179,63 @@ class RunsStore {
     }
   }
 
-  private current(id: string): Run | undefined {
-    return this.pending.get(id) ?? this.snapshot.byId.get(id);
+  private dropPending(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.pendingSummaries.clear();
+    this.pendingHeartbeats.clear();
   }
 
-  upsert(run: Run): void {
+  upsert(run: RunWithSummary): void {
     if (run.experiment_id !== this.snapshot.experimentId) return;
     if (this.fetching) this.duringLoad.set(run.id, run);
     if (this.snapshot.status === "loading") return;
-    this.pending.delete(run.id);
+    this.pendingSummaries.delete(run.id);
+    this.pendingHeartbeats.delete(run.id);
+    const { meta, summary } = splitRun(run);
     const byId = new Map(this.snapshot.byId);
-    byId.set(run.id, run);
-    this.setRuns(byId);
+    byId.set(run.id, meta);
+    const summaries = new Map(this.snapshot.summaries);
+    summaries.set(run.id, summary);
+    const heartbeats = new Map(this.snapshot.heartbeats);
+    heartbeats.delete(run.id);
+    this.emit({ ...this.derive(byId, summaries), heartbeats });
   }
 
   remove(runId: string): void {
     if (this.fetching) this.duringLoad.set(runId, null);
     if (!this.snapshot.byId.has(runId)) return;
-    this.pending.delete(runId);
+    this.pendingSummaries.delete(runId);
+    this.pendingHeartbeats.delete(runId);
     const byId = new Map(this.snapshot.byId);
     byId.delete(runId);
-    this.setRuns(byId);
+    const summaries = new Map(this.snapshot.summaries);
+    summaries.delete(runId);
+    const heartbeats = new Map(this.snapshot.heartbeats);
+    heartbeats.delete(runId);
+    this.emit({ ...this.derive(byId, summaries), heartbeats });
   }
 
   metricsUpdate(event: MetricsUpdateEvent): void {
-    const run = this.current(event.run_id);
+    const run = this.snapshot.byId.get(event.run_id);
     if (!run) return;
-    this.pending.set(run.id, {
-      ...run,
-      last_heartbeat: event.last_heartbeat ?? run.last_heartbeat,
-      stale: run.status === "running" ? false : run.stale,
-    });
+    // A stale run that logs again is alive: that changes what its row shows, at once.
+    if (run.status === "running" && run.stale) {
+      const byId = new Map(this.snapshot.byId);
+      byId.set(run.id, { ...run, stale: false, last_heartbeat: event.last_heartbeat ?? run.last_heartbeat });
+      this.emit(this.derive(byId, this.snapshot.summaries));
+      return;
+    }
+    if (event.last_heartbeat === null) return;
+    this.pendingHeartbeats.set(run.id, event.last_heartbeat);
     this.scheduleFlush();
   }
 
   points(event: PointsEvent): void {
-    const run = this.current(event.run_id);
     const n = event.values.length;
-    if (!run || n === 0) return;
-    const old = run.summary[event.key];
+    if (!this.snapshot.byId.has(event.run_id) || n === 0) return;
+    const current = this.pendingSummaries.get(event.run_id) ?? this.snapshot.summaries.get(event.run_id) ?? NO_SUMMARY;
+    const old = current[event.key];
     const known = old ? old.count : 0;
     const skip = Math.max(0, known - event.start_index);
     if (skip >= n) return;
@@ -159,8 +246,8 @@ class RunsStore {
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    const summary = {
-      ...run.summary,
+    this.pendingSummaries.set(event.run_id, {
+      ...current,
       [event.key]: {
         last: event.values[n - 1],
         min,
@@ -168,8 +255,7 @@ class RunsStore {
         count: event.start_index + n,
         last_step: event.steps[n - 1],
       },
-    };
-    this.pending.set(run.id, { ...run, summary });
+    });
     this.scheduleFlush();
   }
 
@@ -177,11 +263,21 @@ class RunsStore {
     if (this.flushTimer !== undefined) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      if (this.pending.size === 0) return;
-      const byId = new Map(this.snapshot.byId);
-      for (const [id, run] of this.pending) if (byId.has(id)) byId.set(id, run);
-      this.pending.clear();
-      this.emit({ byId, runs: this.snapshot.runs.map((r) => byId.get(r.id) ?? r) });
+      const { byId } = this.snapshot;
+      const next: Partial<RunsSnapshot> = {};
+      if (this.pendingSummaries.size > 0) {
+        const summaries = new Map(this.snapshot.summaries);
+        for (const [id, summary] of this.pendingSummaries) if (byId.has(id)) summaries.set(id, summary);
+        Object.assign(next, this.derive(byId, summaries));
+      }
+      if (this.pendingHeartbeats.size > 0) {
+        const heartbeats = new Map(this.snapshot.heartbeats);
+        for (const [id, heartbeat] of this.pendingHeartbeats) if (byId.has(id)) heartbeats.set(id, heartbeat);
+        next.heartbeats = heartbeats;
+      }
+      this.pendingSummaries.clear();
+      this.pendingHeartbeats.clear();
+      if (Object.keys(next).length > 0) this.emit(next);
     }, SUMMARY_FLUSH_MS);
   }
 }
@@ -192,13 +288,24 @@ export function useRuns(): RunsSnapshot {
   return useSyncExternalStore(runsStore.subscribe, runsStore.getSnapshot);
 }
 
-/** Seconds a run has taken so far; null when the server cannot tell (shown as "—"). */
-export function runDuration(run: Run, now: number): number | null {
-  if (run.ended_at !== null) return run.ended_at - run.created_at;
-  if (run.status === "running" && !run.stale) return Math.max(run.duration ?? 0, now - run.created_at);
-  return run.duration;
+/** The metric keys these runs logged, sorted; a new array only when a run logs a new key or the runs change. */
+export function useMetricKeys(runs: readonly Run[]): readonly string[] {
+  const { metricKeys } = useRuns();
+  return useMemo(() => {
+    if (runs.length === 1) return metricKeys.get(runs[0].id) ?? NO_KEYS;
+    const keys = new Set<string>();
+    for (const run of runs) for (const key of metricKeys.get(run.id) ?? NO_KEYS) keys.add(key);
+    return [...keys].sort();
+  }, [runs, metricKeys]);
 }
 
-export function displayStatus(run: Run): DisplayStatus {
-  return run.status === "running" && run.stale ? "stale" : run.status;
+/** A run's summary of each metric key (empty before it logs). */
+export function useSummary(runId: string | undefined): Summaries {
+  const { summaries } = useRuns();
+  return (runId === undefined ? undefined : summaries.get(runId)) ?? NO_SUMMARY;
+}
+
+/** The newest heartbeat known for a run. */
+export function lastHeartbeat(run: Run, heartbeats: ReadonlyMap<string, number>): number | null {
+  return heartbeats.get(run.id) ?? run.last_heartbeat;
 }
