@@ -5,6 +5,7 @@
  * browser-safe (no Node imports). The cases both sides must agree on are
  * tests/fixtures/run-table-cases.json.
  */
+import { StonksError } from "../errors.js";
 import type { Config, JsonValue, RunStatus } from "../types.js";
 
 /** The status a person sees: a running run with an old heartbeat is "stale". */
@@ -42,6 +43,25 @@ export type RunField =
   | { kind: "config"; path: string }
   /** `key` as written; `stat` when it ended in .last/.min/.max (resolved against the stored keys). */
   | { kind: "metric"; key: string; stat: SummaryStat | null };
+
+const SIMPLE_FIELDS = new Set(["created_at", "ended_at", "name", "status", "duration", "tags", "group"]);
+
+/** Parses `created_at`, `config.lr`, `metric.val/loss`, `metric.val/loss.min`… */
+export function parseRunField(text: string): RunField {
+  if (SIMPLE_FIELDS.has(text)) return { kind: text as "created_at" };
+  if (text.startsWith("config.") && text.length > "config.".length) {
+    return { kind: "config", path: text.slice("config.".length) };
+  }
+  if (text.startsWith("metric.") && text.length > "metric.".length) {
+    const rest = text.slice("metric.".length);
+    const suffix = /\.(last|min|max)$/.exec(rest);
+    if (suffix && suffix.index > 0) return { kind: "metric", key: rest, stat: suffix[1] as SummaryStat };
+    return { kind: "metric", key: rest, stat: null };
+  }
+  throw new StonksError(
+    `Unknown field "${text}": use created_at, ended_at, name, status, duration, tags, group, config.<key> or metric.<key>[.last|.min|.max].`,
+  );
+}
 
 export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
 

@@ -8,9 +8,9 @@ import {
   type Condition,
   DISPLAY_STATUSES,
   type DisplayStatus,
+  parseRunField,
   type RunField,
   type RunFilter,
-  type SummaryStat,
 } from "../contract/run-table.js";
 import { StonksError } from "../errors.js";
 import type { RunInfo } from "../types.js";
@@ -19,8 +19,8 @@ export {
   type Condition,
   type DisplayStatus,
   displayStatus,
+  parseRunField,
   type RunField,
-  type SummaryStat,
 } from "../contract/run-table.js";
 
 /** Statuses from repeated and/or comma-separated values (`--status a,b`, `?status=a&status=b`). */
@@ -72,25 +72,6 @@ export interface RunListPage {
   /** Runs matching the filters, before paging. */
   total: number;
   runs: RunView[];
-}
-
-const SIMPLE_FIELDS = new Set(["created_at", "ended_at", "name", "status", "duration", "tags", "group"]);
-
-/** Parses `created_at`, `config.lr`, `metric.val/loss`, `metric.val/loss.min`… */
-export function parseRunField(text: string): RunField {
-  if (SIMPLE_FIELDS.has(text)) return { kind: text as "created_at" };
-  if (text.startsWith("config.") && text.length > "config.".length) {
-    return { kind: "config", path: text.slice("config.".length) };
-  }
-  if (text.startsWith("metric.") && text.length > "metric.".length) {
-    const rest = text.slice("metric.".length);
-    const suffix = /\.(last|min|max)$/.exec(rest);
-    if (suffix && suffix.index > 0) return { kind: "metric", key: rest, stat: suffix[1] as SummaryStat };
-    return { kind: "metric", key: rest, stat: null };
-  }
-  throw new StonksError(
-    `Unknown field "${text}": use created_at, ended_at, name, status, duration, tags, group, config.<key> or metric.<key>[.last|.min|.max].`,
-  );
 }
 
 function parseValue(text: string): Condition["value"] {

@@ -11,9 +11,9 @@ import type {
   SeriesJson,
   SummaryJson,
   WorkspaceJson,
-} from "../../../src/contract/wire";
+} from "../../../src/contract/wire.js";
 
-export type { DisplayStatus } from "../../../src/contract/run-table";
+export type { DisplayStatus } from "../../../src/contract/run-table.js";
 export type {
   JsonValue,
   MetricsUpdateEvent,
@@ -22,7 +22,7 @@ export type {
   RunStatus,
   RunUpdateEvent,
   SeriesRequestJson as SeriesRequest,
-} from "../../../src/contract/wire";
+} from "../../../src/contract/wire.js";
 
 export type Experiment = ExperimentJson;
 export type Project = ProjectJson;

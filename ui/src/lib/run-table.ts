@@ -7,13 +7,14 @@ import {
   currentDuration,
   DISPLAY_STATUSES,
   filterRuns,
+  parseRunField,
   type RunField,
   type RunFilter,
   type RunSort,
   sortRuns,
   type TableRun,
-} from "../../../src/contract/run-table";
-import type { Run, Summaries } from "../api/types";
+} from "../../../src/contract/run-table.js";
+import type { Run, Summaries } from "../api/types.js";
 
 /** A run with its summaries, in the shape the shared rules read. */
 export interface TableRow extends TableRun {
@@ -47,22 +48,30 @@ export function tableRow(run: Run, summary: Summaries = EMPTY_SUMMARY): TableRow
   return row;
 }
 
-/** The field a column sorts by, or null for a column that does not sort (the colour). */
-export function columnField(columnId: string): RunField | null {
-  switch (columnId) {
-    case "created":
-      return { kind: "created_at" };
-    case "name":
-    case "status":
-    case "duration":
-    case "tags":
-    case "group":
-      return { kind: columnId };
-  }
-  if (columnId.startsWith("config:")) return { kind: "config", path: columnId.slice("config:".length) };
+const SIMPLE_COLUMN_FIELDS: Record<string, string> = {
+  created: "created_at",
+  name: "name",
+  status: "status",
+  duration: "duration",
+  tags: "tags",
+  group: "group",
+};
+
+/**
+ * The API's `sort` value for a column (`config:lr` → `config.lr`,
+ * `metric:loss:min` → `metric.loss.min`); null for a column that does not sort (the colour).
+ */
+export function columnSortParam(columnId: string): string | null {
+  if (Object.hasOwn(SIMPLE_COLUMN_FIELDS, columnId)) return SIMPLE_COLUMN_FIELDS[columnId];
+  if (columnId.startsWith("config:")) return `config.${columnId.slice("config:".length)}`;
   const metric = /^metric:(.+):(last|min|max)$/.exec(columnId);
-  if (metric) return { kind: "metric", key: `${metric[1]}.${metric[2]}`, stat: metric[2] as "last" | "min" | "max" };
-  return null;
+  return metric ? `metric.${metric[1]}.${metric[2]}` : null;
+}
+
+/** The field a column sorts by, read as the server reads its `sort` parameter. */
+export function columnField(columnId: string): RunField | null {
+  const param = columnSortParam(columnId);
+  return param === null ? null : parseRunField(param);
 }
 
 /** What the table's search box and menus ask for, as the API's filter; null for a status no run can have (an edited URL). */
