@@ -260,8 +260,7 @@ export function fieldReader<R extends TableRun>(
     case "ended_at":
       return (run) => run.endedAt ?? undefined;
     case "name":
-      // Sorted by what the table shows: an unnamed run by its id.
-      return (run) => run.name ?? run.id;
+      return (run) => run.name ?? undefined;
     case "status":
       return (run) => displayStatus(run);
     case "duration":
@@ -309,17 +308,28 @@ export function filterRuns<R extends TableRun>(runs: readonly R[], filter: RunFi
   return out;
 }
 
+/** What a field sorts by: a status by its rank, an unnamed run by its id (what the table shows for it), else the value. */
+function sortReader<R extends TableRun>(
+  runs: readonly R[],
+  field: RunField,
+  now: number,
+): (run: R) => Comparable | undefined {
+  if (field.kind === "status") return (run) => STATUS_RANK[displayStatus(run)];
+  if (field.kind === "name") return (run) => run.name ?? run.id;
+  return fieldReader(runs, field, now);
+}
+
 /**
  * Runs in sort order. `runs` come newest first (created_at, then seq, both
  * descending); ties keep that order, and runs without the field go last
- * whichever the direction. Statuses sort by STATUS_RANK.
+ * whichever the direction.
  */
 export function sortRuns<R extends TableRun>(runs: readonly R[], sort: RunSort, now: number): R[] {
   const field = sort.field;
   if (field === undefined || field.kind === "created_at") {
     return sort.order === "asc" ? runs.slice().reverse() : runs.slice();
   }
-  const read = field.kind === "status" ? (run: R) => STATUS_RANK[displayStatus(run)] : fieldReader(runs, field, now);
+  const read = sortReader(runs, field, now);
   const direction = sort.order === "asc" ? 1 : -1;
   const keyed = runs.map((run) => ({ run, value: read(run) }));
   keyed.sort((a, b) => {
