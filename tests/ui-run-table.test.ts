@@ -2,10 +2,12 @@
  * The dashboard's run table filters and sorts as the server's run list does:
  * for every case of tests/fixtures/run-table-cases.json, the rows a real
  * Chromium shows (the view in the URL) against GET /api/experiments/{id}/runs
- * with the same query, and both against the table's expected order.
+ * with the same query, and both against the table's expected order. Also:
+ * the table's edit boxes stop at the limits the API enforces.
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_NOTES_LENGTH, MAX_RUN_NAME_LENGTH, MAX_TAG_LENGTH } from "../src/contract/limits.js";
 import type { ExperimentJson, RunJson } from "../src/contract/wire.js";
 import type { RunningServer } from "../src/server/index.js";
 import { apiParams, seedTable, TABLE, type TableView } from "./run-table-support.js";
@@ -63,6 +65,39 @@ describe("the run table in a browser and the run-list API agree", () => {
   it.each(TABLE.cases)("$what", async ({ view, expected }) => {
     expect(await apiOrder(view)).toEqual(expected);
     expect(await shownOrder(view, expected.length)).toEqual(expected);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe("the dashboard's edit boxes and the API's limits", () => {
+  it("stop a name, notes and a tag at the lengths the API accepts", async () => {
+    const runId = [...refs.keys()][0];
+    await page.goto(`${server.url}/?exp=table&run=${runId}`);
+    await page.locator("[data-testid=detail-name]").waitFor();
+    const maxLength = (testId: string) =>
+      page.locator(`[data-testid=${testId}]`).first().getAttribute("maxlength").then(Number);
+    expect(await maxLength("detail-name")).toBe(MAX_RUN_NAME_LENGTH);
+    expect(await maxLength("notes-input")).toBe(MAX_NOTES_LENGTH);
+    expect(await maxLength("tag-input")).toBe(MAX_TAG_LENGTH);
+    await page.locator("[data-testid=rename-button]").first().click();
+    expect(await maxLength("rename-input")).toBe(MAX_RUN_NAME_LENGTH);
+    // The longest name the box takes is one the API stores.
+    const name = "n".repeat(MAX_RUN_NAME_LENGTH);
+    const reply = await fetch(`${server.url}/api/runs/${runId}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name }),
+    });
+    expect(reply.status).toBe(200);
+    const renamed = (await reply.json()) as RunJson;
+    expect(renamed.name).toBe(name);
+    const original = TABLE.runs.find((run) => run.ref === refs.get(runId))?.name;
+    const restored = await fetch(`${server.url}/api/runs/${runId}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: original }),
+    });
+    expect(restored.status).toBe(200);
     expect(errors).toEqual([]);
   });
 });
