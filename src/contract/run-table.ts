@@ -198,46 +198,42 @@ export function matches(actual: Comparable | undefined, condition: Condition): b
 const DIGITS = /\d+|\D+/g;
 
 /**
+ * A text cut into lowercased runs of digits and of other characters, digit
+ * runs without leading zeros: what compareText compares.
+ */
+function textParts(text: string): string[] {
+  const parts = text.toLowerCase().match(DIGITS) ?? [];
+  for (let i = 0; i < parts.length; i++) {
+    if (isDigitRun(parts[i])) parts[i] = parts[i].replace(/^0+(?=\d)/, "");
+  }
+  return parts;
+}
+
+function isDigitRun(part: string): boolean {
+  const code = part.charCodeAt(0);
+  return code >= 48 && code <= 57;
+}
+
+function compareParts(left: readonly string[], a: string, right: readonly string[], b: string): number {
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    const x = left[i];
+    const y = right[i];
+    if (x === y) continue;
+    // Digit runs by value, however long (no rounding): a longer run is a larger number.
+    if (isDigitRun(x) && isDigitRun(y) && x.length !== y.length) return x.length - y.length;
+    return x < y ? -1 : 1;
+  }
+  if (left.length !== right.length) return left.length - right.length;
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
+/**
  * Text as people order it: runs of digits by their value ("run-2" before
  * "run-10"), other text ignoring case, then by code point so that the order
  * is total and the same in every browser and every Node (no locale involved).
  */
 export function compareText(a: string, b: string): number {
-  if (a === b) return 0;
-  const left = a.toLowerCase().match(DIGITS) ?? [];
-  const right = b.toLowerCase().match(DIGITS) ?? [];
-  for (let i = 0; i < Math.min(left.length, right.length); i++) {
-    const x = left[i];
-    const y = right[i];
-    if (x === y) continue;
-    const xDigits = x.charCodeAt(0) >= 48 && x.charCodeAt(0) <= 57;
-    const yDigits = y.charCodeAt(0) >= 48 && y.charCodeAt(0) <= 57;
-    if (xDigits && yDigits) {
-      const byValue = compareDigitRuns(x, y);
-      if (byValue !== 0) return byValue;
-      continue;
-    }
-    return x < y ? -1 : 1;
-  }
-  if (left.length !== right.length) return left.length - right.length;
-  return a < b ? -1 : 1;
-}
-
-/** Two runs of decimal digits by value, however long (no rounding); equal values by fewer leading zeros first. */
-function compareDigitRuns(x: string, y: string): number {
-  const a = x.replace(/^0+(?=\d)/, "");
-  const b = y.replace(/^0+(?=\d)/, "");
-  if (a.length !== b.length) return a.length - b.length;
-  if (a !== b) return a < b ? -1 : 1;
-  return x.length - y.length;
-}
-
-/** Numbers before text; numbers by value, text as compareText orders it. */
-export function compareValues(a: Comparable, b: Comparable): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  if (typeof a === "number") return -1;
-  if (typeof b === "number") return 1;
-  return compareText(a, b);
+  return a === b ? 0 : compareParts(textParts(a), a, textParts(b), b);
 }
 
 function statOf(stats: SummaryStats | undefined, stat: SummaryStat): number | undefined {
@@ -331,12 +327,22 @@ export function sortRuns<R extends TableRun>(runs: readonly R[], sort: RunSort, 
   }
   const read = sortReader(runs, field, now);
   const direction = sort.order === "asc" ? 1 : -1;
-  const keyed = runs.map((run) => ({ run, value: read(run) }));
+  // Text is cut into parts once per run, not once per comparison.
+  const keyed = runs.map((run) => {
+    const value = read(run);
+    return { run, value, parts: typeof value === "string" ? textParts(value) : null };
+  });
   keyed.sort((a, b) => {
     if (a.value === undefined || b.value === undefined) {
       return a.value === undefined ? (b.value === undefined ? 0 : 1) : -1;
     }
-    return direction * compareValues(a.value, b.value);
+    // Numbers before text.
+    if (typeof a.value === "number" || typeof b.value === "number") {
+      if (typeof a.value !== "number") return direction;
+      if (typeof b.value !== "number") return -direction;
+      return direction * (a.value - b.value);
+    }
+    return direction * compareParts(a.parts as string[], a.value, b.parts as string[], b.value);
   });
   return keyed.map((k) => k.run);
 }
