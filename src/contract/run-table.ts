@@ -278,9 +278,21 @@ export function fieldReader<R extends TableRun>(
   }
 }
 
+const searchTexts = new WeakMap<TableRun, readonly string[]>();
+
+/** The lowercased texts a search looks in, once per run object (finished runs keep theirs across queries). */
+function searchTextsOf(run: TableRun): readonly string[] {
+  let texts = searchTexts.get(run);
+  if (texts === undefined) {
+    const fields = [run.name, run.id, ...run.tags, run.group, run.jobType, run.notes];
+    texts = fields.filter((text): text is string => text !== null).map((text) => text.toLowerCase());
+    searchTexts.set(run, texts);
+  }
+  return texts;
+}
+
 function containsText(run: TableRun, needle: string): boolean {
-  const has = (text: string | null) => text?.toLowerCase().includes(needle) === true;
-  return has(run.name) || has(run.id) || run.tags.some(has) || has(run.group) || has(run.jobType) || has(run.notes);
+  return searchTextsOf(run).some((text) => text.includes(needle));
 }
 
 /** The runs that pass every filter, in the order given. */
