@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PointsEvent } from "../src/contract/wire.js";
+import type { ErrorJson, PointsEvent } from "../src/contract/wire.js";
 import { EventHub } from "../src/server/events.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
@@ -205,7 +205,7 @@ describe("live events", () => {
     }
     const refused = await fetch(`${server.url}/api/events`);
     expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("too_many_connections");
+    expect(((await refused.json()) as ErrorJson).error.code).toBe("too_many_connections");
     open[0].close();
     const deadline = Date.now() + 5000;
     let accepted = 503;
