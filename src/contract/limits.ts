@@ -9,6 +9,8 @@ export const MAX_KEY_LENGTH = 1000;
 
 /** Most series one POST /api/series may ask for. */
 export const MAX_SERIES_PER_REQUEST = 200;
+/** Most points one answer of a point read carries (summed over its series); beyond, a 400 `too_many_points`. */
+export const MAX_POINTS_PER_RESPONSE = 2_000_000;
 /** Largest `downsample` a read may ask for. */
 export const MAX_DOWNSAMPLE = 100_000;
 /** `downsample` when a request names none. */
