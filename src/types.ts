@@ -1,6 +1,5 @@
 /** Public data shapes of the query API. Times are Unix seconds. */
-/** Longest metric key, in Unicode code points; the SDKs and the API enforce it. */
-export const MAX_KEY_LENGTH = 1000;
+export { MAX_KEY_LENGTH } from "./contract/limits.js";
 
 export type RunStatus = "running" | "completed" | "failed" | "interrupted";
 export type FinishStatus = Exclude<RunStatus, "running">;

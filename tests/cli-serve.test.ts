@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
+import type { ExperimentJson } from "../src/contract/wire.js";
 import { ROOT, tempDb, tempDir } from "./helpers.js";
 import { populateRuns } from "./server-support.js";
 
@@ -57,7 +58,7 @@ describe("stonks serve", () => {
       const server = await serve(["--db", dbPath]);
       expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(server.stdout()).toContain(`serving ${dbPath}`);
-      const experiments = (await (await fetch(`${server.url}/api/experiments`)).json()) as { name: string }[];
+      const experiments = (await (await fetch(`${server.url}/api/experiments`)).json()) as ExperimentJson[];
       expect(experiments.map((e) => e.name)).toEqual(["served"]);
       // An open event stream must not keep the server from stopping.
       const events = await fetch(`${server.url}/api/events`);
@@ -106,10 +107,7 @@ describe("stonks serve", () => {
     for (const round of [1, 2]) {
       const server = await serve(["--demo"], { STONKS_DB: dbPath });
       try {
-        const experiments = (await (await fetch(`${server.url}/api/experiments`)).json()) as {
-          name: string;
-          run_count: number;
-        }[];
+        const experiments = (await (await fetch(`${server.url}/api/experiments`)).json()) as ExperimentJson[];
         expect(experiments).toHaveLength(4);
         expect(experiments.map((e) => e.name)).toContain("my-first-experiment");
         expect(experiments.reduce((n, e) => n + e.run_count, 0)).toBe(37);

@@ -2,9 +2,17 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type {
+  DeletedRunsJson,
+  ErrorJson,
+  ExperimentJson,
+  MetricPointsJson,
+  RunJson,
+  RunTableKeysJson,
+  SeriesReplyJson,
+} from "../src/contract/wire.js";
 import { queryRuns } from "../src/query/run-list.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import type { ExperimentJson, RunJson } from "../src/server/json.js";
 import { runJson } from "../src/server/json.js";
 import { openDatabase } from "../src/store/connection.js";
 import { getExperiment, getRunRow } from "../src/store/reads.js";
@@ -15,10 +23,6 @@ interface Reply<T> {
   status: number;
   headers: Headers;
   body: T;
-}
-
-interface ErrorJson {
-  error: { code: string; message: string };
 }
 
 /** Fetches and parses JSON; the type parameter says what the test expects (the assertions check it). */
@@ -36,13 +40,6 @@ function jsonInit(method: string, body: unknown): RequestInit {
 }
 
 const NOW = Date.now() / 1000;
-
-interface PointsReply {
-  key: string;
-  steps: number[];
-  values: number[];
-  timestamps: number[];
-}
 
 describe("read routes", () => {
   let server: RunningServer;
@@ -209,7 +206,8 @@ describe("read routes", () => {
     expect(await names("sort=created_at&order=asc")).toEqual(["alpha", "beta", "gamma", "delta"]);
     expect(await names("sort=metric.train/loss.last&order=asc")).toEqual(["alpha", "beta", "delta", "gamma"]);
     expect(await names("sort=metric.train/loss.max&order=desc")).toEqual(["beta", "alpha", "delta", "gamma"]);
-    expect(await names("sort=status&order=asc")).toEqual(["alpha", "beta", "delta", "gamma"]);
+    // Statuses sort as the dashboard's table sorts them: live, stale, failed, interrupted, completed.
+    expect(await names("sort=status&order=asc")).toEqual(["delta", "gamma", "beta", "alpha"]);
   });
 
   it("pages with limit and offset and reports the total before paging", async () => {
@@ -222,7 +220,7 @@ describe("read routes", () => {
   });
 
   it("lists the columns of an experiment: flattened config keys and metric keys", async () => {
-    const reply = await call<{ config_keys: string[]; metric_keys: string[] }>(server, "/api/experiments/exp/keys");
+    const reply = await call<RunTableKeysJson>(server, "/api/experiments/exp/keys");
     expect(reply.body).toEqual({
       config_keys: ["layers", "lr", "optimizer.name"],
       metric_keys: ["train/loss", "val/acc"],
@@ -234,7 +232,7 @@ describe("read routes", () => {
     expect(run.body.name).toBe("alpha");
     expect(run.body.summary["train/loss"].count).toBe(4);
     expect((await call<string[]>(server, `/api/runs/${ids[0]}/metric-keys`)).body).toEqual(["train/loss", "val/acc"]);
-    const metrics = await call<PointsReply>(
+    const metrics = await call<MetricPointsJson>(
       server,
       `/api/runs/${ids[0]}/metrics?key=${encodeURIComponent("train/loss")}`,
     );
@@ -244,11 +242,11 @@ describe("read routes", () => {
       values: [2, 1, 0.5, 0.7],
       timestamps: [NOW - 1000, NOW - 999, NOW - 998, NOW - 997],
     });
-    const downsampled = await call<PointsReply>(server, `/api/runs/${ids[0]}/metrics?key=train/loss&downsample=2`);
+    const downsampled = await call<MetricPointsJson>(server, `/api/runs/${ids[0]}/metrics?key=train/loss&downsample=2`);
     // One bucket: its minimum and its maximum, in step order.
     expect(downsampled.body.steps).toEqual([0, 2]);
     expect(downsampled.body.values).toEqual([2, 0.5]);
-    const never = await call<PointsReply>(server, `/api/runs/${ids[0]}/metrics?key=never/logged`);
+    const never = await call<MetricPointsJson>(server, `/api/runs/${ids[0]}/metrics?key=never/logged`);
     expect(never.body).toEqual({ key: "never/logged", steps: [], values: [], timestamps: [] });
     expect((await call(server, `/api/runs/${ids[0]}/metrics`)).status).toBe(400);
     expect((await call(server, "/api/runs/unknown-run")).status).toBe(404);
@@ -335,7 +333,7 @@ describe("read routes", () => {
     // 1000 astral characters are 2000 UTF-16 units but 1000 code points: within the limit.
     const longest = "😀".repeat(1000);
     const tooLong = "a".repeat(1001);
-    const reply = await call<{ series: Record<string, unknown>[] }>(
+    const reply = await call<SeriesReplyJson>(
       server,
       "/api/series",
       jsonInit("POST", {
@@ -349,7 +347,7 @@ describe("read routes", () => {
       }),
     );
     expect(reply.status).toBe(200);
-    const errors = reply.body.series.map((s) => (s.error as { code: string } | undefined)?.code ?? null);
+    const errors = reply.body.series.map((s) => s.error?.code ?? null);
     expect(errors).toEqual(["key_too_long", null, "key_not_found", "run_not_found", "key_not_found"]);
     expect(reply.body.series[1]).toEqual({
       run_id: ids[0],
@@ -361,7 +359,7 @@ describe("read routes", () => {
       downsampled: false,
     });
     expect(reply.body.series[0]).toMatchObject({ key: tooLong, steps: [], values: [], total_points: 0 });
-    expect((reply.body.series[0].error as { message: string }).message).toContain("1000");
+    expect(reply.body.series[0].error?.message).toContain("1000");
     const single = await call(server, `/api/runs/${ids[0]}/metrics?key=${encodeURIComponent(tooLong)}`);
     expect(single.status).toBe(400);
     const longestSingle = await call(server, `/api/runs/${ids[0]}/metrics?key=${encodeURIComponent(longest)}`);
@@ -458,11 +456,11 @@ describe("changing runs", () => {
   });
 
   it("deletes a run, then an experiment with its runs", async () => {
-    const deleted = await call<{ deleted_runs: number }>(server, `/api/runs/${ids[1]}`, { method: "DELETE" });
+    const deleted = await call<DeletedRunsJson>(server, `/api/runs/${ids[1]}`, { method: "DELETE" });
     expect(deleted.body).toEqual({ deleted_runs: 1 });
     expect((await call(server, `/api/runs/${ids[1]}`)).status).toBe(404);
     expect((await call(server, `/api/runs/${ids[1]}`, { method: "DELETE" })).status).toBe(404);
-    const experiment = await call<{ deleted_runs: number }>(server, "/api/experiments/doomed", {
+    const experiment = await call<DeletedRunsJson>(server, "/api/experiments/doomed", {
       method: "DELETE",
     });
     expect(experiment.body).toEqual({ deleted_runs: 2 });
@@ -515,7 +513,7 @@ describe("runs list kept in memory", () => {
       expect(after[2].summary.loss).toEqual({ last: 0.5, min: 0.5, max: 3, count: 4, last_step: 3 });
       expect(after[1].tags).toEqual(["x"]);
       expect(comparable(after)).toEqual(comparable(truth()));
-      const keys = await call<{ config_keys: string[]; metric_keys: string[] }>(server, "/api/experiments/exp/keys");
+      const keys = await call<RunTableKeysJson>(server, "/api/experiments/exp/keys");
       expect(keys.body.metric_keys).toEqual(["acc", "loss"]);
     } finally {
       await server.close();

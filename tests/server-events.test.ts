@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErrorJson, PointsEvent } from "../src/contract/wire.js";
 import { EventHub } from "../src/server/events.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
@@ -12,17 +13,8 @@ import { touchHeartbeat } from "../src/store/writes.js";
 import { FIXTURES, tempDb, tempDir } from "./helpers.js";
 import { appendToRun, populateRuns, readEvents, type SseEvent } from "./server-support.js";
 
-interface PointsData {
-  run_id: string;
-  key: string;
-  steps: number[];
-  values: number[];
-  timestamps: number[];
-  start_index: number;
-}
-
-function points(event: SseEvent): PointsData {
-  return JSON.parse(event.data) as PointsData;
+function points(event: SseEvent): PointsEvent {
+  return JSON.parse(event.data) as PointsEvent;
 }
 
 const isPointsOf = (runId: string) => (e: SseEvent) => e.event === "points" && points(e).run_id === runId;
@@ -213,7 +205,7 @@ describe("live events", () => {
     }
     const refused = await fetch(`${server.url}/api/events`);
     expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("too_many_connections");
+    expect(((await refused.json()) as ErrorJson).error.code).toBe("too_many_connections");
     open[0].close();
     const deadline = Date.now() + 5000;
     let accepted = 503;

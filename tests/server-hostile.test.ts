@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErrorJson, RunJson } from "../src/contract/wire.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { tempDir } from "./helpers.js";
 import { populateRuns } from "./server-support.js";
@@ -56,7 +57,7 @@ function expectJsonError(reply: RawReply, status: number | [number, number]): vo
   const [low, high] = typeof status === "number" ? [status, status] : status;
   expect(reply.status, reply.body.slice(0, 200)).toBeGreaterThanOrEqual(low);
   expect(reply.status, reply.body.slice(0, 200)).toBeLessThanOrEqual(high);
-  const body = JSON.parse(reply.body) as { error: { code: string; message: string } };
+  const body = JSON.parse(reply.body) as ErrorJson;
   expect(typeof body.error.code).toBe("string");
   expect(typeof body.error.message).toBe("string");
 }
@@ -106,7 +107,7 @@ describe("hostile input", () => {
     const experiments = await raw(server, "GET", "/api/experiments");
     expect(experiments.status).toBe(200);
     expect(JSON.parse(experiments.body)).toHaveLength(1);
-    const run = JSON.parse((await raw(server, "GET", `/api/runs/${runId}`)).body) as { name: string; tags: string[] };
+    const run = JSON.parse((await raw(server, "GET", `/api/runs/${runId}`)).body) as RunJson;
     expect([run.name, run.tags]).toEqual(["target", []]);
     const runs = await raw(server, "GET", "/api/experiments/exp/runs");
     expect(runs.headers["x-total-count"]).toBe("2");

@@ -1,20 +1,14 @@
 // Limits on point reads against a real server: the cap on points per response,
 // the slots for heavy reads (held by real clients that never read), and
 // streamed answers that carry the same data as the one-piece ones.
+
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErrorJson, MetricPointsJson, SeriesReplyJson } from "../src/contract/wire.js";
 import type { HeavyReadLimits } from "../src/server/heavy-reads.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { tempDb } from "./helpers.js";
 import { populateRuns } from "./server-support.js";
-
-interface ErrorJson {
-  error: { code: string; message: string };
-}
-
-interface SeriesReply {
-  series: { run_id: string; key: string; steps: number[]; values: number[]; total_points: number }[];
-}
 
 function post(server: RunningServer, path: string, body: unknown): Promise<Response> {
   return fetch(server.url + path, {
@@ -105,17 +99,18 @@ describe("points per response", () => {
     });
     expect(reply.status).toBe(200);
     expect(reply.headers.get("content-type")).toContain("application/json");
-    const body = (await reply.json()) as SeriesReply;
-    expect(body.series.map((s) => s.values.length)).toEqual([500, 500]);
+    const body = (await reply.json()) as SeriesReplyJson;
+    expect(body.series.map((s) => s.values?.length)).toEqual([500, 500]);
     expect(body.series[1].total_points).toBe(1200);
     // 600 points in 250 buckets: every bucket keeps its minimum and maximum, in step order.
-    const steps = body.series[0].steps;
+    const steps = body.series[0].steps ?? [];
+    expect(steps).toHaveLength(500);
     expect(steps).toEqual([...steps].sort((x, y) => x - y));
     expect(body.series[0].values).toEqual(steps.map(wave));
 
     const full = await fetch(`${server.url}/api/runs/${ids[0]}/metrics?key=loss`);
     expect(full.status).toBe(200);
-    const points = (await full.json()) as { key: string; steps: number[]; values: number[]; timestamps: number[] };
+    const points = (await full.json()) as MetricPointsJson;
     expect(points.key).toBe("loss");
     expect(points.steps).toEqual(Array.from({ length: 600 }, (_, i) => i));
     expect(points.values).toEqual(points.steps.map(wave));

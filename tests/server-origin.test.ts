@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErrorJson, ExperimentJson, RunJson } from "../src/contract/wire.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { ROOT, tempDb } from "./helpers.js";
 import { populateRuns } from "./server-support.js";
@@ -53,13 +54,13 @@ describe("Origin", () => {
     for (const route of routes()) {
       const reply = await send(route, FOREIGN);
       expect(reply.status, `${route.method} ${route.path}`).toBe(403);
-      const body = (await reply.json()) as { error: { code: string; message: string } };
+      const body = (await reply.json()) as ErrorJson;
       expect(body.error.code).toBe("forbidden_origin");
       expect(body.error.message).toContain("--allow-origin");
     }
-    const runs = (await (await fetch(`${server.url}/api/experiments`)).json()) as { run_count: number }[];
+    const runs = (await (await fetch(`${server.url}/api/experiments`)).json()) as ExperimentJson[];
     expect(runs[0].run_count).toBe(1);
-    const run = (await (await fetch(`${server.url}/api/runs/${runId}`)).json()) as { notes: string | null };
+    const run = (await (await fetch(`${server.url}/api/runs/${runId}`)).json()) as RunJson;
     expect(run.notes).toBeNull();
   });
 

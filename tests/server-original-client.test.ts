@@ -1,7 +1,7 @@
 // The routes and shapes the original stonks' REST client and dashboard use, and projects, against a real server.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ExperimentJson, ProjectJson, RunJson } from "../src/contract/wire.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import type { ExperimentJson, ProjectJson, RunJson } from "../src/server/json.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
 import { tempDb, tempDir } from "./helpers.js";

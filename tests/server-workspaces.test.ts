@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WorkspaceJson } from "../src/contract/wire.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, SCHEMA_VERSION } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
@@ -40,7 +41,7 @@ describe("workspaces API", () => {
     expect(saved.status).toBe(200);
     expect(saved.json).toMatchObject({ name: "loss view", state });
     await call("PUT", "/api/experiments/sweep/workspaces/Another", { state: { chartCols: 1 } });
-    const list = (await call("GET", "/api/experiments/sweep/workspaces")).json as { name: string }[];
+    const list = (await call("GET", "/api/experiments/sweep/workspaces")).json as WorkspaceJson[];
     expect(list.map((w) => w.name)).toEqual(["Another", "loss view"]);
     await call("PUT", "/api/experiments/sweep/workspaces/loss%20view", { state: { chartCols: 2 } });
     const read = await call("GET", "/api/experiments/sweep/workspaces/loss%20view");

@@ -5,6 +5,7 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ExperimentJson } from "../src/contract/wire.js";
 import type { RunningServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureExperiment } from "../src/store/writes.js";
@@ -145,7 +146,7 @@ describe("dashboard: navigate, table, detail, compare, URL, themes", () => {
     await page.locator("[data-testid=experiment-search]").fill("");
     await openExperiment(page, "vision");
     expect(query(page).get("exp")).toBe(
-      server && (await apiGet<{ id: string }>(server, "/api/experiments/vision")).body.id,
+      server && (await apiGet<ExperimentJson>(server, "/api/experiments/vision")).body.id,
     );
     expect(errors).toEqual([]);
     await context.close();

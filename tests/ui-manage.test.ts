@@ -6,6 +6,7 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunJson } from "../src/contract/wire.js";
 import type { RunningServer } from "../src/server/index.js";
 import { PALETTE } from "../ui/src/lib/colors.js";
 import { apiGet, launchBrowser, newPage, populate, serve, shown, tempDir, waitUntil } from "./ui-support.js";
@@ -16,13 +17,6 @@ const dbPath = `${tmp.dir}/stonks.db`;
 let browser: Browser;
 let server: RunningServer;
 const ids: string[] = [];
-
-interface ApiRun {
-  name: string | null;
-  tags: string[];
-  notes: string | null;
-  color: string | null;
-}
 
 const row = (page: Page, id: string) => page.locator(`[data-testid=run-row][data-run-id="${id}"]`);
 
@@ -68,13 +62,13 @@ describe("dashboard: manage runs", () => {
       async () => (await shown(row(page, ids[0]).locator("[data-testid=run-name]"))) === "one-renamed",
       "renamed",
     );
-    expect((await apiGet<ApiRun>(server, `/api/runs/${ids[0]}`)).body.name).toBe("one-renamed");
+    expect((await apiGet<RunJson>(server, `/api/runs/${ids[0]}`)).body.name).toBe("one-renamed");
     // Escape leaves the name alone.
     await row(page, ids[1]).locator("[data-testid=run-name]").dblclick();
     await row(page, ids[1]).locator("[data-testid=rename-input]").fill("nope");
     await row(page, ids[1]).locator("[data-testid=rename-input]").press("Escape");
     expect(await shown(row(page, ids[1]).locator("[data-testid=run-name]"))).toBe("two");
-    expect((await apiGet<ApiRun>(server, `/api/runs/${ids[1]}`)).body.name).toBe("two");
+    expect((await apiGet<RunJson>(server, `/api/runs/${ids[1]}`)).body.name).toBe("two");
     // The legend of the charts shows the new name.
     await page.locator("[data-testid=chart-legend]", { hasText: "one-renamed" }).waitFor();
     await context.close();
@@ -93,13 +87,13 @@ describe("dashboard: manage runs", () => {
       async () => (await shown(row(page, ids[1]).locator("[data-col=tags]"))).includes("keeper"),
       "tag in table",
     );
-    expect((await apiGet<ApiRun>(server, `/api/runs/${ids[1]}`)).body.tags).toEqual(["base", "keeper"]);
+    expect((await apiGet<RunJson>(server, `/api/runs/${ids[1]}`)).body.tags).toEqual(["base", "keeper"]);
     await detail.locator("[data-testid=tag]", { hasText: "base" }).locator("[data-testid=tag-remove]").click();
     await waitUntil(
       async () => !(await shown(row(page, ids[1]).locator("[data-col=tags]"))).includes("base"),
       "tag removed",
     );
-    expect((await apiGet<ApiRun>(server, `/api/runs/${ids[1]}`)).body.tags).toEqual(["keeper"]);
+    expect((await apiGet<RunJson>(server, `/api/runs/${ids[1]}`)).body.tags).toEqual(["keeper"]);
     // The tag filter offers the new tag.
     await page.locator("[data-testid=tag-filter]").selectOption("keeper");
     await waitUntil(async () => (await page.locator("[data-testid=run-row]").count()) === 1, "filter by new tag");
@@ -110,7 +104,7 @@ describe("dashboard: manage runs", () => {
     await notes.fill("lr too high, diverged at step 40");
     await detail.locator("[data-testid=notes-save]").click();
     await waitUntil(async () => await detail.locator("[data-testid=notes-save]").isDisabled(), "notes saved");
-    expect((await apiGet<ApiRun>(server, `/api/runs/${ids[1]}`)).body.notes).toBe("lr too high, diverged at step 40");
+    expect((await apiGet<RunJson>(server, `/api/runs/${ids[1]}`)).body.notes).toBe("lr too high, diverged at step 40");
     // Searching finds runs by their notes.
     await page.locator("[data-testid=run-search]").fill("diverged");
     await waitUntil(async () => (await page.locator("[data-testid=run-row]").count()) === 1, "search by notes");
@@ -127,7 +121,7 @@ describe("dashboard: manage runs", () => {
     await page.locator("[data-testid=color-picker]").waitFor();
     await page.locator(`[data-testid=color-option][data-color="${target}"]`).click();
     await waitUntil(async () => (await swatch.getAttribute("data-color")) === target, "new color");
-    expect((await apiGet<ApiRun>(server, `/api/runs/${ids[2]}`)).body.color).toBe(target);
+    expect((await apiGet<RunJson>(server, `/api/runs/${ids[2]}`)).body.color).toBe(target);
     // Picking a color does not toggle the row's selection.
     expect(await row(page, ids[2]).getAttribute("aria-selected")).toBe("true");
     const legend = page
@@ -149,12 +143,12 @@ describe("dashboard: manage runs", () => {
     expect(await shown(dialog)).toContain("three");
     await dialog.locator("[data-testid=confirm-cancel]").click();
     await dialog.waitFor({ state: "detached" });
-    expect((await apiGet<ApiRun>(server, `/api/runs/${ids[2]}`)).status).toBe(200);
+    expect((await apiGet<RunJson>(server, `/api/runs/${ids[2]}`)).status).toBe(200);
     await page.locator("[data-testid=delete-run]").click();
     await page.locator("[data-testid=confirm-ok]").click();
     await row(page, ids[2]).waitFor({ state: "detached" });
     await page.locator("[data-testid=run-detail]").waitFor({ state: "detached" });
-    expect((await apiGet<ApiRun>(server, `/api/runs/${ids[2]}`)).status).toBe(404);
+    expect((await apiGet<RunJson>(server, `/api/runs/${ids[2]}`)).status).toBe(404);
     expect(await page.locator("[data-testid=run-row]").count()).toBe(2);
     await waitUntil(
       async () =>

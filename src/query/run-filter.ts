@@ -3,12 +3,25 @@
  * conditions (`config.lr>0.01`) and how values compare. Pure functions; the
  * table itself is src/query/run-list.ts.
  */
+import {
+  type ComparisonOperator,
+  type Condition,
+  DISPLAY_STATUSES,
+  type DisplayStatus,
+  parseRunField,
+  type RunField,
+  type RunFilter,
+} from "../contract/run-table.js";
 import { StonksError } from "../errors.js";
-import type { Config, JsonValue, RunInfo, RunStatus } from "../types.js";
+import type { RunInfo } from "../types.js";
 
-/** The status a person sees: a running run with an old heartbeat is "stale". */
-export type DisplayStatus = RunStatus | "stale";
-export const DISPLAY_STATUSES: readonly DisplayStatus[] = ["running", "stale", "completed", "failed", "interrupted"];
+export {
+  type Condition,
+  type DisplayStatus,
+  displayStatus,
+  parseRunField,
+  type RunField,
+} from "../contract/run-table.js";
 
 /** Statuses from repeated and/or comma-separated values (`--status a,b`, `?status=a&status=b`). */
 export function parseDisplayStatuses(option: string, values: readonly string[]): DisplayStatus[] {
@@ -20,8 +33,6 @@ export function parseDisplayStatuses(option: string, values: readonly string[]):
   }
   return statuses as DisplayStatus[];
 }
-
-export type SummaryStat = "last" | "min" | "max";
 
 export interface RunSummary {
   last: number | null;
@@ -50,28 +61,7 @@ export interface RunView extends RunInfo {
   summary: Record<string, RunSummary>;
 }
 
-export type RunField =
-  | { kind: "created_at" | "ended_at" | "name" | "status" | "duration" }
-  | { kind: "config"; path: string }
-  /** `key` as written; `stat` when it ended in .last/.min/.max (resolved against the stored keys). */
-  | { kind: "metric"; key: string; stat: SummaryStat | null };
-
-export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
-
-export interface Condition {
-  field: RunField;
-  operator: ComparisonOperator;
-  value: string | number | boolean;
-}
-
-export interface RunListQuery {
-  statuses?: readonly DisplayStatus[];
-  /** The run has every one of these tags. */
-  tags?: readonly string[];
-  group?: string;
-  /** Case-insensitive text in name, notes or id. */
-  text?: string;
-  where?: readonly Condition[];
+export interface RunListQuery extends RunFilter {
   sort?: RunField;
   order?: "asc" | "desc";
   limit?: number;
@@ -82,25 +72,6 @@ export interface RunListPage {
   /** Runs matching the filters, before paging. */
   total: number;
   runs: RunView[];
-}
-
-const SIMPLE_FIELDS = new Set(["created_at", "ended_at", "name", "status", "duration"]);
-
-/** Parses `created_at`, `config.lr`, `metric.val/loss`, `metric.val/loss.min`… */
-export function parseRunField(text: string): RunField {
-  if (SIMPLE_FIELDS.has(text)) return { kind: text as "created_at" };
-  if (text.startsWith("config.") && text.length > "config.".length) {
-    return { kind: "config", path: text.slice("config.".length) };
-  }
-  if (text.startsWith("metric.") && text.length > "metric.".length) {
-    const rest = text.slice("metric.".length);
-    const suffix = /\.(last|min|max)$/.exec(rest);
-    if (suffix && suffix.index > 0) return { kind: "metric", key: rest, stat: suffix[1] as SummaryStat };
-    return { kind: "metric", key: rest, stat: null };
-  }
-  throw new StonksError(
-    `Unknown field "${text}": use created_at, ended_at, name, status, duration, config.<key> or metric.<key>[.last|.min|.max].`,
-  );
 }
 
 function parseValue(text: string): Condition["value"] {
@@ -127,39 +98,6 @@ export function parseCondition(text: string): Condition {
   return { field: parseRunField(match[1].trim()), operator, value };
 }
 
-/** A config value by dotted path; keys that themselves contain dots are found too. */
-export function configValue(config: Config, path: string): JsonValue | undefined {
-  if (Object.hasOwn(config, path)) return config[path];
-  let dot = path.indexOf(".");
-  while (dot > 0) {
-    const head = path.slice(0, dot);
-    const inner = Object.hasOwn(config, head) ? config[head] : undefined;
-    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
-      const found = configValue(inner, path.slice(dot + 1));
-      if (found !== undefined) return found;
-    }
-    dot = path.indexOf(".", dot + 1);
-  }
-  return undefined;
-}
-
-/** Dotted keys of a config's leaves (arrays are leaves). */
-export function flattenConfigKeys(config: Config, prefix = "", into = new Set<string>()): Set<string> {
-  for (const [key, value] of Object.entries(config)) {
-    const path = prefix === "" ? key : `${prefix}.${key}`;
-    if (value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length > 0) {
-      flattenConfigKeys(value, path, into);
-    } else {
-      into.add(path);
-    }
-  }
-  return into;
-}
-
-export function displayStatus(run: RunInfo): DisplayStatus {
-  return run.stale ? "stale" : run.status;
-}
-
 /**
  * Seconds from start to end; for a live run to now; for a stale run to its
  * last heartbeat, or without one to its newest point, or null (unknown) when
@@ -171,49 +109,4 @@ export function runDuration(run: RunInfo & Pick<RunView, "lastPointTime">, now: 
   const heartbeat = run.lastHeartbeat !== null && run.lastHeartbeat > run.createdAt ? run.lastHeartbeat : null;
   const end = heartbeat ?? run.lastPointTime;
   return end === null ? null : Math.max(0, end - run.createdAt);
-}
-
-/** A value that sorts and compares: numbers, or text for everything else. */
-export type Comparable = number | string;
-
-export function comparable(value: JsonValue | undefined): Comparable | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === "number") return value;
-  if (typeof value === "boolean") return value ? 1 : 0;
-  if (typeof value === "string") return value;
-  return JSON.stringify(value);
-}
-
-/** Whether a run's value satisfies a condition; a missing value never does. */
-export function matches(actual: Comparable | undefined, condition: Condition): boolean {
-  if (actual === undefined) return false;
-  const expected = condition.value;
-  if (condition.operator === "=" || condition.operator === "!=") {
-    const equal =
-      typeof actual === "number" && typeof expected === "number"
-        ? actual === expected
-        : typeof expected === "boolean"
-          ? actual === (expected ? 1 : 0)
-          : String(actual) === String(expected);
-    return condition.operator === "=" ? equal : !equal;
-  }
-  if (typeof actual !== "number" || typeof expected !== "number") return false;
-  switch (condition.operator) {
-    case "<":
-      return actual < expected;
-    case "<=":
-      return actual <= expected;
-    case ">":
-      return actual > expected;
-    default:
-      return actual >= expected;
-  }
-}
-
-/** Numbers before text; numbers by value, text by code point. */
-export function compareValues(a: Comparable, b: Comparable): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  if (typeof a === "number") return -1;
-  if (typeof b === "number") return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -10,27 +10,13 @@
  * object stays the same until the run changes, so callers may cache what
  * they derive from it by identity.
  */
+import { filterRuns, sortRuns, tableKeys } from "../contract/run-table.js";
 import { runRowsBySeq } from "../store/changes.js";
 import { type Db, runRead } from "../store/connection.js";
 import { DEFAULT_STALE_AFTER_S, isStale, listRunRows } from "../store/reads.js";
 import { summariesOfExperiment } from "../store/summaries.js";
 import { type ChangeDelta, ChangeFeed } from "./change-feed.js";
-import {
-  type Comparable,
-  comparable,
-  compareValues,
-  configValue,
-  displayStatus,
-  flattenConfigKeys,
-  matches,
-  type RunField,
-  type RunListPage,
-  type RunListQuery,
-  type RunSummary,
-  type RunView,
-  runDuration,
-  type SummaryStat,
-} from "./run-filter.js";
+import { type RunListPage, type RunListQuery, type RunView, runDuration } from "./run-filter.js";
 import { groupSummaries, toRunView, toRunViews } from "./run-view.js";
 
 export { runView } from "./run-view.js";
@@ -61,12 +47,6 @@ function isLive(view: RunView): boolean {
   return view.status === "running" || view.endedAt === null;
 }
 
-function statOf(summary: RunSummary | undefined, stat: SummaryStat): number | undefined {
-  if (summary === undefined) return undefined;
-  const value = stat === "min" ? summary.min : stat === "max" ? summary.max : summary.last;
-  return value ?? undefined;
-}
-
 /** Every run of an experiment as the run table shows it, newest first, as of `now`. */
 function loadTable(db: Db, experimentId: string, now: number, staleAfterSeconds: number): Table {
   const rows = listRunRows(db, experimentId);
@@ -79,77 +59,10 @@ function loadTable(db: Db, experimentId: string, now: number, staleAfterSeconds:
   return { views, order: rows.map((r) => r.seq), live };
 }
 
-/** How to read a field from a run; metric fields resolve their .last/.min/.max suffix once. */
-function reader(runs: RunView[], field: RunField): (run: RunView) => Comparable | undefined {
-  switch (field.kind) {
-    case "created_at":
-      return (run) => run.createdAt;
-    case "ended_at":
-      return (run) => run.endedAt ?? undefined;
-    case "name":
-      return (run) => run.name ?? undefined;
-    case "status":
-      return (run) => displayStatus(run);
-    case "duration":
-      return (run) => run.duration ?? undefined;
-    case "config":
-      return (run) => comparable(configValue(run.config, field.path));
-    case "metric": {
-      const stat = field.stat;
-      if (stat !== null) {
-        // "loss.min" is the min of "loss"; only when no run logged "loss" is it a key named "loss.min".
-        const base = field.key.slice(0, -(stat.length + 1));
-        if (runs.some((run) => Object.hasOwn(run.summary, base))) return (run) => statOf(run.summary[base], stat);
-      }
-      return (run) => statOf(run.summary[field.key], "last");
-    }
-  }
-}
-
-/** One page of runs (newest first) after filters, conditions and sorting. */
-function selectPage(runs: RunView[], query: RunListQuery): RunListPage {
-  let candidates = runs;
-  if (query.statuses !== undefined && query.statuses.length > 0) {
-    const wanted = new Set(query.statuses);
-    candidates = candidates.filter((run) => wanted.has(displayStatus(run)));
-  }
-  if (query.tags !== undefined && query.tags.length > 0) {
-    const tags = query.tags;
-    candidates = candidates.filter((run) => tags.every((tag) => run.tags.includes(tag)));
-  }
-  if (query.group !== undefined) {
-    candidates = candidates.filter((run) => run.group === query.group);
-  }
-  if (query.text !== undefined && query.text !== "") {
-    const needle = query.text.toLowerCase();
-    candidates = candidates.filter(
-      (run) =>
-        (run.name ?? "").toLowerCase().includes(needle) ||
-        (run.notes ?? "").toLowerCase().includes(needle) ||
-        run.id.includes(needle),
-    );
-  }
-  for (const condition of query.where ?? []) {
-    const read = reader(candidates, condition.field);
-    candidates = candidates.filter((run) => matches(read(run), condition));
-  }
-
-  if (query.sort !== undefined && query.sort.kind !== "created_at") {
-    // Runs arrive newest first; a stable sort keeps that order among ties.
-    const read = reader(candidates, query.sort);
-    const direction = query.order === "asc" ? 1 : -1;
-    const keyed = candidates.map((run) => ({ run, value: read(run) }));
-    keyed.sort((a, b) => {
-      if (a.value === undefined || b.value === undefined) {
-        return a.value === undefined ? (b.value === undefined ? 0 : 1) : -1;
-      }
-      return direction * compareValues(a.value, b.value);
-    });
-    candidates = keyed.map((k) => k.run);
-  } else if (query.order === "asc") {
-    candidates = candidates.slice().reverse();
-  }
-
+/** One page of runs (newest first) after filters, conditions and sorting: the run table's shared rules. */
+function selectPage(runs: RunView[], query: RunListQuery, now: number): RunListPage {
+  const filtered = filterRuns(runs, query, now);
+  const candidates = sortRuns(filtered, { field: query.sort, order: query.order }, now);
   const offset = query.offset ?? 0;
   const end = query.limit === undefined ? undefined : offset + query.limit;
   return { total: candidates.length, runs: candidates.slice(offset, end) };
@@ -171,19 +84,13 @@ export class RunTables {
 
   /** One page of an experiment's runs after filters, conditions and sorting. */
   query(experimentId: string, query: RunListQuery, now = Date.now() / 1000): RunListPage {
-    return selectPage(this.views(experimentId, now), query);
+    return selectPage(this.views(experimentId, now), query, now);
   }
 
   /** Column names for a run table: flattened config keys and metric keys, sorted. */
   keys(experimentId: string): { configKeys: string[]; metricKeys: string[] } {
-    const configKeys = new Set<string>();
-    const metricKeys = new Set<string>();
     // Config and summaries do not move with the clock: the stored views will do.
-    for (const run of this.current(experimentId).views.values()) {
-      flattenConfigKeys(run.config, "", configKeys);
-      for (const key of Object.keys(run.summary)) metricKeys.add(key);
-    }
-    return { configKeys: [...configKeys].sort(), metricKeys: [...metricKeys].sort() };
+    return tableKeys(this.current(experimentId).views.values());
   }
 
   /** Every run of an experiment, newest first, with stale and duration as of `now`. */
@@ -305,5 +212,6 @@ export function queryRuns(
   return selectPage(
     table.order.map((seq) => table.views.get(seq) as RunView),
     query,
+    now,
   );
 }

@@ -3,6 +3,16 @@
  * (the wire shapes of docs/rest-api.md) and the cursor each event carries
  * as its id.
  */
+import type {
+  ExperimentsChangedEvent,
+  LiveEventName,
+  MetricsUpdateEvent,
+  PointsEvent,
+  ReadyEvent,
+  ResyncEvent,
+  RunDeletedEvent,
+  RunUpdateEvent,
+} from "../contract/wire.js";
 import type { ChangeDelta, FeedCursor, PointSpan } from "../query/change-feed.js";
 import type { RunView } from "../query/run-filter.js";
 import { runJson } from "./json.js";
@@ -24,7 +34,7 @@ export function parseCursor(text: string): Cursor | null {
 /** One rendered event; experimentId null means every stream gets it. */
 export interface Message {
   experimentId: string | null;
-  event: string;
+  event: LiveEventName;
   data: string;
 }
 
@@ -38,12 +48,16 @@ export interface MetricsUpdate {
 /** Whether a run's `metrics_update` may go now (else the caller holds it back). */
 export type MetricsUpdateGate = (update: MetricsUpdate) => boolean;
 
-export function sseMessage(event: string, data: string, id: string): string {
+export function sseMessage(event: LiveEventName, data: string, id: string): string {
   return `event: ${event}\nid: ${id}\ndata: ${data}\n\n`;
 }
 
 export function readyMessage(cursor: Cursor): Message {
-  return { experimentId: null, event: "ready", data: JSON.stringify({ cursor: formatCursor(cursor) }) };
+  return {
+    experimentId: null,
+    event: "ready",
+    data: JSON.stringify({ cursor: formatCursor(cursor) } satisfies ReadyEvent),
+  };
 }
 
 export function runUpdateMessage(view: RunView): Message {
@@ -58,7 +72,7 @@ export function runUpdateMessage(view: RunView): Message {
       created_at: run.created_at,
       ended_at: run.ended_at,
       run,
-    }),
+    } satisfies RunUpdateEvent),
   };
 }
 
@@ -66,7 +80,7 @@ export function metricsUpdateMessage(update: MetricsUpdate): Message {
   return {
     experimentId: update.experimentId,
     event: "metrics_update",
-    data: JSON.stringify({ run_id: update.runId, last_heartbeat: update.lastHeartbeat }),
+    data: JSON.stringify({ run_id: update.runId, last_heartbeat: update.lastHeartbeat } satisfies MetricsUpdateEvent),
   };
 }
 
@@ -95,7 +109,7 @@ function pointMessages(span: PointSpan, announced: Set<string>, mayAnnounce: Met
       values: Array.from(points.values.subarray(skip)),
       timestamps: Array.from(points.timestamps.subarray(skip)),
       start_index: span.newFromIndex,
-    }),
+    } satisfies PointsEvent),
   });
   return out;
 }
@@ -115,7 +129,7 @@ export function renderDeltas(deltas: readonly ChangeDelta[], mayAnnounce: Metric
           out.push({
             experimentId: run.experimentId,
             event: "run_deleted",
-            data: JSON.stringify({ run_id: run.runId, experiment_id: run.experimentId }),
+            data: JSON.stringify({ run_id: run.runId, experiment_id: run.experimentId } satisfies RunDeletedEvent),
           });
         }
         break;
@@ -124,14 +138,14 @@ export function renderDeltas(deltas: readonly ChangeDelta[], mayAnnounce: Metric
         out.push({
           experimentId: null,
           event: "experiments_changed",
-          data: JSON.stringify({ experiment_ids: delta.withNewRuns }),
+          data: JSON.stringify({ experiment_ids: delta.withNewRuns } satisfies ExperimentsChangedEvent),
         });
         break;
       case "pointsAdded":
         for (const span of delta.spans) out.push(...pointMessages(span, announced, mayAnnounce));
         break;
       case "resync":
-        out.push({ experimentId: null, event: "resync", data: "{}" });
+        out.push({ experimentId: null, event: "resync", data: JSON.stringify({} satisfies ResyncEvent) });
         break;
       case "heartbeats":
         break;

@@ -7,6 +7,7 @@
  * they asked for (see docs/rest-api.md, "Limits on point reads").
  */
 import type { ServerResponse } from "node:http";
+import { MAX_POINTS_PER_RESPONSE } from "../contract/limits.js";
 import { ApiError } from "./errors.js";
 
 export interface HeavyReadLimits {
@@ -25,7 +26,7 @@ export interface HeavyReadLimits {
 }
 
 export const DEFAULT_HEAVY_READ_LIMITS: HeavyReadLimits = {
-  maxPointsPerResponse: 2_000_000,
+  maxPointsPerResponse: MAX_POINTS_PER_RESPONSE,
   heavyPoints: 250_000,
   maxInFlight: 4,
   maxWaitMs: 5_000,

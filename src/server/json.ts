@@ -1,23 +1,17 @@
-/** The wire shapes of the REST API (snake_case, Unix seconds); see docs/rest-api.md. */
+/** Renders domain objects in the wire shapes of src/contract/wire.ts (docs/rest-api.md). */
+import type {
+  ExperimentJson,
+  PointField,
+  PointsJson,
+  ProjectJson,
+  RunJson,
+  SeriesErrorJson,
+  SummaryJson,
+} from "../contract/wire.js";
 import type { RunSummary, RunView } from "../query/run-filter.js";
-import type { Config, DownsampledSeries, Experiment, MetricSeries, Project, RunStatus } from "../types.js";
+import type { DownsampledSeries, Experiment, MetricSeries, Project } from "../types.js";
 
-export interface ExperimentJson {
-  id: string;
-  name: string;
-  description: string | null;
-  created_at: number;
-  run_count: number;
-  /** The project the experiment belongs to; null when it has none. */
-  project_id: string | null;
-}
-
-export interface ProjectJson {
-  id: string;
-  name: string;
-  created_at: number;
-  experiment_count: number;
-}
+export type { SeriesErrorJson } from "../contract/wire.js";
 
 export function projectJson(project: Project): ProjectJson {
   return {
@@ -26,48 +20,6 @@ export function projectJson(project: Project): ProjectJson {
     created_at: project.createdAt,
     experiment_count: project.experimentCount,
   };
-}
-
-export interface SummaryJson {
-  last: number | null;
-  min: number | null;
-  max: number | null;
-  count: number;
-  last_step: number | null;
-}
-
-export interface RunJson {
-  id: string;
-  /** The run's number in this database: given at creation, never reused. */
-  seq: number;
-  experiment_id: string;
-  name: string | null;
-  status: RunStatus;
-  stale: boolean;
-  config: Config;
-  tags: string[];
-  group: string | null;
-  job_type: string | null;
-  notes: string | null;
-  color: string | null;
-  /** Palette index of the default colour, chosen at creation; null for runs from before schema version 3. */
-  color_index: number | null;
-  created_at: number;
-  ended_at: number | null;
-  last_heartbeat: number | null;
-  /** Seconds; null when unknown (a run that died before its first heartbeat and logged nothing). */
-  duration: number | null;
-  provenance: {
-    host: string | null;
-    pid: number | null;
-    command: string | null;
-    cwd: string | null;
-    git_commit: string | null;
-    git_dirty: boolean | null;
-    sdk_language: string | null;
-    sdk_version: string | null;
-  };
-  summary: Record<string, SummaryJson>;
 }
 
 export function experimentJson(experiment: Experiment): ExperimentJson {
@@ -137,34 +89,12 @@ export function runListText(runs: readonly RunView[]): string {
   return `[${parts.join(",")}]`;
 }
 
-export interface PointsJson {
-  steps: number[];
-  values: number[];
-  timestamps: number[];
-}
-
 export function pointsJson(series: Pick<MetricSeries, "steps" | "values" | "timestamps">): PointsJson {
   return {
     steps: Array.from(series.steps),
     values: Array.from(series.values),
     timestamps: Array.from(series.timestamps),
   };
-}
-
-export type PointField = "steps" | "values" | "timestamps";
-
-export interface SeriesErrorJson {
-  code: "key_too_long" | "run_not_found" | "key_not_found";
-  message: string;
-}
-
-export interface SeriesJson extends Partial<PointsJson> {
-  run_id: string;
-  key: string;
-  total_points: number;
-  downsampled: boolean;
-  /** Set when this series could not be read; its point arrays are then empty. */
-  error?: SeriesErrorJson;
 }
 
 /** Numbers per piece of a streamed array: about 100 KB of JSON. */

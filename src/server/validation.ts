@@ -1,34 +1,34 @@
 /** Input schemas of the API. Everything a client sends passes through one of these. */
 import { z } from "zod";
-import { StonksError } from "../errors.js";
 import {
-  type Condition,
-  type DisplayStatus,
-  parseCondition,
-  parseDisplayStatuses,
-  parseRunField,
-  type RunListQuery,
-} from "../query/run-filter.js";
-import { MAX_KEY_LENGTH } from "../types.js";
+  DEFAULT_DOWNSAMPLE,
+  MAX_CONDITIONS,
+  MAX_DOWNSAMPLE,
+  MAX_ID_LENGTH,
+  MAX_KEY_LENGTH,
+  MAX_NOTES_LENGTH,
+  MAX_PAGE_SIZE,
+  MAX_QUERY_TEXT_LENGTH,
+  MAX_RUN_NAME_LENGTH,
+  MAX_SERIES_PER_REQUEST,
+  MAX_TAG_FILTER_LENGTH,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
+  MAX_WORKSPACE_BYTES,
+  MAX_WORKSPACE_NAME,
+} from "../contract/limits.js";
+import type { Condition, DisplayStatus } from "../contract/run-table.js";
+import { StonksError } from "../errors.js";
+import { parseCondition, parseDisplayStatuses, parseRunField, type RunListQuery } from "../query/run-filter.js";
 import { badRequest, describeIssues } from "./errors.js";
 
-/** Largest request body accepted (PATCH and POST /api/series stay far below). */
-export const MAX_BODY_BYTES = 1024 * 1024;
-/** Most series one POST /api/series may ask for. */
-const MAX_SERIES_PER_REQUEST = 200;
-export const MAX_DOWNSAMPLE = 100_000;
-const DEFAULT_DOWNSAMPLE = 1000;
-const MAX_PAGE_SIZE = 10_000;
-const MAX_CONDITIONS = 20;
+export { MAX_BODY_BYTES, MAX_DOWNSAMPLE, MAX_ID_LENGTH } from "../contract/limits.js";
 
 export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
   const result = schema.safeParse(input);
   if (!result.success) throw badRequest(describeIssues(result.error));
   return result.data;
 }
-
-/** Ids and names in paths and queries: any text, within reason. */
-export const MAX_ID_LENGTH = 512;
 
 const step = z.number().finite();
 const downsample = z.number().int().min(2).max(MAX_DOWNSAMPLE);
@@ -63,23 +63,20 @@ export function keyLengthError(key: string): string | null {
 const tag = z
   .string()
   .min(1)
-  .max(64)
+  .max(MAX_TAG_LENGTH)
   .refine((t) => t.trim() === t, { message: "tags must not start or end with spaces" });
-
-/** Longest run name a PATCH may set (the original stonks' limit). */
-export const MAX_RUN_NAME_LENGTH = 256;
 
 /** PATCH /api/runs/{id}: only the fields sent change; `{}` changes nothing, `"tags": null` clears the tags. */
 export const runPatchBody = z.strictObject({
   name: z.string().max(MAX_RUN_NAME_LENGTH).nullable().optional(),
   tags: z
     .array(tag)
-    .max(64)
+    .max(MAX_TAGS)
     .refine((tags) => new Set(tags).size === tags.length, { message: "tags must be distinct" })
     .nullable()
     .optional()
     .transform((tags) => (tags === null ? [] : tags)),
-  notes: z.string().max(10_000).nullable().optional(),
+  notes: z.string().max(MAX_NOTES_LENGTH).nullable().optional(),
   color: z
     .string()
     .regex(/^#[0-9a-fA-F]{6}$/, { message: "color must look like #1f77b4" })
@@ -112,18 +109,20 @@ export function runListQuery(
   repeated: (name: string) => string[],
 ): RunListQuery {
   const tags = repeated("tag");
-  if (tags.some((t) => t.length > 200)) throw badRequest("tag is longer than 200 characters.");
+  if (tags.some((t) => t.length > MAX_TAG_FILTER_LENGTH)) {
+    throw badRequest(`tag is longer than ${MAX_TAG_FILTER_LENGTH} characters.`);
+  }
   const whereTexts = repeated("where");
   if (whereTexts.length > MAX_CONDITIONS) throw badRequest(`At most ${MAX_CONDITIONS} where conditions.`);
   const order = single("order");
   if (order !== undefined && order !== "asc" && order !== "desc") throw badRequest('order must be "asc" or "desc".');
-  const sortText = textParam("sort", single("sort"), 1000);
+  const sortText = textParam("sort", single("sort"), MAX_QUERY_TEXT_LENGTH);
   let statuses: DisplayStatus[];
   let where: Condition[];
   let sort: RunListQuery["sort"];
   try {
     statuses = parseDisplayStatuses("status", repeated("status"));
-    where = whereTexts.map((text) => parseCondition(textParam("where", text, 1000) ?? ""));
+    where = whereTexts.map((text) => parseCondition(textParam("where", text, MAX_QUERY_TEXT_LENGTH) ?? ""));
     sort = sortText === undefined ? undefined : parseRunField(sortText);
   } catch (error) {
     if (error instanceof StonksError) throw badRequest(error.message);
@@ -132,8 +131,8 @@ export function runListQuery(
   return {
     statuses,
     tags,
-    group: textParam("group", single("group"), 1000),
-    text: textParam("q", single("q"), 1000),
+    group: textParam("group", single("group"), MAX_QUERY_TEXT_LENGTH),
+    text: textParam("q", single("q"), MAX_QUERY_TEXT_LENGTH),
     where,
     sort,
     order,
@@ -141,10 +140,6 @@ export function runListQuery(
     offset: integerParam("offset", single("offset"), 0, 1_000_000_000),
   };
 }
-
-/** Longest workspace name, and the most JSON text one workspace may hold. */
-export const MAX_WORKSPACE_NAME = 100;
-export const MAX_WORKSPACE_BYTES = 64 * 1024;
 
 export const workspaceName = z
   .string()

@@ -1,4 +1,13 @@
-import type { Experiment, Project, Run, RunPatch, SavedWorkspace, SeriesRequest, SeriesResponse } from "./types";
+import type { ErrorJson, InfoJson, SeriesBodyJson } from "../../../src/contract/wire";
+import type {
+  Experiment,
+  Project,
+  RunPatch,
+  RunWithSummary,
+  SavedWorkspace,
+  SeriesRequest,
+  SeriesResponse,
+} from "./types";
 
 /** An error the API answered, or a failure to reach it, with a message for people. */
 export class ApiError extends Error {
@@ -39,7 +48,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     }
   }
   if (!response.ok) {
-    const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+    const error = (parsed as Partial<ErrorJson> | null)?.error;
     const message =
       response.status === 401
         ? "The server asks for a token. Open the dashboard with ?token=YOUR_TOKEN in the URL."
@@ -53,8 +62,8 @@ const enc = encodeURIComponent;
 
 export const api = {
   /** Facts about the server, e.g. the database file it serves. */
-  async info(): Promise<{ db: string }> {
-    return (await request<{ db: string }>("GET", "/api/info")).data;
+  async info(): Promise<InfoJson> {
+    return (await request<InfoJson>("GET", "/api/info")).data;
   },
 
   async experiments(): Promise<Experiment[]> {
@@ -66,11 +75,11 @@ export const api = {
   },
 
   /** Every run of an experiment, newest first, fetched in pages. */
-  async runs(experimentId: string): Promise<Run[]> {
+  async runs(experimentId: string): Promise<RunWithSummary[]> {
     const pageSize = 5000;
-    const all: Run[] = [];
+    const all: RunWithSummary[] = [];
     for (let offset = 0; ; offset += pageSize) {
-      const { data, response } = await request<Run[]>(
+      const { data, response } = await request<RunWithSummary[]>(
         "GET",
         `/api/experiments/${enc(experimentId)}/runs?limit=${pageSize}&offset=${offset}`,
       );
@@ -80,12 +89,12 @@ export const api = {
     }
   },
 
-  async run(runId: string): Promise<Run> {
-    return (await request<Run>("GET", `/api/runs/${enc(runId)}`)).data;
+  async run(runId: string): Promise<RunWithSummary> {
+    return (await request<RunWithSummary>("GET", `/api/runs/${enc(runId)}`)).data;
   },
 
-  async patchRun(runId: string, patch: RunPatch): Promise<Run> {
-    return (await request<Run>("PATCH", `/api/runs/${enc(runId)}`, patch)).data;
+  async patchRun(runId: string, patch: RunPatch): Promise<RunWithSummary> {
+    return (await request<RunWithSummary>("PATCH", `/api/runs/${enc(runId)}`, patch)).data;
   },
 
   async deleteRun(runId: string): Promise<void> {
@@ -117,7 +126,7 @@ export const api = {
     minStep?: number,
     maxStep?: number,
   ): Promise<SeriesResponse[]> {
-    const body: Record<string, unknown> = { series, downsample };
+    const body: SeriesBodyJson = { series, downsample };
     if (!times) body.fields = ["steps", "values"];
     if (minStep !== undefined) body.min_step = minStep;
     if (maxStep !== undefined) body.max_step = maxStep;

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef } from "react"
 import type { Run } from "../api/types";
 import { runColor } from "../lib/colors";
 import { compareGroups, groupOf } from "../lib/metric-groups";
+import { useMetricKeys } from "../state/runs";
 import { setSmoothingDraft, smoothingDraft, useSmoothingDraft } from "../state/smoothing";
 import type { Theme } from "../state/theme";
 import { getView, updateView, type ViewState, type XAxis } from "../state/view";
@@ -19,15 +20,6 @@ const X_AXES: { id: XAxis; label: string }[] = [
   { id: "wall", label: "Wall time" },
   { id: "rel", label: "Relative time" },
 ];
-
-/** Every metric key these runs logged, sorted, one per line (a stable value while live points arrive). */
-export function useKeySignature(runs: Run[]): string {
-  return useMemo(() => {
-    const keys = new Set<string>();
-    for (const run of runs) for (const key in run.summary) keys.add(key);
-    return [...keys].sort().join("\n");
-  }, [runs]);
-}
 
 /** The toolbar's smoothing slider: while it moves, only it and the charts (state/smoothing.ts) follow. */
 function SmoothingSlider({ committed, onChange }: { committed: number; onChange(value: number): void }) {
@@ -59,7 +51,7 @@ export function ChartGrid({
   theme,
   onZoom,
 }: {
-  keys: string[];
+  keys: readonly string[];
   runs: Run[];
   view: ViewState;
   theme: Theme;
@@ -88,11 +80,11 @@ export function ChartsView({
 }) {
   const filter = view.metrics;
   const collapsed = useMemo(() => new Set(view.collapsed), [view.collapsed]);
-  const keySignature = useKeySignature(runs);
+  const allKeys = useMetricKeys(runs);
   const groups = useMemo(() => {
     const f = filter.trim().toLowerCase();
     const map = new Map<string, string[]>();
-    for (const key of keySignature ? keySignature.split("\n") : []) {
+    for (const key of allKeys) {
       if (f && !key.toLowerCase().includes(f)) continue;
       if (view.charts[key]?.hide || view.charts[key]?.pin) continue;
       const g = groupOf(key);
@@ -101,14 +93,9 @@ export function ChartsView({
       map.set(g, list);
     }
     return [...map.entries()].sort(([a], [b]) => compareGroups(a, b));
-  }, [keySignature, filter, view.charts]);
-  const allKeys = keySignature ? keySignature.split("\n") : [];
+  }, [allKeys, filter, view.charts]);
   const pinned = allKeys.filter((k) => view.charts[k]?.pin && !view.charts[k]?.hide);
   const hidden = allKeys.filter((k) => view.charts[k]?.hide);
-  // Charts only need to change when the runs or their colors do, not on every summary update.
-  const runSignature = runs.map((r) => `${r.id}:${runColor(r)}:${r.name ?? ""}`).join("|");
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runSignature stands for what charts read from runs
-  const chartRuns = useMemo(() => runs, [runSignature]);
   const onZoom = useCallback((zoom: [number, number] | null) => updateView({ zoom }), []);
   // While the slider moves only the charts follow it; the page (table, link) learns the value once it
   // rests, or as soon as anything else is pressed (a zoom drag, say), so no later change misses it.
@@ -270,7 +257,7 @@ export function ChartsView({
             <span className="group-name">Pinned</span>
             <span className="group-count">{pinned.length}</span>
           </div>
-          <ChartGrid keys={pinned} runs={chartRuns} view={view} theme={theme} onZoom={onZoom} />
+          <ChartGrid keys={pinned} runs={runs} view={view} theme={theme} onZoom={onZoom} />
         </section>
       )}
       {groups.length === 0 && pinned.length === 0 && hidden.length === 0 && (
@@ -303,7 +290,7 @@ export function ChartsView({
               <span className="group-name">{group}</span>
               <span className="group-count">{keys.length}</span>
             </button>
-            {!isCollapsed && <ChartGrid keys={keys} runs={chartRuns} view={view} theme={theme} onZoom={onZoom} />}
+            {!isCollapsed && <ChartGrid keys={keys} runs={runs} view={view} theme={theme} onZoom={onZoom} />}
           </section>
         );
       })}

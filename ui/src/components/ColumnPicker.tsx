@@ -64,8 +64,8 @@ export function ColumnPicker({
   metricKeys,
   chosen,
 }: {
-  configKeys: string[];
-  metricKeys: string[];
+  configKeys: readonly string[];
+  metricKeys: readonly string[];
   chosen: string[];
 }) {
   const [open, setOpen] = useState(false);

@@ -1,7 +1,8 @@
 import { useMemo } from "react";
+import { flattenConfig } from "../../../src/contract/run-table";
 import type { JsonValue, Run } from "../api/types";
 import { runColor } from "../lib/colors";
-import { flatConfig, sameValue } from "../lib/config";
+import { sameValue } from "../lib/config";
 import { formatValue } from "../lib/format";
 import { updateView } from "../state/view";
 import { EmptyState } from "./EmptyState";
@@ -18,7 +19,7 @@ export function CompareView({
 }) {
   const rows = useMemo(() => {
     const keys = new Set<string>();
-    const flats = runs.map(flatConfig);
+    const flats = runs.map((run) => flattenConfig(run.config));
     for (const flat of flats) for (const k of flat.keys()) keys.add(k);
     return [...keys].sort().map((key) => {
       const values: (JsonValue | undefined)[] = flats.map((f) => f.get(key));

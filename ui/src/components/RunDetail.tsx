@@ -1,8 +1,10 @@
 import { type ReactNode, useEffect, useState } from "react";
+import { MAX_NOTES_LENGTH, MAX_RUN_NAME_LENGTH } from "../../../src/contract/limits";
 import type { Run } from "../api/types";
 import { formatDateTime, formatDuration, formatNumber } from "../lib/format";
+import { runDuration } from "../lib/run-table";
 import { deleteRun, patchRun } from "../state/actions";
-import { runDuration } from "../state/runs";
+import { lastHeartbeat, useRuns, useSummary } from "../state/runs";
 import { updateView } from "../state/view";
 import { ColorPicker } from "./ColorPicker";
 import { ConfigTree } from "./ConfigTree";
@@ -32,7 +34,7 @@ export function EditableName({ run }: { run: Run }) {
       className="title-input"
       value={draft}
       placeholder={run.id.slice(0, 8)}
-      maxLength={200}
+      maxLength={MAX_RUN_NAME_LENGTH}
       aria-label="Run name"
       data-testid="detail-name"
       onChange={(e) => setDraft(e.target.value)}
@@ -55,7 +57,7 @@ function Notes({ run }: { run: Run }) {
       <textarea
         value={draft}
         rows={4}
-        maxLength={10000}
+        maxLength={MAX_NOTES_LENGTH}
         placeholder="What was this run about? What did you learn?"
         data-testid="notes-input"
         onChange={(e) => setDraft(e.target.value)}
@@ -87,6 +89,8 @@ function Notes({ run }: { run: Run }) {
 /** Times, tags, notes, provenance and config of a run: shown in the drawer and on the run page. */
 export function RunInfoSections({ run }: { run: Run }) {
   const p = run.provenance;
+  // Heartbeats arrive apart from the run's row; reading them here also re-renders the live duration.
+  const heartbeat = lastHeartbeat(run, useRuns().heartbeats);
   return (
     <>
       <section>
@@ -102,7 +106,7 @@ export function RunInfoSections({ run }: { run: Run }) {
           </Field>
           <Field label="Ended">{run.ended_at ? formatDateTime(run.ended_at) : null}</Field>
           <Field label="Duration">{formatDuration(runDuration(run, Date.now() / 1000))}</Field>
-          <Field label="Last heartbeat">{run.last_heartbeat ? formatDateTime(run.last_heartbeat) : null}</Field>
+          <Field label="Last heartbeat">{heartbeat ? formatDateTime(heartbeat) : null}</Field>
           <Field label="Group">{run.group}</Field>
           <Field label="Job type">{run.job_type}</Field>
         </dl>
@@ -160,7 +164,8 @@ export function RunDetail({ run, loading }: { run: Run | undefined; loading: boo
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [confirming]);
-  const metrics = run ? Object.entries(run.summary).sort(([a], [b]) => a.localeCompare(b)) : [];
+  const summary = useSummary(run?.id);
+  const metrics = run ? Object.entries(summary).sort(([a], [b]) => a.localeCompare(b)) : [];
   return (
     <aside className="drawer" data-testid="run-detail" aria-label="Run details">
       <div className="drawer-head">

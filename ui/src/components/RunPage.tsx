@@ -1,9 +1,10 @@
-import { useCallback } from "react";
+import { useCallback, useMemo } from "react";
 import type { Run } from "../api/types";
 import { patchRun } from "../state/actions";
+import { useMetricKeys } from "../state/runs";
 import type { Theme } from "../state/theme";
 import { updateView, type ViewState } from "../state/view";
-import { ChartGrid, useKeySignature } from "./ChartsView";
+import { ChartGrid } from "./ChartsView";
 import { ColorPicker } from "./ColorPicker";
 import { EmptyState } from "./EmptyState";
 import { EditableName, RunInfoSections } from "./RunDetail";
@@ -21,9 +22,8 @@ export function RunPage({
   view: ViewState;
   theme: Theme;
 }) {
-  const runs = run ? [run] : [];
-  const keySignature = useKeySignature(runs);
-  const keys = keySignature ? keySignature.split("\n") : [];
+  const runs = useMemo(() => (run ? [run] : []), [run]);
+  const keys = useMetricKeys(runs);
   const onZoom = useCallback((zoom: [number, number] | null) => updateView({ zoom }), []);
   const back = (
     <button

@@ -1,10 +1,12 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, type ReactNode, useEffect, useMemo, useRef, useState } from "react";
-import type { JsonValue, Run } from "../api/types";
-import { flatConfig } from "../lib/config";
+import { MAX_RUN_NAME_LENGTH } from "../../../src/contract/limits";
+import { configValue, flattenConfig } from "../../../src/contract/run-table";
+import type { Run, Summaries } from "../api/types";
 import { formatAgo, formatDateTime, formatDuration, formatNumber, formatValue } from "../lib/format";
+import { columnField, runDuration, tableFilter, tableRows } from "../lib/run-table";
 import { patchRun } from "../state/actions";
-import { displayStatus, runDuration } from "../state/runs";
+import { useRuns } from "../state/runs";
 import { NEWEST_COUNT, setSelected } from "../state/selection";
 import { updateView, type ViewState } from "../state/view";
 import { ColorPicker } from "./ColorPicker";
@@ -17,9 +19,7 @@ const ROW_HEIGHT = 36;
 const CHECK_WIDTH = 40;
 /** The table grows with its rows up to this many, then scrolls. */
 const MAX_VISIBLE_ROWS = 12;
-const STATUS_ORDER = { running: 0, stale: 1, failed: 2, interrupted: 3, completed: 4 };
-
-type SortValue = string | number | null;
+const NO_SUMMARY: Summaries = {};
 
 interface Column {
   id: string;
@@ -29,15 +29,7 @@ interface Column {
   numeric?: boolean;
   /** Stays in view while the table scrolls sideways, at this offset from the left edge. */
   stickyLeft?: number;
-  value(run: Run, now: number): SortValue;
-  cell(run: Run, now: number): ReactNode;
-}
-
-function configSortValue(value: JsonValue | undefined): SortValue {
-  if (value === undefined || value === null) return null;
-  if (typeof value === "number") return value;
-  if (typeof value === "boolean") return value ? 1 : 0;
-  return formatValue(value);
+  cell(run: Run, now: number, summary: Summaries): ReactNode;
 }
 
 function useNow(active: boolean): number {
@@ -50,38 +42,13 @@ function useNow(active: boolean): number {
   return active ? now : Date.now() / 1000;
 }
 
-/** The columns a person can add: config keys and metric keys seen in these runs. */
-function availableKeys(runs: Run[]): { configKeys: string[]; metricKeys: string[] } {
-  const config = new Set<string>();
-  const metrics = new Set<string>();
-  for (const run of runs) {
-    for (const key of flatConfig(run).keys()) config.add(key);
-    for (const key in run.summary) metrics.add(key);
-  }
-  return { configKeys: [...config].sort(), metricKeys: [...metrics].sort() };
-}
-
-/** Changes when a run is added or removed, a config is replaced, or a run logs a new metric key. */
-function useKeysSignature(runs: Run[]): number {
-  const previous = useRef<{ configs: object[]; keyCount: number; version: number }>({
-    configs: [],
-    keyCount: -1,
-    version: 0,
-  });
-  let keyCount = 0;
-  for (const run of runs) for (const _ in run.summary) keyCount++;
-  const p = previous.current;
-  const same =
-    p.keyCount === keyCount && p.configs.length === runs.length && runs.every((r, i) => r.config === p.configs[i]);
-  if (!same) previous.current = { configs: runs.map((r) => r.config), keyCount, version: p.version + 1 };
-  return previous.current.version;
-}
-
 /** Default extra columns: config keys that differ between runs (up to 4) and the last value of 2 metrics. */
-function defaultColumns(runs: Run[], configKeys: string[], metricKeys: string[]): string[] {
+function defaultColumns(runs: Run[], configKeys: readonly string[], metricKeys: readonly string[]): string[] {
+  const shown = (run: Run | undefined, key: string) =>
+    JSON.stringify((run === undefined ? undefined : flattenConfig(run.config).get(key)) ?? null);
   const varying = configKeys.filter((key) => {
-    const first = JSON.stringify(flatConfig(runs[0] ?? ({ config: {} } as Run)).get(key) ?? null);
-    return runs.some((r) => JSON.stringify(flatConfig(r).get(key) ?? null) !== first);
+    const first = shown(runs[0], key);
+    return runs.some((r) => shown(r, key) !== first);
   });
   const preferred = metricKeys.filter((k) => /loss|acc/i.test(k));
   const metrics = (preferred.length ? preferred : metricKeys).slice(0, 2);
@@ -104,7 +71,7 @@ function NameCell({ run, onOpen }: { run: Run; onOpen(): void }) {
         // biome-ignore lint/a11y/noAutofocus: the input appears because the person asked to rename
         autoFocus
         value={draft}
-        maxLength={200}
+        maxLength={MAX_RUN_NAME_LENGTH}
         data-testid="rename-input"
         onClick={(e) => e.stopPropagation()}
         onChange={(e) => setDraft(e.target.value)}
@@ -160,7 +127,6 @@ function baseColumns(): Column[] {
       label: "",
       width: 34,
       stickyLeft: CHECK_WIDTH,
-      value: (r) => r.color,
       cell: (r) => <ColorPicker run={r} onPick={(color) => void patchRun(r.id, { color })} />,
     },
     {
@@ -168,14 +134,12 @@ function baseColumns(): Column[] {
       label: "Name",
       width: 230,
       stickyLeft: CHECK_WIDTH + 34,
-      value: (r) => (r.name ?? r.id).toLowerCase(),
       cell: (r) => <NameCell run={r} onOpen={() => updateView({ run: r.id })} />,
     },
     {
       id: "status",
       label: "Status",
       width: 132,
-      value: (r) => STATUS_ORDER[displayStatus(r)],
       cell: (r) => <StatusBadge run={r} />,
     },
     {
@@ -183,7 +147,6 @@ function baseColumns(): Column[] {
       label: "Created",
       width: 116,
       numeric: true,
-      value: (r) => r.created_at,
       cell: (r, now) => <span title={formatDateTime(r.created_at)}>{formatAgo(r.created_at, now)}</span>,
     },
     {
@@ -191,14 +154,12 @@ function baseColumns(): Column[] {
       label: "Duration",
       width: 92,
       numeric: true,
-      value: (r, now) => runDuration(r, now),
       cell: (r, now) => formatDuration(runDuration(r, now)),
     },
     {
       id: "tags",
       label: "Tags",
       width: 170,
-      value: (r) => (r.tags.length ? r.tags.join(",").toLowerCase() : null),
       cell: (r) => (
         <span className="tags" title={r.tags.join(", ")} data-testid="run-tags">
           {r.tags.map((t) => (
@@ -213,7 +174,6 @@ function baseColumns(): Column[] {
       id: "group",
       label: "Group",
       width: 110,
-      value: (r) => r.group,
       cell: (r) => r.group ?? <span className="muted">—</span>,
     },
   ];
@@ -228,9 +188,8 @@ function extraColumn(id: string): Column | null {
       title: `config ${key}`,
       width: 112,
       numeric: true,
-      value: (r) => configSortValue(flatConfig(r).get(key)),
       cell: (r) => {
-        const v = flatConfig(r).get(key);
+        const v = configValue(r.config, key);
         return v === undefined ? <span className="muted">—</span> : formatValue(v);
       },
     };
@@ -245,31 +204,12 @@ function extraColumn(id: string): Column | null {
     title: `${agg} of ${key}`,
     width: 124,
     numeric: true,
-    value: (r) => r.summary[key]?.[agg] ?? null,
-    cell: (r) => formatNumber(r.summary[key]?.[agg] ?? null),
+    cell: (_r, _now, summary) => formatNumber(summary[key]?.[agg] ?? null),
   };
-}
-
-function compare(a: SortValue, b: SortValue): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
 /** What of the view the table reads: a change elsewhere (smoothing, zoom, charts) leaves it alone. */
 export type TableView = Pick<ViewState, "q" | "status" | "tag" | "cols" | "sort" | "order" | "newest" | "run">;
-
-function filterRuns(runs: Run[], view: TableView): Run[] {
-  const q = view.q.trim().toLowerCase();
-  return runs.filter((r) => {
-    if (view.status && displayStatus(r) !== view.status) return false;
-    if (view.tag && !r.tags.includes(view.tag)) return false;
-    if (q) {
-      const text = `${r.name ?? ""} ${r.id} ${r.tags.join(" ")} ${r.group ?? ""} ${r.job_type ?? ""} ${r.notes ?? ""}`;
-      if (!text.toLowerCase().includes(q)) return false;
-    }
-    return true;
-  });
-}
 
 interface RunTableProps {
   /** Newest first. */
@@ -291,7 +231,17 @@ function stickyStyle(column: Column) {
 }
 
 /** A row's cells: ticking a run re-renders its checkbox, not every cell of every row. */
-const RowCells = memo(function RowCells({ run, columns, now }: { run: Run; columns: Column[]; now: number }) {
+const RowCells = memo(function RowCells({
+  run,
+  summary,
+  columns,
+  now,
+}: {
+  run: Run;
+  summary: Summaries;
+  columns: Column[];
+  now: number;
+}) {
   return (
     <>
       {columns.map((c) => (
@@ -301,7 +251,7 @@ const RowCells = memo(function RowCells({ run, columns, now }: { run: Run; colum
           style={stickyStyle(c)}
           data-col={c.id}
         >
-          {c.cell(run, now)}
+          {c.cell(run, now, summary)}
         </div>
       ))}
     </>
@@ -314,15 +264,13 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
   const lastClicked = useRef<number | null>(null);
   const hasRunning = runs.some((r) => r.status === "running" && !r.stale);
   const now = useNow(hasRunning);
-  // Live updates replace run objects twice a second but rarely add a key: recompute only when configs or key counts change.
-  const keysSignature = useKeysSignature(runs);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: keysSignature stands for what availableKeys reads
-  const { configKeys, metricKeys } = useMemo(() => availableKeys(runs), [keysSignature]);
+  // Summaries change with every batch of points; the runs and the key lists only when what they hold does.
+  const { summaries, keys } = useRuns();
+  const { configKeys, metricKeys } = keys;
   const tags = useMemo(() => [...new Set(runs.flatMap((r) => r.tags))].sort(), [runs]);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the default columns depend on configs and keys only
   const extraIds = useMemo(
     () => view.cols ?? defaultColumns(runs, configKeys, metricKeys),
-    [view.cols, configKeys, metricKeys],
+    [view.cols, runs, configKeys, metricKeys],
   );
   const emptyKey = [...emptyBaseColumns(runs)].join(",");
   const columns = useMemo(() => {
@@ -333,18 +281,13 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
 
   const sortColumn = columns.find((c) => c.id === view.sort) ?? columns.find((c) => c.id === "created")!;
   const sortedNow = hasRunning && sortColumn.id === "duration" ? now : 0;
+  // A metric column's order moves with the summaries; any other column's does not.
+  const sortSummaries = sortColumn.id.startsWith("metric:") ? summaries : null;
   const rows = useMemo(() => {
-    const filtered = filterRuns(runs, view);
     const at = sortedNow || Date.now() / 1000;
-    const keyed = filtered.map((run) => ({ run, key: sortColumn.value(run, at) }));
-    const dir = view.order === "asc" ? 1 : -1;
-    keyed.sort((a, b) => {
-      if (a.key === null || a.key === undefined) return b.key === null || b.key === undefined ? 0 : 1;
-      if (b.key === null || b.key === undefined) return -1;
-      return dir * compare(a.key, b.key) || b.run.created_at - a.run.created_at;
-    });
-    return keyed.map((k) => k.run);
-  }, [runs, view, sortColumn, sortedNow]);
+    const field = columnField(sortColumn.id) ?? undefined;
+    return tableRows(runs, sortSummaries ?? new Map(), tableFilter(view), { field, order: view.order }, at);
+  }, [runs, view, sortColumn, sortedNow, sortSummaries]);
 
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -535,7 +478,7 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
                         onChange={(e) => toggle(item.index, (e.nativeEvent as MouseEvent).shiftKey)}
                       />
                     </div>
-                    <RowCells run={run} columns={columns} now={now} />
+                    <RowCells run={run} summary={summaries.get(run.id) ?? NO_SUMMARY} columns={columns} now={now} />
                   </div>
                 );
               })}

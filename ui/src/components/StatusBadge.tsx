@@ -1,5 +1,5 @@
+import { displayStatus } from "../../../src/contract/run-table";
 import type { DisplayStatus, Run } from "../api/types";
-import { displayStatus } from "../state/runs";
 
 const TITLES: Record<DisplayStatus, string> = {
   running: "Running: the process is alive and logging",

@@ -1,4 +1,5 @@
 import { useState } from "react";
+import { MAX_TAG_LENGTH } from "../../../src/contract/limits";
 
 /** Tags as chips: × removes one, Enter in the box adds one. */
 export function TagEditor({ tags, onChange }: { tags: string[]; onChange(tags: string[]): void }) {
@@ -28,7 +29,7 @@ export function TagEditor({ tags, onChange }: { tags: string[]; onChange(tags: s
         className="tag-input"
         placeholder={tags.length ? "Add tag" : "Add a tag and press Enter"}
         value={draft}
-        maxLength={64}
+        maxLength={MAX_TAG_LENGTH}
         data-testid="tag-input"
         onChange={(e) => setDraft(e.target.value)}
         onKeyDown={(e) => {

@@ -1,3 +1,4 @@
+import type { LiveEventName, LiveEventPayloads } from "../../../src/contract/wire";
 import { eventsUrl } from "../api/client";
 import type { MetricsUpdateEvent, PointsEvent, RunDeletedEvent, RunUpdateEvent } from "../api/types";
 
@@ -29,11 +30,11 @@ export function connectLive(experimentId: string | null, handlers: LiveHandlers)
   let opened = false;
   let needsResync = false;
 
-  const on = <T>(name: string, handle: (data: T) => void) => {
+  const on = <E extends LiveEventName>(name: E, handle: (data: LiveEventPayloads[E]) => void) => {
     source?.addEventListener(name, (event) => {
-      let data: T;
+      let data: LiveEventPayloads[E];
       try {
-        data = JSON.parse((event as MessageEvent<string>).data) as T;
+        data = JSON.parse((event as MessageEvent<string>).data) as LiveEventPayloads[E];
       } catch {
         return;
       }
@@ -46,19 +47,19 @@ export function connectLive(experimentId: string | null, handlers: LiveHandlers)
     needsResync = opened;
     source = new EventSource(eventsUrl(experimentId));
     source.addEventListener("open", () => handlers.status("live"));
-    on<{ cursor: string }>("ready", () => {
+    on("ready", () => {
       handlers.status("live");
       // A new stream starts at "now": what happened while none was open is refetched.
       if (needsResync) handlers.resync();
       needsResync = false;
       opened = true;
     });
-    on<RunUpdateEvent>("run_update", handlers.runUpdate);
-    on<RunDeletedEvent>("run_deleted", handlers.runDeleted);
-    on<MetricsUpdateEvent>("metrics_update", handlers.metricsUpdate);
-    on<PointsEvent>("points", handlers.points);
-    on<Record<string, never>>("resync", handlers.resync);
-    on<{ experiment_ids: string[] }>("experiments_changed", handlers.experimentsChanged);
+    on("run_update", handlers.runUpdate);
+    on("run_deleted", handlers.runDeleted);
+    on("metrics_update", handlers.metricsUpdate);
+    on("points", handlers.points);
+    on("resync", handlers.resync);
+    on("experiments_changed", handlers.experimentsChanged);
     source.addEventListener("error", () => {
       if (closed || !source) return;
       if (source.readyState === EventSource.CLOSED) {

@@ -1,3 +1,4 @@
+import { MAX_SERIES_PER_REQUEST } from "../../../src/contract/limits";
 import { ApiError, api } from "../api/client";
 import type { PointsEvent, SeriesRequest, SeriesResponse } from "../api/types";
 
@@ -22,7 +23,6 @@ export interface SeriesData {
   hasTimes: boolean;
 }
 
-const MAX_SERIES_PER_REQUEST = 200;
 const MAX_PARALLEL_REQUESTS = 3;
 /** A live series that grew past this many times its target is fetched again, downsampled. */
 const COMPACT_FACTOR = 3;

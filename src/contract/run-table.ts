@@ -1,0 +1,360 @@
+/**
+ * The run table's rules, shared by the server (GET /api/experiments/{id}/runs,
+ * `stonks ls`) and the dashboard's run table, so both filter and sort the same
+ * runs into the same order. Pure functions over the few fields they read;
+ * browser-safe (no Node imports). The cases both sides must agree on are
+ * tests/fixtures/run-table-cases.json.
+ */
+import { StonksError } from "../errors.js";
+import type { Config, JsonValue, RunStatus } from "../types.js";
+
+/** The status a person sees: a running run with an old heartbeat is "stale". */
+export type DisplayStatus = RunStatus | "stale";
+export const DISPLAY_STATUSES: readonly DisplayStatus[] = ["running", "stale", "completed", "failed", "interrupted"];
+
+/** Ascending status order: what needs attention first, finished runs last. */
+const STATUS_RANK: Record<DisplayStatus, number> = { running: 0, stale: 1, failed: 2, interrupted: 3, completed: 4 };
+
+export type SummaryStat = "last" | "min" | "max";
+
+/** The statistics of one metric that the table can show and sort by. */
+export type SummaryStats = Readonly<Record<SummaryStat, number | null>>;
+
+/** What the rules read of a run, in the server's names (the dashboard adapts its wire runs to it). */
+export interface TableRun {
+  id: string;
+  name: string | null;
+  notes: string | null;
+  tags: readonly string[];
+  group: string | null;
+  jobType: string | null;
+  status: RunStatus;
+  stale: boolean;
+  createdAt: number;
+  endedAt: number | null;
+  /** Seconds, as of when the run was read; null when unknown. */
+  duration: number | null;
+  config: Config;
+  summary: Readonly<Record<string, SummaryStats>>;
+}
+
+export type RunField =
+  | { kind: "created_at" | "ended_at" | "name" | "status" | "duration" | "tags" | "group" }
+  | { kind: "config"; path: string }
+  /** `key` as written; `stat` when it ended in .last/.min/.max (resolved against the stored keys). */
+  | { kind: "metric"; key: string; stat: SummaryStat | null };
+
+const SIMPLE_FIELDS = new Set(["created_at", "ended_at", "name", "status", "duration", "tags", "group"]);
+
+/** Parses `created_at`, `config.lr`, `metric.val/loss`, `metric.val/loss.min`… */
+export function parseRunField(text: string): RunField {
+  if (SIMPLE_FIELDS.has(text)) return { kind: text as "created_at" };
+  if (text.startsWith("config.") && text.length > "config.".length) {
+    return { kind: "config", path: text.slice("config.".length) };
+  }
+  if (text.startsWith("metric.") && text.length > "metric.".length) {
+    const rest = text.slice("metric.".length);
+    const suffix = /\.(last|min|max)$/.exec(rest);
+    if (suffix && suffix.index > 0) return { kind: "metric", key: rest, stat: suffix[1] as SummaryStat };
+    return { kind: "metric", key: rest, stat: null };
+  }
+  throw new StonksError(
+    `Unknown field "${text}": use created_at, ended_at, name, status, duration, tags, group, config.<key> or metric.<key>[.last|.min|.max].`,
+  );
+}
+
+export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
+
+export interface Condition {
+  field: RunField;
+  operator: ComparisonOperator;
+  value: string | number | boolean;
+}
+
+export interface RunFilter {
+  /** The run's shown status is one of these. */
+  statuses?: readonly DisplayStatus[];
+  /** The run has every one of these tags. */
+  tags?: readonly string[];
+  group?: string;
+  /** Case-insensitive text in the name, id, a tag, the group, the job type or the notes. */
+  text?: string;
+  where?: readonly Condition[];
+}
+
+export interface RunSort {
+  /** Absent: newest first (the order runs come in). */
+  field?: RunField;
+  order?: "asc" | "desc";
+}
+
+export function displayStatus(run: Pick<TableRun, "status" | "stale">): DisplayStatus {
+  return run.status === "running" && run.stale ? "stale" : run.status;
+}
+
+/** Seconds a run has taken as of `now`: a live run keeps counting after it was read. */
+export function currentDuration(
+  run: Pick<TableRun, "status" | "stale" | "createdAt" | "endedAt" | "duration">,
+  now: number,
+): number | null {
+  if (run.endedAt !== null) return Math.max(0, run.endedAt - run.createdAt);
+  if (run.status === "running" && !run.stale) return Math.max(run.duration ?? 0, now - run.createdAt);
+  return run.duration;
+}
+
+/** A config value by dotted path; keys that themselves contain dots are found too. */
+export function configValue(config: Config, path: string): JsonValue | undefined {
+  if (Object.hasOwn(config, path)) return config[path];
+  let dot = path.indexOf(".");
+  while (dot > 0) {
+    const head = path.slice(0, dot);
+    const inner = Object.hasOwn(config, head) ? config[head] : undefined;
+    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
+      const found = configValue(inner, path.slice(dot + 1));
+      if (found !== undefined) return found;
+    }
+    dot = path.indexOf(".", dot + 1);
+  }
+  return undefined;
+}
+
+function isObject(value: JsonValue): value is Config {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function flattenInto(config: Config, prefix: string, out: Map<string, JsonValue>): void {
+  for (const [key, value] of Object.entries(config)) {
+    const path = prefix === "" ? key : `${prefix}.${key}`;
+    if (isObject(value) && Object.keys(value).length > 0) flattenInto(value, path, out);
+    else out.set(path, value);
+  }
+}
+
+const flatConfigs = new WeakMap<Config, ReadonlyMap<string, JsonValue>>();
+
+/** A config's leaves by dotted path (nested objects flattened, arrays kept as leaves); computed once per config object. */
+export function flattenConfig(config: Config): ReadonlyMap<string, JsonValue> {
+  let flat = flatConfigs.get(config);
+  if (flat === undefined) {
+    const out = new Map<string, JsonValue>();
+    flattenInto(config, "", out);
+    flat = out;
+    flatConfigs.set(config, flat);
+  }
+  return flat;
+}
+
+/** Sorted column names of a run table: the dotted config keys and the metric keys of these runs. */
+export function tableKeys(runs: Iterable<Pick<TableRun, "config" | "summary">>): {
+  configKeys: string[];
+  metricKeys: string[];
+} {
+  const configKeys = new Set<string>();
+  const metricKeys = new Set<string>();
+  for (const run of runs) {
+    for (const key of flattenConfig(run.config).keys()) configKeys.add(key);
+    for (const key of Object.keys(run.summary)) metricKeys.add(key);
+  }
+  return { configKeys: [...configKeys].sort(), metricKeys: [...metricKeys].sort() };
+}
+
+/** A value that sorts and compares: numbers, or text for everything else. */
+export type Comparable = number | string;
+
+export function comparable(value: JsonValue | undefined): Comparable | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number") return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "string") return value;
+  return JSON.stringify(value);
+}
+
+/** Whether a run's value satisfies a condition; a missing value never does. */
+export function matches(actual: Comparable | undefined, condition: Condition): boolean {
+  if (actual === undefined) return false;
+  const expected = condition.value;
+  if (condition.operator === "=" || condition.operator === "!=") {
+    const equal =
+      typeof actual === "number" && typeof expected === "number"
+        ? actual === expected
+        : typeof expected === "boolean"
+          ? actual === (expected ? 1 : 0)
+          : String(actual) === String(expected);
+    return condition.operator === "=" ? equal : !equal;
+  }
+  if (typeof actual !== "number" || typeof expected !== "number") return false;
+  switch (condition.operator) {
+    case "<":
+      return actual < expected;
+    case "<=":
+      return actual <= expected;
+    case ">":
+      return actual > expected;
+    default:
+      return actual >= expected;
+  }
+}
+
+const DIGITS = /\d+|\D+/g;
+
+/**
+ * A text cut into lowercased runs of digits and of other characters, digit
+ * runs without leading zeros: what compareText compares.
+ */
+function textParts(text: string): string[] {
+  const parts = text.toLowerCase().match(DIGITS) ?? [];
+  for (let i = 0; i < parts.length; i++) {
+    if (isDigitRun(parts[i])) parts[i] = parts[i].replace(/^0+(?=\d)/, "");
+  }
+  return parts;
+}
+
+function isDigitRun(part: string): boolean {
+  const code = part.charCodeAt(0);
+  return code >= 48 && code <= 57;
+}
+
+function compareParts(left: readonly string[], a: string, right: readonly string[], b: string): number {
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    const x = left[i];
+    const y = right[i];
+    if (x === y) continue;
+    // Digit runs by value, however long (no rounding): a longer run is a larger number.
+    if (isDigitRun(x) && isDigitRun(y) && x.length !== y.length) return x.length - y.length;
+    return x < y ? -1 : 1;
+  }
+  if (left.length !== right.length) return left.length - right.length;
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
+/**
+ * Text as people order it: runs of digits by their value ("run-2" before
+ * "run-10"), other text ignoring case, then by code point so that the order
+ * is total and the same in every browser and every Node (no locale involved).
+ */
+export function compareText(a: string, b: string): number {
+  return a === b ? 0 : compareParts(textParts(a), a, textParts(b), b);
+}
+
+function statOf(stats: SummaryStats | undefined, stat: SummaryStat): number | undefined {
+  return stats?.[stat] ?? undefined;
+}
+
+/**
+ * How to read a field from these runs, as of `now`; metric fields resolve
+ * their .last/.min/.max suffix once: "loss.min" is the min of "loss", and only
+ * when no run logged "loss" a key named "loss.min".
+ */
+export function fieldReader<R extends TableRun>(
+  runs: readonly R[],
+  field: RunField,
+  now: number,
+): (run: R) => Comparable | undefined {
+  switch (field.kind) {
+    case "created_at":
+      return (run) => run.createdAt;
+    case "ended_at":
+      return (run) => run.endedAt ?? undefined;
+    case "name":
+      return (run) => run.name ?? undefined;
+    case "status":
+      return (run) => displayStatus(run);
+    case "duration":
+      return (run) => currentDuration(run, now) ?? undefined;
+    case "tags":
+      return (run) => (run.tags.length === 0 ? undefined : run.tags.join(","));
+    case "group":
+      return (run) => run.group ?? undefined;
+    case "config":
+      return (run) => comparable(configValue(run.config, field.path));
+    case "metric": {
+      const stat = field.stat;
+      if (stat !== null) {
+        const base = field.key.slice(0, -(stat.length + 1));
+        if (runs.some((run) => Object.hasOwn(run.summary, base))) return (run) => statOf(run.summary[base], stat);
+      }
+      return (run) => statOf(run.summary[field.key], "last");
+    }
+  }
+}
+
+const searchTexts = new WeakMap<TableRun, readonly string[]>();
+
+/** The lowercased texts a search looks in, once per run object (finished runs keep theirs across queries). */
+function searchTextsOf(run: TableRun): readonly string[] {
+  let texts = searchTexts.get(run);
+  if (texts === undefined) {
+    const fields = [run.name, run.id, ...run.tags, run.group, run.jobType, run.notes];
+    texts = fields.filter((text): text is string => text !== null).map((text) => text.toLowerCase());
+    searchTexts.set(run, texts);
+  }
+  return texts;
+}
+
+function containsText(run: TableRun, needle: string): boolean {
+  return searchTextsOf(run).some((text) => text.includes(needle));
+}
+
+/** The runs that pass every filter, in the order given. */
+export function filterRuns<R extends TableRun>(runs: readonly R[], filter: RunFilter, now: number): R[] {
+  let out = runs.slice();
+  if (filter.statuses !== undefined && filter.statuses.length > 0) {
+    const wanted = new Set(filter.statuses);
+    out = out.filter((run) => wanted.has(displayStatus(run)));
+  }
+  if (filter.tags !== undefined && filter.tags.length > 0) {
+    const tags = filter.tags;
+    out = out.filter((run) => tags.every((tag) => run.tags.includes(tag)));
+  }
+  if (filter.group !== undefined) out = out.filter((run) => run.group === filter.group);
+  const needle = (filter.text ?? "").trim().toLowerCase();
+  if (needle !== "") out = out.filter((run) => containsText(run, needle));
+  for (const condition of filter.where ?? []) {
+    const read = fieldReader(out, condition.field, now);
+    out = out.filter((run) => matches(read(run), condition));
+  }
+  return out;
+}
+
+/** What a field sorts by: a status by its rank, an unnamed run by its id (what the table shows for it), else the value. */
+function sortReader<R extends TableRun>(
+  runs: readonly R[],
+  field: RunField,
+  now: number,
+): (run: R) => Comparable | undefined {
+  if (field.kind === "status") return (run) => STATUS_RANK[displayStatus(run)];
+  if (field.kind === "name") return (run) => run.name ?? run.id;
+  return fieldReader(runs, field, now);
+}
+
+/**
+ * Runs in sort order. `runs` come newest first (created_at, then seq, both
+ * descending); ties keep that order, and runs without the field go last
+ * whichever the direction.
+ */
+export function sortRuns<R extends TableRun>(runs: readonly R[], sort: RunSort, now: number): R[] {
+  const field = sort.field;
+  if (field === undefined || field.kind === "created_at") {
+    return sort.order === "asc" ? runs.slice().reverse() : runs.slice();
+  }
+  const read = sortReader(runs, field, now);
+  const direction = sort.order === "asc" ? 1 : -1;
+  // Text is cut into parts once per run, not once per comparison.
+  const keyed = runs.map((run) => {
+    const value = read(run);
+    return { run, value, parts: typeof value === "string" ? textParts(value) : null };
+  });
+  keyed.sort((a, b) => {
+    if (a.value === undefined || b.value === undefined) {
+      return a.value === undefined ? (b.value === undefined ? 0 : 1) : -1;
+    }
+    // Numbers before text.
+    if (typeof a.value === "number" || typeof b.value === "number") {
+      if (typeof a.value !== "number") return direction;
+      if (typeof b.value !== "number") return -direction;
+      return direction * (a.value - b.value);
+    }
+    return direction * compareParts(a.parts as string[], a.value, b.parts as string[], b.value);
+  });
+  return keyed.map((k) => k.run);
+}
