@@ -22,8 +22,8 @@ import {
   setRunTagsOrNotes,
   touchHeartbeat,
 } from "../src/store/writes.js";
-import { tempDb } from "./helpers.js";
-import { PROVENANCE } from "./server-support.js";
+import { tempDb } from "./support/helpers.js";
+import { PROVENANCE } from "./support/server-support.js";
 
 const open: { close(): void }[] = [];
 

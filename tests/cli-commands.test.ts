@@ -7,8 +7,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { open } from "../src/query/database.js";
 import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
 import { appendPoints, ensureSeries, insertRun } from "../src/store/writes.js";
-import { CLI, type CliResult, stonks, tempDb, tempDir } from "./helpers.js";
-import { PROVENANCE, populateRuns } from "./server-support.js";
+import { CLI, type CliResult, stonks, tempDb, tempDir } from "./support/helpers.js";
+import { PROVENANCE, populateRuns } from "./support/server-support.js";
 
 /** A failure prints exactly one line on stderr and exits non-zero. */
 function expectOneLineError(result: CliResult, code: number, pattern: RegExp): void {

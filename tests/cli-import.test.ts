@@ -7,7 +7,7 @@ import { NotAStonksFileError } from "../src/errors.js";
 import { open } from "../src/query/database.js";
 import { type Db, openDatabase } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
-import { CLI, type CliResult, FIXTURES, stonks, tempDir } from "./helpers.js";
+import { CLI, type CliResult, FIXTURES, stonks, tempDir } from "./support/helpers.js";
 
 const CURRENT = "stonks-4fd6e94.db";
 const FIRST = "stonks-aee933e.db";

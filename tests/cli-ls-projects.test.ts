@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
-import { ROOT, tempDb } from "./helpers.js";
-import { populateRuns } from "./server-support.js";
+import { ROOT, tempDb } from "./support/helpers.js";
+import { populateRuns } from "./support/server-support.js";
 
 const CLI = join(ROOT, "dist", "cli", "main.js");
 

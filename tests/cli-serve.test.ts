@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import type { ExperimentJson } from "../src/contract/wire.js";
-import { ROOT, tempDb, tempDir } from "./helpers.js";
-import { populateRuns } from "./server-support.js";
+import { ROOT, tempDb, tempDir } from "./support/helpers.js";
+import { populateRuns } from "./support/server-support.js";
 
 const CLI = join(ROOT, "dist", "cli", "main.js");
 

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { open, startRun } from "../dist/index.js";
 import { stonksCallback } from "../dist/integrations/tfjs.js";
-import { tempDb } from "./helpers.js";
+import { tempDb } from "./support/helpers.js";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");

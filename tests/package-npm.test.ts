@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, tempDir } from "./helpers.js";
-import { commandLines, type Finished, readmeBlock, run, shell } from "./package-support.js";
+import { ROOT, tempDir } from "./support/helpers.js";
+import { commandLines, type Finished, readmeBlock, run, shell } from "./support/package-support.js";
 
 const TARBALL = "stonks-0.1.0.tgz";
 const base = tempDir("stonks-npm-");

@@ -4,8 +4,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "./helpers.js";
-import { commandLines, readmeBlocks } from "./package-support.js";
+import { ROOT } from "./support/helpers.js";
+import { commandLines, readmeBlocks } from "./support/package-support.js";
 
 /** Which test file runs each marked README block. */
 const RUN_BY: Record<string, string> = {

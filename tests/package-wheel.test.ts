@@ -7,9 +7,9 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, tempDir } from "./helpers.js";
-import { commandLines, type Finished, pathWithoutNode, readmeBlock, run, shell } from "./package-support.js";
-import { launchBrowser, newPage, shown, waitUntil } from "./ui-support.js";
+import { ROOT, tempDir } from "./support/helpers.js";
+import { commandLines, type Finished, pathWithoutNode, readmeBlock, run, shell } from "./support/package-support.js";
+import { launchBrowser, newPage, shown, waitUntil } from "./support/ui-support.js";
 
 const WHEEL = "wheelhouse/stonks-0.1.0-py3-none-any.whl";
 const venv = join(tempDir("stonks-wheel-"), "venv");

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { open } from "../src/query/database.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
-import { tempDb } from "./helpers.js";
-import { populateRuns } from "./server-support.js";
+import { tempDb } from "./support/helpers.js";
+import { populateRuns } from "./support/server-support.js";
 
 function populated(): { path: string; vision: string } {
   const path = tempDb();

@@ -3,8 +3,8 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { openService } from "../src/query/service.js";
-import { tempDb } from "./helpers.js";
-import { populateRuns } from "./server-support.js";
+import { tempDb } from "./support/helpers.js";
+import { populateRuns } from "./support/server-support.js";
 
 const NOW = 1_700_000_000;
 

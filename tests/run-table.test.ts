@@ -10,9 +10,9 @@ import { runListQuery } from "../src/server/validation.js";
 import { type Db, openDatabase } from "../src/store/connection.js";
 import { getExperiment } from "../src/store/reads.js";
 import { columnField, tableFilter, tableRows } from "../ui/src/lib/run-table.js";
-import { tempDb } from "./helpers.js";
-import { apiParams, populateTable, TABLE, type TableView } from "./run-table-support.js";
-import { PROVENANCE } from "./server-support.js";
+import { tempDb } from "./support/helpers.js";
+import { apiParams, populateTable, TABLE, type TableView } from "./support/run-table-support.js";
+import { PROVENANCE } from "./support/server-support.js";
 
 const NOW = Date.now() / 1000;
 let db: Db;

@@ -18,7 +18,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { open } from "../dist/index.js";
 import { MAX_POINTS_PER_TRANSACTION, nextBatch } from "../dist/sdk/batches.js";
 import { openConnection } from "../src/store/driver.js";
-import { eventually, killFixtures, ROOT, type RunningChild, startFixture, tempDb, tempDir } from "./helpers.js";
+import { eventually, killFixtures, ROOT, type RunningChild, startFixture, tempDb, tempDir } from "./support/helpers.js";
 
 afterEach(killFixtures);
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { open, StonksError, startRun } from "../dist/index.js";
 import { meminfoKib, parseNvidiaSmi } from "../dist/sdk/hardware.js";
-import { killFixtures, runFixture, tempDb, tempDir } from "./helpers.js";
+import { killFixtures, runFixture, tempDb, tempDir } from "./support/helpers.js";
 
 afterEach(killFixtures);
 

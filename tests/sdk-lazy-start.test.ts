@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { startRun } from "../dist/index.js";
-import { ROOT, tempDb } from "./helpers.js";
+import { ROOT, tempDb } from "./support/helpers.js";
 
 const run = promisify(execFile);
 const ENTRY = JSON.stringify(join(ROOT, "dist", "index.js"));

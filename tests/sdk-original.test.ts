@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidMetricError, NotFoundError, open, StonksError, startRun } from "../dist/index.js";
 import { openConnection } from "../src/store/driver.js";
-import { tempDb } from "./helpers.js";
+import { tempDb } from "./support/helpers.js";
 
 function rows(db: string, sql: string): unknown[] {
   const raw = openConnection(db);

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { open } from "../dist/index.js";
 import { openConnection } from "../src/store/driver.js";
-import { eventually, killFixtures, runFixture, startFixture, tempDb } from "./helpers.js";
+import { eventually, killFixtures, runFixture, startFixture, tempDb } from "./support/helpers.js";
 
 const FIXTURE = "sdk-scenarios.mjs";
 

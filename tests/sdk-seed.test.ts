@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidMetricError, open, startRun } from "../dist/index.js";
 import { openConnection } from "../src/store/driver.js";
-import { runFixture, tempDb, tempDir } from "./helpers.js";
+import { runFixture, tempDb, tempDir } from "./support/helpers.js";
 
 function readRuns(db: string) {
   const q = open(db);

@@ -12,7 +12,7 @@ import {
   startRun,
 } from "../dist/index.js";
 import { openConnection } from "../src/store/driver.js";
-import { ROOT, tempDb } from "./helpers.js";
+import { ROOT, tempDb } from "./support/helpers.js";
 
 /** "ab" and the first half of a surrogate pair: what "ab😀".slice(0, 3) gives. */
 const BROKEN = "ab😀".slice(0, 3);

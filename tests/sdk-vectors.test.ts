@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openConnection } from "../src/store/driver.js";
-import { ROOT, tempDir } from "./helpers.js";
+import { ROOT, tempDir } from "./support/helpers.js";
 
 const VECTORS = join(ROOT, "tests", "vectors");
 const WRITE = process.env.STONKS_WRITE_VECTORS === "1";

@@ -16,8 +16,8 @@ import { type RunningServer, startServer } from "../src/server/index.js";
 import { runJson } from "../src/server/json.js";
 import { openDatabase } from "../src/store/connection.js";
 import { getExperiment, getRunRow } from "../src/store/reads.js";
-import { tempDb, tempDir } from "./helpers.js";
-import { appendToRun, populateRuns } from "./server-support.js";
+import { tempDb, tempDir } from "./support/helpers.js";
+import { appendToRun, populateRuns } from "./support/server-support.js";
 
 interface Reply<T> {
   status: number;

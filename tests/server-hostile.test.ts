@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorJson, RunJson } from "../src/contract/wire.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import { tempDir } from "./helpers.js";
-import { populateRuns } from "./server-support.js";
+import { tempDir } from "./support/helpers.js";
+import { populateRuns } from "./support/server-support.js";
 
 interface RawReply {
   status: number;

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorJson, MetricPointsJson, SeriesReplyJson } from "../src/contract/wire.js";
 import type { HeavyReadLimits } from "../src/server/heavy-reads.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import { tempDb } from "./helpers.js";
-import { populateRuns } from "./server-support.js";
+import { tempDb } from "./support/helpers.js";
+import { populateRuns } from "./support/server-support.js";
 
 function post(server: RunningServer, path: string, body: unknown): Promise<Response> {
   return fetch(server.url + path, {

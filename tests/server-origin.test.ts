@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorJson, ExperimentJson, RunJson } from "../src/contract/wire.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import { ROOT, tempDb } from "./helpers.js";
-import { populateRuns } from "./server-support.js";
-import { launchBrowser, newPage } from "./ui-support.js";
+import { ROOT, tempDb } from "./support/helpers.js";
+import { populateRuns } from "./support/server-support.js";
+import { launchBrowser, newPage } from "./support/ui-support.js";
 
 const FOREIGN = "http://127.0.0.1:9";
 const ALLOWED = "http://localhost:5173";

@@ -4,8 +4,8 @@ import type { ExperimentJson, ProjectJson, RunJson } from "../src/contract/wire.
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
-import { tempDb, tempDir } from "./helpers.js";
-import { appendToRun, populateRuns, readEvents } from "./server-support.js";
+import { tempDb, tempDir } from "./support/helpers.js";
+import { appendToRun, populateRuns, readEvents } from "./support/server-support.js";
 
 interface Reply<T> {
   status: number;

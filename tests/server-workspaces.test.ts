@@ -8,8 +8,8 @@ import type { WorkspaceJson } from "../src/contract/wire.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, SCHEMA_VERSION } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
-import { tempDb, tempDir } from "./helpers.js";
-import { populateRuns, readEvents } from "./server-support.js";
+import { tempDb, tempDir } from "./support/helpers.js";
+import { populateRuns, readEvents } from "./support/server-support.js";
 
 let server: RunningServer;
 let dbPath: string;

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { decodeFloats, encodeFloats } from "../src/store/codec.js";
 import { openDatabase, runImmediate, stmt } from "../src/store/connection.js";
 import { type Db, driverName, isBusyError, openConnection } from "../src/store/driver.js";
-import { ROOT, tempDb } from "./helpers.js";
+import { ROOT, tempDb } from "./support/helpers.js";
 
 const CLI = join(ROOT, "dist", "cli", "main.js");
 const OPEN_AND_SAY_DRIVER = join(ROOT, "dist", "store", "connection.js");

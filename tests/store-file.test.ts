@@ -16,8 +16,8 @@ import {
 import { type Db, openConnection } from "../src/store/driver.js";
 import { listRunRows } from "../src/store/reads.js";
 import { appendPoints, ensureSeries, insertRun } from "../src/store/writes.js";
-import { CLI, stonks, tempDb } from "./helpers.js";
-import { PROVENANCE as provenance } from "./server-support.js";
+import { CLI, stonks, tempDb } from "./support/helpers.js";
+import { PROVENANCE as provenance } from "./support/server-support.js";
 
 function sha256(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");

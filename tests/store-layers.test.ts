@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "./helpers.js";
+import { ROOT } from "./support/helpers.js";
 
 const BIOME = join(ROOT, "node_modules", "@biomejs", "biome", "bin", "biome");
 const RULE = "style/noRestrictedImports";

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, tempDir } from "./helpers.js";
+import { ROOT, tempDir } from "./support/helpers.js";
 
 /** Type-checks `source` as index.ts of a strict project that depends on the built package. */
 function compileConsumer(source: string): { status: number | null; output: string } {

@@ -8,8 +8,8 @@ import { deleteRuns } from "../src/store/admin.js";
 import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
 import { appendPoints, CHUNK_POINTS, ensureSeries, insertRun } from "../src/store/writes.js";
-import { tempDb } from "./helpers.js";
-import { PROVENANCE as provenance } from "./server-support.js";
+import { tempDb } from "./support/helpers.js";
+import { PROVENANCE as provenance } from "./support/server-support.js";
 
 function newRun(db: ReturnType<typeof openDatabase>, experiment = "exp") {
   return runImmediate(db, () =>

@@ -11,7 +11,17 @@ import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
-import { launchBrowser, newPage, populate, query, serve, shown, tempDir, Writer, waitUntil } from "./ui-support.js";
+import {
+  launchBrowser,
+  newPage,
+  populate,
+  query,
+  serve,
+  shown,
+  tempDir,
+  Writer,
+  waitUntil,
+} from "./support/ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-axes-");

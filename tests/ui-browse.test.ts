@@ -21,7 +21,7 @@ import {
   tempDir,
   texts,
   waitUntil,
-} from "./ui-support.js";
+} from "./support/ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-browse-");

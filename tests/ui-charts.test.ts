@@ -18,7 +18,7 @@ import {
   tempDir,
   Writer,
   waitUntil,
-} from "./ui-support.js";
+} from "./support/ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-charts-");

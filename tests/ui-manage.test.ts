@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunJson } from "../src/contract/wire.js";
 import type { RunningServer } from "../src/server/index.js";
 import { PALETTE } from "../ui/src/lib/colors.js";
-import { apiGet, launchBrowser, newPage, populate, serve, shown, tempDir, waitUntil } from "./ui-support.js";
+import { apiGet, launchBrowser, newPage, populate, serve, shown, tempDir, waitUntil } from "./support/ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-manage-");

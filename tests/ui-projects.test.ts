@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
-import { launchBrowser, newPage, populate, serve, tempDir, texts } from "./ui-support.js";
+import { launchBrowser, newPage, populate, serve, tempDir, texts } from "./support/ui-support.js";
 
 const tmp = tempDir("stonks-ui-projects-");
 /** Screenshots for a person to look at, when STONKS_SHOTS names a folder. */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunJson } from "../src/contract/wire.js";
 import type { RunningServer } from "../src/server/index.js";
 import { type RunsSnapshot, RunsStore } from "../ui/src/state/run-store.js";
-import { populate, serve, tempDir } from "./ui-support.js";
+import { populate, serve, tempDir } from "./support/ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-run-store-");

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_NOTES_LENGTH, MAX_RUN_NAME_LENGTH, MAX_TAG_LENGTH } from "../src/contract/limits.js";
 import type { ExperimentJson, RunJson } from "../src/contract/wire.js";
 import type { RunningServer } from "../src/server/index.js";
-import { apiParams, populateTable, TABLE, type TableView } from "./run-table-support.js";
-import { apiGet, attrs, launchBrowser, newPage, PROVENANCE, serve, tempDir, waitUntil } from "./ui-support.js";
+import { apiParams, populateTable, TABLE, type TableView } from "./support/run-table-support.js";
+import { apiGet, attrs, launchBrowser, newPage, PROVENANCE, serve, tempDir, waitUntil } from "./support/ui-support.js";
 
 const NOW = Date.now() / 1000;
 const tmp = tempDir("stonks-ui-run-table-");

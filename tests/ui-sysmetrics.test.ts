@@ -10,7 +10,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { open, startRun } from "../dist/index.js";
 import type { RunningServer } from "../src/server/index.js";
-import { attrs, launchBrowser, newPage, serve, tempDir, waitUntil } from "./ui-support.js";
+import { attrs, launchBrowser, newPage, serve, tempDir, waitUntil } from "./support/ui-support.js";
 
 const tmp = tempDir("stonks-ui-sys-");
 const dbPath = `${tmp.dir}/stonks.db`;

@@ -10,7 +10,17 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
 import { PALETTE } from "../ui/src/lib/colors.js";
-import { apiGet, launchBrowser, newPage, populate, query, serve, shown, tempDir, waitUntil } from "./ui-support.js";
+import {
+  apiGet,
+  launchBrowser,
+  newPage,
+  populate,
+  query,
+  serve,
+  shown,
+  tempDir,
+  waitUntil,
+} from "./support/ui-support.js";
 
 // The page functions below run in Chromium; the tests compile without the DOM library.
 declare const document: {

@@ -131,11 +131,11 @@ def test_database_locked_past_the_busy_timeout_keeps_points_and_log_never_waits(
     holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
     try:
         with caplog.at_level(logging.WARNING, logger="stonks"):
-            started = time.monotonic()
-            # The 100th point wakes the writer, which then waits out the 10 s busy timeout.
+            # The 100th point wakes the writer, which then waits out the 10 s busy timeout; log() returns
+            # at once all the same, so the loop ends before the writer has given up on its first attempt.
             for step in range(1, 300):
                 run.log({"a": float(step)})
-            assert time.monotonic() - started < 2.0
+            assert not any("retried" in r.getMessage() for r in caplog.records)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not any("retried" in r.getMessage() for r in caplog.records):
                 time.sleep(0.05)

@@ -95,7 +95,7 @@ function statOrNull(path: string): Stats | null {
 }
 
 /** Safe path segments of a URL path, or null when any is unusable (.., NUL, backslash, bad escape). */
-function safeSegments(urlPath: string): string[] | null {
+export function safeSegments(urlPath: string): string[] | null {
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath);

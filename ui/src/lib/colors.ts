@@ -1,6 +1,6 @@
 /**
  * Default run colors, readable on both themes' backgrounds and at least 20
- * CIEDE2000 apart from each other (tests/ui-lib.test.ts measures both).
+ * CIEDE2000 apart from each other (tests/unit/ui-lib.test.ts measures both).
  */
 export const PALETTE = [
   "#399aef",

@@ -1,7 +1,7 @@
 /** Shared by the server tests: a populated database, a running server and an SSE reader. */
-import { openDatabase, runImmediate } from "../src/store/connection.js";
-import { getRunRow } from "../src/store/reads.js";
-import { appendPoints, ensureSeries } from "../src/store/writes.js";
+import { openDatabase, runImmediate } from "../../src/store/connection.js";
+import { getRunRow } from "../../src/store/reads.js";
+import { appendPoints, ensureSeries } from "../../src/store/writes.js";
 import { populateWith, type TestRun } from "./populate.js";
 
 export const PROVENANCE = {

@@ -1,6 +1,6 @@
 // The grouping, units and default x axis of the chart groups (ui/src/lib/metric-groups.ts).
 import { describe, expect, it } from "vitest";
-import { compareGroups, defaultXAxis, groupOf, unitOf } from "../ui/src/lib/metric-groups.js";
+import { compareGroups, defaultXAxis, groupOf, unitOf } from "../../ui/src/lib/metric-groups.js";
 
 describe("metric groups", () => {
   it("orders training groups first, then the rest, ungrouped keys, and system metrics last", () => {

@@ -1,10 +1,10 @@
 /** The dashboard's chart math: smoothing, nearest-point search, the lines' paths, axis labels. */
 import { describe, expect, it } from "vitest";
-import { formatLogValue, linearTickLabels, logTickLabels } from "../ui/src/lib/axes.js";
-import { defaultColor, deltaE2000, PALETTE, runColor } from "../ui/src/lib/colors.js";
-import { hairlineOffsets, lineExtent, linePath, onlyPoint, PathCache } from "../ui/src/lib/lines.js";
-import { extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../ui/src/lib/series.js";
-import { selectedRunIds, setSelected } from "../ui/src/state/selection.js";
+import { formatLogValue, linearTickLabels, logTickLabels } from "../../ui/src/lib/axes.js";
+import { defaultColor, deltaE2000, PALETTE, runColor } from "../../ui/src/lib/colors.js";
+import { hairlineOffsets, lineExtent, linePath, onlyPoint, PathCache } from "../../ui/src/lib/lines.js";
+import { extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../../ui/src/lib/series.js";
+import { selectedRunIds, setSelected } from "../../ui/src/state/selection.js";
 
 const f = (xs: number[]) => Float64Array.from(xs);
 

@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
-import { type RunningServer, startServer } from "../src/server/index.js";
-import { openDatabase, runImmediate } from "../src/store/connection.js";
-import { getRunRow } from "../src/store/reads.js";
-import { appendPoints, ensureSeries, finishRun, touchHeartbeat } from "../src/store/writes.js";
-import type { FinishStatus } from "../src/types.js";
+import { type RunningServer, startServer } from "../../src/server/index.js";
+import { openDatabase, runImmediate } from "../../src/store/connection.js";
+import { getRunRow } from "../../src/store/reads.js";
+import { appendPoints, ensureSeries, finishRun, touchHeartbeat } from "../../src/store/writes.js";
+import type { FinishStatus } from "../../src/types.js";
 import { populateWith, type TestRun } from "./populate.js";
 
 export const CHROMIUM_ARGS = [

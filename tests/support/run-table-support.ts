@@ -1,8 +1,8 @@
 /** The table of run-table cases (tests/fixtures/run-table-cases.json), written into a real database. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Config, FinishStatus } from "../src/types.js";
-import { columnSortParam } from "../ui/src/lib/run-table.js";
+import type { Config, FinishStatus } from "../../src/types.js";
+import { columnSortParam } from "../../ui/src/lib/run-table.js";
 import { FIXTURES } from "./helpers.js";
 import { populateWith, type TestRunDefaults } from "./populate.js";
 

@@ -1,7 +1,7 @@
 /** Writes runs straight through the store layer, for tests that need a ready database. */
-import { openDatabase, runImmediate } from "../src/store/connection.js";
-import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../src/store/writes.js";
-import type { Config, FinishStatus, Provenance } from "../src/types.js";
+import { openDatabase, runImmediate } from "../../src/store/connection.js";
+import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../../src/store/writes.js";
+import type { Config, FinishStatus, Provenance } from "../../src/types.js";
 
 export interface TestRun {
   experiment?: string;
