@@ -56,27 +56,29 @@ export function runRowsBySeq(db: Db, runSeqs: readonly number[]): RunRow[] {
 
 /** Identity of every run row, to notice deletions. */
 export function runIdentities(db: Db): [seq: number, id: string, experimentId: string][] {
-  return stmt(db, "SELECT seq, id, experiment_id FROM runs").raw(true).all() as [number, string, string][];
+  return stmt(db, "SELECT seq, id, experiment_id FROM runs", "arrays").all() as [number, string, string][];
 }
 
 /** Runs whose stored status is running, with when they last showed life. */
 export function runningRuns(db: Db): [seq: number, lastAlive: number][] {
-  return stmt(db, "SELECT seq, COALESCE(last_heartbeat, created_at) FROM runs WHERE status = 'running'")
-    .raw(true)
-    .all() as [number, number][];
+  return stmt(
+    db,
+    "SELECT seq, COALESCE(last_heartbeat, created_at) FROM runs WHERE status = 'running'",
+    "arrays",
+  ).all() as [number, number][];
 }
 
 /** Current heartbeat of the given runs (heartbeats do not change a run's revision). */
 export function heartbeatsOf(db: Db, runSeqs: readonly number[]): [seq: number, lastHeartbeat: number | null][] {
   if (runSeqs.length === 0) return [];
-  return stmt(db, "SELECT seq, last_heartbeat FROM runs WHERE seq IN (SELECT value FROM json_each(?))")
-    .raw(true)
-    .all(JSON.stringify(runSeqs)) as [number, number | null][];
+  return stmt(db, "SELECT seq, last_heartbeat FROM runs WHERE seq IN (SELECT value FROM json_each(?))", "arrays").all(
+    JSON.stringify(runSeqs),
+  ) as [number, number | null][];
 }
 
 /** Point count of every series. */
 export function seriesCounts(db: Db): [seriesId: number, count: number][] {
-  return stmt(db, "SELECT id, count FROM series").raw(true).all() as [number, number][];
+  return stmt(db, "SELECT id, count FROM series", "arrays").all() as [number, number][];
 }
 
 /** Points stored in chunks with id in (after, upTo]: an upper bound on what changed. */
