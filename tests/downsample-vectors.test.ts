@@ -81,12 +81,15 @@ describe("golden downsampled reads", () => {
     },
   );
 
-  it.skipIf(WRITE)("reads every rollup level, raw buckets and zoomed windows (the vectors cover what they claim)", () => {
-    const downsampled = vectors.reads.filter((v) => v.expect?.downsampled).length;
-    const whole = vectors.reads.filter((v) => v.expect && !v.expect.downsampled && v.expect.total_points > 0).length;
-    const empty = vectors.reads.filter((v) => v.expect?.total_points === 0).length;
-    expect(downsampled).toBeGreaterThanOrEqual(15);
-    expect(whole).toBeGreaterThanOrEqual(3);
-    expect(empty).toBeGreaterThanOrEqual(3);
-  });
+  it.skipIf(WRITE)(
+    "reads every rollup level, raw buckets and zoomed windows (the vectors cover what they claim)",
+    () => {
+      const downsampled = vectors.reads.filter((v) => v.expect?.downsampled).length;
+      const whole = vectors.reads.filter((v) => v.expect && !v.expect.downsampled && v.expect.total_points > 0).length;
+      const empty = vectors.reads.filter((v) => v.expect?.total_points === 0).length;
+      expect(downsampled).toBeGreaterThanOrEqual(15);
+      expect(whole).toBeGreaterThanOrEqual(3);
+      expect(empty).toBeGreaterThanOrEqual(3);
+    },
+  );
 });
