@@ -1,5 +1,5 @@
-// Golden downsampled reads (tests/vectors/downsample-reads.json): getSeries over the committed file
-// tests/vectors/downsample-fixture.sqlite must return exactly the points of each vector. The Python
+// Golden downsampled reads (tests/vectors/reads/downsample-reads.json): getSeries over the committed file
+// tests/vectors/reads/downsample-fixture.sqlite must return exactly the points of each vector. The Python
 // reader checks the same vectors (python/tests/test_query_downsample.py); neither needs the other runtime.
 // Regenerate `expect` from this read: STONKS_WRITE_VECTORS=1 npx vitest run tests/downsample-vectors.test.ts,
 // then review the diff by hand.
@@ -10,7 +10,7 @@ import { open } from "../src/query/database.js";
 import type { DownsampledSeries } from "../src/types.js";
 import { ROOT, tempDir } from "./support/helpers.js";
 
-const VECTORS = join(ROOT, "tests", "vectors", "downsample-reads.json");
+const VECTORS = join(ROOT, "tests", "vectors", "reads", "downsample-reads.json");
 const WRITE = process.env.STONKS_WRITE_VECTORS === "1";
 
 interface Expected {
@@ -40,7 +40,7 @@ interface Vectors {
 const vectors = JSON.parse(readFileSync(VECTORS, "utf8")) as Vectors;
 // A copy: opening a file migrates it to the current schema, and the committed one must stay as written.
 const copy = join(tempDir(), "fixture.db");
-copyFileSync(join(ROOT, "tests", "vectors", vectors.file), copy);
+copyFileSync(join(ROOT, "tests", "vectors", "reads", vectors.file), copy);
 const db = open(copy);
 
 function asExpected(series: DownsampledSeries): Expected {

@@ -1,7 +1,7 @@
 """Downsampled reads and grouped aggregates of stonks.Database.
 
 The downsampled read is src/store/reads.ts ``readDownsampled`` line for line, so that both
-languages return the same points for the same file and arguments (tests/vectors/downsample-reads.json).
+languages return the same points for the same file and arguments (tests/vectors/reads/downsample-reads.json).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Downsampled reads (get_metrics with max_points / step_range, get_series) and grouped aggregates
 (get_group_series) of stonks.Database, against the golden vectors that TypeScript's getSeries is
-checked against too (tests/vectors/downsample-reads.json, group-aggregates.json)."""
+checked against too (tests/vectors/reads/downsample-reads.json, group-aggregates.json)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from conftest import python_env
 import stonks
 from stonks.models import DownsampledSeries, GroupSeries, MetricSeries
 
-VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
+VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "reads"
 READS = json.loads((VECTORS / "downsample-reads.json").read_text(encoding="utf-8"))
 GROUPS = json.loads((VECTORS / "group-aggregates.json").read_text(encoding="utf-8"))
 FIXTURE = VECTORS / READS["file"]

@@ -1,9 +1,9 @@
-"""Writes tests/vectors/downsample-fixture.sqlite, the file the downsampled-read and group vectors
+"""Writes tests/vectors/reads/downsample-fixture.sqlite, the file the downsampled-read and group vectors
 (downsample-reads.json, group-aggregates.json) are read from, through the Python SDK's store layer.
 
 Deterministic: fixed run ids, steps, values and times (no clock, no randomness), so running it
 again writes the same points, chunks and rollups (python/tests/test_query_downsample.py checks that
-the committed file is what this script writes). Usage: python3 tests/vectors/downsample-fixture.py [OUT]
+the committed file is what this script writes). Usage: python3 tests/vectors/reads/downsample-fixture.py [OUT]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 
 from stonks import _db, _store  # noqa: E402
 
