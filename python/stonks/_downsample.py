@@ -48,14 +48,16 @@ class _Units:
         self.max_time += times
 
     def add_rollups(self, rows: Sequence[Sequence[float]], span: int) -> None:
-        for bucket, min_value, min_step, min_time, max_value, max_step, max_time in rows:
-            self.index.append(bucket * span)
-            self.min_value.append(min_value)
-            self.min_step.append(min_step)
-            self.min_time.append(min_time)
-            self.max_value.append(max_value)
-            self.max_step.append(max_step)
-            self.max_time.append(max_time)
+        if not rows:
+            return
+        buckets, min_value, min_step, min_time, max_value, max_step, max_time = zip(*rows)
+        self.index += [bucket * span for bucket in buckets]
+        self.min_value += min_value
+        self.min_step += min_step
+        self.min_time += min_time
+        self.max_value += max_value
+        self.max_step += max_step
+        self.max_time += max_time
 
 
 def _bucketize(units: _Units, start: int, end: int, buckets: int) -> Points:
