@@ -106,12 +106,16 @@ def main(runs: int, write: bool) -> None:
     for name in windows:
         if (ts[name]["steps"], ts[name]["values"]) != (py[name]["steps"], py[name]["values"]):
             raise SystemExit(f"the {name} read differs between Python and TypeScript")
+    node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
-        f"{machine()}, Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}; "
+        "### Downsampled reads: Python beside TypeScript",
+        "",
+        f"Command: `npm run build && python3 bench/py_downsample.py {runs} --write`. "
+        f"Machine: {machine()}, Node {node_version}; "
         f"load average {load} (1/5/15 min) at the end: other work shared the cores. One run, one key, "
         f"{POINTS:,} points (written in {written:.1f} s through the Python store layer). 1,000 buckets "
-        f"(max_points 2000) over the whole series and over steps {ZOOM[0]:,}–{ZOOM[1]:,} "
+        f"(max_points 2000) over the whole series and over steps {ZOOM[0]:,} to {ZOOM[1]:,} "
         f"({py['zoom']['total']:,} points). Python `Database.get_metrics(max_points=2000, step_range=...)` and "
         "TypeScript `getSeries` (dist/, a node child process) on the same file in the same run; both returned "
         f"the same points ({len(py['full']['steps'])} and {len(py['zoom']['steps'])}). Medians of {runs} reads "
@@ -120,7 +124,7 @@ def main(runs: int, write: bool) -> None:
         "| measurement | Python (median) | TypeScript (median) | Python every point | note |",
         "|---|---|---|---|---|",
         f"| downsampled read, whole series, 1,000 buckets | {py['full']['ms']:.2f} ms | {ts['full']['ms']:.2f} ms "
-        f"| {every:.0f} ms | {every / py['full']['ms']:.0f}× faster than every point |",
+        f"| {every:.0f} ms | {every / py['full']['ms']:.0f}\u00d7 faster than every point |",
         f"| downsampled read, zoomed ({py['zoom']['total']:,} points), 1,000 buckets | {py['zoom']['ms']:.2f} ms "
         f"| {ts['zoom']['ms']:.2f} ms |  | level-6 rollups, raw points at the window's ends |",
     ]
