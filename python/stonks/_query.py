@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import time
 from array import array
+from typing import overload
 
-from . import _db
+from . import _db, _downsample
 from ._errors import NotFoundError, StonksError
 from ._store import decode_text, from_blob, from_json
-from .models import Experiment, MetricSeries, MetricSummary, Project, RunInfo
+from .models import DownsampledSeries, Experiment, GroupSeries, MetricSeries, MetricSummary, Project, RunInfo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Sequence
     from typing import Any
 
+    #: (lowest step, highest step), both included; None leaves that side open.
+    StepRange = tuple[float | None, float | None]
+
 DEFAULT_STALE_AFTER_S = 60.0
+#: get_series without max_points: every point fits.
+_NO_LIMIT = 2**62
 
 
 # In the order of Experiment's fields.
@@ -114,8 +122,30 @@ class Database:
         )
         return [row[0] for row in rows]
 
-    def get_metrics(self, run_id: str, key: str) -> MetricSeries:
-        """Every point of one metric, ordered by step; empty lists for a key never logged."""
+    @overload
+    def get_metrics(self, run_id: str, key: str) -> MetricSeries: ...
+
+    @overload
+    def get_metrics(
+        self, run_id: str, key: str, *, max_points: int, step_range: StepRange | None = None
+    ) -> DownsampledSeries: ...
+
+    @overload
+    def get_metrics(
+        self, run_id: str, key: str, *, max_points: int | None = None, step_range: StepRange
+    ) -> DownsampledSeries: ...
+
+    def get_metrics(
+        self, run_id: str, key: str, *, max_points: int | None = None, step_range: StepRange | None = None
+    ) -> MetricSeries | DownsampledSeries:
+        """Every point of one metric, ordered by step; empty lists for a key never logged.
+
+        With ``max_points`` and/or ``step_range``: a DownsampledSeries of about max_points points
+        over the steps in the range (the same points as TypeScript's getSeries, see docs/python.md).
+        """
+        if max_points is not None or step_range is not None:
+            self._require_run(run_id)
+            return self.get_series([(run_id, key)], max_points=max_points, step_range=step_range)[0]
         conn = self._connection
 
         def read() -> MetricSeries:
@@ -147,6 +177,46 @@ class Database:
             if all(map(float.is_integer, step_list)):
                 return MetricSeries(key, list(map(int, step_list)), value_list, time_list)
             return MetricSeries(key, step_list, value_list, time_list)
+
+        return _db.read_snapshot(conn, read)
+
+    def get_series(
+        self,
+        requests: Sequence[tuple[str, str]],
+        *,
+        max_points: int | None = None,
+        step_range: StepRange | None = None,
+    ) -> list[DownsampledSeries]:
+        """Several series at once, as (run id, key) pairs, each reduced to about ``max_points`` points
+        (min and max of max_points // 2 buckets; every point when max_points is None) over the steps of
+        ``step_range``. A run or key that does not exist gives an empty series, as in TypeScript."""
+        limit = _max_points(max_points, none_means_all=True)
+        min_step, max_step = _step_range(step_range)
+        conn = self._connection
+
+        def read() -> list[DownsampledSeries]:
+            return [
+                _downsample.read_downsampled(conn, run_id, key, limit, min_step, max_step)
+                or _downsample.empty_series(run_id, key)
+                for run_id, key in requests
+            ]
+
+        return _db.read_snapshot(conn, read)
+
+    def get_group_series(
+        self, run_ids: Sequence[str], key: str, *, max_points: int, step_range: StepRange | None = None
+    ) -> GroupSeries:
+        """One metric of several runs as mean, std, stderr, min, max and count across the runs per step
+        bucket (``max_points`` buckets over ``step_range`` or the steps the runs logged). The rule is in
+        docs/python.md, "Grouped aggregates"; NotFoundError for an unknown run id."""
+        buckets = _max_points(max_points, none_means_all=False)
+        min_step, max_step = _step_range(step_range)
+        conn = self._connection
+
+        def read() -> GroupSeries:
+            for run_id in run_ids:
+                self._require_run(run_id)
+            return _downsample.group_series(conn, run_ids, key, buckets, min_step, max_step)
 
         return _db.read_snapshot(conn, read)
 
@@ -220,3 +290,29 @@ class Database:
             sdk_version=sdk_version,
             revision=revision,
         )
+
+
+def _max_points(max_points: int | None, *, none_means_all: bool) -> int:
+    """max_points as given, checked; None (only where ``none_means_all``) stands for no limit."""
+    if max_points is None and none_means_all:
+        return _NO_LIMIT
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
+        raise StonksError(f"max_points must be a whole number of at least 1, not {max_points!r}.")
+    return max_points
+
+
+def _step_range(step_range: StepRange | None) -> tuple[float, float]:
+    """(lowest, highest) step of a step_range argument; None on either side is open."""
+    if step_range is None:
+        return -math.inf, math.inf
+    if not isinstance(step_range, (tuple, list)) or len(step_range) != 2:
+        raise StonksError(f"step_range must be a (lowest step, highest step) pair, not {step_range!r}.")
+    bounds = []
+    for bound, open_side in zip(step_range, (-math.inf, math.inf)):
+        if bound is None:
+            bounds.append(open_side)
+        elif isinstance(bound, bool) or not isinstance(bound, (int, float)) or math.isnan(bound):
+            raise StonksError(f"step_range bounds must be numbers or None, not {bound!r}.")
+        else:
+            bounds.append(float(bound))
+    return bounds[0], bounds[1]

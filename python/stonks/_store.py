@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     # A rollup row: [bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time]
     RollupRow = list[Any]
+    # (id, count, monotonic) of a run's series.
+    SeriesRef = tuple[int, int, int]
 
 CHUNK_POINTS = 1024
 ROLLUP_LEVELS = (6, 8, 10, 12, 14)  # spans 64..16384, x4 apart (docs/schema.md)
@@ -550,3 +552,100 @@ def append_points(
             series_id,
         ),
     )
+
+
+# Reads of the downsampled query (stonks.Database.get_metrics with max_points, get_series,
+# get_group_series): the same statements as src/store/reads.ts.
+
+
+def find_series(conn: sqlite3.Connection, run_id: str, key: str) -> SeriesRef | None:
+    """The series of ``key`` in run ``run_id``, or None when the run never logged that key."""
+    row = conn.execute(
+        """SELECT s.id, s.count, s.monotonic FROM series s JOIN metric_keys k ON k.id = s.key_id
+           JOIN runs r ON r.seq = s.run_seq WHERE r.id = ? AND k.key = ?""",
+        (run_id, key),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def run_id_exists(conn: sqlite3.Connection, run_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+
+def read_index_range(
+    conn: sqlite3.Connection, series_id: int, start: int, end: int
+) -> tuple[list[float], list[float], list[float]]:
+    """(steps, values, times) of the points with series index in [start, end), in logging order."""
+    if end <= start:
+        return [], [], []
+    steps = array("d")
+    values = array("d")
+    times = array("d")
+    first = None
+    for chunk_start, chunk_steps, chunk_values, chunk_times in conn.execute(
+        """SELECT start_index, steps, vals, times FROM chunks WHERE series_id = :series
+             AND start_index >= COALESCE((SELECT MAX(start_index) FROM chunks
+                                          WHERE series_id = :series AND start_index <= :start), 0)
+             AND start_index < :end ORDER BY start_index""",
+        {"series": series_id, "start": start, "end": end},
+    ):
+        if first is None:
+            first = chunk_start
+        steps += from_blob(chunk_steps)
+        values += from_blob(chunk_values)
+        times += from_blob(chunk_times)
+    skip = start - (first or 0)
+    take = slice(skip, skip + end - start)
+    return steps[take].tolist(), values[take].tolist(), times[take].tolist()
+
+
+def _chunk_steps(row: tuple[int, bytes] | None) -> tuple[int, list[float]] | None:
+    return None if row is None else (row[0], from_blob(row[1]).tolist())
+
+
+def lower_index(conn: sqlite3.Connection, series_id: int, count: int, min_step: float) -> int:
+    """First series index whose step is >= min_step (monotonic series only)."""
+    chunk = _chunk_steps(
+        conn.execute(
+            "SELECT start_index, steps FROM chunks WHERE series_id = ? AND last_step >= ? "
+            "ORDER BY last_step, start_index LIMIT 1",
+            (series_id, min_step),
+        ).fetchone()
+    )
+    if chunk is None:
+        return count
+    start, steps = chunk
+    i = 0
+    while i < len(steps) and steps[i] < min_step:
+        i += 1
+    return start + i
+
+
+def upper_index(conn: sqlite3.Connection, series_id: int, max_step: float) -> int:
+    """One past the last series index whose step is <= max_step (monotonic series only)."""
+    chunk = _chunk_steps(
+        conn.execute(
+            "SELECT start_index, steps FROM chunks WHERE series_id = ? AND first_step <= ? "
+            "ORDER BY start_index DESC LIMIT 1",
+            (series_id, max_step),
+        ).fetchone()
+    )
+    if chunk is None:
+        return 0
+    start, steps = chunk
+    i = len(steps)
+    while i > 0 and steps[i - 1] > max_step:
+        i -= 1
+    return start + i
+
+
+def read_rollups(
+    conn: sqlite3.Connection, series_id: int, level: int, first_bucket: int, end_bucket: int
+) -> list[tuple[int, float, float, float, float, float, float]]:
+    """Rollup rows of buckets [first_bucket, end_bucket) of one level: bucket, min value/step/time,
+    max value/step/time."""
+    return conn.execute(
+        """SELECT bucket, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups
+           WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket""",
+        (series_id, level, first_bucket, end_bucket),
+    ).fetchall()

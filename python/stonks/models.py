@@ -99,3 +99,37 @@ class MetricSummary:
     min: float | None
     max: float | None
     last_time: float | None
+
+
+@dataclass(frozen=True)
+class DownsampledSeries:
+    """About ``max_points`` points of one metric over a step range (Database.get_metrics with
+    max_points, Database.get_series): every point when they fit, else the min and max of each of
+    max_points // 2 buckets, by step; with the nearest point outside a bounded range on each side."""
+
+    run_id: str
+    key: str
+    steps: list[int | float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    timestamps: list[float] = field(default_factory=list)
+    #: Points of the series inside the step range (the edge points are not counted).
+    total_points: int = 0
+    #: True when the points are bucket minima and maxima rather than every point.
+    downsampled: bool = False
+
+
+@dataclass(frozen=True)
+class GroupSeries:
+    """One metric of several runs as statistics per step bucket (Database.get_group_series): for each
+    bucket, the mean, sample standard deviation, standard error, min and max across runs of each
+    run's mean value in it, and how many runs had a point there (docs/python.md)."""
+
+    key: str
+    run_ids: list[str]
+    steps: list[int | float] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    stderr: list[float] = field(default_factory=list)
+    min: list[float] = field(default_factory=list)
+    max: list[float] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
