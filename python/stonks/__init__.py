@@ -31,7 +31,16 @@ if TYPE_CHECKING:
 
     from ._query import Database
     from ._run import Run
-    from .models import Experiment, MetricPoint, MetricSeries, MetricSummary, Project, RunInfo
+    from .models import (
+        DownsampledSeries,
+        Experiment,
+        GroupSeries,
+        MetricPoint,
+        MetricSeries,
+        MetricSummary,
+        Project,
+        RunInfo,
+    )
 
 __version__ = "0.1.0"
 
@@ -42,7 +51,9 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "Database",
     "DatabaseError",
+    "DownsampledSeries",
     "Experiment",
+    "GroupSeries",
     "InvalidConfigError",
     "InvalidMetricError",
     "MetricPoint",
@@ -144,6 +155,8 @@ _LAZY = {
     "Experiment": ".models",
     "MetricPoint": ".models",
     "MetricSeries": ".models",
+    "DownsampledSeries": ".models",
+    "GroupSeries": ".models",
     "MetricSummary": ".models",
     "Project": ".models",
     "RunInfo": ".models",
