@@ -43,3 +43,14 @@ export const MAX_TAGS = 64;
 export const MAX_WORKSPACE_NAME = 100;
 /** Most JSON text one saved workspace may hold. */
 export const MAX_WORKSPACE_BYTES = 64 * 1024;
+
+/** Most groups one POST /api/groups/series may ask for. */
+export const MAX_GROUPS_PER_REQUEST = 100;
+/** Most run ids over all groups of one POST /api/groups/series (a run listed twice counts twice). */
+export const MAX_GROUPED_RUNS_PER_REQUEST = 5000;
+/** Most metric keys one POST /api/groups/series may ask for. */
+export const MAX_GROUP_KEYS_PER_REQUEST = 50;
+/** Largest `buckets` of a grouped read. */
+export const MAX_GROUP_BUCKETS = 10_000;
+/** `buckets` when a grouped read names none. */
+export const DEFAULT_GROUP_BUCKETS = 500;

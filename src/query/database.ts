@@ -1,5 +1,5 @@
 import { NotFoundError } from "../errors.js";
-import { type Db, openDatabase } from "../store/connection.js";
+import { type Db, openDatabase, runRead } from "../store/connection.js";
 import { listProjects } from "../store/projects.js";
 import {
   findSeries,
@@ -11,6 +11,7 @@ import {
   metricSummaries,
   readDownsampled,
   readSeries,
+  readStepValuesInRange,
   toRunInfo,
 } from "../store/reads.js";
 import {
@@ -32,6 +33,7 @@ import type {
 } from "../types.js";
 import { resolveDbPath } from "../util/db-path.js";
 import { DEFAULT_STALE_AFTER_S } from "../util/staleness.js";
+import { aggregateGroup, type GroupSeries, type GroupSeriesOptions, type RunPoints } from "./group-aggregate.js";
 
 /** A saved dashboard workspace: its name, the arrangement as the dashboard wrote it, when it was last saved. */
 export interface Workspace {
@@ -145,6 +147,29 @@ export class StonksDatabase {
           downsampled: false,
         },
     );
+  }
+
+  /**
+   * One metric of several runs as one line with a band: per step bucket, the
+   * mean, std, stderr, min, max and count across the runs of each run's mean
+   * value in that bucket (the rule: docs/grouping.md). A run listed twice
+   * counts twice; NotFoundError for an unknown run id.
+   */
+  getGroupSeries(runIds: readonly string[], key: string, options: GroupSeriesOptions): GroupSeries {
+    return runRead(this.connection, () => {
+      for (const runId of runIds) this.requireRun(runId);
+      const runs: RunPoints[] = [];
+      for (const runId of runIds) {
+        const points = readStepValuesInRange(this.connection, runId, key, options.minStep, options.maxStep);
+        if (points !== null) runs.push(points);
+      }
+      return {
+        key,
+        runIds: [...runIds],
+        runsWithKey: runs.length,
+        ...aggregateGroup(runs, options.buckets, options.minStep, options.maxStep),
+      };
+    });
   }
 
   /** The saved workspaces of an experiment (by id), by name. */

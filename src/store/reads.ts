@@ -564,3 +564,68 @@ export function readDownsampled(
     return { runId, key, ...withEdges(before, inside, after), totalPoints: total, downsampled: true };
   });
 }
+
+/** Steps and values of a series's points, for reads that need no timestamps. */
+export interface StepValues {
+  steps: Float64Array;
+  values: Float64Array;
+}
+
+/**
+ * Every point of a series with minStep <= step <= maxStep, by step (ties in
+ * logging order), steps and values only: a grouped aggregate averages raw
+ * points, which a rollup row (min and max only) cannot give. Null when the run
+ * has no such key.
+ */
+export function readStepValuesInRange(
+  db: Db,
+  runId: string,
+  key: string,
+  minStep = Number.NEGATIVE_INFINITY,
+  maxStep = Number.POSITIVE_INFINITY,
+): StepValues | null {
+  return runRead(db, () => {
+    const series = findSeries(db, runId, key);
+    if (!series) return null;
+    if (!series.monotonic) {
+      const sorted = sortByStep(readIndexRange(db, series.id, 0, series.count));
+      const keep: number[] = [];
+      for (let i = 0; i < sorted.steps.length; i++) {
+        if (sorted.steps[i] >= minStep && sorted.steps[i] <= maxStep) keep.push(i);
+      }
+      return {
+        steps: Float64Array.from(keep, (i) => sorted.steps[i]),
+        values: Float64Array.from(keep, (i) => sorted.values[i]),
+      };
+    }
+    const from = minStep === Number.NEGATIVE_INFINITY ? 0 : lowerIndex(db, series.id, series.count, minStep);
+    const to = maxStep === Number.POSITIVE_INFINITY ? series.count : Math.max(from, upperIndex(db, series.id, maxStep));
+    const n = Math.max(0, to - from);
+    const out = { steps: new Float64Array(n), values: new Float64Array(n) };
+    if (n === 0) return out;
+    const chunks = stmt(
+      db,
+      `SELECT start_index, count, steps, vals FROM chunks WHERE series_id = @series
+         AND start_index >= COALESCE((SELECT MAX(start_index) FROM chunks WHERE series_id = @series AND start_index <= @from), 0)
+         AND start_index < @to ORDER BY start_index`,
+    ).all({ series: series.id, from, to }) as Omit<ChunkRow, "times">[];
+    const scratch = new Float64Array(chunks.reduce((m, c) => Math.max(m, c.count), 0));
+    for (const chunk of chunks) {
+      const lo = Math.max(from, chunk.start_index);
+      const hi = Math.min(to, chunk.start_index + chunk.count);
+      if (hi <= lo) continue;
+      const skip = lo - chunk.start_index;
+      const at = lo - from;
+      if (skip === 0 && hi - lo === chunk.count) {
+        decodeFloatsInto(chunk.steps, out.steps, at);
+        decodeFloatsInto(chunk.vals, out.values, at);
+      } else {
+        decodeFloatsInto(chunk.steps, scratch, 0);
+        out.steps.set(scratch.subarray(skip, skip + hi - lo), at);
+        decodeFloatsInto(chunk.vals, scratch, 0);
+        out.values.set(scratch.subarray(skip, skip + hi - lo), at);
+      }
+    }
+    return out;
+  });
+}

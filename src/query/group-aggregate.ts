@@ -1,0 +1,129 @@
+/**
+ * The grouped aggregate of docs/grouping.md: per step bucket, statistics across
+ * runs of each run's mean value in that bucket. Pure; the additions follow the
+ * rule's order exactly (a run's points by step, runs in the order given), so
+ * the numbers equal the Python reader's (tests/vectors/reads/group-aggregates.json).
+ */
+import type { GroupAggregateJson } from "../contract/groups.js";
+
+/** One run's points inside the window, by step (ties in logging order). */
+export interface RunPoints {
+  steps: ArrayLike<number>;
+  values: ArrayLike<number>;
+}
+
+function emptyAggregate(): GroupAggregateJson {
+  return { steps: [], mean: [], std: [], stderr: [], min: [], max: [], count: [] };
+}
+
+/** Smallest and largest step of the finite points of all runs, or null when there are none. */
+function finiteExtent(runs: readonly RunPoints[]): [number, number] | null {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const run of runs) {
+    const n = run.values.length;
+    let first = 0;
+    while (first < n && !Number.isFinite(run.values[first])) first++;
+    if (first === n) continue;
+    let last = n - 1;
+    while (!Number.isFinite(run.values[last])) last--;
+    lo = Math.min(lo, run.steps[first]);
+    hi = Math.max(hi, run.steps[last]);
+  }
+  return lo === Number.POSITIVE_INFINITY ? null : [lo, hi];
+}
+
+/**
+ * `buckets` step buckets over [minStep, maxStep] (an infinite side is open:
+ * the runs' smallest or largest step); runs are expected already cut to that
+ * range. Buckets no run reaches are left out.
+ */
+export function aggregateGroup(
+  runs: readonly RunPoints[],
+  buckets: number,
+  minStep = Number.NEGATIVE_INFINITY,
+  maxStep = Number.POSITIVE_INFINITY,
+): GroupAggregateJson {
+  const extent = finiteExtent(runs);
+  if (extent === null) return emptyAggregate();
+  const lo = minStep === Number.NEGATIVE_INFINITY ? extent[0] : minStep;
+  const hi = maxStep === Number.POSITIVE_INFINITY ? extent[1] : maxStep;
+  const width = (hi - lo) / buckets;
+  // Per bucket, each contributing run's mean step and mean value, runs in the order given.
+  const cellSteps: number[][] = Array.from({ length: buckets }, () => []);
+  const cellValues: number[][] = Array.from({ length: buckets }, () => []);
+  for (const run of runs) {
+    const n = run.values.length;
+    let bucket = -1;
+    let stepSum = 0;
+    let valueSum = 0;
+    let points = 0;
+    const flush = () => {
+      if (points === 0) return;
+      cellSteps[bucket].push(stepSum / points);
+      cellValues[bucket].push(valueSum / points);
+    };
+    for (let i = 0; i < n; i++) {
+      const value = run.values[i];
+      if (!Number.isFinite(value)) continue;
+      const step = run.steps[i];
+      const b = width <= 0 ? 0 : Math.min(buckets - 1, Math.floor((step - lo) / width));
+      if (b !== bucket) {
+        flush();
+        bucket = b;
+        stepSum = 0;
+        valueSum = 0;
+        points = 0;
+      }
+      stepSum += step;
+      valueSum += value;
+      points++;
+    }
+    flush();
+  }
+  const out = emptyAggregate();
+  for (let b = 0; b < buckets; b++) {
+    const values = cellValues[b];
+    const n = values.length;
+    if (n === 0) continue;
+    let sum = 0;
+    let stepSum = 0;
+    let min = values[0];
+    let max = values[0];
+    for (let i = 0; i < n; i++) {
+      sum += values[i];
+      stepSum += cellSteps[b][i];
+      if (values[i] < min) min = values[i];
+      if (values[i] > max) max = values[i];
+    }
+    const mean = sum / n;
+    let squares = 0;
+    for (const v of values) squares += (v - mean) * (v - mean);
+    const std = n > 1 ? Math.sqrt(squares / (n - 1)) : 0;
+    out.steps.push(stepSum / n);
+    out.mean.push(mean);
+    out.std.push(std);
+    out.stderr.push(std / Math.sqrt(n));
+    out.min.push(min);
+    out.max.push(max);
+    out.count.push(n);
+  }
+  return out;
+}
+
+export interface GroupSeriesOptions {
+  /** How many step buckets the window is cut into (at least 1). */
+  buckets: number;
+  /** Lowest step of the window; open (the runs' smallest step) when left out. */
+  minStep?: number;
+  /** Highest step of the window; open (the runs' largest step) when left out. */
+  maxStep?: number;
+}
+
+/** What StonksDatabase.getGroupSeries returns: the aggregate with the runs it was asked for. */
+export interface GroupSeries extends GroupAggregateJson {
+  key: string;
+  runIds: string[];
+  /** Runs (counted as listed) that logged the key at all. */
+  runsWithKey: number;
+}
