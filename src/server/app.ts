@@ -14,6 +14,7 @@ import { logger } from "../util/logger.js";
 import { allMetricsPieces, planAllMetrics } from "./all-metrics.js";
 import { ApiError, badRequest, errorBody, errorResponse, notFound } from "./errors.js";
 import { type Cursor, type EventHub, parseCursor } from "./events.js";
+import { groupSeriesPieces } from "./group-series.js";
 import {
   BusyError,
   DEFAULT_HEAVY_READ_LIMITS,
@@ -34,6 +35,7 @@ import {
 import type { StaticFiles } from "./static.js";
 import {
   downsampleParam,
+  groupSeriesBody,
   keyLengthError,
   MAX_BODY_BYTES,
   MAX_DOWNSAMPLE,
@@ -389,6 +391,18 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
       }
       yield "]}";
     });
+  });
+
+  app.post("/api/groups/series", async (c) => {
+    const body = parseWith(groupSeriesBody, await readJsonBody(c));
+    const runIds = new Set(body.groups.flatMap((g) => g.run_ids));
+    for (const runId of runIds) if (!db.hasRun(runId)) throw runNotFound(runId);
+    // Raw points are read (a bucket's mean needs every point), so their number decides whether the read takes a slot.
+    let stored = 0;
+    for (const g of body.groups)
+      for (const id of g.run_ids) for (const key of body.keys) stored += db.seriesLength(id, key) ?? 0;
+    const options = { buckets: body.buckets, minStep: body.min_step, maxStep: body.max_step };
+    return answerPoints(c, stored, () => groupSeriesPieces(db, body.groups, body.keys, options));
   });
 
   app.get("/api/events", (c) => {

@@ -2,8 +2,13 @@
 import { z } from "zod";
 import {
   DEFAULT_DOWNSAMPLE,
+  DEFAULT_GROUP_BUCKETS,
   MAX_CONDITIONS,
   MAX_DOWNSAMPLE,
+  MAX_GROUP_BUCKETS,
+  MAX_GROUP_KEYS_PER_REQUEST,
+  MAX_GROUPED_RUNS_PER_REQUEST,
+  MAX_GROUPS_PER_REQUEST,
   MAX_ID_LENGTH,
   MAX_KEY_LENGTH,
   MAX_NOTES_LENGTH,
@@ -51,6 +56,30 @@ export const seriesBody = z
   })
   .refine((b) => b.min_step === undefined || b.max_step === undefined || b.min_step <= b.max_step, {
     message: "min_step must not be greater than max_step",
+  });
+
+/** POST /api/groups/series (see docs/rest-api.md). */
+export const groupSeriesBody = z
+  .strictObject({
+    groups: z
+      .array(
+        z.strictObject({
+          label: z.string().max(MAX_QUERY_TEXT_LENGTH),
+          run_ids: z.array(z.string().min(1).max(MAX_ID_LENGTH)).min(1),
+        }),
+      )
+      .min(1)
+      .max(MAX_GROUPS_PER_REQUEST),
+    keys: z.array(z.string().min(1).max(MAX_KEY_LENGTH)).min(1).max(MAX_GROUP_KEYS_PER_REQUEST),
+    buckets: z.number().int().min(1).max(MAX_GROUP_BUCKETS).default(DEFAULT_GROUP_BUCKETS),
+    min_step: step.optional(),
+    max_step: step.optional(),
+  })
+  .refine((b) => b.min_step === undefined || b.max_step === undefined || b.min_step <= b.max_step, {
+    message: "min_step must not be greater than max_step",
+  })
+  .refine((b) => b.groups.reduce((n, g) => n + g.run_ids.length, 0) <= MAX_GROUPED_RUNS_PER_REQUEST, {
+    message: `At most ${MAX_GROUPED_RUNS_PER_REQUEST} run ids over all groups of one request.`,
   });
 
 /** Why a metric key is too long to exist (longer than MAX_KEY_LENGTH code points), or null. */

@@ -143,7 +143,7 @@ describe("aggregateGroup against a direct computation", () => {
       return { steps, values };
     });
     const buckets = 1 + Math.floor(next() * 60);
-    const finite = runs.flatMap((r) => r.steps.filter((_, i) => Number.isFinite(r.values[i])) as number[]);
+    const finite = runs.flatMap((r) => Array.from(r.steps).filter((_, i) => Number.isFinite(r.values[i])));
     const lo = Math.min(...finite);
     const hi = Math.max(...finite);
     const actual = aggregateGroup(runs, buckets);
