@@ -60,7 +60,8 @@ export function isGroupField(text: string): boolean {
   return text === "group" || text === "job_type" || text === "tags" || (text.startsWith("config.") && text.length > 7);
 }
 
-type GroupedRun = Pick<TableRun, "group" | "jobType" | "tags" | "config">;
+/** What grouping reads of a run. */
+export type GroupedRun = Pick<TableRun, "group" | "jobType" | "tags" | "config">;
 
 function fieldValue(run: GroupedRun, field: GroupField): JsonValue | undefined {
   if (field === "group") return run.group ?? undefined;
@@ -89,10 +90,14 @@ export interface RunGroup<R> {
 }
 
 /** Runs split into groups by the fields, groups in order of their first run, runs in the order given. */
-export function groupRuns<R extends GroupedRun>(runs: readonly R[], fields: readonly GroupField[]): RunGroup<R>[] {
+export function groupRuns<R>(
+  runs: readonly R[],
+  fields: readonly GroupField[],
+  read: (run: R) => GroupedRun,
+): RunGroup<R>[] {
   const groups = new Map<string, R[]>();
   for (const run of runs) {
-    const label = groupLabel(run, fields);
+    const label = groupLabel(read(run), fields);
     const members = groups.get(label);
     if (members) members.push(run);
     else groups.set(label, [run]);

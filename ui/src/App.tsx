@@ -146,10 +146,10 @@ export function App() {
     return { selected: set, selectedRuns: runs.filter((r) => set.has(r.id)) };
   }, [newest, chosen, hide, runs]);
 
-  const { q, status, tag, cols, sort, order, run: openRun } = view;
+  const { q, status, tag, cols, sort, order, run: openRun, groupBy, band, groupRuns, groupOpen } = view;
   const tableView = useMemo(
-    () => ({ q, status, tag, cols, sort, order, newest, run: openRun }),
-    [q, status, tag, cols, sort, order, newest, openRun],
+    () => ({ q, status, tag, cols, sort, order, newest, run: openRun, groupBy, band, groupRuns, groupOpen }),
+    [q, status, tag, cols, sort, order, newest, openRun, groupBy, band, groupRuns, groupOpen],
   );
 
   const shownExperiments = useMemo(

@@ -1,4 +1,5 @@
 import type { ErrorJson, InfoJson, SeriesBodyJson } from "../../../src/contract/wire";
+import type { GroupSeriesBodyJson, GroupSeriesJson, GroupSeriesReplyJson } from "../../../src/contract/groups";
 import type {
   Experiment,
   Project,
@@ -131,6 +132,11 @@ export const api = {
     if (minStep !== undefined) body.min_step = minStep;
     if (maxStep !== undefined) body.max_step = maxStep;
     return (await request<{ series: SeriesResponse[] }>("POST", "/api/series", body)).data.series;
+  },
+
+  /** Per group and key, the mean line and band statistics over step buckets (docs/grouping.md). */
+  async groupSeries(body: GroupSeriesBodyJson): Promise<GroupSeriesJson[]> {
+    return (await request<GroupSeriesReplyJson>("POST", "/api/groups/series", body)).data.series;
   },
 };
 

@@ -11,6 +11,8 @@ import { NEWEST_COUNT, setSelected } from "../state/selection";
 import { updateView, type ViewState } from "../state/view";
 import { ColorPicker } from "./ColorPicker";
 import { type Aggregate, ColumnPicker } from "./ColumnPicker";
+import { GroupBy } from "./GroupBy";
+import { entryKey, GroupRowCells, type TableEntry, tableEntries } from "./GroupRows";
 import { PencilIcon } from "./Icons";
 import { SearchBox } from "./SearchBox";
 import { StatusBadge } from "./StatusBadge";
@@ -209,7 +211,10 @@ function extraColumn(id: string): Column | null {
 }
 
 /** What of the view the table reads: a change elsewhere (smoothing, zoom, charts) leaves it alone. */
-export type TableView = Pick<ViewState, "q" | "status" | "tag" | "cols" | "sort" | "order" | "newest" | "run">;
+export type TableView = Pick<
+  ViewState,
+  "q" | "status" | "tag" | "cols" | "sort" | "order" | "newest" | "run" | "groupBy" | "band" | "groupRuns" | "groupOpen"
+>;
 
 interface RunTableProps {
   /** Newest first. */
@@ -289,18 +294,25 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
     return tableRows(runs, sortSummaries ?? new Map(), tableFilter(view), { field, order: view.order }, at);
   }, [runs, view, sortColumn, sortedNow, sortSummaries]);
 
+  const entries: TableEntry[] = useMemo(
+    () =>
+      view.groupBy.length > 0
+        ? tableEntries(rows, view.groupBy, view.groupOpen)
+        : rows.map((run, rowIndex) => ({ kind: "run", run, rowIndex, groupLabel: "" })),
+    [rows, view.groupBy, view.groupOpen],
+  );
   const virtualizer = useVirtualizer({
-    count: rows.length,
+    count: entries.length,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
-    getItemKey: (i) => rows[i].id,
+    getItemKey: (i) => entryKey(entries[i]),
   });
 
   const template = `${CHECK_WIDTH}px ${columns.map((c) => `${c.width}px`).join(" ")}`;
   const totalWidth = CHECK_WIDTH + columns.reduce((s, c) => s + c.width, 0);
   const allShownSelected = rows.length > 0 && rows.every((r) => selected.has(r.id));
-  const scrollHeight = ROW_HEIGHT * (Math.min(Math.max(rows.length, 1), MAX_VISIBLE_ROWS) + 1) + 14;
+  const scrollHeight = ROW_HEIGHT * (Math.min(Math.max(entries.length, 1), MAX_VISIBLE_ROWS) + 1) + 14;
 
   const select = (ids: string[], on: boolean) =>
     updateView((v) =>
@@ -365,6 +377,7 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
           ))}
         </select>
         <ColumnPicker configKeys={configKeys} metricKeys={metricKeys} chosen={extraIds} />
+        <GroupBy view={view} configKeys={configKeys} />
         <span className="table-count" data-testid="run-count">
           {rows.length === runs.length ? `${runs.length} runs` : `${rows.length} of ${runs.length} runs`}
           {" · "}
@@ -444,13 +457,40 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
           ) : (
             <div className="table-body" style={{ height: virtualizer.getTotalSize() }}>
               {virtualizer.getVirtualItems().map((item) => {
-                const run = rows[item.index];
+                const entry = entries[item.index];
+                if (entry.kind === "group") {
+                  const ids = entry.group.runs.map((r) => r.id);
+                  const allSelected = ids.every((id) => selected.has(id));
+                  return (
+                    <div
+                      key={item.key}
+                      className="table-row group-row"
+                      style={{ transform: `translateY(${item.start}px)`, gridTemplateColumns: template }}
+                      role="row"
+                      data-testid="group-row"
+                      data-group={entry.group.label}
+                    >
+                      <div className="cell cell-check sticky">
+                        <input
+                          type="checkbox"
+                          checked={allSelected}
+                          aria-label={`Select the runs of ${entry.group.label}`}
+                          data-testid="group-select"
+                          onChange={() => select(ids, !allSelected)}
+                        />
+                      </div>
+                      <GroupRowCells group={entry.group} open={entry.open} columns={columns} summaries={summaries} />
+                    </div>
+                  );
+                }
+                const run = entry.run;
+                const rowIndex = entry.rowIndex;
                 const isSelected = selected.has(run.id);
                 return (
                   // biome-ignore lint/a11y/useSemanticElements: virtualised rows are positioned divs; a <tr> cannot be
                   <div
                     key={run.id}
-                    className={`table-row${isSelected ? " selected" : ""}${view.run === run.id ? " open" : ""}`}
+                    className={`table-row${isSelected ? " selected" : ""}${view.run === run.id ? " open" : ""}${entry.groupLabel ? " in-group" : ""}`}
                     style={{ transform: `translateY(${item.start}px)`, gridTemplateColumns: template }}
                     role="row"
                     tabIndex={-1}
@@ -459,12 +499,12 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
                     aria-selected={isSelected}
                     onClick={(e) => {
                       // Clicks in popovers (rendered elsewhere in the page) bubble here through React.
-                      if (e.currentTarget.contains(e.target as Node)) toggle(item.index, e.shiftKey);
+                      if (e.currentTarget.contains(e.target as Node)) toggle(rowIndex, e.shiftKey);
                     }}
                     onKeyDown={(e) => {
                       if (e.key === " " && e.target === e.currentTarget) {
                         e.preventDefault();
-                        toggle(item.index, e.shiftKey);
+                        toggle(rowIndex, e.shiftKey);
                       }
                     }}
                   >
@@ -475,7 +515,7 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
                         aria-label={`Select ${run.name ?? run.id}`}
                         data-testid="run-select"
                         onClick={(e) => e.stopPropagation()}
-                        onChange={(e) => toggle(item.index, (e.nativeEvent as MouseEvent).shiftKey)}
+                        onChange={(e) => toggle(rowIndex, (e.nativeEvent as MouseEvent).shiftKey)}
                       />
                     </div>
                     <RowCells run={run} summary={summaries.get(run.id) ?? NO_SUMMARY} columns={columns} now={now} />

@@ -1,4 +1,5 @@
 import { useSyncExternalStore } from "react";
+import { BAND_KINDS, type BandKind, isGroupField } from "../../../src/contract/groups";
 
 /** Everything a link restores: the view lives in the URL's query string. */
 export type XAxis = "step" | "wall" | "rel";
@@ -63,10 +64,31 @@ export interface ViewState {
   ws: string | null;
   /** "run": the run page of `run`, instead of the experiment with the run's drawer. */
   page: Page;
+  /** Group the charted runs (and the table's rows) by these fields (see src/contract/groups.ts); empty: no grouping. */
+  groupBy: string[];
+  /** What the band around each group's mean spans. */
+  band: BandKind;
+  /** Draw the group's runs faintly under its mean line. */
+  groupRuns: boolean;
+  /** Group rows of the table opened to show their runs, by label. */
+  groupOpen: string[];
 }
 
 /** The part of the view a saved workspace holds: how the charts are arranged, not which runs or rows are shown. */
-export const WORKSPACE_FIELDS = ["x", "smooth", "log", "chartCols", "charts", "metrics", "collapsed", "diff"] as const;
+export const WORKSPACE_FIELDS = [
+  "x",
+  "smooth",
+  "log",
+  "chartCols",
+  "charts",
+  "metrics",
+  "collapsed",
+  "diff",
+  "groupBy",
+  "band",
+  "groupRuns",
+  "groupOpen",
+] as const;
 export type WorkspaceState = Pick<ViewState, (typeof WORKSPACE_FIELDS)[number]>;
 
 const DEFAULT_VIEW: ViewState = {
@@ -93,7 +115,23 @@ const DEFAULT_VIEW: ViewState = {
   diff: false,
   ws: null,
   page: "experiment",
+  groupBy: [],
+  band: "std",
+  groupRuns: false,
+  groupOpen: [],
 };
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+function parseGroupBy(value: unknown): string[] {
+  return [...new Set(stringList(value).filter(isGroupField))];
+}
+
+function parseBand(value: unknown): BandKind {
+  return BAND_KINDS.includes(value as BandKind) ? (value as BandKind) : "std";
+}
 
 const X_AXES: XAxis[] = ["step", "wall", "rel"];
 
@@ -168,6 +206,10 @@ export function parseWorkspace(value: unknown): WorkspaceState {
     metrics: typeof w.metrics === "string" ? w.metrics : "",
     collapsed: Array.isArray(w.collapsed) ? w.collapsed.filter((g): g is string => typeof g === "string") : [],
     diff: w.diff === true,
+    groupBy: parseGroupBy(w.groupBy),
+    band: parseBand(w.band),
+    groupRuns: w.groupRuns === true,
+    groupOpen: stringList(w.groupOpen),
   };
 }
 
@@ -181,6 +223,10 @@ export function workspaceOf(view: ViewState): WorkspaceState {
     metrics: view.metrics,
     collapsed: view.collapsed,
     diff: view.diff,
+    groupBy: view.groupBy,
+    band: view.band,
+    groupRuns: view.groupRuns,
+    groupOpen: view.groupOpen,
   };
 }
 
@@ -225,6 +271,10 @@ function parseView(search: string): ViewState {
     diff: p.get("diff") === "1",
     ws: p.get("ws"),
     page: p.get("page") === "run" && p.get("run") ? "run" : "experiment",
+    groupBy: parseGroupBy(parseJson(p.get("gby"))),
+    band: parseBand(p.get("band")),
+    groupRuns: p.get("gruns") === "1",
+    groupOpen: stringList(parseJson(p.get("gopen"))),
   };
 }
 
@@ -256,6 +306,11 @@ function serializeView(view: ViewState, keep: URLSearchParams): string {
   if (view.diff) p.set("diff", "1");
   if (view.ws) p.set("ws", view.ws);
   if (view.page === "run" && view.run) p.set("page", "run");
+  // Config keys and group labels may hold commas: JSON lists.
+  if (view.groupBy.length > 0) p.set("gby", JSON.stringify(view.groupBy));
+  if (view.band !== DEFAULT_VIEW.band) p.set("band", view.band);
+  if (view.groupRuns) p.set("gruns", "1");
+  if (view.groupOpen.length > 0) p.set("gopen", JSON.stringify(view.groupOpen));
   const text = p.toString().replace(/%2C/g, ",").replace(/%2F/g, "/").replace(/%3A/g, ":");
   return text ? `?${text}` : "";
 }
