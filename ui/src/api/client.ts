@@ -1,5 +1,5 @@
-import type { ErrorJson, InfoJson, SeriesBodyJson } from "../../../src/contract/wire";
 import type { GroupSeriesBodyJson, GroupSeriesJson, GroupSeriesReplyJson } from "../../../src/contract/groups";
+import type { ErrorJson, InfoJson, SeriesBodyJson } from "../../../src/contract/wire";
 import type {
   Experiment,
   Project,

@@ -5,6 +5,7 @@ import type { Theme } from "../state/theme";
 import { CHART_HEIGHTS, type ChartSettings, updateView, type ViewState, type XAxis, type YRange } from "../state/view";
 import { Chart } from "./Chart";
 import { usePopoverPlacement } from "./ColumnPicker";
+import { GroupChart } from "./GroupChart";
 import { CloseIcon, GearIcon, PinIcon } from "./Icons";
 import { useDismiss } from "./useDismiss";
 
@@ -260,21 +261,36 @@ export const ChartPanel = memo(function ChartPanel({
       data-key={metricKey}
       data-x-axis={xAxis}
     >
-      <Chart
-        metricKey={metricKey}
-        runs={runs}
-        xAxis={xAxis}
-        smoothing={settings.smooth ?? view.smooth}
-        toolbarSmoothing={settings.smooth === undefined}
-        logY={settings.log ?? view.log}
-        // A zoom is in the toolbar's x units: a chart on its own axis is not zoomed with the others.
-        zoom={ownAxis ? null : view.zoom}
-        onZoom={ownAxis ? ignoreZoom : onZoom}
-        theme={theme}
-        height={height}
-        yRange={settings.range}
-        yLabel={unitOf(metricKey) ?? undefined}
-      />
+      {view.groupBy.length > 0 ? (
+        <GroupChart
+          metricKey={metricKey}
+          runs={runs}
+          groupBy={view.groupBy}
+          band={view.band}
+          showRuns={view.groupRuns}
+          logY={settings.log ?? view.log}
+          zoom={xAxis === "step" ? view.zoom : null}
+          onZoom={xAxis === "step" ? onZoom : ignoreZoom}
+          theme={theme}
+          height={height}
+        />
+      ) : (
+        <Chart
+          metricKey={metricKey}
+          runs={runs}
+          xAxis={xAxis}
+          smoothing={settings.smooth ?? view.smooth}
+          toolbarSmoothing={settings.smooth === undefined}
+          logY={settings.log ?? view.log}
+          // A zoom is in the toolbar's x units: a chart on its own axis is not zoomed with the others.
+          zoom={ownAxis ? null : view.zoom}
+          onZoom={ownAxis ? ignoreZoom : onZoom}
+          theme={theme}
+          height={height}
+          yRange={settings.range}
+          yLabel={unitOf(metricKey) ?? undefined}
+        />
+      )}
       <div className="chart-tools">
         <button
           type="button"

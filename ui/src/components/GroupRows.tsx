@@ -20,7 +20,8 @@ export function tableEntries(rows: readonly Run[], fields: readonly string[], op
     const isOpen = opened.has(group.label);
     out.push({ kind: "group", group, open: isOpen });
     if (isOpen) {
-      for (const run of group.runs) out.push({ kind: "run", run, rowIndex: index.get(run.id) ?? 0, groupLabel: group.label });
+      for (const run of group.runs)
+        out.push({ kind: "run", run, rowIndex: index.get(run.id) ?? 0, groupLabel: group.label });
     }
   }
   return out;

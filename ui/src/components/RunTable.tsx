@@ -462,9 +462,11 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
                   const ids = entry.group.runs.map((r) => r.id);
                   const allSelected = ids.every((id) => selected.has(id));
                   return (
+                    // biome-ignore lint/a11y/useSemanticElements: virtualised rows are positioned divs; a <tr> cannot be
                     <div
                       key={item.key}
                       className="table-row group-row"
+                      tabIndex={-1}
                       style={{ transform: `translateY(${item.start}px)`, gridTemplateColumns: template }}
                       role="row"
                       data-testid="group-row"

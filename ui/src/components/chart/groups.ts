@@ -1,5 +1,12 @@
 /** Grouped charts: which runs form which group, each group's colour, and the aggregates fetched per metric key. */
-import { type GroupedRun, groupRuns, type RunGroup } from "../../../../src/contract/groups";
+import {
+  type GroupedRun,
+  type GroupSeriesBodyJson,
+  type GroupSeriesJson,
+  groupRuns,
+  type RunGroup,
+} from "../../../../src/contract/groups";
+import { api } from "../../api/client";
 import type { Run } from "../../api/types";
 import { runColor } from "../../lib/colors";
 
@@ -20,4 +27,48 @@ export function coloredGroups(runs: readonly Run[], fields: readonly string[]): 
     const oldest = g.runs.reduce((a, b) => (b.seq < a.seq ? b : a));
     return { ...g, color: runColor(oldest) };
   });
+}
+
+/** Step buckets a grouped chart asks for: about one per two pixels of a wide chart. */
+export const GROUP_BUCKETS = 400;
+
+export interface GroupLine {
+  label: string;
+  color: string;
+  runs: number;
+  aggregate: GroupSeriesJson;
+}
+
+const cache = new Map<string, Promise<GroupSeriesJson[]>>();
+const CACHE_ENTRIES = 64;
+
+/** The aggregates of one key for these groups (one request, remembered while the same request recurs; `fresh` asks again). */
+export function fetchGroupLines(
+  key: string,
+  groups: readonly ColoredGroup[],
+  range: [number, number] | null,
+  fresh = false,
+): Promise<GroupLine[]> {
+  const body: GroupSeriesBodyJson = {
+    groups: groups.map((g) => ({ label: g.label, run_ids: g.runs.map((r) => r.id) })),
+    keys: [key],
+    buckets: GROUP_BUCKETS,
+    ...(range ? { min_step: range[0], max_step: range[1] } : {}),
+  };
+  const signature = JSON.stringify(body);
+  let pending = fresh ? undefined : cache.get(signature);
+  if (!pending) {
+    pending = api.groupSeries(body);
+    pending.catch(() => cache.delete(signature));
+    cache.set(signature, pending);
+    if (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+  }
+  return pending.then((series) =>
+    series.map((aggregate, i) => ({
+      label: groups[i].label,
+      color: groups[i].color,
+      runs: groups[i].runs.length,
+      aggregate,
+    })),
+  );
 }
