@@ -1,0 +1,253 @@
+/**
+ * Grouping in a real browser: runs grouped by a config key draw one mean line
+ * per group over a band (std, stderr or min–max) at the values of a fixture with
+ * known mean and std (3 seeds at v-1, v, v+1: mean v, std 1), read from the
+ * canvas pixels and from what the chart records it drew; the run table's group
+ * rows with mean ± std; the tooltip; and the grouping in the URL.
+ */
+import { mkdirSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningServer } from "../src/server/index.js";
+import { launchBrowser, newPage, populate, query, serve, shown, tempDir, waitUntil } from "./support/ui-support.js";
+
+// The page functions below run in Chromium; the tests compile without the DOM library.
+declare const document: {
+  querySelector(selector: string): {
+    querySelectorAll(selector: string): ArrayLike<{
+      width: number;
+      height: number;
+      getContext(kind: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+    }>;
+  } | null;
+};
+
+const NOW = Date.now() / 1000;
+const tmp = tempDir("stonks-ui-groups-");
+const dbPath = `${tmp.dir}/stonks.db`;
+/** Screenshots for a person to look at, when STONKS_SHOTS names a folder. */
+const SHOTS = process.env.STONKS_SHOTS;
+let browser: Browser;
+let server: RunningServer;
+/** The fixture's centre line of each group: lr 0.1 around 10 + step / 10, lr 0.01 around 20 + step / 10. */
+const centre = (lr: number, step: number) => (lr === 0.1 ? 10 : 20) + step / 10;
+
+interface DrawnGroup {
+  label: string;
+  color: string;
+  steps: number[];
+  mean: number[];
+  low: number[];
+  high: number[];
+  count: number[];
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: `${SHOTS}/${name}.png` });
+}
+
+const groupChart = (page: Page, key: string) => page.locator(`[data-testid=group-chart][data-key="${key}"]`);
+
+async function drawnGroups(page: Page, key: string, band: string): Promise<DrawnGroup[]> {
+  const chart = groupChart(page, key);
+  await chart.scrollIntoViewIfNeeded();
+  const text = await waitUntil(async () => {
+    if ((await chart.getAttribute("data-band")) !== band || !(await chart.getAttribute("data-painted"))) return null;
+    return chart.getAttribute("data-drawn");
+  }, `${key} drawn with ${band}`);
+  return JSON.parse(text) as DrawnGroup[];
+}
+
+beforeAll(async () => {
+  populate(
+    dbPath,
+    [0.1, 0.01].flatMap((lr, g) =>
+      [0, 1, 2].map((seed) => ({
+        experiment: "groups",
+        name: `lr${lr}-seed${seed}`,
+        createdAt: NOW - 5000 + g * 10 + seed,
+        status: "completed" as const,
+        config: { lr, seed },
+        metrics: { loss: { count: 100, value: (step: number) => centre(lr, step) + seed - 1 } },
+      })),
+    ),
+  );
+  [browser, server] = await Promise.all([launchBrowser(), serve(dbPath)]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  tmp.remove();
+});
+
+describe("grouping runs", () => {
+  it("groups by a config key: table rows with mean ± std, a mean line with a ±1 std band per group, in the URL", async () => {
+    const { page, context, errors } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=groups&cols=metric:loss:last`);
+    await waitUntil(async () => (await page.locator("[data-testid=run-row]").count()) === 6, "six runs listed");
+    await page.getByTestId("group-by-button").click();
+    await page.locator('[data-testid=group-by-option][data-field="config.lr"]').check();
+    await page.keyboard.press("Escape");
+
+    // The table: one row per group, with its run count and the mean ± std of the summary column.
+    const groupRows = page.getByTestId("group-row");
+    await waitUntil(async () => (await groupRows.count()) === 2, "two group rows");
+    expect(await page.getByTestId("run-row").count()).toBe(0);
+    expect(await groupRows.getByTestId("group-label").allInnerTexts()).toEqual(["lr=0.01", "lr=0.1"]);
+    expect(await groupRows.getByTestId("group-count").allInnerTexts()).toEqual(["3 runs", "3 runs"]);
+    const stat = page.locator('[data-group="lr=0.1"] [data-testid=group-stat][data-col="metric:loss:last"]');
+    expect(Number(await stat.getAttribute("data-mean"))).toBeCloseTo(centre(0.1, 99), 12);
+    expect(Number(await stat.getAttribute("data-std"))).toBeCloseTo(1, 12);
+    expect(await shown(stat)).toBe("19.9 ± 1");
+    expect(JSON.parse(query(page).get("gby") ?? "null")).toEqual(["config.lr"]);
+
+    // Opening a group lists its runs under it.
+    await page.locator('[data-group="lr=0.1"] [data-testid=group-toggle]').click();
+    await waitUntil(async () => (await page.getByTestId("run-row").count()) === 3, "the group's three runs");
+    expect(await page.getByTestId("run-row").getByTestId("run-name").allInnerTexts()).toEqual(
+      expect.arrayContaining(["lr0.1-seed0", "lr0.1-seed1", "lr0.1-seed2"]),
+    );
+    expect(JSON.parse(query(page).get("gopen") ?? "null")).toEqual(["lr=0.1"]);
+
+    // The chart: what it drew, a mean at v and a band from v-1 to v+1 in every bucket.
+    const drawn = await drawnGroups(page, "loss", "std");
+    expect(drawn.map((g) => g.label)).toEqual(["lr=0.01", "lr=0.1"]);
+    for (const g of drawn) {
+      const lr = g.label === "lr=0.1" ? 0.1 : 0.01;
+      expect(g.steps).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      for (const [i, step] of g.steps.entries()) {
+        expect(g.mean[i]).toBeCloseTo(centre(lr, step), 9);
+        expect(g.low[i]).toBeCloseTo(centre(lr, step) - 1, 9);
+        expect(g.high[i]).toBeCloseTo(centre(lr, step) + 1, 9);
+        expect(g.count[i]).toBe(3);
+      }
+    }
+    expect(drawn[0].color).not.toBe(drawn[1].color);
+
+    await shot(page, "groups-light");
+    // The pixels: in one column of the plot, each group's band spans 2 units around its line,
+    // with the scale read off the canvas itself (the two lines are 10 units apart).
+    const colors = drawn.map((g) => g.color);
+    const column = await page.evaluate((lineColors) => {
+      const canvas = document
+        .querySelector('[data-testid=group-chart][data-key="loss"]')
+        ?.querySelectorAll("canvas")[0];
+      if (!canvas) return null;
+      const x = Math.round(canvas.width * 0.6);
+      const pixels = canvas.getContext("2d").getImageData(x, 0, 1, canvas.height).data;
+      const rgb = (hex: string) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+      // The plot canvas is transparent over the card: a line is opaque, its band the colour at 20% alpha.
+      const sameColour = (y: number, c: number[]) =>
+        Math.abs(pixels[y * 4] - c[0]) + Math.abs(pixels[y * 4 + 1] - c[1]) + Math.abs(pixels[y * 4 + 2] - c[2]) <= 40;
+      return lineColors.map((hex) => {
+        const colour = rgb(hex);
+        const lineRows: number[] = [];
+        const bandRows: number[] = [];
+        for (let y = 0; y < canvas.height; y++) {
+          if (!sameColour(y, colour)) continue;
+          const alpha = pixels[y * 4 + 3];
+          if (alpha >= 200) lineRows.push(y);
+          else if (alpha >= 20) bandRows.push(y);
+        }
+        return { lineRows, bandRows };
+      });
+    }, colors);
+    expect(column).not.toBeNull();
+    const measured = (column ?? []).map(({ lineRows, bandRows }) => {
+      const all = [...lineRows, ...bandRows];
+      return {
+        line: (Math.min(...lineRows) + Math.max(...lineRows)) / 2,
+        top: Math.min(...all),
+        bottom: Math.max(...all),
+        bandPixels: bandRows.length,
+      };
+    });
+    const pixelsPerUnit = Math.abs(measured[0].line - measured[1].line) / 10;
+    expect(pixelsPerUnit).toBeGreaterThan(3);
+    for (const m of measured) {
+      expect(m.bandPixels).toBeGreaterThan(4);
+      // Band height: 2 units (std 1 each side), within a pixel of antialiasing at each edge.
+      expect(Math.abs(m.bottom - m.top + 1 - 2 * pixelsPerUnit)).toBeLessThanOrEqual(2);
+      // The line at the middle of its band.
+      expect(Math.abs(m.line - (m.top + m.bottom) / 2)).toBeLessThanOrEqual(1.5);
+    }
+    // The lower loss (lr 0.1, around 10) is drawn below the higher one (around 20).
+    expect(measured[1].line).toBeGreaterThan(measured[0].line);
+
+    // The tooltip lists each group with mean ± band and its run count.
+    const box = await groupChart(page, "loss").locator("canvas").first().boundingBox();
+    if (!box) throw new Error("no plot");
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+    const tipRows = page.getByTestId("group-tip-row");
+    await waitUntil(async () => (await tipRows.count()) === 2, "two tooltip rows");
+    const tipTexts = await tipRows.allInnerTexts();
+    expect(tipTexts[0]).toMatch(/lr=0\.01/);
+    for (const text of tipTexts) expect(text).toMatch(/± 1 · n=3/);
+
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("switches the band to stderr and min–max, and draws the runs faintly underneath", async () => {
+    const { page, context, errors } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=groups&gby=${encodeURIComponent('["config.lr"]')}`);
+    await drawnGroups(page, "loss", "std");
+    await page.getByTestId("group-by-button").click();
+    await page.locator('[data-testid=band-kind][data-band="stderr"]').click();
+    const stderr = await drawnGroups(page, "loss", "stderr");
+    for (const g of stderr) {
+      for (const [i, mean] of g.mean.entries()) {
+        expect(g.high[i] - mean).toBeCloseTo(1 / Math.sqrt(3), 9);
+        expect(mean - g.low[i]).toBeCloseTo(1 / Math.sqrt(3), 9);
+      }
+    }
+    await page.locator('[data-testid=band-kind][data-band="minmax"]').click();
+    const minmax = await drawnGroups(page, "loss", "minmax");
+    expect(minmax[1].low[50]).toBeCloseTo(centre(0.1, 50) - 1, 9);
+    expect(minmax[1].high[50]).toBeCloseTo(centre(0.1, 50) + 1, 9);
+    expect(query(page).get("band")).toBe("minmax");
+
+    await page.getByTestId("group-show-runs").check();
+    await waitUntil(async () => (await groupChart(page, "loss").getAttribute("data-faint-runs")) === "6", "runs drawn");
+    expect(query(page).get("gruns")).toBe("1");
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("restores the grouping from a link (keys, band, runs shown, open groups), in the dark theme too", async () => {
+    const { page, context, errors } = await newPage(browser, { dark: true });
+    const link = new URLSearchParams({
+      exp: "groups",
+      cols: "config:seed,metric:loss:last",
+      gby: JSON.stringify(["config.lr"]),
+      band: "stderr",
+      gruns: "1",
+      gopen: JSON.stringify(["lr=0.01"]),
+    });
+    await page.goto(`${server.url}/?${link}`);
+    await waitUntil(async () => (await page.getByTestId("group-row").count()) === 2, "group rows");
+    await waitUntil(async () => (await page.getByTestId("run-row").count()) === 3, "the open group's runs");
+    const names = await page.getByTestId("run-row").getByTestId("run-name").allInnerTexts();
+    expect(names.every((n) => n.startsWith("lr0.01-"))).toBe(true);
+    // Seeds differ inside a group: the config column says how many values there are.
+    expect(await shown(page.locator('[data-group="lr=0.01"] .cell[data-col="config:seed"]'))).toBe("3 values");
+    const drawn = await drawnGroups(page, "loss", "stderr");
+    expect(drawn).toHaveLength(2);
+    expect(await groupChart(page, "loss").getAttribute("data-faint-runs")).toBe("6");
+    await shot(page, "groups-dark");
+    // Turning grouping off brings back one line per run.
+    await page.getByTestId("group-by-button").click();
+    await page.getByTestId("group-by-clear").click();
+    await waitUntil(async () => (await page.getByTestId("group-row").count()) === 0, "no group rows");
+    expect(query(page).get("gby")).toBeNull();
+    await waitUntil(
+      async () => (await page.locator('[data-testid=chart][data-key="loss"]').count()) === 1,
+      "run chart",
+    );
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
