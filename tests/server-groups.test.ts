@@ -7,7 +7,7 @@ import { MAX_GROUP_BUCKETS, MAX_GROUPS_PER_REQUEST } from "../src/contract/limit
 import { open } from "../src/query/database.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { tempDb, tempDir } from "./support/helpers.js";
-import { populateRuns } from "./support/server-support.js";
+import { appendToRun, populateRuns } from "./support/server-support.js";
 
 let server: RunningServer;
 let dbPath: string;
@@ -104,6 +104,16 @@ describe("POST /api/groups/series", () => {
     expect(series.steps).toHaveLength(10);
     expect(series.steps[0]).toBeCloseTo(1049.5, 9);
     expect(series.mean[0]).toBeCloseTo(10.495, 9);
+  });
+
+  it("answers again with the points logged since (a repeated request is remembered until then)", async () => {
+    const body = { groups: [{ label: "b", run_ids: ids.slice(3) }], keys: ["acc"], buckets: 4 };
+    const before = (await post(body)).json as GroupSeriesReplyJson;
+    expect(before.series[0]).toMatchObject({ steps: [0, 1, 2], mean: [1, 2, 3], count: [1, 1, 1] });
+    expect(((await post(body)).json as GroupSeriesReplyJson).series[0].mean).toEqual([1, 2, 3]);
+    appendToRun(dbPath, ids[4], "acc", [3], [7]);
+    const after = (await post(body)).json as GroupSeriesReplyJson;
+    expect(after.series[0]).toMatchObject({ steps: [0, 1, 2, 3], mean: [1, 2, 3, 7], count: [1, 1, 1, 1] });
   });
 
   it("answers bad input with a JSON 4xx", async () => {

@@ -57,7 +57,7 @@ async function drawnGroups(page: Page, key: string, band: string): Promise<Drawn
     if ((await chart.getAttribute("data-band")) !== band || !(await chart.getAttribute("data-painted"))) return null;
     return chart.getAttribute("data-drawn");
   }, `${key} drawn with ${band}`);
-  return JSON.parse(text) as DrawnGroup[];
+  return JSON.parse(text ?? "[]") as DrawnGroup[];
 }
 
 beforeAll(async () => {

@@ -33,6 +33,46 @@ function finiteExtent(runs: readonly RunPoints[]): [number, number] | null {
   return lo === Number.POSITIVE_INFINITY ? null : [lo, hi];
 }
 
+/** Appends, per bucket a run reaches, its mean step and mean value there (its points are by step). */
+function addRunMeans(
+  steps: Float64Array,
+  values: Float64Array,
+  lo: number,
+  width: number,
+  buckets: number,
+  cellSteps: number[][],
+  cellValues: number[][],
+): void {
+  const n = values.length;
+  let bucket = -1;
+  let stepSum = 0;
+  let valueSum = 0;
+  let points = 0;
+  for (let i = 0; i < n; i++) {
+    const value = values[i];
+    if (!Number.isFinite(value)) continue;
+    const step = steps[i];
+    const b = width <= 0 ? 0 : Math.min(buckets - 1, Math.floor((step - lo) / width));
+    if (b !== bucket) {
+      if (points > 0) {
+        cellSteps[bucket].push(stepSum / points);
+        cellValues[bucket].push(valueSum / points);
+      }
+      bucket = b;
+      stepSum = 0;
+      valueSum = 0;
+      points = 0;
+    }
+    stepSum += step;
+    valueSum += value;
+    points++;
+  }
+  if (points > 0) {
+    cellSteps[bucket].push(stepSum / points);
+    cellValues[bucket].push(valueSum / points);
+  }
+}
+
 /**
  * `buckets` step buckets over [minStep, maxStep] (an infinite side is open:
  * the runs' smallest or largest step); runs are expected already cut to that
@@ -53,33 +93,10 @@ export function aggregateGroup(
   const cellSteps: number[][] = Array.from({ length: buckets }, () => []);
   const cellValues: number[][] = Array.from({ length: buckets }, () => []);
   for (const run of runs) {
-    const n = run.values.length;
-    let bucket = -1;
-    let stepSum = 0;
-    let valueSum = 0;
-    let points = 0;
-    const flush = () => {
-      if (points === 0) return;
-      cellSteps[bucket].push(stepSum / points);
-      cellValues[bucket].push(valueSum / points);
-    };
-    for (let i = 0; i < n; i++) {
-      const value = run.values[i];
-      if (!Number.isFinite(value)) continue;
-      const step = run.steps[i];
-      const b = width <= 0 ? 0 : Math.min(buckets - 1, Math.floor((step - lo) / width));
-      if (b !== bucket) {
-        flush();
-        bucket = b;
-        stepSum = 0;
-        valueSum = 0;
-        points = 0;
-      }
-      stepSum += step;
-      valueSum += value;
-      points++;
-    }
-    flush();
+    // Typed arrays keep the loop below monomorphic: it visits every point of every run.
+    const steps = run.steps instanceof Float64Array ? run.steps : Float64Array.from(run.steps);
+    const values = run.values instanceof Float64Array ? run.values : Float64Array.from(run.values);
+    addRunMeans(steps, values, lo, width, buckets, cellSteps, cellValues);
   }
   const out = emptyAggregate();
   for (let b = 0; b < buckets; b++) {

@@ -21,6 +21,8 @@ import { getRunRow } from "../store/reads.js";
 import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../store/writes.js";
 import type { DatabaseCounts, GcCandidate, GcCriteria, RecordedRun, RunEdit } from "../types.js";
 import { type OpenQueryOptions, StonksDatabase } from "./database.js";
+import type { GroupSeries, GroupSeriesOptions } from "./group-aggregate.js";
+import { GroupSeriesCache } from "./group-cache.js";
 import type { RunListPage, RunListQuery, RunView } from "./run-filter.js";
 import { queryRuns, RunTables, runView } from "./run-list.js";
 
@@ -31,6 +33,14 @@ export interface OpenServiceOptions extends OpenQueryOptions {
 
 /** A stonks file as the server and the CLI use it: StonksDatabase's reads plus the admin operations. */
 export class StonksService extends StonksDatabase {
+  private readonly groupSeriesCache = new GroupSeriesCache();
+
+  /** As StonksDatabase's, remembered until one of the runs logs another point of the key (group-cache.ts). */
+  override getGroupSeries(runIds: readonly string[], key: string, options: GroupSeriesOptions): GroupSeries {
+    const counts = runIds.map((id) => this.seriesLength(id, key));
+    return this.groupSeriesCache.get(runIds, key, options, counts, () => super.getGroupSeries(runIds, key, options));
+  }
+
   /** Run tables over this file that stay in memory and follow its changes: one per server. */
   runTables(): RunTables {
     return new RunTables(this.connection, { staleAfterSeconds: this.staleAfter });

@@ -1,0 +1,128 @@
+// Grouped charts benchmark: 200 runs × 100,000 points in 10 groups, grouped by the run's group, painted
+// as 10 mean lines with bands; and POST /api/groups/series for one group of 50 runs × 100,000 points.
+// Run: npm run build && node bench/ui_groups.mjs   (RUNS=5 repetitions; goal: grouped charts painted ≤ 1 s)
+import { openDatabase, runImmediate } from "../dist/store/connection.js";
+import { appendPoints, ensureSeries, finishRun, insertRun } from "../dist/store/writes.js";
+import { fmt, launch, machine, median, REPEATS, serve, tempDb, writeResults } from "./ui_common.mjs";
+
+const RUNS = 200;
+const GROUPS = 10;
+const POINTS = 100_000;
+const KEY = "train/loss";
+const API_GROUP = 50;
+const BUCKETS = 400;
+
+const PROVENANCE = {
+  host: "bench",
+  pid: 1,
+  command: "bench",
+  cwd: "/",
+  gitCommit: null,
+  gitDirty: null,
+  sdkLanguage: "node",
+  sdkVersion: "0",
+};
+
+/** 200 finished runs of one 100,000-point loss curve each; run r is in group g{r % 10}. */
+function seed(path) {
+  const db = openDatabase(path);
+  const ids = [];
+  const now = Date.now() / 1000;
+  const steps = Float64Array.from({ length: POINTS }, (_, i) => i);
+  for (let r = 0; r < RUNS; r++) {
+    runImmediate(db, () => {
+      const created = now - 86_400 + r * 60;
+      const run = insertRun(db, {
+        experimentName: "grouped",
+        name: `run-${String(r).padStart(3, "0")}`,
+        config: { lr: 10 ** -(1 + (r % GROUPS)), seed: r },
+        tags: [],
+        group: `g${r % GROUPS}`,
+        jobType: "train",
+        notes: null,
+        now: created,
+        provenance: PROVENANCE,
+      });
+      const g = r % GROUPS;
+      const values = Float64Array.from(steps, (s) => g * 0.2 + Math.exp(-s / 20_000) + 0.05 * Math.sin(s / 700 + r));
+      const times = Float64Array.from(steps, (s) => created + s * 0.01);
+      appendPoints(db, ensureSeries(db, run.seq, KEY), steps, values, times);
+      finishRun(db, run.seq, "completed", created + POINTS * 0.01);
+      ids.push(run.id);
+    });
+  }
+  db.close();
+  return ids;
+}
+
+const db = tempDb("ui-groups");
+const t0 = Date.now();
+const ids = seed(db.path);
+console.error(`seeded ${RUNS} runs × ${POINTS} points in ${Date.now() - t0} ms`);
+const server = await serve(db.path);
+
+// The API: one group of 50 runs.
+const body = JSON.stringify({
+  groups: [{ label: "g", run_ids: ids.slice(0, API_GROUP) }],
+  keys: [KEY],
+  buckets: BUCKETS,
+});
+async function groupCall() {
+  const start = performance.now();
+  const response = await fetch(`${server.url}/api/groups/series`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body,
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(text);
+  return { ms: performance.now() - start, bytes: text.length };
+}
+await groupCall();
+const apiSamples = [];
+for (let i = 0; i < REPEATS; i++) apiSamples.push(await groupCall());
+const apiMs = median(apiSamples.map((s) => s.ms));
+console.error("api", { apiMs, bytes: apiSamples[0].bytes });
+
+// The dashboard: every run charted, grouped by `group`.
+const browser = await launch();
+const query = new URLSearchParams({ exp: "grouped", newest: "0", runs: ids.join(","), gby: JSON.stringify(["group"]) });
+async function open() {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/?${query}&perf`, { waitUntil: "commit" });
+  const painted = await (
+    await page.waitForFunction(
+      (groups) => {
+        const charts = [...document.querySelectorAll("[data-testid=group-chart]")];
+        const done = (c) => c.dataset.painted && JSON.parse(c.dataset.drawn ?? "[]").length === groups;
+        return charts.length > 0 && charts.every(done) ? performance.now() : false;
+      },
+      GROUPS,
+      { polling: "raf", timeout: 60_000 },
+    )
+  ).jsonValue();
+  const rows = await page.locator("[data-testid=group-row]").count();
+  await context.close();
+  return { painted, rows };
+}
+await open(); // warm the server's page cache once
+const uiSamples = [];
+for (let i = 0; i < REPEATS; i++) uiSamples.push(await open());
+const painted = median(uiSamples.map((s) => s.painted));
+console.error("ui", { painted, rows: uiSamples[0].rows });
+await browser.close();
+await server.close();
+db.remove();
+
+const markdown = `### Grouped charts: 200 runs × 100,000 points in 10 groups (bench/ui_groups.mjs)
+
+${machine()}. ${RUNS} finished runs of one ${POINTS.toLocaleString("en")}-point metric (${((RUNS * POINTS) / 1e6).toFixed(0)} M points), all charted and grouped by their group into ${GROUPS} groups of ${RUNS / GROUPS}; each group's mean line and ±std band over ${BUCKETS} step buckets come from POST /api/groups/series, which reads every raw point inside the window (a bucket's mean needs them; docs/grouping.md). A fresh browser context per repetition; time from navigation start to the grouped chart painted with all ${GROUPS} groups (and the table's ${uiSamples[0].rows} group rows), read in the page at the next animation frame. Medians of ${REPEATS}.
+
+| measurement | median | samples |
+|---|---|---|
+| grouped chart painted, from navigation (goal ≤ 1 s) | ${fmt(painted)} ms | ${uiSamples.map((s) => fmt(s.painted)).join(", ")} |
+| POST /api/groups/series, 1 group of ${API_GROUP} runs × ${POINTS.toLocaleString("en")} points, ${BUCKETS} buckets | ${fmt(apiMs)} ms, ${(apiSamples[0].bytes / 1024).toFixed(1)} KiB | ${apiSamples.map((s) => fmt(s.ms)).join(", ")} |
+`;
+writeResults("ui-groups", markdown);
+console.log(markdown);
