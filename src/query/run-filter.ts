@@ -4,14 +4,7 @@
  * is src/contract/where.ts). Pure functions; the table itself is
  * src/query/run-list.ts.
  */
-import {
-  DISPLAY_STATUSES,
-  type DisplayStatus,
-  parseRunField,
-  type RunField,
-  type RunFilter,
-} from "../contract/run-table.js";
-import { allOf, parseWhere, type WhereExpression } from "../contract/where.js";
+import { DISPLAY_STATUSES, type DisplayStatus, type RunField, type RunFilter } from "../contract/run-table.js";
 import { StonksError } from "../errors.js";
 import type { RunInfo } from "../types.js";
 
@@ -21,7 +14,7 @@ export {
   parseRunField,
   type RunField,
 } from "../contract/run-table.js";
-export { parseWhere, type WhereExpression, WhereSyntaxError } from "../contract/where.js";
+export { allOf, parseWhere, type WhereExpression, WhereSyntaxError } from "../contract/where.js";
 
 /** Statuses from repeated and/or comma-separated values (`--status a,b`, `?status=a&status=b`). */
 export function parseDisplayStatuses(option: string, values: readonly string[]): DisplayStatus[] {
@@ -72,14 +65,6 @@ export interface RunListPage {
   /** Runs matching the filters, before paging. */
   total: number;
   runs: RunView[];
-}
-
-/**
- * Reads `?where=` / `--where` texts: each is a where expression
- * (docs/query-language.md) and a run must satisfy every one of them.
- */
-export function parseWhereTexts(texts: readonly string[]): WhereExpression | undefined {
-  return allOf(texts.map((text) => parseWhere(text)));
 }
 
 /**

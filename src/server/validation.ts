@@ -112,7 +112,7 @@ function whereParam(texts: readonly string[]): WhereExpression | undefined {
         return parseWhere(textParam("where", text, MAX_QUERY_TEXT_LENGTH) ?? "");
       } catch (error) {
         if (!(error instanceof WhereSyntaxError)) throw error;
-        const which = texts.length > 1 ? ` (where #${i + 1})` : "";
+        const which = texts.length > 1 ? ` #${i + 1}` : "";
         throw new ApiError(400, "bad_request", `where${which}: ${error.message}`, { column: error.column });
       }
     }),
