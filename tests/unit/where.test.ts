@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { filterRuns, type TableRun } from "../../src/contract/run-table.js";
 import { filterWhere, isoDateSeconds, parseWhere, WhereSyntaxError } from "../../src/contract/where.js";
 import type { Config } from "../../src/types.js";
+import { completeField, searchQuery } from "../../ui/src/lib/where-search.js";
 
 interface VectorRun {
   id: string;
@@ -124,5 +125,40 @@ describe("the run table's filter", () => {
   it("resolves a metric's .min against every run, not only those other filters kept", () => {
     const where = parseWhere("metric.loss.min < 1");
     expect(filterRuns(runs, { where, text: "resnet-18" }, vectors.now).map((r) => r.id)).toEqual(["r1"]);
+  });
+});
+
+describe("the dashboard's search box", () => {
+  const keys = { configKeys: ["lr", "model", "opt.name"], metricKeys: ["train/loss", "val/acc"] };
+
+  it.each([
+    ["resnet", "text"],
+    ["run-1", "text"],
+    ["config.lr > 0.01", "where"],
+    ['"baseline" IN tags', "where"],
+    ["status in (running, stale)", "where"],
+    ["NOT tags EXISTS", "where"],
+    ["config.lr >", "error"],
+  ])("reads %j as %s", (text, kind) => {
+    expect(searchQuery(text).kind).toBe(kind);
+  });
+
+  it("gives the column of a mistake", () => {
+    expect(searchQuery("config.lr >")).toMatchObject({ kind: "error", column: 12 });
+  });
+
+  it("completes config and metric keys of the experiment where a field goes", () => {
+    expect(completeField("con", 3, keys)).toEqual({
+      from: 0,
+      to: 3,
+      items: ["config.lr", "config.model", "config.opt.name"],
+    });
+    expect(completeField("config.lr < 1 AND val", 21, keys)?.items).toEqual(["metric.val/acc"]);
+    expect(completeField("config.lr < 1 AND val", 21, keys)?.from).toBe(18);
+  });
+
+  it("offers nothing where a value goes", () => {
+    expect(completeField("config.model = res", 18, keys)).toBeNull();
+    expect(completeField("status IN (runn", 15, keys)).toBeNull();
   });
 });
