@@ -77,7 +77,8 @@ export function WhereBox({ value, testId, placeholder, configKeys, metricKeys, o
     }
   };
 
-  const invalid = query.kind === "error";
+  // While the list offers fields the text is still being written: the mistake waits until it closes.
+  const invalid = query.kind === "error" && completion === null;
   return (
     <div className="search-box where-box">
       <span className="search-icon">
@@ -124,7 +125,7 @@ export function WhereBox({ value, testId, placeholder, configKeys, metricKeys, o
           ))}
         </div>
       )}
-      {invalid && completion === null && (
+      {invalid && (
         <div className="where-error" id={errorId} role="alert" data-testid="where-error">
           <span data-testid="where-error-message">{query.message}</span>
           <ErrorSnippet text={value} column={query.column} />
