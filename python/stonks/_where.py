@@ -662,8 +662,12 @@ def filter_run_infos(
                 summary=summary,
             )
         )
-    keep = compile_where(expression, table, now)
-    return [info for info, run in zip(runs, table) if keep(run)]
+    # Metric suffixes resolve within each experiment, as each experiment's run table does.
+    by_experiment: dict[str, list[WhereRun]] = {}
+    for info, run in zip(runs, table):
+        by_experiment.setdefault(info.experiment_id, []).append(run)
+    tests = {experiment: compile_where(expression, members, now) for experiment, members in by_experiment.items()}
+    return [info for info, run in zip(runs, table) if tests[info.experiment_id](run)]
 
 
 def _duration(info: Any, summaries: Sequence[Any], now: float) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,5 +94,7 @@ def test_where_is_imported_only_when_a_query_uses_it(tmp_path: Path) -> None:
         "reader.list_runs(where='config.lr > 0')\n"
         "print('stonks._where' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    package_root = str(Path(stonks.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": package_root}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
     assert result.stdout.split() == ["False", "True"]
