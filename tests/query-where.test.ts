@@ -1,9 +1,11 @@
 // The where language at each of its doors over one real file: the REST API on a real server,
 // db.listRuns({ where }) and the built `stonks runs --where`.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { open } from "../src/query/database.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import { stonks, tempDb, tempDir } from "./support/helpers.js";
+import { ROOT, stonks, tempDb, tempDir } from "./support/helpers.js";
 import { populateRuns } from "./support/server-support.js";
 
 const NOW = Date.now() / 1000;
@@ -136,5 +138,25 @@ describe("stonks runs --where", () => {
     expect(result.stdout).toBe("");
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(/^stonks: --where "config.lr >> 1" at column 12: expected a value after ">"/);
+  });
+});
+
+describe("the Python reader on the same file", () => {
+  it.each([
+    '(config.model GLOB "resnet*" AND metric.val/acc.max > 0.9) OR status = stale',
+    "config.lr BETWEEN 0.001 AND 0.01",
+    'NOT metric.val/acc EXISTS OR "baseline" IN tags',
+    'duration > 60 AND config.opt.name ~ "^a"',
+  ])("keeps the runs the API keeps for %s", async (where) => {
+    const reply = await fetch(`${server.url}/api/experiments/${experimentId}/runs?where=${encodeURIComponent(where)}`);
+    const api = ((await reply.json()) as { id: string }[]).map((r) => r.id);
+    expect(api.length).toBeGreaterThan(0);
+    const probe =
+      "import json, sys, stonks\nwith stonks.open(sys.argv[1]) as db:\n    print(json.dumps([r.id for r in db.list_runs(sys.argv[2], where=sys.argv[3])]))";
+    const python = execFileSync("python3", ["-c", probe, dbPath, experimentId, where], {
+      env: { ...process.env, PYTHONPATH: join(ROOT, "python") },
+      encoding: "utf8",
+    });
+    expect(JSON.parse(python)).toEqual(api);
   });
 });
