@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 async function names(...wheres: string[]): Promise<string[]> {
-  const params = new URLSearchParams(wheres.map((w) => ["where", w]));
+  const params = new URLSearchParams(wheres.map((w): [string, string] => ["where", w]));
   const reply = await fetch(`${server.url}/api/experiments/${experimentId}/runs?${params}`);
   expect(reply.status).toBe(200);
   return ((await reply.json()) as { name: string }[]).map((r) => r.name);

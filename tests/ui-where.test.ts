@@ -134,7 +134,10 @@ describe("the search box reads where expressions", () => {
       await box.click();
       await box.pressSequentially("metric.");
       await page.locator("[data-testid=where-completion]").first().waitFor();
-      await page.screenshot({ path: `${SHOTS}/where-completion-${dark ? "dark" : "light"}.png`, clip: await clip(toolbar) });
+      await page.screenshot({
+        path: `${SHOTS}/where-completion-${dark ? "dark" : "light"}.png`,
+        clip: await clip(toolbar),
+      });
       await box.fill('config.model GLOB "res*" AND config.lr >=');
       await page.locator("[data-testid=where-error]").waitFor();
       await page.screenshot({ path: `${SHOTS}/where-error-${dark ? "dark" : "light"}.png`, clip: await clip(toolbar) });
