@@ -2,6 +2,8 @@
 // 10,000 runs, each with a config and 4 metrics (goal: p50 ≤ 30 ms). Baseline,
 // measured in the same run: the same request without a where expression.
 // Run: npm run build && node bench/api_where.mjs   (REPEATS=30 by default)
+
+import { loadavg } from "node:os";
 import { filterWhere, parseWhere } from "../dist/contract/where.js";
 import { open } from "../dist/index.js";
 import { startServer } from "../dist/server/index.js";
@@ -52,6 +54,7 @@ function writeSweep(path) {
   db.close();
 }
 
+const loadAtStart = loadavg()[0];
 const db = tempDb("api-where");
 const started = performance.now();
 writeSweep(db.path);
@@ -157,7 +160,7 @@ writeResults(
   "api-where",
   `### A where query over an experiment of 10,000 runs (bench/api_where.mjs)
 
-${machine()}; one experiment, ${RUNS.toLocaleString("en-US")} finished runs, each with a 6-key config (one nested) and ${KEYS.length} metrics of ${POINTS_PER_METRIC} points (written in ${writeSeconds.toFixed(1)} s). GET /api/experiments/{id}/runs?where=… over HTTP, JSON parsed, ${REPEATS} requests after 3 warm-ups. Baseline in the same run: the same request without a where expression. Goal: p50 ≤ 30 ms.
+${machine()} (load average ${loadAtStart.toFixed(1)} at the start: other work shared the machine); one experiment, ${RUNS.toLocaleString("en-US")} finished runs, each with a 6-key config (one nested) and ${KEYS.length} metrics of ${POINTS_PER_METRIC} points (written in ${writeSeconds.toFixed(1)} s). GET /api/experiments/{id}/runs?where=… over HTTP, JSON parsed, ${REPEATS} requests after 3 warm-ups. Baseline in the same run: the same request without a where expression. Goal: p50 ≤ 30 ms.
 
 | request | runs returned (of matching) | p50 | p90 | p50 / baseline |
 |---|---|---|---|---|
