@@ -235,9 +235,7 @@ class Parser {
   }
 
   private describe(token: Token): string {
-    if (token.kind === "end") return "the end of the expression";
-    if (token.kind === "string") return `"${token.text}"`;
-    return `"${token.text}"`;
+    return token.kind === "end" ? "the end of the expression" : `"${token.text}"`;
   }
 
   private parseOr(): WhereExpression {
