@@ -85,8 +85,18 @@ describe("ranks and Spearman", () => {
 
   it("is 1 or -1 for a monotonic relation, whatever its shape", () => {
     const lr = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2];
-    expect(spearman(lr, lr.map((x) => Math.exp(x * 100))).rho).toBe(1);
-    expect(spearman(lr, lr.map((x) => -Math.log(x))).rho).toBe(-1);
+    expect(
+      spearman(
+        lr,
+        lr.map((x) => Math.exp(x * 100)),
+      ).rho,
+    ).toBe(1);
+    expect(
+      spearman(
+        lr,
+        lr.map((x) => -Math.log(x)),
+      ).rho,
+    ).toBe(-1);
   });
 
   it("counts only pairs with both values, and is undefined for a constant side or fewer than two pairs", () => {

@@ -1,5 +1,5 @@
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { formatTick, formatValue } from "../lib/format";
+import { formatNumber, formatTick } from "../lib/format";
 import {
   type AxisBrush,
   axisUnit,
@@ -312,11 +312,11 @@ export const ParallelCoords = memo(function ParallelCoords({
         {metricDomain && (
           <>
             <span className="pc-legend-value" data-testid="pc-legend-min">
-              {formatValue(metricDomain[0])}
+              {formatNumber(metricDomain[0])}
             </span>
             <span className="pc-legend-bar" style={{ background: colorGradient() }} />
             <span className="pc-legend-value" data-testid="pc-legend-max">
-              {formatValue(metricDomain[1])}
+              {formatNumber(metricDomain[1])}
             </span>
           </>
         )}
