@@ -22,6 +22,15 @@ const AXIS_REACH = 24;
 /** Lines are drawn in this many colour steps: one path per step instead of one per run. */
 const COLOR_BINS = 32;
 const NO_METRIC_BIN = COLOR_BINS;
+/**
+ * Lines are drawn in chunks of this many runs (a random sample of all runs,
+ * sorted by colour inside), as many chunks per animation frame as keep the
+ * frame to about LINES_PER_FRAME lines: without a GPU the canvas is
+ * rasterised on the main thread, about 5 µs per line, so 10,000 lines at once
+ * would hold a frame for 50 ms. The picture fills in evenly over a few frames.
+ */
+const CHUNK = 250;
+const LINES_PER_FRAME = 1000;
 
 export interface ParallelCoordsProps {
   /** The config axes, then the metric axis last (it colours the lines). */
@@ -45,9 +54,8 @@ interface Geometry {
   /** ys[i * k + a]: run i's y on axis a in CSS px. */
   ys: Float32Array;
   bins: Uint8Array;
-  /** Run indices ordered by colour bin, and where each bin starts in that order. */
-  byBin: Uint32Array;
-  binStart: Uint32Array;
+  /** Run indices in drawing order: chunks of CHUNK shuffled runs, each sorted by colour bin. */
+  order: Uint32Array;
 }
 
 function buildGeometry(axes: SweepAxis[], values: SweepValue[][], width: number): Geometry {
@@ -68,18 +76,20 @@ function buildGeometry(axes: SweepAxis[], values: SweepValue[][], width: number)
     }
   }
   const bins = new Uint8Array(n);
-  const counts = new Uint32Array(COLOR_BINS + 1);
   for (let i = 0; i < n; i++) {
     const u = units[(k - 1) * n + i];
     bins[i] = Number.isNaN(u) ? NO_METRIC_BIN : Math.min(COLOR_BINS - 1, Math.floor(u * COLOR_BINS));
-    counts[bins[i]]++;
   }
-  const binStart = new Uint32Array(COLOR_BINS + 2);
-  for (let b = 0; b <= COLOR_BINS; b++) binStart[b + 1] = binStart[b] + counts[b];
-  const fill = binStart.slice(0, COLOR_BINS + 1);
-  const byBin = new Uint32Array(n);
-  for (let i = 0; i < n; i++) byBin[fill[bins[i]]++] = i;
-  return { n, k, xs, units, ys, bins, byBin, binStart };
+  // A fixed shuffle (the same picture every time), so each chunk is a sample of the whole sweep.
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  let seed = 0x9e3779b9;
+  for (let i = n - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const j = seed % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  for (let c = 0; c < n; c += CHUNK) order.subarray(c, Math.min(n, c + CHUNK)).sort((a, b) => bins[a] - bins[b]);
+  return { n, k, xs, units, ys, bins, order };
 }
 
 type Spans = ReadonlyMap<number, readonly [number, number]>;
@@ -123,25 +133,39 @@ function lineAlpha(n: number): number {
   return n > 2000 ? 0.25 : n > 300 ? 0.45 : 0.85;
 }
 
-/** Draws the lines that pass `mask` (all when null), one path per colour bin; returns how many. */
-function drawLines(ctx: CanvasRenderingContext2D, g: Geometry, mask: Uint8Array | null, missingColor: string): number {
-  ctx.lineWidth = 1;
+function binColor(bin: number, missingColor: string): string {
+  return bin === NO_METRIC_BIN ? missingColor : colorAt((bin + 0.5) / COLOR_BINS);
+}
+
+/** Draws the lines of chunks [from, to) that pass `mask` (all when null), one path per colour bin; returns how many. */
+function drawChunks(
+  ctx: CanvasRenderingContext2D,
+  g: Geometry,
+  from: number,
+  to: number,
+  mask: Uint8Array | null,
+  missingColor: string,
+): number {
+  // A few lines can afford a wider stroke; thousands are drawn as hairlines (a wider stroke costs several times more).
+  ctx.lineWidth = g.n > 500 ? 1 : 1.5;
   ctx.globalAlpha = lineAlpha(g.n);
   let drawn = 0;
-  for (let b = 0; b <= COLOR_BINS; b++) {
-    const from = g.binStart[b];
-    const to = g.binStart[b + 1];
-    if (from === to) continue;
-    ctx.beginPath();
-    for (let j = from; j < to; j++) {
-      const i = g.byBin[j];
-      if (mask !== null && mask[i] === 0) continue;
-      tracePolyline(ctx, g, i);
-      drawn++;
+  let bin = -1;
+  const end = Math.min(g.n, to * CHUNK);
+  for (let j = from * CHUNK; j < end; j++) {
+    const i = g.order[j];
+    if (mask !== null && mask[i] === 0) continue;
+    // A new bin, or a new chunk (each chunk is sorted by bin on its own): stroke what is traced so far.
+    if (g.bins[i] !== bin || j % CHUNK === 0) {
+      if (bin >= 0) ctx.stroke();
+      bin = g.bins[i];
+      ctx.strokeStyle = binColor(bin, missingColor);
+      ctx.beginPath();
     }
-    ctx.strokeStyle = b === NO_METRIC_BIN ? missingColor : colorAt((b + 0.5) / COLOR_BINS);
-    ctx.stroke();
+    tracePolyline(ctx, g, i);
+    drawn++;
   }
+  if (bin >= 0) ctx.stroke();
   ctx.globalAlpha = 1;
   return drawn;
 }
@@ -235,21 +259,32 @@ export const ParallelCoords = memo(function ParallelCoords({
   useEffect(() => {
     const canvas = linesRef.current;
     if (!canvas || !geometry) return;
-    cancelAnimationFrame(frame.current);
+    let mask: Uint8Array | null = null;
+    if (drag !== null) mask = maskOf(geometry, spans);
+    else if (kept !== null) {
+      mask = new Uint8Array(geometry.n);
+      for (const i of kept) mask[i] = 1;
+    }
+    const chunks = Math.ceil(geometry.n / CHUNK);
+    const missingColor = chartColors().axis;
+    let next = 0;
+    let drawn = 0;
+    let ctx: CanvasRenderingContext2D | null = null;
+    // Each frame draws chunks until about LINES_PER_FRAME lines are drawn; the canvas is cleared
+    // only in the first frame, so the previous picture stays until the new one starts.
     const paint = () => {
-      const ctx = prepare(canvas, width);
+      ctx ??= prepare(canvas, width);
       if (!ctx) return;
-      let mask: Uint8Array | null = null;
-      if (drag !== null) mask = maskOf(geometry, spans);
-      else if (kept !== null) {
-        mask = new Uint8Array(geometry.n);
-        for (const i of kept) mask[i] = 1;
+      let lines = 0;
+      while (next < chunks && lines < LINES_PER_FRAME) {
+        lines += drawChunks(ctx, geometry, next, next + 1, mask, missingColor);
+        next++;
       }
-      setDrawnCount(drawLines(ctx, geometry, mask, chartColors().axis));
+      drawn += lines;
+      if (next < chunks) frame.current = requestAnimationFrame(paint);
+      else setDrawnCount(drawn);
     };
-    // While dragging, at most one redraw per frame; otherwise at once (the first paint, a committed brush).
-    if (drag !== null) frame.current = requestAnimationFrame(paint);
-    else paint();
+    frame.current = requestAnimationFrame(paint);
     return () => cancelAnimationFrame(frame.current);
   }, [geometry, width, spans, drag, kept, theme]);
 

@@ -149,13 +149,6 @@ export const Scatter = memo(function Scatter({ runs, xValues, yValues, xLabel, y
           if (p) updateView({ run: runs[p.index].id });
         }}
       >
-        <canvas
-          ref={canvasRef}
-          className="pc-layer"
-          data-testid="scatter-canvas"
-          data-points={recorded}
-          style={{ width, height: HEIGHT }}
-        />
         {width > 0 && (
           <svg className="pc-layer scatter-axes" width={width} height={HEIGHT} aria-hidden="true">
             <rect x={PAD.left} y={PAD.top} width={plotW} height={plotH} className="scatter-frame" />
@@ -204,6 +197,13 @@ export const Scatter = memo(function Scatter({ runs, xValues, yValues, xLabel, y
             {hover && <circle cx={hover.x} cy={hover.y} r={RADIUS + 3} className="scatter-hover" />}
           </svg>
         )}
+        <canvas
+          ref={canvasRef}
+          className="pc-layer"
+          data-testid="scatter-canvas"
+          data-points={recorded}
+          style={{ width, height: HEIGHT }}
+        />
         {hover && hoverRun && (
           <div
             className="scatter-tooltip"
