@@ -29,7 +29,7 @@ const ids: string[] = [];
 
 interface PageCanvas {
   width: number;
-  getBoundingClientRect(): { width: number };
+  getBoundingClientRect(): { left: number; top: number; width: number };
   getContext(
     kind: "2d",
   ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
@@ -57,9 +57,7 @@ async function drag(page: Page, x: number, fromY: number, toY: number): Promise<
 async function paintedAt(page: Page, x: number, y: number): Promise<boolean> {
   return page.locator("[data-testid=pc-lines]").evaluate(
     (el, { x, y }) => {
-      const canvas = el as unknown as PageCanvas & {
-        getBoundingClientRect(): { left: number; top: number; width: number };
-      };
+      const canvas = el as unknown as PageCanvas;
       const rect = canvas.getBoundingClientRect();
       const scale = canvas.width / rect.width;
       const data = canvas
