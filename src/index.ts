@@ -1,6 +1,7 @@
 import { type OpenQueryOptions, open as openDatabase, type StonksDatabase } from "./query/database.js";
 import { cancelWriterPrestart } from "./sdk/writer-client.js";
 
+export { type WhereExpression, WhereSyntaxError } from "./contract/where.js";
 export {
   InvalidConfigError,
   InvalidMetricError,
@@ -10,7 +11,12 @@ export {
   StonksError,
   WriteError,
 } from "./errors.js";
-export { type ListExperimentsOptions, type OpenQueryOptions, StonksDatabase } from "./query/database.js";
+export {
+  type ListExperimentsOptions,
+  type ListRunsOptions,
+  type OpenQueryOptions,
+  StonksDatabase,
+} from "./query/database.js";
 export { type LogOptions, Run, type StartRunOptions } from "./sdk/run.js";
 export { startRun } from "./sdk/start-run.js";
 export type {

@@ -92,8 +92,12 @@ class Database:
             raise NotFoundError(f"No experiment with id or name {id_or_name!r}. See db.list_experiments().")
         return Experiment(*row)
 
-    def list_runs(self, experiment_id: str | None = None) -> list[RunInfo]:
-        """Runs newest first, of one experiment or of all."""
+    def list_runs(self, experiment_id: str | None = None, where: str | None = None) -> list[RunInfo]:
+        """Runs newest first, of one experiment or of all; with ``where``, only those the expression keeps.
+
+        ``where`` is the query language of docs/query-language.md, e.g. ``config.lr < 0.01 AND
+        metric.val/acc.max > 0.9``; a mistake raises ``WhereSyntaxError`` with its ``column``.
+        """
         conn = self._connection
         if experiment_id is None:
             rows = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC, seq DESC").fetchall()
@@ -103,7 +107,12 @@ class Database:
                 (experiment_id,),
             ).fetchall()
         now = time.time()
-        return [self._run_info(row, now) for row in rows]
+        runs = [self._run_info(row, now) for row in rows]
+        if where is None:
+            return runs
+        from . import _where
+
+        return _where.filter_run_infos(runs, where, self.get_summaries, now)
 
     def get_run(self, run_id: str) -> RunInfo:
         """One run; NotFoundError for an unknown id."""

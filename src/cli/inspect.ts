@@ -1,6 +1,14 @@
 /** Read-only commands: ls, runs, info, export. */
 import { createWriteStream, openSync, type WriteStream } from "node:fs";
-import { displayStatus, parseDisplayStatuses, type RunView } from "../query/run-filter.js";
+import {
+  allOf,
+  displayStatus,
+  parseDisplayStatuses,
+  parseWhere,
+  type RunView,
+  type WhereExpression,
+  WhereSyntaxError,
+} from "../query/run-filter.js";
 import { openService } from "../query/service.js";
 import { experimentJson, pointsJson, runJson } from "../server/json.js";
 import type { DatabaseCounts, Experiment } from "../types.js";
@@ -39,9 +47,25 @@ export function listExperimentsCommand(options: DbOption & { json?: boolean }): 
   }
 }
 
+/** Every --where must hold; a mistake is one line that points at its column. */
+function whereOption(texts: readonly string[]): WhereExpression | undefined {
+  return allOf(
+    texts.map((text) => {
+      try {
+        return parseWhere(text);
+      } catch (error) {
+        if (!(error instanceof WhereSyntaxError)) throw error;
+        throw new CliError(
+          `--where ${JSON.stringify(text)} ${error.message} (the language: docs/query-language.md, e.g. --where 'config.lr < 0.01 AND status = completed').`,
+        );
+      }
+    }),
+  );
+}
+
 export function listRunsCommand(
   experimentName: string,
-  options: DbOption & { json?: boolean; status: string[]; tag: string[] },
+  options: DbOption & { json?: boolean; status: string[]; tag: string[]; where: string[] },
 ): void {
   const db = openService(resolveDbPath(options.db));
   try {
@@ -52,6 +76,7 @@ export function listRunsCommand(
     const { runs } = db.queryRuns(experiment.id, {
       statuses: parseDisplayStatuses("--status", options.status),
       tags: options.tag,
+      where: whereOption(options.where),
     });
     if (options.json) {
       printJson(runs.map(runJson));

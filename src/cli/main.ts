@@ -67,8 +67,14 @@ function buildProgram(): Command {
       [],
     )
     .option("--tag <tag>", "only runs with this tag (repeatable: every tag)", collect, [])
+    .option(
+      "-w, --where <expression>",
+      "only runs this expression keeps, e.g. 'config.lr < 0.01 AND metric.val/acc.max > 0.9' (repeatable: every one)",
+      collect,
+      [],
+    )
     .option("--json", "print JSON")
-    .action(async (experiment: string, options: JsonOption & { status: string[]; tag: string[] }) =>
+    .action(async (experiment: string, options: JsonOption & { status: string[]; tag: string[]; where: string[] }) =>
       (await import("./inspect.js")).listRunsCommand(experiment, options),
     );
 

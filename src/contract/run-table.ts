@@ -7,6 +7,7 @@
  */
 import { StonksError } from "../errors.js";
 import type { Config, JsonValue, RunStatus } from "../types.js";
+import { compileWhere, type WhereExpression } from "./where.js";
 
 /** The status a person sees: a running run with an old heartbeat is "stale". */
 export type DisplayStatus = RunStatus | "stale";
@@ -39,12 +40,22 @@ export interface TableRun {
 }
 
 export type RunField =
-  | { kind: "created_at" | "ended_at" | "name" | "status" | "duration" | "tags" | "group" }
+  | { kind: "created_at" | "ended_at" | "name" | "status" | "duration" | "tags" | "group" | "job_type" | "id" }
   | { kind: "config"; path: string }
   /** `key` as written; `stat` when it ended in .last/.min/.max (resolved against the stored keys). */
   | { kind: "metric"; key: string; stat: SummaryStat | null };
 
-const SIMPLE_FIELDS = new Set(["created_at", "ended_at", "name", "status", "duration", "tags", "group"]);
+const SIMPLE_FIELDS = new Set([
+  "created_at",
+  "ended_at",
+  "name",
+  "status",
+  "duration",
+  "tags",
+  "group",
+  "job_type",
+  "id",
+]);
 
 /** Parses `created_at`, `config.lr`, `metric.val/loss`, `metric.val/loss.min`… */
 export function parseRunField(text: string): RunField {
@@ -59,17 +70,11 @@ export function parseRunField(text: string): RunField {
     return { kind: "metric", key: rest, stat: null };
   }
   throw new StonksError(
-    `Unknown field "${text}": use created_at, ended_at, name, status, duration, tags, group, config.<key> or metric.<key>[.last|.min|.max].`,
+    `Unknown field "${text}": use created_at, ended_at, name, id, status, duration, tags, group, job_type, config.<key> or metric.<key>[.last|.min|.max].`,
   );
 }
 
 export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
-
-export interface Condition {
-  field: RunField;
-  operator: ComparisonOperator;
-  value: string | number | boolean;
-}
 
 export interface RunFilter {
   /** The run's shown status is one of these. */
@@ -79,7 +84,8 @@ export interface RunFilter {
   group?: string;
   /** Case-insensitive text in the name, id, a tag, the group, the job type or the notes. */
   text?: string;
-  where?: readonly Condition[];
+  /** A where expression (src/contract/where.ts). */
+  where?: WhereExpression;
 }
 
 export interface RunSort {
@@ -169,32 +175,6 @@ export function comparable(value: JsonValue | undefined): Comparable | undefined
   return JSON.stringify(value);
 }
 
-/** Whether a run's value satisfies a condition; a missing value never does. */
-export function matches(actual: Comparable | undefined, condition: Condition): boolean {
-  if (actual === undefined) return false;
-  const expected = condition.value;
-  if (condition.operator === "=" || condition.operator === "!=") {
-    const equal =
-      typeof actual === "number" && typeof expected === "number"
-        ? actual === expected
-        : typeof expected === "boolean"
-          ? actual === (expected ? 1 : 0)
-          : String(actual) === String(expected);
-    return condition.operator === "=" ? equal : !equal;
-  }
-  if (typeof actual !== "number" || typeof expected !== "number") return false;
-  switch (condition.operator) {
-    case "<":
-      return actual < expected;
-    case "<=":
-      return actual <= expected;
-    case ">":
-      return actual > expected;
-    default:
-      return actual >= expected;
-  }
-}
-
 const DIGITS = /\d+|\D+/g;
 
 /**
@@ -265,6 +245,10 @@ export function fieldReader<R extends TableRun>(
       return (run) => (run.tags.length === 0 ? undefined : run.tags.join(","));
     case "group":
       return (run) => run.group ?? undefined;
+    case "job_type":
+      return (run) => run.jobType ?? undefined;
+    case "id":
+      return (run) => run.id;
     case "config":
       return (run) => comparable(configValue(run.config, field.path));
     case "metric": {
@@ -309,10 +293,8 @@ export function filterRuns<R extends TableRun>(runs: readonly R[], filter: RunFi
   if (filter.group !== undefined) out = out.filter((run) => run.group === filter.group);
   const needle = (filter.text ?? "").trim().toLowerCase();
   if (needle !== "") out = out.filter((run) => containsText(run, needle));
-  for (const condition of filter.where ?? []) {
-    const read = fieldReader(out, condition.field, now);
-    out = out.filter((run) => matches(read(run), condition));
-  }
+  // Metric suffixes resolve against every run, so a filter means the same whatever else filters.
+  if (filter.where !== undefined) out = out.filter(compileWhere(filter.where, runs, now));
   return out;
 }
 

@@ -1,3 +1,4 @@
+import { parseWhere, type WhereExpression } from "../contract/where.js";
 import { NotFoundError } from "../errors.js";
 import { type Db, openDatabase, runRead } from "../store/connection.js";
 import { listProjects } from "../store/projects.js";
@@ -34,6 +35,7 @@ import type {
 import { resolveDbPath } from "../util/db-path.js";
 import { DEFAULT_STALE_AFTER_S } from "../util/staleness.js";
 import { aggregateGroup, type GroupSeries, type GroupSeriesOptions, type RunPoints } from "./group-aggregate.js";
+import { queryRuns } from "./run-list.js";
 
 /** A saved dashboard workspace: its name, the arrangement as the dashboard wrote it, when it was last saved. */
 export interface Workspace {
@@ -51,6 +53,11 @@ export interface OpenQueryOptions {
   staleAfterSeconds?: number;
   /** Open without write access. Default false (an old schema is migrated forward). */
   readonly?: boolean;
+}
+
+export interface ListRunsOptions {
+  /** A where expression, e.g. `config.lr < 0.01 AND metric.val/acc.max > 0.9`, as text or parsed. */
+  where?: string | WhereExpression;
 }
 
 export interface ListExperimentsOptions {
@@ -86,8 +93,22 @@ export class StonksDatabase {
     return getExperiment(this.connection, idOrName);
   }
 
-  /** Runs newest first, of one experiment or of all. */
-  listRuns(experimentId?: string): RunInfo[] {
+  /**
+   * Runs newest first, of one experiment or of all; with `where`, only those
+   * the expression keeps (docs/query-language.md; a mistake throws
+   * WhereSyntaxError with its column). With `where` each run also carries
+   * what the run table shows of it (RunView: duration and metric summaries).
+   */
+  listRuns(experimentId?: string, options: ListRunsOptions = {}): RunInfo[] {
+    if (options.where !== undefined) {
+      const where = typeof options.where === "string" ? parseWhere(options.where) : options.where;
+      const experiments =
+        experimentId === undefined ? listExperiments(this.connection).map((e) => e.id) : [experimentId];
+      const runs = experiments.flatMap(
+        (id) => queryRuns(this.connection, id, { where }, { staleAfterSeconds: this.staleAfter }).runs,
+      );
+      return experiments.length === 1 ? runs : runs.sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq);
+    }
     const now = Date.now() / 1000;
     return listRunRows(this.connection, experimentId).map((row) => toRunInfo(row, now, this.staleAfter));
   }

@@ -1,27 +1,20 @@
 /**
- * The language of run-table queries: fields (`config.lr`, `metric.val/loss.min`),
- * conditions (`config.lr>0.01`) and how values compare. Pure functions; the
- * table itself is src/query/run-list.ts.
+ * The run-table queries of the API and the CLI: statuses, fields
+ * (`config.lr`, `metric.val/loss.min`) and where expressions (their language
+ * is src/contract/where.ts). Pure functions; the table itself is
+ * src/query/run-list.ts.
  */
-import {
-  type ComparisonOperator,
-  type Condition,
-  DISPLAY_STATUSES,
-  type DisplayStatus,
-  parseRunField,
-  type RunField,
-  type RunFilter,
-} from "../contract/run-table.js";
+import { DISPLAY_STATUSES, type DisplayStatus, type RunField, type RunFilter } from "../contract/run-table.js";
 import { StonksError } from "../errors.js";
 import type { RunInfo } from "../types.js";
 
 export {
-  type Condition,
   type DisplayStatus,
   displayStatus,
   parseRunField,
   type RunField,
 } from "../contract/run-table.js";
+export { allOf, parseWhere, type WhereExpression, WhereSyntaxError } from "../contract/where.js";
 
 /** Statuses from repeated and/or comma-separated values (`--status a,b`, `?status=a&status=b`). */
 export function parseDisplayStatuses(option: string, values: readonly string[]): DisplayStatus[] {
@@ -72,30 +65,6 @@ export interface RunListPage {
   /** Runs matching the filters, before paging. */
   total: number;
   runs: RunView[];
-}
-
-function parseValue(text: string): Condition["value"] {
-  const trimmed = text.trim();
-  if (trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')) return trimmed.slice(1, -1);
-  if (trimmed === "true") return true;
-  if (trimmed === "false") return false;
-  if (trimmed !== "" && Number.isFinite(Number(trimmed))) return Number(trimmed);
-  return trimmed;
-}
-
-/** Parses one `FIELD OP VALUE` condition, e.g. `config.lr>0.01` or `metric.val/loss<=0.5`. */
-export function parseCondition(text: string): Condition {
-  // The first operator character splits field from value; field names never contain one.
-  const match = /^(.+?)\s*(<=|>=|!=|==|=|<|>)\s*(.*)$/s.exec(text.trim());
-  if (!match) {
-    throw new StonksError(`Cannot read condition "${text}": write FIELD OP VALUE, e.g. config.lr>0.01.`);
-  }
-  const operator = (match[2] === "==" ? "=" : match[2]) as ComparisonOperator;
-  const value = parseValue(match[3]);
-  if (operator !== "=" && operator !== "!=" && typeof value !== "number") {
-    throw new StonksError(`Condition "${text}": ${operator} compares numbers only.`);
-  }
-  return { field: parseRunField(match[1].trim()), operator, value };
 }
 
 /**

@@ -8,6 +8,8 @@ export class ApiError extends Error {
     readonly status: ContentfulStatusCode,
     readonly code: string,
     message: string,
+    /** More fields of the error object, e.g. the column of a where expression's mistake. */
+    readonly details: Readonly<Record<string, string | number>> = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -22,12 +24,12 @@ export function notFound(message: string): ApiError {
   return new ApiError(404, "not_found", message);
 }
 
-export function errorBody(code: string, message: string) {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, details: Readonly<Record<string, string | number>> = {}) {
+  return { error: { ...details, code, message } };
 }
 
 export function errorResponse(c: Context, error: ApiError): Response {
-  return c.json(errorBody(error.code, error.message), error.status);
+  return c.json(errorBody(error.code, error.message, error.details), error.status);
 }
 
 /** One readable line from zod issues: "tags[0]: Too small: …; color: …". */

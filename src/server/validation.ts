@@ -22,10 +22,11 @@ import {
   MAX_WORKSPACE_BYTES,
   MAX_WORKSPACE_NAME,
 } from "../contract/limits.js";
-import type { Condition, DisplayStatus } from "../contract/run-table.js";
+import type { DisplayStatus } from "../contract/run-table.js";
+import { allOf, parseWhere, type WhereExpression, WhereSyntaxError } from "../contract/where.js";
 import { StonksError } from "../errors.js";
-import { parseCondition, parseDisplayStatuses, parseRunField, type RunListQuery } from "../query/run-filter.js";
-import { badRequest, describeIssues } from "./errors.js";
+import { parseDisplayStatuses, parseRunField, type RunListQuery } from "../query/run-filter.js";
+import { ApiError, badRequest, describeIssues } from "./errors.js";
 
 export { MAX_BODY_BYTES, MAX_DOWNSAMPLE, MAX_ID_LENGTH } from "../contract/limits.js";
 
@@ -132,6 +133,21 @@ function textParam(name: string, text: string | undefined, max: number): string 
   return text;
 }
 
+/** Every `where` of the query string; a mistake answers 400 with its column (and which `where` it is in). */
+function whereParam(texts: readonly string[]): WhereExpression | undefined {
+  return allOf(
+    texts.map((text, i) => {
+      try {
+        return parseWhere(textParam("where", text, MAX_QUERY_TEXT_LENGTH) ?? "");
+      } catch (error) {
+        if (!(error instanceof WhereSyntaxError)) throw error;
+        const which = texts.length > 1 ? ` #${i + 1}` : "";
+        throw new ApiError(400, "bad_request", `where${which}: ${error.message}`, { column: error.column });
+      }
+    }),
+  );
+}
+
 /** Reads the run-list query string (see docs/rest-api.md). */
 export function runListQuery(
   single: (name: string) => string | undefined,
@@ -147,12 +163,12 @@ export function runListQuery(
   if (order !== undefined && order !== "asc" && order !== "desc") throw badRequest('order must be "asc" or "desc".');
   const sortText = textParam("sort", single("sort"), MAX_QUERY_TEXT_LENGTH);
   let statuses: DisplayStatus[];
-  let where: Condition[];
+  let where: WhereExpression | undefined;
   let sort: RunListQuery["sort"];
   try {
     statuses = parseDisplayStatuses("status", repeated("status"));
-    where = whereTexts.map((text) => parseCondition(textParam("where", text, MAX_QUERY_TEXT_LENGTH) ?? ""));
     sort = sortText === undefined ? undefined : parseRunField(sortText);
+    where = whereParam(whereTexts);
   } catch (error) {
     if (error instanceof StonksError) throw badRequest(error.message);
     throw error;

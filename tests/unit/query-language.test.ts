@@ -1,6 +1,6 @@
-/** The run-table query language: fields, conditions and statuses, as the API and the CLI parse them. */
+/** The run-table query language: fields, conditions and statuses, as the API and the CLI parse them (the whole where language: where.test.ts). */
 import { describe, expect, it } from "vitest";
-import { parseCondition, parseDisplayStatuses, parseRunField } from "../../src/query/run-filter.js";
+import { parseDisplayStatuses, parseRunField, parseWhere } from "../../src/query/run-filter.js";
 
 describe("conditions", () => {
   it.each([
@@ -11,10 +11,7 @@ describe("conditions", () => {
     ["metric.val/loss<=0.5", { kind: "metric", key: "val/loss" }, "<=", 0.5],
     ["duration>=60", { kind: "duration" }, ">=", 60],
   ])("%s", (text, field, operator, value) => {
-    const condition = parseCondition(text);
-    expect(condition.field).toMatchObject(field);
-    expect(condition.operator).toBe(operator);
-    expect(condition.value).toBe(value);
+    expect(parseWhere(text)).toMatchObject({ kind: "compare", field, operator, value });
   });
 
   it("reads .min/.max/.last as a metric statistic", () => {
@@ -23,11 +20,11 @@ describe("conditions", () => {
   });
 
   it.each([
-    ["config.lr", /write FIELD OP VALUE/],
+    ["config.lr", /expected an operator after config.lr \(=, !=/],
     ["config.lr > abc", /compares numbers only/],
     ["nonsense.field=1", /Unknown field "nonsense.field": use created_at/],
   ])("refuses %s with a message that says what to write", (text, message) => {
-    expect(() => parseCondition(text)).toThrow(message);
+    expect(() => parseWhere(text)).toThrow(message);
   });
 });
 

@@ -11,6 +11,8 @@ import { RunDetail } from "./components/RunDetail";
 import { RunPage } from "./components/RunPage";
 import { RunTable } from "./components/RunTable";
 import { Sidebar } from "./components/Sidebar";
+import { BrushNote, SweepView } from "./components/SweepView";
+import { brushedRunIds, brushReadsMetrics } from "./lib/sweep";
 import { forgetRun } from "./state/actions";
 import { experimentsStore, useExperiments } from "./state/experiments";
 import { useServedFile } from "./state/info";
@@ -26,6 +28,7 @@ import { type Tab, updateView, useView } from "./state/view";
 const TABS: { id: Tab; label: string }[] = [
   { id: "charts", label: "Charts" },
   { id: "compare", label: "Compare configs" },
+  { id: "sweep", label: "Sweep" },
 ];
 
 function handlePoints(event: PointsEvent): void {
@@ -134,7 +137,14 @@ export function App() {
   }, [liveId, experimentKey]);
 
   const current = runsSnap.experimentKey === experimentKey;
-  const runs = current ? runsSnap.runs : [];
+  const allRuns = current ? runsSnap.runs : [];
+  // The Sweep tab's brush narrows the runs the table and the charts work on.
+  const { brush } = view;
+  const brushSummaries = brushReadsMetrics(brush) ? runsSnap.summaries : null;
+  const runs = useMemo(() => {
+    const kept = brushedRunIds(allRuns, brushSummaries ?? new Map(), brush);
+    return kept === null ? allRuns : allRuns.filter((r) => kept.has(r.id));
+  }, [allRuns, brushSummaries, brush]);
   const { newest, runs: chosen, hide } = view;
   const { selected, selectedRuns } = useMemo(() => {
     const set = new Set(
@@ -175,6 +185,8 @@ export function App() {
         metrics: "",
         collapsed: [],
         ws: null,
+        brush: {},
+        sweep: {},
         q: "",
         status: "",
         tag: "",
@@ -261,7 +273,7 @@ export function App() {
     );
   } else if (view.page === "run" && view.run) {
     content = <RunPage run={runsSnap.byId.get(view.run)} loading={false} view={view} theme={theme} />;
-  } else if (runs.length === 0) {
+  } else if (allRuns.length === 0) {
     content = (
       <EmptyState title="No runs in this experiment yet" testId="empty-runs" icon="▷">
         <p>Start a run in this experiment and it appears here while it trains:</p>
@@ -274,6 +286,7 @@ export function App() {
     content = (
       <>
         <section className="table-section">
+          {runs !== allRuns && <BrushNote shown={runs.length} total={allRuns.length} />}
           <RunTable runs={runs} view={tableView} selected={selected} />
         </section>
         <div className="tabs" role="tablist">
@@ -297,6 +310,8 @@ export function App() {
         <section className="panel">
           {view.tab === "charts" ? (
             <ChartsView runs={selectedRuns} view={view} theme={theme} experimentId={experimentId ?? experimentKey} />
+          ) : view.tab === "sweep" ? (
+            <SweepView runs={allRuns} view={view} theme={theme} />
           ) : (
             <CompareView runs={selectedRuns} onlyDiff={view.diff} setOnlyDiff={(diff) => updateView({ diff })} />
           )}

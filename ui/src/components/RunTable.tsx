@@ -5,6 +5,7 @@ import { configValue, flattenConfig } from "../../../src/contract/run-table";
 import type { Run, Summaries } from "../api/types";
 import { formatAgo, formatDateTime, formatDuration, formatNumber, formatValue } from "../lib/format";
 import { columnField, runDuration, tableFilter, tableRows } from "../lib/run-table";
+import { searchQuery } from "../lib/where-search";
 import { patchRun } from "../state/actions";
 import { useRuns } from "../state/runs";
 import { NEWEST_COUNT, setSelected } from "../state/selection";
@@ -14,8 +15,8 @@ import { type Aggregate, ColumnPicker } from "./ColumnPicker";
 import { GroupBy } from "./GroupBy";
 import { entryKey, GroupRowCells, type TableEntry, tableEntries } from "./GroupRows";
 import { PencilIcon } from "./Icons";
-import { SearchBox } from "./SearchBox";
 import { StatusBadge } from "./StatusBadge";
+import { WhereBox } from "./WhereBox";
 
 const ROW_HEIGHT = 36;
 const CHECK_WIDTH = 40;
@@ -291,8 +292,15 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
   const rows = useMemo(() => {
     const at = sortedNow || Date.now() / 1000;
     const field = columnField(sortColumn.id) ?? undefined;
-    return tableRows(runs, sortSummaries ?? new Map(), tableFilter(view), { field, order: view.order }, at);
-  }, [runs, view, sortColumn, sortedNow, sortSummaries]);
+    const filter = tableFilter(view);
+    // The search box holds words or an expression; one with a mistake filters nothing until it is fixed.
+    const search = searchQuery(view.q);
+    const boxFilter = filter && { ...filter, text: search.kind === "text" ? search.text : "" };
+    if (boxFilter && search.kind === "where") boxFilter.where = search.where;
+    // A where expression may read metric summaries, so it needs them whatever the sort column.
+    const rowSummaries = sortSummaries ?? (search.kind === "where" ? summaries : new Map());
+    return tableRows(runs, rowSummaries, boxFilter, { field, order: view.order }, at);
+  }, [runs, view, sortColumn, sortedNow, sortSummaries, summaries]);
 
   const entries: TableEntry[] = useMemo(
     () =>
@@ -344,10 +352,12 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
   return (
     <div className="run-table-wrap" data-testid="run-table">
       <div className="table-toolbar">
-        <SearchBox
-          placeholder="Search runs by name, id, tag, group, notes"
+        <WhereBox
+          placeholder="Search runs, or filter: config.lr < 0.01 AND status = completed"
           value={view.q}
           testId="run-search"
+          configKeys={configKeys}
+          metricKeys={metricKeys}
           onChange={(q) => updateView({ q })}
         />
         <select

@@ -1,9 +1,10 @@
 import { useSyncExternalStore } from "react";
 import { BAND_KINDS, type BandKind, isGroupField } from "../../../src/contract/groups";
+import { type AxisBrush, isFieldId, parseBrush } from "../lib/sweep";
 
 /** Everything a link restores: the view lives in the URL's query string. */
 export type XAxis = "step" | "wall" | "rel";
-export type Tab = "charts" | "compare";
+export type Tab = "charts" | "compare" | "sweep";
 export type SortOrder = "asc" | "desc";
 export type Page = "experiment" | "run";
 
@@ -25,6 +26,19 @@ export interface ChartSettings {
   span?: number;
   hide?: boolean;
   pin?: boolean;
+}
+
+/** The Sweep tab's choices, by field id (`config:lr`, `metric:val/loss:min`); absent ones take the defaults. */
+export interface SweepSettings {
+  /** Parallel coordinates' config axes, in order. */
+  axes?: string[];
+  /** The metric summary of the last axis, which colours the lines; also the correlation table's. */
+  metric?: string;
+  /** Scatter plot axes. */
+  sx?: string;
+  sy?: string;
+  /** Correlation table order. */
+  corrSort?: "rho" | "n";
 }
 
 export const CHART_HEIGHTS = { min: 160, max: 640, default: 220 };
@@ -72,6 +86,9 @@ export interface ViewState {
   groupRuns: boolean;
   /** Group rows of the table opened to show their runs, by label. */
   groupOpen: string[];
+  /** Parallel coordinates' brushed axes: the runs outside them leave the table and the charts. */
+  brush: Record<string, AxisBrush>;
+  sweep: SweepSettings;
 }
 
 /** The part of the view a saved workspace holds: how the charts are arranged, not which runs or rows are shown. */
@@ -119,6 +136,8 @@ const DEFAULT_VIEW: ViewState = {
   band: "std",
   groupRuns: false,
   groupOpen: [],
+  brush: {},
+  sweep: {},
 };
 
 function stringList(value: unknown): string[] {
@@ -230,6 +249,19 @@ export function workspaceOf(view: ViewState): WorkspaceState {
   };
 }
 
+export function parseSweep(value: unknown): SweepSettings {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
+  const w = value as Record<string, unknown>;
+  const out: SweepSettings = {};
+  if (Array.isArray(w.axes)) out.axes = w.axes.filter((a): a is string => typeof a === "string" && isFieldId(a));
+  for (const key of ["metric", "sx", "sy"] as const) {
+    const id = w[key];
+    if (typeof id === "string" && isFieldId(id)) out[key] = id;
+  }
+  if (w.corrSort === "rho" || w.corrSort === "n") out.corrSort = w.corrSort;
+  return out;
+}
+
 function parseList(value: string | null): string[] | null {
   if (value === null) return null;
   return value === "" ? [] : value.split(",");
@@ -256,7 +288,7 @@ function parseView(search: string): ViewState {
     smooth: Number.isFinite(smooth) ? Math.min(0.99, Math.max(0, smooth)) : 0,
     log: p.get("log") === "1",
     zoom,
-    tab: p.get("tab") === "compare" ? "compare" : "charts",
+    tab: p.get("tab") === "compare" || p.get("tab") === "sweep" ? (p.get("tab") as Tab) : "charts",
     run: p.get("run"),
     q: p.get("q") ?? "",
     status: p.get("status") ?? "",
@@ -275,6 +307,8 @@ function parseView(search: string): ViewState {
     band: parseBand(p.get("band")),
     groupRuns: p.get("gruns") === "1",
     groupOpen: stringList(parseJson(p.get("gopen"))),
+    brush: parseBrush(parseJson(p.get("brush"))),
+    sweep: parseSweep(parseJson(p.get("sweep"))),
   };
 }
 
@@ -311,6 +345,8 @@ function serializeView(view: ViewState, keep: URLSearchParams): string {
   if (view.band !== DEFAULT_VIEW.band) p.set("band", view.band);
   if (view.groupRuns) p.set("gruns", "1");
   if (view.groupOpen.length > 0) p.set("gopen", JSON.stringify(view.groupOpen));
+  if (Object.keys(view.brush).length > 0) p.set("brush", JSON.stringify(view.brush));
+  if (Object.keys(view.sweep).length > 0) p.set("sweep", JSON.stringify(view.sweep));
   const text = p.toString().replace(/%2C/g, ",").replace(/%2F/g, "/").replace(/%3A/g, ":");
   return text ? `?${text}` : "";
 }
