@@ -9,7 +9,17 @@ import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
-import { launchBrowser, newPage, populate, query, serve, shown, tempDir, waitUntil } from "./support/ui-support.js";
+import {
+  apiGet,
+  launchBrowser,
+  newPage,
+  populate,
+  query,
+  serve,
+  shown,
+  tempDir,
+  waitUntil,
+} from "./support/ui-support.js";
 
 // The page functions below run in Chromium; the tests compile without the DOM library.
 declare const document: {
@@ -191,7 +201,7 @@ describe("grouping runs", () => {
     await context.close();
   });
 
-  it("switches the band to stderr and min–max, and draws the runs faintly underneath", async () => {
+  it("switches the band to stderr and min–max, draws the runs faintly underneath, and saves it in a workspace", async () => {
     const { page, context, errors } = await newPage(browser);
     await page.goto(`${server.url}/?exp=groups&gby=${encodeURIComponent('["config.lr"]')}`);
     await drawnGroups(page, "loss", "std");
@@ -213,6 +223,25 @@ describe("grouping runs", () => {
     await page.getByTestId("group-show-runs").check();
     await waitUntil(async () => (await groupChart(page, "loss").getAttribute("data-faint-runs")) === "6", "runs drawn");
     expect(query(page).get("gruns")).toBe("1");
+    await page.keyboard.press("Escape");
+
+    // A saved workspace holds the grouping; applying it elsewhere groups the same way.
+    page.on("dialog", (dialog) => void dialog.accept(dialog.type() === "prompt" ? "by lr" : undefined));
+    await page.getByTestId("workspace-save").click();
+    await waitUntil(() => query(page).get("ws") === "by lr", "saved");
+    const saved = await apiGet<{ name: string; state: Record<string, unknown> }[]>(
+      server,
+      "/api/experiments/groups/workspaces",
+    );
+    expect(saved.body[0].state).toMatchObject({ groupBy: ["config.lr"], band: "minmax", groupRuns: true });
+    const other = await newPage(browser);
+    await other.page.goto(`${server.url}/?exp=groups`);
+    await waitUntil(async () => (await other.page.getByTestId("run-row").count()) === 6, "ungrouped");
+    await other.page.getByTestId("workspace-select").selectOption("by lr");
+    await waitUntil(async () => (await other.page.getByTestId("group-row").count()) === 2, "grouped by the workspace");
+    expect(await drawnGroups(other.page, "loss", "minmax")).toHaveLength(2);
+    expect(other.errors).toEqual([]);
+    await other.context.close();
     expect(errors).toEqual([]);
     await context.close();
   });
