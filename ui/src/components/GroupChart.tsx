@@ -106,8 +106,14 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     }
     const load = (fresh: boolean) =>
       fetchGroupLines(metricKey, groups, range, fresh).then(
-        (next) => current && (setLines(next), setError(null)),
-        (e: unknown) => current && setError(e instanceof Error ? e.message : String(e)),
+        (next) => {
+          if (!current) return;
+          setLines(next);
+          setError(null);
+        },
+        (e: unknown) => {
+          if (current) setError(e instanceof Error ? e.message : String(e));
+        },
       );
     load(false);
     const timer = live ? setInterval(() => load(true), LIVE_REFRESH_MS) : undefined;
@@ -343,7 +349,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
             {error}
           </div>
         )}
-        {drawn !== null && drawn.every((g) => g.steps.length === 0) && (
+        {drawn?.every((g) => g.steps.length === 0) && (
           <div className="chart-message">No group logged {metricKey}</div>
         )}
       </div>
