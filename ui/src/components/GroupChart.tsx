@@ -349,9 +349,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
             {error}
           </div>
         )}
-        {drawn?.every((g) => g.steps.length === 0) && (
-          <div className="chart-message">No group logged {metricKey}</div>
-        )}
+        {drawn?.every((g) => g.steps.length === 0) && <div className="chart-message">No group logged {metricKey}</div>}
       </div>
     </div>
   );
