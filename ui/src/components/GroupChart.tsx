@@ -97,9 +97,24 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
   const groups = useMemo(() => coloredGroups(runs, groupBy), [runs, groupBy]);
   const range: StepRange | null = zoom;
   const live = runs.some((r) => r.status === "running" && !r.stale);
+  // Charts far below the fold ask for their aggregates when they come near: each costs a read of every point.
+  const [near, setNear] = useState(false);
+  useEffect(() => {
+    const box = boxRef.current;
+    if (!box || near) return;
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) setNear(true);
+      },
+      { rootMargin: "400px" },
+    );
+    observer.observe(box);
+    return () => observer.disconnect();
+  }, [near]);
 
   useEffect(() => {
     let current = true;
+    if (!near) return;
     if (groups.length === 0) {
       setLines([]);
       return;
@@ -121,7 +136,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       current = false;
       clearInterval(timer);
     };
-  }, [metricKey, groups, range, live]);
+  }, [metricKey, groups, range, live, near]);
 
   const runIds = useMemo(() => groups.flatMap((g) => g.runs.map((r) => r.id)), [groups]);
   useEffect(() => {
