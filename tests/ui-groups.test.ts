@@ -58,6 +58,39 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}/${name}.png` });
 }
 
+/**
+ * In one column of a grouped chart's plot canvas (at 60% of its width), the rows drawn in each colour:
+ * the canvas is transparent over the card, so a line is opaque and its band the colour at 20% alpha.
+ */
+async function columnPixels(page: Page, key: string, lineColors: string[]) {
+  return page.evaluate(
+    ([metricKey, colours]) => {
+      const canvas = document
+        .querySelector(`[data-testid=group-chart][data-key="${metricKey}"]`)
+        ?.querySelectorAll("canvas")[0];
+      if (!canvas) return null;
+      const x = Math.round(canvas.width * 0.6);
+      const pixels = canvas.getContext("2d").getImageData(x, 0, 1, canvas.height).data;
+      const rgb = (hex: string) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+      const sameColour = (y: number, c: number[]) =>
+        Math.abs(pixels[y * 4] - c[0]) + Math.abs(pixels[y * 4 + 1] - c[1]) + Math.abs(pixels[y * 4 + 2] - c[2]) <= 40;
+      return colours.map((hex) => {
+        const colour = rgb(hex);
+        const lineRows: number[] = [];
+        const bandRows: number[] = [];
+        for (let y = 0; y < canvas.height; y++) {
+          if (!sameColour(y, colour)) continue;
+          const alpha = pixels[y * 4 + 3];
+          if (alpha >= 200) lineRows.push(y);
+          else if (alpha >= 20) bandRows.push(y);
+        }
+        return { lineRows, bandRows, height: canvas.height };
+      });
+    },
+    [key, lineColors] as const,
+  );
+}
+
 const groupChart = (page: Page, key: string) => page.locator(`[data-testid=group-chart][data-key="${key}"]`);
 
 async function drawnGroups(page: Page, key: string, band: string): Promise<DrawnGroup[]> {
@@ -83,6 +116,18 @@ beforeAll(async () => {
         metrics: { loss: { count: 100, value: (step: number) => centre(lr, step) + seed - 1 } },
       })),
     ),
+  );
+  // Small values: mean 0.5 ± 1 has a lower edge below 0.
+  populate(
+    dbPath,
+    [0, 1, 2].map((seed) => ({
+      experiment: "small",
+      name: `small-${seed}`,
+      createdAt: NOW - 4000 + seed,
+      status: "completed" as const,
+      config: { lr: 0.1, seed },
+      metrics: { loss: { count: 50, value: () => 0.5 + seed - 1 } },
+    })),
   );
   [browser, server] = await Promise.all([launchBrowser(), serve(dbPath)]);
 });
@@ -141,30 +186,7 @@ describe("grouping runs", () => {
     // The pixels: in one column of the plot, each group's band spans 2 units around its line,
     // with the scale read off the canvas itself (the two lines are 10 units apart).
     const colors = drawn.map((g) => g.color);
-    const column = await page.evaluate((lineColors) => {
-      const canvas = document
-        .querySelector('[data-testid=group-chart][data-key="loss"]')
-        ?.querySelectorAll("canvas")[0];
-      if (!canvas) return null;
-      const x = Math.round(canvas.width * 0.6);
-      const pixels = canvas.getContext("2d").getImageData(x, 0, 1, canvas.height).data;
-      const rgb = (hex: string) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
-      // The plot canvas is transparent over the card: a line is opaque, its band the colour at 20% alpha.
-      const sameColour = (y: number, c: number[]) =>
-        Math.abs(pixels[y * 4] - c[0]) + Math.abs(pixels[y * 4 + 1] - c[1]) + Math.abs(pixels[y * 4 + 2] - c[2]) <= 40;
-      return lineColors.map((hex) => {
-        const colour = rgb(hex);
-        const lineRows: number[] = [];
-        const bandRows: number[] = [];
-        for (let y = 0; y < canvas.height; y++) {
-          if (!sameColour(y, colour)) continue;
-          const alpha = pixels[y * 4 + 3];
-          if (alpha >= 200) lineRows.push(y);
-          else if (alpha >= 20) bandRows.push(y);
-        }
-        return { lineRows, bandRows };
-      });
-    }, colors);
+    const column = await columnPixels(page, "loss", colors);
     expect(column).not.toBeNull();
     const measured = (column ?? []).map(({ lineRows, bandRows }) => {
       const all = [...lineRows, ...bandRows];
@@ -242,6 +264,22 @@ describe("grouping runs", () => {
     expect(await drawnGroups(other.page, "loss", "minmax")).toHaveLength(2);
     expect(other.errors).toEqual([]);
     await other.context.close();
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("on a log scale, a band whose lower edge is at or below 0 runs to the bottom of the plot", async () => {
+    const { page, context, errors } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=small&log=1&gby=${encodeURIComponent('["config.lr"]')}`);
+    const [g] = await drawnGroups(page, "loss", "std");
+    expect(g.low.every((v) => v < 0)).toBe(true);
+    const [column] = (await columnPixels(page, "loss", [g.color])) ?? [];
+    expect(column.lineRows.length).toBeGreaterThan(0);
+    expect(column.bandRows.length).toBeGreaterThan(4);
+    // Below the line, the band reaches the plot's bottom edge (the x axis sits under it).
+    const lowest = Math.max(...column.bandRows);
+    expect(lowest).toBeGreaterThan(Math.max(...column.lineRows));
+    expect(column.height - lowest).toBeLessThan(60);
     expect(errors).toEqual([]);
     await context.close();
   });

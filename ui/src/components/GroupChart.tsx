@@ -160,23 +160,21 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           return data && data.length > 0 ? [{ color: runColorOf.get(id) ?? "#888", data }] : [];
         })
       : [];
+    // The y range holds the bands and the faint runs, not only the means (uPlot fits the series it draws).
     let lo = Number.POSITIVE_INFINITY;
     let hi = Number.NEGATIVE_INFINITY;
+    const include = (v: number) => {
+      if (!Number.isFinite(v) || (logY && v <= 0)) return;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    };
     for (const g of drawn) {
       for (let i = 0; i < g.steps.length; i++) {
-        lo = Math.min(lo, g.low[i]);
-        hi = Math.max(hi, g.high[i]);
+        include(g.low[i]);
+        include(g.high[i]);
       }
     }
-    for (const { data } of faintRuns) {
-      for (let i = 0; i < data.length; i++) {
-        const v = data.values[i];
-        if (Number.isFinite(v)) {
-          lo = Math.min(lo, v);
-          hi = Math.max(hi, v);
-        }
-      }
-    }
+    for (const { data } of faintRuns) for (let i = 0; i < data.length; i++) include(data.values[i]);
     const axis = {
       stroke: colors.text,
       grid: { stroke: colors.grid, width: 1 },
@@ -190,13 +188,15 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
       ctx.clip();
       const px = (v: number, scale: string) => u.valToPos(v, scale, true);
+      // On a log scale a band edge at or below 0 (mean - std of small values) runs to the bottom of the plot.
+      const py = (v: number) => u.valToPos(logY && v <= 0 ? (u.scales.y.min ?? v) : v, "y", true);
       ctx.lineWidth = Math.max(1, uPlot.pxRatio);
       for (const { color, data } of faintRuns) {
         ctx.strokeStyle = withAlpha(color, RUN_ALPHA);
         ctx.beginPath();
         for (let i = 0; i < data.length; i++) {
           const x = px(data.steps[i], "x");
-          const y = px(data.values[i], "y");
+          const y = py(data.values[i]);
           if (i === 0) ctx.moveTo(x, y);
           else ctx.lineTo(x, y);
         }
@@ -210,10 +210,10 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         const widen = n === 1 ? 2 * uPlot.pxRatio : 0;
         for (let i = 0; i < n; i++) {
           const x = px(g.steps[i], "x") + (i === n - 1 ? widen : 0);
-          if (i === 0) ctx.moveTo(x - widen, px(g.high[i], "y"));
-          else ctx.lineTo(x, px(g.high[i], "y"));
+          if (i === 0) ctx.moveTo(x - widen, py(g.high[i]));
+          else ctx.lineTo(x, py(g.high[i]));
         }
-        for (let i = n - 1; i >= 0; i--) ctx.lineTo(px(g.steps[i], "x") - (i === 0 ? widen : 0), px(g.low[i], "y"));
+        for (let i = n - 1; i >= 0; i--) ctx.lineTo(px(g.steps[i], "x") - (i === 0 ? widen : 0), py(g.low[i]));
         ctx.closePath();
         ctx.fill();
       }
