@@ -163,7 +163,7 @@ for (let i = 0; i < REPS; i++) {
   reps.push(r);
   for (const [name, m] of Object.entries(r)) {
     console.error(
-      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms (CPU p95 ${fmt(quantile(m.trace.cpuPerFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.cpuPerFrame))} ms), longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
+      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms (CPU p95 ${fmt(quantile(m.trace.cpuPerFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.cpuPerFrame))} ms, ${m.trace.cpuPerFrame.filter((x) => x > 16).length} of ${m.trace.cpuPerFrame.length} frames over 16 ms), longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
     );
     if (process.env.TRACE)
       console.error(
