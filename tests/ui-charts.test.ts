@@ -35,6 +35,8 @@ const SPIKE_STEP = 3137;
 /** Distinct, exact values: run k at step s. */
 const loss = (k: number, s: number) => 1000 - s + k;
 const acc = (k: number, s: number) => k * 100 + s;
+/** A rising series whose min/max buckets span 6: its envelope is a band, at any zoom. */
+const bandValue = (s: number) => (s % 7) + s / 500;
 
 function chart(page: Page, key: string) {
   return page.locator(`[data-testid=chart][data-key="${key}"]`);
@@ -95,6 +97,15 @@ beforeAll(async () => {
       metrics: {
         "train/noisy": { count: LONG_POINTS, value: (s: number) => (s === SPIKE_STEP ? 5000 : 1 + (s % 7) / 10) },
       },
+    },
+  ]);
+  populate(dbPath, [
+    {
+      experiment: "bands",
+      name: "band-run",
+      createdAt: NOW - 20_000,
+      status: "completed",
+      metrics: { "train/band": { count: LONG_POINTS, value: bandValue } },
     },
   ]);
   [browser, server] = await Promise.all([launchBrowser(), serve(dbPath)]);
@@ -320,6 +331,75 @@ describe("dashboard charts", () => {
     const displayed = Number((await shown(tip.locator(".tip-value"))).trim());
     expect(displayed).toBeCloseTo(last / norm, 0);
     expect(displayed).not.toBe(acc(3, step));
+    await context.close();
+  });
+
+  it("paints the min/max envelope on its own layer under the lines, at the new scales once a zoom or its reset settles", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=bands`);
+    const c = chart(page, "train/band");
+    await drawn(page, "train/band", 1);
+    // The shaded rows of the envelope layer, as values on the plot's y scale (linear here).
+    const band = () =>
+      c.evaluate((card) => {
+        const el = card as unknown as {
+          dataset: Record<string, string>;
+          querySelector(s: string): {
+            width: number;
+            height: number;
+            getContext(k: "2d"): { getImageData(...a: number[]): { data: Uint8ClampedArray } };
+          } | null;
+        };
+        const layer = el.querySelector(".u-under canvas.chart-envelope");
+        if (!layer) return null;
+        const { data } = layer.getContext("2d").getImageData(0, 0, layer.width, layer.height);
+        let top = Number.POSITIVE_INFINITY;
+        let bottom = Number.NEGATIVE_INFINITY;
+        const columns = new Set<number>();
+        for (let i = 3; i < data.length; i += 4) {
+          if (data[i] === 0) continue;
+          const row = Math.floor((i - 3) / 4 / layer.width);
+          columns.add(((i - 3) / 4) % layer.width);
+          top = Math.min(top, row);
+          bottom = Math.max(bottom, row);
+        }
+        const yMin = Number(el.dataset.yMin);
+        const yMax = Number(el.dataset.yMax);
+        const value = (row: number) => yMax - ((row + 0.5) / layer.height) * (yMax - yMin);
+        return {
+          columns: columns.size,
+          width: layer.width,
+          high: value(top),
+          low: value(bottom),
+          scale: `${el.dataset.xMin}:${el.dataset.xMax}:${yMin}:${yMax}`,
+        };
+      });
+    // Shaded across the plot (in every pixel column, though about one point per column is
+    // fetched), from the series' lowest to its highest value in the window.
+    const covers = async (lo: number, hi: number) => {
+      const b = await band();
+      return (
+        b !== null &&
+        b.columns > b.width * 0.9 &&
+        Math.abs(b.low - lo / 500) < 0.8 &&
+        Math.abs(b.high - (6 + hi / 500)) < 0.8 &&
+        b
+      );
+    };
+    await waitUntil(() => covers(0, LONG_POINTS - 1), "the overview's envelope");
+    const overview = await band();
+    // A zoom wide enough to stay downsampled: the envelope is repainted at the window's scales.
+    await drag(page, "train/band", 0.3, 0.7);
+    await waitUntil(() => query(page).get("zoom") !== null, "zoomed");
+    const [lo, hi] = (query(page).get("zoom") ?? "").split(",").map(Number);
+    await waitUntil(async () => (await c.getAttribute("data-points")) !== null, "drawn");
+    await waitUntil(() => covers(lo, hi), "the zoomed window's envelope");
+    expect(await c.getAttribute("data-downsampled")).toBe("true");
+    // Reset: the overview's envelope again, at the overview's scales.
+    await c.locator(".u-over").dblclick();
+    await waitUntil(() => query(page).get("zoom") === null, "zoom reset");
+    await waitUntil(() => covers(0, LONG_POINTS - 1), "the overview's envelope again");
+    expect((await band())?.scale).toBe(overview?.scale);
     await context.close();
   });
 

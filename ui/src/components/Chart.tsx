@@ -5,7 +5,13 @@ import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { subscribeSmoothingDraft } from "../state/smoothing";
-import { drawHighlight, drawSmoothLayer, smoothedOrRawPaths } from "./chart/layers";
+import {
+  clearStaleEnvelopes,
+  drawEnvelopeLayer,
+  drawHighlight,
+  drawSmoothLayer,
+  smoothedOrRawPaths,
+} from "./chart/layers";
 import { formatX, plotOptions, plotSeries } from "./chart/options";
 import { byValueDescending, type HoverRow, runLabel, type TooltipRow, TooltipView } from "./chart/tooltip";
 import { type ChartProps, type Mark, SERIES_PER_RUN, smoothingOf } from "./chart/types";
@@ -39,6 +45,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const highlightRef = useRef<string | null>(null);
   const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
   const smoothCanvasRef = useRef<HTMLCanvasElement | null>(null);
+  const envelopeCanvasRef = useRef<HTMLCanvasElement | null>(null);
   /** The smoothing and scale options the plot was last drawn with, to tell a smoothing-only change. */
   const drawnSmoothingRef = useRef(smoothingOf(props));
   /** Per run, the array a smoothing-only change smooths into (reused move after move). */
@@ -84,6 +91,20 @@ export const Chart = memo(function Chart(props: ChartProps) {
       if (canvas) drawSmoothLayer(u, canvas, linesRef.current);
     },
     [linesRef],
+  );
+
+  const paintEnvelopes = useCallback((): boolean => {
+    const u = uRef.current;
+    const canvas = envelopeCanvasRef.current;
+    return u && canvas ? drawEnvelopeLayer(u, canvas, drawnRef.current) : false;
+  }, [drawnRef]);
+
+  const queueEnvelopes = useCallback(
+    (u: uPlot) => {
+      const canvas = envelopeCanvasRef.current;
+      if (canvas && clearStaleEnvelopes(u, canvas, drawnRef.current)) onNextFrame(paintEnvelopes);
+    },
+    [drawnRef, paintEnvelopes],
   );
 
   /**
@@ -169,7 +190,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         yExtent: yExtentRef,
         card: boxRef,
       },
-      { linePaths, renderTooltip, repaintSmoothLayer, repaintHighlight },
+      { linePaths, renderTooltip, repaintSmoothLayer, repaintHighlight, queueEnvelopes },
     );
     // Built in the next frame, so the data requests of every chart on screen leave first.
     let u: uPlot | null = null;
@@ -188,6 +209,11 @@ export const Chart = memo(function Chart(props: ChartProps) {
         tooltipRef.current?.hide();
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
+      // Under uPlot's canvas: the envelopes shade behind the lines and the grid.
+      const envelopeLayer = document.createElement("canvas");
+      envelopeLayer.className = "chart-layer chart-envelope";
+      u.under.append(envelopeLayer);
+      envelopeCanvasRef.current = envelopeLayer;
       const smoothLayer = document.createElement("canvas");
       smoothLayer.className = "chart-layer chart-smooth";
       u.over.append(smoothLayer);
@@ -203,6 +229,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return () => {
       cancelFrame(build);
       cancelFrame(redraw);
+      cancelFrame(paintEnvelopes);
       u?.destroy();
       uRef.current = null;
     };

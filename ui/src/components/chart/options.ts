@@ -5,7 +5,6 @@ import { formatNumber } from "../../lib/format";
 import { markOnce } from "../../state/perf";
 import { chartColors } from "../../state/theme";
 import type { XAxis, YRange } from "../../state/view";
-import { envelopePlugin } from "./layers";
 import { type ChartProps, type ColoredLine, type Drawn, SERIES_PER_RUN, smoothingOf } from "./types";
 
 /** Charts sharing this key move one crosshair. */
@@ -136,6 +135,8 @@ export interface PlotHooks {
   renderTooltip(u: uPlot): void;
   repaintSmoothLayer(u: uPlot): void;
   repaintHighlight(u: uPlot): void;
+  /** Clears the envelope layer when it no longer matches and queues its painting. */
+  queueEnvelopes(u: uPlot): void;
 }
 
 /** uPlot's options for a chart of `runs` runs, `width` × `height` CSS pixels, with the chart's current props. */
@@ -224,7 +225,6 @@ export function plotOptions(
       },
     ],
     series,
-    plugins: [envelopePlugin(() => refs.drawn.current)],
     hooks: {
       setSelect: [
         (u) => {
@@ -273,6 +273,7 @@ export function plotOptions(
           card.dataset.yTicks = JSON.stringify(refs.labels.current[1]);
           card.dataset.dots = String(refs.singles.current.size);
           if (u.data[0].length > 0) markOnce("firstChart");
+          hooks.queueEnvelopes(u);
           hooks.repaintSmoothLayer(u);
           hooks.repaintHighlight(u);
         },
