@@ -403,6 +403,45 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("resets a zoom on double-click without redrawing every synced chart inside the event", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 4).join(",")}`);
+    for (const key of ["train/loss", "train/lr", "val/acc", "val/loss"]) await drawn(page, key, 4);
+    await drag(page, "train/loss", 0.2, 0.6);
+    await waitUntil(() => query(page).get("zoom") !== null, "zoomed");
+    const c = chart(page, "val/acc");
+    await waitUntil(async () => Number(await c.getAttribute("data-x-max")) < POINTS * 0.7, "val/acc zoomed");
+    // Canvas drawing calls made while the double-click event is dispatched (uPlot's listener runs
+    // on the plot, before this one on the document).
+    await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        __drawsInDblclick: number;
+        __counting: boolean;
+        CanvasRenderingContext2D: { prototype: Record<string, (...a: unknown[]) => unknown> };
+        addEventListener(type: string, listener: () => void, capture: boolean): void;
+        document: { addEventListener(type: string, listener: () => void): void };
+      };
+      w.__drawsInDblclick = 0;
+      w.__counting = false;
+      for (const name of ["clearRect", "stroke", "fillText"]) {
+        const draw = w.CanvasRenderingContext2D.prototype[name];
+        w.CanvasRenderingContext2D.prototype[name] = function (this: unknown, ...a: unknown[]) {
+          if (w.__counting) w.__drawsInDblclick++;
+          return draw.apply(this, a);
+        };
+      }
+      w.addEventListener("dblclick", () => (w.__counting = true), true);
+      w.document.addEventListener("dblclick", () => (w.__counting = false));
+    });
+    await chart(page, "train/loss").locator(".u-over").dblclick();
+    await waitUntil(() => query(page).get("zoom") === null, "zoom reset");
+    await waitUntil(async () => Number(await c.getAttribute("data-x-max")) >= POINTS - 1, "val/acc reset");
+    expect(await page.evaluate(() => (globalThis as unknown as { __drawsInDblclick: number }).__drawsInDblclick)).toBe(
+      0,
+    );
+    await context.close();
+  });
+
   it("redraws only the smoothed lines' layer when the smoothing moves, the raw lines and axes under it staying", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}&smooth=0.6`);

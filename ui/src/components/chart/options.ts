@@ -174,6 +174,9 @@ export function plotOptions(
       // The hovered chart marks each listed run's point itself (uPlot's markers read its data: extents only).
       points: { show: false },
       focus: { prox: -1 },
+      // A double-click resets the zoom through the chart's own listener (the view's zoom, redrawn a
+      // chart per frame); uPlot's would first rescale and redraw every synced chart in that one event.
+      bind: { dblclick: () => null },
     },
     select: { show: true, left: 0, top: 0, width: 0, height: 0 },
     scales: {
