@@ -442,6 +442,62 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("writes a zoom to the link without the page decoding its icon again (a PNG, not an SVG document)", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 2).join(",")}`);
+    await drawn(page, "train/loss", 2);
+    // The browser fetches the icon again after each change of the link; an SVG icon is decoded as
+    // an SVG document on the page's main thread, a PNG is not.
+    const cdp = await context.newCDPSession(page);
+    const names: string[] = [];
+    cdp.on("Tracing.dataCollected", (e) => {
+      for (const event of e.value) names.push(event.name);
+    });
+    await cdp.send("Tracing.start", { categories: "blink,devtools.timeline", transferMode: "ReportEvents" });
+    for (const [from, to] of [
+      [0.2, 0.6],
+      [0.3, 0.5],
+    ]) {
+      await drag(page, "train/loss", from, to);
+      await waitUntil(() => query(page).get("zoom") !== null, "zoomed");
+      await chart(page, "train/loss").locator(".u-over").dblclick();
+      await waitUntil(() => query(page).get("zoom") === null, "zoom reset");
+    }
+    const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+    await cdp.send("Tracing.end");
+    await complete;
+    expect(names.filter((n) => n.startsWith("FrameLoader::updateForSameDocumentNavigation")).length).toBeGreaterThan(0);
+    expect(names.filter((n) => n.startsWith("IsolatedSVGDocumentHost"))).toEqual([]);
+    await context.close();
+  });
+
+  it("places the tooltip beside the pointer, on its left near the chart's right edge, inside the chart", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 6).join(",")}`);
+    await drawn(page, "val/acc", 6);
+    const c = chart(page, "val/acc");
+    const tip = c.locator("[data-testid=chart-tooltip]");
+    const plot = await c.locator(".chart-plot").boundingBox();
+    const over = await c.locator(".u-over").boundingBox();
+    if (!plot || !over) throw new Error("no plot");
+    for (const fraction of [0.1, 0.95]) {
+      const x = over.x + over.width * fraction;
+      const y = over.y + over.height * 0.9;
+      await page.mouse.move(x, y);
+      await tip.waitFor();
+      // Placed from the tooltip's laid-out size, once it is known.
+      await waitUntil(async () => {
+        const box = await tip.boundingBox();
+        if (!box || box.width === 0) return false;
+        const beside = fraction < 0.5 ? box.x >= x + 10 : box.x + box.width <= x - 10;
+        return (
+          beside && box.x + box.width <= plot.x + plot.width + 0.5 && box.y + box.height <= plot.y + plot.height + 0.5
+        );
+      }, `the tooltip beside the pointer at ${fraction}, inside the chart`);
+    }
+    await context.close();
+  });
+
   it("redraws only the smoothed lines' layer when the smoothing moves, the raw lines and axes under it staying", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}&smooth=0.6`);

@@ -24,6 +24,20 @@ const TOOLTIP_ROWS = 12;
 /** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
 const NEAR_PX = 8;
 
+/**
+ * Puts the tooltip beside the pointer, on its left where the right would overflow the chart, and
+ * within the plot's height; `size` is the tooltip's size as last laid out.
+ */
+function placeTooltip(u: uPlot, el: HTMLElement, size: { width: number; height: number }, height: number): void {
+  const left = u.cursor.left ?? 0;
+  const top = u.cursor.top ?? 0;
+  const plotLeft = u.bbox.left / uPlot.pxRatio;
+  let x = plotLeft + left + 14;
+  if (x + size.width > u.width) x = plotLeft + left - size.width - 14;
+  const y = Math.min(Math.max(0, top - 10), height - size.height);
+  el.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+}
+
 /** One metric: a uPlot chart with a line per run, synced crosshair, shared tooltip and drag-to-zoom. */
 export const Chart = memo(function Chart(props: ChartProps) {
   const { metricKey, runs, xAxis, smoothing, logY, zoom, theme } = props;
@@ -33,6 +47,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const plotRef = useRef<HTMLDivElement>(null);
   const tipRef = useRef<HTMLDivElement>(null);
   const tooltipRef = useRef<TooltipView | null>(null);
+  const tipSizeRef = useRef({ width: 0, height: 0 });
+  const tipObserverRef = useRef<ResizeObserver | null>(null);
   /** The runs with a point near the pointer, reused from move to move (tooltip and marks). */
   const hoverRowsRef = useRef<HoverRow[]>([]);
   const sortedRows = useRef<HoverRow[]>([]);
@@ -134,6 +150,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
     repaintHighlight(u);
     return true;
   }, [repaintSmoothLayer]);
+
+  useEffect(() => () => tipObserverRef.current?.disconnect(), []);
 
   // Charts far below the fold are built (and fetched) when they scroll near.
   useEffect(() => {
@@ -314,7 +332,18 @@ export const Chart = memo(function Chart(props: ChartProps) {
   function tooltip(): TooltipView | null {
     const el = tipRef.current;
     if (!el) return null;
-    if (!tooltipRef.current) tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS);
+    if (!tooltipRef.current) {
+      tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS);
+      // The tooltip's size as last laid out, so placing it reads no layout in the pointer's handler.
+      tipObserverRef.current = new ResizeObserver((entries) => {
+        const size = entries[entries.length - 1].borderBoxSize[0];
+        tipSizeRef.current = { width: size.inlineSize, height: size.blockSize };
+        const u = uRef.current;
+        if (u && tooltipRef.current?.visible)
+          placeTooltip(u, el, tipSizeRef.current, propsRef.current.height ?? DEFAULT_HEIGHT);
+      });
+      tipObserverRef.current.observe(el);
+    }
     return tooltipRef.current;
   }
 
@@ -402,14 +431,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     listed.length = shown;
     tip.show(`${p.metricKey} · ${formatX(p.xAxis, snapped)}`, listed, found.length - shown);
     const el = tipRef.current;
-    if (!el) return;
-    const plotLeft = u.over.offsetLeft;
-    const boxWidth = plotRef.current?.clientWidth ?? 0;
-    const tipWidth = el.offsetWidth;
-    let x = plotLeft + left + 14;
-    if (x + tipWidth > boxWidth) x = plotLeft + left - tipWidth - 14;
-    const y = Math.min(Math.max(0, top - 10), HEIGHT - el.offsetHeight);
-    el.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+    if (el) placeTooltip(u, el, tipSizeRef.current, HEIGHT);
   }
 
   return (
