@@ -1,6 +1,6 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
-import { cancelFrame, onNextFrame } from "../lib/frame";
+import { cancelFrame, onNextFrame, onNextFrameFirst } from "../lib/frame";
 import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
@@ -102,12 +102,24 @@ export const Chart = memo(function Chart(props: ChartProps) {
   );
 
   const repaintSmoothLayer = useCallback(
-    (u: uPlot) => {
+    (u: uPlot): boolean => {
       const canvas = smoothCanvasRef.current;
-      if (canvas) drawSmoothLayer(u, canvas, linesRef.current);
+      return canvas ? drawSmoothLayer(u, canvas, linesRef.current) : false;
     },
     [linesRef],
   );
+
+  const paintSmoothLayer = useCallback((): boolean => {
+    const u = uRef.current;
+    return u ? repaintSmoothLayer(u) : false;
+  }, [repaintSmoothLayer]);
+
+  /**
+   * After the plot's redraw, its smoothed lines are painted in the next frame, ahead of other
+   * charts: without a GPU the plot (axes, raw lines) and the smoothed lines (three hairlines each)
+   * rasterised in one frame took more than the frame.
+   */
+  const queueSmoothLayer = useCallback(() => onNextFrameFirst(paintSmoothLayer), [paintSmoothLayer]);
 
   const paintEnvelopes = useCallback((): boolean => {
     const u = uRef.current;
@@ -208,7 +220,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         yExtent: yExtentRef,
         card: boxRef,
       },
-      { linePaths, renderTooltip, repaintSmoothLayer, repaintHighlight, queueEnvelopes },
+      { linePaths, renderTooltip, queueSmoothLayer, repaintHighlight, queueEnvelopes },
     );
     // Built in the next frame, so the data requests of every chart on screen leave first.
     let u: uPlot | null = null;
@@ -248,6 +260,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       cancelFrame(build);
       cancelFrame(redraw);
       cancelFrame(paintEnvelopes);
+      cancelFrame(paintSmoothLayer);
       u?.destroy();
       uRef.current = null;
     };

@@ -69,11 +69,12 @@ export function smoothedOrRawPaths(u: uPlot, line: ColoredLine, width: number): 
 }
 
 /**
- * Draws the smoothed lines on a canvas of their own over the plot: dragging the smoothing
- * slider then repaints this layer only, while the faint raw lines, envelopes and axes under it
- * stay as they were (redrawing them each move cost more than a frame without a GPU).
+ * Draws the smoothed lines on a canvas of their own over the plot, and says whether it painted:
+ * dragging the smoothing slider then repaints this layer only, while the faint raw lines,
+ * envelopes and axes under it stay as they were (redrawing them each move cost more than a frame
+ * without a GPU).
  */
-export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (ColoredLine | null)[]): void {
+export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (ColoredLine | null)[]): boolean {
   const width = Math.round(u.bbox.width);
   const height = Math.round(u.bbox.height);
   const smoothed: ColoredLine[] = [];
@@ -86,13 +87,13 @@ export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (Col
     canvas.height = height;
     clearLayers.add(canvas);
   }
-  if (smoothed.length === 0 && clearLayers.has(canvas)) return;
+  if (smoothed.length === 0 && clearLayers.has(canvas)) return false;
   const ctx = canvas.getContext("2d");
-  if (!ctx) return;
+  if (!ctx) return false;
   ctx.clearRect(0, 0, width, height);
   if (smoothed.length === 0) {
     clearLayers.add(canvas);
-    return;
+    return true;
   }
   clearLayers.delete(canvas);
   ctx.save();
@@ -111,6 +112,7 @@ export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (Col
     ctx.stroke(stroke);
   }
   ctx.restore();
+  return true;
 }
 
 /**

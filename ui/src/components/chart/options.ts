@@ -133,7 +133,8 @@ export interface PlotRefs {
 export interface PlotHooks {
   linePaths: uPlot.Series.PathBuilder;
   renderTooltip(u: uPlot): void;
-  repaintSmoothLayer(u: uPlot): void;
+  /** Repaints the smoothed lines' layer in the next frame (see Chart's queueSmoothLayer). */
+  queueSmoothLayer(u: uPlot): void;
   repaintHighlight(u: uPlot): void;
   /** Clears the envelope layer when it no longer matches and queues its painting. */
   queueEnvelopes(u: uPlot): void;
@@ -277,7 +278,7 @@ export function plotOptions(
           card.dataset.dots = String(refs.singles.current.size);
           if (u.data[0].length > 0) markOnce("firstChart");
           hooks.queueEnvelopes(u);
-          hooks.repaintSmoothLayer(u);
+          hooks.queueSmoothLayer(u);
           hooks.repaintHighlight(u);
         },
       ],
