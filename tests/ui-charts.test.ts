@@ -498,6 +498,23 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("moves the marked points with the pointer without repainting the highlighted line while the same run is nearest", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[2]}`);
+    await drawn(page, "val/acc", 1);
+    const c = chart(page, "val/acc");
+    const image = (selector: string) =>
+      c.locator(selector).evaluate((el) => (el as unknown as { toDataURL(): string }).toDataURL());
+    await hover(page, "val/acc", 0.3);
+    await waitUntil(async () => (await c.getAttribute("data-highlight")) === curveIds[2], "the run highlighted");
+    const line = await image("canvas.chart-highlight");
+    const marks = await image("canvas.chart-marks");
+    await hover(page, "val/acc", 0.6);
+    await waitUntil(async () => (await image("canvas.chart-marks")) !== marks, "the marked point moved");
+    expect(await image("canvas.chart-highlight")).toBe(line);
+    await context.close();
+  });
+
   it("redraws only the smoothed lines' layer when the smoothing moves, the raw lines and axes under it staying", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}&smooth=0.6`);

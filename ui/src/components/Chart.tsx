@@ -60,6 +60,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
   /** The run whose line is nearest the pointer while this chart is hovered; drawn on top, wider. */
   const highlightRef = useRef<string | null>(null);
   const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
+  const marksCanvasRef = useRef<HTMLCanvasElement | null>(null);
   const smoothCanvasRef = useRef<HTMLCanvasElement | null>(null);
   const envelopeCanvasRef = useRef<HTMLCanvasElement | null>(null);
   /** The smoothing and scale options the plot was last drawn with, to tell a smoothing-only change. */
@@ -252,6 +253,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
       overlay.className = "chart-layer chart-highlight";
       u.over.append(overlay);
       highlightCanvasRef.current = overlay;
+      // The points under the pointer change on every move, the highlighted line only when another
+      // run is nearest: on separate layers a move repaints a few dots, not a wide line.
+      const marks = document.createElement("canvas");
+      marks.className = "chart-layer chart-marks";
+      u.over.append(marks);
+      marksCanvasRef.current = marks;
       redraw();
       return true;
     };
@@ -325,20 +332,29 @@ export const Chart = memo(function Chart(props: ChartProps) {
       if (runId) card.dataset.highlight = runId;
       else delete card.dataset.highlight;
     }
-    repaintHighlight(u);
+    repaintHighlightLine(u);
   }
 
   function clearMarks(u: uPlot): void {
     if (marksRef.current.length === 0) return;
     marksRef.current = [];
-    repaintHighlight(u);
+    repaintMarks(u);
+  }
+
+  function repaintHighlightLine(u: uPlot): void {
+    const canvas = highlightCanvasRef.current;
+    const id = highlightRef.current;
+    if (canvas) drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, []);
+  }
+
+  function repaintMarks(u: uPlot): void {
+    const canvas = marksCanvasRef.current;
+    if (canvas) drawHighlight(u, canvas, undefined, marksRef.current);
   }
 
   function repaintHighlight(u: uPlot): void {
-    const canvas = highlightCanvasRef.current;
-    const id = highlightRef.current;
-    if (canvas)
-      drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, marksRef.current);
+    repaintHighlightLine(u);
+    repaintMarks(u);
   }
 
   /** The tooltip's view, made on first use. */
@@ -424,8 +440,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
       mark.color = found[i].d.color;
     }
     marks.length = found.length;
-    if (highlightRef.current === nearest.d.run.id) repaintHighlight(u);
-    else highlight(u, nearest.d.run.id);
+    repaintMarks(u);
+    highlight(u, nearest.d.run.id);
     // The highlighted run is always listed, even past the row limit.
     const shown = Math.min(found.length, TOOLTIP_ROWS);
     const nearestAt = found.indexOf(nearest);

@@ -8,9 +8,10 @@ import { type ColoredLine, type Drawn, type Mark, SERIES_PER_RUN } from "./types
 export const clearLayers = new WeakSet<HTMLCanvasElement>();
 
 /**
- * Draws the highlighted run's line, wider, on a canvas of its own over the plot:
- * the highlight follows the pointer, and redrawing every line of the chart for
- * each move would cost more than a frame.
+ * Draws the highlighted run's line, wider, and the points marked under the pointer, on a canvas
+ * of its own over the plot (the chart gives the line and the marks one each): the highlight
+ * follows the pointer, and redrawing every line of the chart for each move would cost more than
+ * a frame.
  */
 export function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined, marks: Mark[]): void {
   const dpr = uPlot.pxRatio;
