@@ -515,6 +515,34 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("marks the nearest run's table row in the frame after the pointer's move, not inside it", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[2]}`);
+    await drawn(page, "val/acc", 1);
+    // What the page shows at the end of each pointer move's dispatch (this listener runs after the chart's).
+    await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        __atMove: string[];
+        addEventListener(type: string, listener: () => void): void;
+        document: { querySelector(s: string): { dataset: Record<string, string> } | null };
+      };
+      w.__atMove = [];
+      w.addEventListener("mousemove", () => {
+        const card = w.document.querySelector('[data-testid=chart][data-key="val/acc"]');
+        const row = w.document.querySelector("[data-testid=run-row][data-hovered]");
+        w.__atMove.push(`${card?.dataset.highlight ?? "-"} ${row ? "row" : "-"}`);
+      });
+    });
+    await hover(page, "val/acc", 0.4);
+    await waitUntil(
+      async () => (await page.locator("[data-testid=run-row][data-hovered]").count()) === 1,
+      "the row marked",
+    );
+    const atMove = await page.evaluate(() => (globalThis as unknown as { __atMove: string[] }).__atMove);
+    expect(atMove).toContain(`${curveIds[2]} -`);
+    await context.close();
+  });
+
   it("redraws only the smoothed lines' layer when the smoothing moves, the raw lines and axes under it staying", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}&smooth=0.6`);

@@ -24,6 +24,24 @@ const TOOLTIP_ROWS = 12;
 /** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
 const NEAR_PX = 8;
 
+/** The run to mark in the run table, once the frame that moved the pointer is over. */
+let nextHoveredRun: string | null = null;
+
+function markHoveredRow(): boolean {
+  setHoveredRun(nextHoveredRun);
+  return false;
+}
+
+/**
+ * Marks the run's row in the run table in the next frame: its style, layout and paint then
+ * land in a frame apart from the chart's highlight and tooltip (together they took more than
+ * one). The last chart to ask wins, as the pointer is on one chart at a time.
+ */
+function queueHoveredRun(runId: string | null): void {
+  nextHoveredRun = runId;
+  onNextFrame(markHoveredRow);
+}
+
 /**
  * Puts the tooltip beside the pointer, on its left where the right would overflow the chart, and
  * within the plot's height; `size` is the tooltip's size as last laid out.
@@ -326,7 +344,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
   function highlight(u: uPlot, runId: string | null): void {
     if (highlightRef.current === runId) return;
     highlightRef.current = runId;
-    setHoveredRun(runId);
+    queueHoveredRun(runId);
     const card = boxRef.current;
     if (card) {
       if (runId) card.dataset.highlight = runId;
