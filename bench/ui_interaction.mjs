@@ -4,8 +4,8 @@
 // (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf);
 // in a Chromium trace, the main thread's whole work per frame (bench/ui_trace.mjs).
 // Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set,
-// "after" by default; TRACE=1 prints where the frames with the most thread CPU went; ONLY=zoom,hover
-// measures only those interactions, and writes no results)
+// "after" by default; TRACE=1 prints where the frames with the most thread CPU went, TRACE=2 also
+// their events in time order; ONLY=zoom,hover measures only those interactions, and writes no results)
 
 import { fmt, launch, machine, median, quantile, seedRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
 import { startTrace } from "./ui_trace.mjs";
@@ -163,7 +163,7 @@ for (let i = 0; i < REPS; i++) {
   reps.push(r);
   for (const [name, m] of Object.entries(r)) {
     console.error(
-      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms (CPU p95 ${fmt(quantile(m.trace.cpuPerFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.cpuPerFrame))} ms), longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
+      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms (CPU p95 ${fmt(quantile(m.trace.cpuPerFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.cpuPerFrame))} ms, ${m.trace.cpuPerFrame.filter((x) => x > 16).length} of ${m.trace.cpuPerFrame.length} frames over 16 ms), longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
     );
     if (process.env.TRACE)
       console.error(
@@ -174,7 +174,9 @@ for (let i = 0; i < REPS; i++) {
       );
     if (process.env.TRACE)
       for (const w of m.trace.worst)
-        console.error(`  frame of ${fmt(w.cpu)} ms CPU: ${w.byName.map(([n, ms]) => `${n} ${fmt(ms)}`).join(", ")}`);
+        console.error(
+          `  frame of ${fmt(w.cpu)} ms CPU (canvases flushed: ${w.canvases.map(fmt).join(", ") || "none"} ms): ${w.byName.map(([n, ms]) => `${n} ${fmt(ms)}`).join(", ")}${process.env.TRACE === "2" ? `\n    ${w.timeline.join("\n    ")}` : ""}`,
+        );
   }
 }
 await browser.close();

@@ -123,6 +123,15 @@ export function summarise(events) {
     .slice(0, 3)
     .map(([lo, hi, cpu]) => ({
       cpu,
+      // The frame's events of over 0.3 ms in time order, nested ones included (TRACE=2 prints them).
+      timeline: complete
+        .filter((e) => e.ts >= lo && e.ts < hi && e.dur > 300)
+        .map((e) => `${((e.ts - lo) / 1000).toFixed(1)} ms +${(e.dur / 1000).toFixed(1)} ${e.detail ?? e.name}`),
+      // Each canvas flushed in the frame: a canvas is flushed (rasterised, without a GPU) at the end
+      // of the task that drew on it, so several here means several canvases drawn in one task.
+      canvases: complete
+        .filter((e) => e.ts >= lo && e.ts < hi && e.name === "CanvasRenderingContext2D::FinalizeFrame")
+        .map((e) => e.tdur / 1000),
       byName: selfByName(
         complete.filter((e) => e.ts >= lo && e.ts < hi).map((e) => ({ ...e, name: e.detail ?? e.name })),
         "cpuSelf",

@@ -104,7 +104,7 @@ async function pixelsOf(
     (card, { rgb, fromX, toX, layer }) => {
       const highlight = layer === "highlight";
       const canvas = card.querySelector(
-        highlight ? "canvas.chart-highlight" : ".u-wrap canvas",
+        highlight ? "canvas.chart-highlight" : ".u-wrap > canvas",
       ) as unknown as PageCanvas;
       const over = card.querySelector(".u-over") as unknown as PageBox;
       const scale = canvas.width / canvas.getBoundingClientRect().width;

@@ -35,6 +35,8 @@ const SPIKE_STEP = 3137;
 /** Distinct, exact values: run k at step s. */
 const loss = (k: number, s: number) => 1000 - s + k;
 const acc = (k: number, s: number) => k * 100 + s;
+/** A rising series whose min/max buckets span 6: its envelope is a band, at any zoom. */
+const bandValue = (s: number) => (s % 7) + s / 500;
 
 function chart(page: Page, key: string) {
   return page.locator(`[data-testid=chart][data-key="${key}"]`);
@@ -95,6 +97,15 @@ beforeAll(async () => {
       metrics: {
         "train/noisy": { count: LONG_POINTS, value: (s: number) => (s === SPIKE_STEP ? 5000 : 1 + (s % 7) / 10) },
       },
+    },
+  ]);
+  populate(dbPath, [
+    {
+      experiment: "bands",
+      name: "band-run",
+      createdAt: NOW - 20_000,
+      status: "completed",
+      metrics: { "train/band": { count: LONG_POINTS, value: bandValue } },
     },
   ]);
   [browser, server] = await Promise.all([launchBrowser(), serve(dbPath)]);
@@ -320,6 +331,215 @@ describe("dashboard charts", () => {
     const displayed = Number((await shown(tip.locator(".tip-value"))).trim());
     expect(displayed).toBeCloseTo(last / norm, 0);
     expect(displayed).not.toBe(acc(3, step));
+    await context.close();
+  });
+
+  it("paints the min/max envelope on its own layer under the lines, at the new scales once a zoom or its reset settles", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=bands`);
+    const c = chart(page, "train/band");
+    await drawn(page, "train/band", 1);
+    // The shaded rows of the envelope layer, as values on the plot's y scale (linear here).
+    const band = () =>
+      c.evaluate((card) => {
+        const el = card as unknown as {
+          dataset: Record<string, string>;
+          querySelector(s: string): {
+            width: number;
+            height: number;
+            getContext(k: "2d"): { getImageData(...a: number[]): { data: Uint8ClampedArray } };
+          } | null;
+        };
+        const layer = el.querySelector(".u-under canvas.chart-envelope");
+        if (!layer) return null;
+        const { data } = layer.getContext("2d").getImageData(0, 0, layer.width, layer.height);
+        let top = Number.POSITIVE_INFINITY;
+        let bottom = Number.NEGATIVE_INFINITY;
+        const columns = new Set<number>();
+        for (let i = 3; i < data.length; i += 4) {
+          if (data[i] === 0) continue;
+          const row = Math.floor((i - 3) / 4 / layer.width);
+          columns.add(((i - 3) / 4) % layer.width);
+          top = Math.min(top, row);
+          bottom = Math.max(bottom, row);
+        }
+        const yMin = Number(el.dataset.yMin);
+        const yMax = Number(el.dataset.yMax);
+        const value = (row: number) => yMax - ((row + 0.5) / layer.height) * (yMax - yMin);
+        return {
+          columns: columns.size,
+          width: layer.width,
+          high: value(top),
+          low: value(bottom),
+          scale: `${el.dataset.xMin}:${el.dataset.xMax}:${yMin}:${yMax}`,
+        };
+      });
+    // Shaded across the plot (in every pixel column, though about one point per column is
+    // fetched), from the series' lowest to its highest value in the window.
+    const covers = async (lo: number, hi: number) => {
+      const b = await band();
+      return (
+        b !== null &&
+        b.columns > b.width * 0.9 &&
+        Math.abs(b.low - lo / 500) < 0.8 &&
+        Math.abs(b.high - (6 + hi / 500)) < 0.8 &&
+        b
+      );
+    };
+    await waitUntil(() => covers(0, LONG_POINTS - 1), "the overview's envelope");
+    const overview = await band();
+    // A zoom wide enough to stay downsampled: the envelope is repainted at the window's scales.
+    await drag(page, "train/band", 0.3, 0.7);
+    await waitUntil(() => query(page).get("zoom") !== null, "zoomed");
+    const [lo, hi] = (query(page).get("zoom") ?? "").split(",").map(Number);
+    await waitUntil(async () => (await c.getAttribute("data-points")) !== null, "drawn");
+    await waitUntil(() => covers(lo, hi), "the zoomed window's envelope");
+    expect(await c.getAttribute("data-downsampled")).toBe("true");
+    // Reset: the overview's envelope again, at the overview's scales.
+    await c.locator(".u-over").dblclick();
+    await waitUntil(() => query(page).get("zoom") === null, "zoom reset");
+    await waitUntil(() => covers(0, LONG_POINTS - 1), "the overview's envelope again");
+    expect((await band())?.scale).toBe(overview?.scale);
+    await context.close();
+  });
+
+  it("resets a zoom on double-click without redrawing every synced chart inside the event", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 4).join(",")}`);
+    for (const key of ["train/loss", "train/lr", "val/acc", "val/loss"]) await drawn(page, key, 4);
+    await drag(page, "train/loss", 0.2, 0.6);
+    await waitUntil(() => query(page).get("zoom") !== null, "zoomed");
+    const c = chart(page, "val/acc");
+    await waitUntil(async () => Number(await c.getAttribute("data-x-max")) < POINTS * 0.7, "val/acc zoomed");
+    // Canvas drawing calls made while the double-click event is dispatched (uPlot's listener runs
+    // on the plot, before this one on the document).
+    await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        __drawsInDblclick: number;
+        __counting: boolean;
+        CanvasRenderingContext2D: { prototype: Record<string, (...a: unknown[]) => unknown> };
+        addEventListener(type: string, listener: () => void, capture: boolean): void;
+        document: { addEventListener(type: string, listener: () => void): void };
+      };
+      w.__drawsInDblclick = 0;
+      w.__counting = false;
+      for (const name of ["clearRect", "stroke", "fillText"]) {
+        const draw = w.CanvasRenderingContext2D.prototype[name];
+        w.CanvasRenderingContext2D.prototype[name] = function (this: unknown, ...a: unknown[]) {
+          if (w.__counting) w.__drawsInDblclick++;
+          return draw.apply(this, a);
+        };
+      }
+      w.addEventListener("dblclick", () => (w.__counting = true), true);
+      w.document.addEventListener("dblclick", () => (w.__counting = false));
+    });
+    await chart(page, "train/loss").locator(".u-over").dblclick();
+    await waitUntil(() => query(page).get("zoom") === null, "zoom reset");
+    await waitUntil(async () => Number(await c.getAttribute("data-x-max")) >= POINTS - 1, "val/acc reset");
+    expect(await page.evaluate(() => (globalThis as unknown as { __drawsInDblclick: number }).__drawsInDblclick)).toBe(
+      0,
+    );
+    await context.close();
+  });
+
+  it("writes a zoom to the link without the page decoding its icon again (a PNG, not an SVG document)", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 2).join(",")}`);
+    await drawn(page, "train/loss", 2);
+    // The browser fetches the icon again after each change of the link; an SVG icon is decoded as
+    // an SVG document on the page's main thread, a PNG is not.
+    const cdp = await context.newCDPSession(page);
+    const names: string[] = [];
+    cdp.on("Tracing.dataCollected", (e) => {
+      for (const event of e.value) names.push(event.name);
+    });
+    await cdp.send("Tracing.start", { categories: "blink,devtools.timeline", transferMode: "ReportEvents" });
+    for (const [from, to] of [
+      [0.2, 0.6],
+      [0.3, 0.5],
+    ]) {
+      await drag(page, "train/loss", from, to);
+      await waitUntil(() => query(page).get("zoom") !== null, "zoomed");
+      await chart(page, "train/loss").locator(".u-over").dblclick();
+      await waitUntil(() => query(page).get("zoom") === null, "zoom reset");
+    }
+    const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+    await cdp.send("Tracing.end");
+    await complete;
+    expect(names.filter((n) => n.startsWith("FrameLoader::updateForSameDocumentNavigation")).length).toBeGreaterThan(0);
+    expect(names.filter((n) => n.startsWith("IsolatedSVGDocumentHost"))).toEqual([]);
+    await context.close();
+  });
+
+  it("places the tooltip beside the pointer, on its left near the chart's right edge, inside the chart", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 6).join(",")}`);
+    await drawn(page, "val/acc", 6);
+    const c = chart(page, "val/acc");
+    const tip = c.locator("[data-testid=chart-tooltip]");
+    const plot = await c.locator(".chart-plot").boundingBox();
+    const over = await c.locator(".u-over").boundingBox();
+    if (!plot || !over) throw new Error("no plot");
+    for (const fraction of [0.1, 0.95]) {
+      const x = over.x + over.width * fraction;
+      const y = over.y + over.height * 0.9;
+      await page.mouse.move(x, y);
+      await tip.waitFor();
+      // Placed from the tooltip's laid-out size, once it is known.
+      await waitUntil(async () => {
+        const box = await tip.boundingBox();
+        if (!box || box.width === 0) return false;
+        const beside = fraction < 0.5 ? box.x >= x + 10 : box.x + box.width <= x - 10;
+        return (
+          beside && box.x + box.width <= plot.x + plot.width + 0.5 && box.y + box.height <= plot.y + plot.height + 0.5
+        );
+      }, `the tooltip beside the pointer at ${fraction}, inside the chart`);
+    }
+    await context.close();
+  });
+
+  it("moves the marked points with the pointer without repainting the highlighted line while the same run is nearest", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[2]}`);
+    await drawn(page, "val/acc", 1);
+    const c = chart(page, "val/acc");
+    const image = (selector: string) =>
+      c.locator(selector).evaluate((el) => (el as unknown as { toDataURL(): string }).toDataURL());
+    await hover(page, "val/acc", 0.3);
+    await waitUntil(async () => (await c.getAttribute("data-highlight")) === curveIds[2], "the run highlighted");
+    const line = await image("canvas.chart-highlight");
+    const marks = await image("canvas.chart-marks");
+    await hover(page, "val/acc", 0.6);
+    await waitUntil(async () => (await image("canvas.chart-marks")) !== marks, "the marked point moved");
+    expect(await image("canvas.chart-highlight")).toBe(line);
+    await context.close();
+  });
+
+  it("marks the nearest run's table row in the frame after the pointer's move, not inside it", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[2]}`);
+    await drawn(page, "val/acc", 1);
+    // What the page shows at the end of each pointer move's dispatch (this listener runs after the chart's).
+    await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        __atMove: string[];
+        addEventListener(type: string, listener: () => void): void;
+        document: { querySelector(s: string): { dataset: Record<string, string> } | null };
+      };
+      w.__atMove = [];
+      w.addEventListener("mousemove", () => {
+        const card = w.document.querySelector('[data-testid=chart][data-key="val/acc"]');
+        const row = w.document.querySelector("[data-testid=run-row][data-hovered]");
+        w.__atMove.push(`${card?.dataset.highlight ?? "-"} ${row ? "row" : "-"}`);
+      });
+    });
+    await hover(page, "val/acc", 0.4);
+    await waitUntil(
+      async () => (await page.locator("[data-testid=run-row][data-hovered]").count()) === 1,
+      "the row marked",
+    );
+    const atMove = await page.evaluate(() => (globalThis as unknown as { __atMove: string[] }).__atMove);
+    expect(atMove).toContain(`${curveIds[2]} -`);
     await context.close();
   });
 

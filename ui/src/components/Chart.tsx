@@ -1,25 +1,21 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
-import { runColor } from "../lib/colors";
-import { cancelFrame, onNextFrame } from "../lib/frame";
-import { lineExtent, onlyPoint } from "../lib/lines";
-import { type Derived, extendEma, isSorted, nearestIndex, recomputeEma } from "../lib/series";
+import { cancelFrame, onNextFrame, onNextFrameFirst } from "../lib/frame";
+import { lineExtent } from "../lib/lines";
+import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
-import { type StepRange, seriesStore } from "../state/series";
 import { subscribeSmoothingDraft } from "../state/smoothing";
-import { smoothOf, sortByX, stepRangeOfTimeZoom, xsOf, yExtent } from "./chart/data";
-import { drawHighlight, drawSmoothLayer, smoothedOrRawPaths } from "./chart/layers";
+import {
+  clearStaleEnvelopes,
+  drawEnvelopeLayer,
+  drawHighlight,
+  drawSmoothLayer,
+  smoothedOrRawPaths,
+} from "./chart/layers";
 import { formatX, plotOptions, plotSeries } from "./chart/options";
 import { byValueDescending, type HoverRow, runLabel, type TooltipRow, TooltipView } from "./chart/tooltip";
-import {
-  type ChartProps,
-  type ColoredLine,
-  type Drawn,
-  type Mark,
-  SERIES_PER_RUN,
-  type Status,
-  smoothingOf,
-} from "./chart/types";
+import { type ChartProps, type Mark, SERIES_PER_RUN, smoothingOf } from "./chart/types";
+import { useChartData } from "./chart/useChartData";
 
 export type { ChartProps } from "./chart/types";
 
@@ -27,6 +23,38 @@ const DEFAULT_HEIGHT = 220;
 const TOOLTIP_ROWS = 12;
 /** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
 const NEAR_PX = 8;
+
+/** The run to mark in the run table, once the frame that moved the pointer is over. */
+let nextHoveredRun: string | null = null;
+
+function markHoveredRow(): boolean {
+  setHoveredRun(nextHoveredRun);
+  return false;
+}
+
+/**
+ * Marks the run's row in the run table in the next frame: its style, layout and paint then
+ * land in a frame apart from the chart's highlight and tooltip (together they took more than
+ * one). The last chart to ask wins, as the pointer is on one chart at a time.
+ */
+function queueHoveredRun(runId: string | null): void {
+  nextHoveredRun = runId;
+  onNextFrame(markHoveredRow);
+}
+
+/**
+ * Puts the tooltip beside the pointer, on its left where the right would overflow the chart, and
+ * within the plot's height; `size` is the tooltip's size as last laid out.
+ */
+function placeTooltip(u: uPlot, el: HTMLElement, size: { width: number; height: number }, height: number): void {
+  const left = u.cursor.left ?? 0;
+  const top = u.cursor.top ?? 0;
+  const plotLeft = u.bbox.left / uPlot.pxRatio;
+  let x = plotLeft + left + 14;
+  if (x + size.width > u.width) x = plotLeft + left - size.width - 14;
+  const y = Math.min(Math.max(0, top - 10), height - size.height);
+  el.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+}
 
 /** One metric: a uPlot chart with a line per run, synced crosshair, shared tooltip and drag-to-zoom. */
 export const Chart = memo(function Chart(props: ChartProps) {
@@ -37,199 +65,94 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const plotRef = useRef<HTMLDivElement>(null);
   const tipRef = useRef<HTMLDivElement>(null);
   const tooltipRef = useRef<TooltipView | null>(null);
+  const tipSizeRef = useRef({ width: 0, height: 0 });
+  const tipObserverRef = useRef<ResizeObserver | null>(null);
   /** The runs with a point near the pointer, reused from move to move (tooltip and marks). */
   const hoverRowsRef = useRef<HoverRow[]>([]);
   const sortedRows = useRef<HoverRow[]>([]);
   const tipRowsRef = useRef<TooltipRow[]>([]);
   const uRef = useRef<uPlot | null>(null);
-  const drawnRef = useRef<Drawn[]>([]);
   const propsRef = useRef(props);
   propsRef.current = props;
   const hoveredRef = useRef(false);
   /** The run whose line is nearest the pointer while this chart is hovered; drawn on top, wider. */
   const highlightRef = useRef<string | null>(null);
   const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
+  const marksCanvasRef = useRef<HTMLCanvasElement | null>(null);
   const smoothCanvasRef = useRef<HTMLCanvasElement | null>(null);
+  const envelopeCanvasRef = useRef<HTMLCanvasElement | null>(null);
   /** The smoothing and scale options the plot was last drawn with, to tell a smoothing-only change. */
   const drawnSmoothingRef = useRef(smoothingOf(props));
   /** Per run, the array a smoothing-only change smooths into (reused move after move). */
   const smoothBuffersRef = useRef(new Map<string, Derived>());
-  /** What each uPlot series draws (by series index; none for x and for runs without data yet). */
-  const linesRef = useRef<(ColoredLine | null)[]>([]);
   /** The listed runs' points under the pointer, marked on the highlight layer. */
   const marksRef = useRef<Mark[]>([]);
-  /** Series (uPlot index) with a single point to draw, and that point's index: a line needs two, so these get a dot. */
-  const singlesRef = useRef(new Map<number, number>());
   /** The tick labels last drawn per axis (x, y), for people inspecting the page and the browser tests. */
   const labelsRef = useRef<string[][]>([[], []]);
   /** The y axis' width in this plot so far (it never narrows, see its size option). */
   const yAxisWidthRef = useRef(0);
-  /** The y extent of the lines inside a zoomed window, where they cross its edges included. */
-  const yExtentRef = useRef<[number, number] | null>(null);
-  const timeRangeRef = useRef<{ signature: string; range: StepRange } | null>(null);
-  const statusRef = useRef<Status>({ loading: true, error: null, downsampled: false, points: 0 });
-  const [status, setStatus] = useState<Status>(statusRef.current);
   const [visible, setVisible] = useState(false);
   const [width, setWidth] = useState(0);
 
   const runIds = runs.map((r) => r.id);
   const runKey = runIds.join(",");
-  const colorKey = runs.map(runColor).join(",");
-  const target = Math.min(2000, Math.max(200, Math.round(width / 100) * 100));
-  const targetRef = useRef(target);
-  targetRef.current = target;
   const hasWidth = width > 0;
   const zoomSignature = zoom ? `${xAxis}:${zoom[0]}:${zoom[1]}:${runKey}` : "";
 
-  /** The step range to fetch at full detail, or null when not zoomed (or not yet known). */
-  const stepRange = useCallback((): StepRange | null => {
-    const p = propsRef.current;
-    if (!p.zoom) return null;
-    if (p.xAxis === "step") return [Math.floor(p.zoom[0]), Math.ceil(p.zoom[1])];
-    const signature = `${p.xAxis}:${p.zoom[0]}:${p.zoom[1]}:${p.runs.map((r) => r.id).join(",")}`;
-    if (timeRangeRef.current?.signature === signature) return timeRangeRef.current.range;
-    const range = stepRangeOfTimeZoom(p.runs, p.metricKey, p.xAxis, p.zoom);
-    if (!range) return null;
-    timeRangeRef.current = { signature, range };
-    return range;
-  }, []);
-
-  /** Redraws the plot from the held series; says whether it painted (lib/frame.ts says why that matters). */
-  const redraw = useCallback((): boolean => {
-    const u = uRef.current;
-    const p = propsRef.current;
-    const range = stepRange();
-    if (range) {
-      seriesStore.request(
-        p.metricKey,
-        p.runs.map((r) => r.id),
-        targetRef.current,
-        range,
-        p.xAxis !== "step",
-      );
-    }
-    const smoothing = smoothingOf(p);
-    const drawn: Drawn[] = [];
-    let downsampled = false;
-    let points = 0;
-    let missing = false;
-    for (const run of p.runs) {
-      const data =
-        (range ? seriesStore.get(run.id, p.metricKey, range) : undefined) ?? seriesStore.get(run.id, p.metricKey, null);
-      // On a time axis, a copy fetched for the step axis (no times) waits for its refetch.
-      if (!data || (p.xAxis !== "step" && !data.hasTimes)) {
-        missing = true;
-        continue;
-      }
-      let xs = xsOf(data, p.xAxis, run);
-      let steps = data.steps;
-      let values = data.values;
-      let smooth: Float64Array | null = null;
-      if (!isSorted(xs, data.length)) {
-        ({ xs, steps, values } = sortByX(xs, steps, values, data.length));
-        if (smoothing > 0) smooth = extendEma(undefined, values, data.length, smoothing).out;
-      } else if (smoothing > 0) smooth = smoothOf(data, smoothing);
-      downsampled ||= data.downsampled;
-      points += data.length;
-      drawn.push({
-        run,
-        color: runColor(run),
-        xs,
-        steps,
-        values,
-        smooth,
-        length: data.length,
-        downsampled: data.downsampled,
-      });
-    }
-    drawnRef.current = drawn;
-    yExtentRef.current = p.zoom ? yExtent(drawn, p.zoom, p.logY) : null;
-    const next: Status = {
-      loading:
-        missing ||
-        seriesStore.isLoading(
-          p.runs.map((r) => r.id),
-          p.metricKey,
-          range,
-        ),
-      error: seriesStore.error(p.metricKey) ?? null,
-      downsampled,
-      points,
-    };
-    const prev = statusRef.current;
-    if (
-      prev.loading !== next.loading ||
-      prev.error !== next.error ||
-      prev.downsampled !== next.downsampled ||
-      (prev.points === 0) !== (next.points === 0)
-    ) {
-      statusRef.current = next;
-      setStatus(next);
-    } else statusRef.current = next;
-    // Until the plot's series follow a new set of runs they do not match: the change redraws.
-    if (!u || u.series.length - 1 < p.runs.length * SERIES_PER_RUN) return false;
-    // uPlot gets each line's extent only (its scales read that); the lines are drawn from their own arrays.
-    const byRun = new Map(drawn.map((d) => [d.run.id, d]));
-    const lines: (ColoredLine | null)[] = [null];
-    const data: (number | null)[][] = [[]];
-    let xLo = Number.POSITIVE_INFINITY;
-    let xHi = Number.NEGATIVE_INFINITY;
-    for (const run of p.runs) {
-      const d = byRun.get(run.id);
-      for (let c = 0; c < SERIES_PER_RUN; c++) {
-        const ys = c === 0 ? d?.values : d?.smooth;
-        const line = d && ys ? { xs: d.xs, ys, length: d.length, color: d.color } : null;
-        const extent = line ? lineExtent(line, p.logY) : null;
-        lines.push(extent ? line : null);
-        data.push(extent ?? [null, null]);
-        if (d && extent) {
-          xLo = Math.min(xLo, d.xs[0]);
-          xHi = Math.max(xHi, d.xs[d.length - 1]);
-        }
-      }
-    }
-    for (let si = lines.length; si < u.series.length; si++) {
-      lines.push(null);
-      data.push([null, null]);
-    }
-    data[0] = xLo <= xHi ? [xLo, xHi] : [];
-    if (data[0].length === 0) data.length = 1;
-    const singles = new Map<number, number>();
-    for (let si = 1; si < lines.length; si++) {
-      const line = lines[si];
-      const only = line ? onlyPoint(line, p.logY) : -1;
-      if (only >= 0) singles.set(si, only);
-    }
-    linesRef.current = lines;
-    singlesRef.current = singles;
-    // Drawn now rather than in uPlot's own microtask, so the frame that asked for it pays for it (and measures it).
-    u.batch(() => u.setData(data as uPlot.AlignedData));
-    // What the plot shows, for people inspecting the page and for the browser tests.
-    const box = boxRef.current;
-    if (box) {
-      box.dataset.runs = String(drawn.length);
-      box.dataset.series = String(p.runs.length * (smoothing > 0 ? 2 : 1));
-      box.dataset.points = String(points);
-      box.dataset.downsampled = String(downsampled);
-      box.dataset.envelopes = String(drawn.filter((d) => d.downsampled && d.length > 0).length);
-    }
-    return true;
-  }, [stepRange]);
-
-  const scheduleRedraw = useCallback(() => onNextFrame(redraw), [redraw]);
+  const {
+    status,
+    drawn: drawnRef,
+    lines: linesRef,
+    singles: singlesRef,
+    yExtent: yExtentRef,
+    redraw,
+    scheduleRedraw,
+  } = useChartData({ props: propsRef, plot: uRef, card: boxRef, visible, width });
 
   /** Each series' line, from its run's own arrays (uPlot's data holds extents only). */
-  const linePaths = useCallback<uPlot.Series.PathBuilder>((u, si) => {
-    const line = linesRef.current[si];
-    // Smoothed lines are drawn on their own layer (drawSmoothLayer says why).
-    if (!line || si % SERIES_PER_RUN === 0) return null;
-    return smoothedOrRawPaths(u, line, smoothingOf(propsRef.current) > 0 ? 1 : 1.5);
-  }, []);
+  const linePaths = useCallback<uPlot.Series.PathBuilder>(
+    (u, si) => {
+      const line = linesRef.current[si];
+      // Smoothed lines are drawn on their own layer (drawSmoothLayer says why).
+      if (!line || si % SERIES_PER_RUN === 0) return null;
+      return smoothedOrRawPaths(u, line, smoothingOf(propsRef.current) > 0 ? 1 : 1.5);
+    },
+    [linesRef],
+  );
 
-  const repaintSmoothLayer = useCallback((u: uPlot) => {
-    const canvas = smoothCanvasRef.current;
-    if (canvas) drawSmoothLayer(u, canvas, linesRef.current);
-  }, []);
+  const repaintSmoothLayer = useCallback(
+    (u: uPlot): boolean => {
+      const canvas = smoothCanvasRef.current;
+      return canvas ? drawSmoothLayer(u, canvas, linesRef.current) : false;
+    },
+    [linesRef],
+  );
+
+  const paintSmoothLayer = useCallback((): boolean => {
+    const u = uRef.current;
+    return u ? repaintSmoothLayer(u) : false;
+  }, [repaintSmoothLayer]);
+
+  /**
+   * After the plot's redraw, its smoothed lines are painted in the next frame, ahead of other
+   * charts: without a GPU the plot (axes, raw lines) and the smoothed lines (three hairlines each)
+   * rasterised in one frame took more than the frame.
+   */
+  const queueSmoothLayer = useCallback(() => onNextFrameFirst(paintSmoothLayer), [paintSmoothLayer]);
+
+  const paintEnvelopes = useCallback((): boolean => {
+    const u = uRef.current;
+    const canvas = envelopeCanvasRef.current;
+    return u && canvas ? drawEnvelopeLayer(u, canvas, drawnRef.current) : false;
+  }, [drawnRef]);
+
+  const queueEnvelopes = useCallback(
+    (u: uPlot) => {
+      const canvas = envelopeCanvasRef.current;
+      if (canvas && clearStaleEnvelopes(u, canvas, drawnRef.current)) onNextFrame(paintEnvelopes);
+    },
+    [drawnRef, paintEnvelopes],
+  );
 
   /**
    * A smoothing change that leaves the plot's scales as they are (unzoomed, linear, no percentile
@@ -258,6 +181,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
     repaintHighlight(u);
     return true;
   }, [repaintSmoothLayer]);
+
+  useEffect(() => () => tipObserverRef.current?.disconnect(), []);
 
   // Charts far below the fold are built (and fetched) when they scroll near.
   useEffect(() => {
@@ -295,15 +220,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
     };
   }, []);
 
-  useEffect(() => seriesStore.subscribe(metricKey, scheduleRedraw), [metricKey, scheduleRedraw]);
-
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runKey, colorKey and zoomSignature stand for runs and zoom
-  useEffect(() => {
-    if (!visible || !hasWidth) return;
-    seriesStore.request(metricKey, runIds, target, null, xAxis !== "step");
-    scheduleRedraw();
-  }, [visible, metricKey, runKey, colorKey, target, zoomSignature, hasWidth, xAxis, scheduleRedraw]);
-
   // biome-ignore lint/correctness/useExhaustiveDependencies: the plot is rebuilt when what its options depend on changes
   useEffect(() => {
     const box = plotRef.current;
@@ -323,7 +239,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         yExtent: yExtentRef,
         card: boxRef,
       },
-      { linePaths, renderTooltip, repaintSmoothLayer, repaintHighlight },
+      { linePaths, renderTooltip, queueSmoothLayer, repaintHighlight, queueEnvelopes },
     );
     // Built in the next frame, so the data requests of every chart on screen leave first.
     let u: uPlot | null = null;
@@ -342,6 +258,11 @@ export const Chart = memo(function Chart(props: ChartProps) {
         tooltipRef.current?.hide();
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
+      // Under uPlot's canvas: the envelopes shade behind the lines and the grid.
+      const envelopeLayer = document.createElement("canvas");
+      envelopeLayer.className = "chart-layer chart-envelope";
+      u.under.append(envelopeLayer);
+      envelopeCanvasRef.current = envelopeLayer;
       const smoothLayer = document.createElement("canvas");
       smoothLayer.className = "chart-layer chart-smooth";
       u.over.append(smoothLayer);
@@ -350,6 +271,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
       overlay.className = "chart-layer chart-highlight";
       u.over.append(overlay);
       highlightCanvasRef.current = overlay;
+      // The points under the pointer change on every move, the highlighted line only when another
+      // run is nearest: on separate layers a move repaints a few dots, not a wide line.
+      const marks = document.createElement("canvas");
+      marks.className = "chart-layer chart-marks";
+      u.over.append(marks);
+      marksCanvasRef.current = marks;
       redraw();
       return true;
     };
@@ -357,6 +284,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return () => {
       cancelFrame(build);
       cancelFrame(redraw);
+      cancelFrame(paintEnvelopes);
+      cancelFrame(paintSmoothLayer);
       u?.destroy();
       uRef.current = null;
     };
@@ -415,33 +344,53 @@ export const Chart = memo(function Chart(props: ChartProps) {
   function highlight(u: uPlot, runId: string | null): void {
     if (highlightRef.current === runId) return;
     highlightRef.current = runId;
-    setHoveredRun(runId);
+    queueHoveredRun(runId);
     const card = boxRef.current;
     if (card) {
       if (runId) card.dataset.highlight = runId;
       else delete card.dataset.highlight;
     }
-    repaintHighlight(u);
+    repaintHighlightLine(u);
   }
 
   function clearMarks(u: uPlot): void {
     if (marksRef.current.length === 0) return;
     marksRef.current = [];
-    repaintHighlight(u);
+    repaintMarks(u);
+  }
+
+  function repaintHighlightLine(u: uPlot): void {
+    const canvas = highlightCanvasRef.current;
+    const id = highlightRef.current;
+    if (canvas) drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, []);
+  }
+
+  function repaintMarks(u: uPlot): void {
+    const canvas = marksCanvasRef.current;
+    if (canvas) drawHighlight(u, canvas, undefined, marksRef.current);
   }
 
   function repaintHighlight(u: uPlot): void {
-    const canvas = highlightCanvasRef.current;
-    const id = highlightRef.current;
-    if (canvas)
-      drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, marksRef.current);
+    repaintHighlightLine(u);
+    repaintMarks(u);
   }
 
   /** The tooltip's view, made on first use. */
   function tooltip(): TooltipView | null {
     const el = tipRef.current;
     if (!el) return null;
-    if (!tooltipRef.current) tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS);
+    if (!tooltipRef.current) {
+      tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS);
+      // The tooltip's size as last laid out, so placing it reads no layout in the pointer's handler.
+      tipObserverRef.current = new ResizeObserver((entries) => {
+        const size = entries[entries.length - 1].borderBoxSize[0];
+        tipSizeRef.current = { width: size.inlineSize, height: size.blockSize };
+        const u = uRef.current;
+        if (u && tooltipRef.current?.visible)
+          placeTooltip(u, el, tipSizeRef.current, propsRef.current.height ?? DEFAULT_HEIGHT);
+      });
+      tipObserverRef.current.observe(el);
+    }
     return tooltipRef.current;
   }
 
@@ -509,8 +458,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
       mark.color = found[i].d.color;
     }
     marks.length = found.length;
-    if (highlightRef.current === nearest.d.run.id) repaintHighlight(u);
-    else highlight(u, nearest.d.run.id);
+    repaintMarks(u);
+    highlight(u, nearest.d.run.id);
     // The highlighted run is always listed, even past the row limit.
     const shown = Math.min(found.length, TOOLTIP_ROWS);
     const nearestAt = found.indexOf(nearest);
@@ -529,14 +478,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     listed.length = shown;
     tip.show(`${p.metricKey} · ${formatX(p.xAxis, snapped)}`, listed, found.length - shown);
     const el = tipRef.current;
-    if (!el) return;
-    const plotLeft = u.over.offsetLeft;
-    const boxWidth = plotRef.current?.clientWidth ?? 0;
-    const tipWidth = el.offsetWidth;
-    let x = plotLeft + left + 14;
-    if (x + tipWidth > boxWidth) x = plotLeft + left - tipWidth - 14;
-    const y = Math.min(Math.max(0, top - 10), HEIGHT - el.offsetHeight);
-    el.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+    if (el) placeTooltip(u, el, tipSizeRef.current, HEIGHT);
   }
 
   return (

@@ -44,6 +44,18 @@ export function onNextFrame(job: FrameJob): void {
   schedule();
 }
 
+/**
+ * Queues a job ahead of those waiting: the second half of a paint split over two frames (the
+ * smoothed lines after their chart's plot) follows in the very next frame.
+ */
+export function onNextFrameFirst(job: FrameJob): void {
+  const waiting = [...pending];
+  pending.clear();
+  pending.add(job);
+  for (const other of waiting) pending.add(other);
+  schedule();
+}
+
 export function cancelFrame(job: FrameJob): void {
   pending.delete(job);
 }

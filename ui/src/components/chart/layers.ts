@@ -8,9 +8,10 @@ import { type ColoredLine, type Drawn, type Mark, SERIES_PER_RUN } from "./types
 export const clearLayers = new WeakSet<HTMLCanvasElement>();
 
 /**
- * Draws the highlighted run's line, wider, on a canvas of its own over the plot:
- * the highlight follows the pointer, and redrawing every line of the chart for
- * each move would cost more than a frame.
+ * Draws the highlighted run's line, wider, and the points marked under the pointer, on a canvas
+ * of its own over the plot (the chart gives the line and the marks one each): the highlight
+ * follows the pointer, and redrawing every line of the chart for each move would cost more than
+ * a frame.
  */
 export function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined, marks: Mark[]): void {
   const dpr = uPlot.pxRatio;
@@ -69,11 +70,12 @@ export function smoothedOrRawPaths(u: uPlot, line: ColoredLine, width: number): 
 }
 
 /**
- * Draws the smoothed lines on a canvas of their own over the plot: dragging the smoothing
- * slider then repaints this layer only, while the faint raw lines, envelopes and axes under it
- * stay as they were (redrawing them each move cost more than a frame without a GPU).
+ * Draws the smoothed lines on a canvas of their own over the plot, and says whether it painted:
+ * dragging the smoothing slider then repaints this layer only, while the faint raw lines,
+ * envelopes and axes under it stay as they were (redrawing them each move cost more than a frame
+ * without a GPU).
  */
-export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (ColoredLine | null)[]): void {
+export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (ColoredLine | null)[]): boolean {
   const width = Math.round(u.bbox.width);
   const height = Math.round(u.bbox.height);
   const smoothed: ColoredLine[] = [];
@@ -86,13 +88,13 @@ export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (Col
     canvas.height = height;
     clearLayers.add(canvas);
   }
-  if (smoothed.length === 0 && clearLayers.has(canvas)) return;
+  if (smoothed.length === 0 && clearLayers.has(canvas)) return false;
   const ctx = canvas.getContext("2d");
-  if (!ctx) return;
+  if (!ctx) return false;
   ctx.clearRect(0, 0, width, height);
   if (smoothed.length === 0) {
     clearLayers.add(canvas);
-    return;
+    return true;
   }
   clearLayers.delete(canvas);
   ctx.save();
@@ -111,6 +113,27 @@ export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (Col
     ctx.stroke(stroke);
   }
   ctx.restore();
+  return true;
+}
+
+/**
+ * Widens each pixel column's range to the values `reach` columns either side. About one point per
+ * pixel column is fetched, so a bucket's lowest and highest value mostly land in neighbouring
+ * columns: on its own each column would hold one value and no band, and where the band showed
+ * would depend on how the buckets fell on the pixel grid.
+ */
+function spreadToNeighbours(high: Float64Array, low: Float64Array, first: number, last: number, reach: number): void {
+  const ownHigh = high.slice(first, last + 1);
+  const ownLow = low.slice(first, last + 1);
+  for (let c = first; c <= last; c++) {
+    if (!Number.isFinite(ownHigh[c - first])) continue;
+    for (let n = Math.max(first, c - reach); n <= Math.min(last, c + reach); n++) {
+      const h = ownHigh[n - first];
+      if (!Number.isFinite(h)) continue;
+      if (h < high[c]) high[c] = h;
+      if (ownLow[n - first] > low[c]) low[c] = ownLow[n - first];
+    }
+  }
 }
 
 /**
@@ -129,6 +152,7 @@ export function envelopePath(u: uPlot, d: Drawn): Path2D | null {
   const highY = new Float64Array(columns).fill(Number.POSITIVE_INFINITY);
   let first = columns;
   let last = -1;
+  let points = 0;
   for (let i = 0; i < d.length; i++) {
     const xv = d.xs[i];
     if (xv < xMin || xv > xMax) continue;
@@ -141,8 +165,10 @@ export function envelopePath(u: uPlot, d: Drawn): Path2D | null {
     if (py < highY[c]) highY[c] = py;
     if (c < first) first = c;
     if (c > last) last = c;
+    points++;
   }
   if (last < first) return null;
+  spreadToNeighbours(highY, lowY, first, last, Math.max(1, Math.ceil((last - first) / Math.max(1, points - 1))));
   const path = new Path2D();
   let prev = -1;
   for (let c = first; c <= last; c++) {
@@ -163,30 +189,90 @@ export function envelopePath(u: uPlot, d: Drawn): Path2D | null {
   return path;
 }
 
-export function envelopePlugin(drawn: () => Drawn[]): uPlot.Plugin {
-  return {
-    hooks: {
-      drawAxes: (u: uPlot) => {
-        const list = drawn().filter((d) => d.downsampled && d.length > 0);
-        if (list.length === 0) return;
-        const { ctx } = u;
-        const { left, top, width, height } = u.bbox;
-        const signature = plotSignature(u, 0);
-        ctx.save();
-        ctx.beginPath();
-        ctx.rect(left, top, width, height);
-        ctx.clip();
-        ctx.lineWidth = 1;
-        for (const d of list) {
-          const path = envelopeCache.get({ xs: d.xs, ys: d.values, length: d.length }, signature, () =>
-            envelopePath(u, d),
-          );
-          if (!path) continue;
-          ctx.strokeStyle = withAlpha(d.color, 0.16);
-          ctx.stroke(path);
-        }
-        ctx.restore();
-      },
-    },
-  };
+/** What an envelope layer shows: the plot's scales and box, and each envelope's arrays and color. */
+interface ShownEnvelopes {
+  signature: string;
+  lines: { xs: Float64Array; ys: Float64Array; length: number; color: string }[];
+}
+
+const shownEnvelopes = new WeakMap<HTMLCanvasElement, ShownEnvelopes>();
+
+function envelopesOf(drawn: Drawn[]): Drawn[] {
+  return drawn.filter((d) => d.downsampled && d.length > 0);
+}
+
+function showsEnvelopes(canvas: HTMLCanvasElement, signature: string, list: Drawn[]): boolean {
+  const shown = shownEnvelopes.get(canvas);
+  if (!shown || shown.signature !== signature || shown.lines.length !== list.length) return false;
+  return list.every((d, i) => {
+    const line = shown.lines[i];
+    return line.xs === d.xs && line.ys === d.values && line.length === d.length && line.color === d.color;
+  });
+}
+
+/** Sizes a layer to the plot box; a new size clears it. */
+function fitLayer(u: uPlot, canvas: HTMLCanvasElement): void {
+  const width = Math.round(u.bbox.width);
+  const height = Math.round(u.bbox.height);
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+    clearLayers.add(canvas);
+    shownEnvelopes.delete(canvas);
+  }
+}
+
+/**
+ * Clears an envelope layer that no longer matches the plot (new scales, new points) and says
+ * whether it has envelopes to paint: the plot's redraw calls this, and the painting waits for a
+ * frame of its own (see drawEnvelopeLayer).
+ */
+export function clearStaleEnvelopes(u: uPlot, canvas: HTMLCanvasElement, drawn: Drawn[]): boolean {
+  fitLayer(u, canvas);
+  const list = envelopesOf(drawn);
+  if (showsEnvelopes(canvas, plotSignature(u, 0), list)) return false;
+  shownEnvelopes.delete(canvas);
+  if (!clearLayers.has(canvas)) {
+    canvas.getContext("2d")?.clearRect(0, 0, canvas.width, canvas.height);
+    clearLayers.add(canvas);
+  }
+  return list.length > 0;
+}
+
+/**
+ * Paints the min/max envelopes on a canvas of their own under the plot's lines, and says whether
+ * it painted. Without a GPU a whole chart's raster (axes, 24 lines, 24 envelopes) took 10–16 ms,
+ * a frame on its own: the envelopes (a third of it) follow a frame later instead.
+ */
+export function drawEnvelopeLayer(u: uPlot, canvas: HTMLCanvasElement, drawn: Drawn[]): boolean {
+  fitLayer(u, canvas);
+  const list = envelopesOf(drawn);
+  const signature = plotSignature(u, 0);
+  if (showsEnvelopes(canvas, signature, list)) return false;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return false;
+  if (!clearLayers.has(canvas)) ctx.clearRect(0, 0, canvas.width, canvas.height);
+  clearLayers.add(canvas);
+  shownEnvelopes.set(canvas, {
+    signature,
+    lines: list.map((d) => ({ xs: d.xs, ys: d.values, length: d.length, color: d.color })),
+  });
+  if (list.length === 0) return false;
+  clearLayers.delete(canvas);
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  // The envelopes' paths are in the whole canvas's pixels; this layer covers the plot area only.
+  ctx.translate(-left, -top);
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  ctx.lineWidth = 1;
+  for (const d of list) {
+    const path = envelopeCache.get({ xs: d.xs, ys: d.values, length: d.length }, signature, () => envelopePath(u, d));
+    if (!path) continue;
+    ctx.strokeStyle = withAlpha(d.color, 0.16);
+    ctx.stroke(path);
+  }
+  ctx.restore();
+  return true;
 }

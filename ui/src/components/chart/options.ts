@@ -5,7 +5,6 @@ import { formatNumber } from "../../lib/format";
 import { markOnce } from "../../state/perf";
 import { chartColors } from "../../state/theme";
 import type { XAxis, YRange } from "../../state/view";
-import { envelopePlugin } from "./layers";
 import { type ChartProps, type ColoredLine, type Drawn, SERIES_PER_RUN, smoothingOf } from "./types";
 
 /** Charts sharing this key move one crosshair. */
@@ -134,8 +133,11 @@ export interface PlotRefs {
 export interface PlotHooks {
   linePaths: uPlot.Series.PathBuilder;
   renderTooltip(u: uPlot): void;
-  repaintSmoothLayer(u: uPlot): void;
+  /** Repaints the smoothed lines' layer in the next frame (see Chart's queueSmoothLayer). */
+  queueSmoothLayer(u: uPlot): void;
   repaintHighlight(u: uPlot): void;
+  /** Clears the envelope layer when it no longer matches and queues its painting. */
+  queueEnvelopes(u: uPlot): void;
 }
 
 /** uPlot's options for a chart of `runs` runs, `width` × `height` CSS pixels, with the chart's current props. */
@@ -173,6 +175,9 @@ export function plotOptions(
       // The hovered chart marks each listed run's point itself (uPlot's markers read its data: extents only).
       points: { show: false },
       focus: { prox: -1 },
+      // A double-click resets the zoom through the chart's own listener (the view's zoom, redrawn a
+      // chart per frame); uPlot's would first rescale and redraw every synced chart in that one event.
+      bind: { dblclick: () => null },
     },
     select: { show: true, left: 0, top: 0, width: 0, height: 0 },
     scales: {
@@ -237,7 +242,6 @@ export function plotOptions(
       },
     ],
     series,
-    plugins: [envelopePlugin(() => refs.drawn.current)],
     hooks: {
       setSelect: [
         (u) => {
@@ -286,7 +290,8 @@ export function plotOptions(
           card.dataset.yTicks = JSON.stringify(refs.labels.current[1]);
           card.dataset.dots = String(refs.singles.current.size);
           if (u.data[0].length > 0) markOnce("firstChart");
-          hooks.repaintSmoothLayer(u);
+          hooks.queueEnvelopes(u);
+          hooks.queueSmoothLayer(u);
           hooks.repaintHighlight(u);
         },
       ],

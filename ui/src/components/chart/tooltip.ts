@@ -28,9 +28,14 @@ function span(className: string): HTMLSpanElement {
   return el;
 }
 
+/** The text last written to each element: reading textContent back makes a new string per read. */
+const written = new WeakMap<HTMLElement, string>();
+
 /** Sets a text only when it changed: each write is a style and layout invalidation. */
 function setText(el: HTMLElement, text: string): void {
-  if (el.textContent !== text) el.textContent = text;
+  if (written.get(el) === text) return;
+  written.set(el, text);
+  el.textContent = text;
 }
 
 /**
