@@ -113,7 +113,13 @@ beforeAll(async () => {
         createdAt: NOW - 5000 + g * 10 + seed,
         status: "completed" as const,
         config: { lr, seed },
-        metrics: { loss: { count: 100, value: (step: number) => centre(lr, step) + seed - 1 } },
+        metrics: {
+          loss: { count: 100, value: (step: number) => centre(lr, step) + seed - 1 },
+          acc: {
+            count: 100,
+            value: (step: number) => (lr === 0.1 ? 0.9 : 0.7) - 0.3 * Math.exp(-step / 30) + seed * 0.01,
+          },
+        },
       })),
     ),
   );
@@ -218,6 +224,10 @@ describe("grouping runs", () => {
     const tipTexts = await tipRows.allInnerTexts();
     expect(tipTexts[0]).toMatch(/lr=0\.01/);
     for (const text of tipTexts) expect(text).toMatch(/± 1 · n=3/);
+    // The crosshair is shared with the other charts; the tooltip shows on the hovered one only.
+    expect(await page.locator("[data-testid=group-tooltip]:visible").count()).toBe(1);
+    expect(await groupChart(page, "acc").getByTestId("group-tooltip").isHidden()).toBe(true);
+    expect(await groupChart(page, "acc").locator(".u-cursor-x").getAttribute("class")).not.toMatch(/u-off/);
 
     expect(errors).toEqual([]);
     await context.close();

@@ -8,6 +8,7 @@ import { markOnce } from "../state/perf";
 import { type StepRange, seriesStore } from "../state/series";
 import { chartColors, type Theme } from "../state/theme";
 import { coloredGroups, fetchGroupLines, GROUP_BUCKETS, type GroupLine } from "./chart/groups";
+import { SYNC_KEY } from "./chart/options";
 import { BAND_LABELS } from "./GroupBy";
 
 const DEFAULT_HEIGHT = 220;
@@ -219,11 +220,12 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       }
       ctx.restore();
     };
+    let hovered = false;
     const showTip = (u: uPlot) => {
       const tip = tipRef.current;
       if (!tip) return;
       const left = u.cursor.left ?? -1;
-      if (left < 0 || drawn.length === 0) {
+      if (!hovered || left < 0 || drawn.length === 0) {
         tip.hidden = true;
         return;
       }
@@ -270,7 +272,12 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         height,
         legend: { show: false },
         padding: [8, 12, 0, 0],
-        cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
+        // The crosshair follows the pointer across every chart; the tooltip shows on the hovered one.
+        cursor: {
+          sync: { key: SYNC_KEY, setSeries: false },
+          drag: { x: true, y: false, setScale: false },
+          points: { show: false },
+        },
         select: { show: true, left: 0, top: 0, width: 0, height: 0 },
         scales: {
           x: { time: false, range: (_u, min, max) => zoom ?? (min === max ? [min - 1, max + 1] : [min, max]) },
@@ -319,14 +326,20 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     uRef.current = u;
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(100, target.clientWidth), height }));
     resize.observe(target);
+    const enter = () => {
+      hovered = true;
+    };
     const leave = () => {
+      hovered = false;
       if (tipRef.current) tipRef.current.hidden = true;
     };
     const reset = () => onZoomRef.current(null);
+    target.addEventListener("mouseenter", enter);
     target.addEventListener("mouseleave", leave);
     target.addEventListener("dblclick", reset);
     return () => {
       resize.disconnect();
+      target.removeEventListener("mouseenter", enter);
       target.removeEventListener("mouseleave", leave);
       target.removeEventListener("dblclick", reset);
       u.destroy();

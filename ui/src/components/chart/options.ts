@@ -8,7 +8,7 @@ import type { XAxis, YRange } from "../../state/view";
 import { type ChartProps, type ColoredLine, type Drawn, SERIES_PER_RUN, smoothingOf } from "./types";
 
 /** Charts sharing this key move one crosshair. */
-const SYNC_KEY = "stonks-charts";
+export const SYNC_KEY = "stonks-charts";
 
 export const REL_INCRS = [
   1,
