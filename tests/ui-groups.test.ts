@@ -315,6 +315,11 @@ describe("grouping runs", () => {
     expect(drawn).toHaveLength(2);
     expect(await groupChart(page, "loss").getAttribute("data-faint-runs")).toBe("6");
     await shot(page, "groups-dark");
+    // A zoomed window: the aggregates are computed over it (steps 20 to 40: one bucket per step).
+    await page.goto(`${server.url}/?${link}&zoom=20,40`);
+    const zoomed = await drawnGroups(page, "loss", "stderr");
+    expect(zoomed[0].steps).toEqual(Array.from({ length: 21 }, (_, i) => 20 + i));
+    expect(zoomed[0].mean[0]).toBeCloseTo(centre(0.01, 20), 9);
     // Turning grouping off brings back one line per run.
     await page.getByTestId("group-by-button").click();
     await page.getByTestId("group-by-clear").click();
