@@ -22,6 +22,7 @@ import {
 } from "./support/ui-support.js";
 
 // The page functions below run in Chromium; the tests compile without the DOM library.
+declare function requestAnimationFrame(callback: () => void): number;
 declare const document: {
   querySelector(selector: string): {
     querySelectorAll(selector: string): ArrayLike<{
@@ -228,6 +229,25 @@ describe("grouping runs", () => {
     expect(await page.locator("[data-testid=group-tooltip]:visible").count()).toBe(1);
     expect(await groupChart(page, "acc").getByTestId("group-tooltip").isHidden()).toBe(true);
     expect(await groupChart(page, "acc").locator(".u-cursor-x").getAttribute("class")).not.toMatch(/u-off/);
+
+    // Renaming a run refreshes the run list but changes no group: the charts do not read the points again.
+    let groupReads = 0;
+    page.on("request", (r) => {
+      if (r.url().endsWith("/api/groups/series")) groupReads++;
+    });
+    const runs = await apiGet<{ id: string; name: string }[]>(server, "/api/experiments/groups/runs");
+    const seed0 = runs.body.find((r) => r.name === "lr0.1-seed0");
+    await fetch(`${server.url}/api/runs/${seed0?.id}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "lr0.1-renamed" }),
+    });
+    await waitUntil(
+      async () => (await page.getByTestId("run-name").allInnerTexts()).includes("lr0.1-renamed"),
+      "the new name in the table",
+    );
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
+    expect(groupReads).toBe(0);
 
     expect(errors).toEqual([]);
     await context.close();
