@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { MAX_BODY_BYTES, MAX_POINTS_BODY_BYTES } from "../contract/limits.js";
-import { errorReply, type ParameterSpec, type ResponseSpec, ROUTES, type RouteSpec } from "./routes.js";
+import { errorReply, operationId, type ParameterSpec, type ResponseSpec, ROUTES, type RouteSpec } from "./routes.js";
 
 type JsonObject = Record<string, unknown>;
 
@@ -55,11 +55,28 @@ function errors(route: RouteSpec): JsonObject {
   return answers;
 }
 
+function links(route: RouteSpec): JsonObject {
+  const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+  const out: JsonObject = {};
+  for (const [method, path] of route.linksTo ?? []) {
+    const id = operationId(method, path);
+    out[id] = {
+      operationId: id,
+      parameters: Object.fromEntries(names.map((name) => [name, `$request.path.${name}`])),
+    };
+  }
+  return out;
+}
+
 function operation(route: RouteSpec): JsonObject {
   const responses: JsonObject = {};
-  for (const [status, spec] of Object.entries(route.responses)) responses[status] = response(spec);
+  for (const [status, spec] of Object.entries(route.responses)) {
+    const answer = response(spec);
+    if (route.linksTo !== undefined && status.startsWith("2")) answer.links = links(route);
+    responses[status] = answer;
+  }
   return {
-    operationId: `${route.method}${route.path.replace(/^\/api/, "").replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? "").toUpperCase())}`,
+    operationId: operationId(route.method, route.path),
     summary: route.summary,
     tags: [route.tag],
     "x-stonks-role": route.access,

@@ -58,6 +58,12 @@ export interface RouteSpec {
   responses: Record<string, ResponseSpec>;
   /** An endless answer (live events): schema-driven fuzzers leave it out. */
   streaming?: boolean;
+  /**
+   * Routes (method and path) that take this one's path parameters: OpenAPI
+   * links from its answers, so a client (or a fuzzer's stateful phase) can go
+   * on from what it just created.
+   */
+  linksTo?: [Method, string][];
 }
 
 const idText = z.string().min(1).max(MAX_ID_LENGTH);
@@ -216,6 +222,10 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: "Saves a workspace (replacing one of that name).",
     parameters: [experimentId, workspace],
     body: workspaceBody,
+    linksTo: [
+      ["get", "/api/experiments/{id}/workspaces/{name}"],
+      ["delete", "/api/experiments/{id}/workspaces/{name}"],
+    ],
     responses: { "200": object("WorkspaceJson") },
   },
   {
@@ -245,6 +255,15 @@ export const ROUTES: readonly RouteSpec[] = [
       "Creates the run with this id or replaces its metadata (the sender's is the truth); answers the stored point count per series.",
     parameters: [runId],
     body: runUpsertBody,
+    linksTo: [
+      ["post", "/api/runs/{id}/points"],
+      ["post", "/api/runs/{id}/heartbeat"],
+      ["get", "/api/runs/{id}/sync"],
+      ["get", "/api/runs/{id}"],
+      ["patch", "/api/runs/{id}"],
+      ["get", "/api/runs/{id}/metrics/all"],
+      ["delete", "/api/runs/{id}"],
+    ],
     responses: {
       "200": { description: "The run existed; its metadata is now the body's.", schema: runUpsertReply },
       "201": { description: "The run was created.", schema: runUpsertReply },
@@ -278,6 +297,10 @@ export const ROUTES: readonly RouteSpec[] = [
       "Appends points: per series, the points from `start` on that the server lacks (resent ones are skipped; a start past the stored count is listed under gaps).",
     parameters: [runId],
     body: pointsBatchBody,
+    linksTo: [
+      ["get", "/api/runs/{id}/metrics/all"],
+      ["get", "/api/runs/{id}/sync"],
+    ],
     responses: { "200": { description: "Stored counts after the batch, and gaps.", schema: pointsBatchReply } },
   },
   {
@@ -360,6 +383,14 @@ const matchers = ROUTES.map((route) => ({
 export function findRoute(method: string, path: string): RouteSpec | null {
   const wanted = method === "HEAD" ? "get" : method.toLowerCase();
   return matchers.find((m) => m.route.method === wanted && m.pattern.test(path))?.route ?? null;
+}
+
+/** The operationId of a route in the OpenAPI document: getRunsIdSync for GET /api/runs/{id}/sync. */
+export function operationId(method: Method, path: string): string {
+  const words = path
+    .replace(/^\/api/, "")
+    .replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? "").toUpperCase());
+  return `${method}${words}`;
 }
 
 /** How a route is written in messages: POST /api/runs/{id}/points. */
