@@ -87,9 +87,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     staleAfterSeconds: options.staleAfterSeconds,
   });
   const loopback = isLoopback(host);
-  if (!loopback && token === null) {
+  if (!loopback && token === null && !db.tokens().required()) {
     logger.warn(
-      `serving on ${host} without a token: anyone who can reach this machine can read and delete your runs. Set --token or STONKS_TOKEN.`,
+      `serving on ${host} without a token: anyone who can reach this machine can read and delete your runs. Make tokens with \`stonks token create\`, or set --token or STONKS_TOKEN.`,
     );
   }
   const app = createApp({
