@@ -195,6 +195,16 @@ describe("write API", () => {
     }
   });
 
+  it("tells proxies not to buffer the live stream", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/api/events`, { signal: controller.signal });
+    controller.abort();
+    expect([response.headers.get("content-type"), response.headers.get("x-accel-buffering")]).toEqual([
+      "text/event-stream",
+      "no",
+    ]);
+  });
+
   it("answers JSON 4xx for every bad input", async () => {
     const id = randomUUID();
     await send(server, "PUT", `/api/runs/${id}`, meta());

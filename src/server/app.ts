@@ -479,6 +479,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     if (events.isFull) {
       throw new ApiError(503, "too_many_connections", "Too many live event streams are open; close some tabs.");
     }
+    // nginx buffers proxied answers unless told not to; an event must reach the browser when it is written.
+    c.header("X-Accel-Buffering", "no");
     return streamSSE(c, async (stream) => {
       const client = events.attach({ write: (text) => stream.write(text) }, experimentId, from);
       stream.onAbort(() => client.close());
