@@ -203,6 +203,27 @@ describe("tokens and roles", () => {
     expect(listed.stdout).not.toContain(secrets.read);
   });
 
+  it("says in one line what is wrong with a token command", async () => {
+    const cases: [string[], number, RegExp][] = [
+      [["create", "--role", "owner"], 2, /argument 'owner' is invalid. Allowed choices are read, write, admin/],
+      [["create"], 2, /required option '--role <role>' not specified/],
+      [["create", "--role", "read", "--name", "read-ci"], 1, /A token named "read-ci" exists already/],
+      [["create", "--role", "read", "--name", "42"], 1, /not only digits/],
+      [["revoke", "nobody"], 1, /No token with id or name "nobody"/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await stonks(["token", ...args, "--db", dbPath]);
+      expect([result.code, result.stderr.trim().split("\n").length], args.join(" ")).toEqual([code, 1]);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+
+  it("says at start that the file's tokens are required, and how to open the dashboard with one", () => {
+    expect(server.stdout()).toContain(
+      `  tokens:    this file's tokens are required; open the dashboard as ${server.url}/?token=<secret>\n`,
+    );
+  });
+
   it("takes ?token= for EventSource, which cannot send headers", async () => {
     const response = await fetch(`${server.url}/api/info?token=${secrets.read}`);
     expect(response.status).toBe(200);
@@ -217,6 +238,7 @@ describe("the server's own --token", () => {
       const put = await fetch(`${openServer.url}/api/runs/${randomUUID()}/sync`);
       // No token anywhere: open as before tokens existed (a 404 for the missing run, not a 401).
       expect(put.status).toBe(404);
+      expect(openServer.stdout()).not.toContain("tokens:");
     } finally {
       await openServer.stop();
     }

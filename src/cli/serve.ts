@@ -87,8 +87,13 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     tls,
   });
   const dashboard = token === null ? `${server.url}/` : `${server.url}/?token=${encodeURIComponent(token)}`;
+  // The file's tokens are secrets nobody can print again: say how to open the dashboard with one.
+  const tokens =
+    token === null && server.fileHasTokens
+      ? `  tokens:    this file's tokens are required; open the dashboard as ${server.url}/?token=<secret>\n`
+      : "";
   process.stdout.write(
-    `stonks is serving ${dbPath}\n  dashboard: ${dashboard}\n  api:       ${server.url}/api\nPress Ctrl+C to stop.\n`,
+    `stonks is serving ${dbPath}\n  dashboard: ${dashboard}\n  api:       ${server.url}/api\n${tokens}Press Ctrl+C to stop.\n`,
   );
 
   let stopping = false;

@@ -57,6 +57,8 @@ export interface RunningServer {
   host: string;
   port: number;
   dbPath: string;
+  /** Whether the file held tokens when the server started (then every request needs one). */
+  fileHasTokens: boolean;
   /** Ends event streams, stops listening and closes the database. */
   close(): Promise<void>;
 }
@@ -155,6 +157,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const scheme = options.tls === undefined ? "http" : "https";
   return {
+    fileHasTokens: db.tokens().required(),
     url: `${scheme}://${urlHost(host)}:${listeningPort}`,
     host,
     port: listeningPort,

@@ -337,7 +337,7 @@ export const ROUTES: readonly RouteSpec[] = [
     access: "read",
     tag: "read",
     summary: "The points of one metric of a run.",
-    parameters: [runId, { name: "key", in: "query", required: true, schema: z.string() }, downsample],
+    parameters: [runId, { name: "key", in: "query", required: true, schema: z.string().min(1) }, downsample],
     responses: { "200": object("MetricPointsJson") },
   },
   {
