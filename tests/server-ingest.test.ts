@@ -164,12 +164,21 @@ describe("write API", () => {
     expect((await send<RunSyncReply>(server, "GET", `/api/runs/${id}/sync`)).body.series).toEqual({ a: 3000, b: 3 });
   });
 
-  it("takes heartbeats forward only", async () => {
+  it("takes heartbeats of running runs forward only", async () => {
     const id = randomUUID();
     await send(server, "PUT", `/api/runs/${id}`, meta());
     expect((await send(server, "POST", `/api/runs/${id}/heartbeat`, { at: 1_700_000_100 })).status).toBe(204);
     expect((await send(server, "POST", `/api/runs/${id}/heartbeat`, { at: 1_700_000_050 })).status).toBe(204);
     expect((await send<RunJson>(server, "GET", `/api/runs/${id}`)).body.last_heartbeat).toBe(1_700_000_100);
+    // A finished run keeps the heartbeat it finished with, as a local one does.
+    await send(
+      server,
+      "PUT",
+      `/api/runs/${id}`,
+      meta({ status: "completed", endedAt: 1_700_000_200, lastHeartbeat: 1_700_000_200 }),
+    );
+    expect((await send(server, "POST", `/api/runs/${id}/heartbeat`, { at: 1_700_000_300 })).status).toBe(204);
+    expect((await send<RunJson>(server, "GET", `/api/runs/${id}`)).body.last_heartbeat).toBe(1_700_000_200);
   });
 
   it("shows a remote run on the live stream as a local one: run_update, then points", async () => {

@@ -229,16 +229,18 @@ export function appendRemotePoints(db: Db, runId: string, batches: readonly Remo
   });
 }
 
-/** Moves a run's heartbeat forward (never back); false when the run does not exist. */
+/**
+ * Moves a running run's heartbeat forward (never back; a finished run keeps
+ * its own, as touchHeartbeat does locally); false when the run does not exist.
+ */
 export function remoteHeartbeat(db: Db, runId: string, at: number): boolean {
   return runImmediate(db, () => {
     const seq = runSeq(db, runId);
     if (seq === null) return false;
-    stmt(db, "UPDATE runs SET last_heartbeat = ? WHERE seq = ? AND (last_heartbeat IS NULL OR last_heartbeat < ?)").run(
-      at,
-      seq,
-      at,
-    );
+    stmt(
+      db,
+      "UPDATE runs SET last_heartbeat = ? WHERE seq = ? AND status = 'running' AND (last_heartbeat IS NULL OR last_heartbeat < ?)",
+    ).run(at, seq, at);
     return true;
   });
 }
