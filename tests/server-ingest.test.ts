@@ -156,12 +156,18 @@ describe("write API", () => {
     expect((await post([batch("new", 4, [4])])).body).toEqual({ series: { new: 0 }, gaps: { new: 0 } });
     // More than one chunk (1,024 points) in one batch.
     expect((await post([batch("a", 8, range(8, 3000))])).body.series).toEqual({ a: 3000 });
+    // The shippers' largest batch, 50,000 points: a 1.6 MB body, over the 1 MiB other routes take.
+    expect((await post([batch("big", 0, range(0, 50_000))])).body.series).toEqual({ big: 50_000 });
 
     const points = await send<MetricPointsJson>(server, "GET", `/api/runs/${id}/metrics?key=a`);
     expect(points.body.steps).toEqual(range(0, 3000));
     expect(points.body.values).toEqual(range(0, 3000).map((s) => s / 10));
     expect(points.body.timestamps).toEqual(range(0, 3000).map((s) => 1_700_000_000 + s));
-    expect((await send<RunSyncReply>(server, "GET", `/api/runs/${id}/sync`)).body.series).toEqual({ a: 3000, b: 3 });
+    expect((await send<RunSyncReply>(server, "GET", `/api/runs/${id}/sync`)).body.series).toEqual({
+      a: 3000,
+      b: 3,
+      big: 50_000,
+    });
   });
 
   it("takes heartbeats of running runs forward only", async () => {
