@@ -6,10 +6,13 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
+import { roleAllows, type TokenRole } from "../contract/auth.js";
+import type { PointsBatchReply, RunSyncReply, RunUpsertReply } from "../contract/ingest.js";
 import { NotFoundError } from "../errors.js";
 import type { Workspace } from "../query/database.js";
 import type { StonksService } from "../query/service.js";
-import type { DownsampledSeries } from "../types.js";
+import type { Tokens } from "../query/tokens.js";
+import type { Config, DownsampledSeries } from "../types.js";
 import { logger } from "../util/logger.js";
 import { allMetricsPieces, planAllMetrics } from "./all-metrics.js";
 import { ApiError, badRequest, errorBody, errorResponse, notFound } from "./errors.js";
@@ -23,6 +26,7 @@ import {
   ReadSlots,
   tooManyPoints,
 } from "./heavy-reads.js";
+import { decodePointsBatch } from "./ingest.js";
 import {
   experimentJson,
   pointsPieces,
@@ -32,17 +36,23 @@ import {
   type SeriesErrorJson,
   seriesPieces,
 } from "./json.js";
+import { openApiDocument } from "./openapi.js";
+import { findRoute, routeName } from "./routes.js";
 import type { StaticFiles } from "./static.js";
 import {
   downsampleParam,
   groupSeriesBody,
+  heartbeatBody,
   keyLengthError,
   MAX_BODY_BYTES,
   MAX_DOWNSAMPLE,
   MAX_ID_LENGTH,
+  MAX_POINTS_BODY_BYTES,
   parseWith,
+  pointsBatchBody,
   runListQuery,
   runPatchBody,
+  runUpsertBody,
   seriesBody,
   workspaceBody,
   workspaceName,
@@ -52,7 +62,7 @@ export interface AppDeps {
   db: StonksService;
   events: EventHub;
   dashboard: StaticFiles;
-  /** When set, every /api route requires it. */
+  /** An admin token besides those in the file (`--token`); when set, every /api route needs a token. */
   token: string | null;
   /** Host names the server answers to; null accepts any (bound to a non-loopback address). */
   allowedHosts: ReadonlySet<string> | null;
@@ -68,13 +78,37 @@ function tokensEqual(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Bearer header, or ?token= for EventSource (which cannot send headers). */
-function requireToken(token: string): MiddlewareHandler {
+/**
+ * Every /api route needs the role its entry in ROUTES names. The server's own
+ * --token is an admin token; tokens in the file have their role. With neither
+ * (no --token and no token ever made in the file) the API is open, as it was
+ * before tokens. The secret comes as a Bearer header, or ?token= for
+ * EventSource (which cannot send headers).
+ */
+function requireRole(fixedToken: string | null, tokens: Tokens): MiddlewareHandler {
   return async (c, next) => {
+    const route = findRoute(c.req.method, c.req.path);
+    // Unknown /api paths are answered 404 once the request has a valid token of any role.
+    const needs = route?.access ?? "read";
+    if (needs === "none" || (fixedToken === null && !tokens.required())) return next();
     const header = c.req.header("authorization");
     const given = header?.match(/^Bearer\s+(.+)$/i)?.[1] ?? c.req.query("token");
-    if (given === undefined || !tokensEqual(given, token)) {
+    if (given === undefined) {
+      c.header("WWW-Authenticate", "Bearer");
       throw new ApiError(401, "unauthorized", "This server needs a token: send Authorization: Bearer <token>.");
+    }
+    const role: TokenRole | null =
+      fixedToken !== null && tokensEqual(given, fixedToken) ? "admin" : (tokens.authenticate(given)?.role ?? null);
+    if (role === null) {
+      c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "This token is unknown or revoked; ask the server's admin for one (stonks token create).",
+      );
+    }
+    if (route !== null && !roleAllows(role, needs)) {
+      throw new ApiError(403, "forbidden", `this token has role ${role}; ${routeName(route)} needs role ${needs}`);
     }
     await next();
   };
@@ -208,19 +242,26 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   });
   if (deps.allowedHosts !== null) app.use("*", requireAllowedHost(deps.allowedHosts));
   app.use("*", requireOwnOrigin(deps.allowedOrigins ?? new Set()));
-  if (deps.token !== null) app.use("/api/*", requireToken(deps.token));
-  app.use(
-    "/api/*",
+  app.use("/api/*", requireRole(deps.token, db.tokens()));
+  const limitBody = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        c.json(errorBody("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`), 413),
-    }),
+      maxSize,
+      onError: (c) => c.json(errorBody("payload_too_large", `Request bodies are limited to ${maxSize} bytes.`), 413),
+    });
+  const pointsBodyLimit = limitBody(MAX_POINTS_BODY_BYTES);
+  const defaultBodyLimit = limitBody(MAX_BODY_BYTES);
+  // Points batches are the one large body: up to MAX_POINTS_PER_WRITE points in base64 columns.
+  app.use("/api/*", (c, next) =>
+    c.req.method === "POST" && /^\/api\/runs\/[^/]+\/points$/.test(c.req.path)
+      ? pointsBodyLimit(c, next)
+      : defaultBodyLimit(c, next),
   );
   app.use("/api/*", async (c, next) => {
     await next();
     c.header("Cache-Control", "no-store");
   });
+
+  app.get("/api/openapi.json", (c) => c.json(openApiDocument()));
 
   // The dashboard names the file it shows, so a run logged to another file is not silently missing.
   app.get("/api/info", (c) => c.json({ db: resolve(db.path) }));
@@ -305,6 +346,38 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     const deleted = db.deleteRuns([findRunId(c)]);
     events.poke();
     return c.json({ deleted_runs: deleted });
+  });
+
+  app.put("/api/runs/:id", async (c) => {
+    const runId = param(c, "id");
+    const body = parseWith(runUpsertBody, await readJsonBody(c));
+    // The body came from JSON.parse, so every value in config is JSON.
+    const stored = db.upsertRemoteRun(runId, { ...body, config: body.config as Config });
+    events.poke();
+    return c.json({ id: runId, series: stored.series } satisfies RunUpsertReply, stored.created ? 201 : 200);
+  });
+
+  app.post("/api/runs/:id/points", async (c) => {
+    const runId = param(c, "id");
+    const batches = decodePointsBatch(parseWith(pointsBatchBody, await readJsonBody(c)));
+    const outcome = db.appendRemotePoints(runId, batches);
+    if (outcome === null) throw runNotFound(runId);
+    events.poke();
+    return c.json(outcome satisfies PointsBatchReply);
+  });
+
+  app.post("/api/runs/:id/heartbeat", async (c) => {
+    const runId = param(c, "id");
+    const body = parseWith(heartbeatBody, await readJsonBody(c));
+    if (!db.remoteHeartbeat(runId, body.at)) throw runNotFound(runId);
+    return c.body(null, 204);
+  });
+
+  app.get("/api/runs/:id/sync", (c) => {
+    const runId = param(c, "id");
+    const state = db.runSyncState(runId);
+    if (state === null) throw runNotFound(runId);
+    return c.json(state satisfies RunSyncReply);
   });
 
   app.get("/api/runs/:id/metric-keys", (c) => c.json(db.getMetricKeys(findRunId(c))));
@@ -418,6 +491,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     if (events.isFull) {
       throw new ApiError(503, "too_many_connections", "Too many live event streams are open; close some tabs.");
     }
+    // nginx buffers proxied answers unless told not to; an event must reach the browser when it is written.
+    c.header("X-Accel-Buffering", "no");
     return streamSSE(c, async (stream) => {
       const client = events.attach({ write: (text) => stream.write(text) }, experimentId, from);
       stream.onAbort(() => client.close());

@@ -11,11 +11,13 @@ import {
   MAX_GROUPS_PER_REQUEST,
   MAX_ID_LENGTH,
   MAX_KEY_LENGTH,
+  MAX_META_TEXT_LENGTH,
   MAX_NOTES_LENGTH,
   MAX_PAGE_SIZE,
   MAX_QUERY_TEXT_LENGTH,
   MAX_RUN_NAME_LENGTH,
   MAX_SERIES_PER_REQUEST,
+  MAX_SERIES_PER_WRITE,
   MAX_TAG_FILTER_LENGTH,
   MAX_TAG_LENGTH,
   MAX_TAGS,
@@ -26,9 +28,16 @@ import type { DisplayStatus } from "../contract/run-table.js";
 import { allOf, parseWhere, type WhereExpression, WhereSyntaxError } from "../contract/where.js";
 import { StonksError } from "../errors.js";
 import { parseDisplayStatuses, parseRunField, type RunListQuery } from "../query/run-filter.js";
+import { encodeB64F64 } from "../util/b64f64.js";
 import { ApiError, badRequest, describeIssues } from "./errors.js";
 
-export { MAX_BODY_BYTES, MAX_DOWNSAMPLE, MAX_ID_LENGTH } from "../contract/limits.js";
+export {
+  MAX_BODY_BYTES,
+  MAX_DOWNSAMPLE,
+  MAX_ID_LENGTH,
+  MAX_POINTS_BODY_BYTES,
+  MAX_POINTS_PER_WRITE,
+} from "../contract/limits.js";
 
 export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
   const result = schema.safeParse(input);
@@ -198,3 +207,113 @@ export const workspaceBody = z
   .refine((b) => JSON.stringify(b.state).length <= MAX_WORKSPACE_BYTES, {
     message: `A workspace is at most ${MAX_WORKSPACE_BYTES} characters of JSON.`,
   });
+
+const finiteTime = z.number().finite().min(0);
+const metaText = z.string().min(1).max(MAX_META_TEXT_LENGTH);
+const nullableText = z.string().nullable();
+
+/**
+ * PUT /api/runs/{id}: a sender's run metadata. Names, notes and tags are as
+ * long as the SDKs let them be (the body limit bounds them); fields a newer
+ * sender adds are ignored, so it can still write to this server.
+ */
+export const runUpsertBody = z
+  .object({
+    experiment: metaText,
+    project: metaText.nullable(),
+    name: nullableText,
+    config: z.record(z.string(), z.unknown()),
+    tags: z.array(z.string()),
+    group: nullableText,
+    jobType: nullableText,
+    notes: nullableText,
+    color: z.string().max(64).nullable(),
+    createdAt: finiteTime,
+    provenance: z.object({
+      host: nullableText,
+      pid: z.number().int().nullable(),
+      command: nullableText,
+      cwd: nullableText,
+      gitCommit: nullableText,
+      gitDirty: z.boolean().nullable(),
+      sdkLanguage: nullableText,
+      sdkVersion: nullableText,
+    }),
+    status: z.enum(["running", "completed", "failed", "interrupted"]),
+    endedAt: finiteTime.nullable(),
+    lastHeartbeat: finiteTime.nullable(),
+  })
+  .meta({
+    examples: [
+      {
+        experiment: "mnist",
+        project: null,
+        name: "baseline",
+        config: { lr: 0.001 },
+        tags: ["cnn"],
+        group: null,
+        jobType: "train",
+        notes: null,
+        color: null,
+        createdAt: 1765000000,
+        provenance: {
+          host: "gpu-1",
+          pid: 4242,
+          command: "python train.py",
+          cwd: "/work",
+          gitCommit: null,
+          gitDirty: null,
+          sdkLanguage: "python",
+          sdkVersion: "0.1.0",
+        },
+        status: "running",
+        endedAt: null,
+        lastHeartbeat: 1765000005,
+      },
+    ],
+  });
+
+/**
+ * A B64F64 column as the API describes it: base64 of whole float64 values.
+ * The server checks it by decoding (server/ingest.ts), which is faster than
+ * this pattern on megabytes of text; the pattern is for the OpenAPI document.
+ */
+const b64f64 = z.string().meta({
+  description: "base64 of little-endian float64 values (8 bytes each)",
+  pattern: "^(?:[A-Za-z0-9+/]{32})*(?:[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/]{21}[AQgw]==)?$",
+});
+
+/** POST /api/runs/{id}/points: columns are checked after this (decoded, same lengths, finite, within the limit). */
+export const pointsBatchBody = z
+  .object({
+    series: z
+      .array(
+        z.object({
+          // A key's length is counted in code points (keyLengthError) after this.
+          key: z.string().min(1),
+          start: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+          steps: b64f64,
+          values: b64f64,
+          times: b64f64,
+        }),
+      )
+      .max(MAX_SERIES_PER_WRITE),
+  })
+  .meta({
+    examples: [
+      {
+        series: [
+          {
+            key: "train/loss",
+            start: 0,
+            steps: encodeB64F64(Float64Array.of(0, 1)),
+            values: encodeB64F64(Float64Array.of(0.5, 0.25)),
+            times: encodeB64F64(Float64Array.of(1765000000, 1765000001)),
+          },
+        ],
+      },
+    ],
+  });
+
+/** POST /api/runs/{id}/heartbeat. */
+export const heartbeatBody = z.object({ at: finiteTime });
