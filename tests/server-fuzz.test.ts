@@ -78,7 +78,7 @@ describe("schemathesis over /api/openapi.json", () => {
     );
     // Exit 0: every check passed; the summary names what ran.
     expect(result.code, result.output.slice(-4000)).toBe(0);
-    expect(result.output).toMatch(/Tested: 22\b/);
+    expect(result.output).toMatch(/Tested: 23\b/);
     expect(result.output).toMatch(/\d+ generated, \d+ passed/);
     expect(result.output).not.toMatch(/Server error|not_a_server_error.*failed/i);
     // The server logs every 5xx it answers ("… failed: <stack>"); there must be none.
