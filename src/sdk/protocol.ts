@@ -27,6 +27,14 @@ export const Ctrl = {
   Errors: 7,
   /** 1 while the worker is blocked waiting for a signal (only then is a notify worth its syscall). */
   Sleeping: 8,
+  /** Bumped by the worker after each successful write: the shipper of a remote run wakes on it. */
+  Written: 9,
+  /** The Written value when the shipper's last finished pass began. */
+  ShipSeen: 10,
+  /** 1 when that pass left nothing unsent, 0 when it failed (the server is away). */
+  ShipOk: 11,
+  /** Bumped by the shipper after each pass (flush waits on it). */
+  ShipPasses: 12,
 } as const;
 export const CTRL_SLOTS = 16;
 
@@ -94,5 +102,10 @@ export type ControlMessage =
   | { op: "tags"; runSeq: number; dbPath: string; tags: string[] }
   | { op: "notes"; runSeq: number; dbPath: string; notes: string | null }
   | { op: "finish"; runSeq: number; dbPath: string; status: FinishStatus };
+
+/** Messages from the main thread to the shipper thread of remote runs. */
+export type ShipMessage =
+  | { op: "server"; url: string; token: string | null; spool: string }
+  | { op: "own"; spool: string; runId: string };
 
 export type StartReply = ({ ok: true } & StartedRun) | { ok: false; error: string; kind: string };
