@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from "commander";
 import { StonksError } from "../errors.js";
 import type { DbOption } from "./common.js";
 import type { ServeOptions } from "./serve.js";
+import type { SyncOptions } from "./sync.js";
 
 const packageJson = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -119,6 +120,17 @@ function buildProgram(): Command {
     .option("--dry-run", "say what would be imported, write nothing")
     .action(async (file: string, options: DbOption & { dryRun?: boolean }) =>
       (await import("./import-original.js")).importCommand(file, options),
+    );
+
+  program
+    .command("sync")
+    .description("send every run of a local stonks file to a server (only what it lacks; the file is not changed)")
+    .argument("<file>", "the stonks file")
+    .argument("<url>", "the server, http://host:port or https://host")
+    .option("--token <token>", "a token with write access (default: STONKS_TOKEN)")
+    .option("--watch", "keep sending as the file grows, until Ctrl-C")
+    .action(async (file: string, url: string, options: SyncOptions) =>
+      (await import("./sync.js")).syncCommand(file, url, options),
     );
 
   program

@@ -9,7 +9,7 @@
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import type { ShippableRun } from "../store/shipping.js";
 import { ServerClient, ServerRefused, ServerUnreachable } from "../sync/http.js";
-import { type ShipReport, Shipper } from "../sync/shipper.js";
+import { Shipper, type ShipReport } from "../sync/shipper.js";
 import { logger } from "../util/logger.js";
 import { Ctrl, type ShipMessage } from "./protocol.js";
 
@@ -168,4 +168,6 @@ async function loop(): Promise<never> {
   }
 }
 
+// A pending Atomics.waitAsync does not keep a thread's event loop alive; this does (the main thread unrefs the worker).
+setInterval(() => {}, 1 << 30);
 void loop();

@@ -310,7 +310,9 @@ export class WriterClient {
   /** A pass that began at or after `written` has ended, or the last pass failed (the server is away). */
   private shippedSince(written: number): boolean {
     if (Atomics.load(this.ctrl, Ctrl.ShipOk) === 0 && Atomics.load(this.ctrl, Ctrl.ShipPasses) > 0) return true;
-    return ((Atomics.load(this.ctrl, Ctrl.ShipSeen) - written) | 0) >= 0 && Atomics.load(this.ctrl, Ctrl.ShipPasses) > 0;
+    return (
+      ((Atomics.load(this.ctrl, Ctrl.ShipSeen) - written) | 0) >= 0 && Atomics.load(this.ctrl, Ctrl.ShipPasses) > 0
+    );
   }
 
   /** Blocks until shipping caught up with the writes (or failed) or the deadline passed; for exit paths only. */

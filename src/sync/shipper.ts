@@ -7,7 +7,8 @@
  * shippers of one file) is stored once. The SDKs' spools and `stonks sync`
  * run this same code.
  */
-import { MAX_POINTS_PER_POST, type PointsPostAnswer, type RunPutAnswer, type RunPutBody } from "../contract/remote.js";
+import type { PointsBatchReply, PointsBatchSeries, RunUpsertBody, RunUpsertReply } from "../contract/ingest.js";
+import { dataVersion } from "../store/changes.js";
 import { type Db, openDatabase, runRead } from "../store/connection.js";
 import {
   deleteShippedRun,
@@ -16,6 +17,7 @@ import {
   seriesCountsOfRun,
   shippableRuns,
 } from "../store/shipping.js";
+import { encodeB64F64 } from "../util/b64f64.js";
 import { type ServerClient, ServerRefused } from "./http.js";
 
 export interface ShipperOptions {
@@ -55,11 +57,10 @@ function runPath(id: string, rest = ""): string {
   return `/api/runs/${encodeURIComponent(id)}${rest}`;
 }
 
-function base64Floats(values: Float64Array): string {
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
-}
+/** Most points one POST carries (the server takes up to MAX_POINTS_PER_WRITE). */
+export const MAX_POINTS_PER_POST = 50_000;
 
-export function putBodyOf(run: ShippableRun): RunPutBody {
+export function putBodyOf(run: ShippableRun): RunUpsertBody {
   const row = run.row;
   return {
     experiment: run.experiment,
@@ -150,7 +151,7 @@ export class Shipper {
   }
 
   private async put(run: ShippableRun): Promise<RunCursor> {
-    const answer = await this.server.request<RunPutAnswer>("PUT", runPath(run.row.id), putBodyOf(run));
+    const answer = await this.server.request<RunUpsertReply>("PUT", runPath(run.row.id), putBodyOf(run));
     const counts = countsOf(answer.body?.series);
     let cursor = this.cursors.get(run.row.id);
     if (cursor === undefined) {
@@ -202,7 +203,7 @@ export class Shipper {
         await this.put(run);
         continue;
       }
-      const body: { key: string; start: number; steps: string; values: string; times: string }[] = [];
+      const body: PointsBatchSeries[] = [];
       let points = 0;
       runRead(db, () => {
         for (const series of behind) {
@@ -213,16 +214,16 @@ export class Shipper {
           body.push({
             key: series.key,
             start,
-            steps: base64Floats(read.steps),
-            values: base64Floats(read.values),
-            times: base64Floats(read.timestamps),
+            steps: encodeB64F64(read.steps),
+            values: encodeB64F64(read.values),
+            times: encodeB64F64(read.timestamps),
           });
           points += end - start;
         }
       });
-      let answer: PointsPostAnswer | null;
+      let answer: PointsBatchReply | null;
       try {
-        answer = (await this.server.request<PointsPostAnswer>("POST", runPath(run.row.id, "/points"), { series: body }))
+        answer = (await this.server.request<PointsBatchReply>("POST", runPath(run.row.id, "/points"), { series: body }))
           .body;
       } catch (error) {
         if (error instanceof ServerRefused && error.status === 413 && this.batchPoints > 1000) {
@@ -246,7 +247,13 @@ export class Shipper {
     }
   }
 
+  /** Moves whenever another connection commits to the file: `stonks sync --watch` polls it. */
+  fileVersion(): number {
+    return dataVersion(this.database());
+  }
+
   close(): void {
+    this.server.close();
     this.db?.close();
     this.db = null;
   }
