@@ -136,13 +136,16 @@ async function pass(): Promise<boolean> {
       ok = false;
     }
     reportPass(target, report, error);
+    if (report !== null) Atomics.add(ctrl, Ctrl.ShipSent, report.pointsSent);
     if (report !== null) checkLimit(target, report.unsent);
   }
   return ok;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits out the back-off, or less when the main thread asks for a pass now (at exit). */
+async function backOff(ms: number): Promise<void> {
+  const waited = Atomics.waitAsync(ctrl, Ctrl.ShipNow, Atomics.load(ctrl, Ctrl.ShipNow), ms);
+  if (waited.async) await waited.value;
 }
 
 async function loop(): Promise<never> {
@@ -157,7 +160,7 @@ async function loop(): Promise<never> {
     Atomics.notify(ctrl, Ctrl.ShipPasses);
     if (!ok) {
       // While the server is away the spool keeps everything; writes do not make this thread try sooner.
-      await sleep(retryMs);
+      await backOff(retryMs);
       retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
       continue;
     }

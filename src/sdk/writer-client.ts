@@ -25,6 +25,8 @@ const MASK = RING_RECORDS - 1;
 const OVERFLOW_CAP = MAX_PENDING_POINTS;
 const OVERFLOW_BLOCK = 1 << 16;
 const START_TIMEOUT_MS = 30_000;
+/** At exit, failed shipping passes in a row, none acknowledging a point, after which the server counts as away. */
+const EXIT_FAILED_PASSES = 3;
 /** How long the exit hooks keep retrying a failing write: 30 s, or STONKS_EXIT_TIMEOUT seconds. */
 const EXIT_FLUSH_TIMEOUT_MS =
   Number(process.env.STONKS_EXIT_TIMEOUT) > 0 ? Number(process.env.STONKS_EXIT_TIMEOUT) * 1000 : 30_000;
@@ -315,15 +317,32 @@ export class WriterClient {
     );
   }
 
-  /** Blocks until shipping caught up with the writes (or failed) or the deadline passed; for exit paths only. */
+  /**
+   * Blocks until a pass after the last write acknowledged everything, or the
+   * deadline passed, or EXIT_FAILED_PASSES passes in a row failed without the
+   * server acknowledging a point (it is away: the spool keeps them). For exit
+   * paths only; the shipper retries at once instead of backing off.
+   */
   private shipSync(deadline: number): boolean {
     const written = Atomics.load(this.ctrl, Ctrl.Written);
+    let passes = Atomics.load(this.ctrl, Ctrl.ShipPasses);
+    let sent = Atomics.load(this.ctrl, Ctrl.ShipSent);
+    let fruitless = 0;
     for (;;) {
-      const passes = Atomics.load(this.ctrl, Ctrl.ShipPasses);
-      if (this.shippedSince(written)) return Atomics.load(this.ctrl, Ctrl.ShipOk) === 1;
+      Atomics.add(this.ctrl, Ctrl.ShipNow, 1);
+      Atomics.notify(this.ctrl, Ctrl.ShipNow);
       const left = deadline - Date.now();
       if (left <= 0) return false;
-      Atomics.wait(this.ctrl, Ctrl.ShipPasses, passes, left);
+      Atomics.wait(this.ctrl, Ctrl.ShipPasses, passes, Math.min(left, 1000));
+      const now = Atomics.load(this.ctrl, Ctrl.ShipPasses);
+      if (now === passes) continue;
+      passes = now;
+      const ok = Atomics.load(this.ctrl, Ctrl.ShipOk) === 1;
+      if (ok && ((Atomics.load(this.ctrl, Ctrl.ShipSeen) - written) | 0) >= 0) return true;
+      const sentNow = Atomics.load(this.ctrl, Ctrl.ShipSent);
+      fruitless = ok || sentNow !== sent ? 0 : fruitless + 1;
+      sent = sentNow;
+      if (fruitless >= EXIT_FAILED_PASSES) return false;
     }
   }
 

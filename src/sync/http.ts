@@ -10,7 +10,9 @@ import https from "node:https";
 import type { ErrorJson } from "../contract/wire.js";
 
 export const CONNECT_TIMEOUT_MS = 5_000;
-export const REQUEST_TIMEOUT_MS = 30_000;
+/** 30 s, or STONKS_HTTP_TIMEOUT seconds. */
+export const REQUEST_TIMEOUT_MS =
+  Number(process.env.STONKS_HTTP_TIMEOUT) > 0 ? Number(process.env.STONKS_HTTP_TIMEOUT) * 1000 : 30_000;
 
 /** The server could not be reached or did not answer in time: the request may be sent again. */
 export class ServerUnreachable extends Error {
