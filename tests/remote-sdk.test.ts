@@ -126,3 +126,33 @@ describe("remote logging from the TypeScript SDK", () => {
     expect(result.stdout).not.toMatch(/^done/m);
   });
 });
+
+describe("resuming a remote run", () => {
+  it("reads a run the spool no longer holds back from the server: steps and series continue, config merges", async () => {
+    const dir = tempDir();
+    const server = await startServerProcess(join(dir, "server.db"), await freePort());
+    const spool = join(dir, "spool");
+    const first = await startFixture("remote-logger.mjs", { DB: server.url, STONKS_SPOOL_DIR: spool, STEPS: "300" })
+      .done;
+    const runId = first.stdout.match(/done (\S+)/)![1];
+    await expectComplete(server.url, runId, 300);
+    // A second machine: its own empty spool.
+    const resumed = await startFixture("remote-resume.mjs", {
+      DB: server.url,
+      STONKS_SPOOL_DIR: join(dir, "other-spool"),
+      RESUME: runId,
+      STEPS: "50",
+    }).done;
+    expect(resumed.stderr).toBe("");
+    expect(resumed.stdout).toContain(`resumed ${runId} {"steps":300,"extra":1}`);
+    const run = await eventuallyAsync(async () => {
+      const found = await serverRun(server.url, runId);
+      return found?.status === "completed" && found.summary.loss?.count === 350 ? found : null;
+    });
+    expect(run.config).toEqual({ steps: 300, extra: 1 });
+    const loss = await serverSeries(server.url, runId, "loss");
+    expect(loss.steps).toEqual(Array.from({ length: 350 }, (_, s) => s));
+    expect(loss.values.slice(300)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(run.summary.acc?.count).toBe(300);
+  });
+});

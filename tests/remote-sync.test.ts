@@ -87,7 +87,9 @@ describe("stonks sync", () => {
     expect(notUrl.stderr).toBe('stonks: URL must start with http:// or https://; got "localhost:8000".\n');
     const down = await runCli(["sync", file, `http://127.0.0.1:${await freePort()}`]).done;
     expect(down.code).toBe(1);
-    expect(down.stderr).toMatch(/^stonks: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); is the server running\?\n$/);
+    expect(down.stderr).toMatch(
+      /^stonks: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); is the server running\?\n$/,
+    );
     const missing = await runCli(["sync", join(dir, "nope.db"), "http://127.0.0.1:1"]).done;
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("No stonks database at");

@@ -39,6 +39,8 @@ export const Ctrl = {
   ShipNow: 13,
   /** Points the server acknowledged to the shipper so far (wrapping int32): exit waits while it moves. */
   ShipSent: 14,
+  /** Bumped by the shipper after answering an "import" (a resume reading its run from the server). */
+  ImportReplies: 15,
 } as const;
 export const CTRL_SLOTS = 16;
 
@@ -110,6 +112,12 @@ export type ControlMessage =
 /** Messages from the main thread to the shipper thread of remote runs. */
 export type ShipMessage =
   | { op: "server"; url: string; token: string | null; spool: string }
-  | { op: "own"; spool: string; runId: string };
+  | { op: "own"; spool: string; runId: string }
+  | { op: "import"; url: string; token: string | null; spool: string; target: string; experiment: string };
+
+/** The shipper's answer to "import": null, or why the run could not be read from the server. */
+export interface ImportReply {
+  error: string | null;
+}
 
 export type StartReply = ({ ok: true } & StartedRun) | { ok: false; error: string; kind: string };

@@ -258,6 +258,20 @@ export class Run implements ExitParticipant {
       if (server !== null) mkdirSync(dirname(target), { recursive: true });
       const config = this.cleanConfig(this.options.config ?? {}, "config");
       const client = writer();
+      if (server !== null && this.resumeTarget.target !== null) {
+        const failure = client.importFromServer(
+          server,
+          this.serverToken(),
+          target,
+          this.resumeTarget.target,
+          this.experiment,
+        );
+        if (failure !== null) {
+          logger.warn(
+            `could not read the run to resume from ${server} (${failure}); resuming from the local spool ${target} only.`,
+          );
+        }
+      }
       const reply = client.start({
         op: "start",
         dbPath: target,

@@ -6,12 +6,14 @@
  * requests and their timeouts run here while log() and the writer go on.
  * Leftover runs of earlier processes in the spool are sent too.
  */
-import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import type { ShippableRun } from "../store/shipping.js";
+import { type MessagePort, workerData } from "node:worker_threads";
+import { openDatabase } from "../store/connection.js";
+import { importServerRun, type ShippableRun } from "../store/shipping.js";
+import { fetchServerRun } from "../sync/fetch-run.js";
 import { ServerClient, ServerRefused, ServerUnreachable } from "../sync/http.js";
 import { Shipper, type ShipReport } from "../sync/shipper.js";
 import { logger } from "../util/logger.js";
-import { Ctrl, type ShipMessage } from "./protocol.js";
+import { Ctrl, type ImportReply, type ShipMessage } from "./protocol.js";
 
 interface ShipPorts {
   ctrl: SharedArrayBuffer;
@@ -48,26 +50,47 @@ interface Target {
 
 const targets = new Map<string, Target>();
 
-function drainMessages(): void {
-  for (;;) {
-    const received = receiveMessageOnPort(ports.messages);
-    if (received === undefined) return;
-    const message = received.message as ShipMessage;
-    if (message.op === "server") {
-      if (targets.has(message.spool)) continue;
-      const server = new ServerClient(message.url, { token: message.token });
-      targets.set(message.spool, {
-        shipper: new Shipper(message.spool, server, { deleteAcknowledged: true, readonly: false }),
-        own: new Set(),
-        reachable: null,
-        sentSinceDown: 0,
-        refusedWarned: new Set(),
-        overLimit: false,
-      });
-    } else {
-      targets.get(message.spool)?.own.add(message.runId);
-    }
+function onMessage(message: ShipMessage): void {
+  if (message.op === "server") {
+    if (targets.has(message.spool)) return;
+    const server = new ServerClient(message.url, { token: message.token });
+    targets.set(message.spool, {
+      shipper: new Shipper(message.spool, server, { deleteAcknowledged: true, readonly: false }),
+      own: new Set(),
+      reachable: null,
+      sentSinceDown: 0,
+      refusedWarned: new Set(),
+      overLimit: false,
+    });
+  } else if (message.op === "own") {
+    targets.get(message.spool)?.own.add(message.runId);
+  } else {
+    void importRun(message);
   }
+}
+
+/** Brings the run a resume names from the server into the spool (when the spool lacks it), then answers. */
+async function importRun(message: Extract<ShipMessage, { op: "import" }>): Promise<void> {
+  const server = new ServerClient(message.url, { token: message.token });
+  let error: string | null = null;
+  try {
+    const run = await fetchServerRun(server, message.target, message.experiment);
+    if (run !== null) {
+      const db = openDatabase(message.spool);
+      try {
+        importServerRun(db, run);
+      } finally {
+        db.close();
+      }
+    }
+  } catch (caught) {
+    error = (caught as Error).message;
+  } finally {
+    server.close();
+  }
+  ports.messages.postMessage({ error } satisfies ImportReply);
+  Atomics.add(ctrl, Ctrl.ImportReplies, 1);
+  Atomics.notify(ctrl, Ctrl.ImportReplies);
 }
 
 /** This process's runs, and every run no live process of its own is logging (leftovers of earlier processes). */
@@ -151,7 +174,6 @@ async function backOff(ms: number): Promise<void> {
 async function loop(): Promise<never> {
   let retryMs = FIRST_RETRY_MS;
   for (;;) {
-    drainMessages();
     const written = Atomics.load(ctrl, Ctrl.Written);
     const ok = await pass();
     Atomics.store(ctrl, Ctrl.ShipOk, ok ? 1 : 0);
@@ -173,4 +195,5 @@ async function loop(): Promise<never> {
 
 // A pending Atomics.waitAsync does not keep a thread's event loop alive; this does (the main thread unrefs the worker).
 setInterval(() => {}, 1 << 30);
+ports.messages.on("message", onMessage);
 void loop();

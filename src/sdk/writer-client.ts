@@ -12,6 +12,7 @@ import {
   CTRL_SLOTS,
   Ctrl,
   FLUSH_EVERY_POINTS,
+  type ImportReply,
   MAX_PENDING_POINTS,
   RECORD_FIELDS,
   RING_RECORDS,
@@ -25,6 +26,8 @@ const MASK = RING_RECORDS - 1;
 const OVERFLOW_CAP = MAX_PENDING_POINTS;
 const OVERFLOW_BLOCK = 1 << 16;
 const START_TIMEOUT_MS = 30_000;
+/** A resume waits this long for its run to be read from the server. */
+const IMPORT_TIMEOUT_MS = 60_000;
 /** At exit, failed shipping passes in a row, none acknowledging a point, after which the server counts as away. */
 const EXIT_FAILED_PASSES = 3;
 /** How long the exit hooks keep retrying a failing write: 30 s, or STONKS_EXIT_TIMEOUT seconds. */
@@ -129,16 +132,7 @@ export class WriterClient {
    * exists: its run was started), and marks the run as this process's own.
    */
   shipRun(url: string, token: string | null, spool: string, runId: string): void {
-    if (this.shipWorker === null) {
-      this.shipWorker = new Worker(new URL("./ship-worker.js", import.meta.url), {
-        workerData: { ctrl: this.ctrl.buffer, messages: this.shipMessages.port2, errors: this.shipErrors.port2 },
-        transferList: [this.shipMessages.port2, this.shipErrors.port2],
-        execArgv: workerExecArgv(),
-      });
-      this.shipWorker.unref();
-      for (const port of [this.shipMessages.port1, this.shipErrors.port1]) port.unref();
-      this.shipWorker.on("error", (error) => logger.error(`the stonks shipper thread failed: ${error.message}`));
-    }
+    this.startShipper();
     if (!this.shipTargets.has(spool)) {
       this.shipTargets.add(spool);
       this.shipMessages.port1.postMessage({ op: "server", url, token, spool } satisfies ShipMessage);
@@ -147,6 +141,42 @@ export class WriterClient {
     // Wakes the shipper so it reads the messages now.
     Atomics.add(this.ctrl, Ctrl.Written, 1);
     Atomics.notify(this.ctrl, Ctrl.Written);
+  }
+
+  private startShipper(): void {
+    if (this.shipWorker !== null) return;
+    this.shipWorker = new Worker(new URL("./ship-worker.js", import.meta.url), {
+      workerData: { ctrl: this.ctrl.buffer, messages: this.shipMessages.port2, errors: this.shipErrors.port2 },
+      transferList: [this.shipMessages.port2, this.shipErrors.port2],
+      execArgv: workerExecArgv(),
+    });
+    this.shipWorker.unref();
+    for (const port of [this.shipMessages.port1, this.shipErrors.port1]) port.unref();
+    this.shipWorker.on("error", (error) => logger.error(`the stonks shipper thread failed: ${error.message}`));
+  }
+
+  /**
+   * Before a remote resume: brings the run `target` names ("latest" of the
+   * experiment, or an id) from the server into the spool when the spool lacks
+   * it. Blocks (start is synchronous); returns why it failed, or null.
+   */
+  importFromServer(
+    url: string,
+    token: string | null,
+    spool: string,
+    target: string,
+    experiment: string,
+  ): string | null {
+    this.startShipper();
+    const before = Atomics.load(this.ctrl, Ctrl.ImportReplies);
+    this.shipMessages.port1.postMessage({ op: "import", url, token, spool, target, experiment } satisfies ShipMessage);
+    const deadline = Date.now() + IMPORT_TIMEOUT_MS;
+    while (Atomics.load(this.ctrl, Ctrl.ImportReplies) === before) {
+      const left = deadline - Date.now();
+      if (left <= 0) return `no answer within ${IMPORT_TIMEOUT_MS / 1000} s`;
+      Atomics.wait(this.ctrl, Ctrl.ImportReplies, before, left);
+    }
+    return (receiveMessageOnPort(this.shipMessages.port1)?.message as ImportReply | undefined)?.error ?? null;
   }
 
   /** A new series slot; the worker learns its (run, key) before any point uses it. */

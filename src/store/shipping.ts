@@ -3,8 +3,11 @@
  * server: each run with its experiment and project, the point count of each of
  * its series, and points from an index on.
  */
+
+import type { Config, Provenance, RunStatus } from "../types.js";
 import { type Db, runImmediate, runRead, stmt } from "./connection.js";
 import { RUN_COLUMNS, type RunRow, runRowsWhere } from "./reads.js";
+import { appendPoints, ensureSeries, insertRun } from "./writes.js";
 
 export { type PointArrays, readIndexRange } from "./reads.js";
 
@@ -61,5 +64,55 @@ export function deleteShippedRun(db: Db, runId: string, revision: number): boole
       revision,
     ).changes;
     return removed > 0;
+  });
+}
+
+/** A run as a server holds it, brought into a spool so a resume continues it there (docs/remote.md). */
+export interface ServerRun {
+  id: string;
+  experiment: string;
+  name: string | null;
+  config: Config;
+  tags: string[];
+  group: string | null;
+  jobType: string | null;
+  notes: string | null;
+  color: string | null;
+  status: RunStatus;
+  createdAt: number;
+  endedAt: number | null;
+  lastHeartbeat: number | null;
+  provenance: Provenance;
+  /** Every point of each series, in the server's order. */
+  series: { key: string; steps: Float64Array; values: Float64Array; times: Float64Array }[];
+}
+
+/** Writes a server's run with its points into the file, unless the file has a run of that id already. */
+export function importServerRun(db: Db, run: ServerRun): void {
+  runImmediate(db, () => {
+    if (shippableRun(db, run.id) !== null) return;
+    const started = insertRun(db, {
+      experimentName: run.experiment,
+      name: run.name,
+      config: run.config,
+      tags: run.tags,
+      group: run.group,
+      jobType: run.jobType,
+      notes: run.notes,
+      now: run.createdAt,
+      provenance: run.provenance,
+      runId: run.id,
+      project: null,
+    });
+    stmt(db, "UPDATE runs SET status = ?, ended_at = ?, last_heartbeat = ?, color = ? WHERE seq = ?").run(
+      run.status,
+      run.endedAt,
+      run.lastHeartbeat,
+      run.color,
+      started.seq,
+    );
+    for (const series of run.series) {
+      appendPoints(db, ensureSeries(db, started.seq, series.key), series.steps, series.values, series.times);
+    }
   });
 }

@@ -8,7 +8,7 @@
  * begins (the server stored the points; the client never hears it), "stall"
  * accepts and forwards nothing.
  */
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 export type ConnectionPlan = "pass" | "cut-request" | "cut-answer" | "stall";
 
