@@ -48,17 +48,25 @@ describe("remote logging from the TypeScript SDK", () => {
     const port = await freePort();
     let server = await startServerProcess(join(dir, "server.db"), port);
     const steps = 6000;
-    const sdk = startFixture("remote-logger.mjs", {
-      DB: server.url,
-      STONKS_SPOOL_DIR: join(dir, "spool"),
-      STEPS: String(steps),
-      PAUSE_MS: "25",
-    });
+    const sdk = startFixture(
+      "remote-logger.mjs",
+      {
+        DB: server.url,
+        STONKS_SPOOL_DIR: join(dir, "spool"),
+        STEPS: String(steps),
+        PAUSE_MS: "25",
+        WAIT_AT: "3999",
+      },
+      undefined,
+      { stdin: true },
+    );
     const runId = (await sdk.waitForLine(/^started /)).split(" ")[1];
     await sdk.waitForLine(/^progress 1000$/);
     await killServer(server);
-    await sdk.waitForLine(/^progress 3000$/);
+    // The run logs on while the server is away, and goes on once it is back.
+    await sdk.waitForLine(/^waiting$/);
     server = await startServerProcess(join(dir, "server.db"), port);
+    sdk.send("go on");
     const result = await sdk.done;
     expect(result.stdout).toContain(`done ${runId}`);
     await expectComplete(server.url, runId, steps);

@@ -6,7 +6,7 @@
  * requests and their timeouts run here while log() and the writer go on.
  * Leftover runs of earlier processes in the spool are sent too.
  */
-import { type MessagePort, workerData } from "node:worker_threads";
+import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { openDatabase } from "../store/connection.js";
 import { importServerRun, type ShippableRun } from "../store/shipping.js";
 import { fetchServerRun } from "../sync/fetch-run.js";
@@ -66,6 +66,19 @@ function onMessage(message: ShipMessage): void {
     targets.get(message.spool)?.own.add(message.runId);
   } else {
     void importRun(message);
+  }
+}
+
+/**
+ * The messages posted before the Written bump that woke this pass: read here,
+ * synchronously, so a pass never misses the run that made the main thread wait
+ * for it. (Messages arriving while the loop sleeps come through onMessage.)
+ */
+function drainMessages(): void {
+  for (;;) {
+    const received = receiveMessageOnPort(ports.messages);
+    if (received === undefined) return;
+    onMessage(received.message as ShipMessage);
   }
 }
 
@@ -166,8 +179,8 @@ async function pass(): Promise<boolean> {
 }
 
 /** Waits out the back-off, or less when the main thread asks for a pass now (at exit). */
-async function backOff(ms: number): Promise<void> {
-  const waited = Atomics.waitAsync(ctrl, Ctrl.ShipNow, Atomics.load(ctrl, Ctrl.ShipNow), ms);
+async function backOff(ms: number, shipNowBefore: number): Promise<void> {
+  const waited = Atomics.waitAsync(ctrl, Ctrl.ShipNow, shipNowBefore, ms);
   if (waited.async) await waited.value;
 }
 
@@ -175,6 +188,8 @@ async function loop(): Promise<never> {
   let retryMs = FIRST_RETRY_MS;
   for (;;) {
     const written = Atomics.load(ctrl, Ctrl.Written);
+    const shipNow = Atomics.load(ctrl, Ctrl.ShipNow);
+    drainMessages();
     const ok = await pass();
     Atomics.store(ctrl, Ctrl.ShipOk, ok ? 1 : 0);
     Atomics.store(ctrl, Ctrl.ShipSeen, written);
@@ -182,7 +197,7 @@ async function loop(): Promise<never> {
     Atomics.notify(ctrl, Ctrl.ShipPasses);
     if (!ok) {
       // While the server is away the spool keeps everything; writes do not make this thread try sooner.
-      await backOff(retryMs);
+      await backOff(retryMs, shipNow);
       retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
       continue;
     }
