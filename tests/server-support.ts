@@ -1,7 +1,10 @@
 /** Shared by the server tests: a populated database, a running server and an SSE reader. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { getRunRow } from "../src/store/reads.js";
 import { appendPoints, ensureSeries } from "../src/store/writes.js";
+import { CLI, ROOT } from "./helpers.js";
 import { populateWith, type TestRun } from "./populate.js";
 
 export const PROVENANCE = {
@@ -123,5 +126,52 @@ export async function readEvents(url: string, headers: Record<string, string> = 
       }
     },
     close: () => controller.abort(),
+  };
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  /** Base URL, http:// or https://. */
+  url: string;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts the built `stonks serve --port 0 …` as a process and waits for the URL it prints. */
+export async function startServeProcess(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, STONKS_DB: "", STONKS_TOKEN: "", STONKS_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exit = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve printed no URL; stderr: ${stderr}`)), 30_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      stdout += `${line}\n`;
+      const match = /api: +(https?:\/\/\S+?)\/api$/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    void exit.then(() => reject(new Error(`serve exited early; stderr: ${stderr}`)));
+  });
+  return {
+    child,
+    url,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exit;
+    },
   };
 }

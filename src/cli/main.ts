@@ -2,6 +2,7 @@
 /** The stonks command line. Every command takes --db; mistakes end in one line on stderr and a non-zero exit. */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import type { TokenRole } from "../contract/auth.js";
 import { StonksError } from "../errors.js";
 import type { DbOption } from "./common.js";
 import type { ServeOptions } from "./serve.js";
@@ -39,7 +40,12 @@ function buildProgram(): Command {
     .addOption(dbOption())
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on (0: any free port)", "8000")
-    .option("--token <token>", "require this token on every API request (default: $STONKS_TOKEN)")
+    .option(
+      "--token <token>",
+      "an admin token every API request may carry; with it (or tokens made by `stonks token create`) every request needs one (default: $STONKS_TOKEN)",
+    )
+    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM, the chain after it); needs --tls-key")
+    .option("--tls-key <file>", "the certificate's private key (PEM)")
     .option(
       "--allow-origin <origin>",
       "also answer pages from this origin, e.g. http://localhost:5173 (repeatable; default: $STONKS_ALLOW_ORIGINS, comma-separated)",
@@ -120,6 +126,37 @@ function buildProgram(): Command {
     .option("--dry-run", "say what would be imported, write nothing")
     .action(async (file: string, options: DbOption & { dryRun?: boolean }) =>
       (await import("./import-original.js")).importCommand(file, options),
+    );
+
+  const token = program
+    .command("token")
+    .description("API tokens of a server: read, write (log runs) or admin (also edit and delete)");
+  token
+    .command("create")
+    .description("make a token; prints its secret once (the file keeps only a hash)")
+    .addOption(
+      new Option("--role <role>", "what it may do: read, write (also log runs) or admin (also edit and delete)")
+        .choices(["read", "write", "admin"])
+        .makeOptionMandatory(),
+    )
+    .option("--name <name>", "a name to list and revoke it by (default: <role>-<id>)")
+    .addOption(dbOption())
+    .action(async (options: DbOption & { role: TokenRole; name?: string }) =>
+      (await import("./token.js")).createTokenCommand(options),
+    );
+  token
+    .command("list")
+    .description("list the tokens (never their secrets)")
+    .addOption(dbOption())
+    .option("--json", "print JSON")
+    .action(async (options: JsonOption) => (await import("./token.js")).listTokensCommand(options));
+  token
+    .command("revoke")
+    .description("revoke a token: it opens nothing from the next request on")
+    .argument("<token>", "its id or name")
+    .addOption(dbOption())
+    .action(async (idOrName: string, options: DbOption) =>
+      (await import("./token.js")).revokeTokenCommand(idOrName, options),
     );
 
   program

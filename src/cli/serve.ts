@@ -1,7 +1,8 @@
 /** `stonks serve` and `stonks demo`. */
+import { readFileSync } from "node:fs";
 import { openService } from "../query/service.js";
 import { resolveDbPath } from "../util/db-path.js";
-import { parseIntegerOption } from "./common.js";
+import { CliError, parseIntegerOption } from "./common.js";
 import { DEMO_EXPERIMENTS, writeDemoData } from "./demo.js";
 import { formatCount } from "./format.js";
 
@@ -42,6 +43,26 @@ export interface ServeOptions {
   token?: string;
   allowOrigin: string[];
   demo?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** The certificate and key files of --tls-cert and --tls-key, read now so a mistake stops the start. */
+function readTls(options: ServeOptions): { cert: Buffer; key: Buffer } | undefined {
+  if (options.tlsCert === undefined && options.tlsKey === undefined) return undefined;
+  if (options.tlsCert === undefined || options.tlsKey === undefined) {
+    throw new CliError("HTTPS needs both --tls-cert FILE and --tls-key FILE.");
+  }
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new CliError(
+        `Cannot read ${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
+      );
+    }
+  };
+  return { cert: read("--tls-cert", options.tlsCert), key: read("--tls-key", options.tlsKey) };
 }
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
@@ -53,6 +74,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
       ? options.allowOrigin
       : (process.env.STONKS_ALLOW_ORIGINS ?? "").split(",").filter((o) => o.trim() !== "");
   const dbPath = resolveDbPath(options.db);
+  const tls = readTls(options);
   if (options.demo) addDemoData(dbPath);
   // The server (Hono, zod) loads only here, so other commands start faster.
   const { startServer } = await import("../server/index.js");
@@ -62,6 +84,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     port,
     token,
     allowOrigins: allowOrigins.map((o) => o.trim()),
+    tls,
   });
   const dashboard = token === null ? `${server.url}/` : `${server.url}/?token=${encodeURIComponent(token)}`;
   process.stdout.write(

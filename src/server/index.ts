@@ -1,5 +1,6 @@
 /** Starts the stonks HTTP server; shared by `stonks serve`, the tests and the benchmarks. */
 import type { Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { StonksError } from "../errors.js";
@@ -16,7 +17,7 @@ export interface ServerOptions {
   host?: string;
   /** Default 8000; 0 picks a free port. */
   port?: number;
-  /** When set, every /api route requires it. */
+  /** An admin token; when set (or the file holds tokens), every /api route needs a token. */
   token?: string | null;
   /** The built dashboard; default ui/dist of the package. */
   uiDir?: string;
@@ -32,6 +33,8 @@ export interface ServerOptions {
   allowOrigins?: readonly string[];
   /** Limits on point reads; see HeavyReadLimits. */
   heavyReads?: Partial<HeavyReadLimits>;
+  /** Serve HTTPS with this certificate (PEM, chain included) and key instead of HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** An origin as browsers send it in the Origin header: scheme://host[:port], lower case. */
@@ -49,7 +52,7 @@ export function normalizeOrigin(text: string): string {
 }
 
 export interface RunningServer {
-  /** Base URL, e.g. http://127.0.0.1:8000 */
+  /** Base URL, e.g. http://127.0.0.1:8000 (https:// with tls) */
   url: string;
   host: string;
   port: number;
@@ -84,9 +87,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     staleAfterSeconds: options.staleAfterSeconds,
   });
   const loopback = isLoopback(host);
-  if (!loopback && token === null) {
+  if (!loopback && token === null && !db.tokens().required()) {
     logger.warn(
-      `serving on ${host} without a token: anyone who can reach this machine can read and delete your runs. Set --token or STONKS_TOKEN.`,
+      `serving on ${host} without a token: anyone who can reach this machine can read and delete your runs. Make tokens with \`stonks token create\`, or set --token or STONKS_TOKEN.`,
     );
   }
   const app = createApp({
@@ -99,7 +102,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     heavyReads: { ...DEFAULT_HEAVY_READ_LIMITS, ...options.heavyReads },
   });
 
-  const server = serve({ fetch: app.fetch, hostname: host, port });
+  let server: ReturnType<typeof serve>;
+  try {
+    server =
+      options.tls === undefined
+        ? serve({ fetch: app.fetch, hostname: host, port })
+        : serve({
+            fetch: app.fetch,
+            hostname: host,
+            port,
+            createServer: createHttpsServer,
+            serverOptions: { cert: options.tls.cert, key: options.tls.key },
+          });
+  } catch (error) {
+    // node:https checks the certificate and key when the server is made.
+    db.close();
+    throw new StonksError(`Cannot serve HTTPS with this certificate and key: ${(error as Error).message}`);
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
@@ -134,5 +153,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     return closing;
   };
-  return { url: `http://${urlHost(host)}:${listeningPort}`, host, port: listeningPort, dbPath: options.dbPath, close };
+  const scheme = options.tls === undefined ? "http" : "https";
+  return {
+    url: `${scheme}://${urlHost(host)}:${listeningPort}`,
+    host,
+    port: listeningPort,
+    dbPath: options.dbPath,
+    close,
+  };
 }

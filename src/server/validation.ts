@@ -22,6 +22,7 @@ import {
 import type { Condition, DisplayStatus } from "../contract/run-table.js";
 import { StonksError } from "../errors.js";
 import { parseCondition, parseDisplayStatuses, parseRunField, type RunListQuery } from "../query/run-filter.js";
+import { encodeB64F64 } from "../util/b64f64.js";
 import { badRequest, describeIssues } from "./errors.js";
 
 export {
@@ -171,47 +172,103 @@ const nullableText = z.string().nullable();
  * long as the SDKs let them be (the body limit bounds them); fields a newer
  * sender adds are ignored, so it can still write to this server.
  */
-export const runUpsertBody = z.object({
-  experiment: metaText,
-  project: metaText.nullable(),
-  name: nullableText,
-  config: z.record(z.string(), z.unknown()),
-  tags: z.array(z.string()),
-  group: nullableText,
-  jobType: nullableText,
-  notes: nullableText,
-  color: z.string().max(64).nullable(),
-  createdAt: finiteTime,
-  provenance: z.object({
-    host: nullableText,
-    pid: z.number().int().nullable(),
-    command: nullableText,
-    cwd: nullableText,
-    gitCommit: nullableText,
-    gitDirty: z.boolean().nullable(),
-    sdkLanguage: nullableText,
-    sdkVersion: nullableText,
-  }),
-  status: z.enum(["running", "completed", "failed", "interrupted"]),
-  endedAt: finiteTime.nullable(),
-  lastHeartbeat: finiteTime.nullable(),
+export const runUpsertBody = z
+  .object({
+    experiment: metaText,
+    project: metaText.nullable(),
+    name: nullableText,
+    config: z.record(z.string(), z.unknown()),
+    tags: z.array(z.string()),
+    group: nullableText,
+    jobType: nullableText,
+    notes: nullableText,
+    color: z.string().max(64).nullable(),
+    createdAt: finiteTime,
+    provenance: z.object({
+      host: nullableText,
+      pid: z.number().int().nullable(),
+      command: nullableText,
+      cwd: nullableText,
+      gitCommit: nullableText,
+      gitDirty: z.boolean().nullable(),
+      sdkLanguage: nullableText,
+      sdkVersion: nullableText,
+    }),
+    status: z.enum(["running", "completed", "failed", "interrupted"]),
+    endedAt: finiteTime.nullable(),
+    lastHeartbeat: finiteTime.nullable(),
+  })
+  .meta({
+    examples: [
+      {
+        experiment: "mnist",
+        project: null,
+        name: "baseline",
+        config: { lr: 0.001 },
+        tags: ["cnn"],
+        group: null,
+        jobType: "train",
+        notes: null,
+        color: null,
+        createdAt: 1765000000,
+        provenance: {
+          host: "gpu-1",
+          pid: 4242,
+          command: "python train.py",
+          cwd: "/work",
+          gitCommit: null,
+          gitDirty: null,
+          sdkLanguage: "python",
+          sdkVersion: "0.1.0",
+        },
+        status: "running",
+        endedAt: null,
+        lastHeartbeat: 1765000005,
+      },
+    ],
+  });
+
+/**
+ * A B64F64 column as the API describes it: base64 of whole float64 values.
+ * The server checks it by decoding (server/ingest.ts), which is faster than
+ * this pattern on megabytes of text; the pattern is for the OpenAPI document.
+ */
+const b64f64 = z.string().meta({
+  description: "base64 of little-endian float64 values (8 bytes each)",
+  pattern: "^(?:[A-Za-z0-9+/]{32})*(?:[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/]{21}[AQgw]==)?$",
 });
 
 /** POST /api/runs/{id}/points: columns are checked after this (decoded, same lengths, finite, within the limit). */
-export const pointsBatchBody = z.object({
-  series: z
-    .array(
-      z.object({
-        // A key's length is counted in code points (keyLengthError) after this.
-        key: z.string().min(1),
-        start: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-        steps: z.string(),
-        values: z.string(),
-        times: z.string(),
-      }),
-    )
-    .max(MAX_SERIES_PER_WRITE),
-});
+export const pointsBatchBody = z
+  .object({
+    series: z
+      .array(
+        z.object({
+          // A key's length is counted in code points (keyLengthError) after this.
+          key: z.string().min(1),
+          start: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+          steps: b64f64,
+          values: b64f64,
+          times: b64f64,
+        }),
+      )
+      .max(MAX_SERIES_PER_WRITE),
+  })
+  .meta({
+    examples: [
+      {
+        series: [
+          {
+            key: "train/loss",
+            start: 0,
+            steps: encodeB64F64(Float64Array.of(0, 1)),
+            values: encodeB64F64(Float64Array.of(0.5, 0.25)),
+            times: encodeB64F64(Float64Array.of(1765000000, 1765000001)),
+          },
+        ],
+      },
+    ],
+  });
 
 /** POST /api/runs/{id}/heartbeat. */
 export const heartbeatBody = z.object({ at: finiteTime });
