@@ -22,9 +22,13 @@ const BURSTS = 100;
 const rows = [];
 
 async function startServer(port) {
-  const child = spawn(process.execPath, ["dist/cli/main.js", "serve", "--db", join(dir, "server.db"), "--port", String(port)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["dist/cli/main.js", "serve", "--db", join(dir, "server.db"), "--port", String(port)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   await new Promise((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (chunk) => {
@@ -148,7 +152,11 @@ try {
 }
 
 const format = (value, unit) =>
-  value === null ? "-" : unit === "points/s" ? Math.round(value).toLocaleString("en-US") : value.toFixed(unit === "ms" ? 0 : 0);
+  value === null
+    ? "-"
+    : unit === "points/s"
+      ? Math.round(value).toLocaleString("en-US")
+      : value.toFixed(unit === "ms" ? 0 : 0);
 const table = [
   "| measure | local file | server | ratio server/local | goal |",
   "|---|---|---|---|---|",

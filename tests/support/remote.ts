@@ -32,11 +32,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** `stonks serve --db DB --port PORT` as its own process; resolves once it listens. */
-export async function startServerProcess(db: string, port: number): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, "serve", "--db", db, "--port", String(port)], {
+/** `stonks serve --db DB --port PORT [args]` as its own process; resolves once it listens. */
+export async function startServerProcess(db: string, port: number, args: string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [CLI, "serve", "--db", db, "--port", String(port), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, STONKS_LOG_LEVEL: "warn" },
+    env: { ...process.env, STONKS_LOG_LEVEL: "warn", STONKS_TOKEN: "" },
   });
   started.add(child);
   let output = "";
@@ -54,7 +54,8 @@ export async function startServerProcess(db: string, port: number): Promise<Serv
     child.stderr!.on("data", onData);
     void exited.then(() => reject(new Error(`serve exited: ${output}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, port, child, exited };
+  const scheme = args.includes("--tls-cert") ? "https" : "http";
+  return { url: `${scheme}://127.0.0.1:${port}`, port, child, exited };
 }
 
 export async function killServer(server: ServerProcess): Promise<void> {
