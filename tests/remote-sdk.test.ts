@@ -135,6 +135,34 @@ describe("remote logging from the TypeScript SDK", () => {
   });
 });
 
+describe("heartbeats of a remote run", () => {
+  it("flush() returns with the points on the server; heartbeats reach it while the run logs nothing", async () => {
+    const dir = tempDir();
+    const server = await startServerProcess(join(dir, "server.db"), await freePort());
+    const sdk = startFixture(
+      "remote-logger.mjs",
+      { DB: server.url, STONKS_SPOOL_DIR: join(dir, "spool"), STEPS: "200", WAIT_AT: "99" },
+      undefined,
+      { stdin: true },
+    );
+    const runId = (await sdk.waitForLine(/^started /)).split(" ")[1];
+    await sdk.waitForLine(/^waiting$/);
+    // flush() resolved: the points are on the server now, not eventually.
+    const first = (await serverRun(server.url, runId))!;
+    expect(first.summary.loss?.count).toBe(100);
+    // The writer refreshes the spool's heartbeat every 5 s; the shipper forwards it.
+    const later = await eventuallyAsync(async () => {
+      const run = await serverRun(server.url, runId);
+      return run !== null && (run.last_heartbeat ?? 0) > (first.last_heartbeat ?? 0) ? run : null;
+    }, 20_000);
+    expect(later.status).toBe("running");
+    expect(later.summary.loss?.count).toBe(100);
+    sdk.send("go on");
+    expect((await sdk.done).stdout).toContain(`done ${runId}`);
+    await expectComplete(server.url, runId, 200);
+  });
+});
+
 describe("resuming a remote run", () => {
   it("reads a run the spool no longer holds back from the server: steps and series continue, config merges", async () => {
     const dir = tempDir();
