@@ -39,12 +39,8 @@ export async function syncCommand(file: string, url: string, options: SyncOption
   const shipper = new Shipper(file, server, { deleteAcknowledged: false, readonly: true });
   try {
     if (!options.watch) {
-      let report: ShipReport;
-      try {
-        report = await shipper.ship();
-      } catch (error) {
-        throw new CliError(failureLine(server.url, error));
-      }
+      const report = await shipper.ship();
+      if (report.failure !== null) throw new CliError(failureLine(server.url, report.failure));
       process.stdout.write(`${summary(report)}\n`);
       return;
     }
@@ -74,7 +70,14 @@ async function watch(shipper: Shipper): Promise<void> {
         resolve();
       };
     });
-  const total: ShipReport = { runs: 0, pointsSent: 0, pointsAlreadyThere: 0, unsent: 0, deleted: 0 };
+  const total: ShipReport = {
+    runs: 0,
+    pointsSent: 0,
+    pointsAlreadyThere: 0,
+    unsent: 0,
+    deleted: 0,
+    failure: null,
+  };
   let firstPass = true;
   let seenVersion = Number.NaN;
   let retryMs = WATCH_POLL_MS;
@@ -83,23 +86,22 @@ async function watch(shipper: Shipper): Promise<void> {
     while (!stopping) {
       const version = shipper.fileVersion();
       if (version !== seenVersion || failing) {
-        try {
-          const report = await shipper.ship();
-          seenVersion = version;
-          total.runs = report.runs;
-          total.pointsSent += report.pointsSent;
-          if (firstPass) total.pointsAlreadyThere = report.pointsAlreadyThere;
-          if (firstPass || report.pointsSent > 0 || failing) process.stdout.write(`${summary(report)}\n`);
-          firstPass = false;
-          failing = false;
-          retryMs = WATCH_POLL_MS;
-        } catch (error) {
-          if (!failing) process.stderr.write(`stonks: ${failureLine(shipper.server.url, error)} Retrying.\n`);
+        const report = await shipper.ship();
+        total.pointsSent += report.pointsSent;
+        total.pointsAlreadyThere += report.pointsAlreadyThere;
+        total.runs = report.runs;
+        if (report.failure !== null) {
+          if (!failing) process.stderr.write(`stonks: ${failureLine(shipper.server.url, report.failure)} Retrying.\n`);
           failing = true;
           await sleep(retryMs);
           retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
           continue;
         }
+        seenVersion = version;
+        if (firstPass || report.pointsSent > 0 || failing) process.stdout.write(`${summary(report)}\n`);
+        firstPass = false;
+        failing = false;
+        retryMs = WATCH_POLL_MS;
       }
       await sleep(WATCH_POLL_MS);
     }

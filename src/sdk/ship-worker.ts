@@ -113,18 +113,19 @@ function shipsHere(target: Target, run: ShippableRun): boolean {
   return Date.now() / 1000 - heartbeat > OTHER_PROCESS_ALIVE_S;
 }
 
-function reportPass(target: Target, report: ShipReport | null, error: unknown): void {
+function reportPass(target: Target, report: ShipReport): void {
+  const error = report.failure;
   const url = target.shipper.server.url;
   const where = target.shipper.file;
   if (error === null) {
     if (target.reachable === false) {
-      logger.warn(`server ${url} is back; ${target.sentSinceDown + (report?.pointsSent ?? 0)} points sent.`);
+      logger.warn(`server ${url} is back; ${target.sentSinceDown + report.pointsSent} points sent.`);
     }
     target.reachable = true;
     target.sentSinceDown = 0;
     return;
   }
-  const sent = (error as { report?: ShipReport }).report?.pointsSent ?? 0;
+  const sent = report.pointsSent;
   if (error instanceof ServerRefused) {
     if (!target.refusedWarned.has(error.code)) {
       target.refusedWarned.add(error.code);
@@ -133,7 +134,7 @@ function reportPass(target: Target, report: ShipReport | null, error: unknown): 
       );
     }
   } else if (!(error instanceof ServerUnreachable)) {
-    const message = (error as Error).message;
+    const message = error.message;
     if (!target.refusedWarned.has(message)) {
       target.refusedWarned.add(message);
       logger.warn(`could not send the points in ${where} to ${url} (${message}); they are kept and sent again.`);
@@ -162,18 +163,17 @@ function checkLimit(target: Target, unsent: number): void {
 async function pass(): Promise<boolean> {
   let ok = true;
   for (const target of targets.values()) {
-    let report: ShipReport | null = null;
-    let error: unknown = null;
+    let report: ShipReport;
     try {
       report = await target.shipper.ship((run) => shipsHere(target, run));
-    } catch (caught) {
-      error = caught;
-      report = (caught as { report?: ShipReport }).report ?? null;
-      ok = false;
+    } catch (error) {
+      // Reading the spool failed (not the network): the pass counts as failed and is tried again.
+      report = { runs: 0, pointsSent: 0, pointsAlreadyThere: 0, unsent: 0, deleted: 0, failure: error as Error };
     }
-    reportPass(target, report, error);
-    if (report !== null) Atomics.add(ctrl, Ctrl.ShipSent, report.pointsSent);
-    if (report !== null) checkLimit(target, report.unsent);
+    if (report.failure !== null) ok = false;
+    reportPass(target, report);
+    Atomics.add(ctrl, Ctrl.ShipSent, report.pointsSent);
+    if (report.failure === null || report.runs > 0) checkLimit(target, report.unsent);
   }
   return ok;
 }

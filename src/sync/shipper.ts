@@ -39,6 +39,8 @@ export interface ShipReport {
   unsent: number;
   /** Finished runs removed from the file (deleteAcknowledged). */
   deleted: number;
+  /** The request that ended the pass early (ServerUnreachable, ServerRefused, ...); null when it went through. */
+  failure: Error | null;
 }
 
 interface RunCursor {
@@ -119,24 +121,28 @@ export class Shipper {
   }
 
   /**
-   * One pass over the runs `select` keeps: sends what the server lacks. Throws
-   * ServerUnreachable / ServerRefused on the first failed request; what was
-   * acknowledged before stays acknowledged.
+   * One pass over the runs `select` keeps: sends what the server lacks. The
+   * first failed request ends it (report.failure); what was acknowledged
+   * before stays acknowledged.
    */
   async ship(select: (run: ShippableRun) => boolean = () => true): Promise<ShipReport> {
-    const report: ShipReport = { runs: 0, pointsSent: 0, pointsAlreadyThere: 0, unsent: 0, deleted: 0 };
-    const runs = this.runs().filter(select);
-    let failure: unknown = null;
-    for (const run of runs) {
+    const report: ShipReport = {
+      runs: 0,
+      pointsSent: 0,
+      pointsAlreadyThere: 0,
+      unsent: 0,
+      deleted: 0,
+      failure: null,
+    };
+    for (const run of this.runs().filter(select)) {
       report.runs++;
       try {
-        if (failure === null) await this.shipRun(run, report);
+        if (report.failure === null) await this.shipRun(run, report);
       } catch (error) {
-        failure = error;
+        report.failure = error instanceof Error ? error : new Error(String(error));
       }
       report.unsent += this.unsentOf(run);
     }
-    if (failure !== null) throw Object.assign(failure as Error, { report });
     return report;
   }
 
@@ -194,14 +200,22 @@ export class Shipper {
   /** Sends every point past the server's counts; returns how many the server stored. */
   private async sendPoints(run: ShippableRun, cursor: RunCursor): Promise<number> {
     let stored = 0;
-    for (let round = 0; ; round++) {
+    let stuck = 0;
+    let lastBehind = Number.POSITIVE_INFINITY;
+    for (;;) {
       const db = this.database();
       const behind = seriesCountsOfRun(db, run.row.seq).filter((s) => s.count > (cursor.counts.get(s.key) ?? 0));
       if (behind.length === 0) return stored;
-      if (round > 0 && round % 8 === 0) {
-        // Answers that keep not moving the counts: the server may have lost the run; the PUT says where it stands.
-        await this.put(run);
+      const missing = behind.reduce((sum, s) => sum + s.count - (cursor.counts.get(s.key) ?? 0), 0);
+      stuck = missing < lastBehind ? 0 : stuck + 1;
+      lastBehind = missing;
+      if (stuck === 2) {
+        // Answers that do not move the counts: the PUT says where the server stands.
+        cursor.counts = (await this.put(run)).counts;
         continue;
+      }
+      if (stuck > 3) {
+        throw new Error(`the server does not take the points of run ${run.row.id} (its counts do not move)`);
       }
       const body: PointsBatchSeries[] = [];
       let points = 0;
