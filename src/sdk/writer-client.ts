@@ -358,9 +358,15 @@ export class WriterClient {
     let passes = Atomics.load(this.ctrl, Ctrl.ShipPasses);
     let sent = Atomics.load(this.ctrl, Ctrl.ShipSent);
     let fruitless = 0;
+    const caughtUp = () =>
+      Atomics.load(this.ctrl, Ctrl.ShipOk) === 1 && ((Atomics.load(this.ctrl, Ctrl.ShipSeen) - written) | 0) >= 0;
+    if (passes > 0 && caughtUp()) return true;
     for (;;) {
-      Atomics.add(this.ctrl, Ctrl.ShipNow, 1);
-      Atomics.notify(this.ctrl, Ctrl.ShipNow);
+      // Wakes the shipper whether it idles (Written) or backs off (ShipNow).
+      for (const slot of [Ctrl.ShipNow, Ctrl.Written]) {
+        Atomics.add(this.ctrl, slot, 1);
+        Atomics.notify(this.ctrl, slot);
+      }
       const left = deadline - Date.now();
       if (left <= 0) return false;
       Atomics.wait(this.ctrl, Ctrl.ShipPasses, passes, Math.min(left, 1000));
@@ -368,7 +374,7 @@ export class WriterClient {
       if (now === passes) continue;
       passes = now;
       const ok = Atomics.load(this.ctrl, Ctrl.ShipOk) === 1;
-      if (ok && ((Atomics.load(this.ctrl, Ctrl.ShipSeen) - written) | 0) >= 0) return true;
+      if (caughtUp()) return true;
       const sentNow = Atomics.load(this.ctrl, Ctrl.ShipSent);
       fruitless = ok || sentNow !== sent ? 0 : fruitless + 1;
       sent = sentNow;
