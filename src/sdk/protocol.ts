@@ -35,7 +35,7 @@ export const Ctrl = {
   ShipOk: 11,
   /** Bumped by the shipper after each pass (flush waits on it). */
   ShipPasses: 12,
-  /** Bumped by the main thread at exit: the shipper tries again now instead of after its back-off. */
+  /** Bumped by the main thread at flush() and exit: the shipper passes now instead of after its gap or back-off. */
   ShipNow: 13,
   /** Points the server acknowledged to the shipper so far (wrapping int32): exit waits while it moves. */
   ShipSent: 14,

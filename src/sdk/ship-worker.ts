@@ -25,6 +25,8 @@ const ports = workerData as ShipPorts;
 const ctrl = new Int32Array(ports.ctrl);
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 30_000;
+/** Least time between two passes while writes keep coming, unless flush() or exit asks for one now. */
+const PASS_GAP_MS = 200;
 /** A pass at least this often without writes: heartbeats of idle runs, leftovers of other processes. */
 const IDLE_PASS_MS = 5_000;
 /** Another process's running run is left to that process while its heartbeat is this fresh. */
@@ -178,7 +180,7 @@ async function pass(): Promise<boolean> {
   return ok;
 }
 
-/** Waits out the back-off, or less when the main thread asks for a pass now (at exit). */
+/** Waits `ms`, or less when the main thread asks for a pass now (flush, exit). */
 async function backOff(ms: number, shipNowBefore: number): Promise<void> {
   const waited = Atomics.waitAsync(ctrl, Ctrl.ShipNow, shipNowBefore, ms);
   if (waited.async) await waited.value;
@@ -202,7 +204,12 @@ async function loop(): Promise<never> {
       continue;
     }
     retryMs = FIRST_RETRY_MS;
-    if (Atomics.load(ctrl, Ctrl.Written) !== written) continue;
+    if (Atomics.load(ctrl, Ctrl.Written) !== written) {
+      // Writes keep coming (every 100 points): one pass per PASS_GAP_MS carries them all, so shipping takes
+      // little CPU from training; flush() and exit cut the gap short.
+      await backOff(PASS_GAP_MS, shipNow);
+      continue;
+    }
     const waited = Atomics.waitAsync(ctrl, Ctrl.Written, written, IDLE_PASS_MS);
     if (waited.async) await waited.value;
   }
