@@ -43,3 +43,15 @@ export const MAX_TAGS = 64;
 export const MAX_WORKSPACE_NAME = 100;
 /** Most JSON text one saved workspace may hold. */
 export const MAX_WORKSPACE_BYTES = 64 * 1024;
+
+/** Most points one POST /api/runs/{id}/points carries (summed over its series); the shippers send at most 50,000. */
+export const MAX_POINTS_PER_WRITE = 100_000;
+/** Most series one POST /api/runs/{id}/points carries. */
+export const MAX_SERIES_PER_WRITE = 10_000;
+/**
+ * Largest body of POST /api/runs/{id}/points: 100,000 points of three base64
+ * float64 columns are 3.2 MB, and the keys come on top.
+ */
+export const MAX_POINTS_BODY_BYTES = 16 * 1024 * 1024;
+/** Longest text field a PUT /api/runs/{id} may set: experiment, project, group, job type, provenance fields. */
+export const MAX_META_TEXT_LENGTH = 4096;

@@ -18,11 +18,24 @@ import {
 } from "../store/admin.js";
 import { enlargePageCache, openDatabase, runImmediate } from "../store/connection.js";
 import { getRunRow } from "../store/reads.js";
+import {
+  type AppendOutcome,
+  appendRemotePoints,
+  type RemoteRunMeta,
+  type RemoteSeriesBatch,
+  type RunSyncState,
+  remoteHeartbeat,
+  runSyncState,
+  type SeriesCounts,
+  upsertRemoteRun,
+} from "../store/remote.js";
 import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../store/writes.js";
 import type { DatabaseCounts, GcCandidate, GcCriteria, RecordedRun, RunEdit } from "../types.js";
 import { type OpenQueryOptions, StonksDatabase } from "./database.js";
 import type { RunListPage, RunListQuery, RunView } from "./run-filter.js";
 import { queryRuns, RunTables, runView } from "./run-list.js";
+
+export type { AppendOutcome, RemoteRunMeta, RemoteSeriesBatch, RunSyncState, SeriesCounts };
 
 export interface OpenServiceOptions extends OpenQueryOptions {
   /** Create the file (with its schema) when it does not exist. Default false. */
@@ -93,6 +106,29 @@ export class StonksService extends StonksDatabase {
    */
   enlargePageCache(mebibytes: number): void {
     enlargePageCache(this.connection, mebibytes);
+  }
+
+  /**
+   * Creates the run with this id, or makes its metadata the sender's (write
+   * API); returns whether it was created and its stored point counts.
+   */
+  upsertRemoteRun(runId: string, meta: RemoteRunMeta): { created: boolean; series: SeriesCounts } {
+    return upsertRemoteRun(this.connection, runId, meta);
+  }
+
+  /** Appends a sender's points at their start indexes (stored ones skipped); null when the run does not exist. */
+  appendRemotePoints(runId: string, batches: readonly RemoteSeriesBatch[]): AppendOutcome | null {
+    return appendRemotePoints(this.connection, runId, batches);
+  }
+
+  /** Moves a run's heartbeat forward; false when the run does not exist. */
+  remoteHeartbeat(runId: string, at: number): boolean {
+    return remoteHeartbeat(this.connection, runId, at);
+  }
+
+  /** What the file holds of a run for a sender: point counts per key, status, revision; null when absent. */
+  runSyncState(runId: string): RunSyncState | null {
+    return runSyncState(this.connection, runId);
   }
 
   /** Writes a whole run with its points in one transaction (then its colour, as a person's edit); returns its id. */

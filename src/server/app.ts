@@ -6,10 +6,11 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
+import type { PointsBatchReply, RunSyncReply, RunUpsertReply } from "../contract/ingest.js";
 import { NotFoundError } from "../errors.js";
 import type { Workspace } from "../query/database.js";
 import type { StonksService } from "../query/service.js";
-import type { DownsampledSeries } from "../types.js";
+import type { Config, DownsampledSeries } from "../types.js";
 import { logger } from "../util/logger.js";
 import { allMetricsPieces, planAllMetrics } from "./all-metrics.js";
 import { ApiError, badRequest, errorBody, errorResponse, notFound } from "./errors.js";
@@ -22,6 +23,7 @@ import {
   ReadSlots,
   tooManyPoints,
 } from "./heavy-reads.js";
+import { decodePointsBatch } from "./ingest.js";
 import {
   experimentJson,
   pointsPieces,
@@ -34,13 +36,17 @@ import {
 import type { StaticFiles } from "./static.js";
 import {
   downsampleParam,
+  heartbeatBody,
   keyLengthError,
   MAX_BODY_BYTES,
   MAX_DOWNSAMPLE,
   MAX_ID_LENGTH,
+  MAX_POINTS_BODY_BYTES,
   parseWith,
+  pointsBatchBody,
   runListQuery,
   runPatchBody,
+  runUpsertBody,
   seriesBody,
   workspaceBody,
   workspaceName,
@@ -207,13 +213,18 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   if (deps.allowedHosts !== null) app.use("*", requireAllowedHost(deps.allowedHosts));
   app.use("*", requireOwnOrigin(deps.allowedOrigins ?? new Set()));
   if (deps.token !== null) app.use("/api/*", requireToken(deps.token));
-  app.use(
-    "/api/*",
+  const limitBody = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        c.json(errorBody("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`), 413),
-    }),
+      maxSize,
+      onError: (c) => c.json(errorBody("payload_too_large", `Request bodies are limited to ${maxSize} bytes.`), 413),
+    });
+  const pointsBodyLimit = limitBody(MAX_POINTS_BODY_BYTES);
+  const defaultBodyLimit = limitBody(MAX_BODY_BYTES);
+  // Points batches are the one large body: up to MAX_POINTS_PER_WRITE points in base64 columns.
+  app.use("/api/*", (c, next) =>
+    c.req.method === "POST" && /^\/api\/runs\/[^/]+\/points$/.test(c.req.path)
+      ? pointsBodyLimit(c, next)
+      : defaultBodyLimit(c, next),
   );
   app.use("/api/*", async (c, next) => {
     await next();
@@ -303,6 +314,38 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     const deleted = db.deleteRuns([findRunId(c)]);
     events.poke();
     return c.json({ deleted_runs: deleted });
+  });
+
+  app.put("/api/runs/:id", async (c) => {
+    const runId = param(c, "id");
+    const body = parseWith(runUpsertBody, await readJsonBody(c));
+    // The body came from JSON.parse, so every value in config is JSON.
+    const stored = db.upsertRemoteRun(runId, { ...body, config: body.config as Config });
+    events.poke();
+    return c.json({ id: runId, series: stored.series } satisfies RunUpsertReply, stored.created ? 201 : 200);
+  });
+
+  app.post("/api/runs/:id/points", async (c) => {
+    const runId = param(c, "id");
+    const batches = decodePointsBatch(parseWith(pointsBatchBody, await readJsonBody(c)));
+    const outcome = db.appendRemotePoints(runId, batches);
+    if (outcome === null) throw runNotFound(runId);
+    events.poke();
+    return c.json(outcome satisfies PointsBatchReply);
+  });
+
+  app.post("/api/runs/:id/heartbeat", async (c) => {
+    const runId = param(c, "id");
+    const body = parseWith(heartbeatBody, await readJsonBody(c));
+    if (!db.remoteHeartbeat(runId, body.at)) throw runNotFound(runId);
+    return c.body(null, 204);
+  });
+
+  app.get("/api/runs/:id/sync", (c) => {
+    const runId = param(c, "id");
+    const state = db.runSyncState(runId);
+    if (state === null) throw runNotFound(runId);
+    return c.json(state satisfies RunSyncReply);
   });
 
   app.get("/api/runs/:id/metric-keys", (c) => c.json(db.getMetricKeys(findRunId(c))));

@@ -6,11 +6,13 @@ import {
   MAX_DOWNSAMPLE,
   MAX_ID_LENGTH,
   MAX_KEY_LENGTH,
+  MAX_META_TEXT_LENGTH,
   MAX_NOTES_LENGTH,
   MAX_PAGE_SIZE,
   MAX_QUERY_TEXT_LENGTH,
   MAX_RUN_NAME_LENGTH,
   MAX_SERIES_PER_REQUEST,
+  MAX_SERIES_PER_WRITE,
   MAX_TAG_FILTER_LENGTH,
   MAX_TAG_LENGTH,
   MAX_TAGS,
@@ -22,7 +24,13 @@ import { StonksError } from "../errors.js";
 import { parseCondition, parseDisplayStatuses, parseRunField, type RunListQuery } from "../query/run-filter.js";
 import { badRequest, describeIssues } from "./errors.js";
 
-export { MAX_BODY_BYTES, MAX_DOWNSAMPLE, MAX_ID_LENGTH } from "../contract/limits.js";
+export {
+  MAX_BODY_BYTES,
+  MAX_DOWNSAMPLE,
+  MAX_ID_LENGTH,
+  MAX_POINTS_BODY_BYTES,
+  MAX_POINTS_PER_WRITE,
+} from "../contract/limits.js";
 
 export function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
   const result = schema.safeParse(input);
@@ -153,3 +161,57 @@ export const workspaceBody = z
   .refine((b) => JSON.stringify(b.state).length <= MAX_WORKSPACE_BYTES, {
     message: `A workspace is at most ${MAX_WORKSPACE_BYTES} characters of JSON.`,
   });
+
+const finiteTime = z.number().finite().min(0);
+const metaText = z.string().min(1).max(MAX_META_TEXT_LENGTH);
+const nullableText = z.string().nullable();
+
+/**
+ * PUT /api/runs/{id}: a sender's run metadata. Names, notes and tags are as
+ * long as the SDKs let them be (the body limit bounds them); fields a newer
+ * sender adds are ignored, so it can still write to this server.
+ */
+export const runUpsertBody = z.object({
+  experiment: metaText,
+  project: metaText.nullable(),
+  name: nullableText,
+  config: z.record(z.string(), z.unknown()),
+  tags: z.array(z.string()),
+  group: nullableText,
+  jobType: nullableText,
+  notes: nullableText,
+  color: z.string().max(64).nullable(),
+  createdAt: finiteTime,
+  provenance: z.object({
+    host: nullableText,
+    pid: z.number().int().nullable(),
+    command: nullableText,
+    cwd: nullableText,
+    gitCommit: nullableText,
+    gitDirty: z.boolean().nullable(),
+    sdkLanguage: nullableText,
+    sdkVersion: nullableText,
+  }),
+  status: z.enum(["running", "completed", "failed", "interrupted"]),
+  endedAt: finiteTime.nullable(),
+  lastHeartbeat: finiteTime.nullable(),
+});
+
+/** POST /api/runs/{id}/points: columns are checked after this (decoded, same lengths, finite, within the limit). */
+export const pointsBatchBody = z.object({
+  series: z
+    .array(
+      z.object({
+        // A key's length is counted in code points (keyLengthError) after this.
+        key: z.string().min(1),
+        start: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+        steps: z.string(),
+        values: z.string(),
+        times: z.string(),
+      }),
+    )
+    .max(MAX_SERIES_PER_WRITE),
+});
+
+/** POST /api/runs/{id}/heartbeat. */
+export const heartbeatBody = z.object({ at: finiteTime });
