@@ -316,17 +316,15 @@ class Run:
             )
 
     def _ship_now(self, wait_s: float) -> None:
-        """Remote mode: waits (at most ``wait_s``) until what the spool holds is on the server; a server
-        that is away leaves it in the spool at once (the next stonks process sends it)."""
+        """Remote mode: waits (at most ``wait_s``) until what the spool holds is on the server; what a server
+        that is away does not take stays in the spool (sent later, or by the next stonks process)."""
         shipper = self._shipper
         if shipper is None:
             return
         if self._finished:
             shipper.unregister(self)
-        if shipper.unreachable is None:
-            shipper.sync(wait_s)
-        else:
-            shipper.sync(min(wait_s, 1.0))
+        # finish() tries the server once more even while backing off; flush() only when it answered last time.
+        shipper.sync(wait_s, retry_now=self._finished)
 
     def __enter__(self) -> Run:
         return self.start()

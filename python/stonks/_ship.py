@@ -218,6 +218,7 @@ class Shipper:
         self._cond = threading.Condition()
         self._requested = 0
         self._completed = 0
+        self._retry_now = False
         self._runs: dict[int, Run] = {}
         # Per run id: the server's point count per key, and the revision its metadata was sent at.
         self._counts: dict[str, dict[str, int]] = {}
@@ -241,11 +242,14 @@ class Shipper:
     def over_limit(self) -> bool:
         return self.unsent > self.limit
 
-    def sync(self, timeout: float) -> bool:
-        """Waits (at most ``timeout`` s) for a ship cycle that starts after this call; True when it sent everything."""
+    def sync(self, timeout: float, *, retry_now: bool = False) -> bool:
+        """Waits (at most ``timeout`` s) for a ship cycle that starts after this call; True when it sent everything.
+
+        ``retry_now``: that cycle tries the server even while backing off (finish: the server may be back)."""
         with self._cond:
             self._requested += 1
             wanted = self._requested
+            self._retry_now = self._retry_now or retry_now
         self._wake.set()
         deadline = monotonic() + timeout
         with self._cond:
@@ -270,6 +274,8 @@ class Shipper:
             self._wake.clear()
             with self._cond:
                 requested = self._requested
+                retry_now = self._retry_now
+                self._retry_now = False
             try:
                 if conn is None:
                     conn = _db.connect(self.path)
@@ -287,7 +293,7 @@ class Shipper:
             for run_seq, key, series_id, count in series:
                 local.setdefault(run_seq, {})[key] = (series_id, count)
             self._count_unsent(shipped, local)
-            if not failures or monotonic() >= retry_at:
+            if not failures or retry_now or monotonic() >= retry_at:
                 try:
                     self._ship(conn, shipped, local)
                     if failures:
