@@ -299,6 +299,8 @@ def test_cut_and_stalled_connections_lose_and_double_nothing(tmp_path: Path, spo
         ]
         for key in ("loss", "acc"):
             assert points_on_server(server.db, run_id, key) == list(range(steps))
+        # Each outage is told once when it starts and once when it ends.
+        assert err.count(UNREACHABLE) == err.count(BACK) >= 1, err
         assert spooled_run_ids(spool_dir) == []
     finally:
         proxy.close()
