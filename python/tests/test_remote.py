@@ -40,9 +40,10 @@ def free_port() -> int:
 class Server:
     """`stonks serve` on a fixed port, so it can be killed and started again at the same address."""
 
-    def __init__(self, db: Path, port: int | None = None) -> None:
+    def __init__(self, db: Path, port: int | None = None, token: str | None = None) -> None:
         self.db = db
         self.port = port or free_port()
+        self.token = token
         self.process: subprocess.Popen[str] | None = None
 
     @property
@@ -55,7 +56,8 @@ class Server:
             pytest.fail(f"remote-mode tests need node and {CLI}: run `npm run build` first.")
         env = {k: v for k, v in os.environ.items() if not k.startswith("STONKS_")}
         self.process = subprocess.Popen(
-            [node, str(CLI), "serve", "--db", str(self.db), "--port", str(self.port)],
+            [node, str(CLI), "serve", "--db", str(self.db), "--port", str(self.port)]
+            + ([] if self.token is None else ["--token", self.token]),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -82,7 +84,8 @@ class Server:
             self.process = None
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=10) as answer:
+        headers = {} if self.token is None else {"Authorization": f"Bearer {self.token}"}
+        with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=headers), timeout=10) as answer:
             return json.loads(answer.read())
 
 
@@ -399,3 +402,54 @@ def test_the_spool_file_is_named_by_the_server_url(monkeypatch: pytest.MonkeyPat
     assert stonks.start_run("e", db="http://host:8000/").db == expected
     monkeypatch.setenv("STONKS_SPOOL_DIR", str(tmp_path / "elsewhere"))
     assert _ship.spool_path("http://host:8000") == str(tmp_path / "elsewhere" / f"{digest}.db")
+
+
+def test_a_token_is_sent_and_a_wrong_one_is_told(tmp_path: Path, spool_dir: Path) -> None:
+    server = Server(tmp_path / "server.db", token="s3cret").start()
+    try:
+        good = run_python(
+            """
+            import sys, stonks
+            with stonks.start_run("auth", db=sys.argv[1]) as run:
+                run.log({"loss": 1.0})
+            print(run.id)
+            """,
+            server.url,
+            STONKS_SPOOL_DIR=str(spool_dir),
+            STONKS_TOKEN="s3cret",
+        )
+        assert points_on_server(server.db, good.stdout.strip(), "loss") == [0]
+        bad = run_python(
+            """
+            import sys, stonks
+            with stonks.start_run("auth", db=sys.argv[1], token="wrong") as run:
+                run.log({"loss": 1.0})
+            """,
+            server.url,
+            STONKS_SPOOL_DIR=str(tmp_path / "bad-spool"),
+        )
+        assert "HTTP 401" in bad.stderr, bad.stderr
+    finally:
+        server.stop()
+
+
+def test_an_idle_run_beats_its_heartbeat_on_the_server(server: Server, spool_dir: Path) -> None:
+    child = run_python(
+        """
+        import sys, time, stonks
+        with stonks.start_run("beat", db=sys.argv[1]) as run:
+            run.log({"loss": 1.0})
+            run.flush()
+            print(run.id, flush=True)
+            time.sleep(1.5)
+            print(run._shipper.sync(10), flush=True)
+            time.sleep(0.5)
+        """,
+        server.url,
+        STONKS_SPOOL_DIR=str(spool_dir),
+        STONKS_FLUSH_INTERVAL="0.2",
+    )
+    run_id = child.stdout.split()[0]
+    run = server.get(f"/api/runs/{run_id}")
+    # The writer's heartbeat in the spool reached the server while nothing was logged.
+    assert run["last_heartbeat"] - run["created_at"] >= 1.0
