@@ -315,7 +315,7 @@ describe("hostile input", () => {
   });
 
   it("answers unknown methods and paths under /api with JSON 404", async () => {
-    expectJsonError(await raw(server, "PUT", `/api/runs/${runId}`), 404);
+    expectJsonError(await raw(server, "POST", `/api/runs/${runId}`), 404);
     expectJsonError(await raw(server, "POST", "/api/experiments"), 404);
     expectJsonError(await raw(server, "GET", "/api/runs"), 404);
     expectJsonError(await raw(server, "GET", `/api/${"a/".repeat(500)}`), 404);

@@ -34,6 +34,7 @@ import type { DatabaseCounts, GcCandidate, GcCriteria, RecordedRun, RunEdit } fr
 import { type OpenQueryOptions, StonksDatabase } from "./database.js";
 import type { RunListPage, RunListQuery, RunView } from "./run-filter.js";
 import { queryRuns, RunTables, runView } from "./run-list.js";
+import { Tokens } from "./tokens.js";
 
 export type { AppendOutcome, RemoteRunMeta, RemoteSeriesBatch, RunSyncState, SeriesCounts };
 
@@ -44,6 +45,14 @@ export interface OpenServiceOptions extends OpenQueryOptions {
 
 /** A stonks file as the server and the CLI use it: StonksDatabase's reads plus the admin operations. */
 export class StonksService extends StonksDatabase {
+  private tokenStore: Tokens | null = null;
+
+  /** The file's API tokens (`stonks token`, the server's role checks). */
+  tokens(): Tokens {
+    this.tokenStore ??= new Tokens(this.connection);
+    return this.tokenStore;
+  }
+
   /** Run tables over this file that stay in memory and follow its changes: one per server. */
   runTables(): RunTables {
     return new RunTables(this.connection, { staleAfterSeconds: this.staleAfter });

@@ -6,10 +6,12 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
+import { roleAllows, type TokenRole } from "../contract/auth.js";
 import type { PointsBatchReply, RunSyncReply, RunUpsertReply } from "../contract/ingest.js";
 import { NotFoundError } from "../errors.js";
 import type { Workspace } from "../query/database.js";
 import type { StonksService } from "../query/service.js";
+import type { Tokens } from "../query/tokens.js";
 import type { Config, DownsampledSeries } from "../types.js";
 import { logger } from "../util/logger.js";
 import { allMetricsPieces, planAllMetrics } from "./all-metrics.js";
@@ -33,6 +35,8 @@ import {
   type SeriesErrorJson,
   seriesPieces,
 } from "./json.js";
+import { openApiDocument } from "./openapi.js";
+import { findRoute, routeName } from "./routes.js";
 import type { StaticFiles } from "./static.js";
 import {
   downsampleParam,
@@ -56,7 +60,7 @@ export interface AppDeps {
   db: StonksService;
   events: EventHub;
   dashboard: StaticFiles;
-  /** When set, every /api route requires it. */
+  /** An admin token besides those in the file (`--token`); when set, every /api route needs a token. */
   token: string | null;
   /** Host names the server answers to; null accepts any (bound to a non-loopback address). */
   allowedHosts: ReadonlySet<string> | null;
@@ -72,13 +76,37 @@ function tokensEqual(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Bearer header, or ?token= for EventSource (which cannot send headers). */
-function requireToken(token: string): MiddlewareHandler {
+/**
+ * Every /api route needs the role its entry in ROUTES names. The server's own
+ * --token is an admin token; tokens in the file have their role. With neither
+ * (no --token and no token ever made in the file) the API is open, as it was
+ * before tokens. The secret comes as a Bearer header, or ?token= for
+ * EventSource (which cannot send headers).
+ */
+function requireRole(fixedToken: string | null, tokens: Tokens): MiddlewareHandler {
   return async (c, next) => {
+    const route = findRoute(c.req.method, c.req.path);
+    // Unknown /api paths are answered 404 once the request has a valid token of any role.
+    const needs = route?.access ?? "read";
+    if (needs === "none" || (fixedToken === null && !tokens.required())) return next();
     const header = c.req.header("authorization");
     const given = header?.match(/^Bearer\s+(.+)$/i)?.[1] ?? c.req.query("token");
-    if (given === undefined || !tokensEqual(given, token)) {
+    if (given === undefined) {
+      c.header("WWW-Authenticate", "Bearer");
       throw new ApiError(401, "unauthorized", "This server needs a token: send Authorization: Bearer <token>.");
+    }
+    const role: TokenRole | null =
+      fixedToken !== null && tokensEqual(given, fixedToken) ? "admin" : (tokens.authenticate(given)?.role ?? null);
+    if (role === null) {
+      c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "This token is unknown or revoked; ask the server's admin for one (stonks token create).",
+      );
+    }
+    if (route !== null && !roleAllows(role, needs)) {
+      throw new ApiError(403, "forbidden", `this token has role ${role}; ${routeName(route)} needs role ${needs}`);
     }
     await next();
   };
@@ -212,7 +240,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   });
   if (deps.allowedHosts !== null) app.use("*", requireAllowedHost(deps.allowedHosts));
   app.use("*", requireOwnOrigin(deps.allowedOrigins ?? new Set()));
-  if (deps.token !== null) app.use("/api/*", requireToken(deps.token));
+  app.use("/api/*", requireRole(deps.token, db.tokens()));
   const limitBody = (maxSize: number) =>
     bodyLimit({
       maxSize,
@@ -230,6 +258,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     await next();
     c.header("Cache-Control", "no-store");
   });
+
+  app.get("/api/openapi.json", (c) => c.json(openApiDocument()));
 
   // The dashboard names the file it shows, so a run logged to another file is not silently missing.
   app.get("/api/info", (c) => c.json({ db: resolve(db.path) }));
