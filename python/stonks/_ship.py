@@ -99,7 +99,12 @@ def spool_limit() -> int:
 
 
 class ServerError(Exception):
-    """A request that did not succeed; the message says why (used in the "unreachable" warning)."""
+    """A request that did not succeed; the message says why (used in the "unreachable" warning).
+    ``refused``: the server answered with an error (a token without the write role, for example)."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class Client:
@@ -183,7 +188,8 @@ def _refused(method: str, path: str, status: int, answer: Any) -> ServerError:
     message = ""
     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
         message = f": {answer['error'].get('message')}"
-    return ServerError(f"{method} {path} answered HTTP {status}{message}")
+    # A 5xx is the server being away or failing; a 4xx is an answer that retrying alone does not change.
+    return ServerError(f"{method} {path} answered HTTP {status}{message}", refused=400 <= status < 500)
 
 
 def _b64(blob: bytes) -> str:
@@ -306,8 +312,9 @@ class Shipper:
                     retry_at = monotonic() + min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** min(failures - 1, 10))
                     if self.unreachable is None:
                         self._sent_while_away = 0
+                        state = "refused the points" if error.refused else "unreachable"
                         warn(
-                            f"stonks: server {self.url} unreachable ({error}); points are kept in {self.path} "
+                            f"stonks: server {self.url} {state} ({error}); points are kept in {self.path} "
                             "and sent when it is back"
                         )
                     self.unreachable = str(error)

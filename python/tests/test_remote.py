@@ -428,7 +428,7 @@ def test_a_token_is_sent_and_a_wrong_one_is_told(tmp_path: Path, spool_dir: Path
             server.url,
             STONKS_SPOOL_DIR=str(tmp_path / "bad-spool"),
         )
-        assert "HTTP 401" in bad.stderr, bad.stderr
+        assert "refused the points (PUT" in bad.stderr and "HTTP 401" in bad.stderr, bad.stderr
     finally:
         server.stop()
 
