@@ -26,6 +26,8 @@ const SHOTS = process.env.STONKS_SHOTS ?? `${tmp.dir}/shots`;
 const POINTS = 100;
 const TOKENS_PER_STEP = 512;
 const WAVE = 25;
+/** More points than any chart's downsampling target (at most 2000): its own chart gets epoch downsampled. */
+const LONG_POINTS = 5000;
 let browser: Browser;
 let server: RunningServer;
 
@@ -87,6 +89,17 @@ beforeAll(async () => {
         epoch: { count: POINTS, value: (s) => Math.floor(s / 10) },
         tokens: { count: POINTS, value: (s) => s * TOKENS_PER_STEP },
         wave: { count: POINTS, value: (s) => s % WAVE },
+      },
+    },
+  ]);
+  populate(dbPath, [
+    {
+      experiment: "xm-long",
+      name: "long-run",
+      status: "completed",
+      metrics: {
+        epoch: { count: LONG_POINTS, value: (s) => Math.floor(s / 10) },
+        loss: { count: LONG_POINTS, value: lossAt },
       },
     },
   ]);
@@ -195,7 +208,7 @@ describe("x axis by a metric", () => {
     expect(await attr(page, "tokens", "data-points")).toBe(String(POINTS));
     expect(await attr(page, "tokens", "data-x-sorted")).toBe("true");
     await hoverAtX(page, "tokens", 10);
-    expect(await tipHead(page, "tokens")).toBe("tokens · wave 10 · x not monotonic in step: points sorted by x");
+    expect(await tipHead(page, "tokens")).toBe("tokens · wave 10 · x not monotonic");
     // wave = 10 at steps 10, 35, 60 and 85: whichever is listed has its own tokens.
     const [, value, step] = /^epochs-run (\d+) @(\d+)$/.exec(await tipRow(page, "tokens")) ?? [];
     expect(Number(step) % WAVE).toBe(10);
@@ -241,11 +254,53 @@ describe("x axis by a metric", () => {
     await context.close();
   });
 
+  it("reads the x metric at every point although its own chart on a time axis holds it downsampled", async () => {
+    const { page, context, errors } = await newPage(browser);
+    const asked: { key: string; downsample: number; times: boolean }[] = [];
+    page.on("request", (r) => {
+      if (!r.url().endsWith("/api/series")) return;
+      const body = JSON.parse(r.postData() ?? "{}") as {
+        downsample: number;
+        fields?: string[];
+        series: { key: string }[];
+      };
+      for (const s of body.series) asked.push({ key: s.key, downsample: body.downsample, times: !body.fields });
+    });
+    const charts = encodeURIComponent(JSON.stringify({ epoch: { x: "wall" } }));
+    await page.goto(`${server.url}/?exp=xm-long&x=metric:epoch&charts=${charts}`);
+    await drawnTo(page, "loss", Math.floor((LONG_POINTS - 1) / 10));
+    await chart(page, "epoch").scrollIntoViewIfNeeded();
+    // The epoch chart on wall time draws (its copy has times), and the loss chart's x is every epoch point.
+    await waitUntil(
+      async () =>
+        (await attr(page, "epoch", "data-runs")) === "1" && Number(await attr(page, "epoch", "data-x-min")) > 1e9,
+      "epoch drawn on wall time",
+    );
+    await waitUntil(
+      () => asked.some((a) => a.key === "epoch" && a.downsample === 100_000),
+      "epoch fetched with every point",
+    );
+    const last = asked.filter((a) => a.key === "epoch").at(-1);
+    expect(last).toEqual({ key: "epoch", downsample: 100_000, times: true });
+    // Every epoch point held: hovered anywhere, the x read is a whole epoch, never one interpolated between buckets.
+    await chart(page, "loss").scrollIntoViewIfNeeded();
+    for (const epoch of [37, 123, 250, 411]) {
+      await hoverAtX(page, "loss", epoch + 0.3);
+      const head = await tipHead(page, "loss");
+      expect(head).toMatch(/^loss · epoch \d+$/);
+      const [, value, step] = /^long-run (-?\d+) @(\d+)$/.exec(await tipRow(page, "loss")) ?? [];
+      expect(Math.floor(Number(step) / 10)).toBe(Number(/epoch (\d+)/.exec(head)?.[1]));
+      expect(Number(value)).toBe(lossAt(Number(step)));
+    }
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it("looks right in light and dark", async () => {
     for (const dark of [false, true]) {
       const { page, context, errors } = await newPage(browser, { dark, width: 1200, height: 800 });
       await page.goto(
-        `${server.url}/?exp=xm&x=metric:epoch&charts=${encodeURIComponent('{"tokens":{"x":"metric:wave"}}')}`,
+        `${server.url}/?exp=xm&x=metric:epoch&charts=${encodeURIComponent('{"tokens":{"x":"metric:wave"},"wave":{"hide":true}}')}`,
       );
       await drawnTo(page, "loss", 9);
       await drawnTo(page, "tokens", WAVE - 1);

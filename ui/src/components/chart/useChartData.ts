@@ -107,11 +107,10 @@ export function useChartData({ props: propsRef, plot, card, visible, width }: Wh
     const p = propsRef.current;
     const range = stepRange();
     const xMetric = xMetricOf(p.xAxis);
-    if (range) {
-      const ids = p.runs.map((r) => r.id);
-      seriesStore.request(p.metricKey, ids, targetRef.current, range, isTimeAxis(p.xAxis));
-      if (xMetric) seriesStore.request(xMetric, ids, X_METRIC_POINTS, range, false);
-    }
+    const ids = p.runs.map((r) => r.id);
+    if (range) seriesStore.request(p.metricKey, ids, targetRef.current, range, isTimeAxis(p.xAxis));
+    // Asked on every redraw: a sparser copy of the x metric fetched for its own chart may have come in meanwhile.
+    if (xMetric) seriesStore.request(xMetric, ids, X_METRIC_POINTS, range, false);
     const smoothing = smoothingOf(p);
     const drawn: Drawn[] = [];
     let downsampled = false;
