@@ -6,7 +6,7 @@ import https from "node:https";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunJson } from "../src/contract/wire.js";
-import { killFixtures, startFixture, tempDir } from "./support/helpers.js";
+import { killFixtures, selfSignedCert, startFixture, tempDir } from "./support/helpers.js";
 import { CLI, freePort, killStarted, runCli, startServerProcess } from "./support/remote.js";
 
 afterEach(() => {
@@ -28,27 +28,7 @@ function createToken(role: string): string {
 beforeAll(() => {
   dir = tempDir();
   serverDb = join(dir, "server.db");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ],
-    { stdio: "ignore" },
-  );
+  selfSignedCert(dir);
   writeToken = createToken("write");
   readToken = createToken("read");
 });
