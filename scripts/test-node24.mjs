@@ -4,8 +4,8 @@
 import { spawnSync } from "node:child_process";
 import { node24 } from "./node24.mjs";
 
-/** Vitest file filters (substrings of the path): every store, server, CLI and SDK test file. */
-const SUITES = ["tests/store", "tests/server-", "tests/cli-", "tests/sdk-"];
+/** Vitest file filters (substrings of the path): every store, server, CLI, SDK and remote-logging test file. */
+const SUITES = ["tests/store", "tests/server-", "tests/cli-", "tests/sdk-", "tests/remote-"];
 
 let node;
 try {

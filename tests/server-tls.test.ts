@@ -1,13 +1,12 @@
 // `stonks serve --tls-cert --tls-key`: HTTPS with a self-signed certificate made here with openssl,
 // read and written over TLS by a client that trusts only that certificate.
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunUpsertReply } from "../src/contract/ingest.js";
 import type { InfoJson } from "../src/contract/wire.js";
-import { stonks, tempDb, tempDir } from "./support/helpers.js";
+import { selfSignedCert, stonks, tempDb, tempDir } from "./support/helpers.js";
 import { type ServeProcess, startServeProcess } from "./support/server-support.js";
 
 interface Reply {
@@ -41,27 +40,7 @@ describe("stonks serve over HTTPS", () => {
 
   beforeAll(async () => {
     dir = tempDir();
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
+    selfSignedCert(dir);
     ca = readFileSync(join(dir, "cert.pem"));
     server = await startServeProcess([
       "--db",

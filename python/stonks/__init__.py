@@ -95,11 +95,14 @@ def start_run(
     hardware: bool = False,
     hardware_interval: float = 5.0,
     hardware_gpu: bool = True,
+    token: str | None = None,
 ) -> Run:
     """A new run of ``experiment`` (default ``"default"``, created on first use). Use it as a
     context manager, or call start()/finish().
 
-    ``db`` (or ``save_dir``): explicit path > ``STONKS_DB`` > ``./stonks.db``. ``run_name`` (or
+    ``db`` (or ``save_dir``): explicit path > ``STONKS_DB`` > ``./stonks.db``; a server URL
+    (``http://host:port`` or ``https://...``) logs to a stonks server through a local spool file,
+    with ``token`` (default ``STONKS_TOKEN``) as its access token (docs/python.md). ``run_name`` (or
     ``name``): the run's display name. ``strict=True`` raises on invalid metrics and failed writes
     instead of warning. ``resume``: ``"latest"`` or a run id (of this experiment) to continue that
     run; ``True`` continues the run ``id`` (in any experiment; a new run with that id when there is
@@ -130,6 +133,7 @@ def start_run(
         hardware=hardware,
         hardware_interval=hardware_interval,
         hardware_gpu=hardware_gpu,
+        token=token,
     )
 
 
@@ -143,7 +147,8 @@ def _one_of(seed_value: str | None, original_value: str | None, seed: str, origi
 
 
 def open(db: str | None = None, *, stale_after_seconds: float = 60.0) -> Database:
-    """Opens a database for reading (explicit path > ``STONKS_DB`` > ``./stonks.db``)."""
+    """Opens a database file for reading (explicit path > ``STONKS_DB`` > ``./stonks.db``); a server URL
+    raises StonksError: read a server's runs with its REST API."""
     from ._query import Database
 
     return Database(db, stale_after_seconds)

@@ -43,17 +43,29 @@ _migrations: list[tuple[int, str]] | None = None
 _shapes: dict[int, str] = {}
 
 
-def resolve_db_path(db: str | None = None) -> str:
-    """Explicit ``db`` > ``STONKS_DB`` environment variable > ``./stonks.db``."""
+def resolve_target(db: str | None = None) -> str:
+    """Explicit ``db`` > ``STONKS_DB`` environment variable > ``./stonks.db``: a file path or a server URL."""
     if db is not None and not isinstance(db, (str, os.PathLike)):
-        raise StonksError(f"db must be a path or None, not {type(db).__name__}.")
+        raise StonksError(f"db must be a path, a server URL or None, not {type(db).__name__}.")
     path = os.fspath(db) if db is not None else ""
     if path == "":
         path = os.environ.get("STONKS_DB", "") or "./stonks.db"
-    if _REMOTE.match(path):
+    return path
+
+
+def is_remote(target: str) -> bool:
+    """Whether ``target`` names a stonks server (http:// or https://) rather than a file."""
+    return _REMOTE.match(target) is not None
+
+
+def resolve_db_path(db: str | None = None) -> str:
+    """The database file to read: explicit ``db`` > ``STONKS_DB`` > ``./stonks.db``; a server URL raises."""
+    path = resolve_target(db)
+    if is_remote(path):
         raise StonksError(
-            f"{path} is a stonks server address, but remote logging is not available yet. "
-            "Log to a local SQLite file instead (pass db='./stonks.db' or unset STONKS_DB)."
+            f"{path} is a stonks server address; the Python SDK logs to a server but reads only files. "
+            "Read the server's runs with its REST API (GET /api/runs/{id}, GET /api/runs/{id}/metrics?key=...; "
+            "docs/rest-api.md), or open its database file on the server's machine."
         )
     return path
 

@@ -8,6 +8,7 @@ for the exit-status rules) and forgets them in a forked child.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Mapping
 from operator import index as _as_index
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._hardware import Sampler
+    from ._ship import Shipper
 
 FINISH_STATUSES = ("completed", "failed", "interrupted")
 
@@ -62,6 +64,7 @@ class Run:
         hardware: bool = False,
         hardware_interval: float = 5.0,
         hardware_gpu: bool = True,
+        token: str | None = None,
     ) -> None:
         if not isinstance(experiment, str) or not experiment:
             raise StonksError("experiment must be a non-empty string naming the experiment, e.g. 'resnet-cifar10'.")
@@ -75,11 +78,26 @@ class Run:
             raise StonksError("project must be a non-empty string naming the project, or None.")
         if not isinstance(prefix, str):
             raise StonksError(f"prefix must be a string, not {type(prefix).__name__}.")
+        if token is not None and not isinstance(token, str):
+            raise StonksError(f"token must be a string (the server's access token), not {type(token).__name__}.")
         self.strict: bool = bool(strict)
         self._warned: set[tuple[str, str]] = set()
         report = self._config_problem
-        #: The database file this run writes to.
-        self.db: str = _db.resolve_db_path(db)
+        target = _db.resolve_target(db)
+        #: The server URL this run logs to (remote mode), or None when it logs to a file.
+        self.server: str | None = None
+        self._token: str | None = None
+        self._shipper: Shipper | None = None
+        # Set by the shipper in strict mode while more points wait for the server than the spool limit.
+        self._spool_full = False
+        if _db.is_remote(target):
+            from . import _ship
+
+            self.server = _ship.normalize_url(target)
+            self._token = token if token is not None else os.environ.get("STONKS_TOKEN") or None
+            target = _ship.spool_path(self.server)
+        #: The database file this run writes to (in remote mode: the spool file of the server).
+        self.db: str = target
         self.experiment: str = repaired(experiment, "experiment name", report)
         self._id: str | None = None
         self._experiment_id: str | None = None
@@ -189,15 +207,21 @@ class Run:
         )
         resume = self._resume
         try:
+            if self.server is not None:
+                os.makedirs(os.path.dirname(self.db), exist_ok=True)
             conn = _db.connect(self.db)
             conn.text_factory = _store.decode_text
             file = file_identity(self.db)
             try:
+                if self.server is not None:
+                    from ._ship import ensure_resumable
+
+                    ensure_resumable(conn, self.server, self._token, resume, self.experiment)
                 started = _db.run_immediate(conn, lambda: _store.start_run(conn, resume, new))
             except BaseException:
                 conn.close()
                 raise
-        except (StonksError, sqlite3.Error) as error:
+        except (StonksError, sqlite3.Error, OSError) as error:
             if self.strict or (isinstance(error, RunNotFoundError) and resume.must):
                 if isinstance(error, StonksError):
                     raise
@@ -223,6 +247,12 @@ class Run:
         writer = self._writer
         if started.created:
             writer.capture_git(_provenance.cwd())
+        if self.server is not None:
+            from ._ship import shipper_for
+
+            shipper = self._shipper = shipper_for(self.server, self._token, self.db)
+            shipper.register(self)
+            writer.after_write = shipper.wake
         writer.start(conn, started.seq, file)
         self._accepting = True
         if self._hardware is not None:
@@ -269,6 +299,7 @@ class Run:
             warn(message)
         else:
             _hooks.unregister(self)
+            self._ship_now(wait_s)
         if writer.file_lost:
             message = (
                 f"stonks discarded {writer.discarded} points of run {self.id}: the database file {self.db} was "
@@ -283,6 +314,17 @@ class Run:
                 f"stonks dropped {writer.dropped} points of run {self.id}: more than {writer.max_pending} were "
                 "waiting for a database that could not be written."
             )
+
+    def _ship_now(self, wait_s: float) -> None:
+        """Remote mode: waits (at most ``wait_s``) until what the spool holds is on the server; what a server
+        that is away does not take stays in the spool (sent later, or by the next stonks process)."""
+        shipper = self._shipper
+        if shipper is None:
+            return
+        if self._finished:
+            shipper.unregister(self)
+        # finish() tries the server once more even while backing off; flush() only when it answered last time.
+        shipper.sync(wait_s, retry_now=self._finished)
 
     def __enter__(self) -> Run:
         return self.start()
@@ -492,8 +534,13 @@ class Run:
             return
         if self._writer.flush():
             self._raise_pending_write_error()
+        if self._shipper is not None:
+            self._ship_now(env_seconds("STONKS_EXIT_TIMEOUT", _hooks.FINISH_WAIT_S))
+            self._raise_pending_write_error()
 
     def _raise_pending_write_error(self) -> None:
+        if self._spool_full:
+            self._raise_spool_full()
         writer = self._writer
         lost = writer.file_lost_error
         if lost is not None and self.strict:
@@ -509,3 +556,17 @@ class Run:
             f"stonks could not write to {self.db}: {error}. "
             "The points are kept in memory and retried in the background."
         )
+
+    def _raise_spool_full(self) -> None:
+        """Strict remote mode: raises while more points wait for the server than the spool limit allows."""
+        shipper = self._shipper
+        if shipper is not None and shipper.over_limit():
+            raise WriteError(
+                f"stonks could not send {shipper.unsent} points to {self.server} "
+                f"({shipper.unreachable or 'no answer'}), "
+                f"more than STONKS_SPOOL_MAX_POINTS={shipper.limit}; they are kept in {self.db} and sent when the "
+                "server is back."
+            )
+        self._spool_full = False
+        if self._started and not self._finished and not self._forked and not self._writer.error_pending:
+            self._accepting = True

@@ -649,3 +649,62 @@ def read_rollups(
            WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket""",
         (series_id, level, first_bucket, end_bucket),
     ).fetchall()
+
+
+# ------------------------------------------------------------------ spool (remote mode, _ship.py)
+
+_SPOOL_RUNS = """SELECT r.seq, r.id, r.revision, r.status, r.host, r.pid, r.last_heartbeat, e.name, p.name,
+    r.name, r.config, r.tags, r.group_name, r.job_type, r.notes, r.color, r.created_at, r.ended_at,
+    r.command, r.cwd, r.git_commit, r.git_dirty, r.sdk_language, r.sdk_version
+  FROM runs r JOIN experiments e ON e.id = r.experiment_id LEFT JOIN projects p ON p.id = e.project_id
+  ORDER BY r.seq"""
+
+
+def spool_runs(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """Every run of a spool file with what PUT /api/runs/{id} sends (columns as in _SPOOL_RUNS)."""
+    return conn.execute(_SPOOL_RUNS).fetchall()
+
+
+def spool_series(conn: sqlite3.Connection) -> list[tuple[int, str, int, int]]:
+    """(run seq, key, series id, point count) of every series of a spool file."""
+    return conn.execute(
+        "SELECT s.run_seq, k.key, s.id, s.count FROM series s JOIN metric_keys k ON k.id = s.key_id"
+    ).fetchall()
+
+
+def chunks_from(conn: sqlite3.Connection, series_id: int, index: int) -> list[tuple[int, int, bytes, bytes, bytes]]:
+    """(start_index, count, steps, vals, times) of the chunks holding the series' points from ``index`` on."""
+    return conn.execute(
+        "SELECT start_index, count, steps, vals, times FROM chunks WHERE series_id = ? AND start_index + count > ? "
+        "ORDER BY start_index",
+        (series_id, index),
+    ).fetchall()
+
+
+def delete_spooled_run(conn: sqlite3.Connection, run_seq: int, revision: int) -> bool:
+    """Deletes a run the server holds entirely, unless it changed (another revision) since it was shipped."""
+    return conn.execute("DELETE FROM runs WHERE seq = ? AND revision = ?", (run_seq, revision)).rowcount > 0
+
+
+def find_run_id(conn: sqlite3.Connection, run_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+
+def has_runs_of(conn: sqlite3.Connection, experiment: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.name = ? LIMIT 1",
+            (experiment,),
+        ).fetchone()
+        is not None
+    )
+
+
+def seed_series(conn: sqlite3.Connection, run_seq: int, key: str, count: int, last_step: float | None) -> None:
+    """A series that continues at index ``count`` (its first points are on the server, not in this file)."""
+    series_id = ensure_series(conn, run_seq, key)
+    conn.execute("UPDATE series SET count = ?, last_step = ? WHERE id = ?", (count, last_step, series_id))
+
+
+def set_run_times(conn: sqlite3.Connection, run_seq: int, created_at: float, color: str | None) -> None:
+    conn.execute("UPDATE runs SET created_at = ?, color = ? WHERE seq = ?", (created_at, color, run_seq))

@@ -1,7 +1,7 @@
 """The where language of run queries (docs/query-language.md) for ``Database.list_runs(where=...)``.
 
 The same grammar and meaning as the TypeScript parser (src/contract/where.ts); both check
-tests/vectors/where-cases.json. Imported only when a query has a ``where``.
+tests/vectors/query/where-cases.json. Imported only when a query has a ``where``.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from ._values import env_seconds, to_float
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from ._run import Run
@@ -90,6 +91,8 @@ class Writer:
         self._git_thread: Background | None = None
         self._git_now = threading.Event()
         self._thread: Background | None = None
+        #: Called in the writer thread after each successful write (remote mode: wakes the shipper).
+        self.after_write: Callable[[], None] | None = None
         self._conn: sqlite3.Connection | None = None
         self._seq = 0
 
@@ -392,6 +395,8 @@ class Writer:
                     try:
                         self._write(conn, stop)
                         ok = True
+                        if self.after_write is not None:
+                            self.after_write()
                     except Exception as error:
                         ok = isinstance(error, sqlite3.IntegrityError) and self._discard_orphaned(conn)
                         if not ok:

@@ -64,13 +64,12 @@ def test_db_argument_beats_environment_beats_default(tmp_path: Path, monkeypatch
 
 
 @pytest.mark.parametrize("url", ["http://localhost:8000", "HTTPS://stonks.example.com/team"])
-def test_remote_address_is_a_clear_error(url: str, monkeypatch) -> None:
-    with pytest.raises(stonks.StonksError, match="remote logging is not available yet"):
-        stonks.start_run("exp", db=url)
+def test_reading_a_server_address_is_a_clear_error(url: str, monkeypatch) -> None:
+    # Logging to a server is remote mode (test_remote.py); reading one goes through its REST API.
+    with pytest.raises(stonks.StonksError, match="REST API"):
+        stonks.open(url)
     monkeypatch.setenv("STONKS_DB", url)
-    with pytest.raises(stonks.StonksError, match="remote logging is not available yet"):
-        stonks.start_run("exp")
-    with pytest.raises(stonks.StonksError, match="remote logging is not available yet"):
+    with pytest.raises(stonks.StonksError, match="REST API"):
         stonks.open()
 
 

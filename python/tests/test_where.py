@@ -1,4 +1,5 @@
-"""The where language in Python against the table the TypeScript parser checks (tests/vectors/where-cases.json)."""
+"""The where language in Python against the table the TypeScript parser checks
+(tests/vectors/query/where-cases.json)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 import stonks
 from stonks import _where
 
-VECTORS = json.loads((Path(__file__).resolve().parents[2] / "tests" / "vectors" / "where-cases.json").read_text())
+VECTORS = json.loads(
+    (Path(__file__).resolve().parents[2] / "tests" / "vectors" / "query" / "where-cases.json").read_text()
+)
 RUNS = [_where.WhereRun(**run) for run in VECTORS["runs"]]
 
 

@@ -6,6 +6,7 @@ import type { TokenRole } from "../contract/auth.js";
 import { StonksError } from "../errors.js";
 import type { DbOption } from "./common.js";
 import type { ServeOptions } from "./serve.js";
+import type { SyncOptions } from "./sync.js";
 
 const packageJson = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -162,6 +163,17 @@ function buildProgram(): Command {
     .addOption(dbOption())
     .action(async (idOrName: string, options: DbOption) =>
       (await import("./token.js")).revokeTokenCommand(idOrName, options),
+    );
+
+  program
+    .command("sync")
+    .description("send every run of a local stonks file to a server (only what it lacks; the file is not changed)")
+    .argument("<file>", "the stonks file")
+    .argument("<url>", "the server, http://host:port or https://host")
+    .option("--token <token>", "a token with write access (default: STONKS_TOKEN)")
+    .option("--watch", "keep sending as the file grows, until Ctrl-C")
+    .action(async (file: string, url: string, options: SyncOptions) =>
+      (await import("./sync.js")).syncCommand(file, url, options),
     );
 
   program

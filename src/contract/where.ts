@@ -3,7 +3,7 @@
  * one parser for the REST API's `?where=`, `stonks runs --where`,
  * `db.listRuns({ where })` and the dashboard's filter box. Pure and
  * browser-safe. python/stonks/_where.py is the same language for the Python
- * reader; tests/vectors/where-cases.json holds the cases both must agree on.
+ * reader; tests/vectors/query/where-cases.json holds the cases both must agree on.
  *
  *   expr      := or
  *   or        := and ("OR" and)*

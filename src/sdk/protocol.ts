@@ -27,6 +27,20 @@ export const Ctrl = {
   Errors: 7,
   /** 1 while the worker is blocked waiting for a signal (only then is a notify worth its syscall). */
   Sleeping: 8,
+  /** Bumped by the worker after each successful write: the shipper of a remote run wakes on it. */
+  Written: 9,
+  /** The Written value when the shipper's last finished pass began. */
+  ShipSeen: 10,
+  /** 1 when that pass left nothing unsent, 0 when it failed (the server is away). */
+  ShipOk: 11,
+  /** Bumped by the shipper after each pass (flush waits on it). */
+  ShipPasses: 12,
+  /** Bumped by the main thread at flush() and exit: the shipper passes now instead of after its gap or back-off. */
+  ShipNow: 13,
+  /** Points the server acknowledged to the shipper so far (wrapping int32): exit waits while it moves. */
+  ShipSent: 14,
+  /** Bumped by the shipper after answering an "import" (a resume reading its run from the server). */
+  ImportReplies: 15,
 } as const;
 export const CTRL_SLOTS = 16;
 
@@ -94,5 +108,16 @@ export type ControlMessage =
   | { op: "tags"; runSeq: number; dbPath: string; tags: string[] }
   | { op: "notes"; runSeq: number; dbPath: string; notes: string | null }
   | { op: "finish"; runSeq: number; dbPath: string; status: FinishStatus };
+
+/** Messages from the main thread to the shipper thread of remote runs. */
+export type ShipMessage =
+  | { op: "server"; url: string; token: string | null; spool: string }
+  | { op: "own"; spool: string; runId: string }
+  | { op: "import"; url: string; token: string | null; spool: string; target: string; experiment: string };
+
+/** The shipper's answer to "import": null, or why the run could not be read from the server. */
+export interface ImportReply {
+  error: string | null;
+}
 
 export type StartReply = ({ ok: true } & StartedRun) | { ok: false; error: string; kind: string };

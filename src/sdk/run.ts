@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import {
   InvalidConfigError,
   InvalidMetricError,
@@ -8,7 +10,7 @@ import {
 } from "../errors.js";
 import type { ResumeTarget } from "../store/writes.js";
 import { type Config, type FinishStatus, type HardwareOptions, MAX_KEY_LENGTH, type RunStatus } from "../types.js";
-import { isRemoteUrl, resolveDbPath } from "../util/db-path.js";
+import { isRemoteUrl, normalizeServerUrl, resolveDbPath, spoolPathFor } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
 import { codePointLength, type Repair, toConfigJson, wellFormed } from "./clean.js";
 import { DEFAULT_HARDWARE_INTERVAL_S, HardwareSampler, type SampleValues } from "./hardware.js";
@@ -20,8 +22,14 @@ export interface StartRunOptions extends HardwareOptions {
   experiment?: string;
   /** Hyperparameters stored with the run, as JSON (see the docs for BigInt, Map, Set, cycles). */
   config?: Record<string, unknown>;
-  /** Database file: this option > STONKS_DB > ./stonks.db. */
+  /**
+   * Database file, or a stonks server's URL (http:// or https://): this option >
+   * STONKS_DB > ./stonks.db. With a URL the run is written to a local spool file
+   * and sent from there (docs/remote.md).
+   */
   db?: string;
+  /** The server's token when db is a URL: this option > STONKS_TOKEN. */
+  token?: string;
   /** The original stonks' name for db. */
   saveDir?: string;
   /** Human-readable name shown in the dashboard. */
@@ -243,15 +251,27 @@ export class Run implements ExitParticipant {
   /** Creates the run in the database (or reopens it with resume). Returns the run. */
   start(): this {
     if (this.state !== "created") return this;
-    const target = resolveDbPath(this.dbOption);
+    const location = resolveDbPath(this.dbOption);
+    const server = isRemoteUrl(location) ? normalizeServerUrl(location) : null;
+    const target = server === null ? location : spoolPathFor(server);
     try {
-      if (isRemoteUrl(target)) {
-        throw new StonksError(
-          `logging to a stonks server (${target}) is not available in this version; pass a file path as db or STONKS_DB.`,
-        );
-      }
+      if (server !== null) mkdirSync(dirname(target), { recursive: true });
       const config = this.cleanConfig(this.options.config ?? {}, "config");
       const client = writer();
+      if (server !== null && this.resumeTarget.target !== null) {
+        const failure = client.importFromServer(
+          server,
+          this.serverToken(),
+          target,
+          this.resumeTarget.target,
+          this.experiment,
+        );
+        if (failure !== null) {
+          logger.warn(
+            `could not read the run to resume from ${server} (${failure}); resuming from the local spool ${target} only.`,
+          );
+        }
+      }
       const reply = client.start({
         op: "start",
         dbPath: target,
@@ -282,6 +302,7 @@ export class Run implements ExitParticipant {
       this.dbPath = target;
       this.nextStep = reply.lastStep === null ? 0 : reply.lastStep + 1;
       this.state = "running";
+      if (server !== null) client.shipRun(server, this.serverToken(), target, reply.id);
       client.addParticipant(this);
       // As in the Python SDK: provenance describes the code that created the run; a resume keeps it.
       if (reply.created) this.recordGit(client, target);
@@ -295,6 +316,11 @@ export class Run implements ExitParticipant {
       logger.error(`could not start the run, nothing will be logged: ${(error as Error).message}`);
     }
     return this;
+  }
+
+  private serverToken(): string | null {
+    const token = this.options.token ?? process.env.STONKS_TOKEN;
+    return token === undefined || token === "" ? null : token;
   }
 
   private recordGit(client: WriterClient, dbPath: string): void {

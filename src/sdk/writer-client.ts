@@ -12,9 +12,11 @@ import {
   CTRL_SLOTS,
   Ctrl,
   FLUSH_EVERY_POINTS,
+  type ImportReply,
   MAX_PENDING_POINTS,
   RECORD_FIELDS,
   RING_RECORDS,
+  type ShipMessage,
   type StartReply,
   type UnwrittenPoints,
 } from "./protocol.js";
@@ -24,6 +26,10 @@ const MASK = RING_RECORDS - 1;
 const OVERFLOW_CAP = MAX_PENDING_POINTS;
 const OVERFLOW_BLOCK = 1 << 16;
 const START_TIMEOUT_MS = 30_000;
+/** A resume waits this long for its run to be read from the server. */
+const IMPORT_TIMEOUT_MS = 60_000;
+/** At exit, failed shipping passes in a row, none acknowledging a point, after which the server counts as away. */
+const EXIT_FAILED_PASSES = 3;
 /** How long the exit hooks keep retrying a failing write: 30 s, or STONKS_EXIT_TIMEOUT seconds. */
 const EXIT_FLUSH_TIMEOUT_MS =
   Number(process.env.STONKS_EXIT_TIMEOUT) > 0 ? Number(process.env.STONKS_EXIT_TIMEOUT) * 1000 : 30_000;
@@ -31,6 +37,11 @@ const EXIT_FLUSH_TIMEOUT_MS =
 /** Called by the exit hooks so unfinished runs record their final status first. */
 export interface ExitParticipant {
   onProcessExit(status: FinishStatus): void;
+}
+
+/** Flags meant for the main script (node --input-type=module -e ...) break a worker's boot. */
+function workerExecArgv(): string[] {
+  return process.execArgv.filter((flag) => !/^--(input-type|eval|print)\b|^-[ep]$/.test(flag));
 }
 
 export class WriterClient {
@@ -59,6 +70,11 @@ export class WriterClient {
   private hooksInstalled = false;
   /** Set once the worker has died; waits on it would never end. */
   private dead = false;
+  /** The shipper thread, started by the first remote run. */
+  private shipWorker: Worker | null = null;
+  private readonly shipMessages = new MessageChannel();
+  private readonly shipErrors = new MessageChannel();
+  private readonly shipTargets = new Set<string>();
 
   constructor() {
     const ctrlBuffer = new SharedArrayBuffer(CTRL_SLOTS * 4);
@@ -79,8 +95,7 @@ export class WriterClient {
         unwritten: this.unwritten.port2,
       },
       transferList: [this.control.port2, this.replies.port2, this.errors.port2, this.unwritten.port2],
-      // Flags meant for the main script (node --input-type=module -e ...) break a worker's boot.
-      execArgv: process.execArgv.filter((flag) => !/^--(input-type|eval|print)\b|^-[ep]$/.test(flag)),
+      execArgv: workerExecArgv(),
     });
     // The writer must never keep a finished script alive; exit hooks drain it.
     this.worker.unref();
@@ -110,6 +125,58 @@ export class WriterClient {
     const received = receiveMessageOnPort(this.replies.port1);
     if (received === undefined) throw new StonksError("the stonks writer thread answered without a reply");
     return received.message as StartReply;
+  }
+
+  /**
+   * Ships the spool file of a remote run to its server from now on (the file
+   * exists: its run was started), and marks the run as this process's own.
+   */
+  shipRun(url: string, token: string | null, spool: string, runId: string): void {
+    this.startShipper();
+    if (!this.shipTargets.has(spool)) {
+      this.shipTargets.add(spool);
+      this.shipMessages.port1.postMessage({ op: "server", url, token, spool } satisfies ShipMessage);
+    }
+    this.shipMessages.port1.postMessage({ op: "own", spool, runId } satisfies ShipMessage);
+    // Wakes the shipper so it reads the messages now.
+    Atomics.add(this.ctrl, Ctrl.Written, 1);
+    Atomics.notify(this.ctrl, Ctrl.Written);
+  }
+
+  private startShipper(): void {
+    if (this.shipWorker !== null) return;
+    this.shipWorker = new Worker(new URL("./ship-worker.js", import.meta.url), {
+      workerData: { ctrl: this.ctrl.buffer, messages: this.shipMessages.port2, errors: this.shipErrors.port2 },
+      transferList: [this.shipMessages.port2, this.shipErrors.port2],
+      execArgv: workerExecArgv(),
+    });
+    this.shipWorker.unref();
+    for (const port of [this.shipMessages.port1, this.shipErrors.port1]) port.unref();
+    this.shipWorker.on("error", (error) => logger.error(`the stonks shipper thread failed: ${error.message}`));
+  }
+
+  /**
+   * Before a remote resume: brings the run `target` names ("latest" of the
+   * experiment, or an id) from the server into the spool when the spool lacks
+   * it. Blocks (start is synchronous); returns why it failed, or null.
+   */
+  importFromServer(
+    url: string,
+    token: string | null,
+    spool: string,
+    target: string,
+    experiment: string,
+  ): string | null {
+    this.startShipper();
+    const before = Atomics.load(this.ctrl, Ctrl.ImportReplies);
+    this.shipMessages.port1.postMessage({ op: "import", url, token, spool, target, experiment } satisfies ShipMessage);
+    const deadline = Date.now() + IMPORT_TIMEOUT_MS;
+    while (Atomics.load(this.ctrl, Ctrl.ImportReplies) === before) {
+      const left = deadline - Date.now();
+      if (left <= 0) return `no answer within ${IMPORT_TIMEOUT_MS / 1000} s`;
+      Atomics.wait(this.ctrl, Ctrl.ImportReplies, before, left);
+    }
+    return (receiveMessageOnPort(this.shipMessages.port1)?.message as ImportReply | undefined)?.error ?? null;
   }
 
   /** A new series slot; the worker learns its (run, key) before any point uses it. */
@@ -219,10 +286,12 @@ export class WriterClient {
     const errors = Atomics.load(this.ctrl, Ctrl.Errors);
     if (errors === this.seenErrors) return null;
     this.seenErrors = errors;
-    for (;;) {
-      const received = receiveMessageOnPort(this.errors.port1);
-      if (received === undefined) break;
-      this.lastError = received.message as string;
+    for (const port of [this.errors.port1, this.shipErrors.port1]) {
+      for (;;) {
+        const received = receiveMessageOnPort(port);
+        if (received === undefined) break;
+        this.lastError = received.message as string;
+      }
     }
     return this.lastError ?? "a write to the database failed; the points are kept and retried";
   }
@@ -242,10 +311,79 @@ export class WriterClient {
       if (this.overflowCount > 0) await this.waitForFlush(this.requestFlush());
     }
     await this.waitForFlush(this.requestFlush());
+    if (this.shipWorker !== null) await this.waitForShipping();
     // The failure is reported here, so a strict run's next log() does not raise it again.
     const message = this.takeWriteError() ?? this.lastError;
     if (Atomics.load(this.ctrl, Ctrl.FlushFailed) === 1) {
       throw new WriteError(`points could not be written yet: ${message}.`);
+    }
+  }
+
+  /**
+   * Remote runs: resolves once a shipping pass that began after the last write
+   * has ended, so the points are on the server; at once while the server is
+   * away (the points are in the spool, which is what flush promises then).
+   */
+  private async waitForShipping(): Promise<void> {
+    const written = Atomics.load(this.ctrl, Ctrl.Written);
+    // Cuts short the gap between passes; a shipper backing off from a failing server keeps its back-off.
+    if (Atomics.load(this.ctrl, Ctrl.ShipOk) === 1) {
+      Atomics.add(this.ctrl, Ctrl.ShipNow, 1);
+      Atomics.notify(this.ctrl, Ctrl.ShipNow);
+    }
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      for (;;) {
+        const passes = Atomics.load(this.ctrl, Ctrl.ShipPasses);
+        if (this.shippedSince(written)) return;
+        const result = Atomics.waitAsync(this.ctrl, Ctrl.ShipPasses, passes);
+        if (result.async) await result.value;
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /** A pass that began at or after `written` has ended, or the last pass failed (the server is away). */
+  private shippedSince(written: number): boolean {
+    if (Atomics.load(this.ctrl, Ctrl.ShipOk) === 0 && Atomics.load(this.ctrl, Ctrl.ShipPasses) > 0) return true;
+    return (
+      ((Atomics.load(this.ctrl, Ctrl.ShipSeen) - written) | 0) >= 0 && Atomics.load(this.ctrl, Ctrl.ShipPasses) > 0
+    );
+  }
+
+  /**
+   * Blocks until a pass after the last write acknowledged everything, or the
+   * deadline passed, or EXIT_FAILED_PASSES passes in a row failed without the
+   * server acknowledging a point (it is away: the spool keeps them). For exit
+   * paths only; the shipper retries at once instead of backing off.
+   */
+  private shipSync(deadline: number): boolean {
+    const written = Atomics.load(this.ctrl, Ctrl.Written);
+    let passes = Atomics.load(this.ctrl, Ctrl.ShipPasses);
+    let sent = Atomics.load(this.ctrl, Ctrl.ShipSent);
+    let fruitless = 0;
+    const caughtUp = () =>
+      Atomics.load(this.ctrl, Ctrl.ShipOk) === 1 && ((Atomics.load(this.ctrl, Ctrl.ShipSeen) - written) | 0) >= 0;
+    if (passes > 0 && caughtUp()) return true;
+    for (;;) {
+      // Wakes the shipper whether it idles (Written) or backs off (ShipNow).
+      for (const slot of [Ctrl.ShipNow, Ctrl.Written]) {
+        Atomics.add(this.ctrl, slot, 1);
+        Atomics.notify(this.ctrl, slot);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      Atomics.wait(this.ctrl, Ctrl.ShipPasses, passes, Math.min(left, 1000));
+      const now = Atomics.load(this.ctrl, Ctrl.ShipPasses);
+      if (now === passes) continue;
+      passes = now;
+      const ok = Atomics.load(this.ctrl, Ctrl.ShipOk) === 1;
+      if (caughtUp()) return true;
+      const sentNow = Atomics.load(this.ctrl, Ctrl.ShipSent);
+      fruitless = ok || sentNow !== sent ? 0 : fruitless + 1;
+      sent = sentNow;
+      if (fruitless >= EXIT_FAILED_PASSES) return false;
     }
   }
 
@@ -320,6 +458,11 @@ export class WriterClient {
       );
     }
     if (this.droppedPoints > 0) logger.error(`${this.droppedPoints} points were dropped because the disk fell behind.`);
+    if (this.shipWorker !== null && !this.shipSync(Date.now() + EXIT_FLUSH_TIMEOUT_MS)) {
+      logger.warn(
+        `exiting before the server acknowledged every point; they are kept in ${[...this.shipTargets].join(", ")} and sent by the next stonks process logging to that server, or by stonks sync.`,
+      );
+    }
   }
 
   /** Per run: points the writer holds (its last report) plus points it has not taken from the ring yet. */

@@ -392,6 +392,10 @@ function writePending(nowMs: number, everything = true): boolean {
     }
   }
   if (heartbeatDue && ok) lastHeartbeat = nowMs;
+  if (ok && paths.size > 0) {
+    Atomics.add(ctrl, Ctrl.Written, 1);
+    Atomics.notify(ctrl, Ctrl.Written);
+  }
   if (pendingPoints < MAX_PENDING_POINTS) dropping = false;
   if (ok && failingSince !== null) {
     warn(

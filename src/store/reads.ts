@@ -262,7 +262,7 @@ interface ChunkRow {
   times: Uint8Array;
 }
 
-interface PointArrays {
+export interface PointArrays {
   steps: Float64Array;
   values: Float64Array;
   timestamps: Float64Array;
@@ -297,7 +297,7 @@ function decodeChunks(chunks: ChunkRow[], from: number, to: number): PointArrays
 }
 
 /** Points with series index in [from, to), in stored (logging) order. */
-function readIndexRange(db: Db, seriesId: number, from: number, to: number): PointArrays {
+export function readIndexRange(db: Db, seriesId: number, from: number, to: number): PointArrays {
   if (to <= from) return decodeChunks([], 0, 0);
   const chunks = stmt(
     db,

@@ -25,4 +25,9 @@ describe("metric groups", () => {
     expect(defaultXAxis("sys/cpu_percent", "rel")).toBe("rel");
     expect(defaultXAxis("train/loss", "step")).toBe("step");
   });
+
+  it("keeps system metrics on wall time while the toolbar shows a metric (their steps are sample counts)", () => {
+    expect(defaultXAxis("sys/cpu_percent", "metric:epoch")).toBe("wall");
+    expect(defaultXAxis("train/loss", "metric:epoch")).toBe("metric:epoch");
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * The where language against tests/vectors/where-cases.json, the table the
+ * The where language against tests/vectors/query/where-cases.json, the table the
  * Python reader (python/tests/test_where.py) checks too, plus what only the
  * TypeScript side has: the parse tree and the run-table filter.
  */
@@ -25,7 +25,7 @@ interface VectorRun {
   summary: TableRun["summary"];
 }
 
-const vectors = JSON.parse(readFileSync(new URL("../vectors/where-cases.json", import.meta.url), "utf8")) as {
+const vectors = JSON.parse(readFileSync(new URL("../vectors/query/where-cases.json", import.meta.url), "utf8")) as {
   now: number;
   runs: VectorRun[];
   cases: { where: string; expected: string[] }[];

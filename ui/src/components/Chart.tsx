@@ -476,7 +476,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
       out.active = row === nearest;
     }
     listed.length = shown;
-    tip.show(`${p.metricKey} · ${formatX(p.xAxis, snapped)}`, listed, found.length - shown);
+    // A metric x that goes back as the step grows is drawn in x order (the line joins points far apart in steps).
+    const sortedNote = drawn.some((d) => d.sortedByX) ? " · x not monotonic" : "";
+    tip.show(`${p.metricKey} · ${formatX(p.xAxis, snapped)}${sortedNote}`, listed, found.length - shown);
     const el = tipRef.current;
     if (el) placeTooltip(u, el, tipSizeRef.current, HEIGHT);
   }

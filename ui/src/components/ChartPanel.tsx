@@ -1,15 +1,31 @@
 import { memo, useRef, useState } from "react";
 import type { Run } from "../api/types";
 import { defaultXAxis, isSystemMetric, unitOf } from "../lib/metric-groups";
+import { useMetricKeys } from "../state/runs";
 import type { Theme } from "../state/theme";
-import { CHART_HEIGHTS, type ChartSettings, updateView, type ViewState, type XAxis, type YRange } from "../state/view";
+import {
+  CHART_HEIGHTS,
+  type ChartSettings,
+  metricXAxis,
+  parseXAxis,
+  updateView,
+  type ViewState,
+  type XAxis,
+  xMetricOf,
+  type YRange,
+} from "../state/view";
 import { Chart } from "./Chart";
 import { usePopoverPlacement } from "./ColumnPicker";
 import { GroupChart } from "./GroupChart";
 import { CloseIcon, GearIcon, PinIcon } from "./Icons";
 import { useDismiss } from "./useDismiss";
 
-const X_LABELS: Record<XAxis, string> = { step: "Step", wall: "Wall time", rel: "Relative time" };
+const X_LABELS = { step: "Step", wall: "Wall time", rel: "Relative time" } as const;
+
+/** How an x axis is named in menus: a metric axis by its key. */
+export function xAxisLabel(x: XAxis): string {
+  return xMetricOf(x) ?? X_LABELS[x as keyof typeof X_LABELS];
+}
 const DEFAULT_PCT = 5;
 const SETTINGS_WIDTH = 300;
 
@@ -33,12 +49,14 @@ function numberOrNull(text: string): number | null {
 /** The settings popover of one chart: y scale, y range, smoothing, x axis, height and width. */
 function ChartSettingsPopover({
   metricKey,
+  runs,
   settings,
   view,
   anchor,
   onClose,
 }: {
   metricKey: string;
+  runs: Run[];
   settings: ChartSettings;
   view: ViewState;
   anchor: React.RefObject<HTMLElement | null>;
@@ -51,6 +69,10 @@ function ChartSettingsPopover({
   const range: YRange = settings.range ?? { mode: "auto" };
   const log = settings.log ?? view.log;
   const smooth = settings.smooth ?? view.smooth;
+  const metricKeys = useMetricKeys(runs);
+  const xChoices: XAxis[] = [...(Object.keys(X_LABELS) as XAxis[]), ...metricKeys.map(metricXAxis)];
+  // A saved choice stays listed while the runs shown lack its metric.
+  if (settings.x && !xChoices.includes(settings.x)) xChoices.push(settings.x);
   return (
     <div className="popover chart-settings" ref={ref} style={placement} data-testid="chart-settings">
       <h4 className="mono">{metricKey}</h4>
@@ -149,15 +171,15 @@ function ChartSettingsPopover({
         <select
           value={settings.x ?? ""}
           data-testid="chart-x"
-          onChange={(e) => set({ x: e.target.value === "" ? undefined : (e.target.value as XAxis) })}
+          onChange={(e) => set({ x: parseXAxis(e.target.value) ?? undefined })}
         >
           <option value="">
             {isSystemMetric(metricKey) ? "Default for system metrics" : "As the toolbar"} (
-            {X_LABELS[defaultXAxis(metricKey, view.x)]})
+            {xAxisLabel(defaultXAxis(metricKey, view.x))})
           </option>
-          {(Object.keys(X_LABELS) as XAxis[]).map((x) => (
+          {xChoices.map((x) => (
             <option key={x} value={x}>
-              {X_LABELS[x]}
+              {xMetricOf(x) !== null ? `Metric: ${xAxisLabel(x)}` : xAxisLabel(x)}
             </option>
           ))}
         </select>
@@ -328,6 +350,7 @@ export const ChartPanel = memo(function ChartPanel({
       {open && (
         <ChartSettingsPopover
           metricKey={metricKey}
+          runs={runs}
           settings={settings}
           view={view}
           anchor={gear}

@@ -5,7 +5,7 @@ import { compareGroups, groupOf } from "../lib/metric-groups";
 import { useMetricKeys } from "../state/runs";
 import { setSmoothingDraft, smoothingDraft, useSmoothingDraft } from "../state/smoothing";
 import type { Theme } from "../state/theme";
-import { getView, updateView, type ViewState, type XAxis } from "../state/view";
+import { getView, metricXAxis, parseXAxis, updateView, type ViewState, type XAxis, xMetricOf } from "../state/view";
 import { ChartPanel, patchChart } from "./ChartPanel";
 import { EmptyState, Snippet } from "./EmptyState";
 import { SearchBox } from "./SearchBox";
@@ -20,6 +20,14 @@ const X_AXES: { id: XAxis; label: string }[] = [
   { id: "wall", label: "Wall time" },
   { id: "rel", label: "Relative time" },
 ];
+
+/** Metrics that usually count progress, offered first as an x axis. */
+const PROGRESS_KEYS = ["epoch", "tokens", "samples"];
+
+/** The metric a press on "Metric…" puts on the x axis: a progress counter when the runs log one. */
+function firstXMetric(keys: readonly string[]): string | undefined {
+  return keys.find((k) => PROGRESS_KEYS.includes(k.split("/").pop() ?? k)) ?? keys[0];
+}
 
 /** The toolbar's smoothing slider: while it moves, only it and the charts (state/smoothing.ts) follow. */
 function SmoothingSlider({ committed, onChange }: { committed: number; onChange(value: number): void }) {
@@ -81,6 +89,8 @@ export function ChartsView({
   const filter = view.metrics;
   const collapsed = useMemo(() => new Set(view.collapsed), [view.collapsed]);
   const allKeys = useMetricKeys(runs);
+  const xMetric = xMetricOf(view.x);
+  const xMetricChoices = xMetric !== null && !allKeys.includes(xMetric) ? [...allKeys, xMetric] : allKeys;
   const groups = useMemo(() => {
     const f = filter.trim().toLowerCase();
     const map = new Map<string, string[]>();
@@ -163,7 +173,36 @@ export function ChartsView({
                 {a.label}
               </button>
             ))}
+            <button
+              type="button"
+              className={xMetric !== null ? "active" : ""}
+              aria-pressed={xMetric !== null}
+              data-testid="x-metric"
+              title="Another metric logged at the same steps (epoch, tokens, samples)"
+              disabled={allKeys.length === 0}
+              onClick={() => {
+                const key = xMetric ?? firstXMetric(allKeys);
+                if (key !== undefined) updateView({ x: metricXAxis(key), zoom: null });
+              }}
+            >
+              Metric…
+            </button>
           </div>
+          {xMetric !== null && (
+            <select
+              className="x-metric-select"
+              value={view.x}
+              data-testid="x-metric-key"
+              aria-label="X axis metric"
+              onChange={(e) => updateView({ x: parseXAxis(e.target.value) ?? "step", zoom: null })}
+            >
+              {xMetricChoices.map((key) => (
+                <option key={key} value={metricXAxis(key)}>
+                  {key}
+                </option>
+              ))}
+            </select>
+          )}
           <div className="segmented" title="Y scale">
             <button
               type="button"

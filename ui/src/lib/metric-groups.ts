@@ -5,7 +5,7 @@
  */
 
 /** The x axes of state/view.ts, named here so this module stays free of the browser-only view state. */
-type XAxis = "step" | "wall" | "rel";
+type XAxis = "step" | "wall" | "rel" | `metric:${string}`;
 
 export const SYSTEM_GROUP = "sys";
 const UNGROUPED = "other";
@@ -53,9 +53,9 @@ export function unitOf(key: string): string | null {
 
 /**
  * The x axis a chart has when it sets none itself. System metrics are sampled at their own
- * steps (the sample count), which mean nothing beside training steps: they follow the toolbar
- * only when it shows time.
+ * steps (the sample count), which mean nothing beside training steps or a training metric
+ * joined by step: they follow the toolbar only when it shows time.
  */
 export function defaultXAxis(key: string, toolbar: XAxis): XAxis {
-  return toolbar === "step" && isSystemMetric(key) ? "wall" : toolbar;
+  return toolbar !== "wall" && toolbar !== "rel" && isSystemMetric(key) ? "wall" : toolbar;
 }

@@ -122,7 +122,15 @@ class SeriesStore {
     for (const runId of runIds) {
       const have = this.get(runId, key, range);
       if (have && !(have.downsampled && have.target < target * 0.75) && (have.hasTimes || !times)) continue;
-      this.enqueue({ runId, key, range, target, times });
+      // A refetch keeps what the held copy had: one chart of a metric may need its times (a time
+      // axis) while another reads it densely as its x axis, and neither may undo the other's.
+      this.enqueue({
+        runId,
+        key,
+        range,
+        target: Math.max(target, have?.target ?? 0),
+        times: times || (have?.hasTimes ?? false),
+      });
     }
   }
 

@@ -2,8 +2,12 @@ import { useSyncExternalStore } from "react";
 import { BAND_KINDS, type BandKind, isGroupField } from "../../../src/contract/groups";
 import { type AxisBrush, isFieldId, parseBrush } from "../lib/sweep";
 
-/** Everything a link restores: the view lives in the URL's query string. */
-export type XAxis = "step" | "wall" | "rel";
+/**
+ * Everything a link restores: the view lives in the URL's query string.
+ * An x axis is the step, wall time, relative time, or the value of another metric at the same
+ * step (`metric:epoch`), as it reads in links and saved workspaces.
+ */
+export type XAxis = "step" | "wall" | "rel" | `metric:${string}`;
 export type Tab = "charts" | "compare" | "sweep";
 export type SortOrder = "asc" | "desc";
 export type Page = "experiment" | "run";
@@ -152,7 +156,25 @@ function parseBand(value: unknown): BandKind {
   return BAND_KINDS.includes(value as BandKind) ? (value as BandKind) : "std";
 }
 
-const X_AXES: XAxis[] = ["step", "wall", "rel"];
+
+const X_AXES: readonly string[] = ["step", "wall", "rel"];
+const X_METRIC_PREFIX = "metric:";
+
+/** The metric whose values are the x axis, or null for step and time axes. */
+export function xMetricOf(x: XAxis): string | null {
+  return x.startsWith(X_METRIC_PREFIX) ? x.slice(X_METRIC_PREFIX.length) : null;
+}
+
+export function metricXAxis(key: string): XAxis {
+  return `${X_METRIC_PREFIX}${key}`;
+}
+
+/** An x axis from untrusted input (a link, a saved workspace); null when it is none. */
+export function parseXAxis(value: unknown): XAxis | null {
+  if (typeof value !== "string") return null;
+  if (X_AXES.includes(value)) return value as XAxis;
+  return value.length > X_METRIC_PREFIX.length && value.startsWith(X_METRIC_PREFIX) ? (value as XAxis) : null;
+}
 
 function finiteOrNull(value: unknown): number | null {
   return typeof value === "number" && Number.isFinite(value) ? value : null;
@@ -175,7 +197,8 @@ function parseChartSettings(value: unknown): ChartSettings | null {
   const c = value as Record<string, unknown>;
   const out: ChartSettings = {};
   if (typeof c.log === "boolean") out.log = c.log;
-  if (X_AXES.includes(c.x as XAxis)) out.x = c.x as XAxis;
+  const x = parseXAxis(c.x);
+  if (x) out.x = x;
   const smooth = finiteOrNull(c.smooth);
   if (smooth !== null) out.smooth = Math.min(0.99, Math.max(0, smooth));
   const range = parseRange(c.range);
@@ -217,7 +240,7 @@ export function parseWorkspace(value: unknown): WorkspaceState {
   const w = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
   const smooth = finiteOrNull(w.smooth) ?? 0;
   return {
-    x: X_AXES.includes(w.x as XAxis) ? (w.x as XAxis) : "step",
+    x: parseXAxis(w.x) ?? "step",
     smooth: Math.min(0.99, Math.max(0, smooth)),
     log: w.log === true,
     chartCols: clampCols(Number(w.chartCols ?? 0)),
@@ -284,7 +307,7 @@ function parseView(search: string): ViewState {
     newest,
     runs: runs ?? [],
     hide: parseList(p.get("hide")) ?? [],
-    x: x === "wall" || x === "rel" ? x : "step",
+    x: parseXAxis(x) ?? "step",
     smooth: Number.isFinite(smooth) ? Math.min(0.99, Math.max(0, smooth)) : 0,
     log: p.get("log") === "1",
     zoom,

@@ -4,7 +4,7 @@ import { withAlpha } from "../../lib/colors";
 import { formatNumber } from "../../lib/format";
 import { markOnce } from "../../state/perf";
 import { chartColors } from "../../state/theme";
-import type { XAxis, YRange } from "../../state/view";
+import { type XAxis, xMetricOf, type YRange } from "../../state/view";
 import { type ChartProps, type ColoredLine, type Drawn, SERIES_PER_RUN, smoothingOf } from "./types";
 
 /** Charts sharing this key move one crosshair. */
@@ -70,6 +70,8 @@ export function formatRelative(seconds: number): string {
 export function formatX(xAxis: XAxis, value: number): string {
   if (xAxis === "wall") return new Date(value * 1000).toLocaleString();
   if (xAxis === "rel") return formatRelative(value);
+  const xMetric = xMetricOf(xAxis);
+  if (xMetric !== null) return `${xMetric} ${formatNumber(value)}`;
   return `step ${formatNumber(Math.round(value))}`;
 }
 
@@ -213,7 +215,9 @@ export function plotOptions(
                 values: labelled(0, (splits) => splits.map((v) => (v === null ? "" : formatRelative(v)))),
                 incrs: REL_INCRS,
               }
-            : {}),
+            : xMetricOf(p.xAxis) !== null
+              ? { values: labelled(0, linearTickLabels) }
+              : {}),
       },
       {
         ...axisCommon,

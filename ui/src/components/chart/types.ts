@@ -53,6 +53,8 @@ export interface Drawn {
   smooth: Float64Array | null;
   length: number;
   downsampled: boolean;
+  /** On a metric x axis that is not monotonic in step: the points are in x order, not step order. */
+  sortedByX?: boolean;
 }
 
 export interface Status {

@@ -4,9 +4,35 @@ import { runColor } from "../../lib/colors";
 import { onNextFrame } from "../../lib/frame";
 import { lineExtent, onlyPoint } from "../../lib/lines";
 import { extendEma, isSorted } from "../../lib/series";
-import { type StepRange, seriesStore } from "../../state/series";
-import { smoothOf, sortByX, stepRangeOfTimeZoom, xsOf, yExtent } from "./data";
+import { type SeriesData, type StepRange, seriesStore } from "../../state/series";
+import { type XAxis, xMetricOf } from "../../state/view";
+import {
+  joinByStep,
+  smoothOf,
+  sortByX,
+  stepRangeOfMetricZoom,
+  stepRangeOfTimeZoom,
+  X_METRIC_POINTS,
+  xsOf,
+  yExtent,
+} from "./data";
 import { type ChartProps, type ColoredLine, type Drawn, SERIES_PER_RUN, type Status, smoothingOf } from "./types";
+
+function isTimeAxis(xAxis: XAxis): boolean {
+  return xAxis === "wall" || xAxis === "rel";
+}
+
+/** The y and x series to join for a metric x axis: both of the zoomed window, or else both of the full view. */
+function pairOf(runId: string, key: string, xKey: string, range: StepRange | null): [SeriesData, SeriesData] | null {
+  if (range) {
+    const y = seriesStore.get(runId, key, range);
+    const x = seriesStore.get(runId, xKey, range);
+    if (y && x) return [y, x];
+  }
+  const y = seriesStore.get(runId, key, null);
+  const x = seriesStore.get(runId, xKey, null);
+  return y && x ? [y, x] : null;
+}
 
 /** What the chart's plot, tooltip and layers read of its data. */
 export interface ChartData {
@@ -42,6 +68,7 @@ interface Where {
  */
 export function useChartData({ props: propsRef, plot, card, visible, width }: Where): ChartData {
   const { metricKey, runs, xAxis, zoom } = propsRef.current;
+  const xKey = xMetricOf(xAxis);
   const drawnRef = useRef<Drawn[]>([]);
   const linesRef = useRef<(ColoredLine | null)[]>([]);
   const singlesRef = useRef(new Map<number, number>());
@@ -66,7 +93,10 @@ export function useChartData({ props: propsRef, plot, card, visible, width }: Wh
     if (p.xAxis === "step") return [Math.floor(p.zoom[0]), Math.ceil(p.zoom[1])];
     const signature = `${p.xAxis}:${p.zoom[0]}:${p.zoom[1]}:${p.runs.map((r) => r.id).join(",")}`;
     if (timeRangeRef.current?.signature === signature) return timeRangeRef.current.range;
-    const range = stepRangeOfTimeZoom(p.runs, p.metricKey, p.xAxis, p.zoom);
+    const xMetric = xMetricOf(p.xAxis);
+    const range = xMetric
+      ? stepRangeOfMetricZoom(p.runs, xMetric, p.zoom)
+      : stepRangeOfTimeZoom(p.runs, p.metricKey, p.xAxis, p.zoom);
     if (!range) return null;
     timeRangeRef.current = { signature, range };
     return range;
@@ -76,25 +106,43 @@ export function useChartData({ props: propsRef, plot, card, visible, width }: Wh
     const u = plot.current;
     const p = propsRef.current;
     const range = stepRange();
-    if (range) {
-      seriesStore.request(
-        p.metricKey,
-        p.runs.map((r) => r.id),
-        targetRef.current,
-        range,
-        p.xAxis !== "step",
-      );
-    }
+    const xMetric = xMetricOf(p.xAxis);
+    const ids = p.runs.map((r) => r.id);
+    if (range) seriesStore.request(p.metricKey, ids, targetRef.current, range, isTimeAxis(p.xAxis));
+    // Asked on every redraw: a sparser copy of the x metric fetched for its own chart may have come in meanwhile.
+    if (xMetric) seriesStore.request(xMetric, ids, X_METRIC_POINTS, range, false);
     const smoothing = smoothingOf(p);
     const drawn: Drawn[] = [];
     let downsampled = false;
     let points = 0;
     let missing = false;
     for (const run of p.runs) {
+      if (xMetric) {
+        const pair = pairOf(run.id, p.metricKey, xMetric, range);
+        if (!pair) {
+          missing = true;
+          continue;
+        }
+        const joined = joinByStep(pair[0], pair[1]);
+        downsampled ||= pair[0].downsampled || pair[1].downsampled;
+        points += joined.length;
+        drawn.push({
+          run,
+          color: runColor(run),
+          xs: joined.xs,
+          steps: joined.steps,
+          values: joined.values,
+          smooth: smoothing > 0 ? extendEma(undefined, joined.values, joined.length, smoothing).out : null,
+          length: joined.length,
+          downsampled: pair[0].downsampled,
+          sortedByX: !joined.monotonic,
+        });
+        continue;
+      }
       const data =
         (range ? seriesStore.get(run.id, p.metricKey, range) : undefined) ?? seriesStore.get(run.id, p.metricKey, null);
       // On a time axis, a copy fetched for the step axis (no times) waits for its refetch.
-      if (!data || (p.xAxis !== "step" && !data.hasTimes)) {
+      if (!data || (isTimeAxis(p.xAxis) && !data.hasTimes)) {
         missing = true;
         continue;
       }
@@ -128,8 +176,14 @@ export function useChartData({ props: propsRef, plot, card, visible, width }: Wh
           p.runs.map((r) => r.id),
           p.metricKey,
           range,
-        ),
-      error: seriesStore.error(p.metricKey) ?? null,
+        ) ||
+        (xMetric !== null &&
+          seriesStore.isLoading(
+            p.runs.map((r) => r.id),
+            xMetric,
+            range,
+          )),
+      error: seriesStore.error(p.metricKey) ?? (xMetric ? seriesStore.error(xMetric) : undefined) ?? null,
       downsampled,
       points,
     };
@@ -188,6 +242,7 @@ export function useChartData({ props: propsRef, plot, card, visible, width }: Wh
       box.dataset.points = String(points);
       box.dataset.downsampled = String(downsampled);
       box.dataset.envelopes = String(drawn.filter((d) => d.downsampled && d.length > 0).length);
+      box.dataset.xSorted = String(drawn.some((d) => d.sortedByX));
     }
     return true;
   }, [stepRange, plot, propsRef, card]);
@@ -195,11 +250,13 @@ export function useChartData({ props: propsRef, plot, card, visible, width }: Wh
   const scheduleRedraw = useCallback(() => onNextFrame(redraw), [redraw]);
 
   useEffect(() => seriesStore.subscribe(metricKey, scheduleRedraw), [metricKey, scheduleRedraw]);
+  useEffect(() => (xKey ? seriesStore.subscribe(xKey, scheduleRedraw) : undefined), [xKey, scheduleRedraw]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: runKey, colorKey and zoomSignature stand for runs and zoom
   useEffect(() => {
     if (!visible || !hasWidth) return;
-    seriesStore.request(metricKey, runIds, target, null, xAxis !== "step");
+    seriesStore.request(metricKey, runIds, target, null, isTimeAxis(xAxis));
+    if (xKey) seriesStore.request(xKey, runIds, X_METRIC_POINTS, null, false);
     scheduleRedraw();
   }, [visible, metricKey, runKey, colorKey, target, zoomSignature, hasWidth, xAxis, scheduleRedraw]);
 
