@@ -38,6 +38,7 @@ import {
 import { openApiDocument } from "./openapi.js";
 import { findRoute, routeName } from "./routes.js";
 import type { StaticFiles } from "./static.js";
+import { pointsTimingLog } from "./timing-log.js";
 import {
   downsampleParam,
   heartbeatBody,
@@ -214,6 +215,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   };
   const runTables = db.runTables();
   const app = new Hono<{ Bindings: Partial<HttpBindings> }>();
+  const timingLog = pointsTimingLog(process.env.STONKS_TIMING_LOG);
+  if (timingLog !== null) app.use("/api/runs/:id/points", timingLog);
 
   const findExperiment = (c: Context) => {
     const idOrName = param(c, "id");
