@@ -210,7 +210,8 @@ try {
         `local ${Math.round(local.expected / local.total).toLocaleString("en-US")} points/s (${local.total.toFixed(2)} s); ` +
         `load ${loads[r].toFixed(2)}; child stderr lines: ${remote.warnings.length} / ${local.warnings.length}`,
     );
-    for (const w of [...remote.warnings, ...local.warnings].slice(0, 3)) console.log(`  stderr: ${w.trim().slice(0, 300)}`);
+    for (const warning of [...remote.warnings, ...local.warnings].slice(0, 3))
+      console.log(`  stderr: ${warning.trim().slice(0, 300)}`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
