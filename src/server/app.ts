@@ -39,6 +39,7 @@ import {
 import { openApiDocument } from "./openapi.js";
 import { findRoute, routeName } from "./routes.js";
 import type { StaticFiles } from "./static.js";
+import { pointsTimingLog } from "./timing-log.js";
 import {
   downsampleParam,
   groupSeriesBody,
@@ -216,6 +217,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   };
   const runTables = db.runTables();
   const app = new Hono<{ Bindings: Partial<HttpBindings> }>();
+  const timingLog = pointsTimingLog(process.env.STONKS_TIMING_LOG);
+  if (timingLog !== null) app.use("/api/runs/:id/points", timingLog);
 
   const findExperiment = (c: Context) => {
     const idOrName = param(c, "id");
