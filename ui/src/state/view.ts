@@ -156,7 +156,6 @@ function parseBand(value: unknown): BandKind {
   return BAND_KINDS.includes(value as BandKind) ? (value as BandKind) : "std";
 }
 
-
 const X_AXES: readonly string[] = ["step", "wall", "rel"];
 const X_METRIC_PREFIX = "metric:";
 
