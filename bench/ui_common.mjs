@@ -47,7 +47,7 @@ const PROVENANCE = {
  * Writes runs: `keys` metric keys of `points` points each, finished unless live.
  * value(run, key, step) gives the curves.
  */
-export function seedRuns(path, { experiment, runs, keys, points, live = false, value }) {
+export function populateRuns(path, { experiment, runs, keys, points, live = false, value }) {
   const db = openDatabase(path);
   const ids = [];
   const now = Date.now() / 1000;

@@ -7,7 +7,7 @@
 // "after" by default; TRACE=1 prints where the frames with the most thread CPU went, TRACE=2 also
 // their events in time order; ONLY=zoom,hover measures only those interactions, and writes no results)
 
-import { fmt, launch, machine, median, quantile, seedRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
+import { fmt, launch, machine, median, quantile, populateRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
 import { startTrace } from "./ui_trace.mjs";
 
 const RUNS = 24;
@@ -20,7 +20,7 @@ const ONLY = process.env.ONLY?.split(",");
 const wanted = (name) => !ONLY || ONLY.includes(name);
 
 const db = tempDb("ui-interaction");
-const ids = seedRuns(db.path, {
+const ids = populateRuns(db.path, {
   experiment: "sweep-24",
   runs: RUNS,
   keys: KEYS,

@@ -10,7 +10,7 @@ import {
   median,
   quantile,
   REPEATS,
-  seedRuns,
+  populateRuns,
   serve,
   tempDb,
   writeResults,
@@ -23,7 +23,7 @@ const KEYS = ["train/loss", "train/acc"];
 const REPS = Number(process.env.RUNS ?? Math.min(REPEATS, 3));
 
 const db = tempDb("ui-live");
-const ids = seedRuns(db.path, {
+const ids = populateRuns(db.path, {
   experiment: "live-20",
   runs: RUNS,
   keys: KEYS,
