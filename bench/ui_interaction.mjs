@@ -7,7 +7,7 @@
 // "after" by default; TRACE=1 prints where the frames with the most thread CPU went, TRACE=2 also
 // their events in time order; ONLY=zoom,hover measures only those interactions, and writes no results)
 
-import { fmt, launch, machine, median, quantile, populateRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
+import { fmt, launch, machine, median, populateRuns, quantile, serve, tempDb, writeResults } from "./ui_common.mjs";
 import { startTrace } from "./ui_trace.mjs";
 
 const RUNS = 24;

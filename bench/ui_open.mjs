@@ -1,6 +1,6 @@
 // Dashboard benchmark: an experiment with 200 runs and 20 metrics opens with its first charts painted.
 // Run: npm run build && node bench/ui_open.mjs   (RUNS=5 repetitions; goal: first chart ≤ 1 s)
-import { fmt, launch, machine, median, REPEATS, populateRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
+import { fmt, launch, machine, median, populateRuns, REPEATS, serve, tempDb, writeResults } from "./ui_common.mjs";
 
 const RUNS = 200;
 const KEYS = [

@@ -1,7 +1,7 @@
 // Dashboard benchmark: selecting 50 runs of 100,000 points each renders their chart.
 // Run: npm run build && node bench/ui_select.mjs   (RUNS=5 repetitions; goal ≤ 1.5 s)
 // Baseline, same browser and server: fetching every point of those series (no downsampling), before any drawing.
-import { fmt, launch, machine, median, REPEATS, populateRuns, serve, tempDb, writeResults } from "./ui_common.mjs";
+import { fmt, launch, machine, median, populateRuns, REPEATS, serve, tempDb, writeResults } from "./ui_common.mjs";
 
 const RUNS = 50;
 const POINTS = 100_000;
