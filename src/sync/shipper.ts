@@ -201,14 +201,16 @@ export class Shipper {
   private async sendPoints(run: ShippableRun, cursor: RunCursor): Promise<number> {
     let stored = 0;
     let stuck = 0;
-    let lastBehind = Number.POSITIVE_INFINITY;
+    let lastOnServer = Number.NEGATIVE_INFINITY;
     for (;;) {
       const db = this.database();
       const behind = seriesCountsOfRun(db, run.row.seq).filter((s) => s.count > (cursor.counts.get(s.key) ?? 0));
       if (behind.length === 0) return stored;
-      const missing = behind.reduce((sum, s) => sum + s.count - (cursor.counts.get(s.key) ?? 0), 0);
-      stuck = missing < lastBehind ? 0 : stuck + 1;
-      lastBehind = missing;
+      // Progress is the server's count moving: the spool may grow faster than it while a burst is logged.
+      let onServer = 0;
+      for (const count of cursor.counts.values()) onServer += count;
+      stuck = onServer > lastOnServer ? 0 : stuck + 1;
+      lastOnServer = onServer;
       if (stuck === 2) {
         // Answers that do not move the counts: the PUT says where the server stands.
         cursor.counts = (await this.put(run)).counts;
