@@ -126,12 +126,17 @@ function buildProgram(): Command {
 
   program
     .command("import")
-    .description("bring a database written by the original stonks package (pjhartout/stonks) into this one")
-    .argument("<file>", "the original's database file (it is only read)")
+    .description(
+      "bring runs from another tracker (stonks import tensorboard LOGDIR, mlflow, wandb, neptune) or a database of the original stonks package (stonks import FILE)",
+    )
+    .argument("<kind>", "what to import: tensorboard, mlflow, wandb, neptune; or the original stonks database file")
+    .argument("[source]", "the log directory, tracking store or export to read (it is only read)")
     .addOption(dbOption())
+    .option("--experiment <name>", "put every imported run in this experiment")
     .option("--dry-run", "say what would be imported, write nothing")
-    .action(async (file: string, options: DbOption & { dryRun?: boolean }) =>
-      (await import("./import-original.js")).importCommand(file, options),
+    .action(
+      async (kind: string, source: string | undefined, options: DbOption & { dryRun?: boolean; experiment?: string }) =>
+        (await import("./import.js")).importCommand(kind, source, options),
     );
 
   const token = program

@@ -1,0 +1,11 @@
+/**
+ * The kinds `stonks import <kind> <source>` knows, each loaded only when asked
+ * for (a reader may pull in a protobuf or Parquet library).
+ */
+import type { ForeignReader } from "./model.js";
+
+export const FOREIGN_READERS: Record<string, () => Promise<ForeignReader>> = {};
+
+export function importKinds(): string[] {
+  return Object.keys(FOREIGN_READERS).sort();
+}
