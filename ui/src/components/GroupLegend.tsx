@@ -35,7 +35,12 @@ export function GroupLegend({
   const atCursor = useMemo(() => new Map(cursor?.groups.map((g) => [g.label, g]) ?? []), [cursor]);
   return (
     <div className="legend group-legend" data-testid="chart-legend" data-grouped="true">
-      <span className="legend-cursor muted mono" data-testid="legend-cursor" data-key={cursor?.metricKey}>
+      <span
+        className="legend-cursor muted mono"
+        data-testid="legend-cursor"
+        data-key={cursor?.metricKey}
+        data-step={cursor?.step}
+      >
         {cursor ? `${cursor.metricKey} · step ${formatNumber(cursor.step)}` : BAND_LABELS[band]}
       </span>
       {groups.map((g) => {
