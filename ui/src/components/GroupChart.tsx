@@ -151,7 +151,6 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
   const [lines, setLines] = useState<GroupLine[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [runsVersion, setRunsVersion] = useState(0);
-  const [builds, setBuilds] = useState(0);
   const grouped = useMemo(() => coloredGroups(runs, groupBy), [runs, groupBy]);
   // The run list changes for reasons that leave every group as it was (a heartbeat, a rename):
   // the same groups keep their aggregates and their plot.
@@ -441,7 +440,6 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     );
     uRef.current = u;
     refreshTipRef.current = () => showTip(u);
-    setBuilds((b) => b + 1);
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(100, target.clientWidth), height }));
     resize.observe(target);
     const enter = () => {
@@ -468,7 +466,6 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     };
   }, [hasData, seriesKey, metricKey, logY, zoom, height, theme]);
 
-  const lastStep = drawn?.reduce((m, g) => (g.steps.length > 0 ? Math.max(m, g.steps[g.steps.length - 1]) : m), -1);
   return (
     <div
       className="chart-card group-chart"
@@ -477,8 +474,6 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       data-key={metricKey}
       data-band={band}
       data-drawn={drawn === null ? undefined : JSON.stringify(drawn)}
-      data-last-step={lastStep === undefined || lastStep < 0 ? undefined : lastStep}
-      data-builds={builds}
       data-faint-runs={showRuns ? runIds.length : 0}
     >
       <div className="chart-head">
