@@ -144,7 +144,8 @@ const row = (name, xs) =>
 const markdown = `### Brushing parallel coordinates over 10,000 runs (bench/ui_sweep.mjs)
 
 The Sweep tab of a 10,000-run experiment (5 config axes and the metric axis; lines drawn on canvas
-progressively, about 1,000 per animation frame, one path per colour step in each chunk). A pointer drags along the lr axis (from 95 % to 10 % of its height) and
+at most 600 per animation frame, one path per colour step; a brush that only adds runs draws just
+those over the layer, one that drops runs clears it and draws again). A pointer drags along the lr axis (from 95 % to 10 % of its height) and
 then along the dropout axis, ${MOVES} moves each, one every ${MOVE_MS} ms; ${REPS} repetitions. Main-thread work per frame is
 the thread CPU from a Chromium trace (script, style, layout, paint and canvas rasterisation);
 frame interval is what the page's requestAnimationFrame saw. Target: every brushing frame under 16 ms.
