@@ -73,22 +73,25 @@ export function GroupLegend({
                 {at ? formatSpread(band, at.mean, at.low, at.high) : ""}
               </span>
             </span>
-            {showRuns &&
-              g.runs.slice(0, RUNS_PER_GROUP).map((r) => (
-                <button
-                  type="button"
-                  key={r.id}
-                  className="legend-item legend-run"
-                  data-testid="legend-run"
-                  data-run-id={r.id}
-                  title="Open run details"
-                  onClick={() => updateView({ run: r.id })}
-                >
-                  <span className="legend-line" style={{ background: withAlpha(g.color, RUN_ALPHA) }} />
-                  {r.name ?? r.id.slice(0, 8)}
-                </button>
-              ))}
-            {showRuns && hidden > 0 && <span className="muted legend-more">+{hidden} more</span>}
+            {showRuns && (
+              <span className="legend-runs">
+                {g.runs.slice(0, RUNS_PER_GROUP).map((r) => (
+                  <button
+                    type="button"
+                    key={r.id}
+                    className="legend-item legend-run"
+                    data-testid="legend-run"
+                    data-run-id={r.id}
+                    title="Open run details"
+                    onClick={() => updateView({ run: r.id })}
+                  >
+                    <span className="legend-line" style={{ background: withAlpha(g.color, RUN_ALPHA) }} />
+                    {r.name ?? r.id.slice(0, 8)}
+                  </button>
+                ))}
+                {hidden > 0 && <span className="muted legend-more">+{hidden} more</span>}
+              </span>
+            )}
           </span>
         );
       })}
