@@ -3,14 +3,20 @@
  * per group over a band (std, stderr or min–max) at the values of a fixture with
  * known mean and std (3 seeds at v-1, v, v+1: mean v, std 1), read from the
  * canvas pixels and from what the chart records it drew; the run table's group
- * rows with mean ± std; the tooltip; and the grouping in the URL.
+ * rows with mean ± std; the tooltip; the legend (one entry per group, its values
+ * under the pointer); the grouping in the URL; and a group's line growing while a
+ * real training process (the Python SDK) logs its runs' points.
  */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
+import { ROOT } from "./support/helpers.js";
 import {
   apiGet,
+  attrs,
   launchBrowser,
   newPage,
   populate,
@@ -23,6 +29,7 @@ import {
 
 // The page functions below run in Chromium; the tests compile without the DOM library.
 declare function requestAnimationFrame(callback: () => void): number;
+declare function getComputedStyle(element: unknown): { backgroundColor: string };
 declare const document: {
   querySelector(selector: string): {
     querySelectorAll(selector: string): ArrayLike<{
@@ -351,5 +358,141 @@ describe("grouping runs", () => {
     );
     expect(errors).toEqual([]);
     await context.close();
+  });
+
+  it("lists one legend entry per group (colour, run count, mean and band under the pointer), runs only when shown", async () => {
+    for (const dark of [false, true]) {
+      const theme = dark ? "dark" : "light";
+      const { page, context, errors } = await newPage(browser, { dark });
+      await page.goto(`${server.url}/?exp=groups&gby=${encodeURIComponent('["config.lr"]')}`);
+      const drawn = await drawnGroups(page, "loss", "std");
+      const legend = page.getByTestId("chart-legend");
+      const entries = legend.getByTestId("legend-group");
+      await waitUntil(async () => (await entries.count()) === 2, "two legend entries");
+      expect(await attrs(entries, "data-group")).toEqual(["lr=0.01", "lr=0.1"]);
+      expect(await entries.getByTestId("legend-group-label").allInnerTexts()).toEqual(["lr=0.01", "lr=0.1"]);
+      expect(await attrs(entries, "data-color")).toEqual(drawn.map((g) => g.color));
+      expect(await entries.getByTestId("legend-group-count").allInnerTexts()).toEqual(["3 runs", "3 runs"]);
+      // The swatch's line is in the group's colour, as on the chart.
+      const swatches = await entries
+        .locator(".legend-swatch .legend-line")
+        .evaluateAll((els) => els.map((el) => getComputedStyle(el).backgroundColor));
+      const rgb = (hex: string) => `rgb(${[1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join(", ")})`;
+      expect(swatches).toEqual(drawn.map((g) => rgb(g.color)));
+      // No run is listed while the runs are not drawn.
+      expect(await legend.getByTestId("legend-run").count()).toBe(0);
+      expect(await shown(legend)).not.toMatch(/seed|renamed/);
+      expect(await entries.getByTestId("legend-group-value").allInnerTexts()).toEqual(["", ""]);
+
+      // Over the loss chart: each group's mean and ±1 std band at the step under the pointer.
+      const plot = await groupChart(page, "loss").locator("canvas").first().boundingBox();
+      if (!plot) throw new Error("no plot");
+      await page.mouse.move(plot.x + plot.width * 0.5, plot.y + plot.height * 0.5);
+      const cursor = page.getByTestId("legend-cursor");
+      await waitUntil(async () => (await cursor.getAttribute("data-key")) === "loss", "legend follows the pointer");
+      const step = Number(await cursor.getAttribute("data-step"));
+      expect(step).toBeGreaterThan(20);
+      expect(step).toBeLessThan(80);
+      expect(await shown(cursor)).toBe(`loss · step ${step}`);
+      const values = entries.getByTestId("legend-group-value");
+      for (const [i, lr] of [0.01, 0.1].entries()) {
+        const value = values.nth(i);
+        expect(Number(await value.getAttribute("data-mean"))).toBeCloseTo(centre(lr, step), 9);
+        expect(Number(await value.getAttribute("data-low"))).toBeCloseTo(centre(lr, step) - 1, 9);
+        expect(Number(await value.getAttribute("data-high"))).toBeCloseTo(centre(lr, step) + 1, 9);
+        expect(await value.getAttribute("data-count")).toBe("3");
+        expect(await shown(value)).toMatch(/^\d+(\.\d+)? ± 1$/);
+      }
+      await shot(page, `groups-legend-${theme}`);
+      // The pointer leaves the charts: the values go.
+      await page.mouse.move(5, 5);
+      await waitUntil(async () => (await cursor.getAttribute("data-key")) === null, "legend values cleared");
+      expect(await values.allInnerTexts()).toEqual(["", ""]);
+
+      // Runs shown under the lines: each group lists its own runs after it.
+      await page.getByTestId("group-by-button").click();
+      await page.getByTestId("group-show-runs").check();
+      await page.keyboard.press("Escape");
+      await waitUntil(async () => (await legend.getByTestId("legend-run").count()) === 6, "runs in the legend");
+      for (const [i, prefix] of ["lr0.01-", "lr0.1-"].entries()) {
+        const names = await entries.nth(i).getByTestId("legend-run").allInnerTexts();
+        expect(names).toHaveLength(3);
+        for (const name of names) expect(name.startsWith(prefix)).toBe(true);
+      }
+      await shot(page, `groups-legend-runs-${theme}`);
+      expect(errors).toEqual([]);
+      await context.close();
+    }
+  });
+
+  it("grows a group's mean line and band as a training process logs its runs' points, in the same plot", async () => {
+    // Three seeds of one lr, logged by the Python SDK in a child process, a batch of steps per line it reads.
+    const script = `
+import sys
+import stonks
+runs = [stonks.start_run("live-groups", config={"lr": 0.1, "seed": s}, db=sys.argv[1], run_name=f"live-{s}").start() for s in range(3)]
+step = 0
+for line in sys.stdin:
+    for _ in range(int(line)):
+        for s, run in enumerate(runs):
+            run.log({"loss": 10 + step / 10 + s - 1}, step=step)
+        step += 1
+    for run in runs:
+        run.flush()
+    print("logged", step, flush=True)
+for run in runs:
+    run.finish()
+`;
+    const writer: ChildProcessWithoutNullStreams = spawn("python3", ["-c", script, dbPath], {
+      env: { ...process.env, PYTHONPATH: join(ROOT, "python") },
+    });
+    let out = "";
+    writer.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    writer.stderr.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => writer.on("exit", resolve));
+    const logged = (step: number) => waitUntil(() => out.includes(`logged ${step}\n`), `the writer at step ${step}`);
+    try {
+      writer.stdin.write("10\n");
+      await logged(10);
+      const { page, context, errors } = await newPage(browser);
+      await page.goto(`${server.url}/?exp=live-groups&gby=${encodeURIComponent('["config.lr"]')}`);
+      const chart = groupChart(page, "loss");
+      const lastStep = async () => {
+        const drawn = JSON.parse((await chart.getAttribute("data-drawn")) ?? "[]") as DrawnGroup[];
+        return drawn[0]?.steps.at(-1);
+      };
+      await waitUntil(async () => (await lastStep()) === 9, "the first ten steps drawn");
+      await waitUntil(
+        async () => (await page.getByTestId("live-status").getAttribute("data-status")) === "live",
+        "live stream",
+      );
+      // The plot's canvas is marked: new points must go into it, not into a plot built anew (a blank frame).
+      await chart
+        .locator("canvas")
+        .first()
+        .evaluate((canvas) => canvas.setAttribute("data-first-plot", ""));
+
+      writer.stdin.write("15\n");
+      await logged(25);
+      await waitUntil(async () => (await lastStep()) === 24, "the line grew to step 24");
+      writer.stdin.write("5\n");
+      await logged(30);
+      await waitUntil(async () => (await lastStep()) === 29, "and again to step 29");
+      const [g] = await drawnGroups(page, "loss", "std");
+      expect(g.steps).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      expect(g.mean[29]).toBeCloseTo(10 + 29 / 10, 9);
+      expect(g.high[29]).toBeCloseTo(10 + 29 / 10 + 1, 9);
+      expect(g.count[29]).toBe(3);
+      expect(await chart.locator("canvas[data-first-plot]").count()).toBe(1);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      writer.stdin.end();
+      expect(await exited).toBe(0);
+    }
   });
 });

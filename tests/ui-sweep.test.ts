@@ -189,6 +189,46 @@ describe("sweep views", () => {
     await context.close();
   });
 
+  it("a brush dragged wider draws only the runs that join it; one that drops runs clears the lines first", async () => {
+    const { page, context, errors } = await newPage(browser);
+    await openSweep(page);
+    const lines = page.getByTestId("pc-lines");
+    const coords = page.getByTestId("parallel-coords");
+    await waitUntil(async () => (await lines.getAttribute("data-painted")) === "8", "every line painted once");
+    expect(await lines.getAttribute("data-clears")).toBe("1");
+
+    // Up the lr axis from its bottom to between 1e-2 and 3e-2, in steps: after its first step the brush only widens.
+    const lr = await axisLine(page, "config:lr");
+    const yOf = (v: number) => lr.bottom - lrUnit(v) * (lr.bottom - lr.top);
+    await page.mouse.move(lr.x, lr.bottom + 2);
+    await page.mouse.down();
+    for (let i = 1; i <= 8; i++) await page.mouse.move(lr.x, lr.bottom + 2 + ((yOf(2e-2) - lr.bottom - 2) * i) / 8);
+    await waitUntil(async () => (await coords.getAttribute("data-drawn")) === "5", "five runs in the brush");
+    // Each line drawn once: the eight, then the brush's five as they joined; cleared once, when the brush first dropped runs.
+    expect(await lines.getAttribute("data-painted")).toBe("13");
+    expect(await lines.getAttribute("data-clears")).toBe("2");
+    await page.mouse.up();
+    await waitUntil(async () => (await tableNames(page)).length === 5, "table narrowed");
+    expect(await tableNames(page)).toEqual(["lr-0", "lr-1", "lr-2", "lr-3", "lr-4"]);
+    const moved = await axisLine(page, "config:lr");
+    const movedY = (v: number) => moved.bottom - lrUnit(v) * (moved.bottom - moved.top);
+    for (const v of [1e-4, 1e-3, 1e-2]) expect(await paintedAt(page, moved.x, movedY(v))).toBe(true);
+    expect(await paintedAt(page, moved.x, movedY(1e-1))).toBe(false);
+
+    // Brushed again, narrower: runs leave, so the lines are cleared and those left drawn again.
+    const clears = Number(await lines.getAttribute("data-clears"));
+    await drag(page, moved.x, moved.bottom + 2, movedY(2e-3));
+    await waitUntil(async () => (await tableNames(page)).length === 3, "narrower brush");
+    expect(await coords.getAttribute("data-drawn")).toBe("3");
+    expect(Number(await lines.getAttribute("data-clears"))).toBeGreaterThan(clears);
+    const again = await axisLine(page, "config:lr");
+    const againY = (v: number) => again.bottom - lrUnit(v) * (again.bottom - again.top);
+    expect(await paintedAt(page, again.x, againY(1e-3))).toBe(true);
+    expect(await paintedAt(page, again.x, againY(1e-2))).toBe(false);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it("shows each numeric config key's Spearman rho with the metric and its run count, sortable; text keys left out", async () => {
     const { page, context } = await newPage(browser);
     await openSweep(page);

@@ -17,6 +17,7 @@ import { forgetRun } from "./state/actions";
 import { experimentsStore, useExperiments } from "./state/experiments";
 import { useServedFile } from "./state/info";
 import { connectLive, type LiveStatus } from "./state/live";
+import { notePoints } from "./state/live-points";
 import { dismissError, showError, useError } from "./state/notices";
 import { perfEnabled, recordHandler, recordRender } from "./state/perf";
 import { runsStore, useRuns } from "./state/runs";
@@ -35,6 +36,7 @@ function handlePoints(event: PointsEvent): void {
   const start = performance.now();
   seriesStore.points(event);
   runsStore.points(event);
+  notePoints(event);
   recordHandler(performance.now() - start, event.values.length);
 }
 
@@ -130,6 +132,7 @@ export function App() {
       experimentsChanged: () => experimentsStore.refreshSoon(50),
       resync: () => {
         seriesStore.reset();
+        notePoints(null);
         void runsStore.load(experimentKey, true);
       },
       status: setLive,

@@ -8,6 +8,7 @@ import type { Theme } from "../state/theme";
 import { getView, metricXAxis, parseXAxis, updateView, type ViewState, type XAxis, xMetricOf } from "../state/view";
 import { ChartPanel, patchChart } from "./ChartPanel";
 import { EmptyState, Snippet } from "./EmptyState";
+import { GroupLegend } from "./GroupLegend";
 import { SearchBox } from "./SearchBox";
 import { WorkspaceBar } from "./WorkspaceBar";
 
@@ -273,22 +274,26 @@ export function ChartsView({
           )}
           <WorkspaceBar experimentId={experimentId} view={view} />
         </div>
-        <div className="legend" data-testid="chart-legend">
-          {runs.slice(0, LEGEND_LIMIT).map((r) => (
-            <button
-              type="button"
-              key={r.id}
-              className="legend-item"
-              title="Open run details"
-              onClick={() => updateView({ run: r.id })}
-            >
-              <span className="legend-line" style={{ background: runColor(r) }} />
-              {r.name ?? r.id.slice(0, 8)}
-            </button>
-          ))}
-          {runs.length > LEGEND_LIMIT && <span className="muted">+{runs.length - LEGEND_LIMIT} more</span>}
-          <span className="legend-hint muted">Drag on a chart to zoom · double-click to reset</span>
-        </div>
+        {view.groupBy.length > 0 ? (
+          <GroupLegend runs={runs} groupBy={view.groupBy} band={view.band} showRuns={view.groupRuns} />
+        ) : (
+          <div className="legend" data-testid="chart-legend">
+            {runs.slice(0, LEGEND_LIMIT).map((r) => (
+              <button
+                type="button"
+                key={r.id}
+                className="legend-item"
+                title="Open run details"
+                onClick={() => updateView({ run: r.id })}
+              >
+                <span className="legend-line" style={{ background: runColor(r) }} />
+                {r.name ?? r.id.slice(0, 8)}
+              </button>
+            ))}
+            {runs.length > LEGEND_LIMIT && <span className="muted">+{runs.length - LEGEND_LIMIT} more</span>}
+            <span className="legend-hint muted">Drag on a chart to zoom · double-click to reset</span>
+          </div>
+        )}
       </div>
       {pinned.length > 0 && (
         <section className="chart-group pinned-group" data-testid="pinned-charts">

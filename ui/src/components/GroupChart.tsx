@@ -4,16 +4,25 @@ import { type BandKind, bandEdges } from "../../../src/contract/groups";
 import type { Run } from "../api/types";
 import { withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
+import { type GroupCursor, setGroupCursor } from "../state/group-cursor";
+import { onPoints } from "../state/live-points";
 import { markOnce } from "../state/perf";
-import { type StepRange, seriesStore } from "../state/series";
+import { type SeriesData, type StepRange, seriesStore } from "../state/series";
 import { chartColors, type Theme } from "../state/theme";
-import { coloredGroups, fetchGroupLines, GROUP_BUCKETS, type GroupLine } from "./chart/groups";
+import {
+  type ColoredGroup,
+  coloredGroups,
+  fetchGroupLines,
+  formatSpread,
+  GROUP_BUCKETS,
+  type GroupLine,
+} from "./chart/groups";
 import { SYNC_KEY } from "./chart/options";
 import { BAND_LABELS } from "./GroupBy";
 
 const DEFAULT_HEIGHT = 220;
-/** How often a grouped chart with running runs asks for its aggregates again. */
-const LIVE_REFRESH_MS = 5000;
+/** A grouped chart whose runs log points asks for its aggregates again at most this often. */
+const LIVE_REFRESH_MS = 1000;
 const BAND_ALPHA = 0.2;
 const RUN_ALPHA = 0.28;
 
@@ -82,6 +91,48 @@ function nearest(steps: readonly number[], x: number): number {
   return lo;
 }
 
+/** What the plot draws from: the groups' aggregates, the faint runs under them, and the y extent of both. */
+interface PlotData {
+  drawn: DrawnGroup[];
+  faintRuns: { color: string; data: SeriesData }[];
+  lo: number;
+  hi: number;
+}
+
+function plotData(
+  drawn: DrawnGroup[],
+  groups: readonly ColoredGroup[],
+  showRuns: boolean,
+  metricKey: string,
+  range: StepRange | null,
+  logY: boolean,
+): PlotData {
+  const faintRuns = showRuns
+    ? groups.flatMap((g) =>
+        g.runs.flatMap((r) => {
+          const data = seriesStore.get(r.id, metricKey, range);
+          return data && data.length > 0 ? [{ color: g.color, data }] : [];
+        }),
+      )
+    : [];
+  // The y range holds the bands and the faint runs, not only the means (uPlot fits the series it draws).
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  const include = (v: number) => {
+    if (!Number.isFinite(v) || (logY && v <= 0)) return;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  };
+  for (const g of drawn) {
+    for (let i = 0; i < g.steps.length; i++) {
+      include(g.low[i]);
+      include(g.high[i]);
+    }
+  }
+  for (const { data } of faintRuns) for (let i = 0; i < data.length; i++) include(data.values[i]);
+  return { drawn, faintRuns, lo, hi };
+}
+
 /** One metric with the runs grouped: per group a mean line in the group's colour over a band, runs faintly beneath when asked. */
 export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
   const { metricKey, runs, groupBy, band, showRuns, logY, zoom, theme } = props;
@@ -92,12 +143,21 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
   const uRef = useRef<uPlot | null>(null);
   const onZoomRef = useRef(props.onZoom);
   onZoomRef.current = props.onZoom;
+  const bandRef = useRef(band);
+  bandRef.current = band;
+  const dataRef = useRef<PlotData | null>(null);
+  /** Redraws the tooltip (and the legend's values) where the pointer is, after new data. */
+  const refreshTipRef = useRef<(() => void) | null>(null);
   const [lines, setLines] = useState<GroupLine[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [runsVersion, setRunsVersion] = useState(0);
-  const groups = useMemo(() => coloredGroups(runs, groupBy), [runs, groupBy]);
+  const grouped = useMemo(() => coloredGroups(runs, groupBy), [runs, groupBy]);
+  // The run list changes for reasons that leave every group as it was (a heartbeat, a rename):
+  // the same groups keep their aggregates and their plot.
+  const groupsKey = JSON.stringify(grouped.map((g) => [g.label, g.color, g.runs.map((r) => r.id)]));
+  // biome-ignore lint/correctness/useExhaustiveDependencies: groupsKey stands for the groups
+  const groups = useMemo(() => grouped, [groupsKey]);
   const range: StepRange | null = zoom;
-  const live = runs.some((r) => r.status === "running" && !r.stale);
   // Charts far below the fold ask for their aggregates when they come near: each costs a read of every point.
   const [near, setNear] = useState(false);
   useEffect(() => {
@@ -113,31 +173,67 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     return () => observer.disconnect();
   }, [near]);
 
+  // The aggregates, and again (at most once a second, one request at a time) while runs of the groups log this key.
   useEffect(() => {
-    let current = true;
     if (!near) return;
     if (groups.length === 0) {
       setLines([]);
       return;
     }
-    const load = (fresh: boolean) =>
-      fetchGroupLines(metricKey, groups, range, fresh).then(
-        (next) => {
-          if (!current) return;
-          setLines(next);
-          setError(null);
+    let current = true;
+    let inFlight = false;
+    let again = false;
+    let lastLoad = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = (fresh: boolean) => {
+      inFlight = true;
+      lastLoad = performance.now();
+      fetchGroupLines(metricKey, groups, range, fresh)
+        .then(
+          (next) => {
+            if (!current) return;
+            setLines(next);
+            setError(null);
+          },
+          (e: unknown) => {
+            if (current) setError(e instanceof Error ? e.message : String(e));
+          },
+        )
+        .finally(() => {
+          inFlight = false;
+          if (again && current) {
+            again = false;
+            schedule();
+          }
+        });
+    };
+    const schedule = () => {
+      if (timer !== undefined) return;
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      timer = setTimeout(
+        () => {
+          timer = undefined;
+          load(true);
         },
-        (e: unknown) => {
-          if (current) setError(e instanceof Error ? e.message : String(e));
-        },
+        Math.max(0, lastLoad + LIVE_REFRESH_MS - performance.now()),
       );
+    };
+    const members = new Set(groups.flatMap((g) => g.runs.map((r) => r.id)));
+    const stopListening = onPoints((event) => {
+      if (event === null) schedule();
+      else if (event.key === metricKey && members.has(event.run_id) && !(range && event.steps[0] > range[1]))
+        schedule();
+    });
     load(false);
-    const timer = live ? setInterval(() => load(true), LIVE_REFRESH_MS) : undefined;
     return () => {
       current = false;
-      clearInterval(timer);
+      stopListening();
+      clearTimeout(timer);
     };
-  }, [metricKey, groups, range, live, near]);
+  }, [metricKey, groups, range, near]);
 
   const runIds = useMemo(() => groups.flatMap((g) => g.runs.map((r) => r.id)), [groups]);
   useEffect(() => {
@@ -148,34 +244,26 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
 
   const drawn = useMemo(() => (lines === null ? null : drawnGroups(lines, band)), [lines, band]);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runsVersion (the faint runs' series arrived or grew) and theme (axis colours come from CSS) redraw without being read
+  // New aggregates or faint runs go into the plot as it is (no rebuild: the picture and the tooltip stay).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runsVersion (the faint runs' series arrived or grew) redraws without being read
+  useLayoutEffect(() => {
+    if (drawn === null) return;
+    dataRef.current = plotData(drawn, groups, showRuns, metricKey, range, logY);
+    const u = uRef.current;
+    if (!u || u.series.length !== drawn.length + 1) return;
+    u.setData(alignedData(drawn));
+    refreshTipRef.current?.();
+  }, [drawn, groups, showRuns, metricKey, range, logY, runsVersion]);
+
+  const hasData = drawn !== null;
+  const seriesKey = JSON.stringify(drawn?.map((g) => [g.label, g.color]) ?? []);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: seriesKey stands for the drawn groups' labels and colours, theme (axis colours come from CSS) rebuilds without being read
   useLayoutEffect(() => {
     const box = boxRef.current;
     const target = plotRef.current;
-    if (!box || !target || drawn === null) return;
+    const initial = dataRef.current;
+    if (!box || !target || !hasData || initial === null) return;
     const colors = chartColors();
-    const runColorOf = new Map(groups.flatMap((g) => g.runs.map((r) => [r.id, g.color] as const)));
-    const faintRuns = showRuns
-      ? runIds.flatMap((id) => {
-          const data = seriesStore.get(id, metricKey, range);
-          return data && data.length > 0 ? [{ color: runColorOf.get(id) ?? "#888", data }] : [];
-        })
-      : [];
-    // The y range holds the bands and the faint runs, not only the means (uPlot fits the series it draws).
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    const include = (v: number) => {
-      if (!Number.isFinite(v) || (logY && v <= 0)) return;
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    };
-    for (const g of drawn) {
-      for (let i = 0; i < g.steps.length; i++) {
-        include(g.low[i]);
-        include(g.high[i]);
-      }
-    }
-    for (const { data } of faintRuns) for (let i = 0; i < data.length; i++) include(data.values[i]);
     const axis = {
       stroke: colors.text,
       grid: { stroke: colors.grid, width: 1 },
@@ -183,6 +271,8 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       font: "11px system-ui, -apple-system, Segoe UI, sans-serif",
     };
     const drawUnder = (u: uPlot) => {
+      const data = dataRef.current;
+      if (!data) return;
       const ctx = u.ctx;
       ctx.save();
       ctx.beginPath();
@@ -192,18 +282,18 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       // On a log scale a band edge at or below 0 (mean - std of small values) runs to the bottom of the plot.
       const py = (v: number) => u.valToPos(logY && v <= 0 ? (u.scales.y.min ?? v) : v, "y", true);
       ctx.lineWidth = Math.max(1, uPlot.pxRatio);
-      for (const { color, data } of faintRuns) {
+      for (const { color, data: run } of data.faintRuns) {
         ctx.strokeStyle = withAlpha(color, RUN_ALPHA);
         ctx.beginPath();
-        for (let i = 0; i < data.length; i++) {
-          const x = px(data.steps[i], "x");
-          const y = py(data.values[i]);
+        for (let i = 0; i < run.length; i++) {
+          const x = px(run.steps[i], "x");
+          const y = py(run.values[i]);
           if (i === 0) ctx.moveTo(x, y);
           else ctx.lineTo(x, y);
         }
         ctx.stroke();
       }
-      for (const g of drawn) {
+      for (const g of data.drawn) {
         if (g.steps.length === 0) continue;
         ctx.fillStyle = withAlpha(g.color, BAND_ALPHA);
         ctx.beginPath();
@@ -221,24 +311,35 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       ctx.restore();
     };
     let hovered = false;
+    /** Whether the legend shows this chart's values (it was the hovered chart last). */
+    let published = false;
+    const publish = (cursor: GroupCursor | null) => {
+      if (cursor === null && !published) return;
+      published = cursor !== null;
+      setGroupCursor(cursor);
+    };
     const showTip = (u: uPlot) => {
       const tip = tipRef.current;
+      const drawnNow = dataRef.current?.drawn ?? [];
       if (!tip) return;
       const left = u.cursor.left ?? -1;
-      if (!hovered || left < 0 || drawn.length === 0) {
+      if (!hovered || left < 0 || drawnNow.length === 0) {
         tip.hidden = true;
+        if (hovered) publish(null);
         return;
       }
       const x = u.posToVal(left, "x");
-      const rows = drawn.flatMap((g) => {
+      const rows = drawnNow.flatMap((g) => {
         if (g.steps.length === 0) return [];
         const i = nearest(g.steps, x);
         return [{ g, i }];
       });
+      const bandNow = bandRef.current;
+      const step = rows[0] ? rows[0].g.steps[rows[0].i] : x;
       tip.replaceChildren(
         Object.assign(document.createElement("div"), {
           className: "tip-head",
-          textContent: `step ${formatNumber(rows[0] ? rows[0].g.steps[rows[0].i] : x)} · ${BAND_LABELS[band]}`,
+          textContent: `step ${formatNumber(step)} · ${BAND_LABELS[bandNow]}`,
         }),
         ...rows.map(({ g, i }) => {
           const row = document.createElement("div");
@@ -248,18 +349,25 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           swatch.className = "tip-dot";
           swatch.style.background = g.color;
           const label = Object.assign(document.createElement("span"), { className: "tip-name", textContent: g.label });
-          const spread =
-            band === "minmax"
-              ? `${formatNumber(g.mean[i])} [${formatNumber(g.low[i])}, ${formatNumber(g.high[i])}]`
-              : `${formatNumber(g.mean[i])} ± ${formatNumber(g.high[i] - g.mean[i])}`;
           const value = Object.assign(document.createElement("span"), {
             className: "tip-value mono",
-            textContent: `${spread} · n=${g.count[i]}`,
+            textContent: `${formatSpread(bandNow, g.mean[i], g.low[i], g.high[i])} · n=${g.count[i]}`,
           });
           row.append(swatch, label, value);
           return row;
         }),
       );
+      publish({
+        metricKey,
+        step,
+        groups: rows.map(({ g, i }) => ({
+          label: g.label,
+          mean: g.mean[i],
+          low: g.low[i],
+          high: g.high[i],
+          count: g.count[i],
+        })),
+      });
       tip.hidden = false;
       const boxWidth = target.clientWidth;
       let tipX = u.over.offsetLeft + left + 14;
@@ -284,8 +392,9 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           y: {
             ...(logY ? { distr: 3, log: 10 } : {}),
             range: (_u, min, max) => {
-              const a = Number.isFinite(lo) ? lo : min;
-              const b = Number.isFinite(hi) ? hi : max;
+              const data = dataRef.current;
+              const a = data && Number.isFinite(data.lo) ? data.lo : min;
+              const b = data && Number.isFinite(data.hi) ? data.hi : max;
               if (logY) return uPlot.rangeLog(Math.max(a, Number.MIN_VALUE), Math.max(b, Number.MIN_VALUE), 10, false);
               return uPlot.rangeNum(a, b, 0.1, true);
             },
@@ -297,7 +406,13 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         ],
         series: [
           {},
-          ...drawn.map((g) => ({ label: g.label, stroke: g.color, width: 2, spanGaps: true, points: { show: false } })),
+          ...initial.drawn.map((g) => ({
+            label: g.label,
+            stroke: g.color,
+            width: 2,
+            spanGaps: true,
+            points: { show: false },
+          })),
         ],
         hooks: {
           drawAxes: [drawUnder],
@@ -320,10 +435,11 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           ],
         },
       },
-      alignedData(drawn),
+      alignedData(initial.drawn),
       target,
     );
     uRef.current = u;
+    refreshTipRef.current = () => showTip(u);
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(100, target.clientWidth), height }));
     resize.observe(target);
     const enter = () => {
@@ -331,6 +447,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     };
     const leave = () => {
       hovered = false;
+      publish(null);
       if (tipRef.current) tipRef.current.hidden = true;
     };
     const reset = () => onZoomRef.current(null);
@@ -342,10 +459,12 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       target.removeEventListener("mouseenter", enter);
       target.removeEventListener("mouseleave", leave);
       target.removeEventListener("dblclick", reset);
+      publish(null);
+      refreshTipRef.current = null;
       u.destroy();
       uRef.current = null;
     };
-  }, [drawn, groups, runIds, showRuns, metricKey, range, logY, zoom, height, band, theme, runsVersion]);
+  }, [hasData, seriesKey, metricKey, logY, zoom, height, theme]);
 
   return (
     <div

@@ -23,14 +23,11 @@ const AXIS_REACH = 24;
 const COLOR_BINS = 32;
 const NO_METRIC_BIN = COLOR_BINS;
 /**
- * Lines are drawn in chunks of this many runs (a random sample of all runs,
- * sorted by colour inside), as many chunks per animation frame as keep the
- * frame to about LINES_PER_FRAME lines: without a GPU the canvas is
- * rasterised on the main thread, about 5 µs per line, so 10,000 lines at once
- * would hold a frame for 50 ms. The picture fills in evenly over a few frames.
+ * Lines drawn per animation frame at most: without a GPU the canvas is rasterised on the main
+ * thread when the frame commits, about 10 µs per line, so 10,000 lines at once would hold a
+ * frame for 100 ms. A brush that only adds lines draws just those; the rest fills in over frames.
  */
-const CHUNK = 250;
-const LINES_PER_FRAME = 1000;
+const LINES_PER_FRAME = 600;
 
 export interface ParallelCoordsProps {
   /** The config axes, then the metric axis last (it colours the lines). */
@@ -54,7 +51,7 @@ interface Geometry {
   /** ys[i * k + a]: run i's y on axis a in CSS px. */
   ys: Float32Array;
   bins: Uint8Array;
-  /** Run indices in drawing order: chunks of CHUNK shuffled runs, each sorted by colour bin. */
+  /** Run indices in drawing order: shuffled, so any frame's share of the lines is a sample of the whole sweep. */
   order: Uint32Array;
 }
 
@@ -88,7 +85,6 @@ function buildGeometry(axes: SweepAxis[], values: SweepValue[][], width: number)
     const j = seed % (i + 1);
     [order[i], order[j]] = [order[j], order[i]];
   }
-  for (let c = 0; c < n; c += CHUNK) order.subarray(c, Math.min(n, c + CHUNK)).sort((a, b) => bins[a] - bins[b]);
   return { n, k, xs, units, ys, bins, order };
 }
 
@@ -107,7 +103,8 @@ function maskOf(geometry: Geometry, spans: Spans): Uint8Array {
   return mask;
 }
 
-function prepare(canvas: HTMLCanvasElement, width: number): CanvasRenderingContext2D | null {
+/** The canvas sized for the plot, its context scaled to CSS pixels; cleared when asked. */
+function prepare(canvas: HTMLCanvasElement, width: number, clear: boolean): CanvasRenderingContext2D | null {
   const dpr = window.devicePixelRatio || 1;
   const w = Math.round(width * dpr);
   const h = Math.round(HEIGHT * dpr);
@@ -118,7 +115,7 @@ function prepare(canvas: HTMLCanvasElement, width: number): CanvasRenderingConte
   const ctx = canvas.getContext("2d");
   if (!ctx) return null;
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, width, HEIGHT);
+  if (clear) ctx.clearRect(0, 0, width, HEIGHT);
   return ctx;
 }
 
@@ -137,37 +134,111 @@ function binColor(bin: number, missingColor: string): string {
   return bin === NO_METRIC_BIN ? missingColor : colorAt((bin + 0.5) / COLOR_BINS);
 }
 
-/** Draws the lines of chunks [from, to) that pass `mask` (all when null), one path per colour bin; returns how many. */
-function drawChunks(
-  ctx: CanvasRenderingContext2D,
-  g: Geometry,
-  from: number,
-  to: number,
-  mask: Uint8Array | null,
-  missingColor: string,
-): number {
-  // A few lines can afford a wider stroke; thousands are drawn as hairlines (a wider stroke costs several times more).
-  ctx.lineWidth = g.n > 500 ? 1 : 1.5;
-  ctx.globalAlpha = lineAlpha(g.n);
-  let drawn = 0;
-  let bin = -1;
-  const end = Math.min(g.n, to * CHUNK);
-  for (let j = from * CHUNK; j < end; j++) {
-    const i = g.order[j];
-    if (mask !== null && mask[i] === 0) continue;
-    // A new bin, or a new chunk (each chunk is sorted by bin on its own): stroke what is traced so far.
-    if (g.bins[i] !== bin || j % CHUNK === 0) {
-      if (bin >= 0) ctx.stroke();
-      bin = g.bins[i];
-      ctx.strokeStyle = binColor(bin, missingColor);
-      ctx.beginPath();
-    }
-    tracePolyline(ctx, g, i);
-    drawn++;
+/**
+ * The lines layer, kept in step with the runs a brush passes by difference: runs that join
+ * are drawn over what is there; only when runs leave is the layer cleared and drawn again.
+ * Dragging a brush wider (or a new one from nothing) then costs the lines crossing its edge,
+ * not every line, in each frame. Work is capped at LINES_PER_FRAME lines a frame.
+ */
+class LinesPainter {
+  private readonly onCanvas: Uint8Array;
+  private readonly all: Uint8Array;
+  private want: Uint8Array;
+  private clear = true;
+  private frame = 0;
+  /** Lines drawn and times the layer was cleared since it was made, recorded on the canvas (data-painted, data-clears) once it settles. */
+  private painted = 0;
+  private clears = 0;
+  private readonly batch = new Uint32Array(LINES_PER_FRAME);
+  private readonly sorted = new Uint32Array(LINES_PER_FRAME);
+  private readonly binStarts = new Uint32Array(COLOR_BINS + 2);
+
+  constructor(
+    private readonly canvas: HTMLCanvasElement,
+    private readonly g: Geometry,
+    private readonly width: number,
+    private readonly missingColor: string,
+    private readonly onDrawn: (lines: number) => void,
+  ) {
+    this.onCanvas = new Uint8Array(g.n);
+    this.all = new Uint8Array(g.n).fill(1);
+    this.want = this.all;
+    this.schedule();
   }
-  if (bin >= 0) ctx.stroke();
-  ctx.globalAlpha = 1;
-  return drawn;
+
+  /** Shows the runs whose mask entry is 1 (every run when null). */
+  show(mask: Uint8Array | null): void {
+    const want = mask ?? this.all;
+    const { onCanvas } = this;
+    for (let i = 0; i < onCanvas.length; i++) {
+      if (onCanvas[i] === 1 && want[i] === 0) {
+        onCanvas.fill(0);
+        this.clear = true;
+        break;
+      }
+    }
+    this.want = want;
+    this.schedule();
+  }
+
+  dispose(): void {
+    cancelAnimationFrame(this.frame);
+  }
+
+  private schedule(): void {
+    if (this.frame === 0) this.frame = requestAnimationFrame(this.paint);
+  }
+
+  private readonly paint = (): void => {
+    this.frame = 0;
+    const { g, want, onCanvas, batch } = this;
+    const ctx = prepare(this.canvas, this.width, this.clear);
+    if (!ctx) return;
+    if (this.clear) this.clears++;
+    this.clear = false;
+    let count = 0;
+    for (let j = 0; j < g.n && count < batch.length; j++) {
+      const i = g.order[j];
+      if (want[i] === 1 && onCanvas[i] === 0) batch[count++] = i;
+    }
+    if (count === 0) {
+      let shown = 0;
+      for (let i = 0; i < g.n; i++) shown += want[i];
+      this.canvas.dataset.painted = String(this.painted);
+      this.canvas.dataset.clears = String(this.clears);
+      this.onDrawn(shown);
+      return;
+    }
+    this.drawBatch(ctx, count);
+    this.painted += count;
+    this.schedule();
+  };
+
+  /** The batch's lines, one path per colour bin (a counting sort by bin: a stroke per line would cost far more). */
+  private drawBatch(ctx: CanvasRenderingContext2D, count: number): void {
+    const { g, batch, sorted, binStarts, onCanvas } = this;
+    binStarts.fill(0);
+    for (let b = 0; b < count; b++) binStarts[g.bins[batch[b]] + 1]++;
+    for (let bin = 1; bin < binStarts.length; bin++) binStarts[bin] += binStarts[bin - 1];
+    const fill = binStarts.slice();
+    for (let b = 0; b < count; b++) sorted[fill[g.bins[batch[b]]]++] = batch[b];
+    // A few lines can afford a wider stroke; thousands are drawn as hairlines (a wider stroke costs several times more).
+    ctx.lineWidth = g.n > 500 ? 1 : 1.5;
+    ctx.globalAlpha = lineAlpha(g.n);
+    for (let bin = 0; bin <= NO_METRIC_BIN; bin++) {
+      const from = binStarts[bin];
+      const to = binStarts[bin + 1];
+      if (from === to) continue;
+      ctx.strokeStyle = binColor(bin, this.missingColor);
+      ctx.beginPath();
+      for (let s = from; s < to; s++) {
+        tracePolyline(ctx, g, sorted[s]);
+        onCanvas[sorted[s]] = 1;
+      }
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+  }
 }
 
 function drawContext(ctx: CanvasRenderingContext2D, g: Geometry, color: string): void {
@@ -211,8 +282,8 @@ function axisTicks(axis: SweepAxis): { unit: number; label: string }[] {
  * Parallel coordinates on canvas: an axis per field, a line per run coloured
  * by the last axis (the metric). Drag along an axis to brush it, several axes
  * at once; a click on an axis clears its brush. While dragging only the lines
- * layer is redrawn (one path per colour step, at most once per frame); the
- * brush reaches the view (and the table and charts) when the pointer is released.
+ * layer changes, by difference (LinesPainter); the brush reaches the view (and
+ * the table and charts) when the pointer is released.
  */
 export const ParallelCoords = memo(function ParallelCoords({
   axes,
@@ -228,7 +299,7 @@ export const ParallelCoords = memo(function ParallelCoords({
   const width = useWidth(wrapRef);
   const [drag, setDrag] = useState<{ axis: number; from: number; to: number; moved: boolean } | null>(null);
   const [drawnCount, setDrawnCount] = useState(0);
-  const frame = useRef(0);
+  const painterRef = useRef<LinesPainter | null>(null);
   const n = values[0]?.length ?? 0;
 
   const geometry = useMemo(() => (width > 0 ? buildGeometry(axes, values, width) : null), [axes, values, width]);
@@ -251,7 +322,7 @@ export const ParallelCoords = memo(function ParallelCoords({
   useEffect(() => {
     const canvas = contextRef.current;
     if (!canvas || !geometry) return;
-    const ctx = prepare(canvas, width);
+    const ctx = prepare(canvas, width, true);
     if (ctx) drawContext(ctx, geometry, chartColors().axis);
   }, [geometry, width, theme]);
 
@@ -259,34 +330,24 @@ export const ParallelCoords = memo(function ParallelCoords({
   useEffect(() => {
     const canvas = linesRef.current;
     if (!canvas || !geometry) return;
-    let mask: Uint8Array | null = null;
-    if (drag !== null) mask = maskOf(geometry, spans);
-    else if (kept !== null) {
-      mask = new Uint8Array(geometry.n);
-      for (const i of kept) mask[i] = 1;
-    }
-    const chunks = Math.ceil(geometry.n / CHUNK);
-    const missingColor = chartColors().axis;
-    let next = 0;
-    let drawn = 0;
-    let ctx: CanvasRenderingContext2D | null = null;
-    // Each frame draws chunks until about LINES_PER_FRAME lines are drawn; the canvas is cleared
-    // only in the first frame, so the previous picture stays until the new one starts.
-    const paint = () => {
-      ctx ??= prepare(canvas, width);
-      if (!ctx) return;
-      let lines = 0;
-      while (next < chunks && lines < LINES_PER_FRAME) {
-        lines += drawChunks(ctx, geometry, next, next + 1, mask, missingColor);
-        next++;
-      }
-      drawn += lines;
-      if (next < chunks) frame.current = requestAnimationFrame(paint);
-      else setDrawnCount(drawn);
+    const painter = new LinesPainter(canvas, geometry, width, chartColors().axis, setDrawnCount);
+    painterRef.current = painter;
+    return () => {
+      painter.dispose();
+      painterRef.current = null;
     };
-    frame.current = requestAnimationFrame(paint);
-    return () => cancelAnimationFrame(frame.current);
-  }, [geometry, width, spans, drag, kept, theme]);
+  }, [geometry, width, theme]);
+
+  useEffect(() => {
+    const painter = painterRef.current;
+    if (!painter || !geometry) return;
+    if (drag !== null) painter.show(maskOf(geometry, spans));
+    else if (kept !== null) {
+      const mask = new Uint8Array(geometry.n);
+      for (const i of kept) mask[i] = 1;
+      painter.show(mask);
+    } else painter.show(null);
+  }, [geometry, spans, drag, kept]);
 
   const unitAt = (clientY: number): number => {
     const top = wrapRef.current?.getBoundingClientRect().top ?? 0;

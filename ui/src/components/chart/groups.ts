@@ -1,5 +1,6 @@
 /** Grouped charts: which runs form which group, each group's colour, and the aggregates fetched per metric key. */
 import {
+  type BandKind,
   type GroupedRun,
   type GroupSeriesBodyJson,
   type GroupSeriesJson,
@@ -9,6 +10,7 @@ import {
 import { api } from "../../api/client";
 import type { Run } from "../../api/types";
 import { runColor } from "../../lib/colors";
+import { formatNumber } from "../../lib/format";
 
 export function groupedRun(run: Run): GroupedRun {
   return { group: run.group, jobType: run.job_type, tags: run.tags, config: run.config };
@@ -71,4 +73,11 @@ export function fetchGroupLines(
       aggregate,
     })),
   );
+}
+
+/** A group's value at one step as the tooltip and the legend write it: mean ± half the band, or the mean [min, max]. */
+export function formatSpread(band: BandKind, mean: number, low: number, high: number): string {
+  return band === "minmax"
+    ? `${formatNumber(mean)} [${formatNumber(low)}, ${formatNumber(high)}]`
+    : `${formatNumber(mean)} ± ${formatNumber(high - mean)}`;
 }
