@@ -29,6 +29,16 @@ export function isWandbLogHeader(header: Uint8Array): boolean {
   return view.toString("latin1", 0, 4) === IDENT && view.readUInt16LE(4) === MAGIC && view.readUInt8(6) === VERSION;
 }
 
+/** Whether the chunk at `at` fits in `block` and matches its checksum. */
+function chunkIntact(block: Buffer, at: number): boolean {
+  if (at + HEADER_LENGTH > block.length) return false;
+  const length = block.readUInt16LE(at + 4);
+  const type = block.readUInt8(at + 6);
+  const end = at + HEADER_LENGTH + length;
+  if (type < FULL || type > LAST || end > block.length) return false;
+  return crc32(block.subarray(at + HEADER_LENGTH, end), crc32(Uint8Array.of(type))) === block.readUInt32LE(at);
+}
+
 export interface LogRecord {
   /** Byte offset in the file of the record's first chunk header. */
   offset: number;
@@ -38,10 +48,10 @@ export interface LogRecord {
 /**
  * The records of one transaction log, read a block at a time. A run that is
  * still writing ends in a partial record: the reader stops there quietly. A
- * chunk whose checksum does not match (or that claims more bytes than its
- * block holds, or comes out of order) cannot be trusted, nor can the length it
- * gives for finding the next chunk, so the rest of its block is skipped, as
- * LevelDB's reader does, and `onCorrupt` is told once per skipped block.
+ * chunk that does not match its checksum is skipped and `onCorrupt` told; the
+ * length it gives is believed only when a sound chunk starts where it points,
+ * otherwise the rest of its block is skipped (LevelDB's reader skips it
+ * always). The rest of a record whose start was lost is dropped with it.
  */
 export function* wandbLogRecords(path: string, onCorrupt: (offset: number) => void): Generator<LogRecord> {
   const fd = openSync(path, "r");
@@ -69,13 +79,18 @@ export function* wandbLogRecords(path: string, onCorrupt: (offset: number) => vo
           break;
         }
         const data = block.subarray(at + HEADER_LENGTH, end);
-        if (type < FULL || type > LAST || crc32(data, crc32(Uint8Array.of(type))) !== checksum) {
-          onCorrupt(blockStart + at);
+        const offset = blockStart + at;
+        if (!chunkIntact(block, at)) {
+          onCorrupt(offset);
           pending = [];
           dropping = true;
+          // Its length is believed only when a sound chunk (or the end of the data) lies where it points.
+          if (end === filled || BLOCK_LENGTH - end < HEADER_LENGTH || chunkIntact(block.subarray(0, filled), end)) {
+            at = end;
+            continue;
+          }
           break;
         }
-        const offset = blockStart + at;
         at = end;
         if (type === FULL || type === FIRST) {
           // The record before never got its LAST chunk.
