@@ -54,12 +54,14 @@ with stonks.open(sys.argv[1]) as db:
         assert not (installed / name).is_symlink()
         assert (installed / name).read_text() == (canonical / name).read_text()
     assert (Path(package_dir) / "py.typed").exists()
-    # The framework integrations ship in the package (each imports its framework only when imported).
+    # The framework integrations (each imports its framework only when imported) and stonks.compat ship too.
     for module in (
         "lightning.py",
         "distributed.py",
         "integrations/__init__.py",
         "integrations/transformers.py",
         "integrations/keras.py",
+        "compat/__init__.py",
+        "compat/wandb.py",
     ):
         assert (Path(package_dir) / module).is_file(), module
