@@ -47,7 +47,10 @@ const FOOTER_BYTES = 4;
 const CHUNK_BYTES = 1 << 20;
 
 /** Yields the data of each intact record of a TFRecord file, reading it a chunk at a time. */
-export async function* readRecords(path: string, onProblem: (problem: RecordProblem) => void): AsyncGenerator<Uint8Array> {
+export async function* readRecords(
+  path: string,
+  onProblem: (problem: RecordProblem) => void,
+): AsyncGenerator<Uint8Array> {
   const file = await open(path, "r");
   try {
     let buffer = Buffer.alloc(0);
