@@ -5,6 +5,7 @@
 import type { ForeignReader } from "./model.js";
 
 export const FOREIGN_READERS: Record<string, () => Promise<ForeignReader>> = {
+  neptune: async () => (await import("./neptune.js")).readNeptune,
   tensorboard: async () => (await import("./tensorboard.js")).readTensorboard,
 };
 
