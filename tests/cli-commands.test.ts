@@ -167,7 +167,7 @@ describe("reading commands", () => {
     expectOneLineError(
       await stonks(["export", ids[0], "-f", "xml", "--db", dbPath]),
       1,
-      /--format must be csv or json/,
+      /--format must be csv, json or parquet/,
     );
   });
 

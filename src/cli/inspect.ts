@@ -1,5 +1,6 @@
 /** Read-only commands: ls, runs, info, export. */
 import { createWriteStream, openSync, type WriteStream } from "node:fs";
+import { join } from "node:path";
 import {
   allOf,
   displayStatus,
@@ -172,8 +173,12 @@ export async function exportCommand(
   runText: string,
   options: DbOption & { format: string; output?: string },
 ): Promise<void> {
-  if (options.format !== "csv" && options.format !== "json") {
-    throw new CliError(`--format must be csv or json; got "${options.format}".`);
+  if (options.format !== "csv" && options.format !== "json" && options.format !== "parquet") {
+    throw new CliError(`--format must be csv, json or parquet; got "${options.format}".`);
+  }
+  if (options.format === "parquet") {
+    await exportParquetCommand(runText, options.output, options.db);
+    return;
   }
   const db = openService(resolveDbPath(options.db));
   try {
@@ -222,6 +227,35 @@ export async function exportCommand(
     if (out !== process.stdout) {
       process.stderr.write(`Exported run ${row.id} (${keys.length} metrics) to ${options.output}\n`);
     }
+  } finally {
+    db.close();
+  }
+}
+
+/** A run (id or prefix) or an experiment (name or id): the runs a Parquet export holds. */
+async function exportParquetCommand(
+  target: string,
+  output: string | undefined,
+  dbPath: string | undefined,
+): Promise<void> {
+  const db = openService(resolveDbPath(dbPath));
+  try {
+    const run = findRun(db, target);
+    const experiment = run === null ? db.getExperiment(target) : null;
+    if (run === null && experiment === null) {
+      throw new CliError(
+        `No run or experiment "${target}" in ${db.path}. See \`stonks ls\` and \`stonks runs <experiment>\`.`,
+      );
+    }
+    const runs =
+      run !== null
+        ? [run]
+        : db.queryRuns((experiment as Experiment).id, { sort: { kind: "created_at" }, order: "asc" }).runs;
+    const { exportParquet } = await import("./export-parquet.js");
+    const written = await exportParquet(db, runs, output);
+    process.stderr.write(
+      `Exported ${formatCount(written.runs)} ${written.runs === 1 ? "run" : "runs"} and ${formatCount(written.points)} points to ${join(written.folder, "runs.parquet")} and ${join(written.folder, "points.parquet")}\n`,
+    );
   } finally {
     db.close();
   }

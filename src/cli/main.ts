@@ -94,11 +94,11 @@ function buildProgram(): Command {
 
   program
     .command("export")
-    .description("write every metric point of a run as CSV or JSON")
-    .argument("<run>", "run id (or a unique prefix of it)")
+    .description("write every metric point of a run as CSV or JSON, or of a run or experiment as Parquet")
+    .argument("<run>", "run id (or a unique prefix of it); with -f parquet also an experiment name or id")
     .addOption(dbOption())
-    .option("-f, --format <format>", "csv or json", "csv")
-    .option("-o, --output <file>", "write to this file instead of stdout")
+    .option("-f, --format <format>", "csv, json or parquet", "csv")
+    .option("-o, --output <file>", "write to this file instead of stdout (parquet: this folder, required)")
     .action(async (run: string, options: DbOption & { format: string; output?: string }) =>
       (await import("./inspect.js")).exportCommand(run, options),
     );

@@ -6,6 +6,8 @@ import type { ForeignReader } from "./model.js";
 
 export const FOREIGN_READERS: Record<string, () => Promise<ForeignReader>> = {
   wandb: async () => (await import("./wandb.js")).readWandb,
+  neptune: async () => (await import("./neptune.js")).readNeptune,
+  tensorboard: async () => (await import("./tensorboard.js")).readTensorboard,
 };
 
 export function importKinds(): string[] {
