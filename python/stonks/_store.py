@@ -673,6 +673,18 @@ def read_rollups(
     ).fetchall()
 
 
+def read_rollup_sums(
+    conn: sqlite3.Connection, series_id: int, level: int, first_bucket: int, end_bucket: int
+) -> list[tuple[int, int, float, float, float | None, float | None]]:
+    """Rollup rows of buckets [first_bucket, end_bucket) of one level for a grouped aggregate: bucket,
+    count, first step, last step, sum of values, sum of steps (None: unknown)."""
+    return conn.execute(
+        """SELECT bucket, count, first_step, last_step, value_sum, step_sum FROM rollups
+           WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket""",
+        (series_id, level, first_bucket, end_bucket),
+    ).fetchall()
+
+
 # ------------------------------------------------------------------ spool (remote mode, _ship.py)
 
 _SPOOL_RUNS = """SELECT r.seq, r.id, r.revision, r.status, r.host, r.pid, r.last_heartbeat, e.name, p.name,
