@@ -101,28 +101,39 @@ async function open(server) {
   return { painted, rows };
 }
 
-const samples = [];
-for (let i = 0; i <= REPEATS; i++) {
-  const server = await serve(db.path);
-  const sample = {
-    apiCold: await groupCall(server),
-    apiWarm: await groupCall(server),
-    uiCold: await open(server),
-    uiWarm: await open(server),
-  };
-  await server.close();
-  // The first round warms the operating system's page cache and the browser's compiled code.
-  if (i > 0) samples.push(sample);
-  console.error(i, JSON.stringify(sample));
+async function measure(label) {
+  const out = [];
+  for (let i = 0; i <= REPEATS; i++) {
+    const server = await serve(db.path);
+    const sample = {
+      apiCold: await groupCall(server),
+      apiWarm: await groupCall(server),
+      uiCold: await open(server),
+      uiWarm: await open(server),
+    };
+    await server.close();
+    // The first round warms the operating system's page cache and the browser's compiled code.
+    if (i > 0) out.push(sample);
+    console.error(label, i, JSON.stringify(sample));
+  }
+  return out;
 }
+
+const samples = await measure("rollup sums");
+// The same file as one written before schema version 6 leaves it: rollup rows without sums, so every
+// aggregate reads the raw points of its window (the read before the sums existed).
+const plain = openDatabase(db.path);
+plain.exec("UPDATE rollups SET value_sum = NULL, step_sum = NULL");
+plain.close();
+const withoutSums = await measure("without sums");
 await browser.close();
 db.remove();
-const row = (label, pick) =>
-  `| ${label} | ${fmt(median(samples.map(pick)))} ms | ${samples.map((s) => fmt(pick(s))).join(", ")} |`;
+const row = (label, pick, from = samples) =>
+  `| ${label} | ${fmt(median(from.map(pick)))} ms | ${from.map((s) => fmt(pick(s))).join(", ")} |`;
 
 const markdown = `### Grouped charts: 200 runs × 100,000 points in 10 groups (bench/ui_groups.mjs)
 
-${machine()}. ${RUNS} finished runs of one ${POINTS.toLocaleString("en")}-point metric (${((RUNS * POINTS) / 1e6).toFixed(0)} M points), all charted and grouped by their group into ${GROUPS} groups of ${RUNS / GROUPS}; each group's mean line and ±std band over ${BUCKETS} step buckets come from POST /api/groups/series, which reads every raw point inside the window (a bucket's mean needs them; docs/grouping.md). Per repetition a fresh server ("cold": no aggregate remembered; the operating system's page cache is warm) and a fresh browser context; time from navigation start to the grouped chart painted with all ${GROUPS} groups (and the table's ${samples[0].uiCold.rows} group rows), read in the page at the next animation frame; then the same navigation again (the server remembers the aggregates until a run logs another point). Medians of ${REPEATS}.
+${machine()}. ${RUNS} finished runs of one ${POINTS.toLocaleString("en")}-point metric (${((RUNS * POINTS) / 1e6).toFixed(0)} M points), all charted and grouped by their group into ${GROUPS} groups of ${RUNS / GROUPS}; each group's mean line and ±std band over ${BUCKETS} step buckets come from POST /api/groups/series, which reads the sums of the rollup rows of level 6 (64 points: ${Math.ceil(POINTS / 64).toLocaleString("en")} rows per run) instead of the raw points (docs/grouping.md). "Without sums": the same file after \`UPDATE rollups SET value_sum = NULL, step_sum = NULL\`, as a file written before schema version 6 is read: every raw point of the window, which is also how every aggregate was read before. Per repetition a fresh server ("cold": no aggregate remembered; the operating system's page cache is warm) and a fresh browser context; time from navigation start to the grouped chart painted with all ${GROUPS} groups (and the table's ${samples[0].uiCold.rows} group rows), read in the page at the next animation frame; then the same navigation again (the server remembers the aggregates until a run logs another point). Medians of ${REPEATS}.
 
 | measurement | median | samples |
 |---|---|---|
@@ -130,6 +141,9 @@ ${row(`grouped chart painted from navigation, server cold (goal ≤ 1 s)`, (s) =
 ${row(`grouped chart painted from navigation, aggregates remembered`, (s) => s.uiWarm.painted)}
 ${row(`POST /api/groups/series, 1 group of ${API_GROUP} runs × ${POINTS.toLocaleString("en")} points, ${BUCKETS} buckets, cold (answer ${(samples[0].apiCold.bytes / 1024).toFixed(1)} KiB)`, (s) => s.apiCold.ms)}
 ${row("the same request again (remembered)", (s) => s.apiWarm.ms)}
+${row(`without sums: grouped chart painted from navigation, server cold`, (s) => s.uiCold.painted, withoutSums)}
+${row(`without sums: grouped chart painted, aggregates remembered`, (s) => s.uiWarm.painted, withoutSums)}
+${row(`without sums: POST /api/groups/series, ${API_GROUP} runs, cold`, (s) => s.apiCold.ms, withoutSums)}
 `;
 writeResults("ui-groups", markdown);
 console.log(markdown);

@@ -190,19 +190,66 @@ def read_downsampled(
     return _result(run_id, key, _with_edges(before, inside, after), total, True)
 
 
-def _series_in_range(conn: sqlite3.Connection, run_id: str, key: str, min_step: float, max_step: float) -> Points:
-    """Every point of a run's series with min_step <= step <= max_step, by step (ties in logging order)."""
+# A window is read through rollups when it holds at least this many spans per step bucket on average
+# (GROUP_SPANS_PER_BUCKET in src/store/reads.ts; docs/grouping.md).
+GROUP_SPANS_PER_BUCKET = 3
+
+
+def _finite_ends(steps: Sequence[float], values: Sequence[float]) -> tuple[float, float] | None:
+    kept = [step for step, value in zip(steps, values) if math.isfinite(value)]
+    return (kept[0], kept[-1]) if kept else None
+
+
+_Entries = tuple[list[float], list[float], list[int], tuple[float, float] | None]
+
+
+def _raw_entries(steps: list[float], values: list[float]) -> _Entries:
+    return steps, values, [1] * len(steps), _finite_ends(steps, values)
+
+
+def _group_window(
+    conn: sqlite3.Connection, run_id: str, key: str, buckets: int, min_step: float, max_step: float
+) -> _Entries | None:
+    """A run's entries inside [min_step, max_step] for a grouped aggregate, as readGroupWindow in
+    src/store/reads.ts: step sums, value sums and point counts (a raw point is an entry of count 1,
+    a rollup span one of its count), and the smallest and largest step of the points with a finite
+    value. None when the run has no such key."""
     series = _store.find_series(conn, run_id, key)
     if series is None:
-        return [], [], []
+        return None
     series_id, count, monotonic = series
     if not monotonic:
         ordered = _sort_by_step(_store.read_index_range(conn, series_id, 0, count))
         keep = [i for i, step in enumerate(ordered[0]) if min_step <= step <= max_step]
-        return [ordered[0][i] for i in keep], [ordered[1][i] for i in keep], [ordered[2][i] for i in keep]
+        return _raw_entries([ordered[0][i] for i in keep], [ordered[1][i] for i in keep])
     start = 0 if min_step == -_INF else _store.lower_index(conn, series_id, count, min_step)
     end = count if max_step == _INF else max(start, _store.upper_index(conn, series_id, max_step))
-    return _store.read_index_range(conn, series_id, start, end)
+    total = end - start
+    level = next(
+        (level for level in reversed(_store.ROLLUP_LEVELS) if GROUP_SPANS_PER_BUCKET * 2**level * buckets <= total),
+        None,
+    )
+    if level is not None:
+        span = 2**level
+        first_span = -(-start // span)
+        # The series's last span may be partial: its row covers it when the window runs to the end.
+        end_span = -(-end // span) if end == count else end // span
+        rows = _store.read_rollup_sums(conn, series_id, level, first_span, end_span)
+        value_sums = [r[4] for r in rows if r[4] is not None]
+        step_sums = [r[5] for r in rows if r[5] is not None]
+        if rows and len(rows) == end_span - first_span and len(value_sums) == len(step_sums) == len(rows):
+            head_steps, head_values, _ = _store.read_index_range(conn, series_id, start, first_span * span)
+            tail_steps, tail_values, _ = _store.read_index_range(conn, series_id, min(end, end_span * span), end)
+            head = _finite_ends(head_steps, head_values)
+            tail = _finite_ends(tail_steps, tail_values)
+            return (
+                [*head_steps, *step_sums, *tail_steps],
+                [*head_values, *value_sums, *tail_values],
+                [*([1] * len(head_steps)), *(r[1] for r in rows), *([1] * len(tail_steps))],
+                (head[0] if head else rows[0][2], tail[1] if tail else rows[-1][3]),
+            )
+    steps, values, _ = _store.read_index_range(conn, series_id, start, end)
+    return _raw_entries(steps, values)
 
 
 def _plain_sum(values: Sequence[float]) -> float:
@@ -223,31 +270,31 @@ def group_series(
 ) -> GroupSeries:
     """Per step bucket, statistics across runs of each run's mean in that bucket (the rule is in
     docs/python.md, "Grouped aggregates")."""
-    per_run = []
-    for run_id in run_ids:
-        steps, values, _ = _series_in_range(conn, run_id, key, min_step, max_step)
-        finite = [i for i, value in enumerate(values) if math.isfinite(value)]
-        per_run.append(([steps[i] for i in finite], [values[i] for i in finite]))
-    present = [steps for steps, _ in per_run if steps]
-    if not present:
+    entries = [_group_window(conn, run_id, key, max_points, min_step, max_step) for run_id in run_ids]
+    per_run = [run for run in entries if run is not None]
+    extents = [run[3] for run in per_run if run[3] is not None]
+    if not extents:
         return GroupSeries(key, list(run_ids), [], [], [], [], [], [], [])
-    lo = min_step if min_step != -_INF else min(steps[0] for steps in present)
-    hi = max_step if max_step != _INF else max(steps[-1] for steps in present)
+    lo = min_step if min_step != -_INF else min(extent[0] for extent in extents)
+    hi = max_step if max_step != _INF else max(extent[1] for extent in extents)
     buckets = max_points
     width = (hi - lo) / buckets
     # Per bucket: each contributing run's (mean step, mean value), runs in the order given.
     cells: dict[int, list[tuple[float, float]]] = {}
-    for steps, values in per_run:
-        run_buckets: dict[int, tuple[list[float], list[float]]] = {}
-        for step, value in zip(steps, values):
-            bucket = 0 if width <= 0 else min(buckets - 1, math.floor((step - lo) / width))
-            run_steps, run_values = run_buckets.setdefault(bucket, ([], []))
+    for steps, values, counts, _ in per_run:
+        run_buckets: dict[int, tuple[list[float], list[float], list[int]]] = {}
+        for step, value, points in zip(steps, values, counts):
+            if not math.isfinite(value):
+                continue
+            # A span counts in the bucket of its mean step; a point (count 1) in its own step's.
+            bucket = 0 if width <= 0 else min(buckets - 1, math.floor((step / points - lo) / width))
+            run_steps, run_values, run_counts = run_buckets.setdefault(bucket, ([], [], []))
             run_steps.append(step)
             run_values.append(value)
-        for bucket, (run_steps, run_values) in run_buckets.items():
-            cells.setdefault(bucket, []).append(
-                (_plain_sum(run_steps) / len(run_steps), _plain_sum(run_values) / len(run_values))
-            )
+            run_counts.append(points)
+        for bucket, (run_steps, run_values, run_counts) in run_buckets.items():
+            n = _plain_sum(run_counts)
+            cells.setdefault(bucket, []).append((_plain_sum(run_steps) / n, _plain_sum(run_values) / n))
     out = GroupSeries(key, list(run_ids), [], [], [], [], [], [], [])
     for bucket in sorted(cells):
         cell = cells[bucket]

@@ -5,9 +5,12 @@ Call these inside a write transaction (``_db.run_immediate``).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from array import array
+from functools import reduce
+from operator import add
 
 from ._errors import NotFoundError, RunError, RunNotFoundError
 
@@ -17,7 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    # A rollup row: [bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time]
+    # A rollup row: [bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time,
+    # value_sum, step_sum]
     RollupRow = list[Any]
     # (id, count, monotonic) of a run's series.
     SeriesRef = tuple[int, int, int]
@@ -392,11 +396,26 @@ def from_blob(blob: bytes) -> array[float]:
     return values
 
 
+def _finite_or_none(total: float) -> float | None:
+    return total if math.isfinite(total) else None
+
+
+def _add_sums(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else _finite_or_none(a + b)
+
+
+def _plain_sum(values: Sequence[float]) -> float:
+    """Left-to-right double additions, as the TypeScript store's loop (sum() compensates since 3.12)."""
+    return reduce(add, values, 0.0)
+
+
 def merge_rollup(a: RollupRow, b: RollupRow) -> RollupRow:
-    """Merges row b (later points) into row a (earlier points). Ties keep the earlier point."""
+    """Merges row b (later points) into row a (earlier points). Ties keep the earlier point; a sum
+    unknown (None) on either side stays unknown."""
     row = [a[0], a[1] + b[1], a[2], b[3]]
     row += b[4:7] if b[4] < a[4] else a[4:7]
     row += b[7:10] if b[7] > a[7] else a[7:10]
+    row += [_add_sums(a[10], b[10]), _add_sums(a[11], b[11])]
     return row
 
 
@@ -427,6 +446,8 @@ def rollup_points(
                 high,
                 steps[high_at],
                 times[high_at],
+                _finite_or_none(_plain_sum(part)),
+                _finite_or_none(_plain_sum(steps[i:end])),
             ]
         )
         i = end
@@ -454,10 +475,11 @@ _INSERT_CHUNK = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _GET_ROLLUP = (
-    "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time "
+    "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time, "
+    "value_sum, step_sum "
     "FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?"
 )
-_PUT_ROLLUP = "INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PUT_ROLLUP = "INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def append_points(
@@ -646,6 +668,18 @@ def read_rollups(
     max value/step/time."""
     return conn.execute(
         """SELECT bucket, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups
+           WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket""",
+        (series_id, level, first_bucket, end_bucket),
+    ).fetchall()
+
+
+def read_rollup_sums(
+    conn: sqlite3.Connection, series_id: int, level: int, first_bucket: int, end_bucket: int
+) -> list[tuple[int, int, float, float, float | None, float | None]]:
+    """Rollup rows of buckets [first_bucket, end_bucket) of one level for a grouped aggregate: bucket,
+    count, first step, last step, sum of values, sum of steps (None: unknown)."""
+    return conn.execute(
+        """SELECT bucket, count, first_step, last_step, value_sum, step_sum FROM rollups
            WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket""",
         (series_id, level, first_bucket, end_bucket),
     ).fetchall()

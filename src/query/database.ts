@@ -11,8 +11,8 @@ import {
   listRunRows,
   metricSummaries,
   readDownsampled,
+  readGroupWindow,
   readSeries,
-  readStepValuesInRange,
   toRunInfo,
 } from "../store/reads.js";
 import {
@@ -34,7 +34,13 @@ import type {
 } from "../types.js";
 import { resolveDbPath } from "../util/db-path.js";
 import { DEFAULT_STALE_AFTER_S } from "../util/staleness.js";
-import { aggregateGroup, type GroupSeries, type GroupSeriesOptions, type RunPoints } from "./group-aggregate.js";
+import {
+  aggregateGroup,
+  type GroupSeries,
+  type GroupSeriesOptions,
+  type RunPoints,
+  type RunSpans,
+} from "./group-aggregate.js";
 import { queryRuns } from "./run-list.js";
 
 /** A saved dashboard workspace: its name, the arrangement as the dashboard wrote it, when it was last saved. */
@@ -179,9 +185,9 @@ export class StonksDatabase {
   getGroupSeries(runIds: readonly string[], key: string, options: GroupSeriesOptions): GroupSeries {
     return runRead(this.connection, () => {
       for (const runId of runIds) this.requireRun(runId);
-      const runs: RunPoints[] = [];
+      const runs: (RunPoints | RunSpans)[] = [];
       for (const runId of runIds) {
-        const points = readStepValuesInRange(this.connection, runId, key, options.minStep, options.maxStep);
+        const points = readGroupWindow(this.connection, runId, key, options.buckets, options.minStep, options.maxStep);
         if (points !== null) runs.push(points);
       }
       return {

@@ -1,10 +1,12 @@
 /**
  * The grouped aggregate of docs/grouping.md: per step bucket, statistics across
  * runs of each run's mean value in that bucket. Pure; the additions follow the
- * rule's order exactly (a run's points by step, runs in the order given), so
- * the numbers equal the Python reader's (tests/vectors/reads/group-aggregates.json).
+ * rule's order exactly (a run's points or spans by step, runs in the order
+ * given), so the numbers equal the Python reader's
+ * (tests/vectors/reads/group-aggregates.json).
  */
 import type { GroupAggregateJson } from "../contract/groups.js";
+import type { StepValueSpans } from "../store/reads.js";
 
 /** One run's points inside the window, by step (ties in logging order). */
 export interface RunPoints {
@@ -12,15 +14,28 @@ export interface RunPoints {
   values: ArrayLike<number>;
 }
 
+/** A run's window as points and rollup spans (readGroupWindow): a span counts in the bucket of its mean step. */
+export type RunSpans = StepValueSpans;
+
+function isSpans(run: RunPoints | RunSpans): run is RunSpans {
+  return "counts" in run;
+}
+
 function emptyAggregate(): GroupAggregateJson {
   return { steps: [], mean: [], std: [], stderr: [], min: [], max: [], count: [] };
 }
 
 /** Smallest and largest step of the finite points of all runs, or null when there are none. */
-function finiteExtent(runs: readonly RunPoints[]): [number, number] | null {
+function finiteExtent(runs: readonly (RunPoints | RunSpans)[]): [number, number] | null {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const run of runs) {
+    if (isSpans(run)) {
+      if (run.extent === null) continue;
+      lo = Math.min(lo, run.extent[0]);
+      hi = Math.max(hi, run.extent[1]);
+      continue;
+    }
     const n = run.values.length;
     let first = 0;
     while (first < n && !Number.isFinite(run.values[first])) first++;
@@ -33,10 +48,15 @@ function finiteExtent(runs: readonly RunPoints[]): [number, number] | null {
   return lo === Number.POSITIVE_INFINITY ? null : [lo, hi];
 }
 
-/** Appends, per bucket a run reaches, its mean step and mean value there (its points are by step). */
+/**
+ * Appends, per bucket a run reaches, its mean step and mean value there. Entry i
+ * is counts[i] points (one when counts is null) whose steps and values add up
+ * to steps[i] and values[i]; entries are by step, a span placed at its mean step.
+ */
 function addRunMeans(
   steps: Float64Array,
   values: Float64Array,
+  counts: Float64Array | null,
   lo: number,
   width: number,
   buckets: number,
@@ -52,7 +72,8 @@ function addRunMeans(
     const value = values[i];
     if (!Number.isFinite(value)) continue;
     const step = steps[i];
-    const b = width <= 0 ? 0 : Math.min(buckets - 1, Math.floor((step - lo) / width));
+    const count = counts === null ? 1 : counts[i];
+    const b = width <= 0 ? 0 : Math.min(buckets - 1, Math.floor((step / count - lo) / width));
     if (b !== bucket) {
       if (points > 0) {
         cellSteps[bucket].push(stepSum / points);
@@ -65,7 +86,7 @@ function addRunMeans(
     }
     stepSum += step;
     valueSum += value;
-    points++;
+    points += count;
   }
   if (points > 0) {
     cellSteps[bucket].push(stepSum / points);
@@ -79,7 +100,7 @@ function addRunMeans(
  * range. Buckets no run reaches are left out.
  */
 export function aggregateGroup(
-  runs: readonly RunPoints[],
+  runs: readonly (RunPoints | RunSpans)[],
   buckets: number,
   minStep = Number.NEGATIVE_INFINITY,
   maxStep = Number.POSITIVE_INFINITY,
@@ -93,10 +114,14 @@ export function aggregateGroup(
   const cellSteps: number[][] = Array.from({ length: buckets }, () => []);
   const cellValues: number[][] = Array.from({ length: buckets }, () => []);
   for (const run of runs) {
+    if (isSpans(run)) {
+      addRunMeans(run.stepSums, run.valueSums, run.counts, lo, width, buckets, cellSteps, cellValues);
+      continue;
+    }
     // Typed arrays keep the loop below monomorphic: it visits every point of every run.
     const steps = run.steps instanceof Float64Array ? run.steps : Float64Array.from(run.steps);
     const values = run.values instanceof Float64Array ? run.values : Float64Array.from(run.values);
-    addRunMeans(steps, values, lo, width, buckets, cellSteps, cellValues);
+    addRunMeans(steps, values, null, lo, width, buckets, cellSteps, cellValues);
   }
   const out = emptyAggregate();
   for (let b = 0; b < buckets; b++) {

@@ -572,60 +572,165 @@ export interface StepValues {
 }
 
 /**
- * Every point of a series with minStep <= step <= maxStep, by step (ties in
- * logging order), steps and values only: a grouped aggregate averages raw
- * points, which a rollup row (min and max only) cannot give. Null when the run
- * has no such key.
+ * A run's points in a window as a grouped aggregate reads them through rollups:
+ * entries in series order, each a raw point (count 1: its step and value) or a
+ * rollup span (its point count and the sums of its steps and of its values).
  */
-export function readStepValuesInRange(
+export interface StepValueSpans {
+  stepSums: Float64Array;
+  valueSums: Float64Array;
+  counts: Float64Array;
+  /** Smallest and largest step of the entries' points with a finite value; null when there are none. */
+  extent: [number, number] | null;
+}
+
+/**
+ * A window is read through rollups when it holds at least this many spans per
+ * step bucket on average: a span counts wholly in the bucket of its mean step,
+ * so a bucket's edges move by at most about half a span (docs/grouping.md).
+ */
+export const GROUP_SPANS_PER_BUCKET = 3;
+
+/** Points with series index in [from, to), steps and values only, in stored order. */
+function readStepValuesIndexRange(db: Db, seriesId: number, from: number, to: number): StepValues {
+  const n = Math.max(0, to - from);
+  const out = { steps: new Float64Array(n), values: new Float64Array(n) };
+  if (n === 0) return out;
+  const chunks = stmt(
+    db,
+    `SELECT start_index, count, steps, vals FROM chunks WHERE series_id = @series
+       AND start_index >= COALESCE((SELECT MAX(start_index) FROM chunks WHERE series_id = @series AND start_index <= @from), 0)
+       AND start_index < @to ORDER BY start_index`,
+  ).all({ series: seriesId, from, to }) as Omit<ChunkRow, "times">[];
+  const scratch = new Float64Array(chunks.reduce((m, c) => Math.max(m, c.count), 0));
+  for (const chunk of chunks) {
+    const lo = Math.max(from, chunk.start_index);
+    const hi = Math.min(to, chunk.start_index + chunk.count);
+    if (hi <= lo) continue;
+    const skip = lo - chunk.start_index;
+    const at = lo - from;
+    if (skip === 0 && hi - lo === chunk.count) {
+      decodeFloatsInto(chunk.steps, out.steps, at);
+      decodeFloatsInto(chunk.vals, out.values, at);
+    } else {
+      decodeFloatsInto(chunk.steps, scratch, 0);
+      out.steps.set(scratch.subarray(skip, skip + hi - lo), at);
+      decodeFloatsInto(chunk.vals, scratch, 0);
+      out.values.set(scratch.subarray(skip, skip + hi - lo), at);
+    }
+  }
+  return out;
+}
+
+/** Every point of a non-monotonic series inside [minStep, maxStep], sorted by step (stable). */
+function sortedStepValuesInRange(
+  db: Db,
+  seriesId: number,
+  count: number,
+  minStep: number,
+  maxStep: number,
+): StepValues {
+  const sorted = sortByStep(readIndexRange(db, seriesId, 0, count));
+  const keep: number[] = [];
+  for (let i = 0; i < sorted.steps.length; i++) {
+    if (sorted.steps[i] >= minStep && sorted.steps[i] <= maxStep) keep.push(i);
+  }
+  return {
+    steps: Float64Array.from(keep, (i) => sorted.steps[i]),
+    values: Float64Array.from(keep, (i) => sorted.values[i]),
+  };
+}
+
+/** Series index range [from, to) of the points with minStep <= step <= maxStep (monotonic series only). */
+function indexWindow(db: Db, series: SeriesRow, minStep: number, maxStep: number): [number, number] {
+  const from = minStep === Number.NEGATIVE_INFINITY ? 0 : lowerIndex(db, series.id, series.count, minStep);
+  const to = maxStep === Number.POSITIVE_INFINITY ? series.count : Math.max(from, upperIndex(db, series.id, maxStep));
+  return [from, to];
+}
+
+type SumRollupRow = [
+  bucket: number,
+  count: number,
+  firstStep: number,
+  lastStep: number,
+  valueSum: number | null,
+  stepSum: number | null,
+];
+
+/** First and last step of the points with a finite value among raw points, or null. */
+function finiteEnds(points: StepValues): [number, number] | null {
+  const n = points.values.length;
+  let first = 0;
+  while (first < n && !Number.isFinite(points.values[first])) first++;
+  if (first === n) return null;
+  let last = n - 1;
+  while (!Number.isFinite(points.values[last])) last--;
+  return [points.steps[first], points.steps[last]];
+}
+
+/**
+ * A run's points of one key inside [minStep, maxStep] for a grouped aggregate
+ * of `buckets` step buckets (docs/grouping.md). A monotonic series whose
+ * window holds at least GROUP_SPANS_PER_BUCKET spans of some rollup level per
+ * bucket is read as the rows of the coarsest such level (their sums) plus raw
+ * points at the window's ends where they cut a span; so the cost follows the
+ * buckets, not the points. Otherwise (fewer points, a series logged out of
+ * order, or a span without sums: a row written before schema version 6, or
+ * one whose sum is not finite) every point of the window, by step (ties in
+ * logging order). Null when the run has no such key.
+ */
+export function readGroupWindow(
   db: Db,
   runId: string,
   key: string,
+  buckets: number,
   minStep = Number.NEGATIVE_INFINITY,
   maxStep = Number.POSITIVE_INFINITY,
-): StepValues | null {
+): StepValues | StepValueSpans | null {
   return runRead(db, () => {
     const series = findSeries(db, runId, key);
     if (!series) return null;
-    if (!series.monotonic) {
-      const sorted = sortByStep(readIndexRange(db, series.id, 0, series.count));
-      const keep: number[] = [];
-      for (let i = 0; i < sorted.steps.length; i++) {
-        if (sorted.steps[i] >= minStep && sorted.steps[i] <= maxStep) keep.push(i);
-      }
-      return {
-        steps: Float64Array.from(keep, (i) => sorted.steps[i]),
-        values: Float64Array.from(keep, (i) => sorted.values[i]),
-      };
-    }
-    const from = minStep === Number.NEGATIVE_INFINITY ? 0 : lowerIndex(db, series.id, series.count, minStep);
-    const to = maxStep === Number.POSITIVE_INFINITY ? series.count : Math.max(from, upperIndex(db, series.id, maxStep));
-    const n = Math.max(0, to - from);
-    const out = { steps: new Float64Array(n), values: new Float64Array(n) };
-    if (n === 0) return out;
-    const chunks = stmt(
+    if (!series.monotonic) return sortedStepValuesInRange(db, series.id, series.count, minStep, maxStep);
+    const [from, to] = indexWindow(db, series, minStep, maxStep);
+    const total = to - from;
+    const level = [...ROLLUP_LEVELS].reverse().find((l) => GROUP_SPANS_PER_BUCKET * 2 ** l * buckets <= total);
+    if (level === undefined) return readStepValuesIndexRange(db, series.id, from, to);
+    const span = 2 ** level;
+    const firstSpan = Math.ceil(from / span);
+    // The series's last span may be partial: its row covers it when the window runs to the end.
+    const endSpan = to === series.count ? Math.ceil(to / span) : Math.floor(to / span);
+    const rows = stmt(
       db,
-      `SELECT start_index, count, steps, vals FROM chunks WHERE series_id = @series
-         AND start_index >= COALESCE((SELECT MAX(start_index) FROM chunks WHERE series_id = @series AND start_index <= @from), 0)
-         AND start_index < @to ORDER BY start_index`,
-    ).all({ series: series.id, from, to }) as Omit<ChunkRow, "times">[];
-    const scratch = new Float64Array(chunks.reduce((m, c) => Math.max(m, c.count), 0));
-    for (const chunk of chunks) {
-      const lo = Math.max(from, chunk.start_index);
-      const hi = Math.min(to, chunk.start_index + chunk.count);
-      if (hi <= lo) continue;
-      const skip = lo - chunk.start_index;
-      const at = lo - from;
-      if (skip === 0 && hi - lo === chunk.count) {
-        decodeFloatsInto(chunk.steps, out.steps, at);
-        decodeFloatsInto(chunk.vals, out.values, at);
-      } else {
-        decodeFloatsInto(chunk.steps, scratch, 0);
-        out.steps.set(scratch.subarray(skip, skip + hi - lo), at);
-        decodeFloatsInto(chunk.vals, scratch, 0);
-        out.values.set(scratch.subarray(skip, skip + hi - lo), at);
-      }
+      `SELECT bucket, count, first_step, last_step, value_sum, step_sum FROM rollups
+       WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
+      "arrays",
+    ).all(series.id, level, firstSpan, endSpan) as SumRollupRow[];
+    if (rows.length === 0 || rows.length !== endSpan - firstSpan || rows.some((r) => r[4] === null || r[5] === null)) {
+      return readStepValuesIndexRange(db, series.id, from, to);
     }
+    const head = readStepValuesIndexRange(db, series.id, from, firstSpan * span);
+    const tailFrom = Math.min(to, endSpan * span);
+    const tail = readStepValuesIndexRange(db, series.id, tailFrom, to);
+    const n = head.values.length + rows.length + tail.values.length;
+    const out: StepValueSpans = {
+      stepSums: new Float64Array(n),
+      valueSums: new Float64Array(n),
+      counts: new Float64Array(n).fill(1),
+      extent: null,
+    };
+    out.stepSums.set(head.steps, 0);
+    out.valueSums.set(head.values, 0);
+    let at = head.values.length;
+    for (const row of rows) {
+      out.counts[at] = row[1];
+      out.valueSums[at] = row[4] as number;
+      out.stepSums[at++] = row[5] as number;
+    }
+    out.stepSums.set(tail.steps, at);
+    out.valueSums.set(tail.values, at);
+    const headEnds = finiteEnds(head);
+    const tailEnds = finiteEnds(tail);
+    out.extent = [headEnds?.[0] ?? rows[0][2], tailEnds?.[1] ?? rows[rows.length - 1][3]];
     return out;
   });
 }

@@ -6,6 +6,9 @@
  * enough buckets, so its cost follows the buckets asked for, not the points.
  *
  * Ties keep the earlier point, in both SDKs, so both write identical rows.
+ * A row's sums (schema version 6) add its points left to right, and a merge
+ * adds the earlier part's sum to the later's, in both SDKs; a sum that is not
+ * finite is kept as null ("unknown": readers use the points instead).
  */
 export const ROLLUP_LEVELS = [6, 8, 10, 12, 14] as const;
 
@@ -20,6 +23,18 @@ export interface RollupRow {
   maxValue: number;
   maxStep: number;
   maxTime: number;
+  /** Sum of the span's values; null when unknown (a row of an older file) or not finite. */
+  valueSum: number | null;
+  /** Sum of the span's steps; null as valueSum. */
+  stepSum: number | null;
+}
+
+function finiteOrNull(sum: number): number | null {
+  return Number.isFinite(sum) ? sum : null;
+}
+
+function addSums(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : finiteOrNull(a + b);
 }
 
 /** Merges b (later points) into a (earlier points) of the same bucket. */
@@ -37,6 +52,8 @@ export function mergeRollup(a: RollupRow, b: RollupRow): RollupRow {
     maxValue: takeMaxB ? b.maxValue : a.maxValue,
     maxStep: takeMaxB ? b.maxStep : a.maxStep,
     maxTime: takeMaxB ? b.maxTime : a.maxTime,
+    valueSum: addSums(a.valueSum, b.valueSum),
+    stepSum: addSums(a.stepSum, b.stepSum),
   };
 }
 
@@ -56,10 +73,14 @@ export function rollupPoints(
     const end = Math.min(n, (bucket + 1) * 2 ** level - startIndex);
     let minAt = i;
     let maxAt = i;
-    for (let j = i + 1; j < end; j++) {
+    let valueSum = 0;
+    let stepSum = 0;
+    for (let j = i; j < end; j++) {
       const v = values[j];
       if (v < values[minAt]) minAt = j;
       if (v > values[maxAt]) maxAt = j;
+      valueSum += v;
+      stepSum += steps[j];
     }
     rows.push({
       bucket,
@@ -72,6 +93,8 @@ export function rollupPoints(
       maxValue: values[maxAt],
       maxStep: steps[maxAt],
       maxTime: times[maxAt],
+      valueSum: finiteOrNull(valueSum),
+      stepSum: finiteOrNull(stepSum),
     });
     i = end;
   }

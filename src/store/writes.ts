@@ -353,6 +353,8 @@ function rollupParams(seriesId: number, level: number, row: RollupRow): unknown[
     row.maxValue,
     row.maxStep,
     row.maxTime,
+    row.valueSum,
+    row.stepSum,
   ];
 }
 
@@ -367,6 +369,8 @@ interface RollupDbRow {
   max_value: number;
   max_step: number;
   max_time: number;
+  value_sum: number | null;
+  step_sum: number | null;
 }
 
 /**
@@ -425,9 +429,9 @@ export function appendPoints(
 
   const getRollup = stmt(
     db,
-    "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?",
+    "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time, value_sum, step_sum FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?",
   );
-  const putRollup = stmt(db, "INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const putRollup = stmt(db, "INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   let newRows: RollupRow[] = [];
   let previousLevel = 0;
   for (const level of ROLLUP_LEVELS) {
@@ -453,6 +457,8 @@ export function appendPoints(
               maxValue: old.max_value,
               maxStep: old.max_step,
               maxTime: old.max_time,
+              valueSum: old.value_sum,
+              stepSum: old.step_sum,
             },
             row,
           );

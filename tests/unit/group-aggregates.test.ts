@@ -8,6 +8,10 @@ import type { GroupAggregateJson } from "../../src/contract/groups.js";
 import { NotFoundError } from "../../src/errors.js";
 import { open } from "../../src/query/database.js";
 import { aggregateGroup, type RunPoints } from "../../src/query/group-aggregate.js";
+import { openDatabase, runImmediate } from "../../src/store/connection.js";
+import { GROUP_SPANS_PER_BUCKET } from "../../src/store/reads.js";
+import { ROLLUP_LEVELS } from "../../src/store/rollup.js";
+import { appendPoints, ensureSeries, insertRun } from "../../src/store/writes.js";
 import { ROOT, tempDir } from "../support/helpers.js";
 
 interface GoldenCase {
@@ -63,7 +67,7 @@ describe("golden grouped aggregates (written by the Python reader)", () => {
 });
 
 /** The rule written out plainly: collect, per bucket, each run's mean; then the statistics. */
-function directAggregate(runs: RunPoints[], buckets: number, lo: number, hi: number): GroupAggregateJson {
+function directAggregate(runs: readonly RunPoints[], buckets: number, lo: number, hi: number): GroupAggregateJson {
   const width = (hi - lo) / buckets;
   const cells = new Map<number, { step: number; value: number }[]>();
   for (const run of runs) {
@@ -172,5 +176,195 @@ describe("aggregateGroup against a direct computation", () => {
       5,
     );
     expect(a).toEqual({ steps: [], mean: [], std: [], stderr: [], min: [], max: [], count: [] });
+  });
+});
+
+/**
+ * The step each point of a window [first, end) of a monotonic series is bucketed by (docs/grouping.md): its
+ * own, or, when the window is read through rollups of level L and the point's whole span of 2^L points lies
+ * inside the window, its span's mean step.
+ */
+function bucketingSteps(steps: Float64Array, first: number, end: number, buckets: number): number[] {
+  const level = [...ROLLUP_LEVELS].reverse().find((l) => GROUP_SPANS_PER_BUCKET * 2 ** l * buckets <= end - first);
+  const own = Array.from(steps.subarray(first, end));
+  if (level === undefined) return own;
+  const span = 2 ** level;
+  return own.map((step, j) => {
+    const start = Math.floor((first + j) / span) * span;
+    const stop = Math.min(start + span, steps.length);
+    if (start < first || stop > end) return step;
+    return steps.subarray(start, stop).reduce((s, x) => s + x, 0) / (stop - start);
+  });
+}
+
+/** The rule with rollups written out plainly over every raw point: points bucketed by bucketingSteps. */
+function directWithSpans(
+  all: { steps: Float64Array; values: Float64Array }[],
+  buckets: number,
+  lo = -Infinity,
+  hi = Infinity,
+): GroupAggregateJson {
+  const windows = all.map(({ steps, values }) => {
+    let first = 0;
+    while (first < steps.length && steps[first] < lo) first++;
+    let end = first;
+    while (end < steps.length && steps[end] <= hi) end++;
+    return {
+      steps: Array.from(steps.subarray(first, end)),
+      values: Array.from(values.subarray(first, end)),
+      at: bucketingSteps(steps, first, end, buckets),
+    };
+  });
+  const every = windows.flatMap((w) => w.steps);
+  const low = lo === -Infinity ? Math.min(...every) : lo;
+  const high = hi === Infinity ? Math.max(...every) : hi;
+  const width = (high - low) / buckets;
+  // Moving each point to its bucketing step puts it in the same bucket as the rule; its own step stays in the mean.
+  const runs = windows.map((w) => {
+    const inBucket = w.at.map((a) => low + (Math.min(buckets - 1, Math.floor((a - low) / width)) + 0.5) * width);
+    return { steps: inBucket, values: w.values, own: w.steps };
+  });
+  const shape = directAggregate(runs, buckets, low, high);
+  const exactSteps = directAggregate(
+    runs.map((r) => ({ steps: r.steps, values: r.own })),
+    buckets,
+    low,
+    high,
+  );
+  return { ...shape, steps: exactSteps.mean };
+}
+
+describe("getGroupSeries through rollups against a direct computation", () => {
+  const path = join(tempDir(), "rollup-groups.db");
+  const next = random(42);
+  const lengths = [20_000, 13_000, 7_777, 2_000];
+  const written: { id: string; steps: Float64Array; values: Float64Array }[] = [];
+  const store = openDatabase(path);
+  for (const [r, n] of lengths.entries()) {
+    runImmediate(store, () => {
+      const run = insertRun(store, {
+        experimentName: "spans",
+        name: `r${r}`,
+        config: {},
+        tags: [],
+        group: null,
+        jobType: null,
+        notes: null,
+        now: 1,
+        provenance: {
+          host: null,
+          pid: null,
+          command: null,
+          cwd: null,
+          gitCommit: null,
+          gitDirty: null,
+          sdkLanguage: "node",
+          sdkVersion: "0",
+        },
+      });
+      const steps = new Float64Array(n);
+      const values = new Float64Array(n);
+      let step = 3 * r;
+      for (let i = 0; i < n; i++) {
+        step += 1 + Math.floor(next() * 3);
+        steps[i] = step;
+        values[i] = Math.sin(step / 500) + next();
+      }
+      const series = ensureSeries(store, run.seq, "loss");
+      // Uneven appends, so spans are merged across flushes as an SDK writes them.
+      for (let at = 0; at < n; ) {
+        const end = Math.min(n, at + 1 + Math.floor(next() * 3000));
+        appendPoints(store, series, steps.subarray(at, end), values.subarray(at, end), steps.subarray(at, end));
+        at = end;
+      }
+      written.push({ id: run.id, steps, values });
+    });
+  }
+  store.close();
+  const db = open(path);
+  afterAll(() => db.close());
+  const ids = written.map((w) => w.id);
+
+  it.each([
+    [8, undefined, undefined],
+    [20, undefined, undefined],
+    [5, 1_234.5, 30_001],
+    [3, 10_000, undefined],
+  ])("%i buckets over [%s, %s]", (buckets, minStep, maxStep) => {
+    const actual = db.getGroupSeries(ids, "loss", { buckets, minStep, maxStep });
+    const spans = directWithSpans(written, buckets, minStep, maxStep);
+    expectAggregate(actual, spans);
+    // The spans rule is not the points rule: the rollups were read.
+    const exact = directAggregate(
+      written,
+      buckets,
+      minStep ?? Math.min(...written.map((w) => w.steps[0])),
+      maxStep ?? Math.max(...written.map((w) => w.steps[w.steps.length - 1])),
+    );
+    expect(actual.mean).not.toEqual(exact.mean);
+  });
+
+  it("a file whose rollups have no sums (written before schema 6) gives the mean of the points", () => {
+    const copy = join(tempDir(), "old-rollups.db");
+    copyFileSync(path, copy);
+    const raw = openDatabase(copy);
+    raw.exec("UPDATE rollups SET value_sum = NULL, step_sum = NULL WHERE bucket % 7 = 3");
+    raw.close();
+    const old = open(copy);
+    try {
+      const lo = Math.min(...written.map((w) => w.steps[0]));
+      const hi = Math.max(...written.map((w) => w.steps[w.steps.length - 1]));
+      expectAggregate(old.getGroupSeries(ids, "loss", { buckets: 8 }), directAggregate(written, 8, lo, hi));
+    } finally {
+      old.close();
+    }
+  });
+
+  it("a straight line stays on the line through rollups: each (step, mean) pair is on it", () => {
+    const path2 = join(tempDir(), "line.db");
+    const s = openDatabase(path2);
+    let id = "";
+    runImmediate(s, () => {
+      const run = insertRun(s, {
+        experimentName: "line",
+        name: "l",
+        config: {},
+        tags: [],
+        group: null,
+        jobType: null,
+        notes: null,
+        now: 1,
+        provenance: {
+          host: null,
+          pid: null,
+          command: null,
+          cwd: null,
+          gitCommit: null,
+          gitDirty: null,
+          sdkLanguage: "node",
+          sdkVersion: "0",
+        },
+      });
+      const steps = Float64Array.from({ length: 50_000 }, (_, i) => 2 * i + (i % 3));
+      appendPoints(
+        s,
+        ensureSeries(s, run.seq, "x"),
+        steps,
+        steps.map((x) => 0.25 * x + 7),
+        steps,
+      );
+      id = run.id;
+    });
+    s.close();
+    const line = open(path2);
+    try {
+      const a = line.getGroupSeries([id], "x", { buckets: 30 });
+      expect(a.count).toEqual(Array(30).fill(1));
+      for (const [b, step] of a.steps.entries()) {
+        expect(Math.abs(a.mean[b] - (0.25 * step + 7))).toBeLessThan(1e-9 * a.mean[b]);
+      }
+    } finally {
+      line.close();
+    }
   });
 });

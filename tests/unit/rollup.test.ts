@@ -10,7 +10,10 @@ function points(n: number, start = 0) {
   return { steps, values, times };
 }
 
-/** The rows a reader would expect: for each bucket of 2^level indices, its first/last step and the first min and max. */
+/**
+ * The rows a reader would expect: for each bucket of 2^level indices, its first/last step, the first min and max,
+ * and the sums of its values and steps added left to right.
+ */
 function direct(level: number, startIndex: number, p: ReturnType<typeof points>): RollupRow[] {
   const rows = new Map<number, RollupRow>();
   for (let i = 0; i < p.values.length; i++) {
@@ -29,10 +32,14 @@ function direct(level: number, startIndex: number, p: ReturnType<typeof points>)
         maxValue: v,
         maxStep: p.steps[i],
         maxTime: p.times[i],
+        valueSum: v,
+        stepSum: p.steps[i],
       });
       continue;
     }
     row.count += 1;
+    row.valueSum = (row.valueSum ?? 0) + v;
+    row.stepSum = (row.stepSum ?? 0) + p.steps[i];
     row.lastStep = p.steps[i];
     if (v < row.minValue) Object.assign(row, { minValue: v, minStep: p.steps[i], minTime: p.times[i] });
     if (v > row.maxValue) Object.assign(row, { maxValue: v, maxStep: p.steps[i], maxTime: p.times[i] });
@@ -72,5 +79,24 @@ describe("rollup bucketing", () => {
     expect(merged).toEqual(whole);
     expect(merged.minStep).toBe(p.steps[0]);
     expect(merged.maxStep).toBe(p.steps[0]);
+  });
+
+  it("keeps a sum that is not finite, or unknown on either side of a merge, as null", () => {
+    const p = points(128);
+    p.values[3] = Number.POSITIVE_INFINITY;
+    p.values[70] = Number.NaN;
+    const [withInfinity, withNaN] = rollupPoints(6, 0, p.steps, p.values, p.times);
+    expect(withInfinity.valueSum).toBeNull();
+    expect(withInfinity.stepSum).not.toBeNull();
+    expect(withNaN.valueSum).toBeNull();
+    const q = points(64, 192);
+    const known = rollupPoints(6, 192, q.steps.subarray(0, 8), q.values.subarray(0, 8), q.times.subarray(0, 8))[0];
+    const later = rollupPoints(6, 200, q.steps.subarray(8), q.values.subarray(8), q.times.subarray(8))[0];
+    expect(mergeRollup(known, later).valueSum).toBe((known.valueSum ?? 0) + (later.valueSum ?? 0));
+    expect(mergeRollup({ ...known, valueSum: null, stepSum: null }, later)).toMatchObject({
+      valueSum: null,
+      stepSum: null,
+      count: 64,
+    });
   });
 });
