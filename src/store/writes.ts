@@ -117,13 +117,15 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
   const experimentId = ensureExperiment(db, run.experimentName, run.now, run.project ?? null);
   const id = wanted ?? randomUUID();
   const p = run.provenance;
-  const info = stmt(
+  const seq = stmt(
     db,
     `INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
          created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision,
          color_index)
-       VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${COLOR_INDEX_SQL})`,
-  ).run(
+       VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${COLOR_INDEX_SQL})
+       RETURNING seq`,
+    "values",
+  ).get(
     id,
     experimentId,
     run.name,
@@ -147,7 +149,7 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
   );
   return {
     id,
-    seq: Number(info.lastInsertRowid),
+    seq: Number(seq),
     experimentId,
     lastStep: null,
     created: true,
@@ -309,9 +311,12 @@ export function runExists(db: Db, runSeq: number): boolean {
 
 /** Returns the series id of (run, key), creating the key and series on first use. */
 export function ensureSeries(db: Db, runSeq: number, key: string): number {
-  stmt(db, "INSERT OR IGNORE INTO metric_keys (key) VALUES (?)").run(key);
+  stmt(db, "INSERT INTO metric_keys (key) VALUES (?) ON CONFLICT (key) DO NOTHING").run(key);
   const keyId = (stmt(db, "SELECT id FROM metric_keys WHERE key = ?").get(key) as { id: number }).id;
-  stmt(db, "INSERT OR IGNORE INTO series (run_seq, key_id) VALUES (?, ?)").run(runSeq, keyId);
+  stmt(db, "INSERT INTO series (run_seq, key_id) VALUES (?, ?) ON CONFLICT (run_seq, key_id) DO NOTHING").run(
+    runSeq,
+    keyId,
+  );
   return (stmt(db, "SELECT id FROM series WHERE run_seq = ? AND key_id = ?").get(runSeq, keyId) as { id: number }).id;
 }
 
@@ -368,6 +373,12 @@ interface RollupDbRow {
   max_step: number;
   max_time: number;
 }
+
+const PUT_ROLLUP_SQL = `INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (series_id, level, bucket) DO UPDATE SET count = excluded.count, first_step = excluded.first_step,
+    last_step = excluded.last_step, min_value = excluded.min_value, min_step = excluded.min_step,
+    min_time = excluded.min_time, max_value = excluded.max_value, max_step = excluded.max_step,
+    max_time = excluded.max_time`;
 
 /**
  * Appends points to a series: chunk rows (the tail chunk is refilled up to
@@ -427,7 +438,7 @@ export function appendPoints(
     db,
     "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?",
   );
-  const putRollup = stmt(db, "INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const putRollup = stmt(db, PUT_ROLLUP_SQL);
   let newRows: RollupRow[] = [];
   let previousLevel = 0;
   for (const level of ROLLUP_LEVELS) {
