@@ -91,15 +91,15 @@ export function deleteEmptyExperiments(db: Db): number {
   );
 }
 
-/** Runs a clean-up would delete, oldest first. */
+/** Runs a clean-up would delete, oldest first. The casts give PostgreSQL the type of a parameter that may be NULL. */
 export function findGcCandidates(db: Db, criteria: GcCriteria): GcCandidate[] {
   return stmt(
     db,
     `SELECT r.id, (SELECT COALESCE(SUM(s.count), 0) FROM series s WHERE s.run_seq = r.seq) AS points
      FROM runs r
-     WHERE (@before IS NULL OR r.created_at < @before)
-       AND (@statuses IS NULL OR r.status IN ${jsonArrayValues(db, "@statuses", "text")})
-       AND (@staleBefore IS NULL OR r.status <> 'running' OR COALESCE(r.last_heartbeat, r.created_at) < @staleBefore)
+     WHERE (CAST(@before AS DOUBLE PRECISION) IS NULL OR r.created_at < @before)
+       AND (CAST(@statuses AS TEXT) IS NULL OR r.status IN ${jsonArrayValues(db, "@statuses", "text")})
+       AND (CAST(@staleBefore AS DOUBLE PRECISION) IS NULL OR r.status <> 'running' OR COALESCE(r.last_heartbeat, r.created_at) < @staleBefore)
      ORDER BY r.created_at, r.seq`,
   ).all({
     before: criteria.createdBefore ?? null,

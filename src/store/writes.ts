@@ -309,15 +309,26 @@ export function runExists(db: Db, runSeq: number): boolean {
   return stmt(db, "SELECT 1 FROM runs WHERE seq = ?").get(runSeq) !== undefined;
 }
 
-/** Returns the series id of (run, key), creating the key and series on first use. */
+/**
+ * Returns the series id of (run, key), creating the key and series on first
+ * use. Looked up before inserting: a PostgreSQL insert that conflicts still
+ * uses up an id, and ids must follow the same sequence on both backends.
+ */
 export function ensureSeries(db: Db, runSeq: number, key: string): number {
-  stmt(db, "INSERT INTO metric_keys (key) VALUES (?) ON CONFLICT (key) DO NOTHING").run(key);
-  const keyId = (stmt(db, "SELECT id FROM metric_keys WHERE key = ?").get(key) as { id: number }).id;
+  const keySql = "SELECT id FROM metric_keys WHERE key = ?";
+  let keyId = stmt(db, keySql, "values").get(key) as number | undefined;
+  if (keyId === undefined) {
+    stmt(db, "INSERT INTO metric_keys (key) VALUES (?) ON CONFLICT (key) DO NOTHING").run(key);
+    keyId = stmt(db, keySql, "values").get(key) as number;
+  }
+  const seriesSql = "SELECT id FROM series WHERE run_seq = ? AND key_id = ?";
+  const found = stmt(db, seriesSql, "values").get(runSeq, keyId) as number | undefined;
+  if (found !== undefined) return found;
   stmt(db, "INSERT INTO series (run_seq, key_id) VALUES (?, ?) ON CONFLICT (run_seq, key_id) DO NOTHING").run(
     runSeq,
     keyId,
   );
-  return (stmt(db, "SELECT id FROM series WHERE run_seq = ? AND key_id = ?").get(runSeq, keyId) as { id: number }).id;
+  return stmt(db, seriesSql, "values").get(runSeq, keyId) as number;
 }
 
 interface SeriesState {
