@@ -145,6 +145,12 @@ export function databaseCounts(db: Db): DatabaseCounts {
   });
 }
 
+/** Bytes a PostgreSQL database takes on its server; null for SQLite, whose files the caller can measure. */
+export function serverDatabaseBytes(db: Db): number | null {
+  if (db.driver !== "postgres") return null;
+  return stmt(db, "SELECT pg_database_size(current_database())", "values").get() as number;
+}
+
 /**
  * Schema version and page facts. PostgreSQL: the version of its own
  * migrations (migrations-pg), its block size, and no free-page count (0).

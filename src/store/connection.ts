@@ -2,13 +2,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { fileURLToPath } from "node:url";
 import { NotAStonksFileError, SchemaVersionError, StonksError } from "../errors.js";
+import { isPostgresUrl } from "../util/db-path.js";
 import { type Db, driverName, isBusyError, openConnection, type Statement } from "./driver.js";
-import { isPostgresUrl, isTransientPgError } from "./pg/driver.js";
+import { isTransientPgError } from "./pg/driver.js";
 import { openPostgres } from "./pg/schema.js";
 
+export { isPostgresUrl } from "../util/db-path.js";
 export type { Db, Statement } from "./driver.js";
 export { driverName } from "./driver.js";
-export { isPostgresUrl } from "./pg/driver.js";
 
 // Chosen with the module, as a static import of the driver would: a writer thread started later
 // then finds the native module already loaded in the process. A driver that cannot load is

@@ -13,6 +13,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { StonksError } from "../../errors.js";
+import { redactUrl } from "../../util/db-path.js";
 import type { Db, PragmaOptions, RunResult, Statement } from "../driver.js";
 import type { PgReply, PgRequest } from "./protocol.js";
 
@@ -29,10 +30,6 @@ export const DEFAULT_POOL_SIZE = 4;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Longest a single call may take before the main thread gives up on the worker. */
 const CALL_TIMEOUT_MS = 10 * 60_000;
-
-export function isPostgresUrl(target: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(target);
-}
 
 /** The pool size from STONKS_PG_POOL, else the default. */
 export function poolSizeFromEnv(): number {
@@ -71,11 +68,6 @@ export function isTransientPgError(error: unknown): boolean {
     return code === "" && /Connection terminated|ECONNREFUSED|ECONNRESET|connection/i.test(error.message);
   }
   return false;
-}
-
-/** The URL with its password hidden, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/i, "$1:***@");
 }
 
 class Channel {

@@ -8,7 +8,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SchemaVersionError } from "../../errors.js";
-import { PgDb, redactUrl } from "./driver.js";
+import { redactUrl } from "../../util/db-path.js";
+import { PgDb } from "./driver.js";
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations-pg/", import.meta.url));
 
