@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { NotFoundError, StonksError } from "../errors.js";
 import type { Config, FinishStatus, Provenance } from "../types.js";
 import { decodeFloats, encodeFloats } from "./codec.js";
-import { type Db, stmt } from "./connection.js";
+import { type Db, type Statement, stmt } from "./connection.js";
 import { ensureProject } from "./projects.js";
 import { coarsen, mergeRollup, ROLLUP_LEVELS, type RollupRow, rollupPoints } from "./rollup.js";
 
@@ -385,11 +385,52 @@ interface RollupDbRow {
   max_time: number;
 }
 
-const PUT_ROLLUP_SQL = `INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (series_id, level, bucket) DO UPDATE SET count = excluded.count, first_step = excluded.first_step,
-    last_step = excluded.last_step, min_value = excluded.min_value, min_step = excluded.min_step,
-    min_time = excluded.min_time, max_value = excluded.max_value, max_step = excluded.max_step,
-    max_time = excluded.max_time`;
+const CHUNK_INSERT =
+  "INSERT INTO chunks (series_id, start_index, count, first_step, last_step, steps, vals, times) VALUES";
+const ROLLUP_UPSERT = ` ON CONFLICT (series_id, level, bucket) DO UPDATE SET count = excluded.count,
+    first_step = excluded.first_step, last_step = excluded.last_step, min_value = excluded.min_value,
+    min_step = excluded.min_step, min_time = excluded.min_time, max_value = excluded.max_value,
+    max_step = excluded.max_step, max_time = excluded.max_time`;
+/** Rows one PostgreSQL INSERT carries at most (bench/pg_ingest_path.mjs). */
+const PG_ROWS_PER_INSERT = 64;
+
+/**
+ * Writes rows of one INSERT: on SQLite one prepared single-row statement per
+ * row (a call into SQLite costs little); on PostgreSQL, where each statement
+ * is a round trip to the server, up to PG_ROWS_PER_INSERT rows per statement.
+ */
+class RowWriter {
+  private readonly pending: unknown[][] = [];
+  private readonly batch: number;
+  private readonly single: Statement;
+
+  constructor(
+    private readonly db: Db,
+    private readonly insert: string,
+    private readonly columns: number,
+    private readonly suffix: string,
+  ) {
+    this.batch = db.driver === "postgres" ? PG_ROWS_PER_INSERT : 1;
+    this.single = stmt(db, this.sql(1));
+  }
+
+  private sql(rows: number): string {
+    const tuple = `(${Array.from({ length: this.columns }, () => "?").join(", ")})`;
+    return `${this.insert} ${Array.from({ length: rows }, () => tuple).join(", ")}${this.suffix}`;
+  }
+
+  add(...row: unknown[]): void {
+    this.pending.push(row);
+    if (this.pending.length >= this.batch) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const statement = this.pending.length === 1 ? this.single : stmt(this.db, this.sql(this.pending.length));
+    statement.run(...this.pending.flat());
+    this.pending.length = 0;
+  }
+}
 
 /**
  * Appends points to a series: chunk rows (the tail chunk is refilled up to
@@ -426,14 +467,11 @@ export function appendPoints(
     allTimes = concat(decodeFloats(tail.times), times);
     stmt(db, "DELETE FROM chunks WHERE id = ?").run(tail.id);
   }
-  const insertChunk = stmt(
-    db,
-    "INSERT INTO chunks (series_id, start_index, count, first_step, last_step, steps, vals, times) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-  );
+  const chunkRows = new RowWriter(db, CHUNK_INSERT, 8, "");
   for (let offset = 0; offset < allValues.length; offset += CHUNK_POINTS) {
     const end = Math.min(allValues.length, offset + CHUNK_POINTS);
     const s = allSteps.subarray(offset, end);
-    insertChunk.run(
+    chunkRows.add(
       seriesId,
       chunkStart + offset,
       end - offset,
@@ -444,12 +482,13 @@ export function appendPoints(
       encodeFloats(allTimes.subarray(offset, end)),
     );
   }
+  chunkRows.flush();
 
   const getRollup = stmt(
     db,
     "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?",
   );
-  const putRollup = stmt(db, PUT_ROLLUP_SQL);
+  const rollupRows = new RowWriter(db, "INSERT INTO rollups VALUES", 12, ROLLUP_UPSERT);
   let newRows: RollupRow[] = [];
   let previousLevel = 0;
   for (const level of ROLLUP_LEVELS) {
@@ -480,9 +519,10 @@ export function appendPoints(
           );
         }
       }
-      putRollup.run(...rollupParams(seriesId, level, row));
+      rollupRows.add(...rollupParams(seriesId, level, row));
     }
   }
+  rollupRows.flush();
 
   let monotonic = state.monotonic === 1 && (state.last_step === null || steps[0] >= state.last_step);
   let min = state.min_value ?? Number.POSITIVE_INFINITY;
