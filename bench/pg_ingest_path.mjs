@@ -7,10 +7,10 @@
 //   STONKS_BENCH_PG=postgresql://user@host/db node bench/pg_ingest_path.mjs
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { writeResultsBlock } from "./results.mjs";
@@ -19,14 +19,38 @@ const CHUNKS = Number(process.env.CHUNKS ?? 2000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const POINTS = 1024;
 const ROWS_PER_INSERT = 64;
+const SMALL_APPENDS = 200;
+const small = {};
 
 function startCluster() {
   const dir = mkdtempSync("/tmp/stonks-bench-pg-");
   chmodSync(dir, 0o777);
   const as = (cmd, args) =>
-    process.getuid?.() === 0 ? execFileSync("runuser", ["-u", "nobody", "--", cmd, ...args], { cwd: "/tmp", stdio: "ignore" }) : execFileSync(cmd, args, { stdio: "ignore" });
-  as("initdb", ["-D", join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
-  as("pg_ctl", ["-D", join(dir, "data"), "-o", `-k ${dir} -c listen_addresses=''`, "-l", join(dir, "log"), "-w", "start"]);
+    process.getuid?.() === 0
+      ? execFileSync("runuser", ["-u", "nobody", "--", cmd, ...args], { cwd: "/tmp", stdio: "ignore" })
+      : execFileSync(cmd, args, { stdio: "ignore" });
+  as("initdb", [
+    "-D",
+    join(dir, "data"),
+    "-A",
+    "trust",
+    "-U",
+    "postgres",
+    "--no-sync",
+    "-E",
+    "UTF8",
+    "--locale=C.UTF-8",
+  ]);
+  as("pg_ctl", [
+    "-D",
+    join(dir, "data"),
+    "-o",
+    `-k ${dir} -c listen_addresses=''`,
+    "-l",
+    join(dir, "log"),
+    "-w",
+    "start",
+  ]);
   const url = `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}`;
   return { url, stop: () => as("pg_ctl", ["-D", join(dir, "data"), "-m", "fast", "-w", "stop"]) };
 }
@@ -50,7 +74,11 @@ const COLUMNS = "series_id, start_index, count, first_step, last_step, steps, va
 
 async function oneByOne(client, data) {
   for (const row of data) {
-    await client.query({ name: "one", text: `INSERT INTO bench_chunks (${COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, values: row });
+    await client.query({
+      name: "one",
+      text: `INSERT INTO bench_chunks (${COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+      values: row,
+    });
   }
 }
 
@@ -58,7 +86,11 @@ async function multiRow(client, data) {
   for (let at = 0; at < data.length; at += ROWS_PER_INSERT) {
     const batch = data.slice(at, at + ROWS_PER_INSERT);
     const values = batch.map((_, r) => `(${Array.from({ length: 8 }, (_, c) => `$${r * 8 + c + 1}`).join(",")})`);
-    await client.query({ name: `multi${batch.length}`, text: `INSERT INTO bench_chunks (${COLUMNS}) VALUES ${values.join(",")}`, values: batch.flat() });
+    await client.query({
+      name: `multi${batch.length}`,
+      text: `INSERT INTO bench_chunks (${COLUMNS}) VALUES ${values.join(",")}`,
+      values: batch.flat(),
+    });
   }
 }
 
@@ -91,7 +123,10 @@ function* binaryCopy(data) {
 }
 
 async function copy(client, data) {
-  await pipeline(Readable.from(binaryCopy(data)), client.query(copyFrom(`COPY bench_chunks (${COLUMNS}) FROM STDIN (FORMAT binary)`)));
+  await pipeline(
+    Readable.from(binaryCopy(data)),
+    client.query(copyFrom(`COPY bench_chunks (${COLUMNS}) FROM STDIN (FORMAT binary)`)),
+  );
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -100,8 +135,15 @@ async function measure(url, data) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query(TABLE);
+  // As in the stonks schema: float blobs barely compress, so they are stored as they are.
+  for (const column of ["steps", "vals", "times"])
+    await client.query(`ALTER TABLE bench_chunks ALTER COLUMN ${column} SET STORAGE EXTERNAL`);
   const results = {};
-  for (const [name, write] of [["one INSERT per row", oneByOne], [`multi-row INSERT (${ROWS_PER_INSERT} rows)`, multiRow], ["COPY binary", copy]]) {
+  for (const [name, write] of [
+    ["one INSERT per row", oneByOne],
+    [`multi-row INSERT (${ROWS_PER_INSERT} rows)`, multiRow],
+    ["COPY binary", copy],
+  ]) {
     const times = [];
     for (let round = 0; round < ROUNDS; round++) {
       await client.query("TRUNCATE bench_chunks");
@@ -111,9 +153,29 @@ async function measure(url, data) {
       await client.query("COMMIT");
       times.push(performance.now() - started);
     }
-    const { rows: [{ n }] } = await client.query("SELECT count(*)::int AS n FROM bench_chunks");
+    const {
+      rows: [{ n }],
+    } = await client.query("SELECT count(*)::int AS n FROM bench_chunks");
     if (n !== data.length) throw new Error(`${name} stored ${n} rows, not ${data.length}`);
     results[name] = median(times);
+  }
+  // What appendPoints mostly does: a small append, one chunk row per transaction.
+  for (const [name, write] of [
+    ["one INSERT, 1 row per transaction", oneByOne],
+    ["COPY binary, 1 row per transaction", copy],
+  ]) {
+    const times = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await client.query("TRUNCATE bench_chunks");
+      const started = performance.now();
+      for (const row of data.slice(0, SMALL_APPENDS)) {
+        await client.query("BEGIN");
+        await write(client, [row]);
+        await client.query("COMMIT");
+      }
+      times.push((performance.now() - started) / SMALL_APPENDS);
+    }
+    small[name] = median(times);
   }
   await client.end();
   return results;
@@ -124,14 +186,32 @@ async function storePath(url) {
   const { openService } = await import("../dist/query/service.js");
   const db = openService(url, { create: true });
   const times = [];
-  const points = CHUNKS * POINTS / 10;
+  const points = (CHUNKS * POINTS) / 10;
   for (let round = 0; round < ROUNDS; round++) {
     const steps = Float64Array.from({ length: points }, (_, i) => i);
     const started = performance.now();
     db.writeRecordedRun({
-      experiment: "bench", name: `r${round}`, config: {}, tags: [], group: null, jobType: null, notes: null,
-      createdAt: 1, lastActive: 2, status: "completed", color: null,
-      provenance: { host: null, pid: null, command: null, cwd: null, gitCommit: null, gitDirty: null, sdkLanguage: null, sdkVersion: null },
+      experiment: "bench",
+      name: `r${round}`,
+      config: {},
+      tags: [],
+      group: null,
+      jobType: null,
+      notes: null,
+      createdAt: 1,
+      lastActive: 2,
+      status: "completed",
+      color: null,
+      provenance: {
+        host: null,
+        pid: null,
+        command: null,
+        cwd: null,
+        gitCommit: null,
+        gitDirty: null,
+        sdkLanguage: null,
+        sdkVersion: null,
+      },
       metrics: { loss: { steps, values: steps, timestamps: steps } },
     });
     times.push(performance.now() - started);
@@ -148,17 +228,24 @@ try {
   const store = await storePath(url);
   const points = CHUNKS * POINTS;
   const lines = Object.entries(results).map(
-    ([name, ms]) => `| ${name} | ${ms.toFixed(0)} ms | ${((points / ms) * 1000 / 1e6).toFixed(2)} M points/s |`,
+    ([name, ms]) => `| ${name} | ${ms.toFixed(0)} ms | ${(((points / ms) * 1000) / 1e6).toFixed(2)} M points/s |`,
   );
-  const markdown = `${new Date().toISOString().slice(0, 10)}, ${cpus().length}-core VM, PostgreSQL ${execFileSync("postgres", ["--version"]).toString().trim().split(" ").pop()} on a unix socket, Node ${process.version}.
+  const markdown = `${new Date().toISOString().slice(0, 10)}, ${cpus().length}-core VM, PostgreSQL ${execFileSync("postgres", ["--version"]).toString().trim().split(" ")[2]} on a unix socket, Node ${process.version}.
 ${CHUNKS} chunk rows of ${POINTS} points (3 × 8 KiB bytea each) in one transaction, median of ${ROUNDS}:
 
 | path | time | rate |
 | --- | --- | --- |
 ${lines.join("\n")}
 
+One chunk row per transaction (a live run's usual append), per transaction, median of ${ROUNDS} × ${SMALL_APPENDS}:
+${Object.entries(small)
+  .map(([name, ms]) => `- ${name}: ${(ms * 1000).toFixed(0)} µs`)
+  .join("\n")}
+
+Chosen for appendPoints: ${results[`multi-row INSERT (${ROWS_PER_INSERT} rows)`] < results["COPY binary"] ? "multi-row INSERT (faster than COPY here; a one-row COPY also costs more round trips than one INSERT)" : "COPY would be faster here: revisit src/store/writes.ts RowWriter"}. Load average during the run: ${loadavg()[0].toFixed(1)} (the VM is shared).
+
 Through the store (writeRecordedRun → appendPoints over PgDb, rollups and series summary included):
-${store.points.toLocaleString("en")} points in ${store.ms.toFixed(0)} ms = ${((store.points / store.ms) * 1000 / 1e6).toFixed(2)} M points/s.`;
+${store.points.toLocaleString("en")} points in ${store.ms.toFixed(0)} ms = ${(((store.points / store.ms) * 1000) / 1e6).toFixed(2)} M points/s.`;
   console.log(markdown);
   writeResultsBlock(
     "## PostgreSQL backend (bench/pg_*.mjs)",
