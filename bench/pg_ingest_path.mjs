@@ -6,7 +6,7 @@
 //   npm run build && node bench/pg_ingest_path.mjs            (starts a throwaway PostgreSQL as nobody)
 //   STONKS_BENCH_PG=postgresql://user@host/db node bench/pg_ingest_path.mjs
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -52,7 +52,11 @@ function startCluster() {
     "start",
   ]);
   const url = `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}`;
-  return { url, stop: () => as("pg_ctl", ["-D", join(dir, "data"), "-m", "fast", "-w", "stop"]) };
+  const stop = () => {
+    as("pg_ctl", ["-D", join(dir, "data"), "-m", "fast", "-w", "stop"]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, stop };
 }
 
 function rows() {

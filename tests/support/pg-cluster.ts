@@ -5,7 +5,7 @@
  * the team harness (tests/support/postgres.ts) replaces it.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./helpers.js";
 
@@ -14,7 +14,7 @@ export interface PgCluster {
   socketDir: string;
   /** Creates an empty database and returns its URL. */
   newDatabase(): string;
-  /** Stops the server (immediately: the data is thrown away). */
+  /** Stops the server (immediately) and deletes its folder. */
   stop(): void;
 }
 
@@ -49,6 +49,7 @@ export function startPgCluster(): PgCluster {
     },
     stop() {
       run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
