@@ -2,7 +2,7 @@
 import { parseDisplayStatuses } from "../query/run-filter.js";
 import { openService, type StonksService } from "../query/service.js";
 import type { GcCriteria, RunStatus } from "../types.js";
-import { resolveDbPath } from "../util/db-path.js";
+import { redactUrl, resolveDbPath } from "../util/db-path.js";
 import { DEFAULT_STALE_AFTER_S } from "../util/staleness.js";
 import { CliError, confirm, type DbOption, fileSize, findRun } from "./common.js";
 import { formatBytes, formatCount } from "./format.js";
@@ -78,7 +78,7 @@ export async function gcCommand(
   const criteria = gcCriteria(options.before, options.status, Date.now() / 1000);
   const db = openService(resolveDbPath(options.db));
   try {
-    const sizeBefore = fileBytes(db.path);
+    const sizeBefore = db.serverDatabaseBytes() ?? fileBytes(db.path);
     const filtered = criteria.createdBefore !== undefined || criteria.statuses !== undefined;
     const candidates = filtered ? db.gcCandidates(criteria) : [];
     if (candidates.length > 0) {
@@ -92,9 +92,9 @@ export async function gcCommand(
       db.deleteEmptyExperiments();
     }
     db.compact();
-    const sizeAfter = fileBytes(db.path);
+    const sizeAfter = db.serverDatabaseBytes() ?? fileBytes(db.path);
     process.stdout.write(
-      `Deleted ${formatCount(candidates.length)} runs; ${db.path}: ${formatBytes(sizeBefore)} -> ${formatBytes(sizeAfter)}.\n`,
+      `Deleted ${formatCount(candidates.length)} runs; ${redactUrl(db.path)}: ${formatBytes(sizeBefore)} -> ${formatBytes(sizeAfter)}.\n`,
     );
   } finally {
     db.close();

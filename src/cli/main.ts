@@ -17,7 +17,11 @@ type JsonOption = DbOption & { json?: boolean };
 /** Exit status of a command-line usage mistake (unknown option, missing argument). */
 const USAGE_ERROR = 2;
 
-const dbOption = () => new Option("--db <path>", "database file (default: $STONKS_DB, else ./stonks.db)");
+const dbOption = () =>
+  new Option(
+    "--db <path>",
+    "database file, or a postgresql://user@host/db URL (default: $STONKS_DB, else ./stonks.db)",
+  );
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -53,6 +57,10 @@ function buildProgram(): Command {
       [],
     )
     .option("--demo", "add the demo experiments to the database first, unless they are there already")
+    .option(
+      "--pg-pool <n>",
+      "with a PostgreSQL --db: connections this server opens at most (default: $STONKS_PG_POOL, else 4)",
+    )
     .action(async (options: ServeOptions) => (await import("./serve.js")).serveCommand(options));
 
   program

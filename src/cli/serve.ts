@@ -1,7 +1,7 @@
 /** `stonks serve` and `stonks demo`. */
 import { readFileSync } from "node:fs";
 import { openService } from "../query/service.js";
-import { resolveDbPath } from "../util/db-path.js";
+import { redactUrl, resolveDbPath } from "../util/db-path.js";
 import { CliError, parseIntegerOption } from "./common.js";
 import { DEMO_EXPERIMENTS, writeDemoData } from "./demo.js";
 import { formatCount } from "./format.js";
@@ -45,6 +45,7 @@ export interface ServeOptions {
   demo?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  pgPool?: string;
 }
 
 /** The certificate and key files of --tls-cert and --tls-key, read now so a mistake stops the start. */
@@ -74,6 +75,8 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
       ? options.allowOrigin
       : (process.env.STONKS_ALLOW_ORIGINS ?? "").split(",").filter((o) => o.trim() !== "");
   const dbPath = resolveDbPath(options.db);
+  const pgPoolSize =
+    options.pgPool === undefined ? undefined : parseIntegerOption("--pg-pool", options.pgPool, 1, 1000);
   const tls = readTls(options);
   if (options.demo) addDemoData(dbPath);
   // The server (Hono, zod) loads only here, so other commands start faster.
@@ -85,6 +88,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     token,
     allowOrigins: allowOrigins.map((o) => o.trim()),
     tls,
+    pgPoolSize,
   });
   const dashboard = token === null ? `${server.url}/` : `${server.url}/?token=${encodeURIComponent(token)}`;
   // The file's tokens are secrets nobody can print again: say how to open the dashboard with one.
@@ -93,7 +97,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
       ? `  tokens:    this file's tokens are required; open the dashboard as ${server.url}/?token=<secret>\n`
       : "";
   process.stdout.write(
-    `stonks is serving ${dbPath}\n  dashboard: ${dashboard}\n  api:       ${server.url}/api\n${tokens}Press Ctrl+C to stop.\n`,
+    `stonks is serving ${redactUrl(dbPath)}\n  dashboard: ${dashboard}\n  api:       ${server.url}/api\n${tokens}Press Ctrl+C to stop.\n`,
   );
 
   let stopping = false;

@@ -59,6 +59,8 @@ export interface OpenQueryOptions {
   staleAfterSeconds?: number;
   /** Open without write access. Default false (an old schema is migrated forward). */
   readonly?: boolean;
+  /** A PostgreSQL database only: connections this process opens at most (default STONKS_PG_POOL, else 4). */
+  pgPoolSize?: number;
 }
 
 export interface ListRunsOptions {
@@ -81,7 +83,11 @@ export class StonksDatabase {
   constructor(path: string, options: OpenQueryOptions = {}) {
     this.path = path;
     this.staleAfter = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_S;
-    this.connection = openDatabase(path, { create: false, readonly: options.readonly ?? false });
+    this.connection = openDatabase(path, {
+      create: false,
+      readonly: options.readonly ?? false,
+      pgPoolSize: options.pgPoolSize,
+    });
   }
 
   /** Experiments by name; only those of one project (by id) when `projectId` is given. */

@@ -15,8 +15,9 @@ import {
   editRun,
   findGcCandidates,
   runIdsWithPrefix,
+  serverDatabaseBytes,
 } from "../store/admin.js";
-import { enlargePageCache, openDatabase, runImmediate } from "../store/connection.js";
+import { enlargePageCache, isPostgresUrl, openDatabase, runImmediate } from "../store/connection.js";
 import { getRunRow } from "../store/reads.js";
 import {
   type AppendOutcome,
@@ -114,6 +115,11 @@ export class StonksService extends StonksDatabase {
     compact(this.connection);
   }
 
+  /** Bytes the database takes on its PostgreSQL server; null for a SQLite file (measure the file). */
+  serverDatabaseBytes(): number | null {
+    return serverDatabaseBytes(this.connection);
+  }
+
   /** What the file holds: experiments, runs by status, series, points, free pages. */
   counts(): DatabaseCounts {
     return databaseCounts(this.connection);
@@ -177,8 +183,13 @@ export class StonksService extends StonksDatabase {
   }
 }
 
-/** Opens a stonks file for the server or the CLI; with `create`, a missing file is created first. */
+/**
+ * Opens a stonks file for the server or the CLI; with `create`, a missing file
+ * is created first. A PostgreSQL URL opens that database (its tables are
+ * created by any open with write access).
+ */
 export function openService(path: string, options: OpenServiceOptions = {}): StonksService {
-  if (options.create === true && !existsSync(path)) openDatabase(path, { create: true }).close();
+  if (options.create === true && !isPostgresUrl(path) && !existsSync(path))
+    openDatabase(path, { create: true }).close();
   return new StonksService(path, options);
 }

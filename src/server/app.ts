@@ -13,6 +13,7 @@ import type { Workspace } from "../query/database.js";
 import type { StonksService } from "../query/service.js";
 import type { Tokens } from "../query/tokens.js";
 import type { Config, DownsampledSeries } from "../types.js";
+import { isPostgresUrl, redactUrl } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
 import { allMetricsPieces, planAllMetrics } from "./all-metrics.js";
 import { ApiError, badRequest, errorBody, errorResponse, notFound } from "./errors.js";
@@ -267,7 +268,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
   app.get("/api/openapi.json", (c) => c.json(openApiDocument()));
 
   // The dashboard names the file it shows, so a run logged to another file is not silently missing.
-  app.get("/api/info", (c) => c.json({ db: resolve(db.path) }));
+  app.get("/api/info", (c) => c.json({ db: isPostgresUrl(db.path) ? redactUrl(db.path) : resolve(db.path) }));
 
   app.get("/api/projects", (c) => c.json(db.listProjects().map(projectJson)));
 

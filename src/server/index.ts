@@ -35,6 +35,8 @@ export interface ServerOptions {
   heavyReads?: Partial<HeavyReadLimits>;
   /** Serve HTTPS with this certificate (PEM, chain included) and key instead of HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** With a PostgreSQL dbPath: connections this process opens at most (default STONKS_PG_POOL, else 4). */
+  pgPoolSize?: number;
 }
 
 /** An origin as browsers send it in the Origin header: scheme://host[:port], lower case. */
@@ -79,7 +81,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = options.port ?? 8000;
   const allowedOrigins = new Set((options.allowOrigins ?? []).map(normalizeOrigin));
   // A fresh user serving a file that does not exist yet sees the empty dashboard.
-  const db = openService(options.dbPath, { create: true, staleAfterSeconds: options.staleAfterSeconds });
+  const db = openService(options.dbPath, {
+    create: true,
+    staleAfterSeconds: options.staleAfterSeconds,
+    pgPoolSize: options.pgPoolSize,
+  });
   db.enlargePageCache(64);
   const events = new EventHub({
     dbPath: options.dbPath,

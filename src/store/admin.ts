@@ -4,6 +4,9 @@
  */
 import type { DatabaseCounts, GcCandidate, GcCriteria, RunEdit, RunStatus } from "../types.js";
 import { type Db, runImmediate, runRead, stmt } from "./connection.js";
+import { jsonArrayValues } from "./dialect.js";
+import type { PgDb } from "./pg/driver.js";
+import { pgSchemaVersion, storedPgVersion } from "./pg/schema.js";
 import { maxRevision, nextRevision } from "./writes.js";
 
 /** Applies an edit to a run and bumps its revision. Returns false when the run does not exist. */
@@ -55,7 +58,7 @@ export function deleteRuns(db: Db, runIds: readonly string[]): number {
   if (runIds.length === 0) return 0;
   return runImmediate(db, () => {
     const before = maxRevision(db);
-    const removed = stmt(db, "DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))").run(
+    const removed = stmt(db, `DELETE FROM runs WHERE id IN ${jsonArrayValues(db, "?", "text")}`).run(
       JSON.stringify(runIds),
     ).changes;
     keepRevisionHigh(db, before);
@@ -88,15 +91,15 @@ export function deleteEmptyExperiments(db: Db): number {
   );
 }
 
-/** Runs a clean-up would delete, oldest first. */
+/** Runs a clean-up would delete, oldest first. The casts give PostgreSQL the type of a parameter that may be NULL. */
 export function findGcCandidates(db: Db, criteria: GcCriteria): GcCandidate[] {
   return stmt(
     db,
     `SELECT r.id, (SELECT COALESCE(SUM(s.count), 0) FROM series s WHERE s.run_seq = r.seq) AS points
      FROM runs r
-     WHERE (@before IS NULL OR r.created_at < @before)
-       AND (@statuses IS NULL OR r.status IN (SELECT value FROM json_each(@statuses)))
-       AND (@staleBefore IS NULL OR r.status <> 'running' OR COALESCE(r.last_heartbeat, r.created_at) < @staleBefore)
+     WHERE (CAST(@before AS DOUBLE PRECISION) IS NULL OR r.created_at < @before)
+       AND (CAST(@statuses AS TEXT) IS NULL OR r.status IN ${jsonArrayValues(db, "@statuses", "text")})
+       AND (CAST(@staleBefore AS DOUBLE PRECISION) IS NULL OR r.status <> 'running' OR COALESCE(r.last_heartbeat, r.created_at) < @staleBefore)
      ORDER BY r.created_at, r.seq`,
   ).all({
     before: criteria.createdBefore ?? null,
@@ -105,8 +108,16 @@ export function findGcCandidates(db: Db, criteria: GcCriteria): GcCandidate[] {
   }) as GcCandidate[];
 }
 
-/** Gives freed pages back to the file system: folds the WAL into the file, then rebuilds it. */
+/**
+ * Gives freed pages back to the file system: folds the WAL into the file, then
+ * rebuilds it. On PostgreSQL, autovacuum already reuses freed space; a plain
+ * VACUUM (no lock on readers or writers) makes it reusable now.
+ */
 export function compact(db: Db): void {
+  if (db.driver === "postgres") {
+    db.exec("VACUUM");
+    return;
+  }
   db.pragma("wal_checkpoint(TRUNCATE)");
   db.exec("VACUUM");
   db.pragma("wal_checkpoint(TRUNCATE)");
@@ -129,11 +140,31 @@ export function databaseCounts(db: Db): DatabaseCounts {
       series: count("SELECT count(*) AS n FROM series"),
       points: count("SELECT SUM(count) AS n FROM series"),
       metricKeys: count("SELECT count(*) AS n FROM metric_keys"),
-      schemaVersion: db.pragma("user_version", { simple: true }) as number,
-      pageSize: db.pragma("page_size", { simple: true }) as number,
-      freePages: db.pragma("freelist_count", { simple: true }) as number,
+      ...fileFacts(db),
     };
   });
+}
+
+/** Bytes a PostgreSQL database takes on its server; null for SQLite, whose files the caller can measure. */
+export function serverDatabaseBytes(db: Db): number | null {
+  if (db.driver !== "postgres") return null;
+  return stmt(db, "SELECT pg_database_size(current_database())", "values").get() as number;
+}
+
+/**
+ * Schema version and page facts. PostgreSQL: the version of its own
+ * migrations (migrations-pg), its block size, and no free-page count (0).
+ */
+function fileFacts(db: Db): Pick<DatabaseCounts, "schemaVersion" | "pageSize" | "freePages"> {
+  if (db.driver === "postgres") {
+    const blockSize = Number(stmt(db, "SELECT current_setting('block_size')", "values").get());
+    return { schemaVersion: storedPgVersion(db as PgDb) || pgSchemaVersion(), pageSize: blockSize, freePages: 0 };
+  }
+  return {
+    schemaVersion: db.pragma("user_version", { simple: true }) as number,
+    pageSize: db.pragma("page_size", { simple: true }) as number,
+    freePages: db.pragma("freelist_count", { simple: true }) as number,
+  };
 }
 
 /** Run ids starting with a prefix (for people typing short ids), at most `limit`. */

@@ -6,13 +6,19 @@
  * points is inserted again under a new id).
  */
 import { type Db, stmt } from "./connection.js";
+import { jsonArrayValues } from "./dialect.js";
 import { RUN_COLUMNS, type RunRow, runRowsWhere } from "./reads.js";
 
 /**
  * Changes whenever another connection commits to the file (any process).
- * Cheap enough to poll several times a second.
+ * Cheap enough to poll several times a second. On PostgreSQL: the position
+ * the write-ahead log is inserted at, which moves with every commit (and with
+ * other writes to the cluster: a poller then reads and finds nothing new).
  */
 export function dataVersion(db: Db): number {
+  if (db.driver === "postgres") {
+    return Number(stmt(db, "SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn", "values").get());
+  }
   return db.pragma("data_version", { simple: true }) as number;
 }
 
@@ -25,8 +31,20 @@ export interface ChangeHead {
   runCount: number;
 }
 
+/**
+ * SQLite's sqlite_sequence is transactional; a PostgreSQL sequence is not (it
+ * shows ids of chunks not yet committed), so there the head is the highest
+ * stored chunk id, and the feed never moves its cursor back (change-feed.ts).
+ */
+const CHUNK_HEAD_SQL = {
+  sqlite: "SELECT seq FROM sqlite_sequence WHERE name = 'chunks'",
+  postgres: "SELECT MAX(id) AS seq FROM chunks",
+};
+
 export function changeHead(db: Db): ChangeHead {
-  const chunk = stmt(db, "SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").get() as { seq: number } | undefined;
+  const chunk = stmt(db, db.driver === "postgres" ? CHUNK_HEAD_SQL.postgres : CHUNK_HEAD_SQL.sqlite).get() as
+    | { seq: number | null }
+    | undefined;
   const runs = stmt(db, "SELECT COALESCE(MAX(revision), 0) AS revision, count(*) AS n FROM runs").get() as {
     revision: number;
     n: number;
@@ -49,7 +67,7 @@ export function runRowsBySeq(db: Db, runSeqs: readonly number[]): RunRow[] {
   if (runSeqs.length === 0) return [];
   return runRowsWhere(
     db,
-    `SELECT ${RUN_COLUMNS} FROM runs WHERE seq IN (SELECT value FROM json_each(?))`,
+    `SELECT ${RUN_COLUMNS} FROM runs WHERE seq IN ${jsonArrayValues(db, "?", "bigint")}`,
     JSON.stringify(runSeqs),
   );
 }
@@ -71,9 +89,11 @@ export function runningRuns(db: Db): [seq: number, lastAlive: number][] {
 /** Current heartbeat of the given runs (heartbeats do not change a run's revision). */
 export function heartbeatsOf(db: Db, runSeqs: readonly number[]): [seq: number, lastHeartbeat: number | null][] {
   if (runSeqs.length === 0) return [];
-  return stmt(db, "SELECT seq, last_heartbeat FROM runs WHERE seq IN (SELECT value FROM json_each(?))", "arrays").all(
-    JSON.stringify(runSeqs),
-  ) as [number, number | null][];
+  return stmt(
+    db,
+    `SELECT seq, last_heartbeat FROM runs WHERE seq IN ${jsonArrayValues(db, "?", "bigint")}`,
+    "arrays",
+  ).all(JSON.stringify(runSeqs)) as [number, number | null][];
 }
 
 /** Point count of every series. */
@@ -110,7 +130,7 @@ export function changedSeries(db: Db, after: number, upTo: number): ChangedSerie
      FROM chunks c JOIN series s ON s.id = c.series_id JOIN metric_keys k ON k.id = s.key_id
        JOIN runs r ON r.seq = s.run_seq
      WHERE c.id > ? AND c.id <= ?
-     GROUP BY c.series_id`,
+     GROUP BY c.series_id, s.id, k.id, r.seq`,
   ).all(after, upTo) as ChangedSeries[];
 }
 

@@ -2,8 +2,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { fileURLToPath } from "node:url";
 import { NotAStonksFileError, SchemaVersionError, StonksError } from "../errors.js";
+import { isPostgresUrl } from "../util/db-path.js";
 import { type Db, driverName, isBusyError, openConnection, type Statement } from "./driver.js";
+import { isTransientPgError } from "./pg/driver.js";
+import { openPostgres } from "./pg/schema.js";
 
+export { isPostgresUrl } from "../util/db-path.js";
 export type { Db, Statement } from "./driver.js";
 export { driverName } from "./driver.js";
 
@@ -59,16 +63,20 @@ export interface OpenOptions {
   create?: boolean;
   /** Open read-only: no migrations, no WAL switch. */
   readonly?: boolean;
+  /** PostgreSQL only: connections this process opens at most (default STONKS_PG_POOL, else 4). */
+  pgPoolSize?: number;
 }
 
 /**
  * Opens a stonks database: WAL, busy timeout, foreign keys on, schema migrated
  * forward. A file that is not a stonks database is refused before anything is
- * written to it.
+ * written to it. A postgresql:// or postgres:// URL opens PostgreSQL instead
+ * (src/store/pg), its schema migrated forward unless read-only.
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const create = options.create ?? true;
   const readonly = options.readonly ?? false;
+  if (isPostgresUrl(path)) return openPostgres(path, { readonly, poolSize: options.pgPoolSize });
   // Chooses the driver now: a forced driver that cannot load is the first thing to fix.
   driverName();
   if (path !== ":memory:" && !existsSync(path) && (!create || readonly)) {
@@ -247,7 +255,7 @@ function upgrade(db: Db): void {
  * copies the whole log into the file and truncates it.
  */
 export function checkpointIfLarge(db: Db): void {
-  if (db.memory || db.readonly) return;
+  if (db.memory || db.readonly || db.driver === "postgres") return;
   let size: number;
   try {
     size = statSync(`${db.path}-wal`).size;
@@ -272,16 +280,24 @@ export function checkpointIfLarge(db: Db): void {
 
 /**
  * Runs fn in a BEGIN IMMEDIATE transaction, retrying while another process
- * holds the write lock past the busy timeout.
+ * holds the write lock past the busy timeout. On PostgreSQL, a transaction
+ * that failed because the server restarted or dropped the connection is run
+ * again after a short pause: it rolled back whole, so nothing is doubled.
  */
 export function runImmediate<T>(db: Db, fn: () => T, attempts = 5): T {
   for (let attempt = 1; ; attempt++) {
     try {
       return db.transaction(fn, "immediate");
     } catch (error) {
-      if (!isBusyError(error) || attempt >= attempts) throw error;
+      const retry = db.driver === "postgres" ? isTransientPgError(error) : isBusyError(error);
+      if (!retry || attempt >= attempts || db.inTransaction) throw error;
+      if (db.driver === "postgres") pauseMs(200 * attempt);
     }
   }
+}
+
+function pauseMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** Runs fn in a read transaction so several statements see one snapshot. */
@@ -324,5 +340,7 @@ export function stmt(db: Db, sql: string, shape: RowShape = "objects"): Statemen
  * over the file between chunk pages, stay in memory between requests.
  */
 export function enlargePageCache(db: Db, mebibytes: number): void {
+  // PostgreSQL's cache is the server's shared_buffers, set by whoever runs it.
+  if (db.driver === "postgres") return;
   db.pragma(`cache_size = ${-Math.round(mebibytes * 1024)}`);
 }

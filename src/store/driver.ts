@@ -11,6 +11,8 @@ import { createRequire } from "node:module";
 import { StonksError } from "../errors.js";
 
 export type DriverName = "node" | "better-sqlite3";
+/** A SQLite driver, or the PostgreSQL one (src/store/pg/driver.ts). */
+export type BackendName = DriverName | "postgres";
 
 export interface RunResult {
   changes: number;
@@ -36,11 +38,11 @@ export interface PragmaOptions {
   simple?: boolean;
 }
 
-/** One open SQLite connection. */
+/** One open connection: to a SQLite file, or to PostgreSQL (src/store/pg). */
 export interface Db {
   /** Which driver opened it. */
-  readonly driver: DriverName;
-  /** The file path as given (":memory:" for an in-memory database). */
+  readonly driver: BackendName;
+  /** The file path as given (":memory:" for an in-memory database), or the PostgreSQL URL. */
   readonly path: string;
   readonly memory: boolean;
   readonly readonly: boolean;

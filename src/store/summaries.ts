@@ -3,6 +3,7 @@
  * series rows: the metric columns of the run table (src/query/run-list.ts).
  */
 import { type Db, stmt } from "./connection.js";
+import { jsonArrayValues } from "./dialect.js";
 
 /** Summary of one metric of one run, straight from the series row. */
 export interface SummaryRow {
@@ -36,7 +37,7 @@ export function summariesOfRuns(db: Db, runSeqs: readonly number[]): SummaryRow[
     db,
     `SELECT s.run_seq, k.key, s.count, s.last_value, s.min_value, s.max_value, s.last_step
      FROM series s JOIN metric_keys k ON k.id = s.key_id
-     WHERE s.run_seq IN (SELECT value FROM json_each(?)) AND s.count > 0`,
+     WHERE s.run_seq IN ${jsonArrayValues(db, "?", "bigint")} AND s.count > 0`,
   )
     .raw(true)
     .all(JSON.stringify(runSeqs)) as RawSummary[];

@@ -18,14 +18,17 @@ const COLUMNS = "id, name, role, hash, created_at, last_used_at, revoked_at";
 /** Adds a token; its name defaults to `<role>-<id>`. Returns the stored row. */
 export function insertToken(db: Db, role: TokenRole, name: string | null, hash: string, now: number): TokenRow {
   return runImmediate(db, () => {
-    const info = stmt(db, "INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)").run(
+    const id = stmt(
+      db,
+      "INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+      "values",
+    ).get(
       // A placeholder no one can type (names never hold a newline), replaced by <role>-<id> below.
       name ?? `\n${hash}`,
       role,
       hash,
       now,
-    );
-    const id = Number(info.lastInsertRowid);
+    ) as number;
     if (name === null) stmt(db, "UPDATE tokens SET name = ? WHERE id = ?").run(`${role}-${id}`, id);
     return stmt(db, `SELECT ${COLUMNS} FROM tokens WHERE id = ?`).get(id) as TokenRow;
   });

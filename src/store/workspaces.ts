@@ -10,7 +10,7 @@ export interface WorkspaceRow {
 export function listWorkspaces(db: Db, experimentId: string): WorkspaceRow[] {
   return stmt(
     db,
-    "SELECT name, state, updated_at FROM workspaces WHERE experiment_id = ? ORDER BY name COLLATE NOCASE, name",
+    "SELECT name, state, updated_at FROM workspaces WHERE experiment_id = ? ORDER BY lower(name), name",
   ).all(experimentId) as WorkspaceRow[];
 }
 

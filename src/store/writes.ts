@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { NotFoundError, StonksError } from "../errors.js";
 import type { Config, FinishStatus, Provenance } from "../types.js";
 import { decodeFloats, encodeFloats } from "./codec.js";
-import { type Db, stmt } from "./connection.js";
+import { type Db, type Statement, stmt } from "./connection.js";
 import { ensureProject } from "./projects.js";
 import { coarsen, mergeRollup, ROLLUP_LEVELS, type RollupRow, rollupPoints } from "./rollup.js";
 
@@ -117,13 +117,15 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
   const experimentId = ensureExperiment(db, run.experimentName, run.now, run.project ?? null);
   const id = wanted ?? randomUUID();
   const p = run.provenance;
-  const info = stmt(
+  const seq = stmt(
     db,
     `INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
          created_at, last_heartbeat, host, pid, command, cwd, git_commit, git_dirty, sdk_language, sdk_version, revision,
          color_index)
-       VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${COLOR_INDEX_SQL})`,
-  ).run(
+       VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${COLOR_INDEX_SQL})
+       RETURNING seq`,
+    "values",
+  ).get(
     id,
     experimentId,
     run.name,
@@ -147,7 +149,7 @@ export function insertRun(db: Db, run: NewRun): StartedRun {
   );
   return {
     id,
-    seq: Number(info.lastInsertRowid),
+    seq: Number(seq),
     experimentId,
     lastStep: null,
     created: true,
@@ -307,12 +309,26 @@ export function runExists(db: Db, runSeq: number): boolean {
   return stmt(db, "SELECT 1 FROM runs WHERE seq = ?").get(runSeq) !== undefined;
 }
 
-/** Returns the series id of (run, key), creating the key and series on first use. */
+/**
+ * Returns the series id of (run, key), creating the key and series on first
+ * use. Looked up before inserting: a PostgreSQL insert that conflicts still
+ * uses up an id, and ids must follow the same sequence on both backends.
+ */
 export function ensureSeries(db: Db, runSeq: number, key: string): number {
-  stmt(db, "INSERT OR IGNORE INTO metric_keys (key) VALUES (?)").run(key);
-  const keyId = (stmt(db, "SELECT id FROM metric_keys WHERE key = ?").get(key) as { id: number }).id;
-  stmt(db, "INSERT OR IGNORE INTO series (run_seq, key_id) VALUES (?, ?)").run(runSeq, keyId);
-  return (stmt(db, "SELECT id FROM series WHERE run_seq = ? AND key_id = ?").get(runSeq, keyId) as { id: number }).id;
+  const keySql = "SELECT id FROM metric_keys WHERE key = ?";
+  let keyId = stmt(db, keySql, "values").get(key) as number | undefined;
+  if (keyId === undefined) {
+    stmt(db, "INSERT INTO metric_keys (key) VALUES (?) ON CONFLICT (key) DO NOTHING").run(key);
+    keyId = stmt(db, keySql, "values").get(key) as number;
+  }
+  const seriesSql = "SELECT id FROM series WHERE run_seq = ? AND key_id = ?";
+  const found = stmt(db, seriesSql, "values").get(runSeq, keyId) as number | undefined;
+  if (found !== undefined) return found;
+  stmt(db, "INSERT INTO series (run_seq, key_id) VALUES (?, ?) ON CONFLICT (run_seq, key_id) DO NOTHING").run(
+    runSeq,
+    keyId,
+  );
+  return stmt(db, seriesSql, "values").get(runSeq, keyId) as number;
 }
 
 interface SeriesState {
@@ -373,6 +389,54 @@ interface RollupDbRow {
   step_sum: number | null;
 }
 
+const CHUNK_INSERT =
+  "INSERT INTO chunks (series_id, start_index, count, first_step, last_step, steps, vals, times) VALUES";
+const ROLLUP_UPSERT = ` ON CONFLICT (series_id, level, bucket) DO UPDATE SET count = excluded.count,
+    first_step = excluded.first_step, last_step = excluded.last_step, min_value = excluded.min_value,
+    min_step = excluded.min_step, min_time = excluded.min_time, max_value = excluded.max_value,
+    max_step = excluded.max_step, max_time = excluded.max_time, value_sum = excluded.value_sum,
+    step_sum = excluded.step_sum`;
+/** Rows one PostgreSQL INSERT carries at most (bench/pg_ingest_path.mjs). */
+const PG_ROWS_PER_INSERT = 64;
+
+/**
+ * Writes rows of one INSERT: on SQLite one prepared single-row statement per
+ * row (a call into SQLite costs little); on PostgreSQL, where each statement
+ * is a round trip to the server, up to PG_ROWS_PER_INSERT rows per statement.
+ */
+class RowWriter {
+  private readonly pending: unknown[][] = [];
+  private readonly batch: number;
+  private readonly single: Statement;
+
+  constructor(
+    private readonly db: Db,
+    private readonly insert: string,
+    private readonly columns: number,
+    private readonly suffix: string,
+  ) {
+    this.batch = db.driver === "postgres" ? PG_ROWS_PER_INSERT : 1;
+    this.single = stmt(db, this.sql(1));
+  }
+
+  private sql(rows: number): string {
+    const tuple = `(${Array.from({ length: this.columns }, () => "?").join(", ")})`;
+    return `${this.insert} ${Array.from({ length: rows }, () => tuple).join(", ")}${this.suffix}`;
+  }
+
+  add(...row: unknown[]): void {
+    this.pending.push(row);
+    if (this.pending.length >= this.batch) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const statement = this.pending.length === 1 ? this.single : stmt(this.db, this.sql(this.pending.length));
+    statement.run(...this.pending.flat());
+    this.pending.length = 0;
+  }
+}
+
 /**
  * Appends points to a series: chunk rows (the tail chunk is refilled up to
  * CHUNK_POINTS), rollup rows of every level, and the series summary.
@@ -408,14 +472,11 @@ export function appendPoints(
     allTimes = concat(decodeFloats(tail.times), times);
     stmt(db, "DELETE FROM chunks WHERE id = ?").run(tail.id);
   }
-  const insertChunk = stmt(
-    db,
-    "INSERT INTO chunks (series_id, start_index, count, first_step, last_step, steps, vals, times) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-  );
+  const chunkRows = new RowWriter(db, CHUNK_INSERT, 8, "");
   for (let offset = 0; offset < allValues.length; offset += CHUNK_POINTS) {
     const end = Math.min(allValues.length, offset + CHUNK_POINTS);
     const s = allSteps.subarray(offset, end);
-    insertChunk.run(
+    chunkRows.add(
       seriesId,
       chunkStart + offset,
       end - offset,
@@ -426,12 +487,19 @@ export function appendPoints(
       encodeFloats(allTimes.subarray(offset, end)),
     );
   }
+  chunkRows.flush();
 
   const getRollup = stmt(
     db,
     "SELECT bucket, count, first_step, last_step, min_value, min_step, min_time, max_value, max_step, max_time, value_sum, step_sum FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?",
   );
-  const putRollup = stmt(db, "INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const rollupRows = new RowWriter(
+    db,
+    `INSERT INTO rollups (series_id, level, bucket, count, first_step, last_step, min_value, min_step, min_time,
+      max_value, max_step, max_time, value_sum, step_sum) VALUES`,
+    14,
+    ROLLUP_UPSERT,
+  );
   let newRows: RollupRow[] = [];
   let previousLevel = 0;
   for (const level of ROLLUP_LEVELS) {
@@ -464,9 +532,10 @@ export function appendPoints(
           );
         }
       }
-      putRollup.run(...rollupParams(seriesId, level, row));
+      rollupRows.add(...rollupParams(seriesId, level, row));
     }
   }
+  rollupRows.flush();
 
   let monotonic = state.monotonic === 1 && (state.last_step === null || steps[0] >= state.last_step);
   let min = state.min_value ?? Number.POSITIVE_INFINITY;

@@ -10,6 +10,16 @@ export function resolveDbPath(explicit?: string | null): string {
   return "./stonks.db";
 }
 
+/** Whether a database target is a PostgreSQL URL (else it is a SQLite file path). */
+export function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(target);
+}
+
+/** The database target with a URL's password hidden, for messages and pages. */
+export function redactUrl(target: string): string {
+  return target.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/i, "$1:***@");
+}
+
 export function isRemoteUrl(target: string): boolean {
   return /^https?:\/\//i.test(target);
 }
