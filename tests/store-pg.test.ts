@@ -3,6 +3,7 @@
 // read back the same (runs, series, downsampled reads, run tables, where, group series, tokens,
 // workspaces, the write API, deletions, counts, the change feed).
 import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseWhere } from "../src/contract/where.js";
@@ -15,6 +16,12 @@ import type { RemoteRunMeta } from "../src/store/remote.js";
 import { ensureExperiment } from "../src/store/writes.js";
 import { postgresBackend, sqliteBackend } from "./support/backends.js";
 import { ROOT } from "./support/helpers.js";
+
+/** Every PostgreSQL migration's version, from the folder the store reads them from: each applied once. */
+const PG_VERSIONS = readdirSync(new URL("../src/store/migrations-pg/", import.meta.url))
+  .filter((name) => /^\d{4}_.*\.sql$/.test(name))
+  .map((name) => Number(name.slice(0, 4)))
+  .sort((a, b) => a - b);
 
 const pg = postgresBackend();
 const sqlite = sqliteBackend();
@@ -240,7 +247,7 @@ describe("PostgreSQL backend", () => {
     const db = openDatabase(url) as PgDb;
     try {
       expect(db.driver).toBe("postgres");
-      expect(db.prepare("SELECT version FROM stonks_schema").pluck().all()).toEqual([1]);
+      expect(db.prepare("SELECT version FROM stonks_schema").pluck().all()).toEqual(PG_VERSIONS);
       const tables = db
         .prepare("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
         .pluck()
@@ -271,7 +278,7 @@ describe("PostgreSQL backend", () => {
     await Promise.all(opens);
     const db = openDatabase(url) as PgDb;
     try {
-      expect(db.prepare("SELECT version FROM stonks_schema").pluck().all()).toEqual([1]);
+      expect(db.prepare("SELECT version FROM stonks_schema").pluck().all()).toEqual(PG_VERSIONS);
     } finally {
       db.close();
     }
