@@ -4,7 +4,9 @@
  */
 import type { ForeignReader } from "./model.js";
 
-export const FOREIGN_READERS: Record<string, () => Promise<ForeignReader>> = {};
+export const FOREIGN_READERS: Record<string, () => Promise<ForeignReader>> = {
+  mlflow: async () => (await import("./mlflow.js")).readMlflow,
+};
 
 export function importKinds(): string[] {
   return Object.keys(FOREIGN_READERS).sort();
