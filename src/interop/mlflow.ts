@@ -168,7 +168,7 @@ function sqliteSource(database: MlflowDatabase): ForeignSource {
 /**
  * The flat `key: value` mapping of an MLflow meta.yaml (yaml.safe_dump of a
  * dict of scalars): plain, 'single' and "double" quoted scalars, and plain
- * ones folded over indented lines. Nested values (`tags: []`) are skipped.
+ * ones folded over indented lines, all read as text (`tags: []` too).
  */
 export function parseMetaYaml(text: string): Record<string, string | null> {
   const lines = text.split(/\r?\n/);
