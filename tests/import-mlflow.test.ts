@@ -4,7 +4,8 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { mlflowStatus, paramValue, parseMetaYaml, splitMlflowTags } from "../src/interop/mlflow.js";
+import { parseMetaYaml } from "../src/interop/mlflow.js";
+import { mlflowStatus, paramValue, splitMlflowTags } from "../src/interop/mlflow-values.js";
 import { foreignRunId } from "../src/query/import-foreign.js";
 import { openService } from "../src/query/service.js";
 import { FIXTURES, stonks, tempDb, tempDir } from "./support/helpers.js";
