@@ -17,6 +17,7 @@ import { ApiError, describeIssues } from "../errors.js";
 import type { EventHub } from "../events.js";
 import { MLFLOW_PREFIX } from "./routes.js";
 import {
+  checkRunAttributes,
   DEFAULT_EXPERIMENT_ID,
   DEFAULT_EXPERIMENT_NAME,
   deleteTag,
@@ -339,6 +340,7 @@ export function mountMlflowRoutes(app: Hono<{ Bindings: Partial<HttpBindings> }>
       { entity: "attributes" as const, key: "start_time", descending: true },
       { entity: "attributes" as const, key: "run_id", descending: false },
     ];
+    checkRunAttributes([...clauses, ...order]);
     const runs: { run: RunView; lookup: ReturnType<typeof runLookup> }[] = [];
     for (const experimentId of body.experiment_ids) {
       const experiment = experimentById(experimentId);

@@ -113,6 +113,21 @@ export function runJson(run: RunView, summaries: readonly MetricSummary[]) {
   };
 }
 
+const RUN_ATTRIBUTES = new Set(["run_id", "run_name", "status", "start_time", "end_time"]);
+
+/** Refuses a search by an attribute runs/search does not know, before any run is read. */
+export function checkRunAttributes(keys: readonly { entity: Entity; key: string }[]): void {
+  for (const { entity, key } of keys) {
+    if (entity === "attributes" && !RUN_ATTRIBUTES.has(key)) {
+      throw mlflowError(
+        400,
+        "INVALID_PARAMETER_VALUE",
+        `This server searches and orders runs by the attributes run_id, run_name, status, start_time and end_time, not ${key.slice(0, 200)}.`,
+      );
+    }
+  }
+}
+
 /** How runs/search sees a run: the latest metric values, params as text, MLflow tags, attributes. */
 export function runLookup(run: RunView): Lookup {
   let tags: Map<string, string> | null = null;
@@ -138,11 +153,7 @@ export function runLookup(run: RunView): Lookup {
       case "end_time":
         return run.endedAt === null ? null : Math.round(run.endedAt * 1000);
       default:
-        throw mlflowError(
-          400,
-          "INVALID_PARAMETER_VALUE",
-          `This server searches runs by the attributes run_id, run_name, status, start_time and end_time, not ${key}.`,
-        );
+        return null;
     }
   };
 }
