@@ -11,7 +11,7 @@ import type { Context, Hono, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { mlflowStatus, splitMlflowTags } from "../../interop/mlflow-values.js";
 import type { RunView } from "../../query/run-filter.js";
-import type { RemoteRunMeta, StonksService } from "../../query/service.js";
+import type { RemoteRunMeta, RunSyncState, StonksService } from "../../query/service.js";
 import type { Experiment } from "../../types.js";
 import { ApiError, describeIssues } from "../errors.js";
 import type { EventHub } from "../events.js";
@@ -200,8 +200,20 @@ export function mountMlflowRoutes(app: Hono<{ Bindings: Partial<HttpBindings> }>
     events.poke();
   };
 
+  /** What a run's points need (its stored counts and status), without reading its summaries; 404 when absent. */
+  const runState = (mlflowId: string | undefined): { id: string; state: RunSyncState } => {
+    if (mlflowId === undefined || mlflowId === "") {
+      throw mlflowError(400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'.");
+    }
+    const id = stonksRunId(mlflowId);
+    const state = db.runSyncState(id);
+    if (state === null) throw mlflowError(404, "RESOURCE_DOES_NOT_EXIST", `Run '${mlflowId.slice(0, 200)}' not found.`);
+    return { id, state };
+  };
+
   /** Appends MLflow metrics in the order sent: each key's points go after those stored, whatever their step. */
-  const appendMetrics = (run: RunView, metrics: z.output<typeof bodies.logBatch>["metrics"]): void => {
+  const appendMetrics = (mlflowId: string | undefined, metrics: z.output<typeof bodies.logBatch>["metrics"]): void => {
+    const { id, state } = runState(mlflowId);
     const now = Date.now();
     const byKey = new Map<string, { steps: number[]; values: number[]; times: number[] }>();
     for (const m of metrics) {
@@ -218,17 +230,17 @@ export function mountMlflowRoutes(app: Hono<{ Bindings: Partial<HttpBindings> }>
     }
     if (byKey.size > 0) {
       db.appendRemotePoints(
-        run.id,
+        id,
         [...byKey].map(([key, s]) => ({
           key,
-          start: db.seriesLength(run.id, key) ?? 0,
+          start: state.series[key] ?? 0,
           steps: Float64Array.from(s.steps),
           values: Float64Array.from(s.values),
           times: Float64Array.from(s.times),
         })),
       );
     }
-    if (run.status === "running") db.remoteHeartbeat(run.id, now / 1000);
+    if (state.status === "running") db.remoteHeartbeat(id, now / 1000);
     events.poke();
   };
 
@@ -364,20 +376,19 @@ export function mountMlflowRoutes(app: Hono<{ Bindings: Partial<HttpBindings> }>
 
   app.post(route("runs/log-metric"), async (c) => {
     const body = parse(bodies.logMetric, await jsonBody(c));
-    appendMetrics(findRun(body.run_id ?? body.run_uuid), [body]);
+    appendMetrics(body.run_id ?? body.run_uuid, [body]);
     return c.json({});
   });
 
   app.post(route("runs/log-batch"), async (c) => {
     const body = parse(bodies.logBatch, await jsonBody(c));
-    const run = findRun(body.run_id);
     if (body.params.length > 0 || body.tags.length > 0) {
-      changeRun(run, (meta) => {
+      changeRun(findRun(body.run_id), (meta) => {
         for (const p of body.params) setParam(meta, p.key, p.value, body.run_id);
         for (const t of body.tags) setTag(meta, t.key, t.value, parentName);
       });
     }
-    appendMetrics(run, body.metrics);
+    appendMetrics(body.run_id, body.metrics);
     return c.json({});
   });
 
