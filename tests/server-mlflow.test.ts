@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MLFLOW_ROUTES } from "../src/server/mlflow/routes.js";
+import { compareBy, type Lookup, matches, parseFilter, parseOrderBy } from "../src/server/mlflow/search.js";
 import { stonks, tempDb } from "./support/helpers.js";
 import { type ServeProcess, startServeProcess } from "./support/server-support.js";
 
@@ -282,5 +283,58 @@ describe("MLflow routes: tokens", () => {
       const asWrite = await call(server.url, method, path, body, { Authorization: `Bearer ${secrets.write}` });
       expect([200, 400, 404], label).toContain(asWrite.status);
     }
+  });
+});
+
+describe("MLflow search syntax", () => {
+  it("reads AND-joined clauses with quoted keys, numbers and text", () => {
+    expect(
+      parseFilter(
+        "metrics.`val loss` <= 0.5 and params.optimizer = 'adam' AND tags.\"a b\" LIKE '%x' AND status != \"FAILED\"",
+      ),
+    ).toEqual([
+      { entity: "metrics", key: "val loss", op: "<=", value: 0.5 },
+      { entity: "params", key: "optimizer", op: "=", value: "adam" },
+      { entity: "tags", key: "a b", op: "LIKE", value: "%x" },
+      { entity: "attributes", key: "status", op: "!=", value: "FAILED" },
+    ]);
+    expect(parseFilter("  ")).toEqual([]);
+    expect(parseOrderBy(["metrics.loss DESC", "attributes.start_time", "params.`lr` asc"])).toEqual([
+      { entity: "metrics", key: "loss", descending: true },
+      { entity: "attributes", key: "start_time", descending: false },
+      { entity: "params", key: "lr", descending: false },
+    ]);
+  });
+
+  it("refuses OR, bare words as values and unknown operators with MLflow's error", () => {
+    for (const filter of [
+      "metrics.loss < 1 OR metrics.loss > 2",
+      "status = RUNNING",
+      "metrics.loss ~ 1",
+      "params.lr =",
+    ]) {
+      expect(() => parseFilter(filter), filter).toThrow(
+        expect.objectContaining({ status: 400, code: "INVALID_PARAMETER_VALUE" }),
+      );
+    }
+  });
+
+  it("compares numbers as numbers, text as text, LIKE with % and _, and puts missing values last", () => {
+    const run =
+      (values: Record<string, string | number>): Lookup =>
+      (_entity, key) =>
+        values[key] ?? null;
+    const a = run({ loss: 0.5, name: "resnet-50" });
+    const b = run({ loss: 2 });
+    expect(matches(parseFilter("metrics.loss < 1"), a)).toBe(true);
+    expect(matches(parseFilter("metrics.loss < 1"), b)).toBe(false);
+    expect(matches(parseFilter("params.name LIKE 'resnet-__'"), a)).toBe(true);
+    expect(matches(parseFilter("params.name ILIKE 'RESNET%'"), a)).toBe(true);
+    expect(matches(parseFilter("params.name LIKE 'resnet'"), a)).toBe(false);
+    expect(matches(parseFilter("params.name = 'x'"), b)).toBe(false);
+    const byName = parseOrderBy(["params.name DESC"]);
+    expect(compareBy(byName, a, b)).toBeLessThan(0);
+    expect(compareBy(byName, b, a)).toBeGreaterThan(0);
+    expect(compareBy(parseOrderBy(["metrics.loss DESC"]), a, b)).toBeGreaterThan(0);
   });
 });
