@@ -8,6 +8,7 @@ export const FOREIGN_READERS: Record<string, () => Promise<ForeignReader>> = {
   wandb: async () => (await import("./wandb.js")).readWandb,
   neptune: async () => (await import("./neptune.js")).readNeptune,
   tensorboard: async () => (await import("./tensorboard.js")).readTensorboard,
+  mlflow: async () => (await import("./mlflow.js")).readMlflow,
 };
 
 export function importKinds(): string[] {

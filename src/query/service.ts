@@ -30,7 +30,7 @@ import {
   type SeriesCounts,
   upsertRemoteRun,
 } from "../store/remote.js";
-import { appendPoints, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../store/writes.js";
+import { appendPoints, ensureExperiment, ensureSeries, finishRun, insertRun, touchHeartbeat } from "../store/writes.js";
 import type { DatabaseCounts, GcCandidate, GcCriteria, RecordedRun, RunEdit } from "../types.js";
 import { type OpenQueryOptions, StonksDatabase } from "./database.js";
 import type { GroupSeries, GroupSeriesOptions } from "./group-aggregate.js";
@@ -144,6 +144,12 @@ export class StonksService extends StonksDatabase {
   /** Appends a sender's points at their start indexes (stored ones skipped); null when the run does not exist. */
   appendRemotePoints(runId: string, batches: readonly RemoteSeriesBatch[]): AppendOutcome | null {
     return appendRemotePoints(this.connection, runId, batches);
+  }
+
+  /** The id of the experiment called `name`, created without runs when there is none (MLflow's experiments/create). */
+  ensureExperiment(name: string): string {
+    const db = this.connection;
+    return runImmediate(db, () => ensureExperiment(db, name, Date.now() / 1000));
   }
 
   /** Moves a run's heartbeat forward; false when the run does not exist. */

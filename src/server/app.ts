@@ -37,6 +37,7 @@ import {
   type SeriesErrorJson,
   seriesPieces,
 } from "./json.js";
+import { mlflowErrorShape, mountMlflowRoutes } from "./mlflow/api.js";
 import { openApiDocument } from "./openapi.js";
 import { findRoute, routeName } from "./routes.js";
 import type { StaticFiles } from "./static.js";
@@ -240,6 +241,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     return view;
   };
 
+  // First, so the host, origin and token checks' answers to MLflow clients are in MLflow's shape too.
+  app.use("/api/2.0/*", mlflowErrorShape());
   app.use("*", async (c, next) => {
     await next();
     c.header("X-Content-Type-Options", "nosniff");
@@ -503,6 +506,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
       await client.done;
     });
   });
+
+  mountMlflowRoutes(app, { db, events });
 
   app.all("/api/*", () => {
     throw notFound("No such API route; see docs/rest-api.md.");

@@ -15,6 +15,7 @@ import {
   MAX_QUERY_TEXT_LENGTH,
   MAX_TAG_FILTER_LENGTH,
 } from "../contract/limits.js";
+import { MLFLOW_ROUTES } from "./mlflow/routes.js";
 import {
   groupSeriesBody,
   heartbeatBody,
@@ -389,7 +390,8 @@ export const ROUTES: readonly RouteSpec[] = [
   },
 ];
 
-const matchers = ROUTES.map((route) => ({
+// The MLflow routes are role-checked like the rest (src/server/mlflow/routes.ts).
+const matchers = [...ROUTES, ...MLFLOW_ROUTES].map((route) => ({
   route,
   pattern: new RegExp(`^${route.path.replace(/[.]/g, "\\.").replace(/\{[^}]+\}/g, "[^/]+")}$`),
 }));
