@@ -6,7 +6,8 @@
  */
 import { dataVersion } from "../store/changes.js";
 import type { Db } from "../store/connection.js";
-import { isPostgresUrl, PgChangeListener } from "../store/pg/listen.js";
+import { PgChangeListener } from "../store/pg/listen.js";
+import { isPostgresUrl } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
 
 export interface ChangeSource {

@@ -10,6 +10,11 @@ export function resolveDbPath(explicit?: string | null): string {
   return "./stonks.db";
 }
 
+/** Whether a --db / STONKS_DB value names a PostgreSQL database (postgresql:// or postgres://) rather than a SQLite file. */
+export function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(target);
+}
+
 export function isRemoteUrl(target: string): boolean {
   return /^https?:\/\//i.test(target);
 }

@@ -18,11 +18,6 @@ import { logger } from "../../util/logger.js";
 /** The channel the PostgreSQL migrations' triggers notify. */
 export const CHANGES_CHANNEL = "stonks_changes";
 
-/** Whether a --db / STONKS_DB value names a PostgreSQL database rather than a SQLite file. */
-export function isPostgresUrl(target: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(target);
-}
-
 export interface PgChangeListenerOptions {
   /** Wait before the first reconnection attempt; doubled after each failure (default 100 ms). */
   minBackoffMs?: number;
