@@ -4,14 +4,15 @@
  * resumed, a progress bar only on a terminal. The PostgreSQL directions are
  * in pg-migrate.test.ts.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { openService } from "../src/query/service.js";
-import { CLI, type CliResult, eventually, ROOT, stonks, tempDir } from "./support/helpers.js";
+import { CLI, type CliResult, stonks, tempDir } from "./support/helpers.js";
 import {
   expectSameStores,
+  killMigrateMidway,
   parseSummary,
   populateBulk,
   populateVariedStore,
@@ -122,14 +123,7 @@ describe("stonks migrate between SQLite files", () => {
     });
     const total = pointsIn(from);
 
-    const child = spawn(process.execPath, [CLI, "migrate", from, to], { cwd: ROOT, stdio: "ignore" });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      child.on("exit", (_code, signal) => resolve(signal)),
-    );
-    await eventually(() => existsSync(to) && pointsIn(to) >= 200_000, 60_000);
-    child.kill("SIGKILL");
-    expect(await exited).toBe("SIGKILL");
-    const copiedBefore = pointsIn(to);
+    const copiedBefore = await killMigrateMidway(from, to, 200_000);
     expect(copiedBefore).toBeLessThan(total);
 
     const resumed = await stonks(["migrate", from, to]);

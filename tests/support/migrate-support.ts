@@ -3,9 +3,11 @@
  * a bit of everything, written through the service API so any backend can
  * hold it, and a comparison of two stores field by field and point by point.
  */
+import { spawn } from "node:child_process";
 import { expect } from "vitest";
 import { openService, type StonksService } from "../../src/query/service.js";
 import type { Provenance } from "../../src/types.js";
+import { CLI, ROOT } from "./helpers.js";
 
 const PROVENANCE: Provenance = {
   host: "gpu-7",
@@ -255,4 +257,43 @@ export function parseSummary(line: string): {
     points: Number(match[3]),
     skippedPoints: Number(match[4]),
   };
+}
+
+/**
+ * Starts `stonks migrate FROM TO` and SIGKILLs it once TO holds at least
+ * `atPoints` points; returns the points TO held then. Fails when the process
+ * ends first (with what it said).
+ */
+export async function killMigrateMidway(from: string, to: string, atPoints: number): Promise<number> {
+  const child = spawn(process.execPath, [CLI, "migrate", from, to], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  let ended: string | null = null;
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on("exit", (code, signal) => {
+      ended = `exited with ${code ?? signal}`;
+      resolve(signal);
+    }),
+  );
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (ended !== null) throw new Error(`migrate ${ended} before it was killed: ${output}`);
+    let points = 0;
+    try {
+      points = withService(to, (service) => service.counts().points);
+    } catch {
+      // TO is not made yet.
+    }
+    if (points >= atPoints) break;
+    if (Date.now() > deadline) throw new Error(`migrate copied fewer than ${atPoints} points in 60 s: ${output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGKILL");
+  expect(await exited).toBe("SIGKILL");
+  return withService(to, (service) => service.counts().points);
 }

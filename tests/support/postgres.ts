@@ -11,7 +11,7 @@
  * STONKS_TEST_PG_OS_USER, else the `postgres` user Debian's package makes,
  * else `nobody`, with its data directory and unix socket under /tmp.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -92,12 +92,29 @@ export interface PgCluster {
   destroy(): Promise<void>;
 }
 
-const liveClusters = new Set<PgCluster>();
+/**
+ * Stops the cluster and removes its files once this process is gone, however
+ * it ends: a test process that times out is killed without running its
+ * afterAll or exit handlers.
+ */
+const WATCHDOG = `while kill -0 "$1" 2>/dev/null; do sleep 1; done
+if [ -n "$5" ]; then runuser -u "$5" -- "$2" -D "$3" -m immediate stop; else "$2" -D "$3" -m immediate stop; fi >/dev/null 2>&1
+rm -rf "$4"`;
+
+function startWatchdog(dir: string, data: string, user: string | null): ChildProcess {
+  const watchdog = spawn(
+    "sh",
+    ["-c", WATCHDOG, "watchdog", String(process.pid), join(binDir(), "pg_ctl"), data, dir, user ?? ""],
+    { detached: true, stdio: "ignore" },
+  );
+  watchdog.unref();
+  return watchdog;
+}
 
 /** A throwaway cluster (initdb, then pg_ctl start) on a free port of 127.0.0.1; no password (trust). */
 export async function startPrivateCluster(): Promise<PgCluster> {
   const user = osUser();
-  const dir = mkdtempSync("/tmp/stonks-pg-");
+  const dir = mkdtempSync("/tmp/stonks-testpg-");
   if (user !== null) {
     const uid = Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
     const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
@@ -108,6 +125,7 @@ export async function startPrivateCluster(): Promise<PgCluster> {
   const port = await freePort();
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
   let running = false;
+  const watchdog = startWatchdog(dir, data, user);
   const cluster: PgCluster = {
     port,
     dir,
@@ -126,32 +144,17 @@ export async function startPrivateCluster(): Promise<PgCluster> {
       running = false;
     },
     async destroy() {
-      liveClusters.delete(cluster);
+      watchdog.kill();
       await cluster.stop("immediate");
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  liveClusters.add(cluster);
   await cluster.start();
   return cluster;
 }
 
-// A test process that ends without its afterAll (a crash, a timeout) leaves no server running.
-process.on("exit", () => {
-  for (const cluster of liveClusters) {
-    const user = osUser();
-    const program = join(binDir(), "pg_ctl");
-    const args = ["-D", join(cluster.dir, "data"), "-m", "immediate", "-w", "stop"];
-    try {
-      if (user === null) execFileSync(program, args, { stdio: "ignore" });
-      else execFileSync("runuser", ["-u", user, "--", program, ...args], { stdio: "ignore" });
-    } catch {}
-    rmSync(cluster.dir, { recursive: true, force: true });
-  }
-});
-
 let fallback: Promise<PgCluster> | null = null;
-/** Test databases open on the private cluster: the last one dropped stops it. */
+/** Test databases on the private cluster not dropped yet: the last one dropped stops it. */
 let fallbackUsers = 0;
 
 /** The server's URL (any database on it): STONKS_TEST_PG, else this process's private cluster. */
@@ -189,41 +192,45 @@ export interface TestDatabase {
 
 let databases = 0;
 
-/** A new empty database with a name no other test process uses. */
+/**
+ * A new empty database with a name no other test process uses: on `cluster`,
+ * else on the test server. Dropping the last one made on this process's
+ * private cluster stops that cluster.
+ */
 export async function createTestDatabase(cluster?: PgCluster): Promise<TestDatabase> {
   const server = cluster === undefined ? await serverUrl() : cluster.url();
+  const onFallback = cluster === undefined && fallback !== null;
   databases += 1;
   const name = `stonks_test_${process.pid}_${databases}_${Math.random().toString(36).slice(2, 8)}`;
   await adminQuery(server, `CREATE DATABASE ${name}`);
+  if (onFallback) fallbackUsers += 1;
+  let dropped = false;
   return {
     name,
     url: withDatabase(server, name),
     drop: async () => {
+      if (dropped) return;
+      dropped = true;
       await adminQuery(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      if (!onFallback) return;
+      fallbackUsers -= 1;
+      if (fallbackUsers > 0 || fallback === null) return;
+      const privateCluster = await fallback;
+      fallback = null;
+      await privateCluster.destroy();
     },
   };
 }
 
-/**
- * A fresh database for the calling test file: made before its tests, dropped
- * after them (with the private cluster, when this process started one).
- * Returns a getter for its URL.
- */
+/** A fresh database for the calling test file: made before its tests, dropped after them. Returns a getter for its URL. */
 export function useTestDatabase(): () => string {
   let database: TestDatabase | null = null;
   beforeAll(async () => {
     database = await createTestDatabase();
-    if (fallback !== null) fallbackUsers += 1;
   });
   afterAll(async () => {
     await database?.drop();
     database = null;
-    if (fallback === null) return;
-    fallbackUsers -= 1;
-    if (fallbackUsers > 0) return;
-    const cluster = await fallback;
-    fallback = null;
-    await cluster.destroy();
   });
   return () => {
     if (database === null) throw new Error("the test database exists only while the file's tests run");
