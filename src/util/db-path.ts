@@ -10,7 +10,7 @@ export function resolveDbPath(explicit?: string | null): string {
   return "./stonks.db";
 }
 
-/** Whether a --db / STONKS_DB value names a PostgreSQL database (postgresql:// or postgres://) rather than a SQLite file. */
+/** Whether a database target is a PostgreSQL URL (else it is a SQLite file path). */
 export function isPostgresUrl(target: string): boolean {
   return /^postgres(ql)?:\/\//i.test(target);
 }
