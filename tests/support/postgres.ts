@@ -121,7 +121,11 @@ export async function startPrivateCluster(): Promise<PgCluster> {
     chownSync(dir, uid, gid);
   }
   const data = join(dir, "data");
-  await pgProgram("initdb", ["-D", data, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"], user);
+  await pgProgram(
+    "initdb",
+    ["-D", data, "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+    user,
+  );
   const port = await freePort();
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
   let running = false;
