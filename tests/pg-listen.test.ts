@@ -4,6 +4,7 @@
  * the way the migrations' triggers send them, and with PostgreSQL killed and
  * restarted under it.
  */
+import { connect, createServer, type Server, type Socket } from "node:net";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { changeSourceFor, DataVersionPoller } from "../src/query/change-source.js";
@@ -57,6 +58,51 @@ function watchCounting(listener: PgChangeListener): { calls: () => number; stop:
     calls += 1;
   });
   return { calls: () => calls, stop };
+}
+
+/**
+ * A TCP proxy to PostgreSQL whose open connections can be frozen: from then
+ * on they carry nothing either way and stay open, as when the server's
+ * machine vanishes or a firewall drops the connection. New connections pass.
+ */
+async function startFreezableProxy(url: string): Promise<{ url: string; freeze(): void; close(): void }> {
+  const target = new URL(url);
+  const open = new Set<{ client: Socket; upstream: Socket; frozen: boolean }>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    const pair = { client, upstream, frozen: false };
+    open.add(pair);
+    client.on("data", (data: Buffer) => {
+      if (!pair.frozen) upstream.write(data);
+    });
+    upstream.on("data", (data: Buffer) => {
+      if (!pair.frozen) client.write(data);
+    });
+    const close = () => {
+      open.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", close).on("close", close);
+    upstream.on("error", close).on("close", close);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const proxied = new URL(url);
+  proxied.port = String(typeof address === "object" && address !== null ? address.port : 0);
+  return {
+    url: proxied.toString(),
+    freeze: () => {
+      for (const pair of open) pair.frozen = true;
+    },
+    close: () => {
+      for (const pair of open) {
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
+      server.close();
+    },
+  };
 }
 
 const stops: (() => void)[] = [];
@@ -154,6 +200,23 @@ describe("on the shared server", () => {
     warnings.mockRestore();
     expect(lines.filter((line) => line.includes("lost the PostgreSQL connection"))).toHaveLength(1);
 
+    await notify(databaseUrl());
+    await eventually(() => watcher.calls() === 3);
+  });
+
+  test("a connection that goes silent is noticed by its health check and made again", async () => {
+    const proxy = await startFreezableProxy(databaseUrl());
+    stops.push(proxy.close);
+    const warnings = vi.spyOn(process.stderr, "write");
+    const watcher = watchCounting(new PgChangeListener(proxy.url, { minBackoffMs: 20, healthCheckMs: 200 }));
+    stops.push(watcher.stop);
+    await eventually(() => watcher.calls() === 1);
+
+    proxy.freeze();
+    await eventually(() => watcher.calls() === 2);
+    const lines = warnings.mock.calls.map(([chunk]) => String(chunk));
+    warnings.mockRestore();
+    expect(lines.some((line) => line.includes("lost the PostgreSQL connection (no answer within 200 ms)"))).toBe(true);
     await notify(databaseUrl());
     await eventually(() => watcher.calls() === 3);
   });

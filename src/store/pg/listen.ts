@@ -28,7 +28,16 @@ export interface PgChangeListenerOptions {
    * committing at once send fifty notifications, and one pull reads them all.
    */
   coalesceMs?: number;
+  /**
+   * How often the idle connection is asked `SELECT 1`, and how long an answer
+   * may take (default 30 s): a connection whose peer vanished without closing
+   * it (a machine lost, a firewall dropping it) delivers nothing and says nothing.
+   */
+  healthCheckMs?: number;
 }
+
+/** How long opening the connection (and the LISTEN) may take before it is tried again. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** A ChangeSource over `LISTEN stonks_changes` on its own connection, reconnecting when it drops. */
 export class PgChangeListener implements ChangeSource {
@@ -53,6 +62,7 @@ class ListenSession {
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly coalesceMs: number;
+  private readonly healthCheckMs: number;
 
   constructor(
     private readonly url: string,
@@ -62,6 +72,7 @@ class ListenSession {
     this.minBackoffMs = options.minBackoffMs ?? 100;
     this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
     this.coalesceMs = options.coalesceMs ?? 20;
+    this.healthCheckMs = options.healthCheckMs ?? 30_000;
   }
 
   async run(): Promise<void> {
@@ -73,10 +84,14 @@ class ListenSession {
       const config: ClientConfig = {
         connectionString: this.url,
         keepAlive: true,
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+        query_timeout: CONNECT_TIMEOUT_MS,
         application_name: "stonks live events",
       };
       const client = new pg.Client(config);
+      let markLost: (reason: string) => void = () => {};
       const lost = new Promise<string>((resolve) => {
+        markLost = resolve;
         client.on("error", (error) => resolve(error.message));
         client.on("end", () => resolve("the connection ended"));
       });
@@ -107,7 +122,9 @@ class ListenSession {
       this.client = client;
       // Whatever was committed while no LISTEN was active (before the first one, or during an outage) sent no notification.
       this.signal();
+      const health = setInterval(() => this.checkHealth(client, markLost), this.healthCheckMs);
       const reason = await lost;
+      clearInterval(health);
       this.client = null;
       void client.end().catch(() => {});
       if (this.stopped) return;
@@ -125,6 +142,18 @@ class ListenSession {
     const client = this.client;
     this.client = null;
     void client?.end().catch(() => {});
+  }
+
+  /** Asks the connection for an answer; none in time (or an error) counts as losing it. */
+  private checkHealth(client: Client, markLost: (reason: string) => void): void {
+    const timer = setTimeout(() => markLost(`no answer within ${this.healthCheckMs} ms`), this.healthCheckMs);
+    client.query("SELECT 1").then(
+      () => clearTimeout(timer),
+      (error: Error) => {
+        clearTimeout(timer);
+        markLost(error.message);
+      },
+    );
   }
 
   /** Calls `changed` soon: at once, or when coalesceMs since the last call have passed. */
