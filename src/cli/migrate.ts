@@ -12,13 +12,13 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import type { TokenRestore } from "../query/service.js";
 import {
   openService,
   type RemoteRunMeta,
   type RemoteSeriesBatch,
   type RunSyncState,
   type StonksService,
+  type TokenRestore,
 } from "../query/service.js";
 import type { RunInfo } from "../types.js";
 import { isPostgresUrl } from "../util/db-path.js";
