@@ -190,6 +190,15 @@ function buildProgram(): Command {
     );
 
   program
+    .command("migrate")
+    .description(
+      "copy everything of one stonks store into another: a SQLite file or a postgresql:// database, either way (only what TO lacks; run again to resume)",
+    )
+    .argument("<from>", "the store to copy: a stonks file or postgresql://user@host/db (only read)")
+    .argument("<to>", "the store to copy into: a file (made when missing) or postgresql://user@host/db")
+    .action(async (from: string, to: string) => (await import("./migrate.js")).migrateCommand(from, to));
+
+  program
     .command("demo")
     .description("add demo data (3 experiments, 36 runs, a million-point run) once to the database")
     .addOption(dbOption())

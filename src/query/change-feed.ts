@@ -37,7 +37,7 @@ import { decodeFloats } from "../store/codec.js";
 import { type Db, openDatabase, runRead } from "../store/connection.js";
 import { DEFAULT_STALE_AFTER_S, isStale, type RunRow } from "../store/reads.js";
 import { logger } from "../util/logger.js";
-import { type ChangeSource, DataVersionPoller } from "./change-source.js";
+import { type ChangeSource, changeSourceFor } from "./change-source.js";
 import type { RunView } from "./run-filter.js";
 import { toRunViews } from "./run-view.js";
 
@@ -134,7 +134,7 @@ export interface ChangeFeedOptions {
 }
 
 export interface OpenChangeFeedOptions extends Omit<ChangeFeedOptions, "source"> {
-  /** How often the file is asked whether another connection committed (default 150 ms). */
+  /** How often a SQLite file is asked whether another connection committed (default 150 ms). */
   pollIntervalMs?: number;
 }
 
@@ -180,11 +180,14 @@ export class ChangeFeed {
     });
   }
 
-  /** A feed on its own connection to a SQLite file, told of other connections' commits by polling. */
+  /** A feed on its own connection, told of other connections' commits by polling (SQLite) or by LISTEN (PostgreSQL). */
   static open(dbPath: string, options: OpenChangeFeedOptions = {}): ChangeFeed {
     const db = openDatabase(dbPath, { create: false });
     try {
-      const feed = new ChangeFeed(db, { ...options, source: new DataVersionPoller(db, options.pollIntervalMs ?? 150) });
+      const feed = new ChangeFeed(db, {
+        ...options,
+        source: changeSourceFor(dbPath, db, options.pollIntervalMs ?? 150),
+      });
       feed.ownedConnection = db;
       return feed;
     } catch (error) {

@@ -6,6 +6,8 @@
  */
 import { dataVersion } from "../store/changes.js";
 import type { Db } from "../store/connection.js";
+import { PgChangeListener } from "../store/pg/listen.js";
+import { isPostgresUrl } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
 
 export interface ChangeSource {
@@ -39,4 +41,13 @@ export class DataVersionPoller implements ChangeSource {
     }, this.intervalMs);
     return () => clearInterval(timer);
   }
+}
+
+/**
+ * How a feed over `db` (opened from `dbPath`) learns of other writers'
+ * commits: PostgreSQL tells it (LISTEN/NOTIFY, on a connection of its own);
+ * a SQLite file is polled every `pollIntervalMs`.
+ */
+export function changeSourceFor(dbPath: string, db: Db, pollIntervalMs: number): ChangeSource {
+  return isPostgresUrl(dbPath) ? new PgChangeListener(dbPath) : new DataVersionPoller(db, pollIntervalMs);
 }

@@ -18,7 +18,18 @@ import {
   serverDatabaseBytes,
 } from "../store/admin.js";
 import { enlargePageCache, isPostgresUrl, openDatabase, runImmediate } from "../store/connection.js";
-import { getRunRow } from "../store/reads.js";
+import {
+  type ExperimentCopy,
+  type ProjectCopy,
+  restoreExperiment,
+  restoreProject,
+  restoreToken,
+  restoreWorkspace,
+  type TokenCopy,
+  type TokenRestore,
+  tokensWithHashes,
+} from "../store/copy.js";
+import { findSeries, getRunRow, type PointArrays, readIndexRange } from "../store/reads.js";
 import {
   type AppendOutcome,
   appendRemotePoints,
@@ -39,7 +50,18 @@ import type { RunListPage, RunListQuery, RunView } from "./run-filter.js";
 import { queryRuns, RunTables, runView } from "./run-list.js";
 import { Tokens } from "./tokens.js";
 
-export type { AppendOutcome, RemoteRunMeta, RemoteSeriesBatch, RunSyncState, SeriesCounts };
+export type {
+  AppendOutcome,
+  ExperimentCopy,
+  PointArrays,
+  ProjectCopy,
+  RemoteRunMeta,
+  RemoteSeriesBatch,
+  RunSyncState,
+  SeriesCounts,
+  TokenCopy,
+  TokenRestore,
+};
 
 export interface OpenServiceOptions extends OpenQueryOptions {
   /** Create the file (with its schema) when it does not exist. Default false. */
@@ -160,6 +182,37 @@ export class StonksService extends StonksDatabase {
   /** What the file holds of a run for a sender: point counts per key, status, revision; null when absent. */
   runSyncState(runId: string): RunSyncState | null {
     return runSyncState(this.connection, runId);
+  }
+
+  /** Points with series index in [from, to) of a run's metric, in logging order (empty when there is no such series). */
+  readPointRange(runId: string, key: string, from: number, to: number): PointArrays {
+    const series = findSeries(this.connection, runId, key);
+    return readIndexRange(this.connection, series?.id ?? -1, from, series === null ? from : Math.min(to, series.count));
+  }
+
+  /** Adds a project under its id and creation time unless one of that name exists (`stonks migrate`). */
+  restoreProject(project: ProjectCopy): boolean {
+    return restoreProject(this.connection, project);
+  }
+
+  /** The experiment of that name, made with the given id, description and times when missing (`stonks migrate`). */
+  restoreExperiment(experiment: ExperimentCopy): { id: string; created: boolean } {
+    return restoreExperiment(this.connection, experiment);
+  }
+
+  /** Writes a workspace with its save time unless this store's is as new (`stonks migrate`). */
+  restoreWorkspace(experimentId: string, workspace: { name: string; state: unknown; updatedAt: number }): boolean {
+    return restoreWorkspace(this.connection, experimentId, { ...workspace, state: JSON.stringify(workspace.state) });
+  }
+
+  /** Every token with its secret's hash, for copying them to another store (`stonks migrate`). */
+  tokensWithHashes(): TokenCopy[] {
+    return tokensWithHashes(this.connection);
+  }
+
+  /** Adds a token from another store (same secret) unless this one has it; see store/copy.ts. */
+  restoreToken(token: TokenCopy): TokenRestore {
+    return restoreToken(this.connection, token);
   }
 
   /** Writes a whole run with its points in one transaction (then its colour, as a person's edit); returns its id. */
