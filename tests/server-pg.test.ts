@@ -27,7 +27,7 @@ async function getJson<T>(path: string, init?: RequestInit): Promise<{ status: n
 }
 
 beforeAll(async () => {
-  pg.start();
+  await pg.start();
   url = pg.newTarget();
   ids = populateRuns(url, [
     {
@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  pg.stop();
+  await pg.stop();
 });
 
 describe("stonks serve on PostgreSQL", () => {

@@ -1,4 +1,4 @@
-// The PostgreSQL backend against a real PostgreSQL (a throwaway cluster, tests/support/pg-cluster.ts):
+// The PostgreSQL backend against a real PostgreSQL (tests/support/postgres.ts: the test server or a private cluster):
 // its schema migrations, and one contract with SQLite: the same operations through both backends must
 // read back the same (runs, series, downsampled reads, run tables, where, group series, tokens,
 // workspaces, the write API, deletions, counts, the change feed).

@@ -2,38 +2,55 @@
  * The storage backends a suite can run against: each gives a fresh, empty
  * database target (a SQLite path or a PostgreSQL URL) that openService,
  * openDatabase and `stonks serve --db` accept alike. Parametrise with
- * `describe.each(backends())`; start() once per file, stop() after.
+ * `describe.each(backends())`; `await start()` once per file (beforeAll),
+ * `await stop()` after. PostgreSQL databases live on the test server
+ * (tests/support/postgres.ts: STONKS_TEST_PG, or a private cluster).
  */
-import { tempDb } from "./helpers.js";
-import { type PgCluster, startPgCluster } from "./pg-cluster.js";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT, tempDb } from "./helpers.js";
+import { adminQuery, createTestDatabase, type TestDatabase, withDatabase } from "./postgres.js";
 
 export interface Backend {
   name: "sqlite" | "postgres";
-  /** Prepares the backend (starts PostgreSQL); call in beforeAll. */
-  start(): void;
+  /** Prepares the backend (reaches or starts PostgreSQL); await in beforeAll. */
+  start(): Promise<void>;
   /** A fresh empty database. */
   newTarget(): string;
-  stop(): void;
+  /** Drops what newTarget made; await in afterAll. */
+  stop(): Promise<void>;
 }
 
 export function sqliteBackend(): Backend {
-  return { name: "sqlite", start() {}, newTarget: () => tempDb(), stop() {} };
+  return { name: "sqlite", start: async () => {}, newTarget: () => tempDb(), stop: async () => {} };
 }
 
 export function postgresBackend(): Backend {
-  let cluster: PgCluster | null = null;
+  let base: TestDatabase | null = null;
+  const made: string[] = [];
   return {
     name: "postgres",
-    start() {
-      cluster ??= startPgCluster();
+    async start() {
+      if (!existsSync(join(ROOT, "dist", "store", "pg", "worker.js"))) {
+        throw new Error("the PostgreSQL driver's worker is not built: run npm run build first");
+      }
+      base ??= await createTestDatabase();
     },
     newTarget() {
-      if (cluster === null) throw new Error("postgresBackend().start() first");
-      return cluster.newDatabase();
+      if (base === null) throw new Error("await postgresBackend().start() first");
+      const name = `${base.name}_${made.length + 1}`;
+      // Synchronous on purpose: suites ask for a new database inside synchronous tests.
+      execFileSync("psql", ["-q", "-d", base.url, "-c", `CREATE DATABASE ${name}`], { stdio: "ignore" });
+      made.push(name);
+      return withDatabase(base.url, name);
     },
-    stop() {
-      cluster?.stop();
-      cluster = null;
+    async stop() {
+      if (base === null) return;
+      for (const name of made) await adminQuery(base.url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      made.length = 0;
+      await base.drop();
+      base = null;
     },
   };
 }
