@@ -13,6 +13,7 @@
 // "../../ui/dist/" as written, and the store's "./migrations/" next to the bundle.
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "rolldown";
@@ -26,7 +27,13 @@ function fail(message) {
   process.exit(1);
 }
 
-for (const needed of ["dist/cli/main.js", "dist/store/migrations", "ui/dist/index.html"]) {
+for (const needed of [
+  "dist/cli/main.js",
+  "dist/store/migrations",
+  "dist/store/migrations-pg",
+  "dist/store/pg/worker.js",
+  "ui/dist/index.html",
+]) {
   if (!existsSync(join(ROOT, needed)))
     fail(`${needed} is missing; run npm run build first (npm run build:wheel does).`);
 }
@@ -34,12 +41,17 @@ for (const needed of ["dist/cli/main.js", "dist/store/migrations", "ui/dist/inde
 rmSync(APP, { recursive: true, force: true });
 mkdirSync(join(APP, "dist", "cli"), { recursive: true });
 
+// The runtime provides node:* (some dependencies name builtins without the
+// prefix: "fs"); better-sqlite3 is a native module that cannot be bundled and is
+// only loaded where node:sqlite is missing; pg-native is pg's optional native
+// binding, which stonks never asks for.
+const isBuiltin = (name) => name.startsWith("node:") || builtinModules.includes(name);
+const external = [/^node:/, ...builtinModules, "better-sqlite3", "pg-native"];
+
 const { output } = await build({
   input: join(ROOT, "dist", "cli", "main.js"),
   platform: "node",
-  // The runtime provides node:*; better-sqlite3 is a native module that cannot be
-  // bundled and is only loaded where node:sqlite is missing.
-  external: [/^node:/, "better-sqlite3"],
+  external,
   logLevel: "warn",
   output: {
     file: join(APP, "dist", "cli", "main.mjs"),
@@ -51,11 +63,30 @@ const { output } = await build({
 const [chunk, ...extraChunks] = output.filter((file) => file.type === "chunk");
 if (extraChunks.length > 0) fail("the bundle split into several files; it must be one.");
 const leftImports = [...chunk.imports, ...chunk.dynamicImports].filter(
-  (name) => !name.startsWith("node:") && name !== "better-sqlite3" && name !== chunk.fileName,
+  (name) => !isBuiltin(name) && name !== "better-sqlite3" && name !== "pg-native" && name !== chunk.fileName,
 );
 if (leftImports.length > 0) fail(`the bundle still imports ${[...new Set(leftImports)].join(", ")}`);
 
+// The PostgreSQL driver runs node-postgres in a worker thread whose module it
+// looks for beside itself (src/store/pg/driver.ts): beside the bundle here.
+const { output: workerOutput } = await build({
+  input: join(ROOT, "dist", "store", "pg", "worker.js"),
+  platform: "node",
+  external,
+  logLevel: "warn",
+  output: { file: join(APP, "dist", "cli", "worker.js"), format: "esm", codeSplitting: false },
+});
+const workerChunks = workerOutput.filter((file) => file.type === "chunk");
+if (workerChunks.length !== 1) fail("the PostgreSQL worker bundle split into several files; it must be one.");
+const workerImports = [...workerChunks[0].imports, ...workerChunks[0].dynamicImports].filter(
+  (name) => !isBuiltin(name) && name !== "pg-native" && name !== workerChunks[0].fileName,
+);
+if (workerImports.length > 0)
+  fail(`the PostgreSQL worker bundle still imports ${[...new Set(workerImports)].join(", ")}`);
+
 cpSync(join(ROOT, "dist", "store", "migrations"), join(APP, "dist", "cli", "migrations"), { recursive: true });
+// src/store/pg/schema.ts reads "../migrations-pg/" from its module: from the bundle in dist/cli, dist/migrations-pg.
+cpSync(join(ROOT, "dist", "store", "migrations-pg"), join(APP, "dist", "migrations-pg"), { recursive: true });
 cpSync(join(ROOT, "ui", "dist"), join(APP, "ui", "dist"), { recursive: true });
 const { name, version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 writeFileSync(join(APP, "package.json"), `${JSON.stringify({ name, version, type: "module" }, null, 2)}\n`);

@@ -9,6 +9,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, tempDir } from "./support/helpers.js";
 import { commandLines, type Finished, pathWithoutNode, readmeBlock, run, shell } from "./support/package-support.js";
+import { createTestDatabase } from "./support/postgres.js";
 import { launchBrowser, newPage, shown, waitUntil } from "./support/ui-support.js";
 
 const WHEEL = "wheelhouse/stonks-0.1.0-py3-none-any.whl";
@@ -101,6 +102,8 @@ describe("the wheel, installed into a fresh venv with no Node.js on PATH", () =>
     for (const file of [
       "_app/dist/cli/main.mjs",
       "_app/dist/cli/migrations/0001_initial.sql",
+      "_app/dist/cli/worker.js",
+      "_app/dist/migrations-pg/0001_initial.sql",
       "_app/ui/dist/index.html",
     ]) {
       expect(existsSync(join(installed!, file)), file).toBe(true);
@@ -198,5 +201,29 @@ describe("the wheel, installed into a fresh venv with no Node.js on PATH", () =>
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^stonks: unknown command 'no-such-command'/);
     expect((await pythonM("ls", "--db", "missing.db")).code).toBe(1);
+  });
+
+  it("imports another tracker's logs, exports Parquet, and serves a PostgreSQL database", async () => {
+    const cwd = tempDir();
+    const env = userEnv();
+    const stonks = (...args: string[]) => run(join(bin, "stonks"), args, { cwd, env });
+    const logdir = join(ROOT, "tests", "fixtures", "interop", "tensorboard", "runs");
+    const imported = await stonks("import", "tensorboard", logdir, "--db", "tb.db");
+    expectOk(imported, "import tensorboard");
+    expect(imported.stdout).toMatch(/^Imported 1 experiment, [1-9]\d* runs, [1-9][\d,]* points from tensorboard/);
+    expectOk(await stonks("export", "runs", "--db", "tb.db", "-f", "parquet", "-o", "out"), "export parquet");
+    expect(statSync(join(cwd, "out", "points.parquet")).size).toBeGreaterThan(0);
+
+    const database = await createTestDatabase();
+    try {
+      expectOk(await stonks("migrate", "tb.db", database.url), "migrate into PostgreSQL");
+      serving = await startServe(`stonks serve --db '${database.url}'`, cwd);
+      const experiments = await getJson<{ name: string }[]>(`${serving.url}/api/experiments`);
+      expect(experiments.map((e) => e.name)).toEqual(["runs"]);
+      serving.child.kill("SIGINT");
+      expect(await serving.exit).toBe(0);
+    } finally {
+      await database.drop();
+    }
   });
 });
