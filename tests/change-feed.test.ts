@@ -95,7 +95,7 @@ function spanSummary(span: PointSpan) {
   };
 }
 
-describe.each(backends())("on $name", (backend) => {
+describe.each(backends())("the change feed on $name", (backend) => {
   beforeAll(() => backend.start());
   afterAll(() => backend.stop());
 
