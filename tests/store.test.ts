@@ -8,6 +8,8 @@ import { open } from "../src/query/database.js";
 import { deleteRuns } from "../src/store/admin.js";
 import { openDatabase, runImmediate, SCHEMA_VERSION } from "../src/store/connection.js";
 import { openConnection } from "../src/store/driver.js";
+import { PgDb } from "../src/store/pg/driver.js";
+import { pgSchemaVersion } from "../src/store/pg/schema.js";
 import { appendPoints, CHUNK_POINTS, ensureSeries, insertRun } from "../src/store/writes.js";
 import { backends } from "./support/backends.js";
 import { tempDb } from "./support/helpers.js";
@@ -384,3 +386,28 @@ describe("SQLite files (SQLite only)", () => {
     db.close();
   });
 });
+
+// The PostgreSQL counterpart of the newer-file test above: the version lives in a table there.
+for (const backend of backends().filter((b) => b.name === "postgres")) {
+  describe("PostgreSQL databases (PostgreSQL only)", () => {
+    beforeAll(() => backend.start());
+    afterAll(() => backend.stop());
+
+    it("refuses a database from a newer schema version with a clear error and leaves it untouched", () => {
+      const url = backend.newTarget();
+      openDatabase(url).close();
+      const raw = new PgDb(url);
+      try {
+        raw.prepare("INSERT INTO stonks_schema (version) VALUES (?)").run(pgSchemaVersion() + 1);
+        const versions = raw.prepare("SELECT version FROM stonks_schema ORDER BY version").pluck(true);
+        const before = versions.all();
+        expect(() => openDatabase(url)).toThrow(SchemaVersionError);
+        expect(() => openDatabase(url)).toThrow(/newer than this stonks understands.*Upgrade stonks/);
+        expect(() => open(url)).toThrow(SchemaVersionError);
+        expect(versions.all()).toEqual(before);
+      } finally {
+        raw.close();
+      }
+    });
+  });
+}
