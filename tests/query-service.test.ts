@@ -55,6 +55,29 @@ describe.each(backends())("StonksService on $name", (backend) => {
     }
   });
 
+  it("finds clean-up candidates by age, status and staleness, oldest first, with their point counts", () => {
+    const path = backend.newTarget();
+    const now = Date.now() / 1000;
+    const [old, stale, live, failed] = populateRuns(path, [
+      { name: "old", status: "completed", createdAt: now - 1000, metrics: { loss: [3, 2, 1] } },
+      { name: "stale", createdAt: now - 500, heartbeat: now - 400 },
+      { name: "live", createdAt: now - 300, heartbeat: now },
+      { name: "failed", status: "failed", createdAt: now - 10 },
+    ]);
+    const db = openService(path);
+    try {
+      const ids = (criteria: Parameters<typeof db.gcCandidates>[0]) => db.gcCandidates(criteria).map((c) => c.id);
+      expect(db.gcCandidates({ createdBefore: now - 600 })).toEqual([{ id: old, points: 3 }]);
+      expect(ids({ statuses: ["failed", "completed"] })).toEqual([old, failed]);
+      expect(ids({ staleBefore: now - 60 })).toEqual([old, stale, failed]);
+      expect(ids({ statuses: ["running"], staleBefore: now - 60 })).toEqual([stale]);
+      expect(ids({ statuses: [] })).toEqual([]);
+      expect(ids({})).toEqual([old, stale, live, failed]);
+    } finally {
+      db.close();
+    }
+  });
+
   it("deletes an experiment with its runs, then the experiments left empty", () => {
     const path = backend.newTarget();
     populateRuns(path, [{ experiment: "a" }, { experiment: "a" }, { experiment: "b" }]);
