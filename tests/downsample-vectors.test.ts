@@ -1,13 +1,17 @@
 // Golden downsampled reads (tests/vectors/reads/downsample-reads.json): getSeries over the committed file
 // tests/vectors/reads/downsample-fixture.sqlite must return exactly the points of each vector. The Python
 // reader checks the same vectors (python/tests/test_query_downsample.py); neither needs the other runtime.
+// The same reads on PostgreSQL, after copying the file's runs in, must return the same points.
 // Regenerate `expect` from this read: STONKS_WRITE_VECTORS=1 npx vitest run tests/downsample-vectors.test.ts,
 // then review the diff by hand.
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { open } from "../src/query/database.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { copyStore } from "../src/cli/migrate.js";
+import { open, type StonksDatabase } from "../src/query/database.js";
+import { openService } from "../src/query/service.js";
 import type { DownsampledSeries } from "../src/types.js";
+import { type Backend, backends } from "./support/backends.js";
 import { ROOT, tempDir } from "./support/helpers.js";
 
 const VECTORS = join(ROOT, "tests", "vectors", "reads", "downsample-reads.json");
@@ -38,10 +42,27 @@ interface Vectors {
 }
 
 const vectors = JSON.parse(readFileSync(VECTORS, "utf8")) as Vectors;
-// A copy: opening a file migrates it to the current schema, and the committed one must stay as written.
-const copy = join(tempDir(), "fixture.db");
-copyFileSync(join(ROOT, "tests", "vectors", "reads", vectors.file), copy);
-const db = open(copy);
+
+/**
+ * The fixture on one backend. SQLite: a copy of the file, since opening a file migrates it to the
+ * current schema and the committed one must stay as written. PostgreSQL: the file's runs copied in
+ * through the service API (as `stonks migrate` copies them), so the rollups are PostgreSQL's own.
+ */
+function fixtureOn(backend: Backend): StonksDatabase {
+  const copy = join(tempDir(), "fixture.db");
+  copyFileSync(join(ROOT, "tests", "vectors", "reads", vectors.file), copy);
+  if (backend.name === "sqlite") return open(copy);
+  const target = backend.newTarget();
+  const source = openService(copy);
+  const destination = openService(target, { create: true });
+  try {
+    copyStore(source, destination);
+  } finally {
+    source.close();
+    destination.close();
+  }
+  return open(target);
+}
 
 function asExpected(series: DownsampledSeries): Expected {
   return {
@@ -53,7 +74,7 @@ function asExpected(series: DownsampledSeries): Expected {
   };
 }
 
-function read(vector: Read): Expected {
+function read(db: StonksDatabase, vector: Read): Expected {
   const [series] = db.getSeries([{ runId: vector.run, key: vector.key }], {
     maxPoints: vector.max_points,
     minStep: vector.min_step ?? undefined,
@@ -62,22 +83,33 @@ function read(vector: Read): Expected {
   return asExpected(series);
 }
 
-afterAll(() => {
-  if (WRITE) {
-    const reads = vectors.reads.map((vector) => ` ${JSON.stringify({ ...vector, expect: read(vector) })}`);
-    const head = JSON.stringify({ description: vectors.description, file: vectors.file });
-    writeFileSync(VECTORS, `${head.slice(0, -1)},\n"reads": [\n${reads.join(",\n")}\n]}\n`);
-  }
-  db.close();
-});
+function writeVectors(db: StonksDatabase): void {
+  const reads = vectors.reads.map((vector) => ` ${JSON.stringify({ ...vector, expect: read(db, vector) })}`);
+  const head = JSON.stringify({ description: vectors.description, file: vectors.file });
+  writeFileSync(VECTORS, `${head.slice(0, -1)},\n"reads": [\n${reads.join(",\n")}\n]}\n`);
+}
 
-describe("golden downsampled reads", () => {
+describe.each(backends())("golden downsampled reads on $name", (backend) => {
+  let db: StonksDatabase;
+
+  beforeAll(async () => {
+    await backend.start();
+    db = fixtureOn(backend);
+  });
+
+  afterAll(async () => {
+    // The vectors are written from the SQLite file's read, the one Python checks too.
+    if (WRITE && backend.name === "sqlite") writeVectors(db);
+    db?.close();
+    await backend.stop();
+  });
+
   it.each(vectors.reads.map((vector) => [`${vector.run} ${vector.key}: ${vector.why}`, vector] as const))(
     "%s",
     (_name, vector) => {
       if (WRITE) return;
       expect(vector.expect, "vector without expect: regenerate with STONKS_WRITE_VECTORS=1").toBeDefined();
-      expect(read(vector)).toEqual(vector.expect);
+      expect(read(db, vector)).toEqual(vector.expect);
     },
   );
 

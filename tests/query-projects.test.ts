@@ -1,13 +1,13 @@
-// The read side of projects in the TypeScript query API: open(path).listProjects(), listExperiments({ projectId }).
-import { describe, expect, it } from "vitest";
+// The read side of projects in the TypeScript query API: open(path).listProjects(), listExperiments({ projectId }),
+// on both backends.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { open } from "../src/query/database.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { ensureProject } from "../src/store/projects.js";
-import { tempDb } from "./support/helpers.js";
+import { backends } from "./support/backends.js";
 import { populateRuns } from "./support/server-support.js";
 
-function populated(): { path: string; vision: string } {
-  const path = tempDb();
+function populated(path: string): { path: string; vision: string } {
   populateRuns(path, [{ experiment: "resnet" }, { experiment: "vit" }, { experiment: "loose" }]);
   const db = openDatabase(path);
   try {
@@ -25,9 +25,12 @@ function populated(): { path: string; vision: string } {
   }
 }
 
-describe("projects in the query API", () => {
+describe.each(backends())("projects in the query API on $name", (backend) => {
+  beforeAll(() => backend.start());
+  afterAll(() => backend.stop());
+
   it("listProjects() gives every project by name with its experiment count", () => {
-    const { path, vision } = populated();
+    const { path, vision } = populated(backend.newTarget());
     const db = open(path);
     try {
       expect(db.listProjects()).toEqual([
@@ -40,7 +43,7 @@ describe("projects in the query API", () => {
   });
 
   it("experiments carry projectId and listExperiments({ projectId }) keeps that project's", () => {
-    const { path, vision } = populated();
+    const { path, vision } = populated(backend.newTarget());
     const db = open(path);
     try {
       expect(db.listExperiments().map((e) => [e.name, e.projectId])).toEqual([

@@ -1,14 +1,15 @@
 // The service layer (src/query/service.ts): the admin operations the server and the CLI use, on a
-// real file, answering in domain types (camelCase, no stored rows).
+// real file and on a real PostgreSQL, answering in domain types (camelCase, no stored rows).
 import { existsSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openService } from "../src/query/service.js";
+import { backends } from "./support/backends.js";
 import { tempDb } from "./support/helpers.js";
 import { populateRuns } from "./support/server-support.js";
 
 const NOW = 1_700_000_000;
 
-describe("StonksService", () => {
+describe("StonksService on a SQLite file (SQLite only)", () => {
   it("creates a missing file only when asked to", () => {
     const path = tempDb();
     expect(() => openService(path)).toThrow(/No stonks database/);
@@ -17,9 +18,14 @@ describe("StonksService", () => {
     expect(db.counts()).toMatchObject({ experiments: 0, runs: 0, points: 0 });
     db.close();
   });
+});
+
+describe.each(backends())("StonksService on $name", (backend) => {
+  beforeAll(() => backend.start());
+  afterAll(() => backend.stop());
 
   it("edits, finds by id prefix, shows and deletes runs, and counts what is left", () => {
-    const path = tempDb();
+    const path = backend.newTarget();
     const [kept, dropped] = populateRuns(path, [
       { name: "kept", status: "completed", metrics: { loss: [3, 2, 1] } },
       { name: "dropped", status: "failed", createdAt: NOW - 10 },
@@ -49,8 +55,31 @@ describe("StonksService", () => {
     }
   });
 
+  it("finds clean-up candidates by age, status and staleness, oldest first, with their point counts", () => {
+    const path = backend.newTarget();
+    const now = Date.now() / 1000;
+    const [old, stale, live, failed] = populateRuns(path, [
+      { name: "old", status: "completed", createdAt: now - 1000, metrics: { loss: [3, 2, 1] } },
+      { name: "stale", createdAt: now - 500, heartbeat: now - 400 },
+      { name: "live", createdAt: now - 300, heartbeat: now },
+      { name: "failed", status: "failed", createdAt: now - 10 },
+    ]);
+    const db = openService(path);
+    try {
+      const ids = (criteria: Parameters<typeof db.gcCandidates>[0]) => db.gcCandidates(criteria).map((c) => c.id);
+      expect(db.gcCandidates({ createdBefore: now - 600 })).toEqual([{ id: old, points: 3 }]);
+      expect(ids({ statuses: ["failed", "completed"] })).toEqual([old, failed]);
+      expect(ids({ staleBefore: now - 60 })).toEqual([old, stale, failed]);
+      expect(ids({ statuses: ["running"], staleBefore: now - 60 })).toEqual([stale]);
+      expect(ids({ statuses: [] })).toEqual([]);
+      expect(ids({})).toEqual([old, stale, live, failed]);
+    } finally {
+      db.close();
+    }
+  });
+
   it("deletes an experiment with its runs, then the experiments left empty", () => {
-    const path = tempDb();
+    const path = backend.newTarget();
     populateRuns(path, [{ experiment: "a" }, { experiment: "a" }, { experiment: "b" }]);
     const db = openService(path);
     try {
@@ -67,7 +96,7 @@ describe("StonksService", () => {
   });
 
   it("writes a recorded run with its points, its end and its colour", () => {
-    const db = openService(tempDb(), { create: true });
+    const db = openService(backend.newTarget(), { create: true });
     try {
       const steps = Float64Array.from([0, 1, 2]);
       const id = db.writeRecordedRun({

@@ -1,6 +1,6 @@
 // The run table's rules, one table of cases (tests/fixtures/run-table-cases.json) for both sides:
 // the server's run list (query string parsed as the API parses it) and the dashboard's table
-// (the wire runs it receives, filtered and sorted by its own helpers).
+// (the wire runs it receives, filtered and sorted by its own helpers), the server's over both backends.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareText } from "../src/contract/run-table.js";
 import type { RunJson, RunMetaJson, SummaryJson } from "../src/contract/wire.js";
@@ -10,48 +10,53 @@ import { runListQuery } from "../src/server/validation.js";
 import { type Db, openDatabase } from "../src/store/connection.js";
 import { getExperiment } from "../src/store/reads.js";
 import { columnField, tableFilter, tableRows } from "../ui/src/lib/run-table.js";
-import { tempDb } from "./support/helpers.js";
+import { backends } from "./support/backends.js";
 import { apiParams, populateTable, TABLE, type TableView } from "./support/run-table-support.js";
 import { PROVENANCE } from "./support/server-support.js";
 
 const NOW = Date.now() / 1000;
-let db: Db;
-let experimentId: string;
-let refs: Map<string, string>;
 
-beforeAll(() => {
-  const dbPath = tempDb();
-  refs = populateTable(dbPath, "table", NOW, { jobType: "train", provenance: PROVENANCE });
-  db = openDatabase(dbPath);
-  experimentId = (getExperiment(db, "table") as { id: string }).id;
-});
+describe.each(backends())("one table of run-table cases, both sides, on $name", (backend) => {
+  let db: Db;
+  let experimentId: string;
+  let refs: Map<string, string>;
 
-afterAll(() => db.close());
-
-function serverOrder(view: TableView): string[] {
-  const params = apiParams(view);
-  const query = runListQuery(
-    (name) => params.get(name) ?? undefined,
-    (name) => params.getAll(name),
-  );
-  return queryRuns(db, experimentId, query).runs.map((run) => refs.get(run.id) as string);
-}
-
-/** The dashboard's order: the runs as the API sends them, split as its run store keeps them. */
-function dashboardOrder(view: TableView): string[] {
-  const wire: RunJson[] = queryRuns(db, experimentId, {}).runs.map(runJson);
-  const summaries = new Map<string, Record<string, SummaryJson>>();
-  const runs: RunMetaJson[] = wire.map(({ summary, ...meta }) => {
-    summaries.set(meta.id, summary);
-    return meta;
+  beforeAll(async () => {
+    await backend.start();
+    const dbPath = backend.newTarget();
+    refs = populateTable(dbPath, "table", NOW, { jobType: "train", provenance: PROVENANCE });
+    db = openDatabase(dbPath);
+    experimentId = (getExperiment(db, "table") as { id: string }).id;
   });
-  const filter = tableFilter({ q: view.q ?? "", status: view.status ?? "", tag: view.tag ?? "" });
-  const field = columnField(view.sort ?? "created") ?? undefined;
-  const rows = tableRows(runs, summaries, filter, { field, order: view.order ?? "desc" }, NOW);
-  return rows.map((run) => refs.get(run.id) as string);
-}
 
-describe("one table of run-table cases, both sides", () => {
+  afterAll(async () => {
+    db?.close();
+    await backend.stop();
+  });
+
+  function serverOrder(view: TableView): string[] {
+    const params = apiParams(view);
+    const query = runListQuery(
+      (name) => params.get(name) ?? undefined,
+      (name) => params.getAll(name),
+    );
+    return queryRuns(db, experimentId, query).runs.map((run) => refs.get(run.id) as string);
+  }
+
+  /** The dashboard's order: the runs as the API sends them, split as its run store keeps them. */
+  function dashboardOrder(view: TableView): string[] {
+    const wire: RunJson[] = queryRuns(db, experimentId, {}).runs.map(runJson);
+    const summaries = new Map<string, Record<string, SummaryJson>>();
+    const runs: RunMetaJson[] = wire.map(({ summary, ...meta }) => {
+      summaries.set(meta.id, summary);
+      return meta;
+    });
+    const filter = tableFilter({ q: view.q ?? "", status: view.status ?? "", tag: view.tag ?? "" });
+    const field = columnField(view.sort ?? "created") ?? undefined;
+    const rows = tableRows(runs, summaries, filter, { field, order: view.order ?? "desc" }, NOW);
+    return rows.map((run) => refs.get(run.id) as string);
+  }
+
   it.each(TABLE.cases)("$what", ({ view, expected }) => {
     expect(serverOrder(view)).toEqual(expected);
     expect(dashboardOrder(view)).toEqual(expected);

@@ -5,6 +5,9 @@
  * `describe.each(backends())`; `await start()` once per file (beforeAll),
  * `await stop()` after. PostgreSQL databases live on the test server
  * (tests/support/postgres.ts: STONKS_TEST_PG, or a private cluster).
+ * STONKS_TEST_BACKENDS (a comma list of names) keeps only those: the Node 24
+ * pass (scripts/test-node24.mjs) sets it to sqlite, since the PostgreSQL
+ * driver does not change with the runtime's SQLite.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -56,5 +59,13 @@ export function postgresBackend(): Backend {
 }
 
 export function backends(): Backend[] {
-  return [sqliteBackend(), postgresBackend()];
+  const all = [sqliteBackend(), postgresBackend()];
+  const wanted = process.env.STONKS_TEST_BACKENDS;
+  if (wanted === undefined || wanted === "") return all;
+  const names = wanted.split(",").map((name) => name.trim());
+  const unknown = names.filter((name) => !all.some((backend) => backend.name === name));
+  if (unknown.length > 0) {
+    throw new Error(`STONKS_TEST_BACKENDS names ${unknown.join(", ")}; use sqlite, postgres or both, comma-separated.`);
+  }
+  return all.filter((backend) => names.includes(backend.name));
 }
