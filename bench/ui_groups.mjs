@@ -97,8 +97,19 @@ async function open(server) {
     )
   ).jsonValue();
   const rows = await page.locator("[data-testid=group-row]").count();
+  // The waterfall: when the run list came in, when the aggregates were asked for and when they came in.
+  const timing = await page.evaluate(() => {
+    const first = (part) => performance.getEntriesByType("resource").find((e) => e.name.includes(part));
+    const runs = first("/runs?");
+    const groups = first("/api/groups/series");
+    return {
+      runsIn: runs?.responseEnd ?? -1,
+      groupsSent: groups?.startTime ?? -1,
+      groupsIn: groups?.responseEnd ?? -1,
+    };
+  });
   await context.close();
-  return { painted, rows };
+  return { painted, rows, ...timing };
 }
 
 async function measure(label) {
@@ -133,12 +144,16 @@ const row = (label, pick, from = samples) =>
 
 const markdown = `### Grouped charts: 200 runs × 100,000 points in 10 groups (bench/ui_groups.mjs)
 
-${machine()}. ${RUNS} finished runs of one ${POINTS.toLocaleString("en")}-point metric (${((RUNS * POINTS) / 1e6).toFixed(0)} M points), all charted and grouped by their group into ${GROUPS} groups of ${RUNS / GROUPS}; each group's mean line and ±std band over ${BUCKETS} step buckets come from POST /api/groups/series, which reads the sums of the rollup rows of level 6 (64 points: ${Math.ceil(POINTS / 64).toLocaleString("en")} rows per run) instead of the raw points (docs/grouping.md). "Without sums": the same file after \`UPDATE rollups SET value_sum = NULL, step_sum = NULL\`, as a file written before schema version 6 is read: every raw point of the window, which is also how every aggregate was read before. Per repetition a fresh server ("cold": no aggregate remembered; the operating system's page cache is warm) and a fresh browser context; time from navigation start to the grouped chart painted with all ${GROUPS} groups (and the table's ${samples[0].uiCold.rows} group rows), read in the page at the next animation frame; then the same navigation again (the server remembers the aggregates until a run logs another point). Medians of ${REPEATS}.
+${machine()}. ${RUNS} finished runs of one ${POINTS.toLocaleString("en")}-point metric (${((RUNS * POINTS) / 1e6).toFixed(0)} M points), all charted and grouped by their group into ${GROUPS} groups of ${RUNS / GROUPS}; each group's mean line and ±std band over ${BUCKETS} step buckets come from POST /api/groups/series, which reads the sums of the rollup rows of level 6 (64 points: ${Math.ceil(POINTS / 64).toLocaleString("en")} rows per run) instead of the raw points (docs/grouping.md). "Without sums": the same file after \`UPDATE rollups SET value_sum = NULL, step_sum = NULL\`, as a file written before schema version 6 is read: every raw point of the window, which is also how every aggregate was read before. Per repetition a fresh server ("cold": no aggregate remembered; the operating system's page cache is warm) and a fresh browser context; time from navigation start to the grouped chart painted with all ${GROUPS} groups (and, from the page's resource timing, when the run list came in and when POST /api/groups/series left and came back) (and the table's ${samples[0].uiCold.rows} group rows), read in the page at the next animation frame; then the same navigation again (the server remembers the aggregates until a run logs another point). Medians of ${REPEATS}.
 
 | measurement | median | samples |
 |---|---|---|
 ${row(`grouped chart painted from navigation, server cold (goal ≤ 1 s)`, (s) => s.uiCold.painted)}
+${row("… of which: run list in (cold)", (s) => s.uiCold.runsIn)}
+${row("… aggregates asked for (cold)", (s) => s.uiCold.groupsSent)}
+${row("… aggregates in (cold)", (s) => s.uiCold.groupsIn)}
 ${row(`grouped chart painted from navigation, aggregates remembered`, (s) => s.uiWarm.painted)}
+${row("… of which: aggregates asked for (remembered)", (s) => s.uiWarm.groupsSent)}
 ${row(`POST /api/groups/series, 1 group of ${API_GROUP} runs × ${POINTS.toLocaleString("en")} points, ${BUCKETS} buckets, cold (answer ${(samples[0].apiCold.bytes / 1024).toFixed(1)} KiB)`, (s) => s.apiCold.ms)}
 ${row("the same request again (remembered)", (s) => s.apiWarm.ms)}
 ${row(`without sums: grouped chart painted from navigation, server cold`, (s) => s.uiCold.painted, withoutSums)}

@@ -107,7 +107,8 @@ describe("Content-Security-Policy", () => {
     try {
       const policy = (await fetch(`${server.url}/`)).headers.get("content-security-policy") ?? "";
       expect(policy).toContain("default-src 'self'");
-      expect(policy).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+      // Two inline scripts: the theme, and the first reads started while the bundle downloads.
+      expect(policy).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
       expect(policy).not.toContain("unsafe-inline");
       expect(policy).not.toContain("unsafe-eval");
       expect(policy).toContain("frame-ancestors 'none'");
@@ -123,6 +124,11 @@ describe("Content-Security-Policy", () => {
       await page.getByText("alpha").first().waitFor();
       // The inline theme script ran: its hash is in the policy.
       expect(await page.evaluate("document.documentElement.dataset.theme")).toMatch(/^(light|dark)$/);
+      // So did the early reads' script: with no experiment in the link, the two lists only.
+      expect(await page.evaluate("Object.keys(window.__stonksEarly).sort()")).toEqual([
+        "/api/experiments",
+        "/api/projects",
+      ]);
       expect(violations).toEqual([]);
       expect(errors).toEqual([]);
       await context.close();

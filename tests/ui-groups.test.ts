@@ -360,6 +360,50 @@ describe("grouping runs", () => {
     await context.close();
   });
 
+  it("starts the first reads before the bundle runs and asks for each grouped chart's aggregate before the table renders, once", async () => {
+    const { page, context, errors } = await newPage(browser);
+    // Every fetch of the page, as it is called: its path, its body, how far the document had got, what was drawn.
+    await context.addInitScript({
+      content: `window.__fetches = [];
+        const original = window.fetch.bind(window);
+        window.fetch = (input, init) => {
+          window.__fetches.push({
+            path: String(input),
+            body: typeof init?.body === "string" ? init.body : null,
+            readyState: document.readyState,
+            groupRows: document.querySelectorAll("[data-testid=group-row]").length,
+          });
+          return original(input, init);
+        };`,
+    });
+    const link = new URLSearchParams({ exp: "groups", gby: JSON.stringify(["config.lr"]) });
+    await page.goto(`${server.url}/?${link}`);
+    expect((await drawnGroups(page, "loss", "std")).map((g) => g.label)).toEqual(["lr=0.01", "lr=0.1"]);
+    expect((await drawnGroups(page, "acc", "std")).map((g) => g.label)).toEqual(["lr=0.01", "lr=0.1"]);
+    const calls = (await page.evaluate("window.__fetches")) as {
+      path: string;
+      body: string | null;
+      readyState: string;
+      groupRows: number;
+    }[];
+    const of = (path: string) => calls.filter((c) => c.path === path);
+    // The run list and the experiment list leave while the document is still being read (before the bundle runs),
+    // and the page takes those answers: no second request for either.
+    for (const path of ["/api/experiments", "/api/projects", "/api/experiments/groups/runs?limit=5000&offset=0"]) {
+      expect(of(path).map((c) => c.readyState)).toEqual(["loading"]);
+    }
+    // One aggregate request per chart, sent before the table showed its group rows; the charts drew those answers.
+    const aggregates = of("/api/groups/series");
+    expect(aggregates.map((c) => (JSON.parse(c.body ?? "{}") as { keys: string[] }).keys).sort()).toEqual([
+      ["acc"],
+      ["loss"],
+    ]);
+    expect(aggregates.map((c) => c.groupRows)).toEqual([0, 0]);
+    expect(await page.getByTestId("group-row").count()).toBe(2);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it("lists one legend entry per group (colour, run count, mean and band under the pointer), runs only when shown", async () => {
     for (const dark of [false, true]) {
       const theme = dark ? "dark" : "light";

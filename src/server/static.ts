@@ -5,8 +5,7 @@
  * index.html, so deep links into the single-page app load it.
  */
 import { createHash } from "node:crypto";
-import { existsSync, type Stats, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { existsSync, readFileSync, type Stats, statSync } from "node:fs";
 import { extname, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -144,7 +143,9 @@ export class StaticFiles {
       }
       file = resolve(this.root, "index.html");
     }
-    const content = await readFile(file);
+    // Read at once, not on the thread pool: the bundle and its stylesheet then leave in the order asked,
+    // ahead of the API reads the page starts while they download (index.html), not after them.
+    const content = readFileSync(file);
     const immutable = segments[0] === "assets" && file !== resolve(this.root, "index.html");
     const isHtml = extname(file).toLowerCase() === ".html";
     return new Response(method === "HEAD" ? null : content, {

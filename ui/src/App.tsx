@@ -12,8 +12,9 @@ import { RunPage } from "./components/RunPage";
 import { RunTable } from "./components/RunTable";
 import { Sidebar } from "./components/Sidebar";
 import { BrushNote, SweepView } from "./components/SweepView";
-import { brushedRunIds, brushReadsMetrics } from "./lib/sweep";
+import { brushReadsMetrics } from "./lib/sweep";
 import { forgetRun } from "./state/actions";
+import { brushedRuns, chartedRuns } from "./state/charted";
 import { experimentsStore, useExperiments } from "./state/experiments";
 import { useServedFile } from "./state/info";
 import { connectLive, type LiveStatus } from "./state/live";
@@ -21,7 +22,6 @@ import { notePoints } from "./state/live-points";
 import { dismissError, showError, useError } from "./state/notices";
 import { perfEnabled, recordHandler, recordRender } from "./state/perf";
 import { runsStore, useRuns } from "./state/runs";
-import { selectedRunIds } from "./state/selection";
 import { seriesStore } from "./state/series";
 import { useTheme } from "./state/theme";
 import { type Tab, updateView, useView } from "./state/view";
@@ -144,20 +144,15 @@ export function App() {
   // The Sweep tab's brush narrows the runs the table and the charts work on.
   const { brush } = view;
   const brushSummaries = brushReadsMetrics(brush) ? runsSnap.summaries : null;
-  const runs = useMemo(() => {
-    const kept = brushedRunIds(allRuns, brushSummaries ?? new Map(), brush);
-    return kept === null ? allRuns : allRuns.filter((r) => kept.has(r.id));
-  }, [allRuns, brushSummaries, brush]);
+  const runs = useMemo(
+    () => brushedRuns(allRuns, brushSummaries ?? new Map(), brush),
+    [allRuns, brushSummaries, brush],
+  );
   const { newest, runs: chosen, hide } = view;
-  const { selected, selectedRuns } = useMemo(() => {
-    const set = new Set(
-      selectedRunIds(
-        { newest, runs: chosen, hide },
-        runs.map((r) => r.id),
-      ),
-    );
-    return { selected: set, selectedRuns: runs.filter((r) => set.has(r.id)) };
-  }, [newest, chosen, hide, runs]);
+  const { selected, selectedRuns } = useMemo(
+    () => chartedRuns({ newest, runs: chosen, hide }, runs),
+    [newest, chosen, hide, runs],
+  );
 
   const { q, status, tag, cols, sort, order, run: openRun, groupBy, band, groupRuns, groupOpen } = view;
   const tableView = useMemo(

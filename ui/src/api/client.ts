@@ -25,13 +25,30 @@ const pageParams = new URLSearchParams(window.location.search);
 /** The access token from the page URL (?token=T), sent with every request. */
 export const token = pageParams.get("token");
 
+/**
+ * GETs index.html started before this code loaded (the experiment list, the run list of the linked
+ * experiment), by path; each answers the first request for its path and is then forgotten.
+ */
+const early = new Map(
+  Object.entries((window as { __stonksEarly?: Record<string, Promise<Response>> }).__stonksEarly ?? {}),
+);
+
+function send(method: string, path: string, headers: Record<string, string>, body: unknown): Promise<Response> {
+  const started = method === "GET" ? early.get(path) : undefined;
+  if (started) {
+    early.delete(path);
+    return started;
+  }
+  return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
 async function request<T>(method: string, path: string, body?: unknown): Promise<{ data: T; response: Response }> {
   const headers: Record<string, string> = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response: Response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await send(method, path, headers, body);
   } catch {
     throw new ApiError(
       0,

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef } from "react";
 import type { Run } from "../api/types";
 import { runColor } from "../lib/colors";
-import { compareGroups, groupOf } from "../lib/metric-groups";
+import { chartSections } from "../state/charted";
 import { useMetricKeys } from "../state/runs";
 import { setSmoothingDraft, smoothingDraft, useSmoothingDraft } from "../state/smoothing";
 import type { Theme } from "../state/theme";
@@ -92,21 +92,10 @@ export function ChartsView({
   const allKeys = useMetricKeys(runs);
   const xMetric = xMetricOf(view.x);
   const xMetricChoices = xMetric !== null && !allKeys.includes(xMetric) ? [...allKeys, xMetric] : allKeys;
-  const groups = useMemo(() => {
-    const f = filter.trim().toLowerCase();
-    const map = new Map<string, string[]>();
-    for (const key of allKeys) {
-      if (f && !key.toLowerCase().includes(f)) continue;
-      if (view.charts[key]?.hide || view.charts[key]?.pin) continue;
-      const g = groupOf(key);
-      const list = map.get(g) ?? [];
-      list.push(key);
-      map.set(g, list);
-    }
-    return [...map.entries()].sort(([a], [b]) => compareGroups(a, b));
-  }, [allKeys, filter, view.charts]);
-  const pinned = allKeys.filter((k) => view.charts[k]?.pin && !view.charts[k]?.hide);
-  const hidden = allKeys.filter((k) => view.charts[k]?.hide);
+  const { pinned, groups, hidden } = useMemo(
+    () => chartSections(allKeys, { metrics: filter, charts: view.charts }),
+    [allKeys, filter, view.charts],
+  );
   const onZoom = useCallback((zoom: [number, number] | null) => updateView({ zoom }), []);
   // While the slider moves only the charts follow it; the page (table, link) learns the value once it
   // rests, or as soon as anything else is pressed (a zoom drag, say), so no later change misses it.

@@ -1,7 +1,8 @@
 import { useMemo, useSyncExternalStore } from "react";
 import { api } from "../api/client";
 import type { Run, Summaries } from "../api/types";
-import { NO_KEYS, NO_SUMMARY, type RunsSnapshot, RunsStore } from "./run-store";
+import { metricKeysOf } from "./charted";
+import { NO_SUMMARY, type RunsSnapshot, RunsStore } from "./run-store";
 
 export const runsStore = new RunsStore((experimentKey) => api.runs(experimentKey));
 
@@ -12,12 +13,7 @@ export function useRuns(): RunsSnapshot {
 /** The metric keys these runs logged, sorted; a new array only when a run logs a new key or the runs change. */
 export function useMetricKeys(runs: readonly Run[]): readonly string[] {
   const { metricKeys } = useRuns();
-  return useMemo(() => {
-    if (runs.length === 1) return metricKeys.get(runs[0].id) ?? NO_KEYS;
-    const keys = new Set<string>();
-    for (const run of runs) for (const key of metricKeys.get(run.id) ?? NO_KEYS) keys.add(key);
-    return [...keys].sort();
-  }, [runs, metricKeys]);
+  return useMemo(() => metricKeysOf(runs, metricKeys), [runs, metricKeys]);
 }
 
 /** A run's summary of each metric key (empty before it logs). */
