@@ -55,6 +55,8 @@ export function postgresBackend(): Backend {
   };
 }
 
+/** Both backends; STONKS_TEST_BACKENDS=sqlite keeps only SQLite (the Node 24 pass, which re-runs these files for node:sqlite). */
 export function backends(): Backend[] {
+  if (process.env.STONKS_TEST_BACKENDS === "sqlite") return [sqliteBackend()];
   return [sqliteBackend(), postgresBackend()];
 }
