@@ -226,6 +226,30 @@ describe.each(backends())("stonks import on $name", (backend) => {
       }
     });
 
+    it("--dry-run says what it would import, counting what the target holds, and writes nothing", async () => {
+      const source = fixtureCopy(CURRENT);
+      const target = backend.newTarget();
+      const runsIn = () => {
+        const db = open(target);
+        try {
+          return db.listRuns().length;
+        } finally {
+          db.close();
+        }
+      };
+      const dry = await importInto(source, target, ["--dry-run"]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toBe(
+        `Would import 2 projects, 3 experiments, 9 runs, 22,855 points from ${source} into ${target}; skipped 15 NaN points and 0 runs already there. Nothing was written (--dry-run).\n`,
+      );
+      expect((await importInto(source, target)).code).toBe(0);
+      const again = await importInto(source, target, ["--dry-run"]);
+      expect(again.stdout).toMatch(
+        /^Would import 0 projects, 0 experiments, 0 runs, 0 points .* 9 runs already there\./,
+      );
+      expect(runsIn()).toBe(9);
+    });
+
     it("adds nothing when run again, and the original file is only read", async () => {
       const source = fixtureCopy(CURRENT);
       const before = sha256(source);
