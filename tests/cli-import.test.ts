@@ -279,6 +279,17 @@ describe.each(backends())("stonks import on $name", (backend) => {
     });
   });
 
+  describe("stonks import of another tracker's data", () => {
+    it("--dry-run counts the runs the target already has", async () => {
+      const mlruns = join(FIXTURES, "interop", "mlflow", "mlruns");
+      const target = backend.newTarget();
+      expect((await stonks(["import", "mlflow", mlruns, "--db", target])).code).toBe(0);
+      const dry = await stonks(["import", "mlflow", mlruns, "--db", target, "--dry-run"]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/^Would import 0 experiments, 0 runs, 0 points .*; skipped 5 runs already there/);
+    });
+  });
+
   describe("stonks import of the original's first schema (aee933e)", () => {
     it("brings its 3 experiments, 8 runs and 22,399 points; configs NULL become {}, tags []", async () => {
       const source = fixtureCopy(FIRST);
