@@ -1,14 +1,15 @@
 /**
- * `stonks migrate FROM TO` between SQLite files, as a real CLI process (npm
- * run build first): everything copied, nothing twice, an interrupted copy
- * resumed, a progress bar only on a terminal. The PostgreSQL directions are
- * in pg-migrate.test.ts.
+ * `stonks migrate FROM TO` from a SQLite file into a SQLite file or a
+ * PostgreSQL database, as a real CLI process (npm run build first):
+ * everything copied, nothing twice, an interrupted copy resumed, a progress
+ * bar only on a terminal. PostgreSQL as the source is in pg-migrate.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openService } from "../src/query/service.js";
+import { backends } from "./support/backends.js";
 import { CLI, type CliResult, stonks, tempDir } from "./support/helpers.js";
 import {
   expectSameStores,
@@ -34,11 +35,14 @@ function revisions(file: string): Record<string, number> {
   return withService(file, (service) => Object.fromEntries(service.listRuns().map((run) => [run.id, run.revision])));
 }
 
-describe("stonks migrate between SQLite files", () => {
-  test("copies projects, experiments, runs with every point, edits, workspaces and tokens into a new file", async () => {
+describe.each(backends())("stonks migrate from a SQLite file into $name", (backend) => {
+  beforeAll(() => backend.start());
+  afterAll(() => backend.stop());
+
+  test("copies projects, experiments, runs with every point, edits, workspaces and tokens into a new store", async () => {
     const dir = tempDir();
     const from = join(dir, "from.db");
-    const to = join(dir, "sub-dir-free-name.db");
+    const to = backend.newTarget();
     withService(from, populateVariedStore);
 
     const result = await stonks(["migrate", from, to]);
@@ -66,7 +70,7 @@ describe("stonks migrate between SQLite files", () => {
   test("a second run copies nothing and changes nothing", async () => {
     const dir = tempDir();
     const from = join(dir, "from.db");
-    const to = join(dir, "to.db");
+    const to = backend.newTarget();
     withService(from, populateVariedStore);
     expect((await stonks(["migrate", from, to])).code).toBe(0);
     const before = { store: snapshot(to), revisions: revisions(to) };
@@ -82,7 +86,7 @@ describe("stonks migrate between SQLite files", () => {
   test("after the source grew, a run copies only the new points and edits, and keeps what only TO has", async () => {
     const dir = tempDir();
     const from = join(dir, "from.db");
-    const to = join(dir, "to.db");
+    const to = backend.newTarget();
     const ids = withService(from, populateVariedStore);
     withService(to, (service) => populateBulk(service, 1, 1, 10));
     expect((await stonks(["migrate", from, to])).code).toBe(0);
@@ -116,7 +120,7 @@ describe("stonks migrate between SQLite files", () => {
   test("a copy killed midway resumes where it stopped: every run and point once", async () => {
     const dir = tempDir();
     const from = join(dir, "from.db");
-    const to = join(dir, "to.db");
+    const to = backend.newTarget();
     withService(from, (service) => {
       populateVariedStore(service);
       populateBulk(service, 30, 4, 25_000);
@@ -141,7 +145,7 @@ describe("stonks migrate between SQLite files", () => {
     const dir = tempDir();
     const from = join(dir, "from.db");
     withService(from, (service) => populateBulk(service, 3, 2, 1_000));
-    const command = [process.execPath, CLI, "migrate", from, join(dir, "tty.db")]
+    const command = [process.execPath, CLI, "migrate", from, backend.newTarget()]
       .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
       .join(" ");
     const onTerminal = spawnSync("script", ["-qec", command, "/dev/null"], { encoding: "utf8" });
@@ -151,12 +155,14 @@ describe("stonks migrate between SQLite files", () => {
     // The bar's line is cleared before the summary.
     expect(onTerminal.stdout).toContain("\r\u001b[Kcopied 1 experiments, 3 runs, 6000 points");
 
-    const piped = await stonks(["migrate", from, join(dir, "piped.db")]);
+    const piped = await stonks(["migrate", from, backend.newTarget()]);
     expect(piped.code).toBe(0);
     expect(piped.stderr).toBe("");
     expect(piped.stdout).toMatch(/^copied 1 experiments, 3 runs, 6000 points, [^\n]*\n$/);
   });
+});
 
+describe("stonks migrate between SQLite files", () => {
   test("mistakes end in one line: no FROM, the same store twice, a TO that is not a stonks file", async () => {
     const dir = tempDir();
     const from = join(dir, "from.db");

@@ -1,9 +1,10 @@
-// `stonks sync FILE URL` against a real server process: idempotent, never changes the file, --watch follows a
-// run that is still logging, and mistakes end in one line.
+// `stonks sync FILE URL` against a real server process, on a SQLite file and on PostgreSQL: idempotent, never
+// changes the file, --watch follows a run that is still logging, and mistakes end in one line.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { backends } from "./support/backends.js";
 import { killFixtures, startFixture, tempDir } from "./support/helpers.js";
 import {
   eventuallyAsync,
@@ -27,13 +28,16 @@ function fingerprint(file: string): string {
   return hash.digest("hex");
 }
 
-describe("stonks sync", () => {
+describe.each(backends())("stonks sync FILE URL against a server on $name", (backend) => {
+  beforeAll(() => backend.start());
+  afterAll(() => backend.stop());
+
   it("sends every run once: a second sync sends nothing new, and the file is left as it was", async () => {
     const dir = tempDir();
     const file = join(dir, "offline.db");
     const logged = await startFixture("remote-logger.mjs", { DB: file, STEPS: "700" }).done;
     const runId = logged.stdout.match(/done (\S+)/)![1];
-    const server = await startServerProcess(join(dir, "server.db"), await freePort());
+    const server = await startServerProcess(backend.newTarget(), await freePort());
     const before = fingerprint(file);
 
     const first = await runCli(["sync", file, server.url]).done;
@@ -52,7 +56,7 @@ describe("stonks sync", () => {
   it("--watch continues a run that is still logging, and stops cleanly on Ctrl-C", async () => {
     const dir = tempDir();
     const file = join(dir, "growing.db");
-    const server = await startServerProcess(join(dir, "server.db"), await freePort());
+    const server = await startServerProcess(backend.newTarget(), await freePort());
     const logger = startFixture("remote-logger.mjs", { DB: file, STEPS: "600", WAIT_AT: "299" }, undefined, {
       stdin: true,
     });
@@ -77,7 +81,9 @@ describe("stonks sync", () => {
     expect(stopped.code).toBe(0);
     expect(stopped.stdout).toMatch(/^stopped: 1 runs, 1200 points sent, 0 already there$/m);
   });
+});
 
+describe("stonks sync mistakes", () => {
   it("says in one line what is wrong: a URL that is not one, a server that is not there, a missing file", async () => {
     const dir = tempDir();
     const file = join(dir, "local.db");

@@ -10,6 +10,7 @@ import { type RunningServer, startServer } from "../src/server/index.js";
 import { openDatabase, runImmediate } from "../src/store/connection.js";
 import { getRunRow } from "../src/store/reads.js";
 import { touchHeartbeat } from "../src/store/writes.js";
+import { backends } from "./support/backends.js";
 import { FIXTURES, tempDb, tempDir } from "./support/helpers.js";
 import { appendToRun, populateRuns, readEvents, type SseEvent } from "./support/server-support.js";
 
@@ -59,62 +60,20 @@ function startWriter(dbPath: string, experiment: string) {
   };
 }
 
-describe("live events", () => {
+describe.each(backends())("live events on $name", (backend) => {
   let server: RunningServer;
   let dbPath: string;
 
   beforeAll(async () => {
-    dbPath = tempDb();
+    await backend.start();
+    dbPath = backend.newTarget();
     populateRuns(dbPath, [{ experiment: "quiet", name: "q", status: "completed" }]);
     server = await startServer({ dbPath, port: 0, uiDir: tempDir(), maxEventStreams: 6 });
   });
 
   afterAll(async () => {
-    await server.close();
-  });
-
-  it("delivers points flushed by a writer in another process, each point once", async () => {
-    const writer = startWriter(dbPath, "live");
-    const runId = (await writer.started()).split(" ")[1];
-    const stream = await readEvents(`${server.url}/api/events`);
-    try {
-      expect(stream.status).toBe(200);
-      await stream.next((e) => e.event === "ready");
-      const flushed = await writer.command("log 5", "flushed ");
-
-      expect(flushed).toMatch(/^flushed /);
-      // How soon it follows the flush is measured by bench/api_live.mjs, not asserted here.
-      const first = await stream.next(isPointsOf(runId), 10_000);
-      expect(points(first)).toEqual({
-        run_id: runId,
-        key: "train/loss",
-        steps: [0, 1, 2, 3, 4],
-        values: [1, 1 / 2, 1 / 3, 1 / 4, 1 / 5],
-        timestamps: expect.any(Array),
-        start_index: 0,
-      });
-      const update = stream.events.find((e) => e.event === "metrics_update");
-      expect(JSON.parse(update?.data ?? "{}")).toMatchObject({ run_id: runId, last_heartbeat: expect.any(Number) });
-
-      // The next flush rewrites the same chunk; only the new points travel.
-      const seen = stream.events.length;
-      await writer.command("log 3", "flushed ");
-      const second = await stream.next(isPointsOf(runId), 3000, seen);
-      expect([points(second).start_index, points(second).steps]).toEqual([5, [5, 6, 7]]);
-
-      await writer.command("finish", "finished");
-      const finished = await stream.next((e) => e.event === "run_update" && JSON.parse(e.data).status === "completed");
-      const data = JSON.parse(finished.data);
-      expect(data).toMatchObject({ run_id: runId, name: "live-writer", ended_at: expect.any(Number) });
-      expect(data.run.summary["train/loss"]).toMatchObject({ count: 8, last_step: 7 });
-      writer.endInput();
-      expect(await writer.done).toBe(0);
-      // Every event carries the cursor as its id.
-      expect(stream.events.every((e) => /^\d+\.\d+$/.test(e.id))).toBe(true);
-    } finally {
-      stream.close();
-      writer.kill();
-    }
+    await server?.close();
+    await backend.stop();
   });
 
   it("starts at now and resumes from Last-Event-ID or ?cursor= without gaps", async () => {
@@ -219,7 +178,7 @@ describe("live events", () => {
   });
 
   it("replaces a flood of points by one resync event, then continues with exact points", async () => {
-    const floodDb = tempDb();
+    const floodDb = backend.newTarget();
     const [runId] = populateRuns(floodDb, [{ experiment: "flood", name: "f", metrics: { loss: [0] } }]);
     const hub = new EventHub({ dbPath: floodDb, pollIntervalMs: 20, maxPointsPerDelta: 100 });
     let text = "";
@@ -253,7 +212,7 @@ describe("live events", () => {
   });
 
   it("sends the run again when it turns stale, and when its heartbeat comes back", async () => {
-    const staleDb = tempDb();
+    const staleDb = backend.newTarget();
     const [runId] = populateRuns(staleDb, [{ experiment: "hb", name: "quiet-process", heartbeat: Date.now() / 1000 }]);
     const staleServer = await startServer({ dbPath: staleDb, port: 0, uiDir: tempDir(), staleAfterSeconds: 1 });
     const stream = await readEvents(`${staleServer.url}/api/events`);
@@ -279,7 +238,7 @@ describe("live events", () => {
   });
 
   it("tells a stream that starts after a run went stale, right after ready", async () => {
-    const staleDb = tempDb();
+    const staleDb = backend.newTarget();
     const [runId] = populateRuns(staleDb, [{ experiment: "hb", name: "died", heartbeat: Date.now() / 1000 - 30 }]);
     const staleServer = await startServer({ dbPath: staleDb, port: 0, uiDir: tempDir(), staleAfterSeconds: 1 });
     // A client that read the run list while it was still live must not miss the change.
@@ -295,7 +254,12 @@ describe("live events", () => {
   });
 
   it("sends keep-alive comments that carry the cursor", async () => {
-    const quietServer = await startServer({ dbPath: tempDb(), port: 0, uiDir: tempDir(), eventKeepAliveMs: 100 });
+    const quietServer = await startServer({
+      dbPath: backend.newTarget(),
+      port: 0,
+      uiDir: tempDir(),
+      eventKeepAliveMs: 100,
+    });
     const stream = await readEvents(`${quietServer.url}/api/events`);
     try {
       const deadline = Date.now() + 5000;
@@ -306,6 +270,65 @@ describe("live events", () => {
     } finally {
       stream.close();
       await quietServer.close();
+    }
+  });
+});
+
+// The SDK process writes the SQLite file itself (an SDK logs to a PostgreSQL-backed server over HTTP: remote-*.test.ts).
+describe("live events from an SDK process writing the SQLite file", () => {
+  let server: RunningServer;
+  let dbPath: string;
+
+  beforeAll(async () => {
+    dbPath = tempDb();
+    server = await startServer({ dbPath, port: 0, uiDir: tempDir() });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it("delivers points flushed by a writer in another process, each point once", async () => {
+    const writer = startWriter(dbPath, "live");
+    const runId = (await writer.started()).split(" ")[1];
+    const stream = await readEvents(`${server.url}/api/events`);
+    try {
+      expect(stream.status).toBe(200);
+      await stream.next((e) => e.event === "ready");
+      const flushed = await writer.command("log 5", "flushed ");
+
+      expect(flushed).toMatch(/^flushed /);
+      // How soon it follows the flush is measured by bench/api_live.mjs, not asserted here.
+      const first = await stream.next(isPointsOf(runId), 10_000);
+      expect(points(first)).toEqual({
+        run_id: runId,
+        key: "train/loss",
+        steps: [0, 1, 2, 3, 4],
+        values: [1, 1 / 2, 1 / 3, 1 / 4, 1 / 5],
+        timestamps: expect.any(Array),
+        start_index: 0,
+      });
+      const update = stream.events.find((e) => e.event === "metrics_update");
+      expect(JSON.parse(update?.data ?? "{}")).toMatchObject({ run_id: runId, last_heartbeat: expect.any(Number) });
+
+      // The next flush rewrites the same chunk; only the new points travel.
+      const seen = stream.events.length;
+      await writer.command("log 3", "flushed ");
+      const second = await stream.next(isPointsOf(runId), 3000, seen);
+      expect([points(second).start_index, points(second).steps]).toEqual([5, [5, 6, 7]]);
+
+      await writer.command("finish", "finished");
+      const finished = await stream.next((e) => e.event === "run_update" && JSON.parse(e.data).status === "completed");
+      const data = JSON.parse(finished.data);
+      expect(data).toMatchObject({ run_id: runId, name: "live-writer", ended_at: expect.any(Number) });
+      expect(data.run.summary["train/loss"]).toMatchObject({ count: 8, last_step: 7 });
+      writer.endInput();
+      expect(await writer.done).toBe(0);
+      // Every event carries the cursor as its id.
+      expect(stream.events.every((e) => /^\d+\.\d+$/.test(e.id))).toBe(true);
+    } finally {
+      stream.close();
+      writer.kill();
     }
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorJson, MetricPointsJson, SeriesReplyJson } from "../src/contract/wire.js";
 import type { HeavyReadLimits } from "../src/server/heavy-reads.js";
 import { type RunningServer, startServer } from "../src/server/index.js";
-import { tempDb } from "./support/helpers.js";
+import { backends } from "./support/backends.js";
 import { populateRuns } from "./support/server-support.js";
 
 function post(server: RunningServer, path: string, body: unknown): Promise<Response> {
@@ -49,130 +49,135 @@ async function until<T>(check: () => Promise<T | null>): Promise<T> {
   }
 }
 
-describe("points per response", () => {
-  let server: RunningServer;
-  let ids: string[];
-  const wave = (step: number) => Math.sin(step / 7);
+describe.each(backends())("heavy-read limits on $name", (backend) => {
+  beforeAll(() => backend.start());
+  afterAll(() => backend.stop());
 
-  beforeAll(async () => {
-    const dbPath = tempDb();
-    ids = populateRuns(dbPath, [
-      { name: "a", metrics: { loss: { count: 600, value: wave } } },
-      { name: "b", metrics: { loss: { count: 1200, value: wave } } },
-    ]);
-    server = await startWith(dbPath, { maxPointsPerResponse: 1000, streamAbovePoints: 100 });
-  });
-  afterAll(() => server.close());
+  describe("points per response", () => {
+    let server: RunningServer;
+    let ids: string[];
+    const wave = (step: number) => Math.sin(step / 7);
 
-  it("refuses a batch that could pass the cap with a JSON 400 that says what to ask instead", async () => {
-    const reply = await post(server, "/api/series", {
-      series: [
-        { run_id: ids[0], key: "loss" },
-        { run_id: ids[1], key: "loss" },
-      ],
-      downsample: 1000,
+    beforeAll(async () => {
+      const dbPath = backend.newTarget();
+      ids = populateRuns(dbPath, [
+        { name: "a", metrics: { loss: { count: 600, value: wave } } },
+        { name: "b", metrics: { loss: { count: 1200, value: wave } } },
+      ]);
+      server = await startWith(dbPath, { maxPointsPerResponse: 1000, streamAbovePoints: 100 });
     });
-    expect(reply.status).toBe(400);
-    const body = (await reply.json()) as ErrorJson;
-    expect(body.error.code).toBe("too_many_points");
-    expect(body.error.message).toContain("at most 1000");
-    expect(body.error.message).toContain("fewer series or a smaller downsample");
-    expect(body.error.message).toContain("downsample 500");
-  });
+    afterAll(() => server.close());
 
-  it("refuses a full series larger than the cap and points to downsample", async () => {
-    const reply = await fetch(`${server.url}/api/runs/${ids[1]}/metrics?key=loss`);
-    expect(reply.status).toBe(400);
-    const body = (await reply.json()) as ErrorJson;
-    expect(body.error.code).toBe("too_many_points");
-    expect(body.error.message).toContain("downsample");
-  });
-
-  it("answers a request right at the cap, streamed, with every point", async () => {
-    const reply = await post(server, "/api/series", {
-      series: [
-        { run_id: ids[0], key: "loss" },
-        { run_id: ids[1], key: "loss" },
-      ],
-      downsample: 500,
-      fields: ["steps", "values"],
-    });
-    expect(reply.status).toBe(200);
-    expect(reply.headers.get("content-type")).toContain("application/json");
-    const body = (await reply.json()) as SeriesReplyJson;
-    expect(body.series.map((s) => s.values?.length)).toEqual([500, 500]);
-    expect(body.series[1].total_points).toBe(1200);
-    // 600 points in 250 buckets: every bucket keeps its minimum and maximum, in step order.
-    const steps = body.series[0].steps ?? [];
-    expect(steps).toHaveLength(500);
-    expect(steps).toEqual([...steps].sort((x, y) => x - y));
-    expect(body.series[0].values).toEqual(steps.map(wave));
-
-    const full = await fetch(`${server.url}/api/runs/${ids[0]}/metrics?key=loss`);
-    expect(full.status).toBe(200);
-    const points = (await full.json()) as MetricPointsJson;
-    expect(points.key).toBe("loss");
-    expect(points.steps).toEqual(Array.from({ length: 600 }, (_, i) => i));
-    expect(points.values).toEqual(points.steps.map(wave));
-    expect(points.timestamps).toHaveLength(600);
-  });
-});
-
-describe("heavy reads in flight", () => {
-  const POINTS = 1_000_000;
-  let dbPath: string;
-  let runId: string;
-
-  beforeAll(() => {
-    dbPath = tempDb();
-    [runId] = populateRuns(dbPath, [
-      { name: "million", metrics: { loss: { count: POINTS, value: (s) => s / POINTS } } },
-    ]);
-  });
-
-  it("answers 503 with Retry-After while every slot is held by a client that does not read, then serves again", async () => {
-    const server = await startWith(dbPath, { maxInFlight: 1, maxWaitMs: 100, stallMs: 60_000 });
-    const holder = await nonReadingClient(server, `/api/runs/${runId}/metrics?key=loss`);
-    try {
-      const refused = await fetch(`${server.url}/api/runs/${runId}/metrics?key=loss`);
-      expect(refused.status).toBe(503);
-      expect(refused.headers.get("retry-after")).toBe("5");
-      expect(((await refused.json()) as ErrorJson).error.code).toBe("too_many_heavy_reads");
-      // Light requests do not need a slot.
-      const light = await fetch(`${server.url}/api/runs/${runId}/metrics?key=loss&downsample=1000`);
-      expect(light.status).toBe(200);
-      expect((await fetch(`${server.url}/api/experiments`)).status).toBe(200);
-      // A client that goes away gives its slot back.
-      holder.destroy();
-      const served = await until(async () => {
-        const reply = await fetch(`${server.url}/api/runs/${runId}/metrics?key=loss`);
-        return reply.status === 200 ? ((await reply.json()) as { values: number[] }) : null;
+    it("refuses a batch that could pass the cap with a JSON 400 that says what to ask instead", async () => {
+      const reply = await post(server, "/api/series", {
+        series: [
+          { run_id: ids[0], key: "loss" },
+          { run_id: ids[1], key: "loss" },
+        ],
+        downsample: 1000,
       });
-      expect(served.values).toHaveLength(POINTS);
-      expect(served.values[POINTS - 1]).toBe((POINTS - 1) / POINTS);
-    } finally {
-      holder.destroy();
-      await server.close();
-    }
+      expect(reply.status).toBe(400);
+      const body = (await reply.json()) as ErrorJson;
+      expect(body.error.code).toBe("too_many_points");
+      expect(body.error.message).toContain("at most 1000");
+      expect(body.error.message).toContain("fewer series or a smaller downsample");
+      expect(body.error.message).toContain("downsample 500");
+    });
+
+    it("refuses a full series larger than the cap and points to downsample", async () => {
+      const reply = await fetch(`${server.url}/api/runs/${ids[1]}/metrics?key=loss`);
+      expect(reply.status).toBe(400);
+      const body = (await reply.json()) as ErrorJson;
+      expect(body.error.code).toBe("too_many_points");
+      expect(body.error.message).toContain("downsample");
+    });
+
+    it("answers a request right at the cap, streamed, with every point", async () => {
+      const reply = await post(server, "/api/series", {
+        series: [
+          { run_id: ids[0], key: "loss" },
+          { run_id: ids[1], key: "loss" },
+        ],
+        downsample: 500,
+        fields: ["steps", "values"],
+      });
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get("content-type")).toContain("application/json");
+      const body = (await reply.json()) as SeriesReplyJson;
+      expect(body.series.map((s) => s.values?.length)).toEqual([500, 500]);
+      expect(body.series[1].total_points).toBe(1200);
+      // 600 points in 250 buckets: every bucket keeps its minimum and maximum, in step order.
+      const steps = body.series[0].steps ?? [];
+      expect(steps).toHaveLength(500);
+      expect(steps).toEqual([...steps].sort((x, y) => x - y));
+      expect(body.series[0].values).toEqual(steps.map(wave));
+
+      const full = await fetch(`${server.url}/api/runs/${ids[0]}/metrics?key=loss`);
+      expect(full.status).toBe(200);
+      const points = (await full.json()) as MetricPointsJson;
+      expect(points.key).toBe("loss");
+      expect(points.steps).toEqual(Array.from({ length: 600 }, (_, i) => i));
+      expect(points.values).toEqual(points.steps.map(wave));
+      expect(points.timestamps).toHaveLength(600);
+    });
   });
 
-  it("cuts off a client that stops reading, which frees its slot", async () => {
-    const server = await startWith(dbPath, { maxInFlight: 1, heavyPoints: 50_000, maxWaitMs: 100, stallMs: 500 });
-    const holder = await nonReadingClient(server, `/api/runs/${runId}/metrics?key=loss`);
-    try {
-      // Without the cut-off the slot stays taken for as long as the client keeps the socket open: forever.
-      const status = await until(async () => {
-        const reply = await post(server, "/api/series", {
-          series: [{ run_id: runId, key: "loss" }],
-          downsample: 100_000,
+  describe("heavy reads in flight", () => {
+    const POINTS = 1_000_000;
+    let dbPath: string;
+    let runId: string;
+
+    beforeAll(() => {
+      dbPath = backend.newTarget();
+      [runId] = populateRuns(dbPath, [
+        { name: "million", metrics: { loss: { count: POINTS, value: (s) => s / POINTS } } },
+      ]);
+    });
+
+    it("answers 503 with Retry-After while every slot is held by a client that does not read, then serves again", async () => {
+      const server = await startWith(dbPath, { maxInFlight: 1, maxWaitMs: 100, stallMs: 60_000 });
+      const holder = await nonReadingClient(server, `/api/runs/${runId}/metrics?key=loss`);
+      try {
+        const refused = await fetch(`${server.url}/api/runs/${runId}/metrics?key=loss`);
+        expect(refused.status).toBe(503);
+        expect(refused.headers.get("retry-after")).toBe("5");
+        expect(((await refused.json()) as ErrorJson).error.code).toBe("too_many_heavy_reads");
+        // Light requests do not need a slot.
+        const light = await fetch(`${server.url}/api/runs/${runId}/metrics?key=loss&downsample=1000`);
+        expect(light.status).toBe(200);
+        expect((await fetch(`${server.url}/api/experiments`)).status).toBe(200);
+        // A client that goes away gives its slot back.
+        holder.destroy();
+        const served = await until(async () => {
+          const reply = await fetch(`${server.url}/api/runs/${runId}/metrics?key=loss`);
+          return reply.status === 200 ? ((await reply.json()) as { values: number[] }) : null;
         });
-        await reply.arrayBuffer();
-        return reply.status === 200 ? reply.status : null;
-      });
-      expect(status).toBe(200);
-    } finally {
-      holder.destroy();
-      await server.close();
-    }
+        expect(served.values).toHaveLength(POINTS);
+        expect(served.values[POINTS - 1]).toBe((POINTS - 1) / POINTS);
+      } finally {
+        holder.destroy();
+        await server.close();
+      }
+    });
+
+    it("cuts off a client that stops reading, which frees its slot", async () => {
+      const server = await startWith(dbPath, { maxInFlight: 1, heavyPoints: 50_000, maxWaitMs: 100, stallMs: 500 });
+      const holder = await nonReadingClient(server, `/api/runs/${runId}/metrics?key=loss`);
+      try {
+        // Without the cut-off the slot stays taken for as long as the client keeps the socket open: forever.
+        const status = await until(async () => {
+          const reply = await post(server, "/api/series", {
+            series: [{ run_id: runId, key: "loss" }],
+            downsample: 100_000,
+          });
+          await reply.arrayBuffer();
+          return reply.status === 200 ? reply.status : null;
+        });
+        expect(status).toBe(200);
+      } finally {
+        holder.destroy();
+        await server.close();
+      }
+    });
   });
 });

@@ -2,10 +2,11 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src/server/index.js";
 import { encodeB64F64 } from "../src/util/b64f64.js";
-import { tempDb, tempDir } from "./support/helpers.js";
+import { backends } from "./support/backends.js";
+import { tempDir } from "./support/helpers.js";
 
 const column = (values: number[]) => encodeB64F64(Float64Array.from(values));
 
@@ -53,28 +54,33 @@ async function logOneBatch(server: RunningServer): Promise<void> {
   expect(sync.status).toBe(200);
 }
 
-describe("STONKS_TIMING_LOG", () => {
-  let server: RunningServer | null = null;
+describe.each(backends())("STONKS_TIMING_LOG on $name", (backend) => {
+  beforeAll(() => backend.start());
+  afterAll(() => backend.stop());
 
-  afterEach(async () => {
-    delete process.env.STONKS_TIMING_LOG;
-    await server?.close();
-    server = null;
-  });
+  describe("STONKS_TIMING_LOG", () => {
+    let server: RunningServer | null = null;
 
-  it("writes one line per points batch: when, milliseconds to accept it, status", async () => {
-    const log = join(tempDir(), "timing.log");
-    process.env.STONKS_TIMING_LOG = log;
-    server = await startServer({ dbPath: tempDb(), port: 0, uiDir: tempDir() });
-    await logOneBatch(server);
-    await logOneBatch(server);
-    const lines = readFileSync(log, "utf8").trim().split("\n");
-    expect(lines).toHaveLength(2);
-    for (const line of lines) {
-      const [at, ms, status] = line.split(" ");
-      expect(Math.abs(Number(at) - Date.now())).toBeLessThan(60_000);
-      expect(Number(ms)).toBeGreaterThanOrEqual(0);
-      expect(status).toBe("200");
-    }
+    afterEach(async () => {
+      delete process.env.STONKS_TIMING_LOG;
+      await server?.close();
+      server = null;
+    });
+
+    it("writes one line per points batch: when, milliseconds to accept it, status", async () => {
+      const log = join(tempDir(), "timing.log");
+      process.env.STONKS_TIMING_LOG = log;
+      server = await startServer({ dbPath: backend.newTarget(), port: 0, uiDir: tempDir() });
+      await logOneBatch(server);
+      await logOneBatch(server);
+      const lines = readFileSync(log, "utf8").trim().split("\n");
+      expect(lines).toHaveLength(2);
+      for (const line of lines) {
+        const [at, ms, status] = line.split(" ");
+        expect(Math.abs(Number(at) - Date.now())).toBeLessThan(60_000);
+        expect(Number(ms)).toBeGreaterThanOrEqual(0);
+        expect(status).toBe("200");
+      }
+    });
   });
 });

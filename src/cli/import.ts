@@ -9,7 +9,7 @@ import { ImportSourceError } from "../interop/model.js";
 import { FOREIGN_READERS, importKinds } from "../interop/readers.js";
 import { type ForeignImportSummary, importForeign } from "../query/import-foreign.js";
 import { openService, type StonksService } from "../query/service.js";
-import { resolveDbPath } from "../util/db-path.js";
+import { isPostgresUrl, resolveDbPath } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
 import { CliError, type DbOption } from "./common.js";
 import { formatCount } from "./format.js";
@@ -73,6 +73,8 @@ export async function importCommand(
   const progress = progressBar(`importing ${kindOrFile}`);
   try {
     if (!dryRun) service = openService(target, { create: true });
+    // A PostgreSQL database always exists: opened as a first open does, so a dry run counts what it holds.
+    else if (isPostgresUrl(target)) service = openService(target);
     else if (existsSync(target)) service = openService(target, { readonly: true });
     const summary = await importForeign(opened, service, {
       kind: kindOrFile,

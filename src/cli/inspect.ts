@@ -111,12 +111,15 @@ export function infoCommand(options: DbOption & { json?: boolean }): void {
   const db = openService(resolveDbPath(options.db));
   const path = db.path;
   let counts: DatabaseCounts;
+  let serverBytes: number | null;
   try {
     counts = db.counts();
+    serverBytes = db.serverDatabaseBytes();
   } finally {
     db.close();
   }
-  const fileBytes = fileSize(path);
+  // A PostgreSQL database has no file: its size is what the server reports, as in `stonks gc`.
+  const fileBytes = serverBytes ?? fileSize(path);
   const walBytes = fileSize(`${path}-wal`);
   if (options.json) {
     printJson({

@@ -269,12 +269,15 @@ export function importOriginal(source: Db, target: Db | null, dryRun: boolean): 
     }
     const points = readRunPoints(source, run.id);
     runImmediate(target, () => {
-      const info = stmt(
+      // RETURNING rather than the last insert id, which PostgreSQL's driver does not have.
+      const runSeq = stmt(
         target,
         `INSERT INTO runs (id, experiment_id, name, status, config, tags, group_name, job_type, notes,
            created_at, ended_at, last_heartbeat, revision, color_index)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${COLOR_INDEX_SQL})`,
-      ).run(
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${COLOR_INDEX_SQL})
+         RETURNING seq`,
+        "values",
+      ).get(
         run.id,
         experimentId,
         run.name,
@@ -289,8 +292,7 @@ export function importOriginal(source: Db, target: Db | null, dryRun: boolean): 
         run.lastHeartbeat,
         nextRevision(target),
         experimentId,
-      );
-      const runSeq = Number(info.lastInsertRowid);
+      ) as number;
       for (const [key, one] of points.series) {
         appendPoints(
           target,

@@ -58,6 +58,7 @@ export function postgresBackend(): Backend {
   };
 }
 
+/** Both backends; STONKS_TEST_BACKENDS (comma-separated names) keeps some: the Node 24 pass sets sqlite. */
 export function backends(): Backend[] {
   const all = [sqliteBackend(), postgresBackend()];
   const wanted = process.env.STONKS_TEST_BACKENDS;

@@ -157,9 +157,14 @@ export function numberPlaceholders(sql: string): { text: string; names: string[]
   return { text: out, names: names.length > 0 ? names : null, count };
 }
 
-/** A value as SQLite would bind it: NaN is stored as NULL there, so it is here too. */
+/**
+ * A value as SQLite would bind it: NaN is stored as NULL there, so it is here too. PostgreSQL's text
+ * cannot hold U+0000 (SQLite's can): it is bound as U+FFFD, so a lookup of such a name finds nothing
+ * instead of failing, and a write keeps the rest of the text.
+ */
 function bindable(value: unknown): unknown {
   if (typeof value === "number" && Number.isNaN(value)) return null;
+  if (typeof value === "string" && value.includes("\u0000")) return value.replaceAll("\u0000", "\uFFFD");
   if (typeof value === "bigint") return value.toString();
   if (typeof value === "boolean") return value ? 1 : 0;
   return value;
