@@ -23,3 +23,6 @@ export class WriteError extends StonksError {}
 
 /** A run, experiment or series that does not exist. */
 export class NotFoundError extends StonksError {}
+
+/** The database server cannot be reached (down, restarting, refusing connections); the same call may succeed later. */
+export class DatabaseUnavailableError extends StonksError {}
