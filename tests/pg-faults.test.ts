@@ -7,7 +7,6 @@
  * must keep every commit a server acknowledged.
  */
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { PointsEvent } from "../src/contract/wire.js";
 import { killFixtures, type RunningChild, startFixture, tempDir } from "./support/helpers.js";
