@@ -7,11 +7,14 @@
  * must keep every commit a server acknowledged.
  */
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { PointsEvent } from "../src/contract/wire.js";
+import { WRITE_LOCK_KEY } from "../src/store/pg/driver.js";
+import { encodeB64F64 } from "../src/util/b64f64.js";
 import { killFixtures, type RunningChild, startFixture, tempDir } from "./support/helpers.js";
 import { createTestDatabase, type PgCluster, startPrivateCluster } from "./support/postgres.js";
-import { eventuallyAsync, expectedSeries, serverRun, serverSeries } from "./support/remote.js";
+import { eventuallyAsync, expectedSeries, killStarted, runCli, serverRun, serverSeries } from "./support/remote.js";
 import { readEvents, type ServeProcess, type SseEvent, startServeProcess } from "./support/server-support.js";
 
 let cluster: PgCluster;
@@ -25,6 +28,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   killFixtures();
+  killStarted();
   await cluster.start();
   for (const server of servers.splice(0)) server.child.kill("SIGKILL");
 });
@@ -129,4 +133,242 @@ describe("PostgreSQL stopped and started again while writers log through two ser
     },
     180_000,
   );
+});
+
+/** PUT /api/runs/{id}: the run as a remote SDK creates it. */
+async function putRun(base: string, runId: string): Promise<Response> {
+  const now = Date.now() / 1000;
+  return fetch(`${base}/api/runs/${runId}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      experiment: "faults",
+      project: null,
+      name: null,
+      config: {},
+      tags: [],
+      group: null,
+      jobType: null,
+      notes: null,
+      color: null,
+      createdAt: now,
+      provenance: {
+        host: null,
+        pid: null,
+        command: null,
+        cwd: null,
+        gitCommit: null,
+        gitDirty: null,
+        sdkLanguage: null,
+        sdkVersion: null,
+      },
+      status: "running",
+      endedAt: null,
+      lastHeartbeat: now,
+    }),
+    signal: AbortSignal.timeout(30_000),
+  });
+}
+
+/** POST /api/runs/{id}/points: `count` points of "loss" from index `start`, value = step * 10. */
+async function postPoints(base: string, runId: string, start: number, count: number): Promise<Response> {
+  const steps = Float64Array.from({ length: count }, (_, i) => start + i);
+  return fetch(`${base}/api/runs/${runId}/points`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      series: [
+        {
+          key: "loss",
+          start,
+          steps: encodeB64F64(steps),
+          values: encodeB64F64(steps.map((step) => step * 10)),
+          times: encodeB64F64(steps),
+        },
+      ],
+    }),
+    signal: AbortSignal.timeout(30_000),
+  });
+}
+
+/** A connection of the test's own that holds the writers' advisory lock, so a server's write transaction waits inside it. */
+async function holdWriteLock(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => {});
+  await client.connect();
+  await client.query("BEGIN");
+  await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
+  return client;
+}
+
+/** Waits until a server's connection waits for the writers' lock (its write transaction has begun). */
+async function waitForLockWaiter(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await eventuallyAsync(async () => {
+      const waiting = await admin.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND application_name = 'stonks'",
+      );
+      return waiting.rows[0].n > 0;
+    });
+  } finally {
+    await admin.end();
+  }
+}
+
+describe("a server's connections dying under it", () => {
+  test("a connection PostgreSQL ends in the middle of a write transaction: the server runs the transaction again, the points are stored once", async () => {
+    const database = await createTestDatabase(cluster);
+    const server = await serve(database.url);
+    expect((await putRun(server.url, "run-terminated")).status).toBe(201);
+    expect((await postPoints(server.url, "run-terminated", 0, 5)).status).toBe(200);
+
+    const lock = await holdWriteLock(database.url);
+    const pending = postPoints(server.url, "run-terminated", 5, 5);
+    await waitForLockWaiter(database.url);
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    const ended = await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'stonks' AND wait_event_type = 'Lock' AND datname = current_database()",
+    );
+    await admin.end();
+    expect(ended.rowCount).toBe(1);
+    // The retry waits for the lock again; releasing it lets the retry commit.
+    await waitForLockWaiter(database.url);
+    await lock.query("COMMIT");
+    await lock.end();
+    expect((await pending).status).toBe(200);
+    // The SDK sends a batch again when unsure: the server stores only what it lacks.
+    expect((await postPoints(server.url, "run-terminated", 5, 5)).status).toBe(200);
+    const series = await serverSeries(server.url, "run-terminated", "loss");
+    expect(series.steps).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(series.values).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+  });
+
+  test("PostgreSQL crashing while a write transaction is open: that request answers 503, the same request after the restart stores its points once", async () => {
+    const database = await createTestDatabase(cluster);
+    const server = await serve(database.url);
+    expect((await putRun(server.url, "run-crash")).status).toBe(201);
+    expect((await postPoints(server.url, "run-crash", 0, 3)).status).toBe(200);
+
+    const lock = await holdWriteLock(database.url);
+    const pending = postPoints(server.url, "run-crash", 3, 3);
+    await waitForLockWaiter(database.url);
+    await cluster.stop("immediate");
+    const answer = await pending;
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get("retry-after")).toBe("2");
+    expect(await answer.json()).toMatchObject({ error: { code: "database_unavailable" } });
+    await lock.end().catch(() => {});
+
+    await cluster.start();
+    expect((await postPoints(server.url, "run-crash", 3, 3)).status).toBe(200);
+    const series = await serverSeries(server.url, "run-crash", "loss");
+    expect(series.steps).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(series.values).toEqual([0, 10, 20, 30, 40, 50]);
+  });
+
+  test("PostgreSQL down for longer than any retry: the server stays up and answers every request 503 at once, reads and writes alike, then serves again", async () => {
+    const database = await createTestDatabase(cluster);
+    const server = await serve(database.url);
+    expect((await putRun(server.url, "run-long")).status).toBe(201);
+    await cluster.stop("fast");
+    // Sequential requests, each bounded: one that waited for PostgreSQL would hold the rest.
+    for (let i = 0; i < 40; i++) {
+      const answers = await Promise.all([
+        fetch(`${server.url}/api/experiments`, { signal: AbortSignal.timeout(10_000) }),
+        fetch(`${server.url}/api/runs/run-long`, { signal: AbortSignal.timeout(10_000) }),
+        postPoints(server.url, "run-long", 0, 2),
+        putRun(server.url, "run-long"),
+      ]);
+      expect(answers.map((a) => a.status)).toEqual([503, 503, 503, 503]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(server.child.exitCode).toBeNull();
+    expect((await fetch(`${server.url}/api/experiments`)).status).toBe(503);
+    // One line about the outage, not one per request.
+    expect(server.stderr().match(/the database is unavailable/g)).toHaveLength(1);
+
+    await cluster.start();
+    expect((await postPoints(server.url, "run-long", 0, 2)).status).toBe(200);
+    expect((await serverSeries(server.url, "run-long", "loss")).steps).toEqual([0, 1]);
+  });
+});
+
+describe("PostgreSQL down when `stonks serve` starts", () => {
+  test("serve says so once, keeps trying, and serves once PostgreSQL is up", async () => {
+    const database = await createTestDatabase(cluster);
+    await cluster.stop("fast");
+    const serve = runCli(["serve", "--db", database.url, "--port", "0"]);
+    const stderrLines = () =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (/cannot be reached/.test(serveStderr)) resolve();
+        };
+        serve.child.stderr?.on("data", check);
+        check();
+      });
+    let serveStderr = "";
+    let serveStdout = "";
+    serve.child.stderr?.on("data", (chunk: Buffer) => {
+      serveStderr += chunk.toString();
+    });
+    serve.child.stdout?.on("data", (chunk: Buffer) => {
+      serveStdout += chunk.toString();
+    });
+    await stderrLines();
+    // It keeps trying while PostgreSQL stays away; a line a second would flood the journal.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(serve.child.exitCode).toBeNull();
+    await cluster.start();
+    const base = await eventuallyAsync(async () => /api:\s+(http\S+)\/api/.exec(serveStdout)?.[1]);
+    expect((await fetch(`${base}/api/experiments`)).status).toBe(200);
+    const lines = serveStderr.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^stonks: PostgreSQL at postgresql:\/\/postgres@127\.0\.0\.1:\d+\/\w+ cannot be reached \(.*ECONNREFUSED.*\); trying again for up to 60 s \(--wait-for-db\)\.$/,
+    );
+    expect(lines[1]).toMatch(/answers; starting\.$/);
+    serve.child.kill("SIGTERM");
+    expect((await serve.done).code).toBe(0);
+  });
+
+  test("serve gives up after --wait-for-db seconds with one line and exit status 1", async () => {
+    const database = await createTestDatabase(cluster);
+    await cluster.stop("fast");
+    const result = await runCli(["serve", "--db", database.url, "--port", "0", "--wait-for-db", "2"]).done;
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/cannot be reached .*; trying again for up to 2 s \(--wait-for-db\)\.$/);
+    expect(lines[1]).toMatch(
+      /^stonks: Cannot connect to PostgreSQL at postgresql:\/\/postgres@127\.0\.0\.1:\d+\/\w+ within 2 s: .*ECONNREFUSED.*\. Start PostgreSQL or fix the URL \(--db or STONKS_DB\); --wait-for-db SECONDS waits longer\.$/,
+    );
+  });
+
+  test("STONKS_WAIT_FOR_DB=0: serve exits at once with one line, as before there was waiting", async () => {
+    const database = await createTestDatabase(cluster);
+    await cluster.stop("fast");
+    const result = await runCli(["serve", "--db", database.url, "--port", "0"], { STONKS_WAIT_FOR_DB: "0" }).done;
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^stonks: Cannot connect to PostgreSQL at .*ECONNREFUSED.*Start PostgreSQL or fix the URL/,
+    );
+  });
+
+  test("a wrong database name is not waited for: serve exits at once with one line", async () => {
+    const database = await createTestDatabase(cluster);
+    const missing = database.url.replace(/\/(\w+)$/, "/$1_missing");
+    const result = await runCli(["serve", "--db", missing, "--port", "0"]).done;
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^stonks: Cannot connect to PostgreSQL at .*_missing: database ".*_missing" does not exist\./,
+    );
+  });
 });

@@ -271,8 +271,9 @@ export class PgDb implements Db {
     });
     if (!reply.ok) {
       this.closed = true;
-      const message = `Cannot connect to PostgreSQL at ${redactUrl(path)}: ${reply.message || reply.code || "no answer"}. Start PostgreSQL or fix the URL (--db or STONKS_DB).`;
-      throw reply.unreachable ? new DatabaseUnavailableError(message) : new StonksError(message);
+      const reason = reply.message || reply.code || "no answer";
+      const message = `Cannot connect to PostgreSQL at ${redactUrl(path)}: ${reason}. Start PostgreSQL or fix the URL (--db or STONKS_DB).`;
+      throw reply.unreachable ? new DatabaseUnavailableError(message, reason) : new StonksError(message);
     }
   }
 
