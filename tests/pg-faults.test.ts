@@ -11,8 +11,8 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { PointsEvent } from "../src/contract/wire.js";
 import { WRITE_LOCK_KEY } from "../src/store/pg/driver.js";
-import { encodeB64F64 } from "../src/util/b64f64.js";
 import { killFixtures, type RunningChild, startFixture, tempDir } from "./support/helpers.js";
+import { postPoints, putRun } from "./support/ingest-http.js";
 import { createTestDatabase, type PgCluster, startPrivateCluster } from "./support/postgres.js";
 import { eventuallyAsync, expectedSeries, killStarted, runCli, serverRun, serverSeries } from "./support/remote.js";
 import { readEvents, type ServeProcess, type SseEvent, startServeProcess } from "./support/server-support.js";
@@ -134,62 +134,6 @@ describe("PostgreSQL stopped and started again while writers log through two ser
     180_000,
   );
 });
-
-/** PUT /api/runs/{id}: the run as a remote SDK creates it. */
-async function putRun(base: string, runId: string): Promise<Response> {
-  const now = Date.now() / 1000;
-  return fetch(`${base}/api/runs/${runId}`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      experiment: "faults",
-      project: null,
-      name: null,
-      config: {},
-      tags: [],
-      group: null,
-      jobType: null,
-      notes: null,
-      color: null,
-      createdAt: now,
-      provenance: {
-        host: null,
-        pid: null,
-        command: null,
-        cwd: null,
-        gitCommit: null,
-        gitDirty: null,
-        sdkLanguage: null,
-        sdkVersion: null,
-      },
-      status: "running",
-      endedAt: null,
-      lastHeartbeat: now,
-    }),
-    signal: AbortSignal.timeout(30_000),
-  });
-}
-
-/** POST /api/runs/{id}/points: `count` points of "loss" from index `start`, value = step * 10. */
-async function postPoints(base: string, runId: string, start: number, count: number): Promise<Response> {
-  const steps = Float64Array.from({ length: count }, (_, i) => start + i);
-  return fetch(`${base}/api/runs/${runId}/points`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      series: [
-        {
-          key: "loss",
-          start,
-          steps: encodeB64F64(steps),
-          values: encodeB64F64(steps.map((step) => step * 10)),
-          times: encodeB64F64(steps),
-        },
-      ],
-    }),
-    signal: AbortSignal.timeout(30_000),
-  });
-}
 
 /** A connection of the test's own that holds the writers' advisory lock, so a server's write transaction waits inside it. */
 async function holdWriteLock(url: string): Promise<pg.Client> {
