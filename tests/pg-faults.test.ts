@@ -281,14 +281,16 @@ describe("PostgreSQL down when `stonks serve` starts", () => {
   test("serve gives up after --wait-for-db seconds with one line and exit status 1", async () => {
     const database = await createTestDatabase(cluster);
     await cluster.stop("fast");
-    const result = await runCli(["serve", "--db", database.url, "--port", "0", "--wait-for-db", "2"]).done;
+    const withPassword = database.url.replace("postgres@", "postgres:hunter2@");
+    const result = await runCli(["serve", "--db", withPassword, "--port", "0", "--wait-for-db", "2"]).done;
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
+    expect(result.stderr).not.toContain("hunter2");
     const lines = result.stderr.trim().split("\n");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/cannot be reached .*; trying again for up to 2 s \(--wait-for-db\)\.$/);
     expect(lines[1]).toMatch(
-      /^stonks: Cannot connect to PostgreSQL at postgresql:\/\/postgres@127\.0\.0\.1:\d+\/\w+ within 2 s: .*ECONNREFUSED.*\. Start PostgreSQL or fix the URL \(--db or STONKS_DB\); --wait-for-db SECONDS waits longer\.$/,
+      /^stonks: Cannot connect to PostgreSQL at postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ within 2 s: .*ECONNREFUSED.*\. Start PostgreSQL or fix the URL \(--db or STONKS_DB\); --wait-for-db SECONDS waits longer\.$/,
     );
   });
 

@@ -110,12 +110,18 @@ class Channel {
   call(request: PgRequest): PgReply {
     Atomics.store(this.flag, 0, 0);
     this.port.postMessage(request);
-    if (Atomics.wait(this.flag, 0, 0, CALL_TIMEOUT_MS) === "timed-out") {
-      throw new StonksError(`PostgreSQL did not answer within ${CALL_TIMEOUT_MS / 60_000} minutes.`);
+    const deadline = Date.now() + CALL_TIMEOUT_MS;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || Atomics.wait(this.flag, 0, 0, left) === "timed-out") {
+        throw new StonksError(`PostgreSQL did not answer within ${CALL_TIMEOUT_MS / 60_000} minutes.`);
+      }
+      const message = receiveMessageOnPort(this.port);
+      if (message !== undefined) return message.message as PgReply;
+      // Woken by the previous call's notify: the thread raised the flag, this call saw it and read that
+      // answer, and the notify landed only after this call began waiting. Reading on would take this
+      // call's answer for the next one's; wait for the answer that is this call's.
     }
-    const message = receiveMessageOnPort(this.port);
-    if (message === undefined) throw new StonksError("The PostgreSQL thread answered nothing.");
-    return message.message as PgReply;
   }
 }
 
