@@ -245,14 +245,6 @@ describe("PostgreSQL down when `stonks serve` starts", () => {
     const database = await createTestDatabase(cluster);
     await cluster.stop("fast");
     const serve = runCli(["serve", "--db", database.url, "--port", "0"]);
-    const stderrLines = () =>
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (/cannot be reached/.test(serveStderr)) resolve();
-        };
-        serve.child.stderr?.on("data", check);
-        check();
-      });
     let serveStderr = "";
     let serveStdout = "";
     serve.child.stderr?.on("data", (chunk: Buffer) => {
@@ -261,7 +253,7 @@ describe("PostgreSQL down when `stonks serve` starts", () => {
     serve.child.stdout?.on("data", (chunk: Buffer) => {
       serveStdout += chunk.toString();
     });
-    await stderrLines();
+    await eventuallyAsync(async () => /cannot be reached/.test(serveStderr));
     // It keeps trying while PostgreSQL stays away; a line a second would flood the journal.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(serve.child.exitCode).toBeNull();
