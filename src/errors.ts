@@ -23,3 +23,14 @@ export class WriteError extends StonksError {}
 
 /** A run, experiment or series that does not exist. */
 export class NotFoundError extends StonksError {}
+
+/** The database server cannot be reached (down, restarting, refusing connections); the same call may succeed later. */
+export class DatabaseUnavailableError extends StonksError {
+  constructor(
+    message: string,
+    /** What the connection attempt met, e.g. "connect ECONNREFUSED 10.0.0.5:5432". */
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}

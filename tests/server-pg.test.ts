@@ -128,8 +128,17 @@ describe("stonks serve on PostgreSQL", () => {
 });
 
 describe("stonks serve with PostgreSQL down", () => {
-  it("says in one line that it cannot connect and what to do, and exits non-zero", async () => {
-    const result = await stonks(["serve", "--port", "0", "--db", "postgresql://me:pw@127.0.0.1:1/stonks"]);
+  it("with --wait-for-db 0, says in one line that it cannot connect and what to do, and exits non-zero", async () => {
+    // Without it, serve waits for PostgreSQL first (tests/pg-faults.test.ts).
+    const result = await stonks([
+      "serve",
+      "--port",
+      "0",
+      "--db",
+      "postgresql://me:pw@127.0.0.1:1/stonks",
+      "--wait-for-db",
+      "0",
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(

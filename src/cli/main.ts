@@ -61,6 +61,10 @@ function buildProgram(): Command {
       "--pg-pool <n>",
       "with a PostgreSQL --db: connections this server opens at most (default: $STONKS_PG_POOL, else 4)",
     )
+    .option(
+      "--wait-for-db <seconds>",
+      "with a PostgreSQL --db that cannot be reached at start: keep trying this long, then exit 1 (0: exit at once; default: $STONKS_WAIT_FOR_DB, else 60)",
+    )
     .action(async (options: ServeOptions) => (await import("./serve.js")).serveCommand(options));
 
   program

@@ -1,7 +1,9 @@
 /** `stonks serve` and `stonks demo`. */
 import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DatabaseUnavailableError } from "../errors.js";
 import { openService } from "../query/service.js";
-import { redactUrl, resolveDbPath } from "../util/db-path.js";
+import { isPostgresUrl, redactUrl, resolveDbPath } from "../util/db-path.js";
 import { CliError, parseIntegerOption } from "./common.js";
 import { DEMO_EXPERIMENTS, writeDemoData } from "./demo.js";
 import { formatCount } from "./format.js";
@@ -46,6 +48,52 @@ export interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   pgPool?: string;
+  waitForDb?: string;
+}
+
+/** How long `stonks serve` keeps trying a PostgreSQL that cannot be reached at start, unless told otherwise. */
+export const DEFAULT_WAIT_FOR_DB_SECONDS = 60;
+/** Pause between two connection attempts while waiting for PostgreSQL. */
+const WAIT_FOR_DB_RETRY_MS = 1000;
+
+function waitForDbSeconds(options: ServeOptions): number {
+  if (options.waitForDb !== undefined) return parseIntegerOption("--wait-for-db", options.waitForDb, 0, 86_400);
+  const fromEnv = process.env.STONKS_WAIT_FOR_DB;
+  if (fromEnv === undefined || fromEnv === "") return DEFAULT_WAIT_FOR_DB_SECONDS;
+  return parseIntegerOption("STONKS_WAIT_FOR_DB", fromEnv, 0, 86_400);
+}
+
+/**
+ * Waits until PostgreSQL answers (and the schema is migrated), for up to
+ * `seconds`: docker-compose starts the database and the servers at once, and
+ * a server that exits at once would race it. Says so once on stderr; gives up
+ * with one line. Other failures (a wrong password, a database that does not
+ * exist) end it at once: waiting does not mend them.
+ */
+async function waitForDatabase(url: string, seconds: number, pgPoolSize: number | undefined): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  let said = false;
+  for (;;) {
+    try {
+      openService(url, { create: true, pgPoolSize }).close();
+      if (said) process.stderr.write(`stonks: PostgreSQL at ${redactUrl(url)} answers; starting.\n`);
+      return;
+    } catch (error) {
+      if (!(error instanceof DatabaseUnavailableError) || seconds === 0) throw error;
+      if (Date.now() + WAIT_FOR_DB_RETRY_MS > deadline) {
+        throw new CliError(
+          `Cannot connect to PostgreSQL at ${redactUrl(url)} within ${seconds} s: ${error.reason}. Start PostgreSQL or fix the URL (--db or STONKS_DB); --wait-for-db SECONDS waits longer.`,
+        );
+      }
+      if (!said) {
+        process.stderr.write(
+          `stonks: PostgreSQL at ${redactUrl(url)} cannot be reached (${error.reason}); trying again for up to ${seconds} s (--wait-for-db).\n`,
+        );
+        said = true;
+      }
+      await sleep(WAIT_FOR_DB_RETRY_MS);
+    }
+  }
 }
 
 /** The certificate and key files of --tls-cert and --tls-key, read now so a mistake stops the start. */
@@ -78,6 +126,8 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   const pgPoolSize =
     options.pgPool === undefined ? undefined : parseIntegerOption("--pg-pool", options.pgPool, 1, 1000);
   const tls = readTls(options);
+  const waitSeconds = waitForDbSeconds(options);
+  if (isPostgresUrl(dbPath)) await waitForDatabase(dbPath, waitSeconds, pgPoolSize);
   if (options.demo) addDemoData(dbPath);
   // The server (Hono, zod) loads only here, so other commands start faster.
   const { startServer } = await import("../server/index.js");

@@ -154,6 +154,8 @@ export class ChangeFeed {
   private readonly subscribers = new Set<ChangeSubscriber>();
   private stopFollowing: (() => void) | null = null;
   private ownedConnection: Db | null = null;
+  /** Whether the last read of changes failed (logged once per outage). */
+  private failing = false;
 
   /** A feed over a connection the caller keeps open, starting at what is committed now. */
   constructor(
@@ -274,9 +276,10 @@ export class ChangeFeed {
     try {
       deltas = this.pull();
     } catch (error) {
-      logger.warn(`live events: reading changes failed (${(error as Error).message}); retrying`);
+      this.readFailed(error as Error);
       return;
     }
+    this.readWorked();
     if (deltas.length > 0) this.notify({ deltas, from, to: this.head });
   }
 
@@ -306,10 +309,24 @@ export class ChangeFeed {
     try {
       runs = this.checkLiveness();
     } catch (error) {
-      logger.warn(`live events: reading changes failed (${(error as Error).message}); retrying`);
+      this.readFailed(error as Error);
       return;
     }
+    this.readWorked();
     if (runs.length > 0) this.notify({ deltas: [{ kind: "livenessChanged", runs }], from: this.head, to: this.head });
+  }
+
+  /** Says so once when reads start failing (the database went away), not at every tick while they fail. */
+  private readFailed(error: Error): void {
+    if (this.failing) return;
+    this.failing = true;
+    logger.warn(`live events: reading changes failed (${error.message}); retrying`);
+  }
+
+  private readWorked(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    logger.info("live events: reading changes works again");
   }
 
   private notify(batch: ChangeBatch): void {

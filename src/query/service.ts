@@ -50,6 +50,9 @@ import type { RunListPage, RunListQuery, RunView } from "./run-filter.js";
 import { queryRuns, RunTables, runView } from "./run-list.js";
 import { Tokens } from "./tokens.js";
 
+/** Whether an error means the database server is away for now (the server answers 503), not that the call was wrong. */
+export { isDatabaseUnavailable } from "../store/pg/driver.js";
+
 export type {
   AppendOutcome,
   ExperimentCopy,

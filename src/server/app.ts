@@ -10,13 +10,21 @@ import { roleAllows, type TokenRole } from "../contract/auth.js";
 import type { PointsBatchReply, RunSyncReply, RunUpsertReply } from "../contract/ingest.js";
 import { NotFoundError } from "../errors.js";
 import type { Workspace } from "../query/database.js";
-import type { StonksService } from "../query/service.js";
+import { isDatabaseUnavailable, type StonksService } from "../query/service.js";
 import type { Tokens } from "../query/tokens.js";
 import type { Config, DownsampledSeries } from "../types.js";
 import { isPostgresUrl, redactUrl } from "../util/db-path.js";
 import { logger } from "../util/logger.js";
 import { allMetricsPieces, planAllMetrics } from "./all-metrics.js";
-import { ApiError, badRequest, errorBody, errorResponse, notFound } from "./errors.js";
+import {
+  ApiError,
+  badRequest,
+  DATABASE_RETRY_AFTER_S,
+  databaseUnavailable,
+  errorBody,
+  errorResponse,
+  notFound,
+} from "./errors.js";
 import { type Cursor, type EventHub, parseCursor } from "./events.js";
 import { groupSeriesPieces } from "./group-series.js";
 import {
@@ -197,10 +205,21 @@ function emptySeries(request: { runId: string; key: string }): DownsampledSeries
   return { ...request, steps: none, values: none, timestamps: none, totalPoints: 0, downsampled: false };
 }
 
+/** Least time between two log lines about the database being unavailable. */
+const UNAVAILABLE_LOG_INTERVAL_MS = 30_000;
+
 export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings> }> {
   const { db, events } = deps;
   const limits = deps.heavyReads ?? DEFAULT_HEAVY_READ_LIMITS;
   const slots = new ReadSlots(limits);
+  // Every request meets an outage of the database: the log says so once in a while, not once per request.
+  let unavailableLoggedAt = Number.NEGATIVE_INFINITY;
+  const noteUnavailable = (error: Error) => {
+    const now = Date.now();
+    if (now - unavailableLoggedAt < UNAVAILABLE_LOG_INTERVAL_MS) return;
+    unavailableLoggedAt = now;
+    logger.warn(`the database is unavailable (${error.message}); answering 503 until it is back`);
+  };
 
   /**
    * A JSON answer of at most `points` points: small ones in one piece; larger
@@ -521,6 +540,11 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: Partial<HttpBindings>
     if (error instanceof NotFoundError) return errorResponse(c, notFound(error.message));
     if (error instanceof HTTPException) {
       return c.json(errorBody("bad_request", error.message || "Bad request."), error.status);
+    }
+    if (isDatabaseUnavailable(error)) {
+      noteUnavailable(error as Error);
+      c.header("Retry-After", String(DATABASE_RETRY_AFTER_S));
+      return errorResponse(c, databaseUnavailable());
     }
     logger.error(`${c.req.method} ${c.req.path} failed: ${error.stack ?? error.message}`);
     return c.json(errorBody("internal", "The server failed to answer; see its log."), 500);

@@ -44,3 +44,15 @@ export function describeIssues(error: z.ZodError): string {
     })
     .join("; ");
 }
+
+/** Seconds a client is told to wait (Retry-After) while the database is unavailable. */
+export const DATABASE_RETRY_AFTER_S = 2;
+
+/** The 503 of a request that met the database away (PostgreSQL down or restarting); the request may be sent again. */
+export function databaseUnavailable(): ApiError {
+  return new ApiError(
+    503,
+    "database_unavailable",
+    "The database is unavailable (PostgreSQL is down or restarting); send the request again in a few seconds.",
+  );
+}

@@ -42,16 +42,17 @@ export function killFixtures(): void {
   children.clear();
 }
 
-/** Starts a fixture script (tests/fixtures/NAME) with node, collecting its output. */
+/** Starts a fixture script (tests/fixtures/NAME) with node (python3 for a .py, importing stonks from python/), collecting its output. */
 export function startFixture(
   name: string,
   env: Record<string, string> = {},
   cwd = ROOT,
   options: { stdin?: boolean } = {},
 ): RunningChild {
-  const child = spawn(process.execPath, [join(FIXTURES, name)], {
+  const python = name.endsWith(".py");
+  const child = spawn(python ? "python3" : process.execPath, [join(FIXTURES, name)], {
     cwd,
-    env: { ...process.env, STONKS_LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, STONKS_LOG_LEVEL: "warn", ...(python ? { PYTHONPATH: join(ROOT, "python") } : {}), ...env },
     stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
   });
   children.add(child);

@@ -86,7 +86,7 @@ export interface PgCluster {
   url(database?: string): string;
   /** Stops the server: "fast" ends sessions cleanly, "immediate" is a crash (recovery at the next start). */
   stop(mode?: "fast" | "immediate"): Promise<void>;
-  /** Starts it again on the same port. */
+  /** Starts it again on the same port (nothing when it runs). */
   start(): Promise<void>;
   /** Stops it and removes its files. */
   destroy(): Promise<void>;
@@ -111,8 +111,13 @@ function startWatchdog(dir: string, data: string, user: string | null): ChildPro
   return watchdog;
 }
 
-/** A throwaway cluster (initdb, then pg_ctl start) on a free port of 127.0.0.1; no password (trust). */
-export async function startPrivateCluster(): Promise<PgCluster> {
+/**
+ * A throwaway cluster (initdb, then pg_ctl start) on a free port of 127.0.0.1;
+ * no password (trust). `settings` are more `-c name=value` server settings, e.g.
+ * synchronous_commit=on for a test that crashes the server and counts what
+ * survived, or a small max_connections.
+ */
+export async function startPrivateCluster(settings: Record<string, string> = {}): Promise<PgCluster> {
   const user = osUser();
   const dir = mkdtempSync("/tmp/stonks-testpg-");
   if (user !== null) {
@@ -127,7 +132,11 @@ export async function startPrivateCluster(): Promise<PgCluster> {
     user,
   );
   const port = await freePort();
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off${Object.entries(
+    settings,
+  )
+    .map(([name, value]) => ` -c ${name}=${value}`)
+    .join("")}`;
   let running = false;
   const watchdog = startWatchdog(dir, data, user);
   const cluster: PgCluster = {
@@ -135,6 +144,7 @@ export async function startPrivateCluster(): Promise<PgCluster> {
     dir,
     url: (database = "postgres") => `postgresql://${SUPERUSER}@127.0.0.1:${port}/${database}`,
     async start() {
+      if (running) return;
       await pgProgram(
         "pg_ctl",
         ["-D", data, "-l", join(dir, "server.log"), "-w", "-t", "60", "-o", options, "start"],

@@ -12,7 +12,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { StonksError } from "../../errors.js";
+import { DatabaseUnavailableError, StonksError } from "../../errors.js";
 import { redactUrl } from "../../util/db-path.js";
 import type { Db, PragmaOptions, RunResult, Statement } from "../driver.js";
 import type { PgReply, PgRequest } from "./protocol.js";
@@ -48,6 +48,8 @@ export class PgError extends Error {
     message: string,
     readonly code: string | null,
     readonly detail: string | null,
+    /** No connection could be had: PostgreSQL is down, restarting or refusing connections. */
+    readonly unreachable = false,
   ) {
     super(message);
     this.name = "PgError";
@@ -57,10 +59,13 @@ export class PgError extends Error {
 /**
  * SQLSTATE classes of failures that a fresh attempt may not meet: connection
  * lost (08), the server shutting down or restarting (57P01-57P03),
- * serialization failure and deadlock (40001, 40P01).
+ * serialization failure and deadlock (40001, 40P01). Not a PostgreSQL that
+ * cannot be reached at all: trying again at once would only hold the caller
+ * (and the event loop) while it stays down.
  */
 export function isTransientPgError(error: unknown): boolean {
   if (error instanceof PgError) {
+    if (error.unreachable) return false;
     const code = error.code ?? "";
     if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03") return true;
     if (code === "40001" || code === "40P01") return true;
@@ -68,6 +73,17 @@ export function isTransientPgError(error: unknown): boolean {
     return code === "" && /Connection terminated|ECONNREFUSED|ECONNRESET|connection/i.test(error.message);
   }
   return false;
+}
+
+/**
+ * Whether a call failed because PostgreSQL is away (down, restarting, the
+ * connection lost) rather than because of the call: the server answers 503
+ * and the same request may succeed in a moment.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) return true;
+  if (!(error instanceof PgError)) return false;
+  return error.unreachable || (isTransientPgError(error) && error.code !== "40001" && error.code !== "40P01");
 }
 
 class Channel {
@@ -94,12 +110,18 @@ class Channel {
   call(request: PgRequest): PgReply {
     Atomics.store(this.flag, 0, 0);
     this.port.postMessage(request);
-    if (Atomics.wait(this.flag, 0, 0, CALL_TIMEOUT_MS) === "timed-out") {
-      throw new StonksError(`PostgreSQL did not answer within ${CALL_TIMEOUT_MS / 60_000} minutes.`);
+    const deadline = Date.now() + CALL_TIMEOUT_MS;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || Atomics.wait(this.flag, 0, 0, left) === "timed-out") {
+        throw new StonksError(`PostgreSQL did not answer within ${CALL_TIMEOUT_MS / 60_000} minutes.`);
+      }
+      const message = receiveMessageOnPort(this.port);
+      if (message !== undefined) return message.message as PgReply;
+      // Woken by the previous call's notify: the thread raised the flag, this call saw it and read that
+      // answer, and the notify landed only after this call began waiting. Reading on would take this
+      // call's answer for the next one's; wait for the answer that is this call's.
     }
-    const message = receiveMessageOnPort(this.port);
-    if (message === undefined) throw new StonksError("The PostgreSQL thread answered nothing.");
-    return message.message as PgReply;
   }
 }
 
@@ -120,7 +142,7 @@ function shared(): Channel {
 }
 
 function check(reply: PgReply): { rows: unknown[]; rowCount: number } {
-  if (!reply.ok) throw new PgError(reply.message, reply.code, reply.detail);
+  if (!reply.ok) throw new PgError(reply.message, reply.code, reply.detail, reply.unreachable);
   return { rows: reply.rows ?? [], rowCount: reply.rowCount ?? 0 };
 }
 
@@ -260,9 +282,9 @@ export class PgDb implements Db {
     });
     if (!reply.ok) {
       this.closed = true;
-      throw new StonksError(
-        `Cannot connect to PostgreSQL at ${redactUrl(path)}: ${reply.message || reply.code || "no answer"}. Start PostgreSQL or fix the URL (--db or STONKS_DB).`,
-      );
+      const reason = reply.message || reply.code || "no answer";
+      const message = `Cannot connect to PostgreSQL at ${redactUrl(path)}: ${reason}. Start PostgreSQL or fix the URL (--db or STONKS_DB).`;
+      throw reply.unreachable ? new DatabaseUnavailableError(message, reason) : new StonksError(message);
     }
   }
 
@@ -306,7 +328,8 @@ export class PgDb implements Db {
       result = fn();
     } catch (error) {
       this.depth--;
-      check(shared().call({ op: "end", session: this.session, commit: false }));
+      // A rollback that fails (the connection is gone, taking the transaction with it) must not hide why fn failed.
+      shared().call({ op: "end", session: this.session, commit: false });
       throw error;
     }
     this.depth--;

@@ -8,4 +8,11 @@ export type PgRequest =
 
 export type PgReply =
   | { ok: true; rows?: unknown[]; rowCount?: number }
-  | { ok: false; message: string; code: string | null; detail: string | null };
+  | {
+      ok: false;
+      message: string;
+      code: string | null;
+      detail: string | null;
+      /** No connection could be had: PostgreSQL refused, did not answer, or is starting up or shutting down. */
+      unreachable: boolean;
+    };
