@@ -20,7 +20,7 @@ import { StonksError } from "../errors.js";
 import type { JsonValue } from "../types.js";
 import {
   type ComparisonOperator,
-  configValue,
+  compileConfigPath,
   currentDuration,
   DISPLAY_STATUSES,
   displayStatus,
@@ -502,7 +502,14 @@ function present(actual: Actual): boolean {
 
 type Reader<R> = (run: R) => Actual;
 
-function reader<R extends TableRun>(runs: readonly R[], field: RunField, now: number): Reader<R> {
+/** A field of one value per run: all but tags, which conditions read tag by tag (compileCondition). */
+type SingleValueField = RunField & { kind: Exclude<RunField["kind"], "tags"> };
+
+function isSingleValue(field: RunField): field is SingleValueField {
+  return field.kind !== "tags";
+}
+
+function reader<R extends TableRun>(runs: readonly R[], field: SingleValueField, now: number): Reader<R> {
   switch (field.kind) {
     case "created_at":
       return (run) => run.createdAt;
@@ -520,10 +527,10 @@ function reader<R extends TableRun>(runs: readonly R[], field: RunField, now: nu
       return (run) => run.group;
     case "job_type":
       return (run) => run.jobType;
-    case "tags":
-      return (run) => [...run.tags];
-    case "config":
-      return (run) => configValue(run.config, field.path);
+    case "config": {
+      const read = compileConfigPath(field.path);
+      return (run) => read(run.config);
+    }
     case "metric":
       return fieldReader(runs, field, now);
   }
@@ -533,6 +540,30 @@ function compileMatch(mode: MatchMode, pattern: string): (text: string) => boole
   const regex =
     mode === "regex" ? new RegExp(pattern) : new RegExp(patternSource(pattern, mode), mode === "like" ? "i" : "");
   return (text) => regex.test(text);
+}
+
+type RunTest<R> = (run: R) => boolean;
+
+function allHold<R>(parts: RunTest<R>[]): RunTest<R> {
+  if (parts.length === 2) {
+    const [first, second] = parts;
+    return (run) => first(run) && second(run);
+  }
+  return (run) => {
+    for (const part of parts) if (!part(run)) return false;
+    return true;
+  };
+}
+
+function anyHolds<R>(parts: RunTest<R>[]): RunTest<R> {
+  if (parts.length === 2) {
+    const [first, second] = parts;
+    return (run) => first(run) || second(run);
+  }
+  return (run) => {
+    for (const part of parts) if (part(run)) return true;
+    return false;
+  };
 }
 
 /**
@@ -548,14 +579,10 @@ export function compileWhere<R extends TableRun>(
   now: number,
 ): (run: R) => boolean {
   switch (expression.kind) {
-    case "and": {
-      const parts = expression.operands.map((e) => compileWhere(e, runs, now));
-      return (run) => parts.every((part) => part(run));
-    }
-    case "or": {
-      const parts = expression.operands.map((e) => compileWhere(e, runs, now));
-      return (run) => parts.some((part) => part(run));
-    }
+    case "and":
+      return allHold(expression.operands.map((e) => compileWhere(e, runs, now)));
+    case "or":
+      return anyHolds(expression.operands.map((e) => compileWhere(e, runs, now)));
     case "not": {
       const inner = compileWhere(expression.operand, runs, now);
       return (run) => !inner(run);
@@ -570,20 +597,27 @@ function compileCondition<R extends TableRun>(
   runs: readonly R[],
   now: number,
 ): (run: R) => boolean {
-  const read = reader(runs, condition.field, now);
   const test = valueTest(condition);
-  if (condition.field.kind === "tags") {
-    if (condition.kind === "exists") return (run) => run.tags.length > 0;
-    if (condition.kind === "compare" && condition.value === null) {
-      return condition.operator === "=" ? (run) => run.tags.length === 0 : (run) => run.tags.length > 0;
-    }
-    if (condition.kind === "compare" && condition.operator === "!=") {
-      const value = condition.value;
-      return (run) => !run.tags.some((tag) => valuesEqual(tag, value));
-    }
-    return (run) => run.tags.some((tag) => test(tag));
+  const field = condition.field;
+  if (isSingleValue(field)) {
+    const read = reader(runs, field, now);
+    return (run) => test(read(run));
   }
-  return (run) => test(read(run));
+  if (condition.kind === "exists") return (run) => run.tags.length > 0;
+  if (condition.kind === "compare" && condition.value === null) {
+    return condition.operator === "=" ? (run) => run.tags.length === 0 : (run) => run.tags.length > 0;
+  }
+  if (condition.kind === "compare" && condition.operator === "!=") {
+    const value = condition.value;
+    return (run) => {
+      for (const tag of run.tags) if (valuesEqual(tag, value)) return false;
+      return true;
+    };
+  }
+  return (run) => {
+    for (const tag of run.tags) if (test(tag)) return true;
+    return false;
+  };
 }
 
 function valueTest(condition: Exclude<WhereExpression, { kind: "and" | "or" | "not" }>): (actual: Actual) => boolean {
@@ -592,7 +626,10 @@ function valueTest(condition: Exclude<WhereExpression, { kind: "and" | "or" | "n
       return present;
     case "in": {
       const values = condition.values;
-      return (actual) => values.some((value) => (value === null ? !present(actual) : valuesEqual(actual, value)));
+      return (actual) => {
+        for (const value of values) if (value === null ? !present(actual) : valuesEqual(actual, value)) return true;
+        return false;
+      };
     }
     case "between": {
       const { low, high } = condition;
