@@ -7,7 +7,7 @@
  */
 import { StonksError } from "../errors.js";
 import type { Config, JsonValue, RunStatus } from "../types.js";
-import { compileWhere, type WhereExpression } from "./where.js";
+import { compileWhere, type WhereColumns, type WhereExpression } from "./where.js";
 
 /** The status a person sees: a running run with an old heartbeat is "stale". */
 export type DisplayStatus = RunStatus | "stale";
@@ -348,9 +348,18 @@ function containsText(run: TableRun, needle: string): boolean {
   return searchTextsOf(run).some((text) => text.includes(needle));
 }
 
-/** The runs that pass every filter, in the order given. */
-export function filterRuns<R extends TableRun>(runs: readonly R[], filter: RunFilter, now: number): R[] {
-  const tests: ((run: R) => boolean)[] = [];
+/**
+ * The runs that pass every filter, in the order given. `columns`, kept for
+ * these same runs, saves reading the where expression's config and metric
+ * values again (see WhereColumns).
+ */
+export function filterRuns<R extends TableRun>(
+  runs: readonly R[],
+  filter: RunFilter,
+  now: number,
+  columns?: WhereColumns<R>,
+): R[] {
+  const tests: ((run: R, index: number) => boolean)[] = [];
   if (filter.statuses !== undefined && filter.statuses.length > 0) {
     const wanted = new Set(filter.statuses);
     tests.push((run) => wanted.has(displayStatus(run)));
@@ -364,13 +373,19 @@ export function filterRuns<R extends TableRun>(runs: readonly R[], filter: RunFi
   const needle = (filter.text ?? "").trim().toLowerCase();
   if (needle !== "") tests.push((run) => containsText(run, needle));
   // Metric suffixes resolve against every run, so a filter means the same whatever else filters.
-  if (filter.where !== undefined) tests.push(compileWhere(filter.where, runs, now));
+  if (filter.where !== undefined) tests.push(compileWhere(filter.where, runs, now, columns));
   if (tests.length === 0) return runs.slice();
   const out: R[] = [];
-  for (const run of runs) {
+  if (tests.length === 1) {
+    const test = tests[0];
+    for (let index = 0; index < runs.length; index++) if (test(runs[index], index)) out.push(runs[index]);
+    return out;
+  }
+  for (let index = 0; index < runs.length; index++) {
+    const run = runs[index];
     let kept = true;
     for (const test of tests) {
-      if (!test(run)) {
+      if (!test(run, index)) {
         kept = false;
         break;
       }

@@ -11,6 +11,7 @@
  * they derive from it by identity.
  */
 import { filterRuns, type RunField, type RunSort, resolveMetric, sortRuns, tableKeys } from "../contract/run-table.js";
+import { WhereColumns } from "../contract/where.js";
 import { runRowsBySeq } from "../store/changes.js";
 import { type Db, runRead } from "../store/connection.js";
 import { DEFAULT_STALE_AFTER_S, isStale, listRunRows } from "../store/reads.js";
@@ -42,8 +43,11 @@ interface Table {
   live: Set<number>;
   /** The stored views in `order`, and where the live ones are in it; made at the first query after a change. */
   runs?: { views: RunView[]; liveAt: number[] };
-  /** Every run in a sort order, by sortKey; kept only while no run is live (then no order moves with the clock). */
-  sorted?: Map<string, RunView[]>;
+  /**
+   * Every run in a sort order, by sortKey, with the where columns of that
+   * list; kept only while no run is live (then no order moves with the clock).
+   */
+  sorted?: Map<string, { runs: RunView[]; columns: WhereColumns<RunView> }>;
 }
 
 /** Sort orders kept per table: each is one array of every run. */
@@ -104,7 +108,8 @@ function sortKey(field: RunField | undefined, order: RunSort["order"], runs: rea
  * selectPage over a table with no live run, its sort orders kept: every run is
  * sorted once per order and change, then filtered in that order, which is
  * the same as sorting what the filters keep (the sort is stable, its ties in
- * the table's order). A metric sort's suffix resolves against the runs the
+ * the table's order), reading the where expression's values from columns
+ * kept with the order. A metric sort's suffix resolves against the runs the
  * filters keep: when that differs from every run's, the kept runs are sorted
  * as selectPage sorts them.
  */
@@ -114,11 +119,12 @@ function selectPageOfSorted(table: Table, runs: RunView[], query: RunListQuery, 
   table.sorted ??= new Map();
   let sorted = table.sorted.get(key);
   if (sorted === undefined) {
-    sorted = sortRuns(runs, sort, now);
+    const ordered = sortRuns(runs, sort, now);
+    sorted = { runs: ordered, columns: new WhereColumns(ordered) };
     if (table.sorted.size >= MAX_SORTED_ORDERS) table.sorted.clear();
     table.sorted.set(key, sorted);
   }
-  const filtered = filterRuns(sorted, query, now);
+  const filtered = filterRuns(sorted.runs, query, now, sorted.columns);
   if (sort.field?.kind === "metric" && sortKey(sort.field, sort.order, filtered) !== key) {
     return selectPage(runs, query, now);
   }
