@@ -350,8 +350,8 @@ function containsText(run: TableRun, needle: string): boolean {
 
 /**
  * The runs that pass every filter, in the order given. `columns`, kept for
- * these same runs, saves reading the where expression's config and metric
- * values again (see WhereColumns).
+ * these same runs, saves reading the values of the where expression's fields
+ * again (see WhereColumns).
  */
 export function filterRuns<R extends TableRun>(
   runs: readonly R[],
