@@ -549,8 +549,9 @@ function columnReader<R extends TableRun>(runs: readonly R[], field: ColumnField
   }
 }
 
-/** Columns a WhereColumns keeps; more, and it starts again (a column is one value per run). */
-const MAX_COLUMNS = 64;
+/** Values a WhereColumns keeps, over all its columns, unless MIN_COLUMNS of its runs are more; beyond, it starts again. */
+const MAX_KEPT_VALUES = 250_000;
+const MIN_COLUMNS = 8;
 /** How many runs per distinct value, at least, make testing distinct values first worth it. */
 const MIN_REPEATS = 4;
 
@@ -568,13 +569,25 @@ export class WhereColumns<R extends TableRun> {
   /** null: too many distinct values to be worth it. */
   private readonly distinct = new Map<string, { distinct: readonly Actual[]; codes: Uint32Array } | null>();
 
+  private kept = 0;
+
   constructor(readonly runs: readonly R[]) {}
+
+  /** Makes room for one more column: past the limit every column goes (a query holds on to the ones it has). */
+  private makeRoom(): void {
+    this.kept += this.runs.length;
+    if (this.kept <= Math.max(MAX_KEPT_VALUES, MIN_COLUMNS * this.runs.length)) return;
+    this.values.clear();
+    this.numbers.clear();
+    this.distinct.clear();
+    this.kept = this.runs.length;
+  }
 
   valuesOf(column: string, read: Reader<R>): readonly Actual[] {
     let values = this.values.get(column);
     if (values === undefined) {
       values = this.runs.map((run) => read(run));
-      if (this.values.size >= MAX_COLUMNS) this.values.clear();
+      this.makeRoom();
       this.values.set(column, values);
     }
     return values;
@@ -600,7 +613,7 @@ export class WhereColumns<R extends TableRun> {
         codes[i] = code;
       }
       encoded = codeOf.size > values.length / MIN_REPEATS ? null : { distinct: [...codeOf.keys()], codes };
-      if (this.distinct.size >= MAX_COLUMNS) this.distinct.clear();
+      this.makeRoom();
       this.distinct.set(column, encoded);
     }
     return encoded ?? undefined;
@@ -610,7 +623,7 @@ export class WhereColumns<R extends TableRun> {
     let numbers = this.numbers.get(column);
     if (numbers === undefined) {
       numbers = Float64Array.from(this.valuesOf(column, read), (value) => numberOf(value) ?? Number.NaN);
-      if (this.numbers.size >= MAX_COLUMNS) this.numbers.clear();
+      this.makeRoom();
       this.numbers.set(column, numbers);
     }
     return numbers;

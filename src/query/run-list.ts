@@ -50,8 +50,8 @@ interface Table {
   sorted?: Map<string, { runs: RunView[]; columns: WhereColumns<RunView> }>;
 }
 
-/** Sort orders kept per table: each is one array of every run. */
-const MAX_SORTED_ORDERS = 8;
+/** Sort orders kept per table: each is one array of every run, with the where columns read in that order. */
+const MAX_SORTED_ORDERS = 4;
 
 /** Forgets what was derived from a table's runs: they changed. */
 function forgetDerived(table: Table): void {

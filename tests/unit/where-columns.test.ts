@@ -121,6 +121,39 @@ describe("kept columns", () => {
   });
 });
 
+describe("kept columns past their limit", () => {
+  it("let the oldest go, so that memory stays bounded, and still keep the right runs", () => {
+    const fields = 12;
+    let looks = 0;
+    const many: TableRun[] = Array.from({ length: 40_000 }, (_, i) => {
+      const config: Config = {};
+      for (let k = 0; k < fields; k++) config[`k${k}`] = i % (k + 2);
+      const counted = new Proxy(config, {
+        getOwnPropertyDescriptor(target, key) {
+          looks++;
+          return Reflect.getOwnPropertyDescriptor(target, key);
+        },
+      });
+      return { ...runs[0], id: `r${i}`, config: counted };
+    });
+    const columns = new WhereColumns(many);
+    const ids = (kept: TableRun[]) => kept.map((r) => r.id);
+    for (let k = 0; k < fields; k++) {
+      const where = parseWhere(`config.k${k} = 0 OR config.k${k} > ${k}`);
+      expect(ids(filterRuns(many, { where }, vectors.now, columns))).toEqual(
+        ids(filterWhere(many, where, vectors.now)),
+      );
+    }
+    const every = parseWhere(Array.from({ length: fields }, (_, k) => `config.k${k} < ${k + 1}`).join(" AND "));
+    expect(ids(filterRuns(many, { where: every }, vectors.now, columns))).toEqual(
+      ids(filterWhere(many, every, vectors.now)),
+    );
+    const before = looks;
+    filterRuns(many, { where: parseWhere("config.k0 = 1") }, vectors.now, columns);
+    expect(looks).toBeGreaterThan(before);
+  });
+});
+
 describe("config paths", () => {
   const cases: [string, Config, string, unknown][] = [
     ["a key with dots, before the nested path", { "a.b": 1, a: { b: 2 } }, "a.b", 1],
