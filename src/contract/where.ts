@@ -550,7 +550,7 @@ function columnReader<R extends TableRun>(runs: readonly R[], field: ColumnField
 }
 
 /** Values a WhereColumns keeps, over all its columns, unless MIN_COLUMNS of its runs are more; beyond, it starts again. */
-const MAX_KEPT_VALUES = 250_000;
+const MAX_KEPT_VALUES = 500_000;
 const MIN_COLUMNS = 8;
 /** How many runs per distinct value, at least, make testing distinct values first worth it. */
 const MIN_REPEATS = 4;
@@ -613,7 +613,7 @@ export class WhereColumns<R extends TableRun> {
         codes[i] = code;
       }
       encoded = codeOf.size > values.length / MIN_REPEATS ? null : { distinct: [...codeOf.keys()], codes };
-      this.makeRoom();
+      if (encoded !== null) this.makeRoom();
       this.distinct.set(column, encoded);
     }
     return encoded ?? undefined;
