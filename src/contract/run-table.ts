@@ -7,7 +7,7 @@
  */
 import { StonksError } from "../errors.js";
 import type { Config, JsonValue, RunStatus } from "../types.js";
-import { compileWhere, type WhereExpression } from "./where.js";
+import { compileWhere, type WhereColumns, type WhereExpression } from "./where.js";
 
 /** The status a person sees: a running run with an old heartbeat is "stale". */
 export type DisplayStatus = RunStatus | "stale";
@@ -108,20 +108,63 @@ export function currentDuration(
   return run.duration;
 }
 
+/** Reads one dotted path from a config. */
+export type ConfigPathReader = (config: Config) => JsonValue | undefined;
+
+/**
+ * The path cut at its dots once, so reading it from each of many runs makes
+ * no strings. The whole path as a key comes first, then each way of reading
+ * a head key as a nested object, shortest head first, so that keys which
+ * themselves contain dots are found too. The cuts of a suffix are shared:
+ * a path of n dots compiles into at most n + 1 readers.
+ */
+export function compileConfigPath(path: string): ConfigPathReader {
+  const bySuffix = new Map<number, ConfigPathReader>();
+  const readerFrom = (start: number): ConfigPathReader => {
+    let reader = bySuffix.get(start);
+    if (reader !== undefined) return reader;
+    const key = path.slice(start);
+    const heads: string[] = [];
+    const rests: ConfigPathReader[] = [];
+    // A key that starts with a dot is only ever read whole.
+    let dot = key.indexOf(".");
+    while (dot > 0) {
+      heads.push(key.slice(0, dot));
+      rests.push(readerFrom(start + dot + 1));
+      dot = key.indexOf(".", dot + 1);
+    }
+    reader =
+      heads.length === 0
+        ? (config) => (Object.hasOwn(config, key) ? config[key] : undefined)
+        : (config) => {
+            if (Object.hasOwn(config, key)) return config[key];
+            for (let i = 0; i < heads.length; i++) {
+              const inner = Object.hasOwn(config, heads[i]) ? config[heads[i]] : undefined;
+              if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
+                const found = rests[i](inner);
+                if (found !== undefined) return found;
+              }
+            }
+            return undefined;
+          };
+    bySuffix.set(start, reader);
+    return reader;
+  };
+  return readerFrom(0);
+}
+
+const MAX_CACHED_PATHS = 1024;
+const pathReaders = new Map<string, ConfigPathReader>();
+
 /** A config value by dotted path; keys that themselves contain dots are found too. */
 export function configValue(config: Config, path: string): JsonValue | undefined {
-  if (Object.hasOwn(config, path)) return config[path];
-  let dot = path.indexOf(".");
-  while (dot > 0) {
-    const head = path.slice(0, dot);
-    const inner = Object.hasOwn(config, head) ? config[head] : undefined;
-    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
-      const found = configValue(inner, path.slice(dot + 1));
-      if (found !== undefined) return found;
-    }
-    dot = path.indexOf(".", dot + 1);
+  let reader = pathReaders.get(path);
+  if (reader === undefined) {
+    reader = compileConfigPath(path);
+    if (pathReaders.size >= MAX_CACHED_PATHS) pathReaders.clear();
+    pathReaders.set(path, reader);
   }
-  return undefined;
+  return reader(config);
 }
 
 function isObject(value: JsonValue): value is Config {
@@ -216,8 +259,36 @@ export function compareText(a: string, b: string): number {
   return a === b ? 0 : compareParts(textParts(a), a, textParts(b), b);
 }
 
-function statOf(stats: SummaryStats | undefined, stat: SummaryStat): number | undefined {
-  return stats?.[stat] ?? undefined;
+/**
+ * The summary key and statistic a metric field reads from these runs: "loss.min"
+ * is the min of "loss", and only when no run logged "loss" the last value of a
+ * key named "loss.min".
+ */
+export function resolveMetric(
+  runs: readonly Pick<TableRun, "summary">[],
+  field: { key: string; stat: SummaryStat | null },
+): { key: string; stat: SummaryStat } {
+  const stat = field.stat;
+  if (stat !== null) {
+    const base = field.key.slice(0, -(stat.length + 1));
+    if (runs.some((run) => Object.hasOwn(run.summary, base))) return { key: base, stat };
+  }
+  return { key: field.key, stat: "last" };
+}
+
+/** Reads one statistic of one metric; a statistic per function, so each reads a fixed property. */
+export function summaryStatReader(
+  key: string,
+  stat: SummaryStat,
+): (run: Pick<TableRun, "summary">) => number | undefined {
+  switch (stat) {
+    case "last":
+      return (run) => run.summary[key]?.last ?? undefined;
+    case "min":
+      return (run) => run.summary[key]?.min ?? undefined;
+    case "max":
+      return (run) => run.summary[key]?.max ?? undefined;
+  }
 }
 
 /**
@@ -249,15 +320,13 @@ export function fieldReader<R extends TableRun>(
       return (run) => run.jobType ?? undefined;
     case "id":
       return (run) => run.id;
-    case "config":
-      return (run) => comparable(configValue(run.config, field.path));
+    case "config": {
+      const read = compileConfigPath(field.path);
+      return (run) => comparable(read(run.config));
+    }
     case "metric": {
-      const stat = field.stat;
-      if (stat !== null) {
-        const base = field.key.slice(0, -(stat.length + 1));
-        if (runs.some((run) => Object.hasOwn(run.summary, base))) return (run) => statOf(run.summary[base], stat);
-      }
-      return (run) => statOf(run.summary[field.key], "last");
+      const { key, stat } = resolveMetric(runs, field);
+      return summaryStatReader(key, stat);
     }
   }
 }
@@ -279,22 +348,50 @@ function containsText(run: TableRun, needle: string): boolean {
   return searchTextsOf(run).some((text) => text.includes(needle));
 }
 
-/** The runs that pass every filter, in the order given. */
-export function filterRuns<R extends TableRun>(runs: readonly R[], filter: RunFilter, now: number): R[] {
-  let out = runs.slice();
+/**
+ * The runs that pass every filter, in the order given. `columns`, kept for
+ * these same runs, saves reading the values of the where expression's fields
+ * again (see WhereColumns).
+ */
+export function filterRuns<R extends TableRun>(
+  runs: readonly R[],
+  filter: RunFilter,
+  now: number,
+  columns?: WhereColumns<R>,
+): R[] {
+  const tests: ((run: R, index: number) => boolean)[] = [];
   if (filter.statuses !== undefined && filter.statuses.length > 0) {
     const wanted = new Set(filter.statuses);
-    out = out.filter((run) => wanted.has(displayStatus(run)));
+    tests.push((run) => wanted.has(displayStatus(run)));
   }
   if (filter.tags !== undefined && filter.tags.length > 0) {
     const tags = filter.tags;
-    out = out.filter((run) => tags.every((tag) => run.tags.includes(tag)));
+    tests.push((run) => tags.every((tag) => run.tags.includes(tag)));
   }
-  if (filter.group !== undefined) out = out.filter((run) => run.group === filter.group);
+  const group = filter.group;
+  if (group !== undefined) tests.push((run) => run.group === group);
   const needle = (filter.text ?? "").trim().toLowerCase();
-  if (needle !== "") out = out.filter((run) => containsText(run, needle));
+  if (needle !== "") tests.push((run) => containsText(run, needle));
   // Metric suffixes resolve against every run, so a filter means the same whatever else filters.
-  if (filter.where !== undefined) out = out.filter(compileWhere(filter.where, runs, now));
+  if (filter.where !== undefined) tests.push(compileWhere(filter.where, runs, now, columns));
+  if (tests.length === 0) return runs.slice();
+  const out: R[] = [];
+  if (tests.length === 1) {
+    const test = tests[0];
+    for (let index = 0; index < runs.length; index++) if (test(runs[index], index)) out.push(runs[index]);
+    return out;
+  }
+  for (let index = 0; index < runs.length; index++) {
+    const run = runs[index];
+    let kept = true;
+    for (const test of tests) {
+      if (!test(run, index)) {
+        kept = false;
+        break;
+      }
+    }
+    if (kept) out.push(run);
+  }
   return out;
 }
 

@@ -20,13 +20,14 @@ import { StonksError } from "../errors.js";
 import type { JsonValue } from "../types.js";
 import {
   type ComparisonOperator,
-  configValue,
+  compileConfigPath,
   currentDuration,
   DISPLAY_STATUSES,
   displayStatus,
-  fieldReader,
   parseRunField,
   type RunField,
+  resolveMetric,
+  summaryStatReader,
   type TableRun,
 } from "./run-table.js";
 
@@ -502,30 +503,130 @@ function present(actual: Actual): boolean {
 
 type Reader<R> = (run: R) => Actual;
 
-function reader<R extends TableRun>(runs: readonly R[], field: RunField, now: number): Reader<R> {
+/** A field whose values do not move with the clock: what WhereColumns keeps (status and duration do move, for live runs). */
+type ColumnField =
+  | Extract<RunField, { kind: "config" | "metric" }>
+  | { kind: "created_at" | "ended_at" | "name" | "id" | "group" | "job_type" };
+
+const COLUMN_FIELDS = new Set<RunField["kind"]>([
+  "config",
+  "metric",
+  "created_at",
+  "ended_at",
+  "name",
+  "id",
+  "group",
+  "job_type",
+]);
+
+function isColumnField(field: RunField): field is ColumnField {
+  return COLUMN_FIELDS.has(field.kind);
+}
+
+/** How to read a field from these runs, and a name for what it reads (the same name, the same values). */
+function columnReader<R extends TableRun>(runs: readonly R[], field: ColumnField): { column: string; read: Reader<R> } {
   switch (field.kind) {
+    case "config": {
+      const read = compileConfigPath(field.path);
+      return { column: `config ${field.path}`, read: (run) => read(run.config) };
+    }
+    case "metric": {
+      const { key, stat } = resolveMetric(runs, field);
+      return { column: `metric ${stat} ${key}`, read: summaryStatReader(key, stat) };
+    }
     case "created_at":
-      return (run) => run.createdAt;
+      return { column: field.kind, read: (run) => run.createdAt };
     case "ended_at":
-      return (run) => run.endedAt;
+      return { column: field.kind, read: (run) => run.endedAt };
     case "name":
-      return (run) => run.name;
+      return { column: field.kind, read: (run) => run.name };
     case "id":
-      return (run) => run.id;
-    case "status":
-      return (run) => displayStatus(run);
-    case "duration":
-      return (run) => currentDuration(run, now);
+      return { column: field.kind, read: (run) => run.id };
     case "group":
-      return (run) => run.group;
+      return { column: field.kind, read: (run) => run.group };
     case "job_type":
-      return (run) => run.jobType;
-    case "tags":
-      return (run) => [...run.tags];
-    case "config":
-      return (run) => configValue(run.config, field.path);
-    case "metric":
-      return fieldReader(runs, field, now);
+      return { column: field.kind, read: (run) => run.jobType };
+  }
+}
+
+/** Values a WhereColumns keeps, over all its columns, unless MIN_COLUMNS of its runs are more; beyond, it starts again. */
+const MAX_KEPT_VALUES = 500_000;
+const MIN_COLUMNS = 8;
+/** How many runs per distinct value, at least, make testing distinct values first worth it. */
+const MIN_REPEATS = 4;
+
+/**
+ * Values of one list of runs, read at the first condition on their field and
+ * kept for the queries that follow, for as long as the holder keeps the list
+ * the same: the same runs, unchanged, in the same order. Reading a key out of
+ * each run's config or summaries is most of what a condition costs; kept per
+ * field, not per expression, so a new threshold on a known field reads nothing.
+ */
+export class WhereColumns<R extends TableRun> {
+  private readonly values = new Map<string, readonly Actual[]>();
+  /** Each value as a number (booleans as 1 and 0), NaN where it is none: what <, <=, >, >= and BETWEEN compare. */
+  private readonly numbers = new Map<string, Float64Array>();
+  /** null: too many distinct values to be worth it. */
+  private readonly distinct = new Map<string, { distinct: readonly Actual[]; codes: Uint32Array } | null>();
+
+  private kept = 0;
+
+  constructor(readonly runs: readonly R[]) {}
+
+  /** Makes room for one more column: past the limit every column goes (a query holds on to the ones it has). */
+  private makeRoom(): void {
+    this.kept += this.runs.length;
+    if (this.kept <= Math.max(MAX_KEPT_VALUES, MIN_COLUMNS * this.runs.length)) return;
+    this.values.clear();
+    this.numbers.clear();
+    this.distinct.clear();
+    this.kept = this.runs.length;
+  }
+
+  valuesOf(column: string, read: Reader<R>): readonly Actual[] {
+    let values = this.values.get(column);
+    if (values === undefined) {
+      values = this.runs.map((run) => read(run));
+      this.makeRoom();
+      this.values.set(column, values);
+    }
+    return values;
+  }
+
+  /**
+   * The column as its distinct values and each run's index into them, so a
+   * test runs once per distinct value; undefined when most values differ
+   * (then testing each run is as cheap).
+   */
+  distinctOf(column: string, read: Reader<R>): { distinct: readonly Actual[]; codes: Uint32Array } | undefined {
+    let encoded = this.distinct.get(column);
+    if (encoded === undefined) {
+      const values = this.valuesOf(column, read);
+      const codeOf = new Map<Actual, number>();
+      const codes = new Uint32Array(values.length);
+      for (let i = 0; i < values.length && codeOf.size <= values.length / MIN_REPEATS; i++) {
+        let code = codeOf.get(values[i]);
+        if (code === undefined) {
+          code = codeOf.size;
+          codeOf.set(values[i], code);
+        }
+        codes[i] = code;
+      }
+      encoded = codeOf.size > values.length / MIN_REPEATS ? null : { distinct: [...codeOf.keys()], codes };
+      if (encoded !== null) this.makeRoom();
+      this.distinct.set(column, encoded);
+    }
+    return encoded ?? undefined;
+  }
+
+  numbersOf(column: string, read: Reader<R>): Float64Array {
+    let numbers = this.numbers.get(column);
+    if (numbers === undefined) {
+      numbers = Float64Array.from(this.valuesOf(column, read), (value) => numberOf(value) ?? Number.NaN);
+      this.makeRoom();
+      this.numbers.set(column, numbers);
+    }
+    return numbers;
   }
 }
 
@@ -535,64 +636,150 @@ function compileMatch(mode: MatchMode, pattern: string): (text: string) => boole
   return (text) => regex.test(text);
 }
 
+/** Whether a run passes; `index` is its place in the runs the test was compiled for. */
+type RunTest<R> = (run: R, index: number) => boolean;
+
+function allHold<R>(parts: RunTest<R>[]): RunTest<R> {
+  if (parts.length === 2) {
+    const [first, second] = parts;
+    return (run, index) => first(run, index) && second(run, index);
+  }
+  return (run, index) => {
+    for (const part of parts) if (!part(run, index)) return false;
+    return true;
+  };
+}
+
+function anyHolds<R>(parts: RunTest<R>[]): RunTest<R> {
+  if (parts.length === 2) {
+    const [first, second] = parts;
+    return (run, index) => first(run, index) || second(run, index);
+  }
+  return (run, index) => {
+    for (const part of parts) if (part(run, index)) return true;
+    return false;
+  };
+}
+
 /**
  * The expression as a test of one run, its fields resolved against these runs
  * (a metric's `.min` suffix means the statistic unless no run logged the base key)
  * and durations as of `now`. A condition on a field a run lacks is false; NOT
  * turns it true. `tags` holds several values: a condition on it holds when it
- * holds for one of the run's tags (`!=`: for none of them).
+ * holds for one of the run's tags (`!=`: for none of them). With `columns` of
+ * these same runs, the test reads the values of fields that do not move with
+ * the clock from them, so it must be given each run with its index in `runs`.
  */
 export function compileWhere<R extends TableRun>(
   expression: WhereExpression,
   runs: readonly R[],
   now: number,
-): (run: R) => boolean {
+  columns?: WhereColumns<R>,
+): RunTest<R> {
+  const kept = columns?.runs === runs ? columns : undefined;
   switch (expression.kind) {
-    case "and": {
-      const parts = expression.operands.map((e) => compileWhere(e, runs, now));
-      return (run) => parts.every((part) => part(run));
-    }
-    case "or": {
-      const parts = expression.operands.map((e) => compileWhere(e, runs, now));
-      return (run) => parts.some((part) => part(run));
-    }
+    case "and":
+      return allHold(expression.operands.map((e) => compileWhere(e, runs, now, kept)));
+    case "or":
+      return anyHolds(expression.operands.map((e) => compileWhere(e, runs, now, kept)));
     case "not": {
-      const inner = compileWhere(expression.operand, runs, now);
-      return (run) => !inner(run);
+      const inner = compileWhere(expression.operand, runs, now, kept);
+      return (run, index) => !inner(run, index);
     }
     default:
-      return compileCondition(expression, runs, now);
+      return compileCondition(expression, runs, now, kept);
   }
 }
+
+type Condition = Exclude<WhereExpression, { kind: "and" | "or" | "not" }>;
 
 function compileCondition<R extends TableRun>(
-  condition: Exclude<WhereExpression, { kind: "and" | "or" | "not" }>,
+  condition: Condition,
   runs: readonly R[],
   now: number,
-): (run: R) => boolean {
-  const read = reader(runs, condition.field, now);
-  const test = valueTest(condition);
-  if (condition.field.kind === "tags") {
-    if (condition.kind === "exists") return (run) => run.tags.length > 0;
-    if (condition.kind === "compare" && condition.value === null) {
-      return condition.operator === "=" ? (run) => run.tags.length === 0 : (run) => run.tags.length > 0;
-    }
-    if (condition.kind === "compare" && condition.operator === "!=") {
-      const value = condition.value;
-      return (run) => !run.tags.some((tag) => valuesEqual(tag, value));
-    }
-    return (run) => run.tags.some((tag) => test(tag));
+  columns: WhereColumns<R> | undefined,
+): RunTest<R> {
+  const field = condition.field;
+  if (isColumnField(field)) {
+    const source = columnReader(runs, field);
+    if (columns !== undefined) return columnTest(condition, source, columns);
+    const test = valueTest(condition);
+    const read = source.read;
+    return (run) => test(read(run));
   }
-  return (run) => test(read(run));
+  const test = valueTest(condition);
+  if (field.kind === "status") return (run) => test(displayStatus(run));
+  if (field.kind === "duration") return (run) => test(currentDuration(run, now));
+  if (condition.kind === "exists") return (run) => run.tags.length > 0;
+  if (condition.kind === "compare" && condition.value === null) {
+    return condition.operator === "=" ? (run) => run.tags.length === 0 : (run) => run.tags.length > 0;
+  }
+  if (condition.kind === "compare" && condition.operator === "!=") {
+    const value = condition.value;
+    return (run) => {
+      for (const tag of run.tags) if (valuesEqual(tag, value)) return false;
+      return true;
+    };
+  }
+  return (run) => {
+    for (const tag of run.tags) if (test(tag)) return true;
+    return false;
+  };
 }
 
-function valueTest(condition: Exclude<WhereExpression, { kind: "and" | "or" | "not" }>): (actual: Actual) => boolean {
+/** A condition on a kept column; a missing value is NaN among numbers, which no comparison holds for. */
+function columnTest<R extends TableRun>(
+  condition: Condition,
+  { column, read }: { column: string; read: Reader<R> },
+  columns: WhereColumns<R>,
+): RunTest<R> {
+  if (condition.kind === "between") {
+    const numbers = columns.numbersOf(column, read);
+    const { low, high } = condition;
+    return (_run, index) => numbers[index] >= low && numbers[index] <= high;
+  }
+  if (condition.kind === "compare" && condition.value !== null) {
+    const limit = condition.value as number;
+    switch (condition.operator) {
+      case "<": {
+        const numbers = columns.numbersOf(column, read);
+        return (_run, index) => numbers[index] < limit;
+      }
+      case "<=": {
+        const numbers = columns.numbersOf(column, read);
+        return (_run, index) => numbers[index] <= limit;
+      }
+      case ">": {
+        const numbers = columns.numbersOf(column, read);
+        return (_run, index) => numbers[index] > limit;
+      }
+      case ">=": {
+        const numbers = columns.numbersOf(column, read);
+        return (_run, index) => numbers[index] >= limit;
+      }
+    }
+  }
+  const test = valueTest(condition);
+  const encoded = columns.distinctOf(column, read);
+  if (encoded !== undefined) {
+    const holds = Uint8Array.from(encoded.distinct, (value) => (test(value) ? 1 : 0));
+    const codes = encoded.codes;
+    return (_run, index) => holds[codes[index]] === 1;
+  }
+  const values = columns.valuesOf(column, read);
+  return (_run, index) => test(values[index]);
+}
+
+function valueTest(condition: Condition): (actual: Actual) => boolean {
   switch (condition.kind) {
     case "exists":
       return present;
     case "in": {
       const values = condition.values;
-      return (actual) => values.some((value) => (value === null ? !present(actual) : valuesEqual(actual, value)));
+      return (actual) => {
+        for (const value of values) if (value === null ? !present(actual) : valuesEqual(actual, value)) return true;
+        return false;
+      };
     }
     case "between": {
       const { low, high } = condition;

@@ -10,7 +10,8 @@
  * object stays the same until the run changes, so callers may cache what
  * they derive from it by identity.
  */
-import { filterRuns, sortRuns, tableKeys } from "../contract/run-table.js";
+import { filterRuns, type RunField, type RunSort, resolveMetric, sortRuns, tableKeys } from "../contract/run-table.js";
+import { WhereColumns } from "../contract/where.js";
 import { runRowsBySeq } from "../store/changes.js";
 import { type Db, runRead } from "../store/connection.js";
 import { DEFAULT_STALE_AFTER_S, isStale, listRunRows } from "../store/reads.js";
@@ -40,6 +41,22 @@ interface Table {
   order: number[];
   /** Seqs of runs whose shown fields move with the clock (see isLive). */
   live: Set<number>;
+  /** The stored views in `order`, and where the live ones are in it; made at the first query after a change. */
+  runs?: { views: RunView[]; liveAt: number[] };
+  /**
+   * Every run in a sort order, by sortKey, with the where columns of that
+   * list; kept only while no run is live (then no order moves with the clock).
+   */
+  sorted?: Map<string, { runs: RunView[]; columns: WhereColumns<RunView> }>;
+}
+
+/** Sort orders kept per table: each is one array of every run, with the where columns read in that order. */
+const MAX_SORTED_ORDERS = 4;
+
+/** Forgets what was derived from a table's runs: they changed. */
+function forgetDerived(table: Table): void {
+  table.runs = undefined;
+  table.sorted = undefined;
 }
 
 /** Whether a run's shown fields move with the clock (stale, duration). */
@@ -62,10 +79,56 @@ function loadTable(db: Db, experimentId: string, now: number, staleAfterSeconds:
 /** One page of runs (newest first) after filters, conditions and sorting: the run table's shared rules. */
 function selectPage(runs: RunView[], query: RunListQuery, now: number): RunListPage {
   const filtered = filterRuns(runs, query, now);
-  const candidates = sortRuns(filtered, { field: query.sort, order: query.order }, now);
+  return page(sortRuns(filtered, { field: query.sort, order: query.order }, now), query);
+}
+
+function page(candidates: RunView[], query: RunListQuery): RunListPage {
   const offset = query.offset ?? 0;
   const end = query.limit === undefined ? undefined : offset + query.limit;
   return { total: candidates.length, runs: candidates.slice(offset, end) };
+}
+
+/** What a sort reads, as text: two sorts with the same key order runs the same way. */
+function sortKey(field: RunField | undefined, order: RunSort["order"], runs: readonly RunView[]): string {
+  const direction = order === "asc" ? "asc" : "desc";
+  if (field === undefined) return `created_at ${direction}`;
+  switch (field.kind) {
+    case "config":
+      return `config ${direction} ${field.path}`;
+    case "metric": {
+      const { key, stat } = resolveMetric(runs, field);
+      return `metric ${direction} ${stat} ${key}`;
+    }
+    default:
+      return `${field.kind} ${direction}`;
+  }
+}
+
+/**
+ * selectPage over a table with no live run, its sort orders kept: every run is
+ * sorted once per order and change, then filtered in that order, which is
+ * the same as sorting what the filters keep (the sort is stable, its ties in
+ * the table's order), reading the where expression's values from columns
+ * kept with the order. A metric sort's suffix resolves against the runs the
+ * filters keep: when that differs from every run's, the kept runs are sorted
+ * as selectPage sorts them.
+ */
+function selectPageOfSorted(table: Table, runs: RunView[], query: RunListQuery, now: number): RunListPage {
+  const sort = { field: query.sort, order: query.order };
+  const key = sortKey(sort.field, sort.order, runs);
+  table.sorted ??= new Map();
+  let sorted = table.sorted.get(key);
+  if (sorted === undefined) {
+    const ordered = sortRuns(runs, sort, now);
+    sorted = { runs: ordered, columns: new WhereColumns(ordered) };
+    if (table.sorted.size >= MAX_SORTED_ORDERS) table.sorted.clear();
+    table.sorted.set(key, sorted);
+  }
+  const filtered = filterRuns(sorted.runs, query, now, sorted.columns);
+  if (sort.field?.kind === "metric" && sortKey(sort.field, sort.order, filtered) !== key) {
+    return selectPage(runs, query, now);
+  }
+  return page(filtered, query);
 }
 
 /** Tables of recently queried experiments over one connection. */
@@ -84,7 +147,9 @@ export class RunTables {
 
   /** One page of an experiment's runs after filters, conditions and sorting. */
   query(experimentId: string, query: RunListQuery, now = Date.now() / 1000): RunListPage {
-    return selectPage(this.views(experimentId, now), query, now);
+    const table = this.current(experimentId);
+    const runs = this.views(table, now);
+    return table.live.size === 0 ? selectPageOfSorted(table, runs, query, now) : selectPage(runs, query, now);
   }
 
   /** Column names for a run table: flattened config keys and metric keys, sorted. */
@@ -93,17 +158,25 @@ export class RunTables {
     return tableKeys(this.current(experimentId).views.values());
   }
 
-  /** Every run of an experiment, newest first, with stale and duration as of `now`. */
-  private views(experimentId: string, now: number): RunView[] {
-    const table = this.current(experimentId);
-    return table.order.map((seq) => {
-      const view = table.views.get(seq) as RunView;
-      if (!table.live.has(seq)) return view;
+  /** Every run of a table, newest first, with stale and duration as of `now`; not to be changed. */
+  private views(table: Table, now: number): RunView[] {
+    if (table.runs === undefined) {
+      const views = table.order.map((seq) => table.views.get(seq) as RunView);
+      const liveAt: number[] = [];
+      for (let i = 0; i < views.length; i++) if (table.live.has(views[i].seq)) liveAt.push(i);
+      table.runs = { views, liveAt };
+    }
+    const { views, liveAt } = table.runs;
+    if (liveAt.length === 0) return views;
+    const current = views.slice();
+    for (const i of liveAt) {
+      const view = views[i];
       const stale = view.status === "running" && isStale(view.lastHeartbeat ?? view.createdAt, now, this.staleAfter);
       const fresh = { ...view, stale };
       fresh.duration = runDuration(fresh, now);
-      return fresh;
-    });
+      current[i] = fresh;
+    }
+    return current;
   }
 
   private current(experimentId: string): Table {
@@ -142,6 +215,7 @@ export class RunTables {
     const changed = new Set<number>();
     const grown = new Set<number>();
     const put = (table: Table, view: RunView) => {
+      forgetDerived(table);
       if (!table.views.has(view.seq)) reordered.add(table);
       table.views.set(view.seq, view);
       if (isLive(view)) table.live.add(view.seq);
@@ -163,16 +237,19 @@ export class RunTables {
           for (const run of delta.runs) {
             const table = this.tables.get(run.experimentId);
             if (table === undefined || !table.views.delete(run.runSeq)) continue;
+            forgetDerived(table);
             table.live.delete(run.runSeq);
             reordered.add(table);
           }
           break;
         case "heartbeats":
           for (const beat of delta.beats) {
-            const views = this.tables.get(beat.experimentId)?.views;
-            const view = views?.get(beat.runSeq);
-            if (view === undefined || view.status !== "running" || view.lastHeartbeat === beat.lastHeartbeat) continue;
-            views?.set(beat.runSeq, { ...view, lastHeartbeat: beat.lastHeartbeat });
+            const table = this.tables.get(beat.experimentId);
+            const view = table?.views.get(beat.runSeq);
+            if (table === undefined || view === undefined) continue;
+            if (view.status !== "running" || view.lastHeartbeat === beat.lastHeartbeat) continue;
+            forgetDerived(table);
+            table.views.set(beat.runSeq, { ...view, lastHeartbeat: beat.lastHeartbeat });
           }
           break;
         case "pointsAdded":
