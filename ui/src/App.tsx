@@ -12,6 +12,7 @@ import { RunPage } from "./components/RunPage";
 import { RunTable } from "./components/RunTable";
 import { Sidebar } from "./components/Sidebar";
 import { BrushNote, SweepView } from "./components/SweepView";
+import { useNextFrameValue } from "./lib/frame";
 import { brushedRunIds, brushReadsMetrics } from "./lib/sweep";
 import { forgetRun } from "./state/actions";
 import { experimentsStore, useExperiments } from "./state/experiments";
@@ -155,6 +156,7 @@ export function App() {
     );
     return { selected: set, selectedRuns: runs.filter((r) => set.has(r.id)) };
   }, [newest, chosen, hide, runs]);
+  const chartedRuns = useNextFrameValue(selectedRuns);
 
   const { q, status, tag, cols, sort, order, run: openRun, groupBy, band, groupRuns, groupOpen } = view;
   const tableView = useMemo(
@@ -309,7 +311,7 @@ export function App() {
         </div>
         <section className="panel">
           {view.tab === "charts" ? (
-            <ChartsView runs={selectedRuns} view={view} theme={theme} experimentId={experimentId ?? experimentKey} />
+            <ChartsView runs={chartedRuns} view={view} theme={theme} experimentId={experimentId ?? experimentKey} />
           ) : view.tab === "sweep" ? (
             <SweepView runs={allRuns} view={view} theme={theme} />
           ) : (

@@ -1,3 +1,4 @@
+import { useEffect, useState } from "react";
 import { recordFrame } from "../state/perf";
 
 /**
@@ -58,4 +59,19 @@ export function onNextFrameFirst(job: FrameJob): void {
 
 export function cancelFrame(job: FrameJob): void {
   pending.delete(job);
+}
+
+/**
+ * `value` as it was at the last animation frame: a part of the page that follows an interaction
+ * renders in the frame after it, so the interaction's own frame holds only what answers it (a
+ * ticked checkbox, not six charts re-rendered with their effects).
+ */
+export function useNextFrameValue<T>(value: T): T {
+  const [shown, setShown] = useState(value);
+  useEffect(() => {
+    if (Object.is(shown, value)) return;
+    const id = requestAnimationFrame(() => setShown(() => value));
+    return () => cancelAnimationFrame(id);
+  }, [value, shown]);
+  return shown;
 }
