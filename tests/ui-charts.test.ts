@@ -555,28 +555,62 @@ describe("dashboard charts", () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[2]}`);
     await drawn(page, "val/acc", 1);
-    // What the chart shows at the end of each pointer move's dispatch (this listener runs after the chart's).
+    // What the chart shows at the end of each pointer move's dispatch (this listener runs after the
+    // chart's), when the moves and the tooltip's showing happened, and when each frame began.
     await page.evaluate(() => {
+      interface El {
+        dataset: Record<string, string>;
+        style: { display: string };
+      }
       const w = globalThis as unknown as {
         __atMove: string[];
+        __moves: number[];
+        __shown: number[];
+        __frames: number[];
         addEventListener(type: string, listener: () => void): void;
-        document: {
-          querySelector(s: string): { dataset: Record<string, string>; style: { display: string } } | null;
-        };
+        requestAnimationFrame(callback: (t: number) => void): void;
+        performance: { now(): number };
+        MutationObserver: new (callback: () => void) => { observe(el: El, options: object): void };
+        document: { querySelector(s: string): El | null };
       };
       w.__atMove = [];
+      w.__moves = [];
+      w.__shown = [];
+      w.__frames = [];
+      const card = w.document.querySelector('[data-testid=chart][data-key="val/acc"]');
+      const tip = w.document.querySelector('[data-testid=chart][data-key="val/acc"] [data-testid=chart-tooltip]');
+      if (!tip) throw new Error("no tooltip");
+      const frame = (t: number) => {
+        w.__frames.push(t);
+        w.requestAnimationFrame(frame);
+      };
+      w.requestAnimationFrame(frame);
+      new w.MutationObserver(() => {
+        if (tip.style.display === "block" && w.__shown.length === 0) w.__shown.push(w.performance.now());
+      }).observe(tip, { attributes: true });
       w.addEventListener("mousemove", () => {
-        const card = w.document.querySelector('[data-testid=chart][data-key="val/acc"]');
-        const tip = w.document.querySelector('[data-testid=chart][data-key="val/acc"] [data-testid=chart-tooltip]');
-        w.__atMove.push(`${card?.dataset.highlight ?? "-"} ${tip?.style.display === "block" ? "tooltip" : "-"}`);
+        w.__moves.push(w.performance.now());
+        w.__atMove.push(`${card?.dataset.highlight ?? "-"} ${tip.style.display === "block" ? "tooltip" : "-"}`);
       });
     });
-    const atMove = () => page.evaluate(() => (globalThis as unknown as { __atMove: string[] }).__atMove);
+    const seen = () =>
+      page.evaluate(() => {
+        const w = globalThis as unknown as {
+          __atMove: string[];
+          __moves: number[];
+          __shown: number[];
+          __frames: number[];
+        };
+        return { atMove: w.__atMove, moves: w.__moves, shown: w.__shown, frames: w.__frames };
+      });
     await hover(page, "val/acc", 0.4);
     await chart(page, "val/acc").locator("[data-testid=chart-tooltip]").waitFor();
     await hover(page, "val/acc", 0.5);
-    await waitUntil(async () => (await atMove()).length === 2, "two moves");
-    expect(await atMove()).toEqual([`${curveIds[2]} -`, `${curveIds[2]} tooltip`]);
+    await waitUntil(async () => (await seen()).atMove.length === 2, "two moves");
+    const { atMove, moves, shown, frames } = await seen();
+    expect(atMove).toEqual([`${curveIds[2]} -`, `${curveIds[2]} tooltip`]);
+    // Not in the frame that handled the entering move: a later frame began between the two.
+    expect(frames.some((t) => t > moves[0] && t <= shown[0])).toBe(true);
     await context.close();
   });
 

@@ -1,6 +1,6 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
-import { cancelFrame, onNextFrame, onNextFrameFirst } from "../lib/frame";
+import { cancelFrame, onFrameAfterThis, onNextFrame, onNextFrameFirst } from "../lib/frame";
 import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
@@ -39,7 +39,7 @@ function markHoveredRow(): boolean {
  */
 function queueHoveredRun(runId: string | null): void {
   nextHoveredRun = runId;
-  onNextFrame(markHoveredRow);
+  onFrameAfterThis(markHoveredRow);
 }
 
 /**
@@ -481,7 +481,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     highlight(u, nearest.d.run.id);
     tipAtRef.current = { snapped, nearest };
     if (tip.visible) showTip(u, tip);
-    else onNextFrameFirst(revealTip);
+    else onFrameAfterThis(revealTip, true);
   }
 
   /**
