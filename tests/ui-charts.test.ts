@@ -495,6 +495,14 @@ describe("dashboard charts", () => {
         );
       }, `the tooltip beside the pointer at ${fraction}, inside the chart`);
     }
+    // Moved by the compositor: a move shifts it without repainting the page under it.
+    expect(
+      await tip.evaluate(
+        (el, fn) =>
+          (globalThis as unknown as Record<string, (el: unknown) => { willChange: string }>)[fn](el).willChange,
+        "getComputedStyle",
+      ),
+    ).toBe("transform");
     await context.close();
   });
 
@@ -540,6 +548,99 @@ describe("dashboard charts", () => {
     );
     const atMove = await page.evaluate(() => (globalThis as unknown as { __atMove: string[] }).__atMove);
     expect(atMove).toContain(`${curveIds[2]} -`);
+    await context.close();
+  });
+
+  it("shows the tooltip in the frame after the pointer enters the plot, the highlight at once", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[2]}`);
+    await drawn(page, "val/acc", 1);
+    // What the chart shows at the end of each pointer move's dispatch (this listener runs after the
+    // chart's), when the moves and the tooltip's showing happened, and when each frame began.
+    await page.evaluate(() => {
+      interface El {
+        dataset: Record<string, string>;
+        style: { display: string };
+      }
+      const w = globalThis as unknown as {
+        __atMove: string[];
+        __moves: number[];
+        __shown: number[];
+        __frames: number[];
+        addEventListener(type: string, listener: () => void): void;
+        requestAnimationFrame(callback: (t: number) => void): void;
+        performance: { now(): number };
+        MutationObserver: new (callback: () => void) => { observe(el: El, options: object): void };
+        document: { querySelector(s: string): El | null };
+      };
+      w.__atMove = [];
+      w.__moves = [];
+      w.__shown = [];
+      w.__frames = [];
+      const card = w.document.querySelector('[data-testid=chart][data-key="val/acc"]');
+      const tip = w.document.querySelector('[data-testid=chart][data-key="val/acc"] [data-testid=chart-tooltip]');
+      if (!tip) throw new Error("no tooltip");
+      const frame = (t: number) => {
+        w.__frames.push(t);
+        w.requestAnimationFrame(frame);
+      };
+      w.requestAnimationFrame(frame);
+      new w.MutationObserver(() => {
+        if (tip.style.display === "block" && w.__shown.length === 0) w.__shown.push(w.performance.now());
+      }).observe(tip, { attributes: true });
+      w.addEventListener("mousemove", () => {
+        w.__moves.push(w.performance.now());
+        w.__atMove.push(`${card?.dataset.highlight ?? "-"} ${tip.style.display === "block" ? "tooltip" : "-"}`);
+      });
+    });
+    const seen = () =>
+      page.evaluate(() => {
+        const w = globalThis as unknown as {
+          __atMove: string[];
+          __moves: number[];
+          __shown: number[];
+          __frames: number[];
+        };
+        return { atMove: w.__atMove, moves: w.__moves, shown: w.__shown, frames: w.__frames };
+      });
+    await hover(page, "val/acc", 0.4);
+    await chart(page, "val/acc").locator("[data-testid=chart-tooltip]").waitFor();
+    await hover(page, "val/acc", 0.5);
+    await waitUntil(async () => (await seen()).atMove.length === 2, "two moves");
+    const { atMove, moves, shown, frames } = await seen();
+    expect(atMove).toEqual([`${curveIds[2]} -`, `${curveIds[2]} tooltip`]);
+    // Not in the frame that handled the entering move: a later frame began between the two.
+    expect(frames.some((t) => t > moves[0] && t <= shown[0])).toBe(true);
+    await context.close();
+  });
+
+  it("re-renders the charts for a ticked run in the frame after the click, the table at once", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}`);
+    await drawn(page, "val/acc", 1);
+    // The page once the click is handled: the checkbox's change event follows its click, which React handles.
+    await page.evaluate((id) => {
+      const w = globalThis as unknown as {
+        __atClick: string[];
+        addEventListener(type: string, listener: () => void): void;
+        document: {
+          querySelector(s: string): { checked: boolean } | null;
+          querySelectorAll(s: string): { length: number };
+        };
+      };
+      w.__atClick = [];
+      w.addEventListener("change", () => {
+        const box = w.document.querySelector(`[data-testid=run-row][data-run-id="${id}"] [data-testid=run-select]`);
+        const legend = w.document.querySelectorAll("[data-testid=chart-legend] .legend-item").length;
+        w.__atClick.push(`${box?.checked ? "ticked" : "-"} ${legend}`);
+      });
+    }, curveIds[2]);
+    await page.locator(`[data-testid=run-row][data-run-id="${curveIds[2]}"] [data-testid=run-select]`).click();
+    await drawn(page, "val/acc", 2);
+    expect(await page.locator("[data-testid=chart-legend] .legend-item").count()).toBe(2);
+    expect(await page.evaluate(() => (globalThis as unknown as { __atClick: string[] }).__atClick)).toEqual([
+      "ticked 1",
+    ]);
     await context.close();
   });
 

@@ -3,7 +3,8 @@
  * startRun(..., { hardware: true }) (GPUs through an nvidia-smi placed first on PATH that
  * answers in the real tool's format): the sys group comes after every training group,
  * collapses like the others, its charts use wall time while the toolbar shows steps, and
- * their y axes name the unit. Screenshots (light and dark) go to $STONKS_SHOTS.
+ * their y axes name the unit, and a percent axis stays within 0–100 (the GPU here is fully busy:
+ * a flat line at 100). Screenshots (light and dark) go to $STONKS_SHOTS.
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
@@ -46,6 +47,67 @@ async function yLabel(page: Page, key: string): Promise<string> {
   return (await chart(page, key).getAttribute("data-y-label")) ?? "";
 }
 
+/** The tick labels uPlot drew on a chart's y axis, as the chart records them (blanks left out). */
+async function yTicks(page: Page, key: string): Promise<string[]> {
+  const labels = JSON.parse((await chart(page, key).getAttribute("data-y-ticks")) ?? "[]") as string[];
+  return labels.filter((l) => l !== "");
+}
+
+/**
+ * Where the lines are drawn: the coloured (not grey: grid and axes are) pixels over the plot, on
+ * uPlot's canvas and the chart's own layers, as values on the y scale the chart drew with; and in
+ * how many of the plot's pixel columns they are.
+ */
+async function drawnLine(
+  page: Page,
+  key: string,
+): Promise<{ low: number; high: number; columns: number; width: number }> {
+  return chart(page, key).evaluate((card) => {
+    interface Canvas {
+      width: number;
+      height: number;
+      clientWidth: number;
+      classList: { contains(c: string): boolean };
+      getContext(k: "2d"): { getImageData(...a: number[]): { data: Uint8ClampedArray } };
+    }
+    const el = card as unknown as {
+      dataset: Record<string, string>;
+      querySelector(s: string): { offsetLeft: number; offsetTop: number; offsetWidth: number; offsetHeight: number };
+      querySelectorAll(s: string): Iterable<Canvas>;
+    };
+    const over = el.querySelector(".u-over");
+    let top = Number.POSITIVE_INFINITY;
+    let bottom = Number.NEGATIVE_INFINITY;
+    const columns = new Set<number>();
+    for (const canvas of el.querySelectorAll(".uplot canvas")) {
+      const ratio = canvas.width / canvas.clientWidth;
+      // uPlot's own canvas spans the axes too; the chart's layers cover the plot only.
+      const layer = canvas.classList.contains("chart-layer");
+      const left = layer ? 0 : Math.round(over.offsetLeft * ratio);
+      const up = layer ? 0 : Math.round(over.offsetTop * ratio);
+      const width = Math.round(over.offsetWidth * ratio);
+      const height = Math.round(over.offsetHeight * ratio);
+      const { data } = canvas.getContext("2d").getImageData(left, up, width, height);
+      for (let i = 0; i < data.length; i += 4) {
+        const spread = Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]);
+        if (data[i + 3] < 64 || spread < 60) continue;
+        const row = (Math.floor(i / 4 / width) + 0.5) / height;
+        columns.add(Math.floor(((i / 4) % width) / ratio));
+        top = Math.min(top, row);
+        bottom = Math.max(bottom, row);
+      }
+    }
+    const yMin = Number(el.dataset.yMin);
+    const yMax = Number(el.dataset.yMax);
+    return {
+      high: yMax - top * (yMax - yMin),
+      low: yMax - bottom * (yMax - yMin),
+      columns: columns.size,
+      width: over.offsetWidth,
+    };
+  });
+}
+
 async function storedSamples(runId: string): Promise<number> {
   const reader = open(dbPath, { readonly: true });
   try {
@@ -61,7 +123,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const bin = `${tmp.dir}/bin`;
   mkdirSync(bin);
-  writeFileSync(`${bin}/nvidia-smi`, "#!/bin/sh\nprintf '0, 91, 61234, 81559, 67, 455.5\\n'\n");
+  writeFileSync(`${bin}/nvidia-smi`, "#!/bin/sh\nprintf '0, 100, 61234, 81559, 67, 455.5\\n'\n");
   chmodSync(`${bin}/nvidia-smi`, 0o755);
   const path = process.env.PATH;
   process.env.PATH = `${bin}:${path}`;
@@ -120,6 +182,29 @@ describe("system metrics in the dashboard", () => {
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  for (const dark of [false, true])
+    it(`keeps a percent axis within 0–100 for a flat line at 100 (${dark ? "dark" : "light"})`, async () => {
+      const { page, context, errors } = await newPage(browser, { dark });
+      await page.goto(`${server.url}/?exp=sysmetrics`);
+      const key = "sys/gpu0_util";
+      await drawn(page, key);
+      await waitUntil(async () => (await yTicks(page, key)).length >= 3, "y ticks");
+      await chart(page, key).screenshot({ path: `${SHOTS}/gpu-util-flat-100-${dark ? "dark" : "light"}.png` });
+      const ticks = (await yTicks(page, key)).map(Number);
+      // uPlot's own fit pads a flat line at 100 to 0–200: ticks of 120 % and more.
+      expect(Math.max(...ticks)).toBe(100);
+      expect(Math.min(...ticks)).toBeGreaterThanOrEqual(0);
+      expect(Number(await chart(page, key).getAttribute("data-y-max"))).toBe(100);
+      expect(Number(await chart(page, key).getAttribute("data-y-min"))).toBeGreaterThanOrEqual(0);
+      // The line is still drawn whole, at 100, along the plot's top edge.
+      const line = await drawnLine(page, key);
+      expect(line.columns).toBeGreaterThan(line.width * 0.8);
+      expect(line.high).toBeCloseTo(100, -1);
+      expect(line.low).toBeGreaterThan(95);
+      expect(errors).toEqual([]);
+      await context.close();
+    });
 
   it("follows the toolbar when it shows time, and a chart's own axis choice wins", async () => {
     const { page, context } = await newPage(browser);

@@ -12,6 +12,7 @@ import { RunPage } from "./components/RunPage";
 import { RunTable } from "./components/RunTable";
 import { Sidebar } from "./components/Sidebar";
 import { BrushNote, SweepView } from "./components/SweepView";
+import { useNextFrameValue } from "./lib/frame";
 import { brushReadsMetrics } from "./lib/sweep";
 import { forgetRun } from "./state/actions";
 import { brushedRuns, chartedRuns } from "./state/charted";
@@ -153,6 +154,8 @@ export function App() {
     () => chartedRuns({ newest, runs: chosen, hide }, runs),
     [newest, chosen, hide, runs],
   );
+  // The click's frame renders the table; the charts follow in the next frame.
+  const runsOnCharts = useNextFrameValue(selectedRuns);
 
   const { q, status, tag, cols, sort, order, run: openRun, groupBy, band, groupRuns, groupOpen } = view;
   const tableView = useMemo(
@@ -307,7 +310,7 @@ export function App() {
         </div>
         <section className="panel">
           {view.tab === "charts" ? (
-            <ChartsView runs={selectedRuns} view={view} theme={theme} experimentId={experimentId ?? experimentKey} />
+            <ChartsView runs={runsOnCharts} view={view} theme={theme} experimentId={experimentId ?? experimentKey} />
           ) : view.tab === "sweep" ? (
             <SweepView runs={allRuns} view={view} theme={theme} />
           ) : (

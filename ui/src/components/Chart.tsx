@@ -1,6 +1,6 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
-import { cancelFrame, onNextFrame, onNextFrameFirst } from "../lib/frame";
+import { cancelFrame, onFrameAfterThis, onNextFrame, onNextFrameFirst } from "../lib/frame";
 import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
@@ -39,7 +39,7 @@ function markHoveredRow(): boolean {
  */
 function queueHoveredRun(runId: string | null): void {
   nextHoveredRun = runId;
-  onNextFrame(markHoveredRow);
+  onFrameAfterThis(markHoveredRow);
 }
 
 /**
@@ -71,6 +71,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const hoverRowsRef = useRef<HoverRow[]>([]);
   const sortedRows = useRef<HoverRow[]>([]);
   const tipRowsRef = useRef<TooltipRow[]>([]);
+  /** Where the tooltip is to show (the x it snaps to, the nearest run); null while it is hidden. */
+  const tipAtRef = useRef<{ snapped: number; nearest: HoverRow } | null>(null);
   const uRef = useRef<uPlot | null>(null);
   const propsRef = useRef(props);
   propsRef.current = props;
@@ -182,6 +184,15 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return true;
   }, [repaintSmoothLayer]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: showTip reads refs only
+  const revealTip = useCallback((): boolean => {
+    const u = uRef.current;
+    const tip = tooltipRef.current;
+    if (!u || !tip || !tipAtRef.current) return false;
+    showTip(u, tip);
+    return true;
+  }, []);
+
   useEffect(() => () => tipObserverRef.current?.disconnect(), []);
 
   // Charts far below the fold are built (and fetched) when they scroll near.
@@ -255,7 +266,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
           clearMarks(u);
           highlight(u, null);
         }
-        tooltipRef.current?.hide();
+        const tip = tooltipRef.current;
+        if (tip) hideTip(tip);
       });
       u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
       // Under uPlot's canvas: the envelopes shade behind the lines and the grid.
@@ -286,6 +298,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       cancelFrame(redraw);
       cancelFrame(paintEnvelopes);
       cancelFrame(paintSmoothLayer);
+      cancelFrame(revealTip);
       u?.destroy();
       uRef.current = null;
     };
@@ -394,6 +407,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return tooltipRef.current;
   }
 
+  function hideTip(tip: TooltipView): void {
+    tipAtRef.current = null;
+    cancelFrame(revealTip);
+    tip.hide();
+  }
+
   function renderTooltip(u: uPlot): void {
     const tip = tooltip();
     if (!tip) return;
@@ -401,7 +420,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const drawn = drawnRef.current;
     // The other charts follow the crosshair only: one tooltip, where the pointer is.
     if (left < 0 || drawn.length === 0 || !hoveredRef.current) {
-      tip.hide();
+      hideTip(tip);
       if (hoveredRef.current) {
         clearMarks(u);
         highlight(u, null);
@@ -427,7 +446,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       row.x = d.xs[j];
     }
     if (count === 0) {
-      tip.hide();
+      hideTip(tip);
       clearMarks(u);
       highlight(u, null);
       return;
@@ -460,6 +479,23 @@ export const Chart = memo(function Chart(props: ChartProps) {
     marks.length = found.length;
     repaintMarks(u);
     highlight(u, nearest.d.run.id);
+    tipAtRef.current = { snapped, nearest };
+    if (tip.visible) showTip(u, tip);
+    else onFrameAfterThis(revealTip, true);
+  }
+
+  /**
+   * Shows the tooltip for the rows the last move found (sortedRows, tipAtRef). It appears a frame
+   * after the pointer enters the plot: that first move also restyles the page for the hover, shows
+   * every synced chart's crosshair and paints the marks and the highlighted line, and with the
+   * tooltip's first layout on top it took more than a frame.
+   */
+  function showTip(u: uPlot, tip: TooltipView): void {
+    const at = tipAtRef.current;
+    if (!at) return;
+    const p = propsRef.current;
+    const found = sortedRows.current;
+    const { snapped, nearest } = at;
     // The highlighted run is always listed, even past the row limit.
     const shown = Math.min(found.length, TOOLTIP_ROWS);
     const nearestAt = found.indexOf(nearest);
@@ -477,10 +513,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
     }
     listed.length = shown;
     // A metric x that goes back as the step grows is drawn in x order (the line joins points far apart in steps).
-    const sortedNote = drawn.some((d) => d.sortedByX) ? " · x not monotonic" : "";
+    const sortedNote = drawnRef.current.some((d) => d.sortedByX) ? " · x not monotonic" : "";
     tip.show(`${p.metricKey} · ${formatX(p.xAxis, snapped)}${sortedNote}`, listed, found.length - shown);
     const el = tipRef.current;
-    if (el) placeTooltip(u, el, tipSizeRef.current, HEIGHT);
+    if (el) placeTooltip(u, el, tipSizeRef.current, p.height ?? DEFAULT_HEIGHT);
   }
 
   return (

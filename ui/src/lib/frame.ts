@@ -1,3 +1,4 @@
+import { useEffect, useState } from "react";
 import { recordFrame } from "../state/perf";
 
 /**
@@ -15,18 +16,26 @@ import { recordFrame } from "../state/perf";
 export type FrameJob = () => boolean | undefined;
 
 const pending = new Set<FrameJob>();
+/** When each job queued with onFrameAfterThis was first queued (see there). */
+const queuedAt = new Map<FrameJob, number>();
 let scheduled = false;
 /** Script milliseconds per frame for jobs after the first. */
 const FRAME_BUDGET_MS = 2;
 
-function run(): void {
+function run(frameTime: number): void {
   scheduled = false;
   const start = performance.now();
   const jobs = [...pending];
-  for (let i = 0; i < jobs.length; i++) {
-    if (i > 0 && performance.now() - start > FRAME_BUDGET_MS) break;
-    pending.delete(jobs[i]);
-    if (jobs[i]() === true) break;
+  let ran = 0;
+  for (const job of jobs) {
+    if (ran > 0 && performance.now() - start > FRAME_BUDGET_MS) break;
+    const queued = queuedAt.get(job);
+    // Queued by input handled in this very frame (after it began): its frame is the next one.
+    if (queued !== undefined && queued >= frameTime) continue;
+    queuedAt.delete(job);
+    pending.delete(job);
+    ran++;
+    if (job() === true) break;
   }
   recordFrame(performance.now() - start);
   if (pending.size > 0) schedule();
@@ -56,6 +65,34 @@ export function onNextFrameFirst(job: FrameJob): void {
   schedule();
 }
 
+/**
+ * Queues a job for the frame after the one being made. Chromium hands a frame's pointer moves to
+ * the page at the start of that frame, before its animation callbacks: a job a move queues with
+ * onNextFrame runs in the move's own frame. This one waits for the next (the first time it was
+ * queued counts, so moves in every frame do not hold it back for good).
+ */
+export function onFrameAfterThis(job: FrameJob, first = false): void {
+  if (!pending.has(job)) queuedAt.set(job, performance.now());
+  if (first) onNextFrameFirst(job);
+  else onNextFrame(job);
+}
+
 export function cancelFrame(job: FrameJob): void {
   pending.delete(job);
+  queuedAt.delete(job);
+}
+
+/**
+ * `value` as it was at the last animation frame: a part of the page that follows an interaction
+ * renders in the frame after it, so the interaction's own frame holds only what answers it (a
+ * ticked checkbox, not six charts re-rendered with their effects).
+ */
+export function useNextFrameValue<T>(value: T): T {
+  const [shown, setShown] = useState(value);
+  useEffect(() => {
+    if (Object.is(shown, value)) return;
+    const id = requestAnimationFrame(() => setShown(() => value));
+    return () => cancelAnimationFrame(id);
+  }, [value, shown]);
+  return shown;
 }

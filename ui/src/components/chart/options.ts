@@ -97,6 +97,17 @@ export function percentileRange(drawn: Drawn[], pct: number, log: boolean): [num
   return [lo - pad, hi + pad];
 }
 
+/**
+ * A percent axis kept within 0–100 on the sides where the values are: uPlot pads a flat line at
+ * 100 to [0, 200] (and 0–100 to 110), which labels a share that cannot be.
+ */
+export function withinPercent(range: uPlot.Range.MinMax, lo: number, hi: number): uPlot.Range.MinMax {
+  const [min, max] = range;
+  if (min === null || max === null) return range;
+  const clamped: [number, number] = [lo >= 0 ? Math.max(min, 0) : min, hi <= 100 ? Math.min(max, 100) : max];
+  return clamped[0] < clamped[1] ? clamped : range;
+}
+
 /** A y scale range function for the chosen range, or undefined for uPlot's own fit. */
 export function yScaleRange(
   range: YRange | undefined,
@@ -201,7 +212,8 @@ export function plotOptions(
           ((_u, min, max) => {
             const [lo, hi] = refs.yExtent.current ?? [min, max];
             if (lo === null || hi === null) return [min, max];
-            return p.logY ? uPlot.rangeLog(lo, hi, 10, false) : uPlot.rangeNum(lo, hi, 0.1, true);
+            const fitted = p.logY ? uPlot.rangeLog(lo, hi, 10, false) : uPlot.rangeNum(lo, hi, 0.1, true);
+            return refs.props.current.yLabel === "%" ? withinPercent(fitted, lo, hi) : fitted;
           }),
       },
     },
