@@ -360,7 +360,7 @@ function report() {
     "",
     `#### Live events: a point POSTed to server A → its \`points\` event on an SSE client (${LIVE} points, one every 200 ms; goal ≤ 500 ms)`,
     "",
-    "| stored points | backend | same server: p50 / p90 / max | other server (B): p50 / p90 / max | events missing (A / B) | goal |",
+    "| stored points | backend | same server: p50 / p90 / max | other server (B): p50 / p90 / max | events missing (A / B) | goal (p90 on A and on B ≤ 500 ms) |",
     "|---|---|---|---|---|---|",
     ...results.map(
       (r) =>
