@@ -122,6 +122,7 @@ async function round(target, servers, roundDir) {
       }
     }
     const warnings = children.map((c) => c.stderr()).filter((e) => e.trim() !== "");
+    for (const warning of warnings.slice(0, 3)) log(`  writer stderr: ${warning.trim().slice(0, 300)}`);
     return {
       expected,
       total: expected / ((done - t0) / 1000),
