@@ -69,17 +69,17 @@ def _warn_once(what: str) -> None:
         warn(f"{what} is not supported by stonks.compat.wandb; ignored. (stonks warns once)")
 
 
-class Config(MutableMapping[str, "Any"]):
-    """``wandb.config``: item and attribute access; every change is merged into the stonks run's config."""
+class _AttrDict(MutableMapping[str, "Any"]):
+    """A dict with attribute access whose writes go through ``_store`` (wandb's config and summary)."""
 
-    def __init__(self, values: Mapping[str, Any] | None = None, run: StonksRun | None = None) -> None:
+    _what = "this dict"
+
+    def __init__(self, values: Mapping[str, Any] | None, run: StonksRun | None) -> None:
         object.__setattr__(self, "_values", dict(values or {}))
         object.__setattr__(self, "_run", run)
 
     def _store(self, patch: dict[str, Any]) -> None:
-        self._values.update(patch)
-        if self._run is not None and patch:
-            self._run.log_config(patch)
+        raise NotImplementedError
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -102,13 +102,27 @@ class Config(MutableMapping[str, "Any"]):
         try:
             return self._values[name]
         except KeyError:
-            raise AttributeError(f"wandb.config has no key {name!r}") from None
+            raise AttributeError(f"{self._what} has no key {name!r}") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         self._store({name: value})
 
     def __repr__(self) -> str:
-        return f"Config({self._values!r})"
+        return f"{type(self).__name__}({self._values!r})"
+
+
+class Config(_AttrDict):
+    """``wandb.config``: item and attribute access; every change is merged into the stonks run's config."""
+
+    _what = "wandb.config"
+
+    def __init__(self, values: Mapping[str, Any] | None = None, run: StonksRun | None = None) -> None:
+        super().__init__(values, run)
+
+    def _store(self, patch: dict[str, Any]) -> None:
+        self._values.update(patch)
+        if self._run is not None and patch:
+            self._run.log_config(patch)
 
     def update(self, values: Any = None, allow_val_change: bool | None = None, **more: Any) -> None:  # type: ignore[override]
         """Merges a dict, an ``argparse.Namespace`` (or any object with attributes) and keyword arguments."""
@@ -136,7 +150,7 @@ def _as_dict(values: Any) -> dict[str, Any]:
     return {}
 
 
-class Summary(MutableMapping[str, "Any"]):
+class Summary(_AttrDict):
     """``run.summary``: the last value logged of each key, plus values set by hand.
 
     Values set by hand (``run.summary["best_acc"] = 0.9``) are stored in the run's config under
@@ -144,10 +158,11 @@ class Summary(MutableMapping[str, "Any"]):
     of every logged metric are what stonks keeps for each series anyway.
     """
 
+    _what = "the summary"
+
     def __init__(self, run: StonksRun | None = None) -> None:
-        object.__setattr__(self, "_values", {})
+        super().__init__(None, run)
         object.__setattr__(self, "_set_by_hand", {})
-        object.__setattr__(self, "_run", run)
 
     def _logged(self, row: Mapping[str, Any]) -> None:
         self._values.update(row)
@@ -164,36 +179,10 @@ class Summary(MutableMapping[str, "Any"]):
             return
         run.log_config({"summary": dict(self._set_by_hand)})
 
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._store({key: value})
-
     def __delitem__(self, key: str) -> None:
         del self._values[key]
         if self._set_by_hand.pop(key, None) is not None and self._run is not None:
             self._run.log_config({"summary": dict(self._set_by_hand)})
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(f"the summary has no key {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._store({name: value})
-
-    def __repr__(self) -> str:
-        return f"Summary({self._values!r})"
 
     def update(self, values: Any = None, **more: Any) -> None:  # type: ignore[override]
         self._store({**_as_dict(values), **more})
