@@ -13,6 +13,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { UNKNOWN_PROVENANCE } from "../dist/types.js";
 import { writeResultsBlock } from "./results.mjs";
 
 const CHUNKS = Number(process.env.CHUNKS ?? 2000);
@@ -206,16 +207,7 @@ async function storePath(url) {
       lastActive: 2,
       status: "completed",
       color: null,
-      provenance: {
-        host: null,
-        pid: null,
-        command: null,
-        cwd: null,
-        gitCommit: null,
-        gitDirty: null,
-        sdkLanguage: null,
-        sdkVersion: null,
-      },
+      provenance: { ...UNKNOWN_PROVENANCE },
       metrics: { loss: { steps, values: steps, timestamps: steps } },
     });
     times.push(performance.now() - started);

@@ -36,6 +36,18 @@ export interface Provenance {
   sdkVersion: string | null;
 }
 
+/** Provenance of a run whose origin nothing records (imports, hand-made runs, tests). */
+export const UNKNOWN_PROVENANCE: Readonly<Provenance> = Object.freeze({
+  host: null,
+  pid: null,
+  command: null,
+  cwd: null,
+  gitCommit: null,
+  gitDirty: null,
+  sdkLanguage: null,
+  sdkVersion: null,
+});
+
 export interface RunInfo {
   id: string;
   experimentId: string;

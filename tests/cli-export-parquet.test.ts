@@ -7,6 +7,7 @@ import { compressors } from "hyparquet-compressors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openService } from "../src/query/service.js";
 import type { RemoteRunMeta } from "../src/store/remote.js";
+import { UNKNOWN_PROVENANCE } from "../src/types.js";
 import { backends } from "./support/backends.js";
 import { stonks, tempDir } from "./support/helpers.js";
 
@@ -25,16 +26,7 @@ function meta(overrides: Partial<RemoteRunMeta>): RemoteRunMeta {
     notes: null,
     color: null,
     createdAt: T0,
-    provenance: {
-      host: null,
-      pid: null,
-      command: null,
-      cwd: null,
-      gitCommit: null,
-      gitDirty: null,
-      sdkLanguage: null,
-      sdkVersion: null,
-    },
+    provenance: { ...UNKNOWN_PROVENANCE },
     status: "running",
     endedAt: null,
     lastHeartbeat: null,

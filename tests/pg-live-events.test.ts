@@ -8,6 +8,7 @@
 import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
 import type { PointsEvent } from "../src/contract/wire.js";
+import { UNKNOWN_PROVENANCE } from "../src/types.js";
 import { withService } from "./support/migrate-support.js";
 import { createTestDatabase, type TestDatabase } from "./support/postgres.js";
 import { readEvents, type ServeProcess, type SseEvent, startServeProcess } from "./support/server-support.js";
@@ -48,16 +49,7 @@ function appendPoints(url: string, runId: string, start: number, count: number):
         notes: null,
         color: null,
         createdAt: Date.now() / 1000,
-        provenance: {
-          host: null,
-          pid: null,
-          command: null,
-          cwd: null,
-          gitCommit: null,
-          gitDirty: null,
-          sdkLanguage: null,
-          sdkVersion: null,
-        },
+        provenance: { ...UNKNOWN_PROVENANCE },
         status: "running",
         endedAt: null,
         lastHeartbeat: Date.now() / 1000,

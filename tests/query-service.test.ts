@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openService } from "../src/query/service.js";
+import { UNKNOWN_PROVENANCE } from "../src/types.js";
 import { backends } from "./support/backends.js";
 import { tempDb } from "./support/helpers.js";
 import { populateRuns } from "./support/server-support.js";
@@ -109,16 +110,7 @@ describe.each(backends())("StonksService on $name", (backend) => {
         notes: null,
         color: "#ff0000",
         createdAt: NOW,
-        provenance: {
-          host: null,
-          pid: null,
-          command: null,
-          cwd: null,
-          gitCommit: null,
-          gitDirty: null,
-          sdkLanguage: null,
-          sdkVersion: null,
-        },
+        provenance: { ...UNKNOWN_PROVENANCE },
         metrics: { loss: { steps, values: Float64Array.from([1, 0.5, 0.25]), timestamps: steps.map((s) => NOW + s) } },
         status: "completed",
         lastActive: NOW + 10,

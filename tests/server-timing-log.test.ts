@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src/server/index.js";
+import { UNKNOWN_PROVENANCE } from "../src/types.js";
 import { encodeB64F64 } from "../src/util/b64f64.js";
 import { backends } from "./support/backends.js";
 import { tempDir } from "./support/helpers.js";
@@ -26,16 +27,7 @@ async function logOneBatch(server: RunningServer): Promise<void> {
       notes: null,
       color: null,
       createdAt: 1_700_000_000,
-      provenance: {
-        host: null,
-        pid: null,
-        command: null,
-        cwd: null,
-        gitCommit: null,
-        gitDirty: null,
-        sdkLanguage: null,
-        sdkVersion: null,
-      },
+      provenance: { ...UNKNOWN_PROVENANCE },
       status: "running",
       endedAt: null,
       lastHeartbeat: 1_700_000_000,

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunUpsertReply } from "../src/contract/ingest.js";
 import type { InfoJson } from "../src/contract/wire.js";
+import { UNKNOWN_PROVENANCE } from "../src/types.js";
 import { selfSignedCert, stonks, tempDb, tempDir } from "./support/helpers.js";
 import { type ServeProcess, startServeProcess } from "./support/server-support.js";
 
@@ -76,16 +77,7 @@ describe("stonks serve over HTTPS", () => {
         notes: null,
         color: null,
         createdAt: 1_765_000_000,
-        provenance: {
-          host: null,
-          pid: null,
-          command: null,
-          cwd: null,
-          gitCommit: null,
-          gitDirty: null,
-          sdkLanguage: null,
-          sdkVersion: null,
-        },
+        provenance: { ...UNKNOWN_PROVENANCE },
         status: "running",
         endedAt: null,
         lastHeartbeat: null,

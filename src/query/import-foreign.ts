@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { MAX_KEY_LENGTH } from "../contract/limits.js";
 import type { ForeignRun, ForeignSeries, ForeignSource } from "../interop/model.js";
 import { codePointLength, type Repair, toConfigJson, wellFormed } from "../sdk/clean.js";
-import type { Provenance } from "../types.js";
+import { UNKNOWN_PROVENANCE } from "../types.js";
 import type { RemoteRunMeta, RemoteSeriesBatch, StonksService } from "./service.js";
 
 export interface ForeignImportSummary {
@@ -68,17 +68,6 @@ function finitePoints(series: ForeignSeries): { series: ForeignSeries; dropped: 
   return { series: { steps, values, times }, dropped: n - finite };
 }
 
-const NO_PROVENANCE: Provenance = {
-  host: null,
-  pid: null,
-  command: null,
-  cwd: null,
-  gitCommit: null,
-  gitDirty: null,
-  sdkLanguage: null,
-  sdkVersion: null,
-};
-
 function runMeta(run: ForeignRun, options: ForeignImportOptions, repair: (r: Repair) => void): RemoteRunMeta {
   const text = (value: string | null, what: string) => (value === null ? null : wellFormed(value, what, repair));
   return {
@@ -92,7 +81,7 @@ function runMeta(run: ForeignRun, options: ForeignImportOptions, repair: (r: Rep
     notes: text(run.notes, "the notes"),
     color: null,
     createdAt: run.createdAt,
-    provenance: { ...NO_PROVENANCE, sdkLanguage: options.kind, ...run.provenance },
+    provenance: { ...UNKNOWN_PROVENANCE, sdkLanguage: options.kind, ...run.provenance },
     status: run.status,
     endedAt: run.endedAt,
     lastHeartbeat: run.endedAt ?? run.createdAt,

@@ -1,4 +1,6 @@
 /** The write API as a remote SDK calls it (docs/rest-api.md), from a test: a run, then points of "loss". */
+
+import { UNKNOWN_PROVENANCE } from "../../src/types.js";
 import { encodeB64F64 } from "../../src/util/b64f64.js";
 
 /** PUT /api/runs/{id}: the run as a remote SDK creates it. */
@@ -18,16 +20,7 @@ export async function putRun(base: string, runId: string, headers: Record<string
       notes: null,
       color: null,
       createdAt: now,
-      provenance: {
-        host: null,
-        pid: null,
-        command: null,
-        cwd: null,
-        gitCommit: null,
-        gitDirty: null,
-        sdkLanguage: null,
-        sdkVersion: null,
-      },
+      provenance: { ...UNKNOWN_PROVENANCE },
       status: "running",
       endedAt: null,
       lastHeartbeat: now,
