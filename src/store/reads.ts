@@ -686,9 +686,10 @@ function readSpanSums(
   const lastCount = Math.min(span, points - (to - 1) * span);
   const stepSums = stmt(
     db,
-    `SELECT CASE WHEN count = CASE WHEN bucket = ? THEN ? ELSE ? END THEN step_sum END ${ROLLUP_SPANS} ORDER BY bucket`,
+    `SELECT CASE WHEN (bucket < ? AND count = ?) OR (bucket = ? AND count = ?) THEN step_sum END ${ROLLUP_SPANS}
+     ORDER BY bucket`,
     "values",
-  ).all(to - 1, lastCount, span, seriesId, level, from, to) as (number | null)[];
+  ).all(to - 1, span, to - 1, lastCount, seriesId, level, from, to) as (number | null)[];
   if (stepSums.length === spans && !stepSums.includes(null)) {
     const counts = new Float64Array(spans).fill(span);
     counts[spans - 1] = lastCount;
