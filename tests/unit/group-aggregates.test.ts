@@ -320,15 +320,18 @@ describe("getGroupSeries through rollups against a direct computation", () => {
     }
   });
 
-  it("rollup rows whose counts are not those of spans by index are read with the counts they hold", () => {
+  // At 8 buckets each run is read at level 6 or 8.
+  it.each([
+    ["a whole span", "bucket = 3"],
+    [
+      "the series's last span",
+      "bucket = (SELECT MAX(r.bucket) FROM rollups r WHERE r.series_id = rollups.series_id AND r.level = rollups.level)",
+    ],
+  ])("rollup rows whose counts are not those of spans by index are read with the counts they hold: %s", (_, which) => {
     const copy = join(tempDir(), "odd-counts.db");
     copyFileSync(path, copy);
     const raw = openDatabase(copy);
-    // One whole span of a level each run is read at (6 and 8 for 8 buckets) and the last one of each.
-    raw.exec("UPDATE rollups SET count = count + 5 WHERE level IN (6, 8) AND bucket = 3");
-    raw.exec(
-      "UPDATE rollups SET count = count + 1 WHERE level IN (6, 8) AND bucket = (SELECT MAX(r.bucket) FROM rollups r WHERE r.series_id = rollups.series_id AND r.level = rollups.level)",
-    );
+    raw.exec(`UPDATE rollups SET count = count + 5 WHERE level IN (6, 8) AND ${which}`);
     const buckets = 8;
     const asStored = written.map(({ id, steps }) => {
       const level = [...ROLLUP_LEVELS].reverse().find((l) => GROUP_SPANS_PER_BUCKET * 2 ** l * buckets <= steps.length);
