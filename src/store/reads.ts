@@ -662,9 +662,10 @@ interface SpanSums {
  * The spans [from, to) of a rollup level of a series of `points` points, or
  * null when one is missing or has no sums. A grouped aggregate of many runs
  * reads hundreds of thousands of spans, and an array per row costs more than
- * SQLite's reading, so each sum is read as a column of plain values; the
- * counts are not read but checked in SQL to be what spans by index hold
- * (full, but the series's last); rows that are not read as they stand.
+ * SQLite's reading, so each sum is read as a column of plain values. The
+ * counts are not read but checked in SQL against what spans by index hold
+ * (every span full but the series's last); where one differs, the rows are
+ * read whole and their counts used as they stand.
  */
 function readSpanSums(
   db: Db,
