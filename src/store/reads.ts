@@ -648,14 +648,79 @@ function indexWindow(db: Db, series: SeriesRow, minStep: number, maxStep: number
   return [from, to];
 }
 
-type SumRollupRow = [
-  bucket: number,
-  count: number,
-  firstStep: number,
-  lastStep: number,
-  valueSum: number | null,
-  stepSum: number | null,
-];
+/** Rows of one rollup level of a series with bucket in [from, to); parameters: series id, level, from, to. */
+const ROLLUP_SPANS = "FROM rollups WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ?";
+
+/** A run of consecutive rollup spans: per span its point count and the sums of its values and of its steps. */
+interface SpanSums {
+  counts: ArrayLike<number>;
+  valueSums: ArrayLike<number>;
+  stepSums: ArrayLike<number>;
+}
+
+/**
+ * The spans [from, to) of a rollup level of a series of `points` points, or
+ * null when one is missing or has no sums. A grouped aggregate of many runs
+ * reads hundreds of thousands of spans, and an array per row costs more than
+ * SQLite's reading, so each sum is read as a column of plain values. The
+ * counts are not read but checked in SQL against what spans by index hold
+ * (every span full but the series's last); where one differs, the rows are
+ * read whole and their counts used as they stand.
+ */
+function readSpanSums(
+  db: Db,
+  seriesId: number,
+  level: number,
+  from: number,
+  to: number,
+  points: number,
+): SpanSums | null {
+  const span = 2 ** level;
+  const spans = to - from;
+  const valueSums = stmt(db, `SELECT value_sum ${ROLLUP_SPANS} ORDER BY bucket`, "values").all(
+    seriesId,
+    level,
+    from,
+    to,
+  ) as (number | null)[];
+  if (spans === 0 || valueSums.length !== spans || valueSums.includes(null)) return null;
+  const lastCount = Math.min(span, points - (to - 1) * span);
+  const stepSums = stmt(
+    db,
+    `SELECT CASE WHEN (bucket < ? AND count = ?) OR (bucket = ? AND count = ?) THEN step_sum END ${ROLLUP_SPANS}
+     ORDER BY bucket`,
+    "values",
+  ).all(to - 1, span, to - 1, lastCount, seriesId, level, from, to) as (number | null)[];
+  if (stepSums.length === spans && !stepSums.includes(null)) {
+    const counts = new Float64Array(spans).fill(span);
+    counts[spans - 1] = lastCount;
+    return { counts, valueSums: valueSums as number[], stepSums: stepSums as number[] };
+  }
+  const rows = stmt(db, `SELECT count, value_sum, step_sum ${ROLLUP_SPANS} ORDER BY bucket`, "arrays").all(
+    seriesId,
+    level,
+    from,
+    to,
+  ) as [number, number | null, number | null][];
+  if (rows.length !== spans || rows.some((r) => r[1] === null || r[2] === null)) return null;
+  return {
+    counts: rows.map((r) => r[0]),
+    valueSums: rows.map((r) => r[1] as number),
+    stepSums: rows.map((r) => r[2] as number),
+  };
+}
+
+/** First step of span `first` and last step of span `last` of a rollup level. */
+function spanEnds(db: Db, seriesId: number, level: number, first: number, last: number): [number, number] {
+  const select = stmt(
+    db,
+    "SELECT first_step, last_step FROM rollups WHERE series_id = ? AND level = ? AND bucket = ?",
+    "arrays",
+  );
+  const [firstStep] = select.get(seriesId, level, first) as [number, number];
+  const [, lastStep] = select.get(seriesId, level, last) as [number, number];
+  return [firstStep, lastStep];
+}
 
 /** First and last step of the points with a finite value among raw points, or null. */
 function finiteEnds(points: StepValues): [number, number] | null {
@@ -699,19 +764,14 @@ export function readGroupWindow(
     const firstSpan = Math.ceil(from / span);
     // The series's last span may be partial: its row covers it when the window runs to the end.
     const endSpan = to === series.count ? Math.ceil(to / span) : Math.floor(to / span);
-    const rows = stmt(
-      db,
-      `SELECT bucket, count, first_step, last_step, value_sum, step_sum FROM rollups
-       WHERE series_id = ? AND level = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
-      "arrays",
-    ).all(series.id, level, firstSpan, endSpan) as SumRollupRow[];
-    if (rows.length === 0 || rows.length !== endSpan - firstSpan || rows.some((r) => r[4] === null || r[5] === null)) {
-      return readStepValuesIndexRange(db, series.id, from, to);
-    }
+    const sums = readSpanSums(db, series.id, level, firstSpan, endSpan, series.count);
+    if (sums === null) return readStepValuesIndexRange(db, series.id, from, to);
     const head = readStepValuesIndexRange(db, series.id, from, firstSpan * span);
     const tailFrom = Math.min(to, endSpan * span);
     const tail = readStepValuesIndexRange(db, series.id, tailFrom, to);
-    const n = head.values.length + rows.length + tail.values.length;
+    const spans = sums.valueSums.length;
+    const at = head.values.length;
+    const n = at + spans + tail.values.length;
     const out: StepValueSpans = {
       stepSums: new Float64Array(n),
       valueSums: new Float64Array(n),
@@ -720,17 +780,13 @@ export function readGroupWindow(
     };
     out.stepSums.set(head.steps, 0);
     out.valueSums.set(head.values, 0);
-    let at = head.values.length;
-    for (const row of rows) {
-      out.counts[at] = row[1];
-      out.valueSums[at] = row[4] as number;
-      out.stepSums[at++] = row[5] as number;
-    }
-    out.stepSums.set(tail.steps, at);
-    out.valueSums.set(tail.values, at);
-    const headEnds = finiteEnds(head);
-    const tailEnds = finiteEnds(tail);
-    out.extent = [headEnds?.[0] ?? rows[0][2], tailEnds?.[1] ?? rows[rows.length - 1][3]];
+    out.stepSums.set(sums.stepSums, at);
+    out.valueSums.set(sums.valueSums, at);
+    out.counts.set(sums.counts, at);
+    out.stepSums.set(tail.steps, at + spans);
+    out.valueSums.set(tail.values, at + spans);
+    const [firstStep, lastStep] = spanEnds(db, series.id, level, firstSpan, endSpan - 1);
+    out.extent = [finiteEnds(head)?.[0] ?? firstStep, finiteEnds(tail)?.[1] ?? lastStep];
     return out;
   });
 }

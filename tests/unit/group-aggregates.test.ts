@@ -320,6 +320,47 @@ describe("getGroupSeries through rollups against a direct computation", () => {
     }
   });
 
+  // At 8 buckets each run is read at level 6 or 8.
+  it.each([
+    ["a whole span", "bucket = 3"],
+    [
+      "the series's last span",
+      "bucket = (SELECT MAX(r.bucket) FROM rollups r WHERE r.series_id = rollups.series_id AND r.level = rollups.level)",
+    ],
+  ])("rollup rows whose counts are not those of spans by index are read with the counts they hold: %s", (_, which) => {
+    const copy = join(tempDir(), "odd-counts.db");
+    copyFileSync(path, copy);
+    const raw = openDatabase(copy);
+    raw.exec(`UPDATE rollups SET count = count + 5 WHERE level IN (6, 8) AND ${which}`);
+    const buckets = 8;
+    const asStored = written.map(({ id, steps }) => {
+      const level = [...ROLLUP_LEVELS].reverse().find((l) => GROUP_SPANS_PER_BUCKET * 2 ** l * buckets <= steps.length);
+      const rows = raw
+        .prepare(
+          `SELECT r.count, r.value_sum, r.step_sum, r.first_step, r.last_step FROM rollups r
+           JOIN series s ON s.id = r.series_id JOIN runs u ON u.seq = s.run_seq
+           WHERE u.id = ? AND r.level = ? ORDER BY r.bucket`,
+        )
+        .raw(true)
+        .all(id, level) as number[][];
+      return {
+        counts: Float64Array.from(rows, (r) => r[0]),
+        valueSums: Float64Array.from(rows, (r) => r[1]),
+        stepSums: Float64Array.from(rows, (r) => r[2]),
+        extent: [rows[0][3], rows[rows.length - 1][4]] as [number, number],
+      };
+    });
+    raw.close();
+    const odd = open(copy);
+    try {
+      const actual = odd.getGroupSeries(ids, "loss", { buckets });
+      expect(actual).toEqual({ ...aggregateGroup(asStored, buckets), key: "loss", runIds: ids, runsWithKey: 4 });
+      expect(actual.mean).not.toEqual(db.getGroupSeries(ids, "loss", { buckets }).mean);
+    } finally {
+      odd.close();
+    }
+  });
+
   it("a straight line stays on the line through rollups: each (step, mean) pair is on it", () => {
     const path2 = join(tempDir(), "line.db");
     const s = openDatabase(path2);
