@@ -292,12 +292,19 @@ describe("dashboard charts", () => {
     expect(Number(await c.getAttribute("data-x-min"))).toBeCloseTo(NOW - 10_000, 0);
     expect(Number(await c.getAttribute("data-x-max"))).toBeCloseTo(NOW - 9950 + POINTS - 1, 0);
     await hover(page, "train/loss", 0.5);
-    expect(await shown(c.locator(".tip-head"))).toMatch(/\d{1,2}:\d\d/);
+    // The tooltip shows in the frame after the pointer enters the plot (Chart.tsx).
+    await waitUntil(
+      async () => /\d{1,2}:\d\d/.test(await shown(c.locator(".tip-head"))),
+      "a clock time in the tooltip",
+    );
     await page.locator("[data-testid=x-rel]").click();
     await waitUntil(async () => Number(await c.getAttribute("data-x-max")) === POINTS - 1, "relative axis");
     expect(Number(await c.getAttribute("data-x-min"))).toBe(0);
     await hover(page, "train/loss", 0.6);
-    expect(await shown(c.locator(".tip-head"))).toMatch(/\d+m\d\ds|\d+s/);
+    await waitUntil(
+      async () => /\d+m\d\ds|\d+s/.test(await shown(c.locator(".tip-head"))),
+      "a duration in the tooltip",
+    );
     await page.locator("[data-testid=x-step]").click();
     expect(await c.getAttribute("data-y-distr")).toBe("1");
     await page.locator("[data-testid=y-log]").click();
