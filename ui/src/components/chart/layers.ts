@@ -276,3 +276,59 @@ export function drawEnvelopeLayer(u: uPlot, canvas: HTMLCanvasElement, drawn: Dr
   ctx.restore();
   return true;
 }
+
+/** Where each crosshair layer's lines are drawn (device pixels, -1 for none). */
+const crosshairs = new WeakMap<HTMLCanvasElement, { x: number; y: number }>();
+
+/**
+ * Draws the crosshair on a canvas layer of its own: a dashed vertical line at the cursor's left
+ * and a horizontal one at its top, each hidden while outside the plot (uPlot gives a synced chart
+ * a negative top). uPlot's own crosshair is a pair of composited elements; moving them in all six
+ * synced charts made Chromium rebuild the page's compositing layers in every hover frame, which
+ * repainting a canvas does not.
+ */
+export function drawCrosshair(u: uPlot, canvas: HTMLCanvasElement, colors: { x: string; y: string }): void {
+  const dpr = uPlot.pxRatio;
+  const width = Math.round(u.bbox.width);
+  const height = Math.round(u.bbox.height);
+  const left = Math.round(u.cursor.left ?? -1);
+  const top = Math.round(u.cursor.top ?? -1);
+  const x = left >= 0 && left <= width / dpr ? Math.round(left * dpr) : -1;
+  const y = top >= 0 && top <= height / dpr ? Math.round(top * dpr) : -1;
+  let drawn = crosshairs.get(canvas);
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+    drawn = { x: -1, y: -1 };
+    crosshairs.set(canvas, drawn);
+  }
+  if (!drawn) {
+    drawn = { x: -1, y: -1 };
+    crosshairs.set(canvas, drawn);
+  }
+  if (drawn.x === x && drawn.y === y) return;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  const line = Math.max(1, Math.round(dpr));
+  // Only the strips the old lines covered are cleared: the rest of the layer is empty.
+  if (drawn.x >= 0) ctx.clearRect(drawn.x - line, 0, 3 * line, height);
+  if (drawn.y >= 0) ctx.clearRect(0, drawn.y - line, width, 3 * line);
+  drawn.x = x;
+  drawn.y = y;
+  ctx.lineWidth = line;
+  ctx.setLineDash([3 * line, 3 * line]);
+  if (x >= 0) {
+    ctx.strokeStyle = colors.x;
+    ctx.beginPath();
+    ctx.moveTo(x + line / 2, 0);
+    ctx.lineTo(x + line / 2, height);
+    ctx.stroke();
+  }
+  if (y >= 0) {
+    ctx.strokeStyle = colors.y;
+    ctx.beginPath();
+    ctx.moveTo(0, y + line / 2);
+    ctx.lineTo(width, y + line / 2);
+    ctx.stroke();
+  }
+}
