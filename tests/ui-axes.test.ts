@@ -45,7 +45,7 @@ interface PageBox {
   clientWidth: number;
   clientHeight: number;
 }
-type ComputedStyle = (el: unknown) => { backgroundColor: string };
+type ComputedStyle = (el: unknown) => { backgroundColor: string; display: string };
 const computedStyle = "getComputedStyle";
 
 function chart(page: Page, key: string) {
@@ -92,23 +92,6 @@ async function legendColor(page: Page, name: string): Promise<number[]> {
  * How many pixels of the chart's canvas, in plot columns [fromX, toX) (fractions
  * of the plot's width), are within a small distance of a color.
  */
-/** The columns (CSS pixels) of a chart's crosshair layer that hold its dashed vertical line. */
-async function crosshairColumns(page: Page, key: string): Promise<number[]> {
-  return chart(page, key).evaluate((card) => {
-    const canvas = card.querySelector("canvas.chart-crosshair") as unknown as PageCanvas & { height: number };
-    const data = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data;
-    if (!data) return [];
-    const scale = canvas.width / canvas.getBoundingClientRect().width;
-    const columns: number[] = [];
-    for (let x = 0; x < canvas.width; x++) {
-      let painted = 0;
-      for (let y = 0; y < canvas.height; y++) if (data[(y * canvas.width + x) * 4 + 3] > 0) painted++;
-      if (painted >= canvas.height / 4) columns.push(Math.round(x / scale));
-    }
-    return columns;
-  });
-}
-
 async function pixelsOf(
   page: Page,
   key: string,
@@ -371,10 +354,16 @@ describe("chart tooltips", () => {
     // Drawn again, wider, over the plot: more pixels in its color than its plain line has.
     expect(await pixelsOf(page, "train/loss", longColor, 0, 1, "highlight")).toBeGreaterThan(plotted * 1.5);
     await expect.poll(() => acc.locator("[data-testid=chart-tooltip]").isVisible()).toBe(false);
-    // The other chart shows the crosshair too (at the same step: its x range is its own runs'), a
-    // vertical line on its crosshair layer.
-    expect(await crosshairColumns(page, "train/loss")).toHaveLength(1);
-    expect(await crosshairColumns(page, "train/acc")).toHaveLength(1);
+    // The other chart shows the crosshair at the same place.
+    const cursor = acc.locator(".u-cursor-x");
+    expect(
+      await cursor.evaluate(
+        (el, fn) =>
+          (globalThis as unknown as Record<string, ComputedStyle>)[fn](el).display !== "none" &&
+          !el.classList.contains("u-off"),
+        computedStyle,
+      ),
+    ).toBe(true);
     expect(
       await page.locator(`[data-testid=run-row][data-run-id="${ids.long}"]`).getAttribute("data-hovered"),
     ).not.toBeNull();

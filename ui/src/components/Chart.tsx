@@ -5,10 +5,8 @@ import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { subscribeSmoothingDraft } from "../state/smoothing";
-import { chartColors } from "../state/theme";
 import {
   clearStaleEnvelopes,
-  drawCrosshair,
   drawEnvelopeLayer,
   drawHighlight,
   drawSmoothLayer,
@@ -83,9 +81,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const highlightRef = useRef<string | null>(null);
   const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
   const marksCanvasRef = useRef<HTMLCanvasElement | null>(null);
-  const crosshairCanvasRef = useRef<HTMLCanvasElement | null>(null);
-  /** The crosshair's colours in the theme the plot was built with. */
-  const crosshairColorsRef = useRef({ x: "", y: "" });
   const smoothCanvasRef = useRef<HTMLCanvasElement | null>(null);
   const envelopeCanvasRef = useRef<HTMLCanvasElement | null>(null);
   /** The smoothing and scale options the plot was last drawn with, to tell a smoothing-only change. */
@@ -294,13 +289,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
       marks.className = "chart-layer chart-marks";
       u.over.append(marks);
       marksCanvasRef.current = marks;
-      const crosshair = document.createElement("canvas");
-      crosshair.className = "chart-layer chart-crosshair";
-      crosshair.dataset.testid = "crosshair";
-      u.over.append(crosshair);
-      crosshairCanvasRef.current = crosshair;
-      const colors = chartColors();
-      crosshairColorsRef.current = { x: colors.text, y: colors.axis };
       redraw();
       return true;
     };
@@ -426,8 +414,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
   }
 
   function renderTooltip(u: uPlot): void {
-    const crosshair = crosshairCanvasRef.current;
-    if (crosshair) drawCrosshair(u, crosshair, crosshairColorsRef.current);
     const tip = tooltip();
     if (!tip) return;
     const left = u.cursor.left ?? -1;

@@ -184,9 +184,6 @@ export function plotOptions(
     padding: [8, 12, 0, 0],
     cursor: {
       sync: { key: SYNC_KEY, setSeries: false },
-      // The chart draws the crosshair on a canvas layer (drawCrosshair says why).
-      x: false,
-      y: false,
       drag: { x: true, y: false, setScale: false },
       // The hovered chart marks each listed run's point itself (uPlot's markers read its data: extents only).
       points: { show: false },
