@@ -5,8 +5,11 @@
 // in a Chromium trace, the main thread's whole work per frame (bench/ui_trace.mjs).
 // Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set,
 // "after" by default; TRACE=1 prints where the frames with the most thread CPU went, TRACE=2 also
-// their events in time order; ONLY=zoom,hover measures only those interactions, and writes no results)
+// their events in time order; ONLY=zoom,hover measures only those interactions, and writes no results;
+// DUMP=file.json saves the repetitions instead of writing results, FROM=a.json,b.json writes the results
+// of saved repetitions: builds measured in alternation, one repetition per process, make one block each)
 
+import { readFileSync, writeFileSync } from "node:fs";
 import { fmt, launch, machine, median, populateRuns, quantile, serve, tempDb, writeResults } from "./ui_common.mjs";
 import { startTrace } from "./ui_trace.mjs";
 
@@ -17,23 +20,13 @@ const REPS = Number(process.env.RUNS ?? 3);
 /** A person's pointer reports about once per frame. */
 const MOVE_MS = 16;
 const ONLY = process.env.ONLY?.split(",");
+const DUMP = process.env.DUMP;
+const FROM = process.env.FROM?.split(",");
 const wanted = (name) => !ONLY || ONLY.includes(name);
 
-const db = tempDb("ui-interaction");
-const ids = populateRuns(db.path, {
-  experiment: "sweep-24",
-  runs: RUNS,
-  keys: KEYS,
-  points: POINTS,
-  value: (r, key, s) => {
-    const noise = Math.sin(s * 12.9898 + r * 78.233) * 0.05;
-    if (key.endsWith("acc")) return 1 - Math.exp(-s / (300 + 20 * r)) + noise;
-    if (key.endsWith("lr")) return 1e-3 * 0.5 ** Math.floor(s / 500);
-    return 2 * Math.exp(-s / (400 + 10 * r)) + 0.1 + noise;
-  },
-});
-const server = await serve(db.path);
-const browser = await launch();
+let ids;
+let server;
+let browser;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function collect(page, work) {
@@ -157,31 +150,53 @@ async function once() {
   return out;
 }
 
-const reps = [];
-for (let i = 0; i < REPS; i++) {
-  const r = await once();
-  reps.push(r);
-  for (const [name, m] of Object.entries(r)) {
-    console.error(
-      `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms (CPU p95 ${fmt(quantile(m.trace.cpuPerFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.cpuPerFrame))} ms, ${m.trace.cpuPerFrame.filter((x) => x > 16).length} of ${m.trace.cpuPerFrame.length} frames over 16 ms), longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
-    );
-    if (process.env.TRACE)
+/** Measures REPS repetitions of every wanted interaction on a fresh database, server and browser. */
+async function measure() {
+  const db = tempDb("ui-interaction");
+  ids = populateRuns(db.path, {
+    experiment: "sweep-24",
+    runs: RUNS,
+    keys: KEYS,
+    points: POINTS,
+    value: (r, key, s) => {
+      const noise = Math.sin(s * 12.9898 + r * 78.233) * 0.05;
+      if (key.endsWith("acc")) return 1 - Math.exp(-s / (300 + 20 * r)) + noise;
+      if (key.endsWith("lr")) return 1e-3 * 0.5 ** Math.floor(s / 500);
+      return 2 * Math.exp(-s / (400 + 10 * r)) + 0.1 + noise;
+    },
+  });
+  server = await serve(db.path);
+  browser = await launch();
+  for (let i = 0; i < REPS; i++) {
+    const r = await once();
+    reps.push(r);
+    for (const [name, m] of Object.entries(r)) {
       console.error(
-        `  self time by event: ${m.trace.byName
-          .slice(0, 14)
-          .map(([n, ms]) => `${n} ${fmt(ms)}`)
-          .join(", ")}`,
+        `rep ${i} ${name}: frames ${m.frames.length} max ${fmt(Math.max(...m.frames))} ms, long tasks ${m.longTasks.length} (max ${fmt(Math.max(0, ...m.longTasks))} ms), redraw max ${fmt(Math.max(0, ...m.redraw))} ms, render max ${fmt(Math.max(0, ...m.render))} ms; trace: main-thread work per frame p95 ${fmt(quantile(m.trace.perFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.perFrame))} ms (CPU p95 ${fmt(quantile(m.trace.cpuPerFrame, 0.95))} max ${fmt(Math.max(0, ...m.trace.cpuPerFrame))} ms, ${m.trace.cpuPerFrame.filter((x) => x > 16).length} of ${m.trace.cpuPerFrame.length} frames over 16 ms), longest task ${fmt(Math.max(0, ...m.trace.tasks))} ms`,
       );
-    if (process.env.TRACE)
-      for (const w of m.trace.worst)
+      if (process.env.TRACE)
         console.error(
-          `  frame of ${fmt(w.cpu)} ms CPU (canvases flushed: ${w.canvases.map(fmt).join(", ") || "none"} ms): ${w.byName.map(([n, ms]) => `${n} ${fmt(ms)}`).join(", ")}${process.env.TRACE === "2" ? `\n    ${w.timeline.join("\n    ")}` : ""}`,
+          `  self time by event: ${m.trace.byName
+            .slice(0, 14)
+            .map(([n, ms]) => `${n} ${fmt(ms)}`)
+            .join(", ")}`,
         );
+      if (process.env.TRACE)
+        for (const w of m.trace.worst)
+          console.error(
+            `  frame of ${fmt(w.cpu)} ms CPU (canvases flushed: ${w.canvases.map(fmt).join(", ") || "none"} ms): ${w.byName.map(([n, ms]) => `${n} ${fmt(ms)}`).join(", ")}${process.env.TRACE === "2" ? `\n    ${w.timeline.join("\n    ")}` : ""}`,
+          );
+    }
   }
+  await browser.close();
+  await server.close();
+  db.remove();
 }
-await browser.close();
-await server.close();
-db.remove();
+
+const reps = [];
+if (FROM) for (const file of FROM) reps.push(...JSON.parse(readFileSync(file, "utf8")));
+else await measure();
+if (DUMP) writeFileSync(DUMP, JSON.stringify(reps));
 
 const LABELS = {
   smoothing: "drag the smoothing slider (100 moves, 16 ms apart)",
@@ -196,15 +211,16 @@ const row = (name) => {
   return `| ${LABELS[name]} | ${fmt(median(frames.map((f) => median(f))))} ms | ${fmt(median(frames.map((f) => quantile(f, 0.95))))} ms | ${fmt(median(frames.map((f) => Math.max(...f))))} ms | ${per.map((m) => m.longTasks.length).join(", ")} | ${med((m) => quantile(m.trace.perFrame, 0.95))} / ${med((m) => Math.max(0, ...m.trace.perFrame))} ms | ${med((m) => quantile(m.trace.cpuPerFrame, 0.95))} / ${med((m) => Math.max(0, ...m.trace.cpuPerFrame))} ms | ${per.map((m) => m.trace.cpuPerFrame.filter((x) => x > 16).length).join(", ")} of ${per.map((m) => m.trace.cpuPerFrame.length).join(", ")} | ${med((m) => Math.max(0, ...m.redraw))} ms | ${med((m) => Math.max(0, ...m.render))} ms |`;
 };
 const label = process.env.LABEL ?? "after";
-const markdown = ONLY
-  ? ""
-  : `### Interactions: 24 runs × 6 charts (bench/ui_interaction.mjs) — ${label}
+const markdown =
+  ONLY || DUMP
+    ? ""
+    : `### Interactions: 24 runs × 6 charts (bench/ui_interaction.mjs) — ${label}
 
-${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), script time of the chart redraw jobs run in one animation frame and of each React render + commit of the whole page. Measured in a Chromium trace (CDP \`Tracing\`, devtools.timeline, bench/ui_trace.mjs): the renderer main thread's work per frame (its tasks between two animation frames: script, style, layout, paint, and the canvas rasterisation that follows a redraw without a GPU), as wall time and as thread CPU time (which leaves out time the thread waited for a core while other work shared the machine). Medians over ${REPS} repetitions of the per-repetition value (p95 and max over the frames of the interaction); long tasks and frames over 16 ms of CPU per repetition.
+${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), script time of the chart redraw jobs run in one animation frame and of each React render + commit of the whole page. Measured in a Chromium trace (CDP \`Tracing\`, devtools.timeline, bench/ui_trace.mjs): the renderer main thread's work per frame (its tasks between two animation frames: script, style, layout, paint, and the canvas rasterisation that follows a redraw without a GPU), as wall time and as thread CPU time (which leaves out time the thread waited for a core while other work shared the machine). Medians over ${reps.length} repetitions of the per-repetition value (p95 and max over the frames of the interaction); long tasks and frames over 16 ms of CPU per repetition.
 
 | interaction | frame interval median | p95 | max | long tasks | main-thread work per frame, p95 / max | thread CPU per frame, p95 / max | frames over 16 ms CPU | chart redraw script max | page render max |
 |---|---|---|---|---|---|---|---|---|---|
 ${Object.keys(LABELS).map(row).join("\n")}
 `;
-if (!ONLY) writeResults(`ui-interaction-${label}`, markdown);
+if (!ONLY && !DUMP) writeResults(`ui-interaction-${label}`, markdown);
 console.log(markdown);

@@ -279,6 +279,7 @@ describe("dashboard charts", () => {
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[0]},${curveIds[5]}`);
     await drawn(page, "train/loss", 2);
     const c = chart(page, "train/loss");
+    // The tooltip shows a frame after the pointer enters the plot; hidden, it still holds its last text.
     expect(Number(await c.getAttribute("data-x-min"))).toBe(0);
     expect(Number(await c.getAttribute("data-x-max"))).toBe(POINTS - 1);
     const withTimes = page.waitForRequest(
@@ -648,6 +649,29 @@ describe("dashboard charts", () => {
     expect(await page.evaluate(() => (globalThis as unknown as { __atClick: string[] }).__atClick)).toEqual([
       "ticked 1",
     ]);
+    await context.close();
+  });
+
+  it("re-renders no chart panel for a view change none of them reads (the grid's column count)", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 2).join(",")}&perf`);
+    await drawn(page, "train/loss", 2);
+    const panelRenders = () =>
+      page.evaluate(
+        () =>
+          (globalThis as unknown as { __stonksPerf: { renders: Record<string, number> } }).__stonksPerf.renders
+            .ChartPanel ?? 0,
+      );
+    const before = await panelRenders();
+    expect(before).toBeGreaterThan(0);
+    await page.locator("[data-testid=chart-cols-2]").click();
+    await waitUntil(async () => query(page).get("ccols") === "2", "two columns in the link");
+    await waitUntil(
+      async () =>
+        (await page.locator("[data-testid=chart-grid]").first().getAttribute("style"))?.includes("repeat(2") ?? false,
+      "grid in two columns",
+    );
+    expect(await panelRenders()).toBe(before);
     await context.close();
   });
 

@@ -1,6 +1,7 @@
 import { memo, useRef, useState } from "react";
 import type { Run } from "../api/types";
 import { defaultXAxis, isSystemMetric, unitOf } from "../lib/metric-groups";
+import { countRender } from "../state/perf";
 import { useMetricKeys } from "../state/runs";
 import type { Theme } from "../state/theme";
 import {
@@ -58,7 +59,8 @@ function ChartSettingsPopover({
   metricKey: string;
   runs: Run[];
   settings: ChartSettings;
-  view: ViewState;
+  /** The toolbar's choices, which the chart follows where it has none of its own. */
+  view: Pick<ViewState, "x" | "smooth" | "log">;
   anchor: React.RefObject<HTMLElement | null>;
   onClose(): void;
 }) {
@@ -250,31 +252,43 @@ function ResizeHandle({ metricKey, height }: { metricKey: string; height: number
   );
 }
 
+/** The view's fields a chart panel reads: a panel re-renders only when one of them changes. */
+export type ChartViewFields = Pick<ViewState, "x" | "smooth" | "log" | "zoom" | "groupBy" | "band" | "groupRuns">;
+
 /** One chart of the grid with its own controls: settings, pin, hide, resize. */
 export const ChartPanel = memo(function ChartPanel({
   metricKey,
   runs,
-  view,
+  settings: chartSettings,
+  x,
+  smooth,
+  log,
+  zoom,
+  groupBy,
+  band,
+  groupRuns,
   theme,
   onZoom,
-}: {
+}: ChartViewFields & {
   metricKey: string;
   runs: Run[];
-  view: ViewState;
+  /** This chart's own settings (view.charts[metricKey]). */
+  settings: ChartSettings | undefined;
   theme: Theme;
   onZoom(zoom: [number, number] | null): void;
 }) {
+  countRender("ChartPanel");
   const [open, setOpen] = useState(false);
   const gear = useRef<HTMLButtonElement>(null);
-  const settings = view.charts[metricKey] ?? {};
-  const xAxis = settings.x ?? defaultXAxis(metricKey, view.x);
-  const ownAxis = xAxis !== view.x;
+  const settings = chartSettings ?? {};
+  const xAxis = settings.x ?? defaultXAxis(metricKey, x);
+  const ownAxis = xAxis !== x;
   const height = settings.height ?? CHART_HEIGHTS.default;
   const customised =
     settings.log !== undefined ||
     settings.range ||
     settings.smooth !== undefined ||
-    (settings.x !== undefined && settings.x !== defaultXAxis(metricKey, view.x));
+    (settings.x !== undefined && settings.x !== defaultXAxis(metricKey, x));
   return (
     <div
       className={`chart-cell${settings.pin ? " pinned" : ""}`}
@@ -283,15 +297,15 @@ export const ChartPanel = memo(function ChartPanel({
       data-key={metricKey}
       data-x-axis={xAxis}
     >
-      {view.groupBy.length > 0 ? (
+      {groupBy.length > 0 ? (
         <GroupChart
           metricKey={metricKey}
           runs={runs}
-          groupBy={view.groupBy}
-          band={view.band}
-          showRuns={view.groupRuns}
-          logY={settings.log ?? view.log}
-          zoom={xAxis === "step" ? view.zoom : null}
+          groupBy={groupBy}
+          band={band}
+          showRuns={groupRuns}
+          logY={settings.log ?? log}
+          zoom={xAxis === "step" ? zoom : null}
           onZoom={xAxis === "step" ? onZoom : ignoreZoom}
           theme={theme}
           height={height}
@@ -301,11 +315,11 @@ export const ChartPanel = memo(function ChartPanel({
           metricKey={metricKey}
           runs={runs}
           xAxis={xAxis}
-          smoothing={settings.smooth ?? view.smooth}
+          smoothing={settings.smooth ?? smooth}
           toolbarSmoothing={settings.smooth === undefined}
-          logY={settings.log ?? view.log}
+          logY={settings.log ?? log}
           // A zoom is in the toolbar's x units: a chart on its own axis is not zoomed with the others.
-          zoom={ownAxis ? null : view.zoom}
+          zoom={ownAxis ? null : zoom}
           onZoom={ownAxis ? ignoreZoom : onZoom}
           theme={theme}
           height={height}
@@ -352,7 +366,7 @@ export const ChartPanel = memo(function ChartPanel({
           metricKey={metricKey}
           runs={runs}
           settings={settings}
-          view={view}
+          view={{ x, smooth, log }}
           anchor={gear}
           onClose={() => setOpen(false)}
         />

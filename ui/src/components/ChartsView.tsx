@@ -70,7 +70,21 @@ export function ChartGrid({
   return (
     <div className="chart-grid" style={style} data-testid="chart-grid">
       {keys.map((key) => (
-        <ChartPanel key={key} metricKey={key} runs={runs} view={view} theme={theme} onZoom={onZoom} />
+        <ChartPanel
+          key={key}
+          metricKey={key}
+          runs={runs}
+          settings={view.charts[key]}
+          x={view.x}
+          smooth={view.smooth}
+          log={view.log}
+          zoom={view.zoom}
+          groupBy={view.groupBy}
+          band={view.band}
+          groupRuns={view.groupRuns}
+          theme={theme}
+          onZoom={onZoom}
+        />
       ))}
     </div>
   );

@@ -11,9 +11,11 @@ interface PerfLog {
   events: number;
   points: number;
   marks: Record<string, number>;
+  /** How many times each counted component rendered (see countRender). */
+  renders: Record<string, number>;
 }
 
-const log: PerfLog = { handler: [], frame: [], render: [], events: 0, points: 0, marks: {} };
+const log: PerfLog = { handler: [], frame: [], render: [], events: 0, points: 0, marks: {}, renders: {} };
 if (perfEnabled) (window as unknown as { __stonksPerf: PerfLog }).__stonksPerf = log;
 
 export function recordHandler(ms: number, points: number): void {
@@ -35,4 +37,9 @@ export function recordRender(ms: number): void {
 /** Remembers the first time something happened (for example the first chart painted). */
 export function markOnce(name: string): void {
   if (perfEnabled && log.marks[name] === undefined) log.marks[name] = performance.now();
+}
+
+/** Counts a render of a component that should render only when its own inputs change. */
+export function countRender(name: string): void {
+  if (perfEnabled) log.renders[name] = (log.renders[name] ?? 0) + 1;
 }
