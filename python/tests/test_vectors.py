@@ -97,7 +97,8 @@ def dump_rows(db: str) -> dict[str, list[dict[str, Any]]]:
                 ORDER BY s.run_seq, k.key"""),
             "chunks": chunks,
             "rollups": rows(f"""SELECT r.id AS run, k.key, u.level, u.bucket, u.count, u.first_step, u.last_step,
-                u.min_value, u.min_step, u.min_time, u.max_value, u.max_step, u.max_time, u.value_sum, u.step_sum FROM rollups u
+                u.min_value, u.min_step, u.min_time, u.max_value, u.max_step, u.max_time, u.value_sum, u.step_sum
+                FROM rollups u
                 JOIN series s ON s.id = u.series_id {OF_RUN_AND_KEY} ORDER BY s.run_seq, k.key, u.level, u.bucket"""),
         }
     finally:
