@@ -364,18 +364,22 @@ describe("chart tooltips", () => {
         computedStyle,
       ),
     ).toBe(true);
-    expect(
-      await page.locator(`[data-testid=run-row][data-run-id="${ids.long}"]`).getAttribute("data-hovered"),
-    ).not.toBeNull();
+    // The table marks the row in a frame after the chart's highlight (ui/src/lib/frame.ts onFrameAfterThis).
+    const rowHovered = (id: string) =>
+      waitUntil(
+        async () =>
+          (await page.locator(`[data-testid=run-row][data-run-id="${id}"]`).getAttribute("data-hovered")) !== null,
+        `${id}'s table row marked`,
+      );
+    await rowHovered(ids.long);
     expect(await page.locator("[data-testid=run-row][data-hovered]").count()).toBe(1);
     await page.screenshot({ path: `${SHOTS}/hover-table-row.png` });
     // Nearer the "short" line (loss 2 → 1.4), lower down: the highlight moves.
     await hoverAt(page, "train/loss", 0.3, 0.75);
     await waitUntil(async () => (await loss.getAttribute("data-highlight")) === ids.short, "short highlighted");
     expect(await shown(loss.locator(".tip-row.active .tip-name"))).toBe("short");
-    expect(await page.locator(`[data-testid=run-row][data-run-id="${ids.short}"]`).getAttribute("data-hovered")).toBe(
-      "",
-    );
+    await rowHovered(ids.short);
+    expect(await page.locator("[data-testid=run-row][data-hovered]").count()).toBe(1);
     await page.mouse.move(2, 2);
     await waitUntil(async () => (await page.locator("[data-testid=run-row][data-hovered]").count()) === 0, "unmarked");
     expect(await loss.getAttribute("data-highlight")).toBeNull();
