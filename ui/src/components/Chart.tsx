@@ -1,10 +1,12 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import { cancelFrame, onFrameAfterThis, onNextFrame, onNextFrameFirst } from "../lib/frame";
+import { HeldTransform } from "../lib/held-transform";
 import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { subscribeSmoothingDraft } from "../state/smoothing";
+import { Crosshair, keepRectFresh } from "./chart/crosshair";
 import {
   clearStaleEnvelopes,
   drawEnvelopeLayer,
@@ -44,9 +46,16 @@ function queueHoveredRun(runId: string | null): void {
 
 /**
  * Puts the tooltip beside the pointer, on its left where the right would overflow the chart, and
- * within the plot's height; `size` is the tooltip's size as last laid out.
+ * within the plot's height; `size` is the tooltip's size as last laid out. It moves on the
+ * compositor (`hold`, see HeldTransform) while it follows the pointer.
  */
-function placeTooltip(u: uPlot, el: HTMLElement, size: { width: number; height: number }, height: number): void {
+function placeTooltip(
+  u: uPlot,
+  el: HTMLElement,
+  hold: HeldTransform,
+  size: { width: number; height: number },
+  height: number,
+): void {
   const left = u.cursor.left ?? 0;
   const top = u.cursor.top ?? 0;
   const plotLeft = u.bbox.left / uPlot.pxRatio;
@@ -54,6 +63,7 @@ function placeTooltip(u: uPlot, el: HTMLElement, size: { width: number; height: 
   if (x + size.width > u.width) x = plotLeft + left - size.width - 14;
   const y = Math.min(Math.max(0, top - 10), height - size.height);
   el.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+  hold.follow();
 }
 
 /** One metric: a uPlot chart with a line per run, synced crosshair, shared tooltip and drag-to-zoom. */
@@ -67,6 +77,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const tooltipRef = useRef<TooltipView | null>(null);
   const tipSizeRef = useRef({ width: 0, height: 0 });
   const tipObserverRef = useRef<ResizeObserver | null>(null);
+  /** The tooltip's place while it follows the pointer (HeldTransform says why), and the crosshair's. */
+  const tipHoldRef = useRef<HeldTransform | null>(null);
+  const crosshairRef = useRef<Crosshair | null>(null);
   /** The runs with a point near the pointer, reused from move to move (tooltip and marks). */
   const hoverRowsRef = useRef<HoverRow[]>([]);
   const sortedRows = useRef<HoverRow[]>([]);
@@ -254,9 +267,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
     );
     // Built in the next frame, so the data requests of every chart on screen leave first.
     let u: uPlot | null = null;
+    let forgetRect = () => {};
     const build = () => {
       u = new uPlot({ ...opts, width: box.clientWidth || opts.width }, [[]], box);
       uRef.current = u;
+      crosshairRef.current = new Crosshair(u);
+      forgetRect = keepRectFresh(u);
       u.over.addEventListener("mouseenter", () => {
         hoveredRef.current = true;
       });
@@ -299,6 +315,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
       cancelFrame(paintEnvelopes);
       cancelFrame(paintSmoothLayer);
       cancelFrame(revealTip);
+      crosshairRef.current?.rest();
+      crosshairRef.current = null;
+      forgetRect();
       u?.destroy();
       uRef.current = null;
     };
@@ -394,13 +413,15 @@ export const Chart = memo(function Chart(props: ChartProps) {
     if (!el) return null;
     if (!tooltipRef.current) {
       tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS);
+      tipHoldRef.current = new HeldTransform(el);
       // The tooltip's size as last laid out, so placing it reads no layout in the pointer's handler.
       tipObserverRef.current = new ResizeObserver((entries) => {
         const size = entries[entries.length - 1].borderBoxSize[0];
         tipSizeRef.current = { width: size.inlineSize, height: size.blockSize };
         const u = uRef.current;
-        if (u && tooltipRef.current?.visible)
-          placeTooltip(u, el, tipSizeRef.current, propsRef.current.height ?? DEFAULT_HEIGHT);
+        const hold = tipHoldRef.current;
+        if (u && hold && tooltipRef.current?.visible)
+          placeTooltip(u, el, hold, tipSizeRef.current, propsRef.current.height ?? DEFAULT_HEIGHT);
       });
       tipObserverRef.current.observe(el);
     }
@@ -411,9 +432,11 @@ export const Chart = memo(function Chart(props: ChartProps) {
     tipAtRef.current = null;
     cancelFrame(revealTip);
     tip.hide();
+    tipHoldRef.current?.rest();
   }
 
   function renderTooltip(u: uPlot): void {
+    crosshairRef.current?.placed(u);
     const tip = tooltip();
     if (!tip) return;
     const left = u.cursor.left ?? -1;
@@ -514,9 +537,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
     listed.length = shown;
     // A metric x that goes back as the step grows is drawn in x order (the line joins points far apart in steps).
     const sortedNote = drawnRef.current.some((d) => d.sortedByX) ? " · x not monotonic" : "";
-    tip.show(`${p.metricKey} · ${formatX(p.xAxis, snapped)}${sortedNote}`, listed, found.length - shown);
+    tip.show(p.metricKey, `${formatX(p.xAxis, snapped)}${sortedNote}`, listed, found.length - shown);
     const el = tipRef.current;
-    if (el) placeTooltip(u, el, tipSizeRef.current, p.height ?? DEFAULT_HEIGHT);
+    const hold = tipHoldRef.current;
+    if (el && hold) placeTooltip(u, el, hold, tipSizeRef.current, p.height ?? DEFAULT_HEIGHT);
   }
 
   return (

@@ -9,6 +9,7 @@ import { onPoints } from "../state/live-points";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
 import { chartColors, type Theme } from "../state/theme";
+import { Crosshair, keepRectFresh } from "./chart/crosshair";
 import {
   type ColoredGroup,
   coloredGroups,
@@ -318,7 +319,9 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       published = cursor !== null;
       setGroupCursor(cursor);
     };
+    let crosshair: Crosshair | null = null;
     const showTip = (u: uPlot) => {
+      crosshair?.placed(u);
       const tip = tipRef.current;
       const drawnNow = dataRef.current?.drawn ?? [];
       if (!tip) return;
@@ -439,6 +442,8 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       target,
     );
     uRef.current = u;
+    crosshair = new Crosshair(u);
+    const forgetRect = keepRectFresh(u);
     refreshTipRef.current = () => showTip(u);
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(100, target.clientWidth), height }));
     resize.observe(target);
@@ -461,6 +466,8 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       target.removeEventListener("dblclick", reset);
       publish(null);
       refreshTipRef.current = null;
+      crosshair?.rest();
+      forgetRect();
       u.destroy();
       uRef.current = null;
     };

@@ -38,14 +38,56 @@ function setText(el: HTMLElement, text: string): void {
   el.textContent = text;
 }
 
+/** The widths (CSS pixels) the tooltip's texts are cut to, within its fixed width (styles.css, .chart-tooltip). */
+const NAME_WIDTH = 130;
+const TITLE_WIDTH = 150;
+
+/**
+ * Cuts texts to a width in one font, ending them with "…", measured once per text: the tooltip's
+ * texts are cut here rather than clipped by CSS, because clipped text is painted apart from the
+ * tooltip's box, and Chromium layerizes the whole page again whenever such a part changes size.
+ */
+class TextFitter {
+  private readonly cache = new Map<string, string>();
+  private readonly ctx: CanvasRenderingContext2D | null;
+
+  constructor(
+    font: string,
+    private readonly width: number,
+  ) {
+    this.ctx = document.createElement("canvas").getContext("2d");
+    if (this.ctx) this.ctx.font = font;
+  }
+
+  fit(text: string): string {
+    const known = this.cache.get(text);
+    if (known !== undefined) return known;
+    let out = text;
+    const ctx = this.ctx;
+    if (ctx && ctx.measureText(text).width > this.width) {
+      const chars = [...text];
+      let keep = chars.length;
+      while (keep > 1 && ctx.measureText(`${chars.slice(0, keep).join("")}…`).width > this.width) keep--;
+      out = `${chars.slice(0, keep).join("")}…`;
+    }
+    // Run names and metric keys: a handful per chart, kept while the page lives, within bounds.
+    if (this.cache.size > 2000) this.cache.clear();
+    this.cache.set(text, out);
+    return out;
+  }
+}
+
 /**
  * The hovered chart's tooltip: its elements are made once and updated in place as the pointer
- * moves (rebuilding them on every move made garbage and relayout in each frame of a hover).
+ * moves (rebuilding them on every move made garbage and relayout in each frame of a hover). It
+ * has a fixed width and its texts are cut to fit (TextFitter), so its painted bounds change only
+ * when the number of rows does.
  */
 export class TooltipView {
   private readonly head: HTMLDivElement;
   private readonly rows: RowElements[] = [];
   private readonly more: HTMLDivElement;
+  private fitters: { name: TextFitter; title: TextFitter } | null = null;
 
   constructor(
     private readonly el: HTMLDivElement,
@@ -71,9 +113,27 @@ export class TooltipView {
     }
   }
 
-  /** Shows `rows` (at most the pool's size) under `head`, and how many more runs are not listed. */
-  show(head: string, rows: readonly TooltipRow[], unlisted: number): void {
-    setText(this.head, head);
+  /** The fitters, made in the font the tooltip is shown in (read once, when it first shows). */
+  private fit(): { name: TextFitter; title: TextFitter } {
+    if (!this.fitters) {
+      const style = getComputedStyle(this.el);
+      const family = style.fontFamily;
+      // Measured in bold: the nearest run's row is bold.
+      this.fitters = {
+        name: new TextFitter(`600 ${style.fontSize} ${family}`, NAME_WIDTH),
+        title: new TextFitter(`11.5px ${family}`, TITLE_WIDTH),
+      };
+    }
+    return this.fitters;
+  }
+
+  /**
+   * Shows `rows` (at most the pool's size) under a head of `title` (a metric key, cut to fit) and
+   * `detail`, and how many more runs are not listed.
+   */
+  show(title: string, detail: string, rows: readonly TooltipRow[], unlisted: number): void {
+    const fit = this.fit();
+    setText(this.head, `${fit.title.fit(title)} · ${detail}`);
     const children = this.el.children;
     for (let i = 0; i < this.rows.length; i++) {
       const el = this.rows[i];
@@ -90,7 +150,7 @@ export class TooltipView {
         el.color = row.color;
         el.dot.style.background = row.color;
       }
-      setText(el.name, row.name);
+      setText(el.name, fit.name.fit(row.name));
       setText(el.value, formatNumber(row.value));
       // Each run's own step: runs logged at other steps, or at this time, are at steps of their own.
       setText(el.step, `@${formatNumber(row.step)}`);

@@ -1,0 +1,68 @@
+import type uPlot from "uplot";
+import { HeldTransform } from "../../lib/held-transform";
+
+/**
+ * A plot's crosshair lines (uPlot's cursor elements): moved on the compositor while they are
+ * shown, so a pointer move does not relayer the page (HeldTransform says why).
+ */
+export class Crosshair {
+  private readonly holds: HeldTransform[];
+
+  constructor(u: uPlot) {
+    this.holds = [...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map(
+      (el) => new HeldTransform(el),
+    );
+  }
+
+  /** Called from the plot's setCursor hook: uPlot has just placed the lines (on every synced plot). */
+  placed(u: uPlot): void {
+    const shown = (u.cursor.left ?? -1) >= 0;
+    for (const hold of this.holds) {
+      if (shown) hold.follow();
+      else hold.rest();
+    }
+  }
+
+  rest(): void {
+    for (const hold of this.holds) hold.rest();
+  }
+}
+
+/**
+ * Plots whose page rectangle is read ahead of the pointer. uPlot forgets every plot's rectangle
+ * on any scroll or resize and reads it again (getBoundingClientRect) on the first pointer move
+ * that reaches it: the move entering one chart then forced a style and layout pass for each
+ * synced chart, one after the other, in that move's frame. Reading them in an idle moment
+ * instead costs nothing when the layout is clean.
+ */
+const plots = new Set<uPlot>();
+let queued = false;
+
+function syncAll(): void {
+  queued = false;
+  for (const u of plots) u.syncRect(false);
+}
+
+function queueSync(): void {
+  if (queued) return;
+  queued = true;
+  if (typeof requestIdleCallback === "function") requestIdleCallback(syncAll, { timeout: 500 });
+  else setTimeout(syncAll, 50);
+}
+
+/** Keeps `u`'s rectangle read ahead (after it draws, and after scrolls and resizes); returns the undo. */
+export function keepRectFresh(u: uPlot): () => void {
+  if (plots.size === 0) {
+    addEventListener("scroll", queueSync, { capture: true, passive: true });
+    addEventListener("resize", queueSync);
+  }
+  plots.add(u);
+  u.hooks.draw = [...(u.hooks.draw ?? []), queueSync];
+  queueSync();
+  return () => {
+    plots.delete(u);
+    if (plots.size > 0) return;
+    removeEventListener("scroll", queueSync, { capture: true });
+    removeEventListener("resize", queueSync);
+  };
+}
