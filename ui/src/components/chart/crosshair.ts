@@ -1,4 +1,5 @@
 import type uPlot from "uplot";
+import { cancelFrame, onFrameAfterThis } from "../../lib/frame";
 import { HeldTransform } from "../../lib/held-transform";
 
 /**
@@ -14,16 +15,25 @@ export class Crosshair {
     );
   }
 
+  /**
+   * Holds the lines where uPlot's inline transform puts them. Started in the frame after the
+   * pointer enters: the entering move's frame relayers the page anyway (the lines appear, the
+   * page restyles for the hover), and starting the animations there made it the longest frame.
+   */
+  private readonly follow = (): boolean => {
+    for (const hold of this.holds) hold.follow();
+    return false;
+  };
+
   /** Called from the plot's setCursor hook: uPlot has just placed the lines (on every synced plot). */
   placed(u: uPlot): void {
-    const shown = (u.cursor.left ?? -1) >= 0;
-    for (const hold of this.holds) {
-      if (shown) hold.follow();
-      else hold.rest();
-    }
+    if ((u.cursor.left ?? -1) < 0) this.rest();
+    else if (this.holds[0]?.following) this.follow();
+    else onFrameAfterThis(this.follow);
   }
 
   rest(): void {
+    cancelFrame(this.follow);
     for (const hold of this.holds) hold.rest();
   }
 }
