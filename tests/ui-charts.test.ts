@@ -450,6 +450,52 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("moves the crosshair and the tooltip without layerizing the page again on every move", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 3).join(",")}`);
+    await drawn(page, "train/loss", 3);
+    await drawn(page, "train/lr", 3);
+    const over = await chart(page, "train/loss").locator(".u-over").boundingBox();
+    if (!over) throw new Error("no plot");
+    const y = over.y + over.height * 0.5;
+    await page.mouse.move(over.x + over.width * 0.2, y);
+    await chart(page, "train/loss").locator("[data-testid=chart-tooltip]").waitFor();
+    // The other chart's crosshair line is held by a running animation too, and follows uPlot's place for it.
+    const otherLine = chart(page, "train/lr").locator(".u-cursor-x");
+    const heldAt = (el: Element) => {
+      const a = el.getAnimations().find((x) => x.playState === "running");
+      return (a?.effect as KeyframeEffect | undefined)?.getKeyframes()[0]?.transform ?? null;
+    };
+    await waitUntil(async () => (await otherLine.evaluate(heldAt)) !== null, "the other chart's crosshair held");
+    const cdp = await context.newCDPSession(page);
+    const names: string[] = [];
+    cdp.on("Tracing.dataCollected", (e) => {
+      for (const event of e.value) names.push(event.name);
+    });
+    await cdp.send("Tracing.start", { categories: "blink,devtools.timeline", transferMode: "ReportEvents" });
+    for (let i = 0; i <= 20; i++) {
+      await page.mouse.move(over.x + over.width * (0.2 + i * 0.02), y);
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    }
+    const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+    await cdp.send("Tracing.end");
+    await complete;
+    // Frames were made (a layerization step per frame)…
+    expect(names.filter((n) => n === "Layerize").length).toBeGreaterThanOrEqual(20);
+    // …but the page was layerized again in none of them (it was on every move when the lines
+    // and the tooltip moved by their inline transforms).
+    expect(names.filter((n) => n === "PaintArtifactCompositor::Update").length).toBeLessThanOrEqual(2);
+    const line = await otherLine.evaluate((el) => ({ inline: (el as HTMLElement).style.transform }));
+    expect(await otherLine.evaluate(heldAt)).toBe(line.inline);
+    // At rest (the pointer gone), no animation runs.
+    await page.mouse.move(2, 2);
+    await waitUntil(
+      async () => (await otherLine.evaluate((el) => el.getAnimations().length)) === 0,
+      "crosshair at rest",
+    );
+    await context.close();
+  });
+
   it("writes a zoom to the link without the page decoding its icon again (a PNG, not an SVG document)", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 2).join(",")}`);
@@ -503,14 +549,17 @@ describe("dashboard charts", () => {
         );
       }, `the tooltip beside the pointer at ${fraction}, inside the chart`);
     }
-    // Moved by the compositor: a move shifts it without repainting the page under it.
-    expect(
-      await tip.evaluate(
-        (el, fn) =>
-          (globalThis as unknown as Record<string, (el: unknown) => { willChange: string }>)[fn](el).willChange,
-        "getComputedStyle",
-      ),
-    ).toBe("transform");
+    // While it follows the pointer, a running animation holds its place (HeldTransform): the
+    // compositor moves it without Chromium layerizing the page again.
+    const held = (el: Element) => {
+      const a = el.getAnimations().find((x) => x.playState === "running");
+      const frames = (a?.effect as KeyframeEffect | undefined)?.getKeyframes() ?? [];
+      return frames.length > 0 && frames.every((f) => f.transform === (el as HTMLElement).style.transform);
+    };
+    await waitUntil(() => tip.evaluate(held), "the tooltip held where it is placed");
+    await page.mouse.move(2, 2);
+    await tip.waitFor({ state: "hidden" });
+    expect(await tip.evaluate((el) => el.getAnimations().length)).toBe(0);
     await context.close();
   });
 
