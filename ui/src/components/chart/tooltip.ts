@@ -40,7 +40,7 @@ function setText(el: HTMLElement, text: string): void {
 
 /** The widths (CSS pixels) the tooltip's texts are cut to, within its fixed width (styles.css, .chart-tooltip). */
 const NAME_WIDTH = 130;
-const TITLE_WIDTH = 150;
+const TITLE_WIDTH = 120;
 
 /**
  * Cuts texts to a width in one font, ending them with "…", measured once per text: the tooltip's
