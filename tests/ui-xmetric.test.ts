@@ -64,6 +64,8 @@ async function hoverAtX(page: Page, key: string, x: number): Promise<void> {
 }
 
 async function tipHead(page: Page, key: string): Promise<string> {
+  // Shown a frame after the pointer enters; hidden, it still holds the last hover's text.
+  await chart(page, key).locator("[data-testid=chart-tooltip]").waitFor();
   const head = chart(page, key).locator("[data-testid=chart-tooltip] .tip-head");
   await waitUntil(async () => (await head.count()) > 0 && (await shown(head)).length > 0, `${key} tooltip`);
   return shown(head);

@@ -197,6 +197,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return true;
   }, [repaintSmoothLayer]);
 
+  /** A double-click's reset applies in the frame after the click (as a drag's zoom does, see plotOptions). */
+  const resetZoom = useCallback((): boolean => {
+    propsRef.current.onZoom(null);
+    return false;
+  }, []);
+
   // biome-ignore lint/correctness/useExhaustiveDependencies: showTip reads refs only
   const revealTip = useCallback((): boolean => {
     const u = uRef.current;
@@ -285,7 +291,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         const tip = tooltipRef.current;
         if (tip) hideTip(tip);
       });
-      u.over.addEventListener("dblclick", () => propsRef.current.onZoom(null));
+      u.over.addEventListener("dblclick", () => onFrameAfterThis(resetZoom));
       // Under uPlot's canvas: the envelopes shade behind the lines and the grid.
       const envelopeLayer = document.createElement("canvas");
       envelopeLayer.className = "chart-layer chart-envelope";

@@ -56,18 +56,20 @@ function syncAll(): void {
 function queueSync(): void {
   if (queued) return;
   queued = true;
-  if (typeof requestIdleCallback === "function") requestIdleCallback(syncAll, { timeout: 500 });
+  // Truly idle: a busy stretch (a zoom redrawing every chart) is no time to read the layout.
+  if (typeof requestIdleCallback === "function") requestIdleCallback(syncAll);
   else setTimeout(syncAll, 50);
 }
 
-/** Keeps `u`'s rectangle read ahead (after it draws, and after scrolls and resizes); returns the undo. */
+/** Keeps `u`'s rectangle read ahead (after its size changes, and after scrolls and resizes); returns the undo. */
 export function keepRectFresh(u: uPlot): () => void {
   if (plots.size === 0) {
     addEventListener("scroll", queueSync, { capture: true, passive: true });
     addEventListener("resize", queueSync);
   }
   plots.add(u);
-  u.hooks.draw = [...(u.hooks.draw ?? []), queueSync];
+  // uPlot forgets the rectangle when it resizes the plot (a wider y axis, a new width).
+  u.hooks.setSize = [...(u.hooks.setSize ?? []), queueSync];
   queueSync();
   return () => {
     plots.delete(u);

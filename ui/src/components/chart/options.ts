@@ -2,6 +2,7 @@ import uPlot from "uplot";
 import { axisWidth, linearTickLabels, logTickLabels, STEP_INCRS } from "../../lib/axes";
 import { withAlpha } from "../../lib/colors";
 import { formatNumber } from "../../lib/format";
+import { onFrameAfterThis } from "../../lib/frame";
 import { markOnce } from "../../state/perf";
 import { chartColors } from "../../state/theme";
 import { type XAxis, xMetricOf, type YRange } from "../../state/view";
@@ -177,6 +178,16 @@ export function plotOptions(
     ticks: { stroke: colors.grid, width: 1, size: 4 },
     font: "11px system-ui, -apple-system, Segoe UI, sans-serif",
   };
+  // A drag's zoom applies in the frame after the button is released: the release's own frame
+  // already holds uPlot's work, and the view change (link, every chart panel) made it the
+  // longest frame of a zoom.
+  let zoomTo: [number, number] | null = null;
+  const applyZoom = (): boolean => {
+    const zoom = zoomTo;
+    zoomTo = null;
+    if (zoom) refs.props.current.onZoom(zoom);
+    return false;
+  };
   return {
     width: width,
     height: height,
@@ -270,7 +281,10 @@ export function plotOptions(
             hi = Math.max(lo + 1, Math.ceil(hi));
           }
           u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-          if (hi > lo) refs.props.current.onZoom([lo, hi]);
+          if (hi > lo) {
+            zoomTo = [lo, hi];
+            onFrameAfterThis(applyZoom);
+          }
         },
       ],
       setCursor: [(u) => hooks.renderTooltip(u)],
