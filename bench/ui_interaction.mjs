@@ -209,7 +209,7 @@ if (DUMP) writeFileSync(DUMP, JSON.stringify(reps));
 const LABELS = {
   smoothing: "drag the smoothing slider (100 moves, 16 ms apart)",
   hover: "hover across a chart (180 moves)",
-  zoom: "drag-zoom, refetch, double-click reset (×2)",
+  zoom: "drag-zoom, refetch, double-click reset (a person's: two clicks 100 ms apart) (×2)",
   selection: "untick and tick a run in the table (×3)",
 };
 const row = (name) => {
@@ -224,7 +224,7 @@ const markdown =
     ? ""
     : `### Interactions: 24 runs × 6 charts (bench/ui_interaction.mjs) — ${label}
 
-${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), script time of the chart redraw jobs run in one animation frame and of each React render + commit of the whole page. Measured in a Chromium trace (CDP \`Tracing\`, devtools.timeline, bench/ui_trace.mjs): the renderer main thread's work per frame (its tasks between two animation frames: script, style, layout, paint, and the canvas rasterisation that follows a redraw without a GPU), as wall time and as thread CPU time (which leaves out time the thread waited for a core while other work shared the machine). Medians over ${reps.length} repetitions of the per-repetition value (p95 and max over the frames of the interaction); long tasks and frames over 16 ms of CPU per repetition.
+${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), script time of the chart redraw jobs run in one animation frame and of each React render + commit of the whole page. Measured in a Chromium trace (CDP \`Tracing\`, devtools.timeline, bench/ui_trace.mjs): the renderer main thread's work per frame (its tasks between two animation frames: script, style, layout, paint, and the canvas rasterisation that follows a redraw without a GPU), as wall time and as thread CPU time (which leaves out time the thread waited for a core while other work shared the machine; each task's CPU time is capped at its wall time, as Chromium's trace on this VM now and then gives a task several ms more thread time than wall time). Medians over ${reps.length} repetitions of the per-repetition value (p95 and max over the frames of the interaction); long tasks and frames over 16 ms of CPU per repetition.
 
 | interaction | frame interval median | p95 | max | long tasks | main-thread work per frame, p95 / max | thread CPU per frame, p95 / max | frames over 16 ms CPU | chart redraw script max | page render max |
 |---|---|---|---|---|---|---|---|---|---|

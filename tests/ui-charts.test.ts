@@ -31,6 +31,8 @@ const RUNS = 12;
 const POINTS = 200;
 const LONG_POINTS = 5000;
 const SPIKE_STEP = 3137;
+const LONG_NAME = "WWW-adamw-lr0.0003-bs512-weight-decay0.1-cosine-warmup2000-seed7";
+const LONG_KEY = "train/a-metric-key-far-too-long-for-any-tooltip-head/per-token";
 
 /** Distinct, exact values: run k at step s. */
 const loss = (k: number, s: number) => 1000 - s + k;
@@ -97,6 +99,15 @@ beforeAll(async () => {
       metrics: {
         "train/noisy": { count: LONG_POINTS, value: (s: number) => (s === SPIKE_STEP ? 5000 : 1 + (s % 7) / 10) },
       },
+    },
+  ]);
+  populate(dbPath, [
+    {
+      experiment: "names",
+      name: LONG_NAME,
+      createdAt: NOW - 20_000,
+      status: "completed",
+      metrics: { [LONG_KEY]: { count: POINTS, value: (s: number) => -12345.678 - s } },
     },
   ]);
   populate(dbPath, [
@@ -447,6 +458,32 @@ describe("dashboard charts", () => {
     expect(await page.evaluate(() => (globalThis as unknown as { __drawsInDblclick: number }).__drawsInDblclick)).toBe(
       0,
     );
+    await context.close();
+  });
+
+  it("cuts a long run name and metric key to fit the tooltip, which keeps its width", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=names`);
+    await drawn(page, LONG_KEY, 1);
+    await hover(page, LONG_KEY, 0.5);
+    const tip = chart(page, LONG_KEY).locator("[data-testid=chart-tooltip]");
+    await tip.waitFor();
+    const row = tip.locator("[data-testid=tooltip-row]").first();
+    const name = await shown(row.locator(".tip-name"));
+    expect(name.endsWith("…")).toBe(true);
+    expect(LONG_NAME.startsWith(name.slice(0, -1))).toBe(true);
+    expect(name.length).toBeGreaterThan(8);
+    const head = await shown(tip.locator(".tip-head"));
+    expect(head).toMatch(/^train\/a-metric-key.*… · step \d+$/);
+    // Every text lies within the tooltip's box: nothing is clipped, nothing spills over.
+    const box = await tip.boundingBox();
+    if (!box) throw new Error("no tooltip");
+    expect(box.width).toBe(300);
+    for (const part of [row, row.locator(".tip-value"), row.locator(".tip-step"), tip.locator(".tip-head")]) {
+      const b = await part.boundingBox();
+      expect(b && b.x + b.width <= box.x + box.width - 9 + 0.5).toBe(true);
+    }
+    expect(await row.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
     await context.close();
   });
 

@@ -38,56 +38,71 @@ function setText(el: HTMLElement, text: string): void {
   el.textContent = text;
 }
 
-/** The widths (CSS pixels) the tooltip's texts are cut to, within its fixed width (styles.css, .chart-tooltip). */
-const NAME_WIDTH = 130;
-const TITLE_WIDTH = 120;
+/**
+ * The tooltip's content width in CSS pixels (styles.css, .chart-tooltip: 300 wide, 9 of padding and
+ * 1 of border a side), and what a row spends besides its texts (the 8-pixel dot, three 6-pixel gaps).
+ */
+const CONTENT_WIDTH = 280;
+const ROW_FIXED = 8 + 3 * 6;
 
 /**
- * Cuts texts to a width in one font, ending them with "…", measured once per text: the tooltip's
- * texts are cut here rather than clipped by CSS, because clipped text is painted apart from the
+ * Text widths in the tooltip's fonts, measured on a canvas once per text. The tooltip's texts are
+ * cut to fit by script rather than clipped by CSS: clipped text is painted apart from the
  * tooltip's box, and Chromium layerizes the whole page again whenever such a part changes size.
  */
-class TextFitter {
-  private readonly cache = new Map<string, string>();
+class TextMeasure {
+  private readonly widths = new Map<string, number>();
   private readonly ctx: CanvasRenderingContext2D | null;
 
-  constructor(
-    font: string,
-    private readonly width: number,
-  ) {
+  constructor(font: string) {
     this.ctx = document.createElement("canvas").getContext("2d");
     if (this.ctx) this.ctx.font = font;
   }
 
-  fit(text: string): string {
-    const known = this.cache.get(text);
-    if (known !== undefined) return known;
-    let out = text;
-    const ctx = this.ctx;
-    if (ctx && ctx.measureText(text).width > this.width) {
-      const chars = [...text];
-      let keep = chars.length;
-      while (keep > 1 && ctx.measureText(`${chars.slice(0, keep).join("")}…`).width > this.width) keep--;
-      out = `${chars.slice(0, keep).join("")}…`;
+  width(text: string): number {
+    let w = this.widths.get(text);
+    if (w === undefined) {
+      w = this.ctx?.measureText(text).width ?? 0;
+      // Run names, metric keys, values: kept while the page lives, within bounds.
+      if (this.widths.size > 5000) this.widths.clear();
+      this.widths.set(text, w);
     }
-    // Run names and metric keys: a handful per chart, kept while the page lives, within bounds.
-    if (this.cache.size > 2000) this.cache.clear();
-    this.cache.set(text, out);
-    return out;
+    return w;
   }
+
+  /** `text` itself if it fits `max` pixels, else its longest start that fits with "…" after it. */
+  fit(text: string, max: number): string {
+    if (this.width(text) <= max) return text;
+    const chars = [...text];
+    let lo = 0;
+    let hi = chars.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (this.width(`${chars.slice(0, mid).join("")}…`) <= max) lo = mid;
+      else hi = mid - 1;
+    }
+    return `${chars.slice(0, lo).join("")}…`;
+  }
+}
+
+interface Fonts {
+  name: TextMeasure;
+  value: TextMeasure;
+  step: TextMeasure;
+  head: TextMeasure;
 }
 
 /**
  * The hovered chart's tooltip: its elements are made once and updated in place as the pointer
  * moves (rebuilding them on every move made garbage and relayout in each frame of a hover). It
- * has a fixed width and its texts are cut to fit (TextFitter), so its painted bounds change only
+ * has a fixed width and its texts are cut to fit (TextMeasure), so its painted bounds change only
  * when the number of rows does.
  */
 export class TooltipView {
   private readonly head: HTMLDivElement;
   private readonly rows: RowElements[] = [];
   private readonly more: HTMLDivElement;
-  private fitters: { name: TextFitter; title: TextFitter } | null = null;
+  private fonts: Fonts | null = null;
 
   constructor(
     private readonly el: HTMLDivElement,
@@ -113,27 +128,37 @@ export class TooltipView {
     }
   }
 
-  /** The fitters, made in the font the tooltip is shown in (read once, when it first shows). */
-  private fit(): { name: TextFitter; title: TextFitter } {
-    if (!this.fitters) {
-      const style = getComputedStyle(this.el);
-      const family = style.fontFamily;
-      // Measured in bold: the nearest run's row is bold.
-      this.fitters = {
-        name: new TextFitter(`600 ${style.fontSize} ${family}`, NAME_WIDTH),
-        title: new TextFitter(`11.5px ${family}`, TITLE_WIDTH),
+  /** The tooltip's fonts, read once, when it first shows. */
+  private measures(): Fonts {
+    if (!this.fonts) {
+      const font = (el: HTMLElement, weight?: string) => {
+        const style = getComputedStyle(el);
+        return `${style.fontStyle} ${weight ?? style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
       };
+      // A row's elements have styles only while in the page.
+      const row = this.rows[0];
+      const attached = row.line.parentNode === this.el;
+      if (!attached) this.el.append(row.line);
+      this.fonts = {
+        // Measured in bold: the nearest run's row is bold.
+        name: new TextMeasure(font(row.name, "600")),
+        value: new TextMeasure(font(row.value)),
+        step: new TextMeasure(font(row.step)),
+        head: new TextMeasure(font(this.head)),
+      };
+      if (!attached) row.line.remove();
     }
-    return this.fitters;
+    return this.fonts;
   }
 
   /**
    * Shows `rows` (at most the pool's size) under a head of `title` (a metric key, cut to fit) and
-   * `detail`, and how many more runs are not listed.
+   * `detail`, and how many more runs are not listed. A run's name is cut to what its row leaves.
    */
   show(title: string, detail: string, rows: readonly TooltipRow[], unlisted: number): void {
-    const fit = this.fit();
-    setText(this.head, `${fit.title.fit(title)} · ${detail}`);
+    const fonts = this.measures();
+    const tail = ` · ${detail}`;
+    setText(this.head, `${fonts.head.fit(title, CONTENT_WIDTH - fonts.head.width(tail))}${tail}`);
     const children = this.el.children;
     for (let i = 0; i < this.rows.length; i++) {
       const el = this.rows[i];
@@ -150,10 +175,13 @@ export class TooltipView {
         el.color = row.color;
         el.dot.style.background = row.color;
       }
-      setText(el.name, fit.name.fit(row.name));
-      setText(el.value, formatNumber(row.value));
+      const value = formatNumber(row.value);
       // Each run's own step: runs logged at other steps, or at this time, are at steps of their own.
-      setText(el.step, `@${formatNumber(row.step)}`);
+      const step = `@${formatNumber(row.step)}`;
+      const room = CONTENT_WIDTH - ROW_FIXED - fonts.value.width(value) - fonts.step.width(step);
+      setText(el.name, fonts.name.fit(row.name, room));
+      setText(el.value, value);
+      setText(el.step, step);
       if (!attached) this.el.insertBefore(el.line, children[i + 1] ?? null);
     }
     if (unlisted > 0) {
