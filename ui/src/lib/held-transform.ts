@@ -11,7 +11,8 @@
  * the inline transform, which the animation was hiding, holds the place.
  *
  * The element's inline `transform` stays the place it should have, so code that writes it
- * (uPlot's crosshair) keeps doing so, and `follow()` mirrors it into the animation.
+ * (uPlot's crosshair) keeps doing so, and `follow()` mirrors it into the animation. When no
+ * element has moved for a moment (the pointer rests on a chart), every animation stops.
  */
 export class HeldTransform {
   private animation: Animation | null = null;
@@ -21,6 +22,8 @@ export class HeldTransform {
 
   /** While following, the element's inline transform is carried over to the animation holding it. */
   follow(): void {
+    lastMove = performance.now();
+    if (restTimer === undefined) restTimer = setTimeout(restWhenStill, REST_AFTER_MS);
     const transform = this.el.style.transform || "none";
     if (!this.animation) {
       // No Web Animations (a test DOM): the inline transform alone places the element.
@@ -30,6 +33,7 @@ export class HeldTransform {
         duration: HOLD_MS,
         iterations: Number.POSITIVE_INFINITY,
       });
+      following.add(this);
       return;
     }
     if (transform === this.held) return;
@@ -41,11 +45,29 @@ export class HeldTransform {
   rest(): void {
     this.animation?.cancel();
     this.animation = null;
+    following.delete(this);
   }
 
   get following(): boolean {
     return this.animation !== null;
   }
+}
+
+/** The elements held now, and when one last moved. */
+const following = new Set<HeldTransform>();
+let lastMove = 0;
+let restTimer: ReturnType<typeof setTimeout> | undefined;
+/** How long the elements stay held without moving: a running animation costs the compositor a frame per refresh. */
+const REST_AFTER_MS = 400;
+
+function restWhenStill(): void {
+  const still = performance.now() - lastMove;
+  if (still < REST_AFTER_MS) {
+    restTimer = setTimeout(restWhenStill, REST_AFTER_MS - still);
+    return;
+  }
+  restTimer = undefined;
+  for (const hold of [...following]) hold.rest();
 }
 
 /** One animation iteration (it repeats for as long as it runs). */
