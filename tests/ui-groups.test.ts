@@ -5,12 +5,13 @@
  * canvas pixels and from what the chart records it drew; the run table's group
  * rows with mean ± std; the tooltip; the legend (one entry per group, its values
  * under the pointer); the grouping in the URL; and a group's line growing while a
- * real training process (the Python SDK) logs its runs' points.
+ * real training process (the Python SDK) logs its runs' points, its aggregates
+ * asked for at most once a second per chart, one request at a time.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server/index.js";
 import { ROOT } from "./support/helpers.js";
@@ -537,6 +538,117 @@ for run in runs:
     } finally {
       writer.stdin.end();
       expect(await exited).toBe(0);
+    }
+  });
+
+  it("asks for a live chart's aggregates at most once a second, one request at a time, while its runs log every 50 ms", async () => {
+    // Two groups of two seeds, logged by the Python SDK in a child process: ten steps, then on "go" a step of
+    // both keys in every run every 50 ms, flushed each time, for LIVE_STEPS steps.
+    const LIVE_STEPS = 60;
+    const script = `
+import sys
+import time
+import stonks
+runs = [
+    stonks.start_run("live-throttle", config={"lr": lr, "seed": s}, db=sys.argv[1], run_name=f"t-{lr}-{s}").start()
+    for lr in (0.1, 0.01)
+    for s in range(2)
+]
+def log(step):
+    for i, run in enumerate(runs):
+        run.log({"loss": 10 + step / 10 + i, "acc": step / 1000 + i}, step=step)
+    for run in runs:
+        run.flush()
+for step in range(10):
+    log(step)
+print("ready", flush=True)
+sys.stdin.readline()
+for step in range(10, 10 + int(sys.argv[2])):
+    log(step)
+    time.sleep(0.05)
+print("done", flush=True)
+sys.stdin.readline()
+for run in runs:
+    run.finish()
+`;
+    const lastLogged = 10 + LIVE_STEPS - 1;
+    const writer: ChildProcessWithoutNullStreams = spawn("python3", ["-c", script, dbPath, String(LIVE_STEPS)], {
+      env: { ...process.env, PYTHONPATH: join(ROOT, "python") },
+    });
+    let out = "";
+    writer.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    writer.stderr.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => writer.on("exit", resolve));
+    try {
+      await waitUntil(() => out.includes("ready\n"), "the writer's first ten steps", 30_000);
+      const { page, context, errors } = await newPage(browser);
+      // Per chart (the key it asks for): aggregate requests while counting, and the most in flight at once.
+      const keys = ["acc", "loss"];
+      const sent = new Map(keys.map((k) => [k, 0]));
+      const inFlight = new Map(keys.map((k) => [k, 0]));
+      const mostOpen = new Map(keys.map((k) => [k, 0]));
+      const chartOf = new Map<Request, string>();
+      let counting = false;
+      page.on("request", (r) => {
+        if (!r.url().endsWith("/api/groups/series")) return;
+        const [key] = (r.postDataJSON() as { keys: string[] }).keys;
+        chartOf.set(r, key);
+        inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+        mostOpen.set(key, Math.max(mostOpen.get(key) ?? 0, inFlight.get(key) ?? 0));
+        if (counting) sent.set(key, (sent.get(key) ?? 0) + 1);
+      });
+      const settled = (r: Request) => {
+        const key = chartOf.get(r);
+        if (key !== undefined) inFlight.set(key, (inFlight.get(key) ?? 0) - 1);
+      };
+      page.on("requestfinished", settled);
+      page.on("requestfailed", settled);
+
+      await page.goto(`${server.url}/?exp=live-throttle&gby=${encodeURIComponent('["config.lr"]')}`);
+      const lastSteps = async () =>
+        Promise.all(
+          keys.map(async (key) => {
+            const drawn = JSON.parse((await groupChart(page, key).getAttribute("data-drawn")) ?? "[]") as DrawnGroup[];
+            return drawn.length === 2 ? Math.min(...drawn.map((g) => g.steps.at(-1) ?? -1)) : -1;
+          }),
+        );
+      await waitUntil(async () => (await lastSteps()).every((s) => s === 9), "both charts drew the first ten steps");
+      await waitUntil(
+        async () => (await page.getByTestId("live-status").getAttribute("data-status")) === "live",
+        "live stream",
+      );
+
+      counting = true;
+      const started = Date.now();
+      writer.stdin.write("go\n");
+      await waitUntil(() => out.includes("done\n"), "the writer's live steps", 60_000);
+      await waitUntil(
+        async () => (await lastSteps()).every((s) => s === lastLogged),
+        `both charts drew step ${lastLogged}`,
+      );
+      const elapsed = Date.now() - started;
+      counting = false;
+
+      for (const key of keys) {
+        const requests = sent.get(key) ?? 0;
+        expect(requests, `${key}: requests in ${elapsed} ms`).toBeLessThanOrEqual(Math.ceil(elapsed / 1000) + 1);
+        expect(requests, `${key}: requests in ${elapsed} ms`).toBeGreaterThanOrEqual(2);
+        expect(mostOpen.get(key), `${key}: requests in flight at once`).toBe(1);
+      }
+      const g = (await drawnGroups(page, "loss", "std")).find((d) => d.label === "lr=0.1");
+      expect(g?.steps).toEqual(Array.from({ length: lastLogged + 1 }, (_, i) => i));
+      expect(g?.mean[lastLogged]).toBeCloseTo(10 + lastLogged / 10 + 0.5, 9);
+      expect(g?.count[lastLogged]).toBe(2);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      writer.stdin.write("finish\n");
+      writer.stdin.end();
+      expect(await exited, out).toBe(0);
     }
   });
 });
