@@ -240,6 +240,65 @@ describe("a server's connections dying under it", () => {
   });
 });
 
+interface DocumentedOperation {
+  method: string;
+  path: string;
+  body: unknown;
+  unavailable: string | undefined;
+}
+
+/** Every operation of the served OpenAPI document, with its example body and its 503's description. */
+async function documentedOperations(base: string): Promise<DocumentedOperation[]> {
+  const document = (await (await fetch(`${base}/api/openapi.json`)).json()) as {
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          requestBody?: { content: { "application/json": { schema: { examples?: unknown[] } } } };
+          responses: Record<string, { description: string }>;
+        }
+      >
+    >;
+  };
+  return Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, op]) => ({
+      method: method.toUpperCase(),
+      path,
+      body: op.requestBody?.content["application/json"].schema.examples?.[0] ?? (op.requestBody ? {} : undefined),
+      unavailable: op.responses["503"]?.description,
+    })),
+  );
+}
+
+describe("the OpenAPI document while PostgreSQL is away", () => {
+  test("every operation listing 503 database_unavailable answers it, with Retry-After; the others answer without the database", async () => {
+    const database = await createTestDatabase(cluster);
+    const server = await serve(database.url);
+    const operations = await documentedOperations(server.url);
+    expect(operations.length).toBeGreaterThanOrEqual(23);
+    await cluster.stop("fast");
+    for (const op of operations) {
+      const url = `${server.url}${op.path.replace("{id}", "run-away").replace("{name}", "ws")}`;
+      const answer = await fetch(url, {
+        method: op.method,
+        ...(op.body === undefined
+          ? {}
+          : { headers: { "content-type": "application/json" }, body: JSON.stringify(op.body) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const label = `${op.method} ${op.path}`;
+      if (op.unavailable?.includes("database_unavailable")) {
+        expect([label, answer.status, answer.headers.get("retry-after")]).toEqual([label, 503, "2"]);
+        expect(((await answer.json()) as { error: { code: string } }).error.code, label).toBe("database_unavailable");
+      } else {
+        expect([label, answer.status]).toEqual([label, 200]);
+        await answer.arrayBuffer();
+      }
+    }
+  });
+});
+
 describe("PostgreSQL down when `stonks serve` starts", () => {
   test("serve says so once, keeps trying, and serves once PostgreSQL is up", async () => {
     const database = await createTestDatabase(cluster);

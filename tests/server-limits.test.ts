@@ -160,6 +160,43 @@ describe.each(backends())("heavy-read limits on $name", (backend) => {
       }
     });
 
+    it("/api/openapi.json lists 503 too_many_heavy_reads on exactly the routes that answer it while the slots are held", async () => {
+      // Every answer of more than one point needs the one slot, and a client that does not read holds it.
+      const server = await startWith(dbPath, { maxInFlight: 1, heavyPoints: 1, streamAbovePoints: 1, maxWaitMs: 100 });
+      const holder = await nonReadingClient(server, `/api/runs/${runId}/metrics?key=loss`);
+      try {
+        const pointReads: Record<string, () => Promise<Response>> = {
+          "GET /api/runs/{id}/metrics": () => fetch(`${server.url}/api/runs/${runId}/metrics?key=loss&downsample=10`),
+          "GET /api/runs/{id}/metrics/all": () => fetch(`${server.url}/api/runs/${runId}/metrics/all?downsample=10`),
+          "POST /api/series": () =>
+            post(server, "/api/series", { series: [{ run_id: runId, key: "loss" }], downsample: 10 }),
+          "POST /api/groups/series": () =>
+            post(server, "/api/groups/series", {
+              groups: [{ label: "g", run_ids: [runId] }],
+              keys: ["loss"],
+              buckets: 10,
+            }),
+        };
+        const document = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as {
+          paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>>;
+        };
+        const listed = Object.entries(document.paths).flatMap(([path, methods]) =>
+          Object.entries(methods)
+            .filter(([, op]) => op.responses["503"]?.description.includes("too_many_heavy_reads"))
+            .map(([method]) => `${method.toUpperCase()} ${path}`),
+        );
+        expect(listed.sort()).toEqual(Object.keys(pointReads).sort());
+        for (const [name, read] of Object.entries(pointReads)) {
+          const refused = await read();
+          expect([name, refused.status, refused.headers.get("retry-after")]).toEqual([name, 503, "5"]);
+          expect(((await refused.json()) as ErrorJson).error.code, name).toBe("too_many_heavy_reads");
+        }
+      } finally {
+        holder.destroy();
+        await server.close();
+      }
+    });
+
     it("cuts off a client that stops reading, which frees its slot", async () => {
       const server = await startWith(dbPath, { maxInFlight: 1, heavyPoints: 50_000, maxWaitMs: 100, stallMs: 500 });
       const holder = await nonReadingClient(server, `/api/runs/${runId}/metrics?key=loss`);

@@ -228,9 +228,10 @@ describe.each(backends())("tokens on $name", (backend) => {
       }
     });
 
-    it("says at start that the file's tokens are required, and how to open the dashboard with one", () => {
+    it("says at start that the stored tokens are required (the file's on SQLite, the database's on PostgreSQL), and how to open the dashboard with one", () => {
+      const holder = backend.name === "postgres" ? "this database's" : "this file's";
       expect(server.stdout()).toContain(
-        `  tokens:    this file's tokens are required; open the dashboard as ${server.url}/?token=<secret>\n`,
+        `  tokens:    ${holder} tokens are required; open the dashboard as ${server.url}/?token=<secret>\n`,
       );
     });
 

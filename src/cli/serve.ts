@@ -141,10 +141,11 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     pgPoolSize,
   });
   const dashboard = token === null ? `${server.url}/` : `${server.url}/?token=${encodeURIComponent(token)}`;
-  // The file's tokens are secrets nobody can print again: say how to open the dashboard with one.
+  // The stored tokens are secrets nobody can print again: say how to open the dashboard with one.
+  const holder = isPostgresUrl(dbPath) ? "this database's" : "this file's";
   const tokens =
     token === null && server.fileHasTokens
-      ? `  tokens:    this file's tokens are required; open the dashboard as ${server.url}/?token=<secret>\n`
+      ? `  tokens:    ${holder} tokens are required; open the dashboard as ${server.url}/?token=<secret>\n`
       : "";
   process.stdout.write(
     `stonks is serving ${redactUrl(dbPath)}\n  dashboard: ${dashboard}\n  api:       ${server.url}/api\n${tokens}Press Ctrl+C to stop.\n`,

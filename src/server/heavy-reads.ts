@@ -34,7 +34,7 @@ export const DEFAULT_HEAVY_READ_LIMITS: HeavyReadLimits = {
   streamAbovePoints: 50_000,
 };
 /** Seconds a client is told to wait (Retry-After) when every slot stays busy. */
-const RETRY_AFTER_S = 5;
+export const HEAVY_READ_RETRY_AFTER_S = 5;
 
 /** A counting semaphore whose waiters give up after a while. */
 export class ReadSlots {
@@ -74,14 +74,14 @@ export class ReadSlots {
 }
 
 export class BusyError extends ApiError {
-  readonly retryAfterSeconds = RETRY_AFTER_S;
+  readonly retryAfterSeconds = HEAVY_READ_RETRY_AFTER_S;
 }
 
 function busyError(slots: number): BusyError {
   return new BusyError(
     503,
     "too_many_heavy_reads",
-    `${slots} large point reads are already being answered; retry in ${RETRY_AFTER_S} s, or ask for fewer series or a smaller downsample.`,
+    `${slots} large point reads are already being answered; retry in ${HEAVY_READ_RETRY_AFTER_S} s, or ask for fewer series or a smaller downsample.`,
   );
 }
 

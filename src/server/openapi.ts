@@ -2,6 +2,8 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { MAX_BODY_BYTES, MAX_POINTS_BODY_BYTES } from "../contract/limits.js";
+import { DATABASE_RETRY_AFTER_S } from "./errors.js";
+import { HEAVY_READ_RETRY_AFTER_S } from "./heavy-reads.js";
 import { errorReply, operationId, type ParameterSpec, type ResponseSpec, ROUTES, type RouteSpec } from "./routes.js";
 
 type JsonObject = Record<string, unknown>;
@@ -51,8 +53,42 @@ function errors(route: RouteSpec): JsonObject {
     answers["413"] = { description: "Body too large, or too many points.", content: errorContent };
     answers["415"] = { description: "The body is not sent as application/json.", content: errorContent };
   }
-  if (route.streaming) answers["503"] = { description: "Too many live event streams.", content: errorContent };
+  const unavailable = serviceUnavailable(route);
+  if (unavailable.length > 0) {
+    answers["503"] = {
+      description: `The server cannot answer now; the same request may succeed later. ${unavailable.join(" ")}`,
+      headers: {
+        "Retry-After": {
+          description:
+            "Seconds to wait before sending the request again (with database_unavailable and too_many_heavy_reads).",
+          schema: { type: "integer", minimum: 1 },
+        },
+      },
+      content: errorContent,
+    };
+  }
   return answers;
+}
+
+/**
+ * The 503 answers a route can give, one sentence each with its error code.
+ * Every route but this document's reads the database, if only to check the
+ * token (the stored tokens decide whether one is needed).
+ */
+function serviceUnavailable(route: RouteSpec): string[] {
+  const reasons: string[] = [];
+  if (route.access !== "none") {
+    reasons.push(
+      `database_unavailable: a PostgreSQL-backed server cannot reach its database (down, restarting, or out of connections); Retry-After: ${DATABASE_RETRY_AFTER_S}.`,
+    );
+  }
+  if (route.heavyRead) {
+    reasons.push(
+      `too_many_heavy_reads: every slot for large point reads stayed busy (docs/rest-api.md, "Limits on point reads"); Retry-After: ${HEAVY_READ_RETRY_AFTER_S}.`,
+    );
+  }
+  if (route.streaming) reasons.push("too_many_connections: too many live event streams are open.");
+  return reasons;
 }
 
 function links(route: RouteSpec): JsonObject {

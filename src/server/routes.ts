@@ -61,6 +61,12 @@ export interface RouteSpec {
   /** An endless answer (live events): schema-driven fuzzers leave it out. */
   streaming?: boolean;
   /**
+   * Answers points: its largest answers wait for one of the few heavy-read
+   * slots (src/server/heavy-reads.ts), and a 503 too_many_heavy_reads when
+   * none frees in time.
+   */
+  heavyRead?: boolean;
+  /**
    * Routes (method and path) that take this one's path parameters: OpenAPI
    * links from its answers, so a client (or a fuzzer's stateful phase) can go
    * on from what it just created.
@@ -336,6 +342,7 @@ export const ROUTES: readonly RouteSpec[] = [
   {
     method: "get",
     path: "/api/runs/{id}/metrics",
+    heavyRead: true,
     access: "read",
     tag: "read",
     summary: "The points of one metric of a run.",
@@ -345,6 +352,7 @@ export const ROUTES: readonly RouteSpec[] = [
   {
     method: "get",
     path: "/api/runs/{id}/metrics/all",
+    heavyRead: true,
     access: "read",
     tag: "read",
     summary: "Every metric of a run.",
@@ -354,6 +362,7 @@ export const ROUTES: readonly RouteSpec[] = [
   {
     method: "post",
     path: "/api/series",
+    heavyRead: true,
     access: "read",
     tag: "read",
     summary: "Many series at once, downsampled, optionally within a step range.",
@@ -363,6 +372,7 @@ export const ROUTES: readonly RouteSpec[] = [
   {
     method: "post",
     path: "/api/groups/series",
+    heavyRead: true,
     access: "read",
     tag: "read",
     summary: "Per group of runs and metric key, mean, std, stderr, min, max and count across the runs per step bucket.",
