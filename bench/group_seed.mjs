@@ -6,25 +6,15 @@ export const GROUPS = 10;
 export const POINTS = 100_000;
 export const KEY = "train/loss";
 
-const PROVENANCE = {
-  host: "bench",
-  pid: 1,
-  command: "bench",
-  cwd: "/",
-  gitCommit: null,
-  gitDirty: null,
-  sdkLanguage: "node",
-  sdkVersion: "0",
-};
-
 /**
  * Writes the runs into the file at `path` and returns their ids in the order written; run r is in
- * group g{r % 10}. dist/ is imported here, not at the top, so that bench/api_group_read.mjs's measuring
- * children, which import another build's dist/, never load this one.
+ * group g{r % 10}. dist/ (and ui_common.mjs, which imports it) is imported here, not at the top, so that
+ * bench/api_group_read.mjs's measuring children, which import another build's dist/, never load this one.
  */
 export async function seedGroupedRuns(path) {
   const { openDatabase, runImmediate } = await import("../dist/store/connection.js");
   const { appendPoints, ensureSeries, finishRun, insertRun } = await import("../dist/store/writes.js");
+  const { PROVENANCE } = await import("./ui_common.mjs");
   const db = openDatabase(path);
   const ids = [];
   const now = Date.now() / 1000;
