@@ -1,6 +1,6 @@
-// A cold server's first grouped aggregate, in process: 200 runs × 100,000 points (the file of
-// bench/ui_groups.mjs), StonksService.getGroupSeries for its 10 groups of 20 runs at 400 buckets, each
-// repetition in a fresh Node process (fresh connection, no aggregate remembered, code not yet optimised;
+// A cold server's first grouped aggregate, in process: 200 runs × 100,000 points (bench/group_seed.mjs,
+// the file of bench/ui_groups.mjs), StonksService.getGroupSeries for its 10 groups of 20 runs at 400 buckets,
+// each repetition in a fresh Node process (fresh connection, no aggregate remembered, code not yet optimised;
 // the operating system's page cache is warm). BASELINE_DIST names the dist/ of an earlier build to
 // measure alternately in the same run (before/after), checked to give the same answer.
 // Run: npm run build && BASELINE_DIST=/path/to/old/dist BASELINE_LABEL=abc1234 node bench/api_group_read.mjs
@@ -9,12 +9,9 @@ import { createHash } from "node:crypto";
 import { cpus, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { GROUPS, KEY, RUNS, seedGroupedRuns } from "./group_seed.mjs";
 import { writeResultsBlock } from "./results.mjs";
 
-const RUNS = 200;
-const GROUPS = 10;
-const POINTS = 100_000;
-const KEY = "train/loss";
 const BUCKETS = 400;
 const REPEATS = Number(process.env.RUNS ?? 7);
 
@@ -68,47 +65,6 @@ async function measureOnce(mode, dist, path) {
   console.log(JSON.stringify({ wall, cpu: (used.user + used.system) / 1000, hash: hashOf(answers) }));
 }
 
-/** 200 finished runs of one 100,000-point loss curve each (as bench/ui_groups.mjs); run r is in group g{r % 10}. */
-async function seed(path) {
-  const { openDatabase, runImmediate } = await import("../dist/store/connection.js");
-  const { appendPoints, ensureSeries, finishRun, insertRun } = await import("../dist/store/writes.js");
-  const db = openDatabase(path);
-  const now = Date.now() / 1000;
-  const steps = Float64Array.from({ length: POINTS }, (_, i) => i);
-  const provenance = {
-    host: "bench",
-    pid: 1,
-    command: "bench",
-    cwd: "/",
-    gitCommit: null,
-    gitDirty: null,
-    sdkLanguage: "node",
-    sdkVersion: "0",
-  };
-  for (let r = 0; r < RUNS; r++) {
-    runImmediate(db, () => {
-      const created = now - 86_400 + r * 60;
-      const run = insertRun(db, {
-        experimentName: "grouped",
-        name: `run-${String(r).padStart(3, "0")}`,
-        config: { lr: 10 ** -(1 + (r % GROUPS)), seed: r },
-        tags: [],
-        group: `g${r % GROUPS}`,
-        jobType: "train",
-        notes: null,
-        now: created,
-        provenance,
-      });
-      const g = r % GROUPS;
-      const values = Float64Array.from(steps, (s) => g * 0.2 + Math.exp(-s / 20_000) + 0.05 * Math.sin(s / 700 + r));
-      const times = Float64Array.from(steps, (s) => created + s * 0.01);
-      appendPoints(db, ensureSeries(db, run.seq, KEY), steps, values, times);
-      finishRun(db, run.seq, "completed", created + POINTS * 0.01);
-    });
-  }
-  db.close();
-}
-
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -118,7 +74,7 @@ const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 async function main() {
   const { tempDb } = await import("./ui_common.mjs");
   const db = tempDb("group-read");
-  await seed(db.path);
+  await seedGroupedRuns(db.path);
   const builds = [{ label: "this build", dist: fileURLToPath(new URL("../dist", import.meta.url)) }];
   if (process.env.BASELINE_DIST) {
     builds.unshift({

@@ -32,7 +32,8 @@ export function tempDb(name) {
   return { path: join(dir, "bench.db"), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-const PROVENANCE = {
+/** The provenance of every run a benchmark writes. */
+export const PROVENANCE = {
   host: "bench",
   pid: 1,
   command: "bench",

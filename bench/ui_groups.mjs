@@ -1,63 +1,16 @@
 // Grouped charts benchmark: 200 runs × 100,000 points in 10 groups, grouped by the run's group, painted
 // as 10 mean lines with bands; and POST /api/groups/series for one group of 50 runs × 100,000 points.
 // Run: npm run build && node bench/ui_groups.mjs   (RUNS=5 repetitions; goal: grouped charts painted ≤ 1 s)
-import { openDatabase, runImmediate } from "../dist/store/connection.js";
-import { appendPoints, ensureSeries, finishRun, insertRun } from "../dist/store/writes.js";
+import { openDatabase } from "../dist/store/connection.js";
+import { GROUPS, KEY, POINTS, RUNS, seedGroupedRuns } from "./group_seed.mjs";
 import { fmt, launch, machine, median, REPEATS, serve, tempDb, writeResults } from "./ui_common.mjs";
 
-const RUNS = 200;
-const GROUPS = 10;
-const POINTS = 100_000;
-const KEY = "train/loss";
 const API_GROUP = 50;
 const BUCKETS = 400;
 
-const PROVENANCE = {
-  host: "bench",
-  pid: 1,
-  command: "bench",
-  cwd: "/",
-  gitCommit: null,
-  gitDirty: null,
-  sdkLanguage: "node",
-  sdkVersion: "0",
-};
-
-/** 200 finished runs of one 100,000-point loss curve each; run r is in group g{r % 10}. */
-function seed(path) {
-  const db = openDatabase(path);
-  const ids = [];
-  const now = Date.now() / 1000;
-  const steps = Float64Array.from({ length: POINTS }, (_, i) => i);
-  for (let r = 0; r < RUNS; r++) {
-    runImmediate(db, () => {
-      const created = now - 86_400 + r * 60;
-      const run = insertRun(db, {
-        experimentName: "grouped",
-        name: `run-${String(r).padStart(3, "0")}`,
-        config: { lr: 10 ** -(1 + (r % GROUPS)), seed: r },
-        tags: [],
-        group: `g${r % GROUPS}`,
-        jobType: "train",
-        notes: null,
-        now: created,
-        provenance: PROVENANCE,
-      });
-      const g = r % GROUPS;
-      const values = Float64Array.from(steps, (s) => g * 0.2 + Math.exp(-s / 20_000) + 0.05 * Math.sin(s / 700 + r));
-      const times = Float64Array.from(steps, (s) => created + s * 0.01);
-      appendPoints(db, ensureSeries(db, run.seq, KEY), steps, values, times);
-      finishRun(db, run.seq, "completed", created + POINTS * 0.01);
-      ids.push(run.id);
-    });
-  }
-  db.close();
-  return ids;
-}
-
 const db = tempDb("ui-groups");
 const t0 = Date.now();
-const ids = seed(db.path);
+const ids = await seedGroupedRuns(db.path);
 console.error(`seeded ${RUNS} runs × ${POINTS} points in ${Date.now() - t0} ms`);
 
 // The API: one group of 50 runs; "cold" on a fresh server (nothing remembered), "warm" asked again.

@@ -4,7 +4,7 @@
  * answers. camelCase like the SDK's own run fields; times in Unix seconds.
  * Types only, browser-safe.
  */
-import type { Config, RunStatus } from "../types.js";
+import type { Config, Provenance, RunStatus } from "../types.js";
 
 /**
  * A column of float64 values as base64 of their little-endian bytes (8 bytes a
@@ -12,18 +12,6 @@ import type { Config, RunStatus } from "../types.js";
  * Node, `base64.b64encode(array.array("d", values).tobytes())` in Python.
  */
 export type B64F64 = string;
-
-/** Where and how a run was made, as the SDK recorded it. */
-export interface RemoteProvenance {
-  host: string | null;
-  pid: number | null;
-  command: string | null;
-  cwd: string | null;
-  gitCommit: string | null;
-  gitDirty: boolean | null;
-  sdkLanguage: string | null;
-  sdkVersion: string | null;
-}
 
 /** PUT /api/runs/{id}: a run's metadata as the sender holds it (it replaces the server's). */
 export interface RunUpsertBody {
@@ -37,7 +25,7 @@ export interface RunUpsertBody {
   notes: string | null;
   color: string | null;
   createdAt: number;
-  provenance: RemoteProvenance;
+  provenance: Provenance;
   status: RunStatus;
   endedAt: number | null;
   lastHeartbeat: number | null;

@@ -7,6 +7,7 @@
  */
 import type { Config, Provenance, RunStatus } from "../types.js";
 import { type Db, runImmediate, stmt } from "./connection.js";
+import type { RunRow } from "./reads.js";
 import { appendPoints, ensureSeries, insertRun, nextRevision } from "./writes.js";
 
 export interface RemoteRunMeta {
@@ -68,27 +69,29 @@ function seriesCounts(db: Db, seq: number): SeriesCounts {
   return counts;
 }
 
-interface StoredMeta {
-  seq: number;
-  name: string | null;
-  status: RunStatus;
-  config: string;
-  tags: string;
-  group_name: string | null;
-  job_type: string | null;
-  notes: string | null;
-  color: string | null;
-  ended_at: number | null;
-  last_heartbeat: number | null;
-  host: string | null;
-  pid: number | null;
-  command: string | null;
-  cwd: string | null;
-  git_commit: string | null;
-  git_dirty: number | null;
-  sdk_language: string | null;
-  sdk_version: string | null;
-}
+/** The stored run columns a sender's metadata is compared with (the SELECT in upsertRemoteRun). */
+type StoredMeta = Pick<
+  RunRow,
+  | "seq"
+  | "name"
+  | "status"
+  | "config"
+  | "tags"
+  | "group_name"
+  | "job_type"
+  | "notes"
+  | "color"
+  | "ended_at"
+  | "last_heartbeat"
+  | "host"
+  | "pid"
+  | "command"
+  | "cwd"
+  | "git_commit"
+  | "git_dirty"
+  | "sdk_language"
+  | "sdk_version"
+>;
 
 /** The columns of runs a sender's metadata sets, in the order of the UPDATE below. */
 function metaColumns(meta: RemoteRunMeta): unknown[] {

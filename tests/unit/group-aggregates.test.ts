@@ -8,10 +8,11 @@ import type { GroupAggregateJson } from "../../src/contract/groups.js";
 import { NotFoundError } from "../../src/errors.js";
 import { open } from "../../src/query/database.js";
 import { aggregateGroup, type RunPoints } from "../../src/query/group-aggregate.js";
-import { openDatabase, runImmediate } from "../../src/store/connection.js";
+import { type Db, openDatabase, runImmediate } from "../../src/store/connection.js";
 import { GROUP_SPANS_PER_BUCKET } from "../../src/store/reads.js";
 import { ROLLUP_LEVELS } from "../../src/store/rollup.js";
-import { appendPoints, ensureSeries, insertRun } from "../../src/store/writes.js";
+import { appendPoints, ensureSeries, insertRun, type StartedRun } from "../../src/store/writes.js";
+import { UNKNOWN_PROVENANCE } from "../../src/types.js";
 import { ROOT, tempDir } from "../support/helpers.js";
 
 interface GoldenCase {
@@ -234,6 +235,21 @@ function directWithSpans(
   return { ...shape, steps: exactSteps.mean };
 }
 
+/** A run with nothing but its experiment and name, created at time 1 (in a transaction of the caller). */
+function insertBareRun(store: Db, experimentName: string, name: string): StartedRun {
+  return insertRun(store, {
+    experimentName,
+    name,
+    config: {},
+    tags: [],
+    group: null,
+    jobType: null,
+    notes: null,
+    now: 1,
+    provenance: { ...UNKNOWN_PROVENANCE, sdkLanguage: "node", sdkVersion: "0" },
+  });
+}
+
 describe("getGroupSeries through rollups against a direct computation", () => {
   const path = join(tempDir(), "rollup-groups.db");
   const next = random(42);
@@ -242,26 +258,7 @@ describe("getGroupSeries through rollups against a direct computation", () => {
   const store = openDatabase(path);
   for (const [r, n] of lengths.entries()) {
     runImmediate(store, () => {
-      const run = insertRun(store, {
-        experimentName: "spans",
-        name: `r${r}`,
-        config: {},
-        tags: [],
-        group: null,
-        jobType: null,
-        notes: null,
-        now: 1,
-        provenance: {
-          host: null,
-          pid: null,
-          command: null,
-          cwd: null,
-          gitCommit: null,
-          gitDirty: null,
-          sdkLanguage: "node",
-          sdkVersion: "0",
-        },
-      });
+      const run = insertBareRun(store, "spans", `r${r}`);
       const steps = new Float64Array(n);
       const values = new Float64Array(n);
       let step = 3 * r;
@@ -366,26 +363,7 @@ describe("getGroupSeries through rollups against a direct computation", () => {
     const s = openDatabase(path2);
     let id = "";
     runImmediate(s, () => {
-      const run = insertRun(s, {
-        experimentName: "line",
-        name: "l",
-        config: {},
-        tags: [],
-        group: null,
-        jobType: null,
-        notes: null,
-        now: 1,
-        provenance: {
-          host: null,
-          pid: null,
-          command: null,
-          cwd: null,
-          gitCommit: null,
-          gitDirty: null,
-          sdkLanguage: "node",
-          sdkVersion: "0",
-        },
-      });
+      const run = insertBareRun(s, "line", "l");
       const steps = Float64Array.from({ length: 50_000 }, (_, i) => 2 * i + (i % 3));
       appendPoints(
         s,

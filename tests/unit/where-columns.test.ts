@@ -3,50 +3,11 @@
  * server's run tables keep between queries) and config paths cut once:
  * the same runs kept as without them, and kept values not read again.
  */
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compileConfigPath, configValue, filterRuns, type TableRun } from "../../src/contract/run-table.js";
 import { filterWhere, parseWhere, WhereColumns } from "../../src/contract/where.js";
 import type { Config } from "../../src/types.js";
-
-interface VectorRun {
-  id: string;
-  name: string | null;
-  status: TableRun["status"];
-  stale: boolean;
-  created_at: number;
-  ended_at: number | null;
-  duration: number | null;
-  tags: string[];
-  group: string | null;
-  job_type: string | null;
-  config: Config;
-  summary: TableRun["summary"];
-}
-
-const vectors = JSON.parse(readFileSync(new URL("../vectors/query/where-cases.json", import.meta.url), "utf8")) as {
-  now: number;
-  runs: VectorRun[];
-  cases: { where: string; expected: string[] }[];
-};
-
-function tableRun(r: VectorRun, config: Config = r.config): TableRun {
-  return {
-    id: r.id,
-    name: r.name,
-    notes: null,
-    tags: r.tags,
-    group: r.group,
-    jobType: r.job_type,
-    status: r.status,
-    stale: r.stale,
-    createdAt: r.created_at,
-    endedAt: r.ended_at,
-    duration: r.duration,
-    config,
-    summary: r.summary,
-  };
-}
+import { tableRun, whereVectors as vectors } from "../support/where-vectors.js";
 
 const runs = vectors.runs.map((r) => tableRun(r));
 /** One set of columns for every case, so later cases read what earlier ones kept. */

@@ -3,50 +3,13 @@
  * Python reader (python/tests/test_where.py) checks too, plus what only the
  * TypeScript side has: the parse tree and the run-table filter.
  */
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { filterRuns, type TableRun } from "../../src/contract/run-table.js";
+import { filterRuns } from "../../src/contract/run-table.js";
 import { filterWhere, isoDateSeconds, parseWhere, WhereSyntaxError } from "../../src/contract/where.js";
-import type { Config } from "../../src/types.js";
 import { completeField, searchQuery } from "../../ui/src/lib/where-search.js";
+import { tableRun, whereVectors as vectors } from "../support/where-vectors.js";
 
-interface VectorRun {
-  id: string;
-  name: string | null;
-  status: TableRun["status"];
-  stale: boolean;
-  created_at: number;
-  ended_at: number | null;
-  duration: number | null;
-  tags: string[];
-  group: string | null;
-  job_type: string | null;
-  config: Config;
-  summary: TableRun["summary"];
-}
-
-const vectors = JSON.parse(readFileSync(new URL("../vectors/query/where-cases.json", import.meta.url), "utf8")) as {
-  now: number;
-  runs: VectorRun[];
-  cases: { where: string; expected: string[] }[];
-  errors: { where: string; column: number; message: string }[];
-};
-
-const runs: TableRun[] = vectors.runs.map((r) => ({
-  id: r.id,
-  name: r.name,
-  notes: null,
-  tags: r.tags,
-  group: r.group,
-  jobType: r.job_type,
-  status: r.status,
-  stale: r.stale,
-  createdAt: r.created_at,
-  endedAt: r.ended_at,
-  duration: r.duration,
-  config: r.config,
-  summary: r.summary,
-}));
+const runs = vectors.runs.map((r) => tableRun(r));
 
 describe("the shared vectors", () => {
   it.each(vectors.cases.map((c) => [c.where, c.expected] as const))("%s", (where, expected) => {
