@@ -1,6 +1,6 @@
 // Dashboard benchmark: every interaction on a busy charts view (24 runs × 6 charts) must keep
 // frames short: dragging the smoothing slider, hovering a chart, zooming (drag, refetch, reset)
-// and ticking a run in the table. Measured in the page: animation frame intervals, long tasks
+// ticking a run in the table, and hovering the same runs' grouped charts. Measured in the page: animation frame intervals, long tasks
 // (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf);
 // in a Chromium trace, the main thread's whole work per frame (bench/ui_trace.mjs).
 // Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set,
@@ -156,6 +156,26 @@ async function once() {
         await sleep(150);
       }
     });
+  if (wanted("groupedHover")) {
+    // The same runs grouped by learning rate (4 groups): each chart draws each group's mean and band.
+    await page.goto(`${server.url}/?exp=sweep-24&runs=${ids.join(",")}&perf&gby=${encodeURIComponent('["config.lr"]')}`);
+    await page.waitForFunction(
+      (charts) => {
+        const list = [...document.querySelectorAll("[data-testid=group-chart]")];
+        return list.length === charts && list.every((c) => Number(c.dataset.painted ?? 0) > 0);
+      },
+      KEYS.length,
+      { timeout: 30_000 },
+    );
+    await sleep(500);
+    const grouped = await page.locator("[data-testid=group-chart] .u-over").first().boundingBox();
+    out.groupedHover = await collect(page, async () => {
+      await sweep(page, grouped, 0.02, 0.98, grouped.y + grouped.height / 2, 120);
+      await sweep(page, grouped, 0.98, 0.3, grouped.y + grouped.height / 3, 60);
+      await page.mouse.move(2, 2);
+      await sleep(200);
+    });
+  }
   await context.close();
   return out;
 }
@@ -213,6 +233,7 @@ const LABELS = {
   hover: "hover across a chart (180 moves)",
   zoom: "drag-zoom, refetch, double-click reset (a person's: two clicks 100 ms apart) (×2)",
   selection: "untick and tick a run in the table, each click's button held 80 ms (×3)",
+  groupedHover: "hover across a grouped chart (the 24 runs in 4 groups by lr; 180 moves)",
 };
 const row = (name) => {
   const per = reps.map((r) => r[name]);
@@ -226,7 +247,7 @@ const markdown =
     ? ""
     : `### Interactions: 24 runs × 6 charts (bench/ui_interaction.mjs) — ${label}
 
-${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen. The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), script time of the chart redraw jobs run in one animation frame and of each React render + commit of the whole page. Measured in a Chromium trace (CDP \`Tracing\`, devtools.timeline, bench/ui_trace.mjs): the renderer main thread's work per frame (its tasks between two animation frames: script, style, layout, paint, and the canvas rasterisation that follows a redraw without a GPU), as wall time and as thread CPU time (which leaves out time the thread waited for a core while other work shared the machine; each task's CPU time is capped at its wall time, as Chromium's trace on this VM now and then gives a task several ms more thread time than wall time). Medians over ${reps.length} repetitions of the per-repetition value (p95 and max over the frames of the interaction); long tasks and frames over 16 ms of CPU per repetition.
+${machine()}. ${RUNS} finished runs × ${KEYS.length} metrics of ${POINTS.toLocaleString("en")} points, all charted (6 charts of 24 lines, min/max downsampled to the chart width), viewport 1440 × 2100 (every chart on screen), run table on screen; the grouped hover on the same runs grouped by config.lr (4 groups, mean and band per group). The pointer moves once every ${MOVE_MS} ms, as a person's does. Measured in the page (?perf): animation frame intervals (16.7 ms when no frame is dropped), long tasks (PerformanceObserver \`longtask\`, over 50 ms), script time of the chart redraw jobs run in one animation frame and of each React render + commit of the whole page. Measured in a Chromium trace (CDP \`Tracing\`, devtools.timeline, bench/ui_trace.mjs): the renderer main thread's work per frame (its tasks between two animation frames: script, style, layout, paint, and the canvas rasterisation that follows a redraw without a GPU), as wall time and as thread CPU time (which leaves out time the thread waited for a core while other work shared the machine; each task's CPU time is capped at its wall time, as Chromium's trace on this VM now and then gives a task several ms more thread time than wall time). Medians over ${reps.length} repetitions of the per-repetition value (p95 and max over the frames of the interaction); long tasks and frames over 16 ms of CPU per repetition.
 
 | interaction | frame interval median | p95 | max | long tasks | main-thread work per frame, p95 / max | thread CPU per frame, p95 / max | frames over 16 ms CPU | chart redraw script max | page render max |
 |---|---|---|---|---|---|---|---|---|---|

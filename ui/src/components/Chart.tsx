@@ -1,6 +1,7 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
-import { cancelFrame, onFrameAfterThis, onNextFrame, onNextFrameFirst } from "../lib/frame";
+import { formatNumber } from "../lib/format";
+import { cancelFrame, onFrameAfterThis, onIdle, onNextFrame, onNextFrameFirst } from "../lib/frame";
 import { HeldTransform } from "../lib/held-transform";
 import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
@@ -23,6 +24,8 @@ export type { ChartProps } from "./chart/types";
 
 const DEFAULT_HEIGHT = 220;
 const TOOLTIP_ROWS = 12;
+/** The tooltip's width less padding and border (styles.css, .chart-tooltip: 300, 9 and 1 a side). */
+const TOOLTIP_CONTENT_WIDTH = 280;
 /** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
 const NEAR_PX = 8;
 
@@ -274,6 +277,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     // Built in the next frame, so the data requests of every chart on screen leave first.
     let u: uPlot | null = null;
     let forgetRect = () => {};
+    let cancelPrepare = () => {};
     const build = () => {
       u = new uPlot({ ...opts, width: box.clientWidth || opts.width }, [[]], box);
       uRef.current = u;
@@ -311,6 +315,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
       marks.className = "chart-layer chart-marks";
       u.over.append(marks);
       marksCanvasRef.current = marks;
+      // The tooltip's elements and fonts are made ready before the first hover, whose frame is the fullest.
+      cancelPrepare = onIdle(() => tooltip()?.prepare());
       redraw();
       return true;
     };
@@ -324,6 +330,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       crosshairRef.current?.rest();
       crosshairRef.current = null;
       forgetRect();
+      cancelPrepare();
       u?.destroy();
       uRef.current = null;
     };
@@ -413,12 +420,12 @@ export const Chart = memo(function Chart(props: ChartProps) {
     repaintMarks(u);
   }
 
-  /** The tooltip's view, made on first use. */
+  /** The tooltip's view, made on first use (or ahead of it, when the page is idle). */
   function tooltip(): TooltipView | null {
     const el = tipRef.current;
     if (!el) return null;
     if (!tooltipRef.current) {
-      tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS);
+      tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS, TOOLTIP_CONTENT_WIDTH);
       tipHoldRef.current = new HeldTransform(el);
       // The tooltip's size as last laid out, so placing it reads no layout in the pointer's handler.
       tipObserverRef.current = new ResizeObserver((entries) => {
@@ -531,13 +538,14 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const listed = tipRowsRef.current;
     for (let i = 0; i < shown; i++) {
       const row = i === shown - 1 && nearestAt >= shown ? nearest : found[i];
-      const out = listed[i] ?? { runId: "", name: "", color: "", value: 0, step: 0, active: false };
+      const out = listed[i] ?? { key: "", name: "", color: "", value: "", detail: "", active: false };
       listed[i] = out;
-      out.runId = row.d.run.id;
+      out.key = row.d.run.id;
       out.name = runLabel(row.d.run);
       out.color = row.d.color;
-      out.value = row.value;
-      out.step = row.step;
+      out.value = formatNumber(row.value);
+      // Each run's own step: runs logged at other steps, or at this time, are at steps of their own.
+      out.detail = `@${formatNumber(row.step)}`;
       out.active = row === nearest;
     }
     listed.length = shown;

@@ -4,6 +4,8 @@ import { type BandKind, bandEdges } from "../../../src/contract/groups";
 import type { Run } from "../api/types";
 import { withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
+import { cancelFrame, onFrameAfterThis, onIdle } from "../lib/frame";
+import { HeldTransform } from "../lib/held-transform";
 import { type GroupCursor, setGroupCursor } from "../state/group-cursor";
 import { onPoints } from "../state/live-points";
 import { markOnce } from "../state/perf";
@@ -19,12 +21,17 @@ import {
   type GroupLine,
 } from "./chart/groups";
 import { SYNC_KEY } from "./chart/options";
+import { type TooltipRow, TooltipView } from "./chart/tooltip";
 import { BAND_LABELS } from "./GroupBy";
 
 const DEFAULT_HEIGHT = 220;
 /** A grouped chart whose runs log points asks for its aggregates again at most this often. */
 const LIVE_REFRESH_MS = 1000;
 const BAND_ALPHA = 0.2;
+/** The grouped tooltip's width (styles.css, .group-tip), less its padding and border, and the rows it lists. */
+const GROUP_TIP_WIDTH = 340;
+const GROUP_TIP_CONTENT_WIDTH = GROUP_TIP_WIDTH - 2 * 10;
+const GROUP_TIP_ROWS = 20;
 const RUN_ALPHA = 0.28;
 
 export interface GroupChartProps {
@@ -320,17 +327,46 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       setGroupCursor(cursor);
     };
     let crosshair: Crosshair | null = null;
+    let tipView: TooltipView | null = null;
+    let tipHold: HeldTransform | null = null;
+    const hideTip = () => {
+      tipView?.hide();
+      tipHold?.rest();
+    };
+    /**
+     * The tooltip and the legend's values appear in the frame after the pointer enters the plot
+     * (as the ungrouped chart's tooltip does): that first move restyles the page for the hover and
+     * shows every chart's crosshair, and with them on top it took more than a frame.
+     */
+    let revealing = false;
+    const reveal = (): boolean => {
+      revealing = true;
+      try {
+        showTip(u);
+      } finally {
+        revealing = false;
+      }
+      return false;
+    };
     const showTip = (u: uPlot) => {
       crosshair?.placed(u);
-      const tip = tipRef.current;
+      const el = tipRef.current;
       const drawnNow = dataRef.current?.drawn ?? [];
-      if (!tip) return;
+      if (!el) return;
       const left = u.cursor.left ?? -1;
       if (!hovered || left < 0 || drawnNow.length === 0) {
-        tip.hidden = true;
+        cancelFrame(reveal);
+        hideTip();
         if (hovered) publish(null);
         return;
       }
+      if (!tipView?.visible && !revealing) {
+        onFrameAfterThis(reveal, true);
+        return;
+      }
+      // Made once, updated in place move after move (see TooltipView).
+      tipView ??= new TooltipView(el, GROUP_TIP_ROWS, GROUP_TIP_CONTENT_WIDTH, "group-tip-row");
+      tipHold ??= new HeldTransform(el);
       const x = u.posToVal(left, "x");
       const rows = drawnNow.flatMap((g) => {
         if (g.steps.length === 0) return [];
@@ -339,27 +375,17 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       });
       const bandNow = bandRef.current;
       const step = rows[0] ? rows[0].g.steps[rows[0].i] : x;
-      tip.replaceChildren(
-        Object.assign(document.createElement("div"), {
-          className: "tip-head",
-          textContent: `step ${formatNumber(step)} · ${BAND_LABELS[bandNow]}`,
-        }),
-        ...rows.map(({ g, i }) => {
-          const row = document.createElement("div");
-          row.className = "tip-row";
-          row.dataset.testid = "group-tip-row";
-          const swatch = document.createElement("span");
-          swatch.className = "tip-dot";
-          swatch.style.background = g.color;
-          const label = Object.assign(document.createElement("span"), { className: "tip-name", textContent: g.label });
-          const value = Object.assign(document.createElement("span"), {
-            className: "tip-value mono",
-            textContent: `${formatSpread(bandNow, g.mean[i], g.low[i], g.high[i])} · n=${g.count[i]}`,
-          });
-          row.append(swatch, label, value);
-          return row;
+      const listed = rows.slice(0, GROUP_TIP_ROWS).map(
+        ({ g, i }): TooltipRow => ({
+          key: g.label,
+          name: g.label,
+          color: g.color,
+          value: `${formatSpread(bandNow, g.mean[i], g.low[i], g.high[i])} · n=${g.count[i]}`,
+          detail: "",
+          active: false,
         }),
       );
+      tipView.show(`step ${formatNumber(step)}`, BAND_LABELS[bandNow], listed, rows.length - listed.length);
       publish({
         metricKey,
         step,
@@ -371,11 +397,13 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           count: g.count[i],
         })),
       });
-      tip.hidden = false;
-      const boxWidth = target.clientWidth;
-      let tipX = u.over.offsetLeft + left + 14;
-      if (tipX + tip.offsetWidth > boxWidth) tipX = u.over.offsetLeft + left - tip.offsetWidth - 14;
-      tip.style.transform = `translate(${Math.max(0, tipX)}px, 0px)`;
+      // Beside the pointer, on its left where the right would overflow the chart; read from
+      // uPlot's own numbers, so a move forces no layout.
+      const plotLeft = u.bbox.left / uPlot.pxRatio;
+      let tipX = plotLeft + left + 14;
+      if (tipX + GROUP_TIP_WIDTH > u.width) tipX = plotLeft + left - GROUP_TIP_WIDTH - 14;
+      el.style.transform = `translate(${Math.max(0, tipX)}px, 0px)`;
+      tipHold.follow();
     };
     const u = new uPlot(
       {
@@ -444,6 +472,13 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     uRef.current = u;
     crosshair = new Crosshair(u);
     const forgetRect = keepRectFresh(u);
+    // The tooltip's elements and fonts are made ready before the first hover, whose frame is the fullest.
+    const cancelPrepare = onIdle(() => {
+      const el = tipRef.current;
+      if (!el) return;
+      tipView ??= new TooltipView(el, GROUP_TIP_ROWS, GROUP_TIP_CONTENT_WIDTH, "group-tip-row");
+      tipView.prepare();
+    });
     refreshTipRef.current = () => showTip(u);
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(100, target.clientWidth), height }));
     resize.observe(target);
@@ -453,7 +488,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     const leave = () => {
       hovered = false;
       publish(null);
-      if (tipRef.current) tipRef.current.hidden = true;
+      hideTip();
     };
     const reset = () => onZoomRef.current(null);
     target.addEventListener("mouseenter", enter);
@@ -467,7 +502,10 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       publish(null);
       refreshTipRef.current = null;
       crosshair?.rest();
+      cancelFrame(reveal);
+      hideTip();
       forgetRect();
+      cancelPrepare();
       u.destroy();
       uRef.current = null;
     };
@@ -497,7 +535,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       </div>
       <div className="chart-plot" style={{ height }}>
         <div className="chart-canvas" ref={plotRef} />
-        <div ref={tipRef} className="chart-tooltip group-tip" hidden data-testid="group-tooltip" />
+        <div ref={tipRef} className="chart-tooltip group-tip" data-testid="group-tooltip" />
         {error !== null && (
           <div className="chart-message error" data-testid="chart-error">
             {error}

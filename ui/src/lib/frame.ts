@@ -77,6 +77,16 @@ export function onFrameAfterThis(job: FrameJob, first = false): void {
   else onNextFrame(job);
 }
 
+/** Runs `job` when the page is idle (after a frame's work, with time to spare); returns its cancel. */
+export function onIdle(job: () => void): () => void {
+  if (typeof requestIdleCallback === "function") {
+    const id = requestIdleCallback(() => job());
+    return () => cancelIdleCallback(id);
+  }
+  const id = setTimeout(job, 50);
+  return () => clearTimeout(id);
+}
+
 export function cancelFrame(job: FrameJob): void {
   pending.delete(job);
   queuedAt.delete(job);

@@ -1,5 +1,5 @@
 import type uPlot from "uplot";
-import { cancelFrame, onFrameAfterThis } from "../../lib/frame";
+import { cancelFrame, onFrameAfterThis, onIdle } from "../../lib/frame";
 import { HeldTransform } from "../../lib/held-transform";
 
 /**
@@ -57,8 +57,7 @@ function queueSync(): void {
   if (queued) return;
   queued = true;
   // Truly idle: a busy stretch (a zoom redrawing every chart) is no time to read the layout.
-  if (typeof requestIdleCallback === "function") requestIdleCallback(syncAll);
-  else setTimeout(syncAll, 50);
+  onIdle(syncAll);
 }
 
 /** Keeps `u`'s rectangle read ahead (after its size changes, and after scrolls and resizes); returns the undo. */

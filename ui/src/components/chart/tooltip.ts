@@ -1,14 +1,14 @@
 import type { Run } from "../../api/types";
-import { formatNumber } from "../../lib/format";
 import type { Drawn } from "./types";
 
-/** One run's line in the tooltip. */
+/** One line of the tooltip: a run's (or a group's) name, its value, and a muted detail (the run's step). */
 export interface TooltipRow {
-  runId: string;
+  /** What the line is about (a run id, a group label), as its data-row attribute. */
+  key: string;
   name: string;
   color: string;
-  value: number;
-  step: number;
+  value: string;
+  detail: string;
   active: boolean;
 }
 
@@ -38,11 +38,7 @@ function setText(el: HTMLElement, text: string): void {
   el.textContent = text;
 }
 
-/**
- * The tooltip's content width in CSS pixels (styles.css, .chart-tooltip: 300 wide, 9 of padding and
- * 1 of border a side), and what a row spends besides its texts (the 8-pixel dot, three 6-pixel gaps).
- */
-const CONTENT_WIDTH = 280;
+/** What a row spends besides its texts (the 8-pixel dot, three 6-pixel gaps). */
 const ROW_FIXED = 8 + 3 * 6;
 
 /**
@@ -104,9 +100,15 @@ export class TooltipView {
   private readonly more: HTMLDivElement;
   private fonts: Fonts | null = null;
 
+  /**
+   * `contentWidth`: the tooltip's fixed width in CSS pixels less its padding and border (styles.css);
+   * `rowTestId`: its rows' data-testid.
+   */
   constructor(
     private readonly el: HTMLDivElement,
     maxRows: number,
+    private readonly contentWidth: number,
+    rowTestId = "tooltip-row",
   ) {
     this.head = document.createElement("div");
     this.head.className = "tip-head";
@@ -122,13 +124,18 @@ export class TooltipView {
         step: span("tip-step"),
         color: "",
       };
-      row.line.dataset.testid = "tooltip-row";
+      row.line.dataset.testid = rowTestId;
       row.line.append(row.dot, row.name, row.value, row.step);
       this.rows.push(row);
     }
   }
 
-  /** The tooltip's fonts, read once, when it first shows. */
+  /** Reads what the first show would (its fonts), ahead of the first hover, in an idle moment. */
+  prepare(): void {
+    this.measures();
+  }
+
+  /** The tooltip's fonts, read once (prepare, or the first show). */
   private measures(): Fonts {
     if (!this.fonts) {
       const font = (el: HTMLElement, weight?: string) => {
@@ -158,7 +165,7 @@ export class TooltipView {
   show(title: string, detail: string, rows: readonly TooltipRow[], unlisted: number): void {
     const fonts = this.measures();
     const tail = ` · ${detail}`;
-    setText(this.head, `${fonts.head.fit(title, CONTENT_WIDTH - fonts.head.width(tail))}${tail}`);
+    setText(this.head, `${fonts.head.fit(title, this.contentWidth - fonts.head.width(tail))}${tail}`);
     const children = this.el.children;
     for (let i = 0; i < this.rows.length; i++) {
       const el = this.rows[i];
@@ -170,18 +177,15 @@ export class TooltipView {
       }
       const className = row.active ? "tip-row active" : "tip-row";
       if (el.line.className !== className) el.line.className = className;
-      if (el.line.dataset.runId !== row.runId) el.line.dataset.runId = row.runId;
+      if (el.line.dataset.row !== row.key) el.line.dataset.row = row.key;
       if (el.color !== row.color) {
         el.color = row.color;
         el.dot.style.background = row.color;
       }
-      const value = formatNumber(row.value);
-      // Each run's own step: runs logged at other steps, or at this time, are at steps of their own.
-      const step = `@${formatNumber(row.step)}`;
-      const room = CONTENT_WIDTH - ROW_FIXED - fonts.value.width(value) - fonts.step.width(step);
+      const room = this.contentWidth - ROW_FIXED - fonts.value.width(row.value) - fonts.step.width(row.detail);
       setText(el.name, fonts.name.fit(row.name, room));
-      setText(el.value, value);
-      setText(el.step, step);
+      setText(el.value, row.value);
+      setText(el.step, row.detail);
       if (!attached) this.el.insertBefore(el.line, children[i + 1] ?? null);
     }
     if (unlisted > 0) {
