@@ -1,7 +1,8 @@
 // Dashboard benchmark: every interaction on a busy charts view (24 runs × 6 charts) must keep
-// frames short: dragging the smoothing slider, hovering a chart, zooming (drag, refetch, reset)
-// ticking a run in the table, and hovering the same runs' grouped charts. Measured in the page: animation frame intervals, long tasks
-// (over 50 ms), and the main-thread time of our own chart redraw frames and React renders (?perf);
+// frames short: dragging the smoothing slider, hovering a chart, zooming (drag, refetch, reset),
+// ticking a run in the table, and hovering the same runs' grouped charts. Measured in the page:
+// animation frame intervals, long tasks (over 50 ms), and the main-thread time of our own chart
+// redraw frames and React renders (?perf);
 // in a Chromium trace, the main thread's whole work per frame (bench/ui_trace.mjs).
 // Run: npm run build && node bench/ui_interaction.mjs   (RUNS=3 repetitions; LABEL=... names the row set,
 // "after" by default; TRACE=1 prints where the frames with the most thread CPU went, TRACE=2 also
