@@ -46,22 +46,26 @@ function chart(page: Page, key: string) {
 
 /** What these checks use of the page's elements (the tests are typed without the DOM library). */
 interface Animated {
-  getAnimations(): { playState: string; effect: { getKeyframes(): { transform?: unknown }[] } | null }[];
+  getAnimations(): {
+    playState: string;
+    effect: { composite: string; getKeyframes(): { transform?: unknown }[] } | null;
+  }[];
   style: { transform: string };
 }
 
-/** In the page: the transform a running animation holds the element at (HeldTransform), or null. */
-const heldAt = (el: unknown): unknown => {
-  const a = (el as Animated).getAnimations().find((x) => x.playState === "running");
-  return a?.effect?.getKeyframes()[0]?.transform ?? null;
-};
-
-/** In the page: whether a running animation holds the element exactly where its inline transform puts it. */
-const heldInPlace = (el: unknown): boolean => {
-  const a = (el as Animated).getAnimations().find((x) => x.playState === "running");
-  const frames = a?.effect?.getKeyframes() ?? [];
-  return frames.length > 0 && frames.every((f) => f.transform === (el as Animated).style.transform);
-};
+/**
+ * In the page: whether the element is held (HeldTransform): a running animation adds an identity
+ * to its transform, so its inline transform still places it.
+ */
+const held = (el: unknown): boolean =>
+  (el as Animated)
+    .getAnimations()
+    .some(
+      (a) =>
+        a.playState === "running" &&
+        a.effect?.composite === "add" &&
+        (a.effect?.getKeyframes() ?? []).every((f) => f.transform === "translate(0px, 0px)"),
+    );
 
 /** In the page: how many animations the element has. */
 const animations = (el: unknown): number => (el as Animated).getAnimations().length;
@@ -525,7 +529,7 @@ describe("dashboard charts", () => {
     await waitUntil(async () => {
       // Held while the pointer moves (they rest when it stops).
       await page.mouse.move(over.x + over.width * 0.2 + (nudge++ % 2), y);
-      return (await otherLine.evaluate(heldAt)) !== null;
+      return otherLine.evaluate(held);
     }, "the other chart's crosshair held");
     const cdp = await context.newCDPSession(page);
     const names: string[] = [];
@@ -552,7 +556,13 @@ describe("dashboard charts", () => {
     // and the tooltip moved by their inline transforms; a frame of over 400 ms on a loaded machine
     // lets them rest, and holding them again costs one).
     expect(names.filter((n) => n === "PaintArtifactCompositor::Update").length).toBeLessThanOrEqual(4);
-    expect(await otherLine.evaluate(heldInPlace)).toBe(true);
+    expect(await otherLine.evaluate(held)).toBe(true);
+    // Placed by uPlot's inline transform, where the synced chart's pointer is.
+    const lineBox = await otherLine.boundingBox();
+    const lrOver = await chart(page, "train/lr").locator(".u-over").boundingBox();
+    const inline = await otherLine.evaluate((el) => (el as Animated).style.transform);
+    const dx = Number(/translate\((-?[\d.]+)px/.exec(inline)?.[1]);
+    expect(lineBox && lrOver && Math.abs(lineBox.x - (lrOver.x + dx)) <= 1).toBe(true);
     // The pointer resting on the chart: the animations stop (each costs the compositor a frame
     // per refresh), the line and the tooltip stay where they are.
     const tip = chart(page, "train/loss").locator("[data-testid=chart-tooltip]");
@@ -566,7 +576,7 @@ describe("dashboard charts", () => {
     // Moving again holds them again.
     await waitUntil(async () => {
       await page.mouse.move(over.x + over.width * 0.5 + (nudge++ % 2), y);
-      return otherLine.evaluate(heldInPlace);
+      return otherLine.evaluate(held);
     }, "held again when the pointer moves");
     // At rest (the pointer gone), no animation runs.
     await page.mouse.move(2, 2);
@@ -632,7 +642,7 @@ describe("dashboard charts", () => {
     let nudge = 0;
     await waitUntil(async () => {
       await page.mouse.move(over.x + over.width * 0.95 - (nudge++ % 2), over.y + over.height * 0.9);
-      return tip.evaluate(heldInPlace);
+      return tip.evaluate(held);
     }, "the tooltip held where it is placed");
     await page.mouse.move(2, 2);
     await tip.waitFor({ state: "hidden" });

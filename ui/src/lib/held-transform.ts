@@ -1,47 +1,39 @@
 /**
  * Moves an element on every pointer move without relayering the page.
  *
- * Chromium moves a composited element by changing its transform on the compositor alone only
- * while a transform animation runs on it; any other change of the transform (inline style,
- * will-change or not) makes it layerize the whole page again, about 2–2.5 ms of main-thread
- * work per frame on the 24-run, 6-chart view (PaintArtifactCompositor::Update in a trace,
- * bench/ui_interaction.mjs). So while an element follows the pointer, its place is held by a
- * running animation whose two keyframes are that place, replaced on each move. At rest the
- * animation is cancelled (a running one costs the compositor a frame per display refresh) and
- * the inline transform, which the animation was hiding, holds the place.
+ * Chromium moves a composited element by changing its transform directly in the compositor's
+ * property trees (no new layerization of the whole page) only while a transform animation runs
+ * on it; any other change of the transform, will-change or not, makes it layerize the whole page
+ * again: about 2–2.5 ms of main-thread work per frame on the 24-run, 6-chart view
+ * (PaintArtifactCompositor::Update in a trace, bench/ui_interaction.mjs). So while an element
+ * follows the pointer, a running animation that adds nothing to its transform (an identity,
+ * composited additively) marks it animated, and its inline transform, written as before, places
+ * it. Holding the place in the animation's keyframes instead (replaced on each move) made Blink
+ * garbage that its collector swept in 5 ms tasks in the middle of a hover.
  *
- * The element's inline `transform` stays the place it should have, so code that writes it
- * (uPlot's crosshair) keeps doing so, and `follow()` mirrors it into the animation. When no
- * element has moved for a moment (the pointer rests on a chart), every animation stops.
+ * When no held element has moved for a moment (the pointer rests on a chart), every animation
+ * stops: a running one keeps the page making frames.
  */
 export class HeldTransform {
   private animation: Animation | null = null;
-  private held = "";
 
   constructor(private readonly el: HTMLElement) {}
 
-  /** While following, the element's inline transform is carried over to the animation holding it. */
+  /** The element moves now (its inline transform places it): it is held until it rests. */
   follow(): void {
     lastMove = performance.now();
     if (restTimer === undefined) restTimer = setTimeout(restWhenStill, REST_AFTER_MS);
-    const transform = this.el.style.transform || "none";
-    if (!this.animation) {
-      // No Web Animations (a test DOM): the inline transform alone places the element.
-      if (typeof this.el.animate !== "function") return;
-      this.held = transform;
-      this.animation = this.el.animate(keyframes(transform), {
-        duration: HOLD_MS,
-        iterations: Number.POSITIVE_INFINITY,
-      });
-      following.add(this);
-      return;
-    }
-    if (transform === this.held) return;
-    this.held = transform;
-    (this.animation.effect as KeyframeEffect).setKeyframes(keyframes(transform));
+    // No Web Animations (a test DOM): the inline transform alone places the element.
+    if (this.animation || typeof this.el.animate !== "function") return;
+    this.animation = this.el.animate(IDENTITY, {
+      duration: HOLD_MS,
+      iterations: Number.POSITIVE_INFINITY,
+      composite: "add",
+    });
+    following.add(this);
   }
 
-  /** Lets the inline transform place the element again and stops the animation. */
+  /** Stops the animation; the inline transform places the element as it did all along. */
   rest(): void {
     this.animation?.cancel();
     this.animation = null;
@@ -57,7 +49,7 @@ export class HeldTransform {
 const following = new Set<HeldTransform>();
 let lastMove = 0;
 let restTimer: ReturnType<typeof setTimeout> | undefined;
-/** How long the elements stay held without moving: a running animation costs the compositor a frame per refresh. */
+/** How long the elements stay held without moving. */
 const REST_AFTER_MS = 400;
 
 function restWhenStill(): void {
@@ -73,4 +65,4 @@ function restWhenStill(): void {
 /** One animation iteration (it repeats for as long as it runs). */
 const HOLD_MS = 60_000;
 
-const keyframes = (transform: string): Keyframe[] => [{ transform }, { transform }];
+const IDENTITY: Keyframe[] = [{ transform: "translate(0px, 0px)" }, { transform: "translate(0px, 0px)" }];

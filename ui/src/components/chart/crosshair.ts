@@ -16,7 +16,7 @@ export class Crosshair {
   }
 
   /**
-   * Holds the lines where uPlot's inline transform puts them. Started in the frame after the
+   * Holds the lines (uPlot's inline transform places them). Started in the frame after the
    * pointer enters: the entering move's frame relayers the page anyway (the lines appear, the
    * page restyles for the hover), and starting the animations there made it the longest frame.
    */
