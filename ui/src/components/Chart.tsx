@@ -200,6 +200,13 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return true;
   }, [repaintSmoothLayer]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: repaintHighlightLine reads refs only
+  const paintHighlightLine = useCallback((): boolean => {
+    const u = uRef.current;
+    if (u) repaintHighlightLine(u);
+    return true;
+  }, []);
+
   /** A double-click's reset applies in the frame after the click (as a drag's zoom does, see plotOptions). */
   const resetZoom = useCallback((): boolean => {
     propsRef.current.onZoom(null);
@@ -327,6 +334,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       cancelFrame(paintEnvelopes);
       cancelFrame(paintSmoothLayer);
       cancelFrame(revealTip);
+      cancelFrame(paintHighlightLine);
       crosshairRef.current?.rest();
       crosshairRef.current = null;
       forgetRect();
@@ -395,7 +403,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
       if (runId) card.dataset.highlight = runId;
       else delete card.dataset.highlight;
     }
-    repaintHighlightLine(u);
+    // The move entering the plot (no tooltip yet) has the fullest frame: the wide line follows in the next.
+    if (tooltipRef.current?.visible) repaintHighlightLine(u);
+    else onFrameAfterThis(paintHighlightLine, true);
   }
 
   function clearMarks(u: uPlot): void {

@@ -42,12 +42,17 @@ function setText(el: HTMLElement, text: string): void {
 const ROW_FIXED = 8 + 3 * 6;
 
 /**
- * Text widths in the tooltip's fonts, measured on a canvas once per text. The tooltip's texts are
- * cut to fit by script rather than clipped by CSS: clipped text is painted apart from the
- * tooltip's box, and Chromium layerizes the whole page again whenever such a part changes size.
+ * Text widths in the tooltip's fonts, measured on a canvas. The tooltip's texts are cut to fit by
+ * script rather than clipped by CSS: clipped text is painted apart from the tooltip's box, and
+ * Chromium layerizes the whole page again whenever such a part changes size. Names and metric
+ * keys (a small set) are measured once and kept, with their cuts; values, which change with
+ * every move, are summed from their characters' widths (kept whole, they grew the heap until
+ * the collector stalled a frame).
  */
 class TextMeasure {
   private readonly widths = new Map<string, number>();
+  private readonly cuts = new Map<string, string>();
+  private readonly chars = new Map<number, number>();
   private readonly ctx: CanvasRenderingContext2D | null;
 
   constructor(font: string) {
@@ -55,29 +60,59 @@ class TextMeasure {
     if (this.ctx) this.ctx.font = font;
   }
 
-  width(text: string): number {
+  /**
+   * The width of a text that changes with every move (a value, a step), as the sum of its
+   * characters' widths, each measured once: measuring whole texts made a TextMetrics object per
+   * text per move for Blink's collector to sweep (in 5 ms tasks, in the middle of a hover).
+   */
+  measure(text: string): number {
+    let w = 0;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      let c = this.chars.get(code);
+      if (c === undefined) {
+        c = this.ctx?.measureText(String.fromCharCode(code)).width ?? 0;
+        this.chars.set(code, c);
+      }
+      w += c;
+    }
+    return w;
+  }
+
+  /** The width of a name or key, kept. */
+  private width(text: string): number {
     let w = this.widths.get(text);
     if (w === undefined) {
       w = this.ctx?.measureText(text).width ?? 0;
-      // Run names, metric keys, values: kept while the page lives, within bounds.
       if (this.widths.size > 5000) this.widths.clear();
       this.widths.set(text, w);
     }
     return w;
   }
 
-  /** `text` itself if it fits `max` pixels, else its longest start that fits with "…" after it. */
+  /**
+   * `text` itself if it fits `max` pixels, else its longest start that fits with "…" after it
+   * (kept per 8 pixels of room, so a row whose value widens by a digit cuts the name once).
+   */
   fit(text: string, max: number): string {
     if (this.width(text) <= max) return text;
-    const chars = [...text];
-    let lo = 0;
-    let hi = chars.length;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (this.width(`${chars.slice(0, mid).join("")}…`) <= max) lo = mid;
-      else hi = mid - 1;
+    const room = Math.floor(max / 8) * 8;
+    const key = `${room}\u0000${text}`;
+    let cut = this.cuts.get(key);
+    if (cut === undefined) {
+      const chars = [...text];
+      let lo = 0;
+      let hi = chars.length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if ((this.ctx?.measureText(`${chars.slice(0, mid).join("")}…`).width ?? 0) <= room) lo = mid;
+        else hi = mid - 1;
+      }
+      cut = `${chars.slice(0, lo).join("")}…`;
+      if (this.cuts.size > 5000) this.cuts.clear();
+      this.cuts.set(key, cut);
     }
-    return `${chars.slice(0, lo).join("")}…`;
+    return cut;
   }
 }
 
@@ -165,7 +200,7 @@ export class TooltipView {
   show(title: string, detail: string, rows: readonly TooltipRow[], unlisted: number): void {
     const fonts = this.measures();
     const tail = ` · ${detail}`;
-    setText(this.head, `${fonts.head.fit(title, this.contentWidth - fonts.head.width(tail))}${tail}`);
+    setText(this.head, `${fonts.head.fit(title, this.contentWidth - fonts.head.measure(tail))}${tail}`);
     const children = this.el.children;
     for (let i = 0; i < this.rows.length; i++) {
       const el = this.rows[i];
@@ -182,7 +217,7 @@ export class TooltipView {
         el.color = row.color;
         el.dot.style.background = row.color;
       }
-      const room = this.contentWidth - ROW_FIXED - fonts.value.width(row.value) - fonts.step.width(row.detail);
+      const room = this.contentWidth - ROW_FIXED - fonts.value.measure(row.value) - fonts.step.measure(row.detail);
       setText(el.name, fonts.name.fit(row.name, room));
       setText(el.value, row.value);
       setText(el.step, row.detail);
