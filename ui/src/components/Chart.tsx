@@ -7,7 +7,7 @@ import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { subscribeSmoothingDraft } from "../state/smoothing";
-import { Crosshair, keepRectFresh } from "./chart/crosshair";
+import { Crosshair, holdCrosshairs, keepRectFresh } from "./chart/crosshair";
 import {
   clearStaleEnvelopes,
   drawEnvelopeLayer,
@@ -213,16 +213,24 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return false;
   }, []);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: showTip reads refs only
+  // biome-ignore lint/correctness/useExhaustiveDependencies: repaintMarks and showTip read refs only
   const revealTip = useCallback((): boolean => {
     const u = uRef.current;
     const tip = tooltipRef.current;
     if (!u || !tip || !tipAtRef.current) return false;
+    repaintMarks(u);
     showTip(u, tip);
     return true;
   }, []);
 
   useEffect(() => () => tipObserverRef.current?.disconnect(), []);
+
+  // A native listener: React's would make an event object per move.
+  useEffect(() => {
+    const box = boxRef.current;
+    box?.addEventListener("pointermove", holdCrosshairs, { passive: true });
+    return () => box?.removeEventListener("pointermove", holdCrosshairs);
+  }, []);
 
   // Charts far below the fold are built (and fetched) when they scroll near.
   useEffect(() => {
@@ -335,7 +343,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       cancelFrame(paintSmoothLayer);
       cancelFrame(revealTip);
       cancelFrame(paintHighlightLine);
-      crosshairRef.current?.rest();
+      crosshairRef.current?.dispose();
       crosshairRef.current = null;
       forgetRect();
       cancelPrepare();
@@ -459,7 +467,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
   }
 
   function renderTooltip(u: uPlot): void {
-    crosshairRef.current?.placed(u);
+    crosshairRef.current?.placed();
     const tip = tooltip();
     if (!tip) return;
     const left = u.cursor.left ?? -1;
@@ -523,10 +531,13 @@ export const Chart = memo(function Chart(props: ChartProps) {
       mark.color = found[i].d.color;
     }
     marks.length = found.length;
-    repaintMarks(u);
+    // The move entering the plot has the fullest frame (the page restyles for the hover, every
+    // chart shows its crosshair): the marks and the tooltip follow in the next, the wide line after.
+    const entering = !tip.visible;
+    if (!entering) repaintMarks(u);
     highlight(u, nearest.d.run.id);
     tipAtRef.current = { snapped, nearest };
-    if (tip.visible) showTip(u, tip);
+    if (!entering) showTip(u, tip);
     else onFrameAfterThis(revealTip, true);
   }
 

@@ -11,7 +11,7 @@ import { onPoints } from "../state/live-points";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
 import { chartColors, type Theme } from "../state/theme";
-import { Crosshair, keepRectFresh } from "./chart/crosshair";
+import { Crosshair, holdCrosshairs, keepRectFresh } from "./chart/crosshair";
 import {
   type ColoredGroup,
   coloredGroups,
@@ -349,7 +349,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       return false;
     };
     const showTip = (u: uPlot) => {
-      crosshair?.placed(u);
+      crosshair?.placed();
       const el = tipRef.current;
       const drawnNow = dataRef.current?.drawn ?? [];
       if (!el) return;
@@ -494,14 +494,17 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     target.addEventListener("mouseenter", enter);
     target.addEventListener("mouseleave", leave);
     target.addEventListener("dblclick", reset);
+    const card = boxRef.current;
+    card?.addEventListener("pointermove", holdCrosshairs, { passive: true });
     return () => {
       resize.disconnect();
       target.removeEventListener("mouseenter", enter);
       target.removeEventListener("mouseleave", leave);
       target.removeEventListener("dblclick", reset);
+      card?.removeEventListener("pointermove", holdCrosshairs);
       publish(null);
       refreshTipRef.current = null;
-      crosshair?.rest();
+      crosshair?.dispose();
       cancelFrame(reveal);
       hideTip();
       forgetRect();

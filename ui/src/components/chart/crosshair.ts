@@ -2,9 +2,14 @@ import type uPlot from "uplot";
 import { cancelFrame, onFrameAfterThis, onIdle } from "../../lib/frame";
 import { HeldTransform } from "../../lib/held-transform";
 
+/** Every plot's crosshair on the page: the pointer over one chart moves all of them (they are synced). */
+const crosshairs = new Set<Crosshair>();
+
 /**
- * A plot's crosshair lines (uPlot's cursor elements): moved on the compositor while they are
- * shown, so a pointer move does not relayer the page (HeldTransform says why).
+ * A plot's crosshair lines (uPlot's cursor elements): moved on the compositor while the pointer
+ * moves over the charts, so a move does not relayer the page (HeldTransform says why). Out of
+ * the plot uPlot marks them off, and they are transparent rather than undisplayed (styles.css),
+ * so showing them changes a composited value, not the page's layers.
  */
 export class Crosshair {
   private readonly holds: HeldTransform[];
@@ -13,29 +18,39 @@ export class Crosshair {
     this.holds = [...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map(
       (el) => new HeldTransform(el),
     );
+    crosshairs.add(this);
   }
 
-  /**
-   * Holds the lines (uPlot's inline transform places them). Started in the frame after the
-   * pointer enters: the entering move's frame relayers the page anyway (the lines appear, the
-   * page restyles for the hover), and starting the animations there made it the longest frame.
-   */
-  private readonly follow = (): boolean => {
+  /** Holds the lines (uPlot's inline transform places them), or keeps them held. */
+  readonly hold = (): boolean => {
     for (const hold of this.holds) hold.follow();
     return false;
   };
 
-  /** Called from the plot's setCursor hook: uPlot has just placed the lines (on every synced plot). */
-  placed(u: uPlot): void {
-    if ((u.cursor.left ?? -1) < 0) this.rest();
-    else if (this.holds[0]?.following) this.follow();
-    else onFrameAfterThis(this.follow);
+  /**
+   * Called from the plot's setCursor hook: uPlot has just placed the lines (on every synced plot).
+   * Lines not held yet (the pointer came straight into a plot) are held from the next frame: the
+   * move entering a plot has the fullest frame of a hover, and starting animations relayers the page.
+   */
+  placed(): void {
+    if (this.holds[0]?.following) this.hold();
+    else onFrameAfterThis(this.hold);
   }
 
-  rest(): void {
-    cancelFrame(this.follow);
+  dispose(): void {
+    cancelFrame(this.hold);
     for (const hold of this.holds) hold.rest();
+    crosshairs.delete(this);
   }
+}
+
+/**
+ * The pointer moves over a chart's card: every crosshair on the page is held from now on (until
+ * the pointer rests), so the lines already move on the compositor when it reaches a plot. Holding
+ * them relayers the page once: over the card's edge, not in the plot-entering move's frame.
+ */
+export function holdCrosshairs(): void {
+  for (const crosshair of crosshairs) crosshair.hold();
 }
 
 /**
