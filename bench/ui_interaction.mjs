@@ -68,8 +68,7 @@ const allDrawn = (page, runs) =>
     ({ runs, charts }) => {
       const list = [...document.querySelectorAll("[data-testid=chart]")];
       return (
-        list.length === charts &&
-        list.every((c) => c.dataset.runs === String(runs) && !c.querySelector("[data-testid=chart-loading]"))
+        list.length === charts && list.every((c) => c.dataset.runs === String(runs) && c.dataset.loading === undefined)
       );
     },
     { runs, charts: KEYS.length },
@@ -163,7 +162,9 @@ async function once() {
     });
   if (wanted("groupedHover")) {
     // The same runs grouped by learning rate (4 groups): each chart draws each group's mean and band.
-    await page.goto(`${server.url}/?exp=sweep-24&runs=${ids.join(",")}&perf&gby=${encodeURIComponent('["config.lr"]')}`);
+    await page.goto(
+      `${server.url}/?exp=sweep-24&runs=${ids.join(",")}&perf&gby=${encodeURIComponent('["config.lr"]')}`,
+    );
     await page.waitForFunction(
       (charts) => {
         const list = [...document.querySelectorAll("[data-testid=group-chart]")];

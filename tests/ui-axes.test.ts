@@ -57,7 +57,7 @@ async function drawn(page: Page, key: string, runs: number): Promise<void> {
   await waitUntil(
     async () =>
       (await chart(page, key).getAttribute("data-runs")) === String(runs) &&
-      (await chart(page, key).locator("[data-testid=chart-loading]").count()) === 0,
+      (await chart(page, key).getAttribute("data-loading")) === null,
     `${key} drawn`,
   );
 }

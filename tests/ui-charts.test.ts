@@ -657,8 +657,12 @@ describe("dashboard charts", () => {
     const c = chart(page, "val/acc");
     const image = (selector: string) =>
       c.locator(selector).evaluate((el) => (el as unknown as { toDataURL(): string }).toDataURL());
+    const blank = await image("canvas.chart-highlight");
     await hover(page, "val/acc", 0.3);
     await waitUntil(async () => (await c.getAttribute("data-highlight")) === curveIds[2], "the run highlighted");
+    // The wide line is painted in the frame after the entering move, the marks with the tooltip.
+    await waitUntil(async () => (await image("canvas.chart-highlight")) !== blank, "the highlighted line painted");
+    await c.locator("[data-testid=chart-tooltip]").waitFor();
     const line = await image("canvas.chart-highlight");
     const marks = await image("canvas.chart-marks");
     await hover(page, "val/acc", 0.6);

@@ -1,7 +1,7 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import uPlot from "uplot";
 import { formatNumber } from "../lib/format";
-import { cancelFrame, onFrameAfterThis, onIdle, onNextFrame, onNextFrameFirst } from "../lib/frame";
+import { cancelFrame, onFrameAfterThis, onIdle, onNextFrame, onNextFrameFirst, useDelayedFlag } from "../lib/frame";
 import { HeldTransform } from "../lib/held-transform";
 import { lineExtent } from "../lib/lines";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
@@ -24,6 +24,8 @@ export type { ChartProps } from "./chart/types";
 
 const DEFAULT_HEIGHT = 220;
 const TOOLTIP_ROWS = 12;
+/** A chart's read shows a spinner once it has taken this long (useDelayedFlag says why). */
+const SPINNER_DELAY_MS = 300;
 /** The tooltip's width less padding and border (styles.css, .chart-tooltip: 300, 9 and 1 a side). */
 const TOOLTIP_CONTENT_WIDTH = 280;
 /** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
@@ -126,6 +128,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     redraw,
     scheduleRedraw,
   } = useChartData({ props: propsRef, plot: uRef, card: boxRef, visible, width });
+  const spinner = useDelayedFlag(status.loading && visible, SPINNER_DELAY_MS);
 
   /** Each series' line, from its run's own arrays (uPlot's data holds extents only). */
   const linePaths = useCallback<uPlot.Series.PathBuilder>(
@@ -579,7 +582,13 @@ export const Chart = memo(function Chart(props: ChartProps) {
   }
 
   return (
-    <div className="chart-card" ref={boxRef} data-testid="chart" data-key={metricKey}>
+    <div
+      className="chart-card"
+      ref={boxRef}
+      data-testid="chart"
+      data-key={metricKey}
+      data-loading={status.loading && visible ? "" : undefined}
+    >
       <div className="chart-head">
         <span className="chart-title" title={metricKey}>
           {metricKey}
@@ -599,7 +608,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
               zoomed
             </span>
           )}
-          {status.loading && visible && <span className="spinner" data-testid="chart-loading" title="Loading" />}
+          {spinner && <span className="spinner" data-testid="chart-loading" title="Loading" />}
         </span>
       </div>
       <div className="chart-plot" style={{ height: HEIGHT }}>

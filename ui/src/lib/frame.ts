@@ -97,6 +97,24 @@ export function cancelFrame(job: FrameJob): void {
  * renders in the frame after it, so the interaction's own frame holds only what answers it (a
  * ticked checkbox, not six charts re-rendered with their effects).
  */
+/**
+ * `on` once it has held for `delayMs`, false at once when it drops: a loading spinner shown only
+ * for reads that take a while (a zoom's refetch usually lands within a few frames, and putting a
+ * spinner in every chart and taking it out again added layout and relayering to those frames).
+ */
+export function useDelayedFlag(on: boolean, delayMs: number): boolean {
+  const [shown, setShown] = useState(false);
+  useEffect(() => {
+    if (!on) {
+      setShown(false);
+      return;
+    }
+    const id = setTimeout(() => setShown(true), delayMs);
+    return () => clearTimeout(id);
+  }, [on, delayMs]);
+  return on && shown;
+}
+
 export function useNextFrameValue<T>(value: T): T {
   const [shown, setShown] = useState(value);
   useEffect(() => {
