@@ -56,6 +56,19 @@ async function collect(page, work) {
   return { ...inPage, trace };
 }
 
+/**
+ * The hover: the pointer comes in over the card's edge, as a person's does (not straight into the
+ * plot), crosses the plot and back part of the way, then leaves the page's charts.
+ */
+async function hoverAcross(page, card, plot) {
+  await page.mouse.move(card.x + 3, plot.y + plot.height / 2);
+  await sleep(MOVE_MS);
+  await sweep(page, plot, 0.02, 0.98, plot.y + plot.height / 2, 120);
+  await sweep(page, plot, 0.98, 0.3, plot.y + plot.height / 3, 60);
+  await page.mouse.move(2, 2);
+  await sleep(200);
+}
+
 async function sweep(page, box, from, to, y, moves) {
   for (let i = 0; i <= moves; i++) {
     await page.mouse.move(box.x + box.width * (from + ((to - from) * i) / moves), y);
@@ -110,16 +123,7 @@ async function once() {
     });
 
   const card = await page.locator('[data-testid=chart][data-key="train/loss"]').boundingBox();
-  if (wanted("hover"))
-    out.hover = await collect(page, async () => {
-      // The pointer comes in over the card's edge, as a person's does, not straight into the plot.
-      await page.mouse.move(card.x + 3, plot.y + plot.height / 2);
-      await sleep(MOVE_MS);
-      await sweep(page, plot, 0.02, 0.98, plot.y + plot.height / 2, 120);
-      await sweep(page, plot, 0.98, 0.3, plot.y + plot.height / 3, 60);
-      await page.mouse.move(2, 2);
-      await sleep(200);
-    });
+  if (wanted("hover")) out.hover = await collect(page, () => hoverAcross(page, card, plot));
 
   if (wanted("zoom"))
     out.zoom = await collect(page, async () => {
@@ -176,14 +180,7 @@ async function once() {
     await sleep(500);
     const grouped = await page.locator("[data-testid=group-chart] .u-over").first().boundingBox();
     const groupedCard = await page.locator("[data-testid=group-chart]").first().boundingBox();
-    out.groupedHover = await collect(page, async () => {
-      await page.mouse.move(groupedCard.x + 3, grouped.y + grouped.height / 2);
-      await sleep(MOVE_MS);
-      await sweep(page, grouped, 0.02, 0.98, grouped.y + grouped.height / 2, 120);
-      await sweep(page, grouped, 0.98, 0.3, grouped.y + grouped.height / 3, 60);
-      await page.mouse.move(2, 2);
-      await sleep(200);
-    });
+    out.groupedHover = await collect(page, () => hoverAcross(page, groupedCard, grouped));
   }
   await context.close();
   return out;

@@ -153,6 +153,24 @@ afterAll(async () => {
   tmp.remove();
 });
 
+/** A Python training script run as its own process (real SDK, real file), its output collected. */
+function pythonWriter(
+  script: string,
+  args: string[],
+): { writer: ChildProcessWithoutNullStreams; output: () => string; exited: Promise<number | null> } {
+  const writer = spawn("python3", ["-c", script, ...args], {
+    env: { ...process.env, PYTHONPATH: join(ROOT, "python") },
+  });
+  let out = "";
+  writer.stdout.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  writer.stderr.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => writer.on("exit", resolve));
+  return { writer, output: () => out, exited };
+}
 describe("grouping runs", () => {
   it("groups by a config key: table rows with mean ± std, a mean line with a ±1 std band per group, in the URL", async () => {
     const { page, context, errors } = await newPage(browser);
@@ -488,18 +506,9 @@ for line in sys.stdin:
 for run in runs:
     run.finish()
 `;
-    const writer: ChildProcessWithoutNullStreams = spawn("python3", ["-c", script, dbPath], {
-      env: { ...process.env, PYTHONPATH: join(ROOT, "python") },
-    });
-    let out = "";
-    writer.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    writer.stderr.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => writer.on("exit", resolve));
-    const logged = (step: number) => waitUntil(() => out.includes(`logged ${step}\n`), `the writer at step ${step}`);
+    const { writer, output, exited } = pythonWriter(script, [dbPath]);
+    const logged = (step: number) =>
+      waitUntil(() => output().includes(`logged ${step}\n`), `the writer at step ${step}`);
     try {
       writer.stdin.write("10\n");
       await logged(10);
@@ -572,19 +581,9 @@ for run in runs:
     run.finish()
 `;
     const lastLogged = 10 + LIVE_STEPS - 1;
-    const writer: ChildProcessWithoutNullStreams = spawn("python3", ["-c", script, dbPath, String(LIVE_STEPS)], {
-      env: { ...process.env, PYTHONPATH: join(ROOT, "python") },
-    });
-    let out = "";
-    writer.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    writer.stderr.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => writer.on("exit", resolve));
+    const { writer, output, exited } = pythonWriter(script, [dbPath, String(LIVE_STEPS)]);
     try {
-      await waitUntil(() => out.includes("ready\n"), "the writer's first ten steps", 30_000);
+      await waitUntil(() => output().includes("ready\n"), "the writer's first ten steps", 30_000);
       const { page, context, errors } = await newPage(browser);
       // Per chart (the key it asks for): aggregate requests while counting, and the most in flight at once.
       const keys = ["acc", "loss"];
@@ -625,7 +624,7 @@ for run in runs:
       counting = true;
       const started = Date.now();
       writer.stdin.write("go\n");
-      await waitUntil(() => out.includes("done\n"), "the writer's live steps", 60_000);
+      await waitUntil(() => output().includes("done\n"), "the writer's live steps", 60_000);
       await waitUntil(
         async () => (await lastSteps()).every((s) => s === lastLogged),
         `both charts drew step ${lastLogged}`,
@@ -648,7 +647,7 @@ for run in runs:
     } finally {
       writer.stdin.write("finish\n");
       writer.stdin.end();
-      expect(await exited, out).toBe(0);
+      expect(await exited, output()).toBe(0);
     }
   });
 });
