@@ -504,7 +504,7 @@ describe("dashboard charts", () => {
     // Every text lies within the tooltip's box: nothing is clipped, nothing spills over.
     const box = await tip.boundingBox();
     if (!box) throw new Error("no tooltip");
-    expect(box.width).toBe(300);
+    expect(box.width).toBe(270);
     for (const part of [row, row.locator(".tip-value"), row.locator(".tip-step"), tip.locator(".tip-head")]) {
       const b = await part.boundingBox();
       expect(b && b.x + b.width <= box.x + box.width - 9 + 0.5).toBe(true);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { formatLogValue, linearTickLabels, logTickLabels } from "../../ui/src/lib/axes.js";
 import { defaultColor, deltaE2000, PALETTE, runColor } from "../../ui/src/lib/colors.js";
 import { hairlineOffsets, lineExtent, linePath, onlyPoint, PathCache } from "../../ui/src/lib/lines.js";
+import { tooltipLeft } from "../../ui/src/lib/placement.js";
 import { extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../../ui/src/lib/series.js";
 import { selectedRunIds, setSelected } from "../../ui/src/state/selection.js";
 
@@ -226,5 +227,27 @@ describe("selection", () => {
     expect(selectedRunIds(none, ids)).toEqual([]);
     const one = { ...none, ...setSelected(none, ["r11"], true, ids) };
     expect(selectedRunIds(one, ids)).toEqual(["r11"]);
+  });
+});
+
+describe("tooltipLeft", () => {
+  // A 270-pixel tooltip in a 530-pixel chart, 14 pixels from the pointer.
+  it("goes right of the pointer where it fits, else left where it fits", () => {
+    expect(tooltipLeft(100, 270, 530)).toBe(114);
+    expect(tooltipLeft(400, 270, 530)).toBe(116);
+  });
+
+  it("fitting on neither side, goes against the edge that leaves the pointer least covered, within the chart", () => {
+    // Neither side holds 270 plus the gap of 14 for a pointer between 256 and 284.
+    expect(tooltipLeft(260, 270, 530)).toBe(260);
+    expect(tooltipLeft(250, 270, 530)).toBe(260);
+    expect(tooltipLeft(270, 270, 530)).toBe(0);
+    expect(tooltipLeft(280, 270, 530)).toBe(0);
+    // Never past either edge.
+    for (let x = 0; x <= 530; x += 10) {
+      const at = tooltipLeft(x, 270, 530);
+      expect(at).toBeGreaterThanOrEqual(0);
+      expect(at + 270).toBeLessThanOrEqual(530);
+    }
   });
 });

@@ -4,6 +4,7 @@ import { formatNumber } from "../lib/format";
 import { cancelFrame, onFrameAfterThis, onIdle, onNextFrame, onNextFrameFirst, useDelayedFlag } from "../lib/frame";
 import { HeldTransform } from "../lib/held-transform";
 import { lineExtent } from "../lib/lines";
+import { tooltipLeft } from "../lib/placement";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { subscribeSmoothingDraft } from "../state/smoothing";
@@ -26,8 +27,8 @@ const DEFAULT_HEIGHT = 220;
 const TOOLTIP_ROWS = 12;
 /** A chart's read shows a spinner once it has taken this long (useDelayedFlag says why). */
 const SPINNER_DELAY_MS = 300;
-/** The tooltip's width less padding and border (styles.css, .chart-tooltip: 300, 9 and 1 a side). */
-const TOOLTIP_CONTENT_WIDTH = 280;
+/** The tooltip's width less padding and border (styles.css, .chart-tooltip: 270, 9 and 1 a side). */
+const TOOLTIP_CONTENT_WIDTH = 250;
 /** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
 const NEAR_PX = 8;
 
@@ -50,9 +51,9 @@ function queueHoveredRun(runId: string | null): void {
 }
 
 /**
- * Puts the tooltip beside the pointer, on its left where the right would overflow the chart, and
- * within the plot's height; `size` is the tooltip's size as last laid out. It moves on the
- * compositor (`hold`, see HeldTransform) while it follows the pointer.
+ * Puts the tooltip beside the pointer (tooltipLeft says which side) and within the plot's height;
+ * `size` is the tooltip's size as last laid out. It moves on the compositor (`hold`, see
+ * HeldTransform) while it follows the pointer.
  */
 function placeTooltip(
   u: uPlot,
@@ -64,10 +65,9 @@ function placeTooltip(
   const left = u.cursor.left ?? 0;
   const top = u.cursor.top ?? 0;
   const plotLeft = u.bbox.left / uPlot.pxRatio;
-  let x = plotLeft + left + 14;
-  if (x + size.width > u.width) x = plotLeft + left - size.width - 14;
+  const x = tooltipLeft(plotLeft + left, size.width, u.width);
   const y = Math.min(Math.max(0, top - 10), height - size.height);
-  el.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+  el.style.transform = `translate(${x}px, ${Math.max(0, y)}px)`;
   hold.follow();
 }
 

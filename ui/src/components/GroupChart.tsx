@@ -6,6 +6,7 @@ import { withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
 import { cancelFrame, onFrameAfterThis, onIdle } from "../lib/frame";
 import { HeldTransform } from "../lib/held-transform";
+import { tooltipLeft } from "../lib/placement";
 import { type GroupCursor, setGroupCursor } from "../state/group-cursor";
 import { onPoints } from "../state/live-points";
 import { markOnce } from "../state/perf";
@@ -29,7 +30,7 @@ const DEFAULT_HEIGHT = 220;
 const LIVE_REFRESH_MS = 1000;
 const BAND_ALPHA = 0.2;
 /** The grouped tooltip's width (styles.css, .group-tip), less its padding and border, and the rows it lists. */
-const GROUP_TIP_WIDTH = 340;
+const GROUP_TIP_WIDTH = 270;
 const GROUP_TIP_CONTENT_WIDTH = GROUP_TIP_WIDTH - 2 * 10;
 const GROUP_TIP_ROWS = 20;
 const RUN_ALPHA = 0.28;
@@ -400,9 +401,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       // Beside the pointer, on its left where the right would overflow the chart; read from
       // uPlot's own numbers, so a move forces no layout.
       const plotLeft = u.bbox.left / uPlot.pxRatio;
-      let tipX = plotLeft + left + 14;
-      if (tipX + GROUP_TIP_WIDTH > u.width) tipX = plotLeft + left - GROUP_TIP_WIDTH - 14;
-      el.style.transform = `translate(${Math.max(0, tipX)}px, 0px)`;
+      el.style.transform = `translate(${tooltipLeft(plotLeft + left, GROUP_TIP_WIDTH, u.width)}px, 0px)`;
       tipHold.follow();
     };
     const u = new uPlot(
