@@ -381,8 +381,9 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           key: g.label,
           name: g.label,
           color: g.color,
-          value: `${formatSpread(bandNow, g.mean[i], g.low[i], g.high[i])} · n=${g.count[i]}`,
-          detail: "",
+          value: formatSpread(bandNow, g.mean[i], g.low[i], g.high[i]),
+          // The run count in the row's muted, narrower text, so the group's label keeps its room.
+          detail: `n=${g.count[i]}`,
           active: false,
         }),
       );
