@@ -27,8 +27,6 @@ const DEFAULT_HEIGHT = 220;
 const TOOLTIP_ROWS = 12;
 /** A chart's read shows a spinner once it has taken this long (useDelayedFlag says why). */
 const SPINNER_DELAY_MS = 300;
-/** The tooltip's width less padding and border (styles.css, .chart-tooltip: 270, 9 and 1 a side). */
-const TOOLTIP_CONTENT_WIDTH = 250;
 /** How far (CSS pixels) beyond a run's first or last point the pointer still reads that run. */
 const NEAR_PX = 8;
 
@@ -446,7 +444,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const el = tipRef.current;
     if (!el) return null;
     if (!tooltipRef.current) {
-      tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS, TOOLTIP_CONTENT_WIDTH);
+      tooltipRef.current = new TooltipView(el, TOOLTIP_ROWS);
       tipHoldRef.current = new HeldTransform(el);
       // The tooltip's size as last laid out, so placing it reads no layout in the pointer's handler.
       tipObserverRef.current = new ResizeObserver((entries) => {

@@ -22,16 +22,14 @@ import {
   type GroupLine,
 } from "./chart/groups";
 import { SYNC_KEY } from "./chart/options";
-import { type TooltipRow, TooltipView } from "./chart/tooltip";
+import { TOOLTIP_WIDTH, type TooltipRow, TooltipView } from "./chart/tooltip";
 import { BAND_LABELS } from "./GroupBy";
 
 const DEFAULT_HEIGHT = 220;
 /** A grouped chart whose runs log points asks for its aggregates again at most this often. */
 const LIVE_REFRESH_MS = 1000;
 const BAND_ALPHA = 0.2;
-/** The grouped tooltip's width (styles.css, .group-tip), less its padding and border, and the rows it lists. */
-const GROUP_TIP_WIDTH = 270;
-const GROUP_TIP_CONTENT_WIDTH = GROUP_TIP_WIDTH - 2 * 10;
+/** The groups the tooltip lists at most. */
 const GROUP_TIP_ROWS = 20;
 const RUN_ALPHA = 0.28;
 
@@ -330,6 +328,11 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     let crosshair: Crosshair | null = null;
     let tipView: TooltipView | null = null;
     let tipHold: HeldTransform | null = null;
+    /** The tooltip's view, made on first use (or ahead of it, when the page is idle). */
+    const view = (el: HTMLDivElement): TooltipView => {
+      tipView ??= new TooltipView(el, GROUP_TIP_ROWS, "group-tip-row");
+      return tipView;
+    };
     const hideTip = () => {
       tipView?.hide();
       tipHold?.rest();
@@ -365,8 +368,6 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         onFrameAfterThis(reveal, true);
         return;
       }
-      // Made once, updated in place move after move (see TooltipView).
-      tipView ??= new TooltipView(el, GROUP_TIP_ROWS, GROUP_TIP_CONTENT_WIDTH, "group-tip-row");
       tipHold ??= new HeldTransform(el);
       const x = u.posToVal(left, "x");
       const rows = drawnNow.flatMap((g) => {
@@ -387,7 +388,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           active: false,
         }),
       );
-      tipView.show(`step ${formatNumber(step)}`, BAND_LABELS[bandNow], listed, rows.length - listed.length);
+      view(el).show(`step ${formatNumber(step)}`, BAND_LABELS[bandNow], listed, rows.length - listed.length);
       publish({
         metricKey,
         step,
@@ -399,10 +400,9 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           count: g.count[i],
         })),
       });
-      // Beside the pointer, on its left where the right would overflow the chart; read from
-      // uPlot's own numbers, so a move forces no layout.
+      // Beside the pointer (tooltipLeft says which side), from uPlot's own numbers: a move forces no layout.
       const plotLeft = u.bbox.left / uPlot.pxRatio;
-      el.style.transform = `translate(${tooltipLeft(plotLeft + left, GROUP_TIP_WIDTH, u.width)}px, 0px)`;
+      el.style.transform = `translate(${tooltipLeft(plotLeft + left, TOOLTIP_WIDTH, u.width)}px, 0px)`;
       tipHold.follow();
     };
     const u = new uPlot(
@@ -475,9 +475,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     // The tooltip's elements and fonts are made ready before the first hover, whose frame is the fullest.
     const cancelPrepare = onIdle(() => {
       const el = tipRef.current;
-      if (!el) return;
-      tipView ??= new TooltipView(el, GROUP_TIP_ROWS, GROUP_TIP_CONTENT_WIDTH, "group-tip-row");
-      tipView.prepare();
+      if (el) view(el).prepare();
     });
     refreshTipRef.current = () => showTip(u);
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(100, target.clientWidth), height }));

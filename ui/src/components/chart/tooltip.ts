@@ -38,6 +38,10 @@ function setText(el: HTMLElement, text: string): void {
   el.textContent = text;
 }
 
+/** Every tooltip's width in CSS pixels (styles.css, .chart-tooltip), and what its texts have of it (9 of padding and 1 of border a side). */
+export const TOOLTIP_WIDTH = 270;
+const CONTENT_WIDTH = TOOLTIP_WIDTH - 2 * 10;
+
 /** What a row spends besides its texts (the 8-pixel dot, three 6-pixel gaps). */
 const ROW_FIXED = 8 + 3 * 6;
 
@@ -135,14 +139,10 @@ export class TooltipView {
   private readonly more: HTMLDivElement;
   private fonts: Fonts | null = null;
 
-  /**
-   * `contentWidth`: the tooltip's fixed width in CSS pixels less its padding and border (styles.css);
-   * `rowTestId`: its rows' data-testid.
-   */
+  /** `rowTestId`: its rows' data-testid. */
   constructor(
     private readonly el: HTMLDivElement,
     maxRows: number,
-    private readonly contentWidth: number,
     rowTestId = "tooltip-row",
   ) {
     this.head = document.createElement("div");
@@ -200,7 +200,7 @@ export class TooltipView {
   show(title: string, detail: string, rows: readonly TooltipRow[], unlisted: number): void {
     const fonts = this.measures();
     const tail = ` · ${detail}`;
-    setText(this.head, `${fonts.head.fit(title, this.contentWidth - fonts.head.measure(tail))}${tail}`);
+    setText(this.head, `${fonts.head.fit(title, CONTENT_WIDTH - fonts.head.measure(tail))}${tail}`);
     const children = this.el.children;
     for (let i = 0; i < this.rows.length; i++) {
       const el = this.rows[i];
@@ -217,7 +217,7 @@ export class TooltipView {
         el.color = row.color;
         el.dot.style.background = row.color;
       }
-      const room = this.contentWidth - ROW_FIXED - fonts.value.measure(row.value) - fonts.step.measure(row.detail);
+      const room = CONTENT_WIDTH - ROW_FIXED - fonts.value.measure(row.value) - fonts.step.measure(row.detail);
       setText(el.name, fonts.name.fit(row.name, room));
       setText(el.value, row.value);
       setText(el.step, row.detail);
