@@ -23,6 +23,8 @@ const MOVE_MS = 16;
 const ONLY = process.env.ONLY?.split(",");
 const DUMP = process.env.DUMP;
 const FROM = process.env.FROM?.split(",");
+/** The whole devtools timeline (TRACE, TIMELINE=1), or only tasks and frame starts (see bench/ui_trace.mjs). */
+const DETAIL = Boolean(process.env.TRACE || process.env.TIMELINE);
 const wanted = (name) => !ONLY || ONLY.includes(name);
 
 let ids;
@@ -40,7 +42,7 @@ async function collect(page, work) {
     w.__frames.length = 0;
     w.__last = performance.now();
   });
-  const stopTrace = await startTrace(page);
+  const stopTrace = await startTrace(page, { detail: DETAIL });
   await work();
   const trace = await stopTrace();
   const inPage = await page.evaluate(() => {

@@ -2,7 +2,8 @@
 // script timers inside the page cannot see the canvas rasterisation and paint that follow
 // a redraw, the trace can. Used by bench/ui_interaction.mjs.
 
-const CATEGORIES = [
+/** Every event the devtools timeline records: where a frame's work went, event by event. */
+const TIMELINE = [
   "devtools.timeline",
   "disabled-by-default-devtools.timeline",
   "disabled-by-default-devtools.timeline.frame",
@@ -14,12 +15,24 @@ const CATEGORIES = [
   ...(process.env.EXTRA_CATEGORIES ? process.env.EXTRA_CATEGORIES.split(",") : []),
 ].join(",");
 
-/** Starts tracing the page; the returned function stops it and gives the main thread's summary. */
-export async function startTrace(page) {
+/**
+ * Only each task of the main thread (with its thread time) and where each frame begins. Recording
+ * an event costs the thread that records it: the timeline's ~550 events per frame of a hover add
+ * about a millisecond to every frame on this machine (bench/RESULTS.md, ui-interaction notes),
+ * which is the instrument's work, not the page's.
+ */
+const TASKS = ["toplevel", "benchmark"].join(",");
+
+/**
+ * Starts tracing the page; the returned function stops it and gives the main thread's summary.
+ * `detail`: record the whole devtools timeline (needed for the worst frames' breakdown), or only
+ * tasks and frame starts (per-frame totals with the least cost to the page).
+ */
+export async function startTrace(page, { detail = true } = {}) {
   const cdp = await page.context().newCDPSession(page);
   const events = [];
   cdp.on("Tracing.dataCollected", (e) => events.push(...e.value));
-  await cdp.send("Tracing.start", { categories: CATEGORIES, transferMode: "ReportEvents" });
+  await cdp.send("Tracing.start", { categories: detail ? TIMELINE : TASKS, transferMode: "ReportEvents" });
   return async () => {
     const done = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
     await cdp.send("Tracing.end");

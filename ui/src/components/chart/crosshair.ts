@@ -6,19 +6,27 @@ import { HeldTransform } from "../../lib/held-transform";
 const crosshairs = new Set<Crosshair>();
 
 /**
- * A plot's crosshair lines (uPlot's cursor elements): moved on the compositor while the pointer
- * moves over the charts, so a move does not relayer the page (HeldTransform says why). Out of
- * the plot uPlot marks them off, and they are transparent rather than undisplayed (styles.css),
- * so showing them changes a composited value, not the page's layers.
+ * A plot's crosshair lines (uPlot's cursor elements) and its zoom drag's band: moved on the
+ * compositor while the pointer moves over the charts, so a move does not relayer the page
+ * (HeldTransform says why). Out of the plot uPlot marks the lines off, and they are transparent
+ * rather than undisplayed (styles.css), so showing them changes a composited value, not the page's
+ * layers.
  */
 export class Crosshair {
   private readonly holds: HeldTransform[];
+  private readonly band: SelectBand;
 
   constructor(u: uPlot) {
-    this.holds = [...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map(
-      (el) => new HeldTransform(el),
-    );
+    this.band = new SelectBand(u);
+    this.holds = [
+      ...[...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map((el) => new HeldTransform(el)),
+      ...this.band.holds,
+    ];
     crosshairs.add(this);
+  }
+
+  get held(): boolean {
+    return this.holds[0]?.following ?? false;
   }
 
   /** Holds the lines (uPlot's inline transform places them), or keeps them held. */
@@ -28,12 +36,14 @@ export class Crosshair {
   };
 
   /**
-   * Called from the plot's setCursor hook: uPlot has just placed the lines (on every synced plot).
-   * Lines not held yet (the pointer came straight into a plot) are held from the next frame: the
-   * move entering a plot has the fullest frame of a hover, and starting animations relayers the page.
+   * Called from the plot's setCursor hook: uPlot has just placed the lines (on every synced plot),
+   * and the drag's selection. Lines not held yet (the pointer came straight into a plot) are held
+   * from the next frame: the move entering a plot has the fullest frame of a hover, and starting
+   * animations relayers the page.
    */
   placed(): void {
-    if (this.holds[0]?.following) this.hold();
+    this.band.place();
+    if (this.held) this.hold();
     else onFrameAfterThis(this.hold);
   }
 
@@ -45,12 +55,62 @@ export class Crosshair {
 }
 
 /**
+ * The band a zoom drag selects, drawn in place of uPlot's own (hidden in styles.css): uPlot sizes
+ * its band by its left and width on every move of a drag, on every synced plot, and each change of
+ * size made Chromium relayer the whole page (2–3 ms a move). This band is a one-pixel-wide fill
+ * scaled to the selection and two edges, all placed by their transforms, shown by their opacity.
+ */
+class SelectBand {
+  readonly holds: HeldTransform[];
+  private readonly fill: HTMLDivElement;
+  private readonly edges: [HTMLDivElement, HTMLDivElement];
+  private left = -1;
+  private width = -1;
+
+  constructor(private readonly u: uPlot) {
+    this.fill = document.createElement("div");
+    this.fill.className = "chart-select";
+    this.edges = [document.createElement("div"), document.createElement("div")];
+    for (const edge of this.edges) edge.className = "chart-select-edge";
+    u.over.append(this.fill, ...this.edges);
+    this.holds = [this.fill, ...this.edges].map((el) => new HeldTransform(el));
+    // After the chart's own setSelect hook, which takes a finished drag's selection and clears it.
+    u.hooks.setSelect = [...(u.hooks.setSelect ?? []), this.place];
+  }
+
+  /** Follows uPlot's selection (its left and width, in CSS pixels of the plot). */
+  readonly place = (): void => {
+    const { left, width } = this.u.select;
+    if (left === this.left && width === this.width) return;
+    const shown = width > 0;
+    if (shown !== this.width > 0) {
+      const opacity = shown ? "1" : "0";
+      this.fill.style.opacity = opacity;
+      for (const edge of this.edges) edge.style.opacity = opacity;
+    }
+    this.left = left;
+    this.width = width;
+    if (!shown) return;
+    for (const hold of this.holds) hold.follow();
+    this.fill.style.transform = `translate(${left}px, 0px) scaleX(${width})`;
+    this.edges[0].style.transform = `translate(${left}px, 0px)`;
+    this.edges[1].style.transform = `translate(${left + width - 1}px, 0px)`;
+  };
+}
+
+/**
  * The pointer moves over a chart's card: every crosshair on the page is held from now on (until
  * the pointer rests), so the lines already move on the compositor when it reaches a plot. Holding
- * them relayers the page once: over the card's edge, not in the plot-entering move's frame.
+ * them relayers the page once: over the card's edge, not in the plot-entering move's frame. A
+ * pointer that came straight into a plot (its first move over the card is already over the plot)
+ * has them held from the next frame instead.
  */
-export function holdCrosshairs(): void {
-  for (const crosshair of crosshairs) crosshair.hold();
+export function holdCrosshairs(e: Event): void {
+  const inPlot = e.target instanceof Element && e.target.closest(".u-over") !== null;
+  for (const crosshair of crosshairs) {
+    if (crosshair.held || !inPlot) crosshair.hold();
+    else onFrameAfterThis(crosshair.hold);
+  }
 }
 
 /**

@@ -31,11 +31,17 @@ function span(className: string): HTMLSpanElement {
 /** The text last written to each element: reading textContent back makes a new string per read. */
 const written = new WeakMap<HTMLElement, string>();
 
-/** Sets a text only when it changed: each write is a style and layout invalidation. */
+/**
+ * Sets a text only when it changed, in the element's own text node: setting textContent instead
+ * replaces the node, and each new node is styled and given a layout object of its own (garbage
+ * and style work on every move of a hover).
+ */
 function setText(el: HTMLElement, text: string): void {
   if (written.get(el) === text) return;
   written.set(el, text);
-  el.textContent = text;
+  const node = el.firstChild;
+  if (node instanceof Text && node === el.lastChild) node.data = text;
+  else el.textContent = text;
 }
 
 /** Every tooltip's width in CSS pixels (styles.css, .chart-tooltip), and what its texts have of it (9 of padding and 1 of border a side). */
@@ -138,6 +144,8 @@ export class TooltipView {
   private readonly rows: RowElements[] = [];
   private readonly more: HTMLDivElement;
   private fonts: Fonts | null = null;
+  /** The number of lines below the head, as last set (--lines, which sizes the tooltip in styles.css). */
+  private lines = -1;
 
   /** `rowTestId`: its rows' data-testid. */
   constructor(
@@ -227,6 +235,11 @@ export class TooltipView {
       setText(this.more, `+${unlisted} more`);
       if (this.more.parentNode !== this.el) this.el.append(this.more);
     } else if (this.more.parentNode === this.el) this.more.remove();
+    const lines = Math.min(rows.length, this.rows.length) + (unlisted > 0 ? 1 : 0);
+    if (lines !== this.lines) {
+      this.lines = lines;
+      this.el.style.setProperty("--lines", String(lines));
+    }
     if (this.el.style.display !== "block") this.el.style.display = "block";
   }
 
