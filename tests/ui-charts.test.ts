@@ -206,6 +206,29 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("lists only the runs still charted once runs are unticked (the tooltip drops every extra row)", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 12).join(",")}`);
+    await drawn(page, "train/loss", 12);
+    const own = chart(page, "train/loss").locator("[data-testid=chart-tooltip]");
+    const rows = own.locator("[data-testid=tooltip-row]");
+    await hover(page, "train/loss", 0.5);
+    await waitUntil(async () => (await rows.count()) === 12, "twelve tooltip rows");
+    await page.mouse.move(2, 2);
+    // Nine of the twelve runs unticked: the same tooltip now has three rows to show.
+    for (const id of curveIds.slice(3, 12))
+      await page.locator(`[data-testid=run-row][data-run-id="${id}"] [data-testid=run-select]`).click();
+    await drawn(page, "train/loss", 3);
+    await hover(page, "train/loss", 0.45);
+    await waitUntil(async () => (await own.isVisible()) && (await rows.count()) === 3, "three tooltip rows");
+    const names = (await rows.allInnerTexts()).map((r) => r.trim().split(/\s+/)[0]).sort();
+    expect(names).toEqual(["run-00", "run-01", "run-02"]);
+    // Its height follows its lines: the head and three rows, not the twelve it had.
+    const height = await own.evaluate((el) => (el as unknown as { offsetHeight: number }).offsetHeight);
+    expect(height).toBe(38 + 3 * 18);
+    await context.close();
+  });
+
   it("syncs the crosshair across charts, with a tooltip of each run's value on the hovered one", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 3).join(",")}`);
@@ -812,6 +835,33 @@ describe("dashboard charts", () => {
       "grid in two columns",
     );
     expect(await panelRenders()).toBe(before);
+    await context.close();
+  });
+
+  it("writes a drag's zoom to the link once, though every synced chart reports the selection", async () => {
+    const { page, context } = await newPage(browser);
+    await page.addInitScript(() => {
+      const w = globalThis as unknown as {
+        __replaced: number;
+        history: { replaceState: (...args: unknown[]) => void };
+      };
+      w.__replaced = 0;
+      const replace = w.history.replaceState.bind(w.history);
+      w.history.replaceState = (...args: unknown[]) => {
+        w.__replaced++;
+        replace(...args);
+      };
+    });
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 3).join(",")}`);
+    await drawn(page, "train/loss", 3);
+    await drawn(page, "train/lr", 3);
+    const replaced = () => page.evaluate(() => (globalThis as unknown as { __replaced: number }).__replaced);
+    const before = await replaced();
+    await drag(page, "train/loss", 0.3, 0.5);
+    await waitUntil(async () => query(page).has("zoom"), "the zoom in the link");
+    await drawn(page, "train/loss", 3);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await replaced()) - before).toBe(1);
     await context.close();
   });
 

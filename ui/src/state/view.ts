@@ -390,9 +390,19 @@ export function getView(): ViewState {
   return current;
 }
 
+/** Equal view values: the same primitive, or lists and records with the same JSON. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** Changes the view; push adds a history entry (for moves a person expects Back to undo). */
 export function updateView(patch: Partial<ViewState> | ((view: ViewState) => Partial<ViewState>), push = false): void {
-  const next = { ...current, ...(typeof patch === "function" ? patch(current) : patch) };
+  const changes = typeof patch === "function" ? patch(current) : patch;
+  // A patch that changes nothing (every synced chart reports the same zoom) renders nothing again.
+  if (Object.entries(changes).every(([key, value]) => sameValue(current[key as keyof ViewState], value))) return;
+  const next = { ...current, ...changes };
   current = next;
   const url = `${window.location.pathname}${serializeView(next, new URLSearchParams(window.location.search))}`;
   if (push) window.history.pushState(null, "", url);

@@ -2,6 +2,9 @@ import type uPlot from "uplot";
 import { cancelFrame, onFrameAfterThis, onIdle } from "../../lib/frame";
 import { HeldTransform } from "../../lib/held-transform";
 
+const CROSSINGS = ["pointerover", "pointerout", "mouseover", "mouseout"];
+const stopHere = (e: Event) => e.stopPropagation();
+
 /** Every plot's crosshair on the page: the pointer over one chart moves all of them (they are synced). */
 const crosshairs = new Set<Crosshair>();
 
@@ -18,10 +21,13 @@ export class Crosshair {
 
   constructor(u: uPlot) {
     this.band = new SelectBand(u);
-    this.holds = [
-      ...[...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map((el) => new HeldTransform(el)),
-      ...this.band.holds,
-    ];
+    this.holds = [...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map(
+      (el) => new HeldTransform(el),
+    );
+    // The pointer crossing into or out of a plot reaches no further than the plot: React's listener
+    // at the page's root would otherwise work out enter and leave handlers for each crossing (no
+    // component has any here), 1–2 ms in the frame of a hover's first or last move.
+    for (const type of CROSSINGS) u.root.addEventListener(type, stopHere);
     crosshairs.add(this);
   }
 
@@ -50,6 +56,7 @@ export class Crosshair {
   dispose(): void {
     cancelFrame(this.hold);
     for (const hold of this.holds) hold.rest();
+    this.band.dispose();
     crosshairs.delete(this);
   }
 }
@@ -58,12 +65,14 @@ export class Crosshair {
  * The band a zoom drag selects, drawn in place of uPlot's own (hidden in styles.css): uPlot sizes
  * its band by its left and width on every move of a drag, on every synced plot, and each change of
  * size made Chromium relayer the whole page (2–3 ms a move). This band is a one-pixel-wide fill
- * scaled to the selection and two edges, all placed by their transforms, shown by their opacity.
+ * scaled to the selection and two edges, all placed by their transforms (held while a drag moves
+ * them; not composited layers otherwise, which every frame's commit would walk), shown by their
+ * opacity.
  */
 class SelectBand {
-  readonly holds: HeldTransform[];
   private readonly fill: HTMLDivElement;
   private readonly edges: [HTMLDivElement, HTMLDivElement];
+  private readonly holds: HeldTransform[];
   private left = -1;
   private width = -1;
 
@@ -96,6 +105,10 @@ class SelectBand {
     this.edges[0].style.transform = `translate(${left}px, 0px)`;
     this.edges[1].style.transform = `translate(${left + width - 1}px, 0px)`;
   };
+
+  dispose(): void {
+    for (const hold of this.holds) hold.rest();
+  }
 }
 
 /**
