@@ -69,6 +69,8 @@ const held = (el: unknown): boolean =>
 
 /** In the page: how many animations the element has. */
 const animations = (el: unknown): number => (el as Animated).getAnimations().length;
+const opacityOf = (el: unknown): string =>
+  (globalThis as unknown as { getComputedStyle(e: unknown): { opacity: string } }).getComputedStyle(el).opacity;
 
 async function drawn(page: Page, key: string, runs: number): Promise<void> {
   await chart(page, key).scrollIntoViewIfNeeded();
@@ -533,6 +535,66 @@ describe("dashboard charts", () => {
       expect(b && b.x + b.width <= box.x + box.width - 9 + 0.5).toBe(true);
     }
     expect(await row.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+    await context.close();
+  });
+
+  it("draws a zoom drag's band on every synced chart without layerizing the page again on every move", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 3).join(",")}`);
+    await drawn(page, "train/loss", 3);
+    await drawn(page, "train/lr", 3);
+    const over = await chart(page, "train/loss").locator(".u-over").boundingBox();
+    if (!over) throw new Error("no plot");
+    const y = over.y + over.height * 0.5;
+    await page.mouse.move(over.x + over.width * 0.2, y);
+    await page.mouse.down();
+    await page.mouse.move(over.x + over.width * 0.22, y, { steps: 2 });
+    const cdp = await context.newCDPSession(page);
+    const names: string[] = [];
+    cdp.on("Tracing.dataCollected", (e) => {
+      for (const event of e.value) names.push(event.name);
+    });
+    await cdp.send("Tracing.start", { categories: "blink,devtools.timeline", transferMode: "ReportEvents" });
+    for (let i = 0; i <= 20; i++) {
+      await page.mouse.move(over.x + over.width * (0.22 + i * 0.02), y);
+      await page.evaluate(
+        () =>
+          new Promise((r) => {
+            const raf = (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame;
+            raf(() => raf(() => r(null)));
+          }),
+      );
+    }
+    const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+    await cdp.send("Tracing.end");
+    await complete;
+    expect(names.filter((n) => n === "Layerize").length).toBeGreaterThanOrEqual(20);
+    // uPlot's own band, sized by its left and width, relayered the page on every move (21).
+    expect(names.filter((n) => n === "PaintArtifactCompositor::Update").length).toBeLessThanOrEqual(8);
+    // The band spans the selection (0.2 to 0.62 of the plot) on the dragged chart and on the synced one.
+    for (const key of ["train/loss", "train/lr"]) {
+      const plot = await chart(page, key).locator(".u-over").boundingBox();
+      const band = await chart(page, key).locator(".chart-select").boundingBox();
+      if (!plot || !band) throw new Error(`no band on ${key}`);
+      expect(Math.abs(band.x - (plot.x + plot.width * 0.2))).toBeLessThanOrEqual(2);
+      expect(Math.abs(band.width - plot.width * 0.42)).toBeLessThanOrEqual(2);
+      expect(Math.abs(band.height - plot.height)).toBeLessThanOrEqual(1);
+      expect(
+        await chart(page, key)
+          .locator(".chart-select")
+          .evaluate((el) => (el as Animated).style.transform),
+      ).toMatch(/scaleX/);
+      expect(await chart(page, key).locator(".u-select").isVisible()).toBe(false);
+    }
+    expect(await chart(page, "train/lr").locator(".chart-select").evaluate(opacityOf)).toBe("1");
+    await page.mouse.up();
+    await waitUntil(async () => query(page).has("zoom"), "the zoom in the link");
+    // Released: the band is gone from every chart.
+    for (const key of ["train/loss", "train/lr"])
+      await waitUntil(
+        async () => (await chart(page, key).locator(".chart-select").evaluate(opacityOf)) === "0",
+        `${key}'s band hidden`,
+      );
     await context.close();
   });
 
