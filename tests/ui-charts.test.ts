@@ -847,6 +847,77 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("takes the tooltip, the marks and the highlight away in the frame after the pointer leaves the plot", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[2]}`);
+    await drawn(page, "val/acc", 1);
+    const tip = chart(page, "val/acc").locator("[data-testid=chart-tooltip]");
+    await hover(page, "val/acc", 0.4);
+    await tip.waitFor();
+    await waitUntil(
+      async () => (await chart(page, "val/acc").getAttribute("data-highlight")) === curveIds[2],
+      "the run highlighted",
+    );
+    // What the chart shows at the end of the leaving move's dispatch (this listener runs after the
+    // chart's), when the move and the hiding happened, and when each frame began.
+    await page.evaluate(() => {
+      interface El {
+        dataset: Record<string, string>;
+        style: { display: string };
+      }
+      const w = globalThis as unknown as {
+        __atMove: string[];
+        __moves: number[];
+        __hidden: number[];
+        __frames: number[];
+        addEventListener(type: string, listener: () => void): void;
+        requestAnimationFrame(callback: (t: number) => void): void;
+        performance: { now(): number };
+        MutationObserver: new (callback: () => void) => { observe(el: El, options: object): void };
+        document: { querySelector(s: string): El | null };
+      };
+      w.__atMove = [];
+      w.__moves = [];
+      w.__hidden = [];
+      w.__frames = [];
+      const card = w.document.querySelector('[data-testid=chart][data-key="val/acc"]');
+      const el = w.document.querySelector('[data-testid=chart][data-key="val/acc"] [data-testid=chart-tooltip]');
+      if (!el) throw new Error("no tooltip");
+      const frame = (t: number) => {
+        w.__frames.push(t);
+        w.requestAnimationFrame(frame);
+      };
+      w.requestAnimationFrame(frame);
+      new w.MutationObserver(() => {
+        if (el.style.display === "none" && w.__hidden.length === 0) w.__hidden.push(w.performance.now());
+      }).observe(el, { attributes: true });
+      w.addEventListener("mousemove", () => {
+        w.__moves.push(w.performance.now());
+        w.__atMove.push(`${card?.dataset.highlight ?? "-"} ${el.style.display === "block" ? "tooltip" : "-"}`);
+      });
+    });
+    await page.mouse.move(2, 2);
+    await waitUntil(async () => !(await tip.isVisible()), "the tooltip hidden");
+    await waitUntil(
+      async () => (await chart(page, "val/acc").getAttribute("data-highlight")) === null,
+      "the highlight gone",
+    );
+    const { atMove, moves, hidden, frames } = await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        __atMove: string[];
+        __moves: number[];
+        __hidden: number[];
+        __frames: number[];
+      };
+      return { atMove: w.__atMove, moves: w.__moves, hidden: w.__hidden, frames: w.__frames };
+    });
+    // Still up when the leaving move's dispatch ended…
+    expect(atMove[0]).toBe(`${curveIds[2]} tooltip`);
+    // …and gone in a later frame.
+    expect(frames.some((t) => t > moves[0] && t <= hidden[0])).toBe(true);
+    await context.close();
+  });
+
   it("re-renders the charts for a ticked run in the frame after the click, the table at once", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}`);

@@ -17,7 +17,7 @@ import {
   smoothedOrRawPaths,
 } from "./chart/layers";
 import { formatX, plotOptions, plotSeries } from "./chart/options";
-import { byValueDescending, type HoverRow, runLabel, type TooltipRow, TooltipView } from "./chart/tooltip";
+import { byValueDescending, type HoverRow, Reveal, runLabel, type TooltipRow, TooltipView } from "./chart/tooltip";
 import { type ChartProps, type Mark, SERIES_PER_RUN, smoothingOf } from "./chart/types";
 import { useChartData } from "./chart/useChartData";
 
@@ -208,21 +208,40 @@ export const Chart = memo(function Chart(props: ChartProps) {
     return true;
   }, []);
 
+  /**
+   * The pointer left the plot: the tooltip, the marks and the highlighted line go in the next
+   * frame. The leaving move's own frame already holds uPlot's work for every synced chart and the
+   * page's restyle, and with these on top it was the fullest of a hover's last frames.
+   */
+  // biome-ignore lint/correctness/useExhaustiveDependencies: hideTip, clearMarks and highlight read refs only
+  const leave = useCallback((): boolean => {
+    const u = uRef.current;
+    // Back in the plot already: the next move shows what is under the pointer.
+    if (!u || (hoveredRef.current && (u.cursor.left ?? -1) >= 0)) return false;
+    const tip = tooltipRef.current;
+    if (tip) hideTip(tip);
+    clearMarks(u);
+    highlight(u, null);
+    return true;
+  }, []);
+
   /** A double-click's reset applies in the frame after the click (as a drag's zoom does, see plotOptions). */
   const resetZoom = useCallback((): boolean => {
     propsRef.current.onZoom(null);
     return false;
   }, []);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: repaintMarks and showTip read refs only
-  const revealTip = useCallback((): boolean => {
-    const u = uRef.current;
-    const tip = tooltipRef.current;
-    if (!u || !tip || !tipAtRef.current) return false;
-    repaintMarks(u);
-    showTip(u, tip);
-    return true;
-  }, []);
+  // The marks and the tooltip appear a frame after the pointer enters the plot (Reveal says why).
+  const [reveal] = useState(
+    () =>
+      new Reveal(() => {
+        const u = uRef.current;
+        const tip = tooltipRef.current;
+        if (!u || !tip || !tipAtRef.current) return;
+        repaintMarks(u);
+        showTip(u, tip);
+      }, true),
+  );
 
   useEffect(() => () => tipObserverRef.current?.disconnect(), []);
 
@@ -304,12 +323,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       });
       u.over.addEventListener("mouseleave", () => {
         hoveredRef.current = false;
-        if (u) {
-          clearMarks(u);
-          highlight(u, null);
-        }
-        const tip = tooltipRef.current;
-        if (tip) hideTip(tip);
+        onFrameAfterThis(leave, true);
       });
       u.over.addEventListener("dblclick", () => onFrameAfterThis(resetZoom));
       // Under uPlot's canvas: the envelopes shade behind the lines and the grid.
@@ -342,8 +356,9 @@ export const Chart = memo(function Chart(props: ChartProps) {
       cancelFrame(redraw);
       cancelFrame(paintEnvelopes);
       cancelFrame(paintSmoothLayer);
-      cancelFrame(revealTip);
+      reveal.cancel();
       cancelFrame(paintHighlightLine);
+      cancelFrame(leave);
       crosshairRef.current?.dispose();
       crosshairRef.current = null;
       forgetRect();
@@ -462,7 +477,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
 
   function hideTip(tip: TooltipView): void {
     tipAtRef.current = null;
-    cancelFrame(revealTip);
+    reveal.cancel();
     tip.hide();
     tipHoldRef.current?.rest();
   }
@@ -474,6 +489,11 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const left = u.cursor.left ?? -1;
     const drawn = drawnRef.current;
     // The other charts follow the crosshair only: one tooltip, where the pointer is.
+    if (left < 0 && hoveredRef.current) {
+      // The pointer is leaving the plot (uPlot moves the cursor off first): see leave.
+      onFrameAfterThis(leave, true);
+      return;
+    }
     if (left < 0 || drawn.length === 0 || !hoveredRef.current) {
       hideTip(tip);
       if (hoveredRef.current) {
@@ -534,20 +554,14 @@ export const Chart = memo(function Chart(props: ChartProps) {
     marks.length = found.length;
     // The move entering the plot has the fullest frame (the page restyles for the hover, every
     // chart shows its crosshair): the marks and the tooltip follow in the next, the wide line after.
-    const entering = !tip.visible;
-    if (!entering) repaintMarks(u);
+    const now = reveal.now(tip.visible);
+    if (now) repaintMarks(u);
     highlight(u, nearest.d.run.id);
     tipAtRef.current = { snapped, nearest };
-    if (!entering) showTip(u, tip);
-    else onFrameAfterThis(revealTip, true);
+    if (now) showTip(u, tip);
   }
 
-  /**
-   * Shows the tooltip for the rows the last move found (sortedRows, tipAtRef). It appears a frame
-   * after the pointer enters the plot: that first move also restyles the page for the hover, shows
-   * every synced chart's crosshair and paints the marks and the highlighted line, and with the
-   * tooltip's first layout on top it took more than a frame.
-   */
+  /** Shows the tooltip for the rows the last move found (sortedRows, tipAtRef). */
   function showTip(u: uPlot, tip: TooltipView): void {
     const at = tipAtRef.current;
     if (!at) return;

@@ -4,7 +4,7 @@ import { type BandKind, bandEdges } from "../../../src/contract/groups";
 import type { Run } from "../api/types";
 import { withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
-import { cancelFrame, onFrameAfterThis, onIdle } from "../lib/frame";
+import { onIdle } from "../lib/frame";
 import { HeldTransform } from "../lib/held-transform";
 import { tooltipLeft } from "../lib/placement";
 import { type GroupCursor, setGroupCursor } from "../state/group-cursor";
@@ -22,7 +22,7 @@ import {
   type GroupLine,
 } from "./chart/groups";
 import { SYNC_KEY } from "./chart/options";
-import { TOOLTIP_WIDTH, type TooltipRow, TooltipView } from "./chart/tooltip";
+import { Reveal, TOOLTIP_WIDTH, type TooltipRow, TooltipView } from "./chart/tooltip";
 import { BAND_LABELS } from "./GroupBy";
 
 const DEFAULT_HEIGHT = 220;
@@ -337,21 +337,8 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       tipView?.hide();
       tipHold?.rest();
     };
-    /**
-     * The tooltip and the legend's values appear in the frame after the pointer enters the plot
-     * (as the ungrouped chart's tooltip does): that first move restyles the page for the hover and
-     * shows every chart's crosshair, and with them on top it took more than a frame.
-     */
-    let revealing = false;
-    const reveal = (): boolean => {
-      revealing = true;
-      try {
-        showTip(u);
-      } finally {
-        revealing = false;
-      }
-      return false;
-    };
+    // The tooltip and the legend's values appear in the frame after the pointer enters the plot.
+    const reveal = new Reveal(() => showTip(u), false);
     const showTip = (u: uPlot) => {
       crosshair?.placed();
       const el = tipRef.current;
@@ -359,15 +346,12 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       if (!el) return;
       const left = u.cursor.left ?? -1;
       if (!hovered || left < 0 || drawnNow.length === 0) {
-        cancelFrame(reveal);
+        reveal.cancel();
         hideTip();
         if (hovered) publish(null);
         return;
       }
-      if (!tipView?.visible && !revealing) {
-        onFrameAfterThis(reveal, true);
-        return;
-      }
+      if (!reveal.now(tipView?.visible ?? false)) return;
       tipHold ??= new HeldTransform(el);
       const x = u.posToVal(left, "x");
       const rows = drawnNow.flatMap((g) => {
@@ -503,7 +487,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       publish(null);
       refreshTipRef.current = null;
       crosshair?.dispose();
-      cancelFrame(reveal);
+      reveal.cancel();
       hideTip();
       forgetRect();
       cancelPrepare();

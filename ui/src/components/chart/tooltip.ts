@@ -1,4 +1,5 @@
 import type { Run } from "../../api/types";
+import { cancelFrame, onFrameAfterThis } from "../../lib/frame";
 import type { Drawn } from "./types";
 
 /** One line of the tooltip: a run's (or a group's) name, its value, and a muted detail (the run's step). */
@@ -263,6 +264,44 @@ export class TooltipView {
 
   get visible(): boolean {
     return this.el.style.display === "block";
+  }
+}
+
+/**
+ * A tooltip appears in the frame after the pointer enters a plot: that first move restyles the
+ * page for the hover and shows every synced chart's crosshair, and with the tooltip's first layout
+ * on top it took more than a frame. Both charts ask `now` on each move; when it says not yet, `show`
+ * runs in the next frame (where `now` says yes).
+ */
+export class Reveal {
+  private revealing = false;
+
+  /** `painted`: whether `show` paints a canvas (the frame's one painting job, see lib/frame). */
+  constructor(
+    private readonly show: () => void,
+    private readonly painted: boolean,
+  ) {}
+
+  private readonly job = (): boolean => {
+    this.revealing = true;
+    try {
+      this.show();
+    } finally {
+      this.revealing = false;
+    }
+    return this.painted;
+  };
+
+  /** Whether to show the tooltip now (it is up already, or this is the frame after); if not, it will be. */
+  now(visible: boolean): boolean {
+    if (visible || this.revealing) return true;
+    onFrameAfterThis(this.job, true);
+    return false;
+  }
+
+  /** The pointer left before the tooltip appeared. */
+  cancel(): void {
+    cancelFrame(this.job);
   }
 }
 
