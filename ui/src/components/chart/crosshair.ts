@@ -2,9 +2,6 @@ import type uPlot from "uplot";
 import { cancelFrame, onFrameAfterThis, onIdle } from "../../lib/frame";
 import { HeldTransform } from "../../lib/held-transform";
 
-const CROSSINGS = ["pointerover", "pointerout", "mouseover", "mouseout"];
-const stopHere = (e: Event) => e.stopPropagation();
-
 /** Every plot's crosshair on the page: the pointer over one chart moves all of them (they are synced). */
 const crosshairs = new Set<Crosshair>();
 
@@ -24,10 +21,6 @@ export class Crosshair {
     this.holds = [...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map(
       (el) => new HeldTransform(el),
     );
-    // The pointer crossing into or out of a plot reaches no further than the plot: React's listener
-    // at the page's root would otherwise work out enter and leave handlers for each crossing (no
-    // component has any here), 1–2 ms in the frame of a hover's first or last move.
-    for (const type of CROSSINGS) u.root.addEventListener(type, stopHere);
     crosshairs.add(this);
   }
 
