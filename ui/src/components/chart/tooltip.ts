@@ -176,8 +176,8 @@ export class TooltipView {
 
   /**
    * Does what the first show would, ahead of the first hover, in an idle moment: reads the fonts,
-   * makes every row's texts, and runs show's code once (its first run, in the
-   * frame after the pointer entered a plot, took 3–6 ms). The tooltip stays hidden.
+   * makes every row's texts and runs show's code once (its first run, in the frame after the
+   * pointer entered a plot, took 3–6 ms). The tooltip stays hidden.
    */
   prepare(): void {
     this.measures();
