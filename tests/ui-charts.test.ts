@@ -83,6 +83,64 @@ async function hover(page: Page, key: string, fraction: number): Promise<void> {
   await page.mouse.move(box.x + box.width * fraction, box.y + box.height / 2);
 }
 
+/**
+ * Records in the page what `key`'s chart shows at the end of each pointer move's dispatch (this
+ * listener runs after the chart's): its highlighted run and whether its tooltip is up; when each
+ * move happened, when the tooltip's display first became `display`, and when each frame began.
+ */
+async function watchTooltip(page: Page, key: string, display: "block" | "none"): Promise<void> {
+  await page.evaluate(
+    ([key, display]) => {
+      interface El {
+        dataset: Record<string, string>;
+        style: { display: string };
+      }
+      const w = globalThis as unknown as {
+        __watch: { atMove: string[]; moves: number[]; changed: number[]; frames: number[] };
+        addEventListener(type: string, listener: () => void): void;
+        requestAnimationFrame(callback: (t: number) => void): void;
+        performance: { now(): number };
+        MutationObserver: new (callback: () => void) => { observe(el: El, options: object): void };
+        document: { querySelector(s: string): El | null };
+      };
+      const seen: { atMove: string[]; moves: number[]; changed: number[]; frames: number[] } = {
+        atMove: [],
+        moves: [],
+        changed: [],
+        frames: [],
+      };
+      w.__watch = seen;
+      const card = w.document.querySelector(`[data-testid=chart][data-key="${key}"]`);
+      const tip = w.document.querySelector(`[data-testid=chart][data-key="${key}"] [data-testid=chart-tooltip]`);
+      if (!tip) throw new Error("no tooltip");
+      const frame = (t: number) => {
+        seen.frames.push(t);
+        w.requestAnimationFrame(frame);
+      };
+      w.requestAnimationFrame(frame);
+      new w.MutationObserver(() => {
+        if (tip.style.display === display && seen.changed.length === 0) seen.changed.push(w.performance.now());
+      }).observe(tip, { attributes: true });
+      w.addEventListener("mousemove", () => {
+        seen.moves.push(w.performance.now());
+        seen.atMove.push(`${card?.dataset.highlight ?? "-"} ${tip.style.display === "block" ? "tooltip" : "-"}`);
+      });
+    },
+    [key, display],
+  );
+}
+
+function watched(page: Page): Promise<{ atMove: string[]; moves: number[]; changed: number[]; frames: number[] }> {
+  return page.evaluate(
+    () =>
+      (
+        globalThis as unknown as {
+          __watch: { atMove: string[]; moves: number[]; changed: number[]; frames: number[] };
+        }
+      ).__watch,
+  );
+}
+
 async function drag(page: Page, key: string, from: number, to: number): Promise<void> {
   const box = await chart(page, key).locator(".u-over").boundingBox();
   if (!box) throw new Error(`no plot for ${key}`);
@@ -788,62 +846,15 @@ describe("dashboard charts", () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=curves&runs=${curveIds[2]}`);
     await drawn(page, "val/acc", 1);
-    // What the chart shows at the end of each pointer move's dispatch (this listener runs after the
-    // chart's), when the moves and the tooltip's showing happened, and when each frame began.
-    await page.evaluate(() => {
-      interface El {
-        dataset: Record<string, string>;
-        style: { display: string };
-      }
-      const w = globalThis as unknown as {
-        __atMove: string[];
-        __moves: number[];
-        __shown: number[];
-        __frames: number[];
-        addEventListener(type: string, listener: () => void): void;
-        requestAnimationFrame(callback: (t: number) => void): void;
-        performance: { now(): number };
-        MutationObserver: new (callback: () => void) => { observe(el: El, options: object): void };
-        document: { querySelector(s: string): El | null };
-      };
-      w.__atMove = [];
-      w.__moves = [];
-      w.__shown = [];
-      w.__frames = [];
-      const card = w.document.querySelector('[data-testid=chart][data-key="val/acc"]');
-      const tip = w.document.querySelector('[data-testid=chart][data-key="val/acc"] [data-testid=chart-tooltip]');
-      if (!tip) throw new Error("no tooltip");
-      const frame = (t: number) => {
-        w.__frames.push(t);
-        w.requestAnimationFrame(frame);
-      };
-      w.requestAnimationFrame(frame);
-      new w.MutationObserver(() => {
-        if (tip.style.display === "block" && w.__shown.length === 0) w.__shown.push(w.performance.now());
-      }).observe(tip, { attributes: true });
-      w.addEventListener("mousemove", () => {
-        w.__moves.push(w.performance.now());
-        w.__atMove.push(`${card?.dataset.highlight ?? "-"} ${tip.style.display === "block" ? "tooltip" : "-"}`);
-      });
-    });
-    const seen = () =>
-      page.evaluate(() => {
-        const w = globalThis as unknown as {
-          __atMove: string[];
-          __moves: number[];
-          __shown: number[];
-          __frames: number[];
-        };
-        return { atMove: w.__atMove, moves: w.__moves, shown: w.__shown, frames: w.__frames };
-      });
+    await watchTooltip(page, "val/acc", "block");
     await hover(page, "val/acc", 0.4);
     await chart(page, "val/acc").locator("[data-testid=chart-tooltip]").waitFor();
     await hover(page, "val/acc", 0.5);
-    await waitUntil(async () => (await seen()).atMove.length === 2, "two moves");
-    const { atMove, moves, shown, frames } = await seen();
+    await waitUntil(async () => (await watched(page)).atMove.length === 2, "two moves");
+    const { atMove, moves, changed, frames } = await watched(page);
     expect(atMove).toEqual([`${curveIds[2]} -`, `${curveIds[2]} tooltip`]);
     // Not in the frame that handled the entering move: a later frame began between the two.
-    expect(frames.some((t) => t > moves[0] && t <= shown[0])).toBe(true);
+    expect(frames.some((t) => t > moves[0] && t <= changed[0])).toBe(true);
     await context.close();
   });
 
@@ -858,63 +869,18 @@ describe("dashboard charts", () => {
       async () => (await chart(page, "val/acc").getAttribute("data-highlight")) === curveIds[2],
       "the run highlighted",
     );
-    // What the chart shows at the end of the leaving move's dispatch (this listener runs after the
-    // chart's), when the move and the hiding happened, and when each frame began.
-    await page.evaluate(() => {
-      interface El {
-        dataset: Record<string, string>;
-        style: { display: string };
-      }
-      const w = globalThis as unknown as {
-        __atMove: string[];
-        __moves: number[];
-        __hidden: number[];
-        __frames: number[];
-        addEventListener(type: string, listener: () => void): void;
-        requestAnimationFrame(callback: (t: number) => void): void;
-        performance: { now(): number };
-        MutationObserver: new (callback: () => void) => { observe(el: El, options: object): void };
-        document: { querySelector(s: string): El | null };
-      };
-      w.__atMove = [];
-      w.__moves = [];
-      w.__hidden = [];
-      w.__frames = [];
-      const card = w.document.querySelector('[data-testid=chart][data-key="val/acc"]');
-      const el = w.document.querySelector('[data-testid=chart][data-key="val/acc"] [data-testid=chart-tooltip]');
-      if (!el) throw new Error("no tooltip");
-      const frame = (t: number) => {
-        w.__frames.push(t);
-        w.requestAnimationFrame(frame);
-      };
-      w.requestAnimationFrame(frame);
-      new w.MutationObserver(() => {
-        if (el.style.display === "none" && w.__hidden.length === 0) w.__hidden.push(w.performance.now());
-      }).observe(el, { attributes: true });
-      w.addEventListener("mousemove", () => {
-        w.__moves.push(w.performance.now());
-        w.__atMove.push(`${card?.dataset.highlight ?? "-"} ${el.style.display === "block" ? "tooltip" : "-"}`);
-      });
-    });
+    await watchTooltip(page, "val/acc", "none");
     await page.mouse.move(2, 2);
     await waitUntil(async () => !(await tip.isVisible()), "the tooltip hidden");
     await waitUntil(
       async () => (await chart(page, "val/acc").getAttribute("data-highlight")) === null,
       "the highlight gone",
     );
-    const { atMove, moves, hidden, frames } = await page.evaluate(() => {
-      const w = globalThis as unknown as {
-        __atMove: string[];
-        __moves: number[];
-        __hidden: number[];
-        __frames: number[];
-      };
-      return { atMove: w.__atMove, moves: w.__moves, hidden: w.__hidden, frames: w.__frames };
-    });
+    const { atMove, moves, changed, frames } = await watched(page);
     // Still up when the leaving move's dispatch ended…
     expect(atMove[0]).toBe(`${curveIds[2]} tooltip`);
     // …and gone in a later frame.
-    expect(frames.some((t) => t > moves[0] && t <= hidden[0])).toBe(true);
+    expect(frames.some((t) => t > moves[0] && t <= changed[0])).toBe(true);
     await context.close();
   });
 

@@ -423,6 +423,33 @@ describe("grouping runs", () => {
     await context.close();
   });
 
+  it("keeps each legend entry's width while the pointer crosses a chart and its values change", async () => {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=groups&gby=${encodeURIComponent('["config.lr"]')}`);
+    await drawnGroups(page, "acc", "std");
+    await groupChart(page, "acc").scrollIntoViewIfNeeded();
+    const plot = await groupChart(page, "acc").locator(".u-over").boundingBox();
+    if (!plot) throw new Error("no plot");
+    const entries = page.getByTestId("chart-legend").getByTestId("legend-group");
+    const cursor = page.getByTestId("legend-cursor");
+    const widths: number[][] = [];
+    const texts = new Set<string>();
+    for (let i = 0; i <= 14; i++) {
+      await page.mouse.move(plot.x + plot.width * (0.05 + i * 0.065), plot.y + plot.height * 0.5);
+      await waitUntil(async () => (await cursor.getAttribute("data-key")) === "acc", "legend follows the pointer");
+      const values = await entries.getByTestId("legend-group-value").allInnerTexts();
+      for (const v of values) texts.add(v);
+      widths.push(
+        await entries.evaluateAll((els) => els.map((el) => (el as unknown as { offsetWidth: number }).offsetWidth)),
+      );
+    }
+    // The values did change (in length too: "0.6 ± 0.01", "0.6123 ± 0.01")…
+    expect(new Set([...texts].map((t) => t.length)).size).toBeGreaterThan(1);
+    // …and no entry changed its width (a changing width laid the page out and relayered it per move).
+    for (let e = 0; e < widths[0].length; e++) expect(new Set(widths.map((w) => w[e])).size).toBe(1);
+    await context.close();
+  });
+
   it("lists one legend entry per group (colour, run count, mean and band under the pointer), runs only when shown", async () => {
     for (const dark of [false, true]) {
       const theme = dark ? "dark" : "light";

@@ -63,7 +63,7 @@ export function GroupLegend({
                 {g.runs.length} run{g.runs.length === 1 ? "" : "s"}
               </span>
               <span
-                className="legend-value mono"
+                className={band === "minmax" ? "legend-value legend-value-range mono" : "legend-value mono"}
                 data-testid="legend-group-value"
                 data-mean={at?.mean}
                 data-low={at?.low}
