@@ -141,6 +141,34 @@ function watched(page: Page): Promise<{ atMove: string[]; moves: number[]; chang
   );
 }
 
+/**
+ * The names of the trace events (blink, devtools.timeline) while the pointer makes 21 moves across
+ * `over` at height `y`, from `from` of its width in steps of 0.02, each given two frames.
+ */
+async function traceMoves(page: Page, over: { x: number; width: number }, y: number, from: number): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page);
+  const names: string[] = [];
+  cdp.on("Tracing.dataCollected", (e) => {
+    for (const event of e.value) names.push(event.name);
+  });
+  await cdp.send("Tracing.start", { categories: "blink,devtools.timeline", transferMode: "ReportEvents" });
+  for (let i = 0; i <= 20; i++) {
+    await page.mouse.move(over.x + over.width * (from + i * 0.02), y);
+    await page.evaluate(
+      () =>
+        new Promise((r) => {
+          const raf = (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame;
+          raf(() => raf(() => r(null)));
+        }),
+    );
+  }
+  const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+  await cdp.send("Tracing.end");
+  await complete;
+  await cdp.detach();
+  return names;
+}
+
 async function drag(page: Page, key: string, from: number, to: number): Promise<void> {
   const box = await chart(page, key).locator(".u-over").boundingBox();
   if (!box) throw new Error(`no plot for ${key}`);
@@ -607,25 +635,7 @@ describe("dashboard charts", () => {
     await page.mouse.move(over.x + over.width * 0.2, y);
     await page.mouse.down();
     await page.mouse.move(over.x + over.width * 0.22, y, { steps: 2 });
-    const cdp = await context.newCDPSession(page);
-    const names: string[] = [];
-    cdp.on("Tracing.dataCollected", (e) => {
-      for (const event of e.value) names.push(event.name);
-    });
-    await cdp.send("Tracing.start", { categories: "blink,devtools.timeline", transferMode: "ReportEvents" });
-    for (let i = 0; i <= 20; i++) {
-      await page.mouse.move(over.x + over.width * (0.22 + i * 0.02), y);
-      await page.evaluate(
-        () =>
-          new Promise((r) => {
-            const raf = (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame;
-            raf(() => raf(() => r(null)));
-          }),
-      );
-    }
-    const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
-    await cdp.send("Tracing.end");
-    await complete;
+    const names = await traceMoves(page, over, y, 0.22);
     expect(names.filter((n) => n === "Layerize").length).toBeGreaterThanOrEqual(20);
     // uPlot's own band, sized by its left and width, relayered the page on every move (21).
     expect(names.filter((n) => n === "PaintArtifactCompositor::Update").length).toBeLessThanOrEqual(8);
@@ -674,25 +684,7 @@ describe("dashboard charts", () => {
       await page.mouse.move(over.x + over.width * 0.2 + (nudge++ % 2), y);
       return otherLine.evaluate(held);
     }, "the other chart's crosshair held");
-    const cdp = await context.newCDPSession(page);
-    const names: string[] = [];
-    cdp.on("Tracing.dataCollected", (e) => {
-      for (const event of e.value) names.push(event.name);
-    });
-    await cdp.send("Tracing.start", { categories: "blink,devtools.timeline", transferMode: "ReportEvents" });
-    for (let i = 0; i <= 20; i++) {
-      await page.mouse.move(over.x + over.width * (0.2 + i * 0.02), y);
-      await page.evaluate(
-        () =>
-          new Promise((r) => {
-            const raf = (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame;
-            raf(() => raf(() => r(null)));
-          }),
-      );
-    }
-    const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
-    await cdp.send("Tracing.end");
-    await complete;
+    const names = await traceMoves(page, over, y, 0.2);
     // Frames were made (a layerization step per frame)…
     expect(names.filter((n) => n === "Layerize").length).toBeGreaterThanOrEqual(20);
     // …but the page was layerized again in few of them: on every move (21) when the lines and the
