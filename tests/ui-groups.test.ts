@@ -303,6 +303,19 @@ describe("grouping runs", () => {
     expect(query(page).get("gruns")).toBe("1");
     await page.keyboard.press("Escape");
 
+    // With a min–max band the values are long ("0.6123 [0.6023, 0.6223]"): the range goes in the
+    // row's muted detail, so each group's name still shows whole.
+    await groupChart(page, "acc").scrollIntoViewIfNeeded();
+    const accPlot = await groupChart(page, "acc").locator(".u-over").boundingBox();
+    if (!accPlot) throw new Error("no plot");
+    await page.mouse.move(accPlot.x + accPlot.width * 0.5, accPlot.y + accPlot.height * 0.5);
+    const accRows = groupChart(page, "acc").getByTestId("group-tip-row");
+    await waitUntil(async () => (await accRows.count()) === 2, "two tooltip rows");
+    const accTexts = await accRows.allInnerTexts();
+    expect(accTexts.map((t) => t.trim().split(/\s+/)[0]).sort()).toEqual(["lr=0.01", "lr=0.1"]);
+    for (const text of accTexts) expect(text).toMatch(/^lr=0\.0?1\s+\d\.\d+\s+\[\d\.\d+, \d\.\d+\] n=3$/);
+    await page.mouse.move(5, 5);
+
     // A saved workspace holds the grouping; applying it elsewhere groups the same way.
     page.on("dialog", (dialog) => void dialog.accept(dialog.type() === "prompt" ? "by lr" : undefined));
     await page.getByTestId("workspace-save").click();

@@ -366,9 +366,13 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           key: g.label,
           name: g.label,
           color: g.color,
-          value: formatSpread(bandNow, g.mean[i], g.low[i], g.high[i]),
-          // The run count in the row's muted, narrower text, so the group's label keeps its room.
-          detail: `n=${g.count[i]}`,
+          // A min–max range is long ("0.7696 [0.6642, 0.9164]"): it goes with the run count in the
+          // row's muted, narrower text, so the group's label keeps its room (it was cut to "lr…").
+          value: bandNow === "minmax" ? formatNumber(g.mean[i]) : formatSpread(bandNow, g.mean[i], g.low[i], g.high[i]),
+          detail:
+            bandNow === "minmax"
+              ? `[${formatNumber(g.low[i])}, ${formatNumber(g.high[i])}] n=${g.count[i]}`
+              : `n=${g.count[i]}`,
           active: false,
         }),
       );
