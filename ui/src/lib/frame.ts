@@ -93,11 +93,6 @@ export function cancelFrame(job: FrameJob): void {
 }
 
 /**
- * `value` as it was at the last animation frame: a part of the page that follows an interaction
- * renders in the frame after it, so the interaction's own frame holds only what answers it (a
- * ticked checkbox, not six charts re-rendered with their effects).
- */
-/**
  * `on` once it has held for `delayMs`, false at once when it drops: a loading spinner shown only
  * for reads that take a while (a zoom's refetch usually lands within a few frames, and putting a
  * spinner in every chart and taking it out again added layout and relayering to those frames).
@@ -115,6 +110,11 @@ export function useDelayedFlag(on: boolean, delayMs: number): boolean {
   return on && shown;
 }
 
+/**
+ * `value` as it was at the last animation frame: a part of the page that follows an interaction
+ * renders in the frame after it, so the interaction's own frame holds only what answers it (a
+ * ticked checkbox, not six charts re-rendered with their effects).
+ */
 export function useNextFrameValue<T>(value: T): T {
   const [shown, setShown] = useState(value);
   useEffect(() => {
