@@ -8,7 +8,7 @@ import { tooltipLeft } from "../lib/placement";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { subscribeSmoothingDraft } from "../state/smoothing";
-import { Crosshair, holdCrosshairs, keepRectFresh } from "./chart/crosshair";
+import { Crosshair, keepRectFresh } from "./chart/crosshair";
 import {
   clearStaleEnvelopes,
   drawEnvelopeLayer,
@@ -245,13 +245,6 @@ export const Chart = memo(function Chart(props: ChartProps) {
 
   useEffect(() => () => tipObserverRef.current?.disconnect(), []);
 
-  // A native listener: React's would make an event object per move.
-  useEffect(() => {
-    const box = boxRef.current;
-    box?.addEventListener("pointermove", holdCrosshairs, { passive: true });
-    return () => box?.removeEventListener("pointermove", holdCrosshairs);
-  }, []);
-
   // Charts far below the fold are built (and fetched) when they scroll near.
   useEffect(() => {
     const box = boxRef.current;
@@ -316,7 +309,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     const build = () => {
       u = new uPlot({ ...opts, width: box.clientWidth || opts.width }, [[]], box);
       uRef.current = u;
-      crosshairRef.current = new Crosshair(u);
+      crosshairRef.current = new Crosshair(u, boxRef.current);
       forgetRect = keepRectFresh(u);
       u.over.addEventListener("mouseenter", () => {
         hoveredRef.current = true;

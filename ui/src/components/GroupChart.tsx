@@ -12,7 +12,7 @@ import { onPoints } from "../state/live-points";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
 import { chartColors, type Theme } from "../state/theme";
-import { Crosshair, holdCrosshairs, keepRectFresh } from "./chart/crosshair";
+import { Crosshair, keepRectFresh } from "./chart/crosshair";
 import {
   type ColoredGroup,
   coloredGroups,
@@ -458,7 +458,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       target,
     );
     uRef.current = u;
-    crosshair = new Crosshair(u);
+    crosshair = new Crosshair(u, boxRef.current);
     const forgetRect = keepRectFresh(u);
     // The tooltip's elements and fonts are made ready before the first hover, whose frame is the fullest.
     const cancelPrepare = onIdle(() => {
@@ -480,14 +480,11 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     target.addEventListener("mouseenter", enter);
     target.addEventListener("mouseleave", leave);
     target.addEventListener("dblclick", reset);
-    const card = boxRef.current;
-    card?.addEventListener("pointermove", holdCrosshairs, { passive: true });
     return () => {
       resize.disconnect();
       target.removeEventListener("mouseenter", enter);
       target.removeEventListener("mouseleave", leave);
       target.removeEventListener("dblclick", reset);
-      card?.removeEventListener("pointermove", holdCrosshairs);
       publish(null);
       refreshTipRef.current = null;
       crosshair?.dispose();

@@ -16,7 +16,13 @@ export class Crosshair {
   private readonly holds: HeldTransform[];
   private readonly band: SelectBand;
 
-  constructor(u: uPlot) {
+  /** `card`: the chart's card, whose pointer moves hold every crosshair (holdCrosshairs). */
+  constructor(
+    u: uPlot,
+    private readonly card: HTMLElement | null,
+  ) {
+    // A native listener: React's would make an event object per move.
+    card?.addEventListener("pointermove", holdCrosshairs, { passive: true });
     this.band = new SelectBand(u);
     this.holds = [...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map(
       (el) => new HeldTransform(el),
@@ -47,6 +53,7 @@ export class Crosshair {
   }
 
   dispose(): void {
+    this.card?.removeEventListener("pointermove", holdCrosshairs);
     cancelFrame(this.hold);
     for (const hold of this.holds) hold.rest();
     this.band.dispose();
@@ -111,7 +118,7 @@ class SelectBand {
  * pointer that came straight into a plot (its first move over the card is already over the plot)
  * has them held from the next frame instead.
  */
-export function holdCrosshairs(e: Event): void {
+function holdCrosshairs(e: Event): void {
   const inPlot = e.target instanceof Element && e.target.closest(".u-over") !== null;
   for (const crosshair of crosshairs) {
     if (crosshair.held || !inPlot) crosshair.hold();
