@@ -288,6 +288,35 @@ describe("chart axes", () => {
     expect(hi).toMatch(/^\d+$/);
     await context.close();
   });
+
+  it("draws the last x label whole when its tick sits on the plot's right edge", async () => {
+    const { page, context } = await newPage(browser);
+    // The run ends at step 1,000, and so does the x axis: its last tick is on the plot's right edge.
+    for (const link of [`/?exp=sparse`, `/?exp=sparse&zoom=600,1000`]) {
+      await page.goto(`${server.url}${link}`);
+      await drawn(page, "train/loss", 1);
+      await waitUntil(async () => (await ticks(page, "train/loss", "x")).at(-1) === "1000", `"1000" last (${link})`);
+      expect(await chart(page, "train/loss").getAttribute("data-x-max")).toBe("1000");
+      await shot(page, "train/loss", link.includes("zoom") ? "edge-label-zoomed" : "edge-label");
+      // The label's ink, in the rows under the plot: it runs past the plot's right edge (centred on
+      // the tick there) and stops short of the canvas' own edge, which would cut it ("1000" read "100").
+      const ink = await chart(page, "train/loss").evaluate((card) => {
+        const canvas = card.querySelector(".u-wrap > canvas") as unknown as PageCanvas & { height: number };
+        const over = card.querySelector(".u-over") as unknown as PageBox;
+        const scale = canvas.width / canvas.getBoundingClientRect().width;
+        const top = Math.round((over.offsetTop + over.clientHeight + 2) * scale);
+        const data = canvas.getContext("2d")?.getImageData(0, top, canvas.width, canvas.height - top).data ?? [];
+        let right = -1;
+        for (let i = 3; i < data.length; i += 4) {
+          if (data[i] > 100) right = Math.max(right, ((i - 3) / 4) % canvas.width);
+        }
+        return { right, width: canvas.width, plotRight: Math.round((over.offsetLeft + over.clientWidth) * scale) };
+      });
+      expect(ink.right).toBeGreaterThan(ink.plotRight + 3);
+      expect(ink.right).toBeLessThan(ink.width - 1);
+    }
+    await context.close();
+  });
 });
 
 describe("chart tooltips", () => {

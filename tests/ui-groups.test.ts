@@ -337,7 +337,7 @@ describe("grouping runs", () => {
     await context.close();
   });
 
-  it("on a log scale, a band whose lower edge is at or below 0 runs to the bottom of the plot", async () => {
+  it("on a log scale, a band whose lower edge is at or below 0 runs to the bottom of the plot, and the axes read as a plain chart's", async () => {
     const { page, context, errors } = await newPage(browser);
     await page.goto(`${server.url}/?exp=small&log=1&gby=${encodeURIComponent('["config.lr"]')}`);
     const [g] = await drawnGroups(page, "loss", "std");
@@ -349,6 +349,16 @@ describe("grouping runs", () => {
     const lowest = Math.max(...column.bandRows);
     expect(lowest).toBeGreaterThan(Math.max(...column.lineRows));
     expect(column.height - lowest).toBeLessThan(60);
+    // Its axes read as a plain chart's: the log axis labelled by decades (never "0"), whole steps on x.
+    const card = page.locator('[data-testid=group-chart][data-key="loss"]');
+    const y = JSON.parse((await card.getAttribute("data-y-ticks")) ?? "[]") as string[];
+    const decades = y.filter((l) => l !== "");
+    expect(decades.length).toBeGreaterThanOrEqual(2);
+    expect(y.length).toBeGreaterThan(decades.length);
+    for (const label of decades) expect(Math.log10(Number(label)) % 1).toBeCloseTo(0, 9);
+    const x = (JSON.parse((await card.getAttribute("data-x-ticks")) ?? "[]") as string[]).filter((l) => l !== "");
+    expect(x.length).toBeGreaterThanOrEqual(2);
+    for (const label of x) expect(label).toMatch(/^\d+$/);
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -2,6 +2,7 @@ import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "rea
 import uPlot from "uplot";
 import { type BandKind, bandEdges } from "../../../src/contract/groups";
 import type { Run } from "../api/types";
+import { linearTickLabels, logTickLabels, STEP_INCRS } from "../lib/axes";
 import { withAlpha } from "../lib/colors";
 import { formatNumber } from "../lib/format";
 import { onIdle } from "../lib/frame";
@@ -21,7 +22,7 @@ import {
   GROUP_BUCKETS,
   type GroupLine,
 } from "./chart/groups";
-import { SYNC_KEY } from "./chart/options";
+import { AXIS_FONT, rightPadding, SYNC_KEY } from "./chart/options";
 import { Reveal, TOOLTIP_WIDTH, type TooltipRow, TooltipView } from "./chart/tooltip";
 import { BAND_LABELS } from "./GroupBy";
 
@@ -275,8 +276,16 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       stroke: colors.text,
       grid: { stroke: colors.grid, width: 1 },
       ticks: { stroke: colors.grid, width: 1, size: 4 },
-      font: "11px system-ui, -apple-system, Segoe UI, sans-serif",
+      font: AXIS_FONT,
     };
+    /** Tick labels as the plain chart reads them, recorded on the card (for people inspecting the page and the tests). */
+    const labelled =
+      (name: "xTicks" | "yTicks", format: (splits: (number | null)[]) => string[]) =>
+      (_u: uPlot, splits: (number | null)[]) => {
+        const labels = format(splits);
+        box.dataset[name] = JSON.stringify(labels);
+        return labels;
+      };
     const drawUnder = (u: uPlot) => {
       const data = dataRef.current;
       if (!data) return;
@@ -398,7 +407,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         width: Math.max(100, target.clientWidth),
         height,
         legend: { show: false },
-        padding: [8, 12, 0, 0],
+        padding: [8, rightPadding, 0, 0],
         // The crosshair follows the pointer across every chart; the tooltip shows on the hovered one.
         cursor: {
           sync: { key: SYNC_KEY, setSeries: false },
@@ -420,8 +429,14 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           },
         },
         axes: [
-          { ...axis, size: 30 },
-          { ...axis, size: 56 },
+          { ...axis, size: 30, values: labelled("xTicks", linearTickLabels), incrs: STEP_INCRS },
+          {
+            ...axis,
+            size: 56,
+            // Every split reaches the labeller, which blanks the minor ones itself.
+            ...(logY ? { filter: (_u: uPlot, splits: number[]) => splits } : {}),
+            values: labelled("yTicks", logY ? logTickLabels : linearTickLabels),
+          },
         ],
         series: [
           {},

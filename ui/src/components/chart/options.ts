@@ -11,6 +11,38 @@ import { type ChartProps, type ColoredLine, type Drawn, SERIES_PER_RUN, smoothin
 /** Charts sharing this key move one crosshair. */
 export const SYNC_KEY = "stonks-charts";
 
+/** The axes' labels, drawn by uPlot on its canvas. */
+export const AXIS_FONT = "11px system-ui, -apple-system, Segoe UI, sans-serif";
+
+/** The least room right of the plot. */
+const RIGHT_PAD = 12;
+let measurer: CanvasRenderingContext2D | null | undefined;
+
+/** Width in CSS pixels of an axis label (its longest line). */
+function labelWidth(label: string): number {
+  measurer ??= document.createElement("canvas").getContext("2d");
+  const ctx = measurer;
+  if (!ctx) return label.length * 6.5;
+  ctx.font = AXIS_FONT;
+  return Math.max(...label.split("\n").map((line) => ctx.measureText(line).width));
+}
+
+/**
+ * Room right of the plot for half the x axis' last label: uPlot centres each label on its tick,
+ * and the canvas ends at the padding, so a tick at the plot's right edge (a run that ends at step
+ * 1,000) lost half its label: "1000" read "100". uPlot works out the labels before the padding,
+ * and lays the plot out again while the padding changes.
+ */
+export function rightPadding(u: uPlot): number {
+  // uPlot keeps each axis' last labels in `_values` (not in its types).
+  const labels = (u.axes[0] as { _values?: (string | number | null)[] } | undefined)?._values ?? [];
+  for (let i = labels.length - 1; i >= 0; i--) {
+    const label = labels[i];
+    if (label !== null && label !== "") return Math.max(RIGHT_PAD, Math.ceil(labelWidth(String(label)) / 2) + 2);
+  }
+  return RIGHT_PAD;
+}
+
 export const REL_INCRS = [
   1,
   2,
@@ -176,7 +208,7 @@ export function plotOptions(
     stroke: colors.text,
     grid: { stroke: colors.grid, width: 1 },
     ticks: { stroke: colors.grid, width: 1, size: 4 },
-    font: "11px system-ui, -apple-system, Segoe UI, sans-serif",
+    font: AXIS_FONT,
   };
   // A drag's zoom applies in the frame after the button is released: the release's own frame
   // already holds uPlot's work, and the view change (link, every chart panel) made it the
@@ -192,7 +224,7 @@ export function plotOptions(
     width: width,
     height: height,
     legend: { show: false },
-    padding: [8, 12, 0, 0],
+    padding: [8, rightPadding, 0, 0],
     cursor: {
       sync: { key: SYNC_KEY, setSeries: false },
       drag: { x: true, y: false, setScale: false },
