@@ -35,9 +35,6 @@ const ids: Record<string, string> = {};
 interface PageCanvas {
   width: number;
   getBoundingClientRect(): { width: number };
-  getContext(
-    kind: "2d",
-  ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
 }
 interface PageBox {
   offsetLeft: number;
@@ -104,7 +101,7 @@ async function pixelsOf(
     (card, { rgb, fromX, toX, layer }) => {
       const highlight = layer === "highlight";
       const canvas = card.querySelector(
-        highlight ? "canvas.chart-highlight" : ".u-wrap > canvas",
+        highlight ? "canvas.chart-highlight" : "canvas.chart-mirror",
       ) as unknown as PageCanvas;
       const over = card.querySelector(".u-over") as unknown as PageBox;
       const scale = canvas.width / canvas.getBoundingClientRect().width;
@@ -113,8 +110,7 @@ async function pixelsOf(
       const top = (highlight ? 0 : over.offsetTop) * scale;
       const height = over.clientHeight * scale;
       const w = Math.max(1, Math.round(right - left));
-      const data = canvas.getContext("2d")?.getImageData(Math.round(left), Math.round(top), w, Math.round(height)).data;
-      if (!data) return 0;
+      const data = shownPixels(canvas, Math.round(left), Math.round(top), w, Math.round(height));
       let n = 0;
       for (let i = 0; i < data.length; i += 4) {
         const d = Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]);
@@ -301,11 +297,11 @@ describe("chart axes", () => {
       // The label's ink, in the rows under the plot: it runs past the plot's right edge (centred on
       // the tick there) and stops short of the canvas' own edge, which would cut it ("1000" read "100").
       const ink = await chart(page, "train/loss").evaluate((card) => {
-        const canvas = card.querySelector(".u-wrap > canvas") as unknown as PageCanvas & { height: number };
+        const canvas = card.querySelector("canvas.chart-mirror") as unknown as PageCanvas & { height: number };
         const over = card.querySelector(".u-over") as unknown as PageBox;
         const scale = canvas.width / canvas.getBoundingClientRect().width;
         const top = Math.round((over.offsetTop + over.clientHeight + 2) * scale);
-        const data = canvas.getContext("2d")?.getImageData(0, top, canvas.width, canvas.height - top).data ?? [];
+        const data = shownPixels(canvas, 0, top, canvas.width, canvas.height - top);
         let right = -1;
         for (let i = 3; i < data.length; i += 4) {
           if (data[i] > 100) right = Math.max(right, ((i - 3) / 4) % canvas.width);

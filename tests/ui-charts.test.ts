@@ -500,15 +500,11 @@ describe("dashboard charts", () => {
       c.evaluate((card) => {
         const el = card as unknown as {
           dataset: Record<string, string>;
-          querySelector(s: string): {
-            width: number;
-            height: number;
-            getContext(k: "2d"): { getImageData(...a: number[]): { data: Uint8ClampedArray } };
-          } | null;
+          querySelector(s: string): { width: number; height: number } | null;
         };
         const layer = el.querySelector(".u-under canvas.chart-envelope");
         if (!layer) return null;
-        const { data } = layer.getContext("2d").getImageData(0, 0, layer.width, layer.height);
+        const data = shownPixels(layer, 0, 0, layer.width, layer.height);
         let top = Number.POSITIVE_INFINITY;
         let bottom = Number.NEGATIVE_INFINITY;
         const columns = new Set<number>();
@@ -964,11 +960,11 @@ describe("dashboard charts", () => {
     await waitUntil(async () => (await c.getAttribute("data-series")) === "2", "raw and smoothed lines");
     const image = (selector: string) =>
       c.locator(selector).evaluate((el) => (el as unknown as { toDataURL(): string }).toDataURL());
-    const plot = await image(".u-wrap > canvas");
+    const plot = await image("canvas.chart-mirror");
     const smoothed = await image("canvas.chart-smooth");
     await page.locator("[data-testid=smoothing]").fill("0.9");
     await waitUntil(async () => (await image("canvas.chart-smooth")) !== smoothed, "the smoothed lines redrawn");
-    expect(await image(".u-wrap > canvas")).toBe(plot);
+    expect(await image("canvas.chart-mirror")).toBe(plot);
     // The tooltip reads the new smoothing too.
     await hover(page, "val/acc", 0.5);
     const tip = c.locator("[data-testid=chart-tooltip]");
@@ -990,7 +986,7 @@ describe("dashboard charts", () => {
     await drawn(page, "val/acc", 1);
     const c = chart(page, "val/acc");
     // A rebuilt plot (every chart's canvas made anew, a frame's work each) would leave this canvas detached.
-    const canvas = await c.locator(".u-wrap > canvas").elementHandle();
+    const canvas = await c.locator("canvas.chart-mirror").elementHandle();
     if (!canvas) throw new Error("no canvas");
     const attached = () => canvas.evaluate((el) => el.isConnected);
     await page.locator("[data-testid=smoothing]").fill("0.6");

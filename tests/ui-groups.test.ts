@@ -33,11 +33,7 @@ declare function requestAnimationFrame(callback: () => void): number;
 declare function getComputedStyle(element: unknown): { backgroundColor: string };
 declare const document: {
   querySelector(selector: string): {
-    querySelectorAll(selector: string): ArrayLike<{
-      width: number;
-      height: number;
-      getContext(kind: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
-    }>;
+    querySelector(selector: string): { width: number; height: number } | null;
   } | null;
 };
 
@@ -76,10 +72,10 @@ async function columnPixels(page: Page, key: string, lineColors: string[]) {
     ([metricKey, colours]) => {
       const canvas = document
         .querySelector(`[data-testid=group-chart][data-key="${metricKey}"]`)
-        ?.querySelectorAll("canvas")[0];
+        ?.querySelector("canvas.chart-mirror");
       if (!canvas) return null;
       const x = Math.round(canvas.width * 0.6);
-      const pixels = canvas.getContext("2d").getImageData(x, 0, 1, canvas.height).data;
+      const pixels = shownPixels(canvas, x, 0, 1, canvas.height);
       const rgb = (hex: string) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
       const sameColour = (y: number, c: number[]) =>
         Math.abs(pixels[y * 4] - c[0]) + Math.abs(pixels[y * 4 + 1] - c[1]) + Math.abs(pixels[y * 4 + 2] - c[2]) <= 40;

@@ -68,7 +68,6 @@ async function drawnLine(
       height: number;
       clientWidth: number;
       classList: { contains(c: string): boolean };
-      getContext(k: "2d"): { getImageData(...a: number[]): { data: Uint8ClampedArray } };
     }
     const el = card as unknown as {
       dataset: Record<string, string>;
@@ -79,15 +78,16 @@ async function drawnLine(
     let top = Number.POSITIVE_INFINITY;
     let bottom = Number.NEGATIVE_INFINITY;
     const columns = new Set<number>();
-    for (const canvas of el.querySelectorAll(".uplot canvas")) {
+    // What is shown: uPlot's canvas through its mirror (chart-mirror), the layers over and under it.
+    for (const canvas of el.querySelectorAll(".uplot canvas:not(.chart-source)")) {
       const ratio = canvas.width / canvas.clientWidth;
-      // uPlot's own canvas spans the axes too; the chart's layers cover the plot only.
-      const layer = canvas.classList.contains("chart-layer");
+      // uPlot's canvas (and its mirror) spans the axes too; the chart's other layers cover the plot only.
+      const layer = canvas.classList.contains("chart-layer") && !canvas.classList.contains("chart-mirror");
       const left = layer ? 0 : Math.round(over.offsetLeft * ratio);
       const up = layer ? 0 : Math.round(over.offsetTop * ratio);
       const width = Math.round(over.offsetWidth * ratio);
       const height = Math.round(over.offsetHeight * ratio);
-      const { data } = canvas.getContext("2d").getImageData(left, up, width, height);
+      const data = shownPixels(canvas, left, up, width, height);
       for (let i = 0; i < data.length; i += 4) {
         const spread = Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]);
         if (data[i + 3] < 64 || spread < 60) continue;

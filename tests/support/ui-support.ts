@@ -29,6 +29,38 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
+declare global {
+  /**
+   * In the page: the pixels a canvas shows (RGBA rows), whatever draws it: a 2D context, or an
+   * ImageBitmap ("bitmaprenderer": the charts' layers and the mirror of uPlot's canvas), which has
+   * no 2D context to read back.
+   */
+  function shownPixels(canvas: unknown, x: number, y: number, width: number, height: number): Uint8ClampedArray;
+}
+
+/** Defines shownPixels in every page of a context (see there). */
+function readsPixels(): void {
+  interface Canvas {
+    width: number;
+    height: number;
+    getContext(kind: "2d"): {
+      drawImage(c: unknown, x: number, y: number): void;
+      getImageData(...a: number[]): { data: Uint8ClampedArray };
+    } | null;
+  }
+  const doc = (globalThis as unknown as { document: { createElement(tag: "canvas"): Canvas } }).document;
+  (globalThis as unknown as { shownPixels: typeof shownPixels }).shownPixels = (canvas, x, y, width, height) => {
+    const source = canvas as Canvas;
+    const scratch = doc.createElement("canvas");
+    scratch.width = source.width;
+    scratch.height = source.height;
+    const ctx = scratch.getContext("2d");
+    if (!ctx) throw new Error("no 2D context");
+    ctx.drawImage(source, 0, 0);
+    return ctx.getImageData(x, y, width, height).data;
+  };
+}
+
 /** A fresh context (its own storage: no theme or layout remembered from another test). */
 export async function newPage(
   browser: Browser,
@@ -38,6 +70,7 @@ export async function newPage(
     viewport: { width: options.width ?? 1400, height: options.height ?? 1000 },
     colorScheme: options.dark ? "dark" : "light",
   });
+  await context.addInitScript(readsPixels);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));

@@ -8,6 +8,7 @@ import { tooltipLeft } from "../lib/placement";
 import { type Derived, nearestIndex, recomputeEma } from "../lib/series";
 import { setHoveredRun } from "../state/hover";
 import { subscribeSmoothingDraft } from "../state/smoothing";
+import { BitmapLayer, mirrorPlot } from "./chart/bitmap-layer";
 import { Crosshair, keepRectFresh } from "./chart/crosshair";
 import {
   clearStaleEnvelopes,
@@ -95,10 +96,10 @@ export const Chart = memo(function Chart(props: ChartProps) {
   const hoveredRef = useRef(false);
   /** The run whose line is nearest the pointer while this chart is hovered; drawn on top, wider. */
   const highlightRef = useRef<string | null>(null);
-  const highlightCanvasRef = useRef<HTMLCanvasElement | null>(null);
-  const marksCanvasRef = useRef<HTMLCanvasElement | null>(null);
-  const smoothCanvasRef = useRef<HTMLCanvasElement | null>(null);
-  const envelopeCanvasRef = useRef<HTMLCanvasElement | null>(null);
+  const highlightLayerRef = useRef<BitmapLayer | null>(null);
+  const marksLayerRef = useRef<BitmapLayer | null>(null);
+  const smoothLayerRef = useRef<BitmapLayer | null>(null);
+  const envelopeLayerRef = useRef<BitmapLayer | null>(null);
   /** The smoothing and scale options the plot was last drawn with, to tell a smoothing-only change. */
   const drawnSmoothingRef = useRef(smoothingOf(props));
   /** Per run, the array a smoothing-only change smooths into (reused move after move). */
@@ -141,8 +142,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
 
   const repaintSmoothLayer = useCallback(
     (u: uPlot): boolean => {
-      const canvas = smoothCanvasRef.current;
-      return canvas ? drawSmoothLayer(u, canvas, linesRef.current) : false;
+      const layer = smoothLayerRef.current;
+      return layer ? drawSmoothLayer(u, layer, linesRef.current) : false;
     },
     [linesRef],
   );
@@ -161,14 +162,14 @@ export const Chart = memo(function Chart(props: ChartProps) {
 
   const paintEnvelopes = useCallback((): boolean => {
     const u = uRef.current;
-    const canvas = envelopeCanvasRef.current;
-    return u && canvas ? drawEnvelopeLayer(u, canvas, drawnRef.current) : false;
+    const layer = envelopeLayerRef.current;
+    return u && layer ? drawEnvelopeLayer(u, layer, drawnRef.current) : false;
   }, [drawnRef]);
 
   const queueEnvelopes = useCallback(
     (u: uPlot) => {
-      const canvas = envelopeCanvasRef.current;
-      if (canvas && clearStaleEnvelopes(u, canvas, drawnRef.current)) onNextFrame(paintEnvelopes);
+      const layer = envelopeLayerRef.current;
+      if (layer && clearStaleEnvelopes(u, layer, drawnRef.current)) onNextFrame(paintEnvelopes);
     },
     [drawnRef, paintEnvelopes],
   );
@@ -306,6 +307,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
     let u: uPlot | null = null;
     let forgetRect = () => {};
     let cancelPrepare = () => {};
+    let unmirror = () => {};
     const build = () => {
       u = new uPlot({ ...opts, width: box.clientWidth || opts.width }, [[]], box);
       uRef.current = u;
@@ -320,24 +322,21 @@ export const Chart = memo(function Chart(props: ChartProps) {
       });
       u.over.addEventListener("dblclick", () => onFrameAfterThis(resetZoom));
       // Under uPlot's canvas: the envelopes shade behind the lines and the grid.
-      const envelopeLayer = document.createElement("canvas");
-      envelopeLayer.className = "chart-layer chart-envelope";
-      u.under.append(envelopeLayer);
-      envelopeCanvasRef.current = envelopeLayer;
-      const smoothLayer = document.createElement("canvas");
-      smoothLayer.className = "chart-layer chart-smooth";
-      u.over.append(smoothLayer);
-      smoothCanvasRef.current = smoothLayer;
-      const overlay = document.createElement("canvas");
-      overlay.className = "chart-layer chart-highlight";
-      u.over.append(overlay);
-      highlightCanvasRef.current = overlay;
+      const envelopes = new BitmapLayer("chart-layer chart-envelope");
+      u.under.append(envelopes.canvas);
+      envelopeLayerRef.current = envelopes;
+      const smoothed = new BitmapLayer("chart-layer chart-smooth");
+      u.over.append(smoothed.canvas);
+      smoothLayerRef.current = smoothed;
+      const overlay = new BitmapLayer("chart-layer chart-highlight");
+      u.over.append(overlay.canvas);
+      highlightLayerRef.current = overlay;
       // The points under the pointer change on every move, the highlighted line only when another
       // run is nearest: on separate layers a move repaints a few dots, not a wide line.
-      const marks = document.createElement("canvas");
-      marks.className = "chart-layer chart-marks";
-      u.over.append(marks);
-      marksCanvasRef.current = marks;
+      const marks = new BitmapLayer("chart-layer chart-marks");
+      u.over.append(marks.canvas);
+      marksLayerRef.current = marks;
+      unmirror = mirrorPlot(u);
       // The tooltip's elements and fonts are made ready before the first hover, whose frame is the fullest.
       cancelPrepare = onIdle(() => tooltip()?.prepare());
       redraw();
@@ -356,6 +355,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       crosshairRef.current = null;
       forgetRect();
       cancelPrepare();
+      unmirror();
       u?.destroy();
       uRef.current = null;
     };
@@ -432,14 +432,14 @@ export const Chart = memo(function Chart(props: ChartProps) {
   }
 
   function repaintHighlightLine(u: uPlot): void {
-    const canvas = highlightCanvasRef.current;
+    const layer = highlightLayerRef.current;
     const id = highlightRef.current;
-    if (canvas) drawHighlight(u, canvas, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, []);
+    if (layer) drawHighlight(u, layer, id ? drawnRef.current.find((d) => d.run.id === id) : undefined, []);
   }
 
   function repaintMarks(u: uPlot): void {
-    const canvas = marksCanvasRef.current;
-    if (canvas) drawHighlight(u, canvas, undefined, marksRef.current);
+    const layer = marksLayerRef.current;
+    if (layer) drawHighlight(u, layer, undefined, marksRef.current);
   }
 
   function repaintHighlight(u: uPlot): void {

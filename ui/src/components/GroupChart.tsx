@@ -13,6 +13,7 @@ import { onPoints } from "../state/live-points";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
 import { chartColors, type Theme } from "../state/theme";
+import { mirrorPlot } from "./chart/bitmap-layer";
 import { Crosshair, keepRectFresh } from "./chart/crosshair";
 import {
   type ColoredGroup,
@@ -473,6 +474,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       target,
     );
     uRef.current = u;
+    const unmirror = mirrorPlot(u);
     crosshair = new Crosshair(u, boxRef.current);
     const forgetRect = keepRectFresh(u);
     // The tooltip's elements and fonts are made ready before the first hover, whose frame is the fullest.
@@ -507,6 +509,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       hideTip();
       forgetRect();
       cancelPrepare();
+      unmirror();
       u.destroy();
       uRef.current = null;
     };

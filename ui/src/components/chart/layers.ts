@@ -2,35 +2,25 @@ import uPlot from "uplot";
 import { withAlpha } from "../../lib/colors";
 import { linePath, PathCache, plotSignature, xToPixels, yToPixels } from "../../lib/lines";
 import { strokePaths } from "../../lib/strokes";
+import type { BitmapLayer } from "./bitmap-layer";
 import { type ColoredLine, type Drawn, type Mark, SERIES_PER_RUN } from "./types";
 
-/** Highlight layers with nothing drawn on them. */
-export const clearLayers = new WeakSet<HTMLCanvasElement>();
-
 /**
- * Draws the highlighted run's line, wider, and the points marked under the pointer, on a canvas
+ * Draws the highlighted run's line, wider, and the points marked under the pointer, on a layer
  * of its own over the plot (the chart gives the line and the marks one each): the highlight
  * follows the pointer, and redrawing every line of the chart for each move would cost more than
  * a frame.
  */
-export function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | undefined, marks: Mark[]): void {
+export function drawHighlight(u: uPlot, layer: BitmapLayer, d: Drawn | undefined, marks: Mark[]): void {
   const dpr = uPlot.pxRatio;
-  // The plot box uPlot computed, not the layer's CSS size: reading that forces a layout mid-frame.
-  const width = Math.round(u.bbox.width);
-  const height = Math.round(u.bbox.height);
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
-    clearLayers.add(canvas);
+  if ((!d || d.length === 0) && marks.length === 0) {
+    // A layer already clear stays as it is: clearing it again still costs a rasterised frame per chart.
+    layer.erase();
+    return;
   }
-  const nothing = (!d || d.length === 0) && marks.length === 0;
-  // A layer already clear stays as it is: clearing it again still costs a rasterised frame per chart.
-  if (nothing && clearLayers.has(canvas)) return;
-  const ctx = canvas.getContext("2d");
+  // The plot box uPlot computed, not the layer's CSS size: reading that forces a layout mid-frame.
+  const ctx = layer.begin(Math.round(u.bbox.width), Math.round(u.bbox.height));
   if (!ctx) return;
-  ctx.clearRect(0, 0, width, height);
-  if (nothing) clearLayers.add(canvas);
-  else clearLayers.delete(canvas);
   for (const m of marks) {
     if (!Number.isFinite(m.y) || (u.scales.y.distr === 3 && m.y <= 0)) continue;
     ctx.beginPath();
@@ -38,24 +28,26 @@ export function drawHighlight(u: uPlot, canvas: HTMLCanvasElement, d: Drawn | un
     ctx.fillStyle = m.color;
     ctx.fill();
   }
-  if (!d || d.length === 0) return;
-  const ys = d.smooth ?? d.values;
-  const log = u.scales.y.distr === 3;
-  ctx.beginPath();
-  let pen = false;
-  for (let i = 0; i < d.length; i++) {
-    const v = ys[i];
-    if (!Number.isFinite(v) || (log && v <= 0)) continue;
-    const px = u.valToPos(d.xs[i], "x") * dpr;
-    const py = u.valToPos(v, "y") * dpr;
-    if (pen) ctx.lineTo(px, py);
-    else ctx.moveTo(px, py);
-    pen = true;
+  if (d && d.length > 0) {
+    const ys = d.smooth ?? d.values;
+    const log = u.scales.y.distr === 3;
+    ctx.beginPath();
+    let pen = false;
+    for (let i = 0; i < d.length; i++) {
+      const v = ys[i];
+      if (!Number.isFinite(v) || (log && v <= 0)) continue;
+      const px = u.valToPos(d.xs[i], "x") * dpr;
+      const py = u.valToPos(v, "y") * dpr;
+      if (pen) ctx.lineTo(px, py);
+      else ctx.moveTo(px, py);
+      pen = true;
+    }
+    ctx.strokeStyle = d.color;
+    ctx.lineWidth = 3 * dpr;
+    ctx.lineJoin = "round";
+    ctx.stroke();
   }
-  ctx.strokeStyle = d.color;
-  ctx.lineWidth = 3 * dpr;
-  ctx.lineJoin = "round";
-  ctx.stroke();
+  layer.show();
 }
 
 /** Each run's min/max envelope as drawn, kept while its points and the plot's scales stay the same. */
@@ -75,28 +67,19 @@ export function smoothedOrRawPaths(u: uPlot, line: ColoredLine, width: number): 
  * envelopes and axes under it stay as they were (redrawing them each move cost more than a frame
  * without a GPU).
  */
-export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (ColoredLine | null)[]): boolean {
-  const width = Math.round(u.bbox.width);
-  const height = Math.round(u.bbox.height);
+export function drawSmoothLayer(u: uPlot, layer: BitmapLayer, lines: (ColoredLine | null)[]): boolean {
   const smoothed: ColoredLine[] = [];
   for (let si = SERIES_PER_RUN; si < lines.length; si += SERIES_PER_RUN) {
     const line = lines[si];
     if (line && u.series[si]?.show !== false) smoothed.push(line);
   }
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
-    clearLayers.add(canvas);
-  }
-  if (smoothed.length === 0 && clearLayers.has(canvas)) return false;
-  const ctx = canvas.getContext("2d");
-  if (!ctx) return false;
-  ctx.clearRect(0, 0, width, height);
   if (smoothed.length === 0) {
-    clearLayers.add(canvas);
+    if (layer.isClear) return false;
+    layer.erase();
     return true;
   }
-  clearLayers.delete(canvas);
+  const ctx = layer.begin(Math.round(u.bbox.width), Math.round(u.bbox.height));
+  if (!ctx) return false;
   ctx.save();
   // uPlot's paths are in the whole canvas's pixels; this layer covers the plot area only.
   ctx.translate(-u.bbox.left, -u.bbox.top);
@@ -113,6 +96,7 @@ export function drawSmoothLayer(u: uPlot, canvas: HTMLCanvasElement, lines: (Col
     ctx.stroke(stroke);
   }
   ctx.restore();
+  layer.show();
   return true;
 }
 
@@ -195,14 +179,14 @@ interface ShownEnvelopes {
   lines: { xs: Float64Array; ys: Float64Array; length: number; color: string }[];
 }
 
-const shownEnvelopes = new WeakMap<HTMLCanvasElement, ShownEnvelopes>();
+const shownEnvelopes = new WeakMap<BitmapLayer, ShownEnvelopes>();
 
 function envelopesOf(drawn: Drawn[]): Drawn[] {
   return drawn.filter((d) => d.downsampled && d.length > 0);
 }
 
-function showsEnvelopes(canvas: HTMLCanvasElement, signature: string, list: Drawn[]): boolean {
-  const shown = shownEnvelopes.get(canvas);
+function showsEnvelopes(layer: BitmapLayer, signature: string, list: Drawn[]): boolean {
+  const shown = shownEnvelopes.get(layer);
   if (!shown || shown.signature !== signature || shown.lines.length !== list.length) return false;
   return list.every((d, i) => {
     const line = shown.lines[i];
@@ -210,56 +194,39 @@ function showsEnvelopes(canvas: HTMLCanvasElement, signature: string, list: Draw
   });
 }
 
-/** Sizes a layer to the plot box; a new size clears it. */
-function fitLayer(u: uPlot, canvas: HTMLCanvasElement): void {
-  const width = Math.round(u.bbox.width);
-  const height = Math.round(u.bbox.height);
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
-    clearLayers.add(canvas);
-    shownEnvelopes.delete(canvas);
-  }
-}
-
 /**
- * Clears an envelope layer that no longer matches the plot (new scales, new points) and says
+ * Clears an envelope layer that no longer matches the plot (new scales or box, new points) and says
  * whether it has envelopes to paint: the plot's redraw calls this, and the painting waits for a
  * frame of its own (see drawEnvelopeLayer).
  */
-export function clearStaleEnvelopes(u: uPlot, canvas: HTMLCanvasElement, drawn: Drawn[]): boolean {
-  fitLayer(u, canvas);
+export function clearStaleEnvelopes(u: uPlot, layer: BitmapLayer, drawn: Drawn[]): boolean {
   const list = envelopesOf(drawn);
-  if (showsEnvelopes(canvas, plotSignature(u, 0), list)) return false;
-  shownEnvelopes.delete(canvas);
-  if (!clearLayers.has(canvas)) {
-    canvas.getContext("2d")?.clearRect(0, 0, canvas.width, canvas.height);
-    clearLayers.add(canvas);
-  }
+  if (showsEnvelopes(layer, plotSignature(u, 0), list)) return false;
+  shownEnvelopes.delete(layer);
+  layer.erase();
   return list.length > 0;
 }
 
 /**
- * Paints the min/max envelopes on a canvas of their own under the plot's lines, and says whether
+ * Paints the min/max envelopes on a layer of their own under the plot's lines, and says whether
  * it painted. Without a GPU a whole chart's raster (axes, 24 lines, 24 envelopes) took 10–16 ms,
  * a frame on its own: the envelopes (a third of it) follow a frame later instead.
  */
-export function drawEnvelopeLayer(u: uPlot, canvas: HTMLCanvasElement, drawn: Drawn[]): boolean {
-  fitLayer(u, canvas);
+export function drawEnvelopeLayer(u: uPlot, layer: BitmapLayer, drawn: Drawn[]): boolean {
   const list = envelopesOf(drawn);
   const signature = plotSignature(u, 0);
-  if (showsEnvelopes(canvas, signature, list)) return false;
-  const ctx = canvas.getContext("2d");
-  if (!ctx) return false;
-  if (!clearLayers.has(canvas)) ctx.clearRect(0, 0, canvas.width, canvas.height);
-  clearLayers.add(canvas);
-  shownEnvelopes.set(canvas, {
+  if (showsEnvelopes(layer, signature, list)) return false;
+  shownEnvelopes.set(layer, {
     signature,
     lines: list.map((d) => ({ xs: d.xs, ys: d.values, length: d.length, color: d.color })),
   });
-  if (list.length === 0) return false;
-  clearLayers.delete(canvas);
+  if (list.length === 0) {
+    layer.erase();
+    return false;
+  }
   const { left, top, width, height } = u.bbox;
+  const ctx = layer.begin(Math.round(width), Math.round(height));
+  if (!ctx) return false;
   ctx.save();
   // The envelopes' paths are in the whole canvas's pixels; this layer covers the plot area only.
   ctx.translate(-left, -top);
@@ -274,5 +241,6 @@ export function drawEnvelopeLayer(u: uPlot, canvas: HTMLCanvasElement, drawn: Dr
     ctx.stroke(path);
   }
   ctx.restore();
+  layer.show();
   return true;
 }
