@@ -16,6 +16,8 @@ export const AXIS_FONT = "11px system-ui, -apple-system, Segoe UI, sans-serif";
 
 /** The least room right of the plot. */
 const RIGHT_PAD = 12;
+/** Each plot's room right of it so far (it never narrows, see rightPadding). */
+const rightPads = new WeakMap<uPlot, number>();
 let measurer: CanvasRenderingContext2D | null | undefined;
 
 /** Width in CSS pixels of an axis label (its longest line). */
@@ -31,16 +33,22 @@ function labelWidth(label: string): number {
  * Room right of the plot for half the x axis' last label: uPlot centres each label on its tick,
  * and the canvas ends at the padding, so a tick at the plot's right edge (a run that ends at step
  * 1,000) lost half its label: "1000" read "100". uPlot works out the labels before the padding,
- * and lays the plot out again while the padding changes.
+ * and lays the plot out again while the padding changes. The room only grows while the plot
+ * lives (as the y axis' width does): zooming in and out would otherwise move the plot's edge and
+ * resize its layers on every step.
  */
 export function rightPadding(u: uPlot): number {
   // uPlot keeps each axis' last labels in `_values` (not in its types).
   const labels = (u.axes[0] as { _values?: (string | number | null)[] } | undefined)?._values ?? [];
+  let pad = rightPads.get(u) ?? RIGHT_PAD;
   for (let i = labels.length - 1; i >= 0; i--) {
     const label = labels[i];
-    if (label !== null && label !== "") return Math.max(RIGHT_PAD, Math.ceil(labelWidth(String(label)) / 2) + 2);
+    if (label === null || label === "") continue;
+    pad = Math.max(pad, Math.ceil(labelWidth(String(label)) / 2) + 2);
+    break;
   }
-  return RIGHT_PAD;
+  rightPads.set(u, pad);
+  return pad;
 }
 
 export const REL_INCRS = [
