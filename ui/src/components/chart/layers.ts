@@ -1,6 +1,6 @@
 import uPlot from "uplot";
 import { withAlpha } from "../../lib/colors";
-import { linePath, PathCache, plotSignature, xToPixels, yToPixels } from "../../lib/lines";
+import { hairlineOffsets, linePath, PathCache, plotSignature, xToPixels, yToPixels } from "../../lib/lines";
 import { strokePaths } from "../../lib/strokes";
 import type { BitmapLayer } from "./bitmap-layer";
 import { type ColoredLine, type Drawn, type Mark, SERIES_PER_RUN } from "./types";
@@ -55,6 +55,11 @@ export const envelopeCache = new PathCache<Path2D | null>();
 /** Each series' stroke, kept the same way (a smoothing change redraws only the smoothed lines' paths). */
 export const linePathCache = new PathCache<uPlot.Series.Paths>();
 
+/** Each smoothed line's path (drawSmoothLayer strokes it as hairlines itself). */
+const smoothPathCache = new PathCache<Path2D>();
+/** The smoothed lines' width in CSS pixels. */
+const SMOOTH_WIDTH = 1.75;
+
 export function smoothedOrRawPaths(u: uPlot, line: ColoredLine, width: number): uPlot.Series.Paths {
   return linePathCache.get(line, plotSignature(u, width * uPlot.pxRatio), () =>
     strokePaths(linePath(u, line, new Path2D()), width, uPlot.pxRatio),
@@ -86,14 +91,21 @@ export function drawSmoothLayer(u: uPlot, layer: BitmapLayer, lines: (ColoredLin
   ctx.beginPath();
   ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
   ctx.clip();
+  // A 1.75 px line is three hairlines a fraction of a pixel apart (see strokePaths): here the one
+  // path stroked three times, moved, rather than a path of three copies. A smoothing drag makes
+  // new paths on every move, and each path's points count against the page's memory until a
+  // garbage collection: a quarter of them is fewer, later collections (one landed in a hover).
+  const offsets = hairlineOffsets(SMOOTH_WIDTH * uPlot.pxRatio);
+  const signature = plotSignature(u, SMOOTH_WIDTH * uPlot.pxRatio);
+  ctx.lineWidth = offsets ? 1 : SMOOTH_WIDTH * uPlot.pxRatio;
+  ctx.lineJoin = "round";
   for (const line of smoothed) {
-    const paths = smoothedOrRawPaths(u, line, 1.75);
-    const stroke = paths.stroke;
-    if (!(stroke instanceof Path2D)) continue;
+    const path = smoothPathCache.get(line, signature, () => linePath(u, line, new Path2D()));
     ctx.strokeStyle = line.color;
-    ctx.lineWidth = ((paths as { _width?: number })._width ?? 1.75) * uPlot.pxRatio;
-    ctx.lineJoin = "round";
-    ctx.stroke(stroke);
+    for (const [dx, dy] of offsets ?? [[0, 0]]) {
+      ctx.setTransform(1, 0, 0, 1, dx - u.bbox.left, dy - u.bbox.top);
+      ctx.stroke(path);
+    }
   }
   ctx.restore();
   layer.show();
