@@ -321,21 +321,17 @@ export const Chart = memo(function Chart(props: ChartProps) {
         onFrameAfterThis(leave, true);
       });
       u.over.addEventListener("dblclick", () => onFrameAfterThis(resetZoom));
+      const place = (name: string, parent: HTMLElement, ref: { current: BitmapLayer | null }) => {
+        ref.current = new BitmapLayer(`chart-layer chart-${name}`);
+        parent.append(ref.current.canvas);
+      };
       // Under uPlot's canvas: the envelopes shade behind the lines and the grid.
-      const envelopes = new BitmapLayer("chart-layer chart-envelope");
-      u.under.append(envelopes.canvas);
-      envelopeLayerRef.current = envelopes;
-      const smoothed = new BitmapLayer("chart-layer chart-smooth");
-      u.over.append(smoothed.canvas);
-      smoothLayerRef.current = smoothed;
-      const overlay = new BitmapLayer("chart-layer chart-highlight");
-      u.over.append(overlay.canvas);
-      highlightLayerRef.current = overlay;
+      place("envelope", u.under, envelopeLayerRef);
+      place("smooth", u.over, smoothLayerRef);
       // The points under the pointer change on every move, the highlighted line only when another
       // run is nearest: on separate layers a move repaints a few dots, not a wide line.
-      const marks = new BitmapLayer("chart-layer chart-marks");
-      u.over.append(marks.canvas);
-      marksLayerRef.current = marks;
+      place("highlight", u.over, highlightLayerRef);
+      place("marks", u.over, marksLayerRef);
       unmirror = mirrorPlot(u);
       // The tooltip's elements and fonts are made ready before the first hover, whose frame is the fullest.
       cancelPrepare = onIdle(() => tooltip()?.prepare());
