@@ -412,6 +412,14 @@ describe("grouping runs", () => {
             groupRows: document.querySelectorAll("[data-testid=group-row]").length,
           });
           return original(input, init);
+        };
+        // Where the live stream said it was ready, among the fetches.
+        const Source = window.EventSource;
+        window.EventSource = class extends Source {
+          constructor(...args) {
+            super(...args);
+            this.addEventListener("ready", () => window.__fetches.push({ path: "(stream ready)" }));
+          }
         };`,
     });
     const link = new URLSearchParams({ exp: "groups", gby: JSON.stringify(["config.lr"]) });
@@ -426,9 +434,16 @@ describe("grouping runs", () => {
     }[];
     const of = (path: string) => calls.filter((c) => c.path === path);
     // The run list and the experiment list leave while the document is still being read (before the bundle runs),
-    // and the page takes those answers: no second request for either.
-    for (const path of ["/api/experiments", "/api/projects", "/api/experiments/groups/runs?limit=5000&offset=0"]) {
-      expect(of(path).map((c) => c.readyState)).toEqual(["loading"]);
+    // and the page takes those answers: no second request for the run list. The experiment list is read once
+    // more when the live stream opens (an experiment made between the two would be missed), and only then.
+    expect(of("/api/experiments/groups/runs?limit=5000&offset=0").map((c) => c.readyState)).toEqual(["loading"]);
+    const ready = calls.findIndex((c) => c.path === "(stream ready)");
+    expect(ready).toBeGreaterThan(0);
+    for (const path of ["/api/experiments", "/api/projects"]) {
+      expect(of(path)[0].readyState).toBe("loading");
+      const later = calls.flatMap((c, i) => (c.path === path && i > 0 && c !== of(path)[0] ? [i] : []));
+      expect(later.length).toBeLessThanOrEqual(1);
+      for (const i of later) expect(i).toBeGreaterThan(ready);
     }
     // One aggregate request per chart, sent before the table showed its group rows; the charts drew those answers.
     const aggregates = of("/api/groups/series");

@@ -426,4 +426,29 @@ describe("dashboard: live sidebar", () => {
     await other.context.close();
     await context.close();
   });
+
+  it("shows an experiment made after the sidebar was read but before the live stream opened", async () => {
+    const { page, context } = await newPage(browser);
+    // The stream opens late (a busy machine); the experiment list was read before it.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route("**/api/events**", async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${server.url}/?exp=sweep`);
+    await page.locator("[data-testid=run-row]").first().waitFor();
+    await page.locator('[data-testid=experiment-item][data-name="sweep"]').waitFor();
+    populate(dbPath, [{ experiment: "made-in-the-gap", name: "gap", status: "completed", metrics: { loss: [1] } }]);
+    release();
+    // Far sooner than the slow poll (a minute): the stream's opening reads the list again.
+    await waitUntil(
+      async () => (await page.locator('[data-testid=experiment-item][data-name="made-in-the-gap"]').count()) === 1,
+      "sidebar entry",
+      3000,
+    );
+    await context.close();
+  });
 });

@@ -49,8 +49,11 @@ export function connectLive(experimentId: string | null, handlers: LiveHandlers)
     source.addEventListener("open", () => handlers.status("live"));
     on("ready", () => {
       handlers.status("live");
-      // A new stream starts at "now": what happened while none was open is refetched.
+      // A new stream starts at "now": what happened while none was open is refetched. On the first
+      // open, the experiment list is read again: it was read before the stream began, and an
+      // experiment made in between would otherwise wait for the slow poll.
       if (needsResync) handlers.resync();
+      else if (!opened) handlers.experimentsChanged();
       needsResync = false;
       opened = true;
     });
