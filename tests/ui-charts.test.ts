@@ -169,6 +169,31 @@ async function traceMoves(page: Page, over: { x: number; width: number }, y: num
   return names;
 }
 
+/**
+ * Two synced charts of three runs (train/loss and train/lr) drawn, the pointer over train/loss's
+ * plot at 0.2 of its width and half its height; gives that plot and the height.
+ */
+async function pointerOnSyncedCharts(page: Page): Promise<{ over: { x: number; width: number }; y: number }> {
+  await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 3).join(",")}`);
+  await drawn(page, "train/loss", 3);
+  await drawn(page, "train/lr", 3);
+  const over = await chart(page, "train/loss").locator(".u-over").boundingBox();
+  if (!over) throw new Error("no plot");
+  const y = over.y + over.height * 0.5;
+  await page.mouse.move(over.x + over.width * 0.2, y);
+  return { over, y };
+}
+
+/**
+ * Frames were made while traceMoves ran (a layerization step each), but the page was layerized
+ * again in few of them, not on every move (21). A pause of over 400 ms on a loaded machine lets
+ * held elements rest, and holding them again costs one or two.
+ */
+function expectFewRelayerings(names: string[]): void {
+  expect(names.filter((n) => n === "Layerize").length).toBeGreaterThanOrEqual(20);
+  expect(names.filter((n) => n === "PaintArtifactCompositor::Update").length).toBeLessThanOrEqual(8);
+}
+
 async function drag(page: Page, key: string, from: number, to: number): Promise<void> {
   const box = await chart(page, key).locator(".u-over").boundingBox();
   if (!box) throw new Error(`no plot for ${key}`);
@@ -622,19 +647,11 @@ describe("dashboard charts", () => {
 
   it("draws a zoom drag's band on every synced chart without layerizing the page again on every move", async () => {
     const { page, context } = await newPage(browser);
-    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 3).join(",")}`);
-    await drawn(page, "train/loss", 3);
-    await drawn(page, "train/lr", 3);
-    const over = await chart(page, "train/loss").locator(".u-over").boundingBox();
-    if (!over) throw new Error("no plot");
-    const y = over.y + over.height * 0.5;
-    await page.mouse.move(over.x + over.width * 0.2, y);
+    const { over, y } = await pointerOnSyncedCharts(page);
     await page.mouse.down();
     await page.mouse.move(over.x + over.width * 0.22, y, { steps: 2 });
-    const names = await traceMoves(page, over, y, 0.22);
-    expect(names.filter((n) => n === "Layerize").length).toBeGreaterThanOrEqual(20);
     // uPlot's own band, sized by its left and width, relayered the page on every move (21).
-    expect(names.filter((n) => n === "PaintArtifactCompositor::Update").length).toBeLessThanOrEqual(8);
+    expectFewRelayerings(await traceMoves(page, over, y, 0.22));
     // The band spans the selection (0.2 to 0.62 of the plot) on the dragged chart and on the synced one.
     for (const key of ["train/loss", "train/lr"]) {
       const plot = await chart(page, key).locator(".u-over").boundingBox();
@@ -664,13 +681,7 @@ describe("dashboard charts", () => {
 
   it("moves the crosshair and the tooltip without layerizing the page again on every move", async () => {
     const { page, context } = await newPage(browser);
-    await page.goto(`${server.url}/?exp=curves&runs=${curveIds.slice(0, 3).join(",")}`);
-    await drawn(page, "train/loss", 3);
-    await drawn(page, "train/lr", 3);
-    const over = await chart(page, "train/loss").locator(".u-over").boundingBox();
-    if (!over) throw new Error("no plot");
-    const y = over.y + over.height * 0.5;
-    await page.mouse.move(over.x + over.width * 0.2, y);
+    const { over, y } = await pointerOnSyncedCharts(page);
     await chart(page, "train/loss").locator("[data-testid=chart-tooltip]").waitFor();
     // The other chart's crosshair line is held by a running animation too, and follows uPlot's place for it.
     const otherLine = chart(page, "train/lr").locator(".u-cursor-x");
@@ -680,13 +691,8 @@ describe("dashboard charts", () => {
       await page.mouse.move(over.x + over.width * 0.2 + (nudge++ % 2), y);
       return otherLine.evaluate(held);
     }, "the other chart's crosshair held");
-    const names = await traceMoves(page, over, y, 0.2);
-    // Frames were made (a layerization step per frame)…
-    expect(names.filter((n) => n === "Layerize").length).toBeGreaterThanOrEqual(20);
-    // …but the page was layerized again in few of them: on every move (21) when the lines and the
-    // tooltip moved by their inline transforms. A pause of over 400 ms on a loaded machine lets them
-    // rest, and holding them again costs one or two.
-    expect(names.filter((n) => n === "PaintArtifactCompositor::Update").length).toBeLessThanOrEqual(8);
+    // The lines and the tooltip moved by their inline transforms relayered the page on every move (21).
+    expectFewRelayerings(await traceMoves(page, over, y, 0.2));
     expect(await otherLine.evaluate(held)).toBe(true);
     // Placed by uPlot's inline transform, where the synced chart's pointer is.
     const lineBox = await otherLine.boundingBox();

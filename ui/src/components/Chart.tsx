@@ -10,13 +10,7 @@ import { setHoveredRun } from "../state/hover";
 import { subscribeSmoothingDraft } from "../state/smoothing";
 import { BitmapLayer, mirrorPlot } from "./chart/bitmap-layer";
 import { Crosshair, keepRectFresh } from "./chart/crosshair";
-import {
-  clearStaleEnvelopes,
-  drawEnvelopeLayer,
-  drawHighlight,
-  drawSmoothLayer,
-  smoothedOrRawPaths,
-} from "./chart/layers";
+import { clearStaleEnvelopes, drawEnvelopeLayer, drawHighlight, drawSmoothLayer, rawLinePaths } from "./chart/layers";
 import { formatX, plotOptions, plotSeries } from "./chart/options";
 import { byValueDescending, type HoverRow, Reveal, runLabel, type TooltipRow, TooltipView } from "./chart/tooltip";
 import { type ChartProps, type Mark, SERIES_PER_RUN, smoothingOf } from "./chart/types";
@@ -135,7 +129,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
       const line = linesRef.current[si];
       // Smoothed lines are drawn on their own layer (drawSmoothLayer says why).
       if (!line || si % SERIES_PER_RUN === 0) return null;
-      return smoothedOrRawPaths(u, line, smoothingOf(propsRef.current) > 0 ? 1 : 1.5);
+      return rawLinePaths(u, line, smoothingOf(propsRef.current) > 0 ? 1 : 1.5);
     },
     [linesRef],
   );

@@ -38,8 +38,15 @@ export class BitmapLayer {
     return this.clear;
   }
 
-  /** A blank context of `width` × `height` pixels for the layer's next picture, shown by show(). */
+  /**
+   * A blank context of `width` × `height` pixels for the layer's next picture, shown by show();
+   * null (and nothing shown) for a plot with no area, which no canvas can hand over.
+   */
   begin(width: number, height: number): Ctx2D | null {
+    if (width < 1 || height < 1) {
+      this.erase();
+      return null;
+    }
     const target = this.shown ? drawingCanvas() : this.canvas;
     if (target.width !== width || target.height !== height) {
       target.width = width;

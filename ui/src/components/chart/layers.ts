@@ -51,16 +51,16 @@ export function drawHighlight(u: uPlot, layer: BitmapLayer, d: Drawn | undefined
 }
 
 /** Each run's min/max envelope as drawn, kept while its points and the plot's scales stay the same. */
-export const envelopeCache = new PathCache<Path2D | null>();
-/** Each series' stroke, kept the same way (a smoothing change redraws only the smoothed lines' paths). */
-export const linePathCache = new PathCache<uPlot.Series.Paths>();
-
+const envelopeCache = new PathCache<Path2D | null>();
+/** Each raw line's stroke, kept the same way (a smoothing change redraws only the smoothed lines' paths). */
+const linePathCache = new PathCache<uPlot.Series.Paths>();
 /** Each smoothed line's path (drawSmoothLayer strokes it as hairlines itself). */
 const smoothPathCache = new PathCache<Path2D>();
 /** The smoothed lines' width in CSS pixels. */
 const SMOOTH_WIDTH = 1.75;
 
-export function smoothedOrRawPaths(u: uPlot, line: ColoredLine, width: number): uPlot.Series.Paths {
+/** A raw line's stroke, `width` CSS pixels wide, for uPlot's series (the smoothed ones are on drawSmoothLayer's layer). */
+export function rawLinePaths(u: uPlot, line: ColoredLine, width: number): uPlot.Series.Paths {
   return linePathCache.get(line, plotSignature(u, width * uPlot.pxRatio), () =>
     strokePaths(linePath(u, line, new Path2D()), width, uPlot.pxRatio),
   );
