@@ -97,6 +97,8 @@ export function launch() {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      // More switches for a look inside, e.g. CHROME_ARGS=--js-flags=--trace-gc with DEBUG=pw:browser.
+      ...(process.env.CHROME_ARGS ? process.env.CHROME_ARGS.split(" ") : []),
     ],
   });
 }

@@ -12,8 +12,17 @@ const TIMELINE = [
   "cc",
   // Garbage collections by name when looking at where frames went (TRACE=1).
   ...(process.env.TRACE ? ["v8", "disabled-by-default-v8.gc"] : []),
-  ...(process.env.EXTRA_CATEGORIES ? process.env.EXTRA_CATEGORIES.split(",") : []),
+  ...extraCategories(),
 ].join(",");
+
+/**
+ * More categories to record (EXTRA_CATEGORIES=a,b), in either mode: "v8,disabled-by-default-v8.gc"
+ * names the collector's work in each task; "disabled-by-default-memory-infra" with MEMDUMP=1 takes
+ * a memory dump of every process as each interaction starts and ends (Blink's heap by object type).
+ */
+function extraCategories() {
+  return process.env.EXTRA_CATEGORIES ? process.env.EXTRA_CATEGORIES.split(",") : [];
+}
 
 /**
  * Only each task of the main thread (with its thread time) and where each frame begins. Recording
@@ -21,7 +30,10 @@ const TIMELINE = [
  * about a millisecond to every frame on this machine (bench/RESULTS.md, ui-interaction notes),
  * which is the instrument's work, not the page's.
  */
-const TASKS = ["toplevel", "benchmark"].join(",");
+const TASKS = ["toplevel", "benchmark", ...extraCategories()].join(",");
+
+/** RAWDUMP=prefix writes each interaction's trace events to prefix.1, prefix.2, … in the order measured. */
+let rawDumps = 0;
 
 /**
  * Starts tracing the page; the returned function stops it and gives the main thread's summary.
@@ -33,12 +45,17 @@ export async function startTrace(page, { detail = true } = {}) {
   const events = [];
   cdp.on("Tracing.dataCollected", (e) => events.push(...e.value));
   await cdp.send("Tracing.start", { categories: detail ? TIMELINE : TASKS, transferMode: "ReportEvents" });
+  const memoryDump = () =>
+    process.env.MEMDUMP ? cdp.send("Tracing.requestMemoryDump", { levelOfDetail: "detailed" }) : undefined;
+  await memoryDump();
   return async () => {
+    await memoryDump();
     const done = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
     await cdp.send("Tracing.end");
     await done;
     await cdp.detach();
-    if (process.env.RAWDUMP) (await import("node:fs")).writeFileSync(process.env.RAWDUMP, JSON.stringify(events));
+    if (process.env.RAWDUMP)
+      (await import("node:fs")).writeFileSync(`${process.env.RAWDUMP}.${++rawDumps}`, JSON.stringify(events));
     return summarise(events);
   };
 }
@@ -125,7 +142,6 @@ export function summarise(events) {
     for (const e of list) by.set(e.name, (by.get(e.name) ?? 0) + e[field]);
     return [...by.entries()].map(([name, us]) => [name, us / 1000]).sort((a, b) => b[1] - a[1]);
   };
-  // Frame boundaries: the page's own requestAnimationFrame loop fires once per frame.
   // Frame boundaries: each main frame (animation frame callbacks, style, layout, paint) begins here.
   const starts = complete.filter((e) => e.name === "ProxyMain::BeginMainFrame").map((e) => e.ts);
   const perFrame = [];
