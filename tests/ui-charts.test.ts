@@ -224,7 +224,8 @@ beforeAll(async () => {
         "train/loss": { count: POINTS, value: (s: number) => loss(k, s) },
         "train/lr": { count: POINTS, value: () => 0.1 },
         "val/acc": { count: POINTS, value: (s: number) => acc(k, s) },
-        "val/loss": { count: POINTS, value: (s: number) => loss(k, s) / 2 },
+        // Below train/loss, on ranges that overlap (a synced crosshair's level would land on both).
+        "val/loss": { count: POINTS, value: (s: number) => loss(k, s) - 100 },
       },
     })),
   );
@@ -351,13 +352,23 @@ describe("dashboard charts", () => {
     const other = chart(page, "train/lr").locator("[data-testid=chart-tooltip]");
     const own = chart(page, "train/loss").locator("[data-testid=chart-tooltip]");
     await own.waitFor();
-    // The other chart shows the crosshair only.
+    // The other chart shows the crosshair's vertical line only: a level of the hovered metric means
+    // nothing on another metric's chart.
     expect(await other.isVisible()).toBe(false);
-    expect(
-      await chart(page, "train/lr")
-        .locator(".u-cursor-x")
-        .evaluate((el) => !el.classList.contains("u-off")),
-    ).toBe(true);
+    const lineOn = (key: string, line: string) =>
+      chart(page, key)
+        .locator(line)
+        .evaluate((el) => !el.classList.contains("u-off") && getComputedStyle(el).opacity !== "0");
+    expect(await lineOn("train/lr", ".u-cursor-x")).toBe(true);
+    expect(await lineOn("train/loss", ".u-cursor-y")).toBe(true);
+    // A level low on train/loss is inside val/loss's range too, and val/loss still shows no line there.
+    await drawn(page, "val/loss", 3);
+    const plot = await chart(page, "train/loss").locator(".u-over").boundingBox();
+    if (!plot) throw new Error("no plot");
+    await page.mouse.move(plot.x + plot.width * 0.55, plot.y + plot.height * 0.8);
+    await waitUntil(async () => lineOn("val/loss", ".u-cursor-x"), "val/loss's vertical line");
+    expect(await lineOn("val/loss", ".u-cursor-y")).toBe(false);
+    await hover(page, "train/loss", 0.5);
     const head = await shown(own.locator(".tip-head"));
     const step = Number(/step (\d+)/.exec(head)?.[1]);
     expect(step).toBeGreaterThan(80);

@@ -251,6 +251,9 @@ describe("grouping runs", () => {
     expect(await page.locator("[data-testid=group-tooltip]:visible").count()).toBe(1);
     expect(await groupChart(page, "acc").getByTestId("group-tooltip").isHidden()).toBe(true);
     expect(await groupChart(page, "acc").locator(".u-cursor-x").getAttribute("class")).not.toMatch(/u-off/);
+    // Its vertical line only: the hovered chart's level means nothing on another metric's chart.
+    expect(await groupChart(page, "acc").locator(".u-cursor-y").getAttribute("class")).toMatch(/u-off/);
+    expect(await groupChart(page, "loss").locator(".u-cursor-y").getAttribute("class")).not.toMatch(/u-off/);
 
     // Renaming a run refreshes the run list but changes no group: the charts do not read the points again.
     let groupReads = 0;

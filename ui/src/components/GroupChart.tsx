@@ -23,7 +23,7 @@ import {
   GROUP_BUCKETS,
   type GroupLine,
 } from "./chart/groups";
-import { AXIS_FONT, rightPadding, SYNC_KEY } from "./chart/options";
+import { AXIS_FONT, rightPadding, syncedCursor } from "./chart/options";
 import { Reveal, TOOLTIP_WIDTH, type TooltipRow, TooltipView } from "./chart/tooltip";
 import { BAND_LABELS } from "./GroupBy";
 
@@ -411,7 +411,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         padding: [8, rightPadding, 0, 0],
         // The crosshair follows the pointer across every chart; the tooltip shows on the hovered one.
         cursor: {
-          sync: { key: SYNC_KEY, setSeries: false },
+          sync: syncedCursor(),
           drag: { x: true, y: false, setScale: false },
           points: { show: false },
         },
