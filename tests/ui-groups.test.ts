@@ -128,7 +128,8 @@ beforeAll(async () => {
       })),
     ),
   );
-  // Small values: mean 0.5 ± 1 has a lower edge below 0.
+  // Small values: mean 0.5 ± 1 has a lower edge below 0. More steps than a chart has buckets: a
+  // bucket spans several steps.
   populate(
     dbPath,
     [0, 1, 2].map((seed) => ({
@@ -137,7 +138,7 @@ beforeAll(async () => {
       createdAt: NOW - 4000 + seed,
       status: "completed" as const,
       config: { lr: 0.1, seed },
-      metrics: { loss: { count: 50, value: () => 0.5 + seed - 1 } },
+      metrics: { loss: { count: 1000, value: () => 0.5 + seed - 1 } },
     })),
   );
   [browser, server] = await Promise.all([launchBrowser(), serve(dbPath)]);
@@ -358,6 +359,18 @@ describe("grouping runs", () => {
     const x = (JSON.parse((await card.getAttribute("data-x-ticks")) ?? "[]") as string[]).filter((l) => l !== "");
     expect(x.length).toBeGreaterThanOrEqual(2);
     for (const label of x) expect(label).toMatch(/^\d+$/);
+    // A point stands for a bucket of steps, at its runs' mean step (not one any run logged): the
+    // tooltip and the legend give it rounded, marked "≈".
+    const plot = await card.locator(".u-over").boundingBox();
+    if (!plot) throw new Error("no plot");
+    await page.mouse.move(plot.x + plot.width * 0.5, plot.y + plot.height * 0.5);
+    const cursor = page.getByTestId("legend-cursor");
+    await waitUntil(async () => (await cursor.getAttribute("data-key")) === "loss", "legend follows the pointer");
+    const step = Number(await cursor.getAttribute("data-step"));
+    expect(Number.isInteger(step)).toBe(false);
+    expect(await shown(cursor)).toBe(`loss · step ≈${Math.round(step)}`);
+    const head = card.getByTestId("group-tooltip").locator(".tip-head");
+    expect(await shown(head)).toMatch(new RegExp(`^step ≈${Math.round(step)} · `));
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -4,7 +4,7 @@ import { type BandKind, bandEdges } from "../../../src/contract/groups";
 import type { Run } from "../api/types";
 import { linearTickLabels, logTickLabels, STEP_INCRS } from "../lib/axes";
 import { withAlpha } from "../lib/colors";
-import { formatNumber } from "../lib/format";
+import { formatNumber, formatStep } from "../lib/format";
 import { onIdle } from "../lib/frame";
 import { HeldTransform } from "../lib/held-transform";
 import { tooltipLeft } from "../lib/placement";
@@ -386,7 +386,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
           active: false,
         }),
       );
-      view(el).show(`step ${formatNumber(step)}`, BAND_LABELS[bandNow], listed, rows.length - listed.length);
+      view(el).show(`step ${formatStep(step)}`, BAND_LABELS[bandNow], listed, rows.length - listed.length);
       publish({
         metricKey,
         step,

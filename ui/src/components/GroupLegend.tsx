@@ -2,7 +2,7 @@ import { useMemo } from "react";
 import type { BandKind } from "../../../src/contract/groups";
 import type { Run } from "../api/types";
 import { withAlpha } from "../lib/colors";
-import { formatNumber } from "../lib/format";
+import { formatStep } from "../lib/format";
 import { useGroupCursor } from "../state/group-cursor";
 import { updateView } from "../state/view";
 import { coloredGroups, formatSpread } from "./chart/groups";
@@ -41,7 +41,7 @@ export function GroupLegend({
         data-key={cursor?.metricKey}
         data-step={cursor?.step}
       >
-        {cursor ? `${cursor.metricKey} · step ${formatNumber(cursor.step)}` : BAND_LABELS[band]}
+        {cursor ? `${cursor.metricKey} · step ${formatStep(cursor.step)}` : BAND_LABELS[band]}
       </span>
       {groups.map((g) => {
         const at = atCursor.get(g.label);

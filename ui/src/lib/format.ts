@@ -9,6 +9,14 @@ export function formatNumber(value: number | null | undefined): string {
   return String(Number(value.toPrecision(4)));
 }
 
+/**
+ * A step as a label shows it: a grouped chart's point sits at its runs' mean step in a bucket of
+ * several steps (738.5 of steps 730–747), which no run logged: it reads rounded, marked "≈".
+ */
+export function formatStep(step: number): string {
+  return Number.isInteger(step) ? formatNumber(step) : `≈${formatNumber(Math.round(step))}`;
+}
+
 /** Compact number for axis ticks. */
 export function formatTick(value: number): string {
   const abs = Math.abs(value);
