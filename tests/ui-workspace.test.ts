@@ -8,7 +8,7 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningServer } from "../src/server/index.js";
+import { type RunningServer, startServer } from "../src/server/index.js";
 import { PALETTE } from "../ui/src/lib/colors.js";
 import {
   apiGet,
@@ -450,5 +450,29 @@ describe("dashboard: live sidebar", () => {
       3000,
     );
     await context.close();
+  });
+
+  it("reads the experiment list again when its stream comes back after the server restarted", async () => {
+    // A server of its own, restarted on the same port while the page stays open.
+    let own = await serve(dbPath);
+    const port = Number(new URL(own.url).port);
+    const { page, context } = await newPage(browser);
+    try {
+      await page.goto(`${own.url}/?exp=sweep`);
+      await page.locator("[data-testid=run-row]").first().waitFor();
+      await waitUntil(async () => (await page.getByTestId("live-status").getAttribute("data-status")) === "live", "live");
+      await own.close();
+      populate(dbPath, [{ experiment: "made-while-down", name: "down", status: "completed", metrics: { loss: [1] } }]);
+      own = await startServer({ dbPath, host: "127.0.0.1", port, token: null, pollIntervalMs: 50 });
+      // Far sooner than the slow poll (a minute): the stream's return reads the list again.
+      await waitUntil(
+        async () => (await page.locator('[data-testid=experiment-item][data-name="made-while-down"]').count()) === 1,
+        "sidebar entry",
+        6000,
+      );
+    } finally {
+      await context.close();
+      await own.close();
+    }
   });
 });

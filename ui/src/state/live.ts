@@ -49,11 +49,12 @@ export function connectLive(experimentId: string | null, handlers: LiveHandlers)
     source.addEventListener("open", () => handlers.status("live"));
     on("ready", () => {
       handlers.status("live");
-      // A new stream starts at "now": what happened while none was open is refetched. On the first
-      // open, the experiment list is read again: it was read before the stream began, and an
-      // experiment made in between would otherwise wait for the slow poll.
+      // A new stream starts at "now": what happened while none was open is refetched. The
+      // experiment list is read again whenever a stream begins (the first, the browser's own
+      // reconnection, a new one): it was read before, and an experiment made in between (while the
+      // server restarted, say) would otherwise wait for the slow poll.
       if (needsResync) handlers.resync();
-      else if (!opened) handlers.experimentsChanged();
+      handlers.experimentsChanged();
       needsResync = false;
       opened = true;
     });
