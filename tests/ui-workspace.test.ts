@@ -460,7 +460,10 @@ describe("dashboard: live sidebar", () => {
     try {
       await page.goto(`${own.url}/?exp=sweep`);
       await page.locator("[data-testid=run-row]").first().waitFor();
-      await waitUntil(async () => (await page.getByTestId("live-status").getAttribute("data-status")) === "live", "live");
+      await waitUntil(
+        async () => (await page.getByTestId("live-status").getAttribute("data-status")) === "live",
+        "live",
+      );
       await own.close();
       populate(dbPath, [{ experiment: "made-while-down", name: "down", status: "completed", metrics: { loss: [1] } }]);
       own = await startServer({ dbPath, host: "127.0.0.1", port, token: null, pollIntervalMs: 50 });
