@@ -454,17 +454,19 @@ describe("dashboard: live sidebar", () => {
 
   it("reads the experiment list again when its stream comes back after the server restarted", async () => {
     // A server of its own, restarted on the same port while the page stays open.
-    let own = await serve(dbPath);
-    const port = Number(new URL(own.url).port);
+    const first = await serve(dbPath);
+    const port = Number(new URL(first.url).port);
+    let own: RunningServer | null = first;
     const { page, context } = await newPage(browser);
     try {
-      await page.goto(`${own.url}/?exp=sweep`);
+      await page.goto(`${first.url}/?exp=sweep`);
       await page.locator("[data-testid=run-row]").first().waitFor();
       await waitUntil(
         async () => (await page.getByTestId("live-status").getAttribute("data-status")) === "live",
         "live",
       );
-      await own.close();
+      own = null;
+      await first.close();
       populate(dbPath, [{ experiment: "made-while-down", name: "down", status: "completed", metrics: { loss: [1] } }]);
       own = await startServer({ dbPath, host: "127.0.0.1", port, token: null, pollIntervalMs: 50 });
       // Far sooner than the slow poll (a minute): the stream's return reads the list again.
@@ -475,7 +477,7 @@ describe("dashboard: live sidebar", () => {
       );
     } finally {
       await context.close();
-      await own.close();
+      await own?.close();
     }
   });
 });

@@ -13,10 +13,10 @@ const SYNC_KEY = "stonks-charts";
 
 /**
  * How a chart follows the hovered one: its vertical line goes to the hovered x; its horizontal
- * line stays off. uPlot's default also moves
- * that line to the hovered chart's y value on every synced chart, a level that means nothing on a
- * chart of another metric (a loss of 0.9 drawn across an accuracy chart), and writes the line's
- * place on each of them at every move (its style, and the collector's garbage, for nothing).
+ * line stays off. uPlot's default also moves that line to the hovered chart's y value on every
+ * synced chart, a level that means nothing on a chart of another metric (a loss of 0.9 drawn
+ * across an accuracy chart), and writes the line's place on each of them at every move (its
+ * style, and the collector's garbage, for nothing).
  */
 export function syncedCursor(): uPlot.Cursor.Sync {
   return {

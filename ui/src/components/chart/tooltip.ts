@@ -49,7 +49,7 @@ function setText(el: HTMLElement, text: string): void {
 export const TOOLTIP_WIDTH = 270;
 const CONTENT_WIDTH = TOOLTIP_WIDTH - 2 * 10;
 
-/** What a row spends besides its texts (the 8-pixel dot, three 6-pixel gaps). */
+/** What a row spends besides its texts (the 8-pixel dot, two 6-pixel gaps, and about 6 between value and step). */
 const ROW_FIXED = 8 + 3 * 6;
 
 /**
