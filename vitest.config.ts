@@ -13,6 +13,8 @@ export default defineConfig({
     pool: "forks",
     fileParallelism: true,
     maxWorkers: 2,
+    // One temporary folder per run, removed at its end (tests/support/global-tmp.ts).
+    globalSetup: ["tests/support/global-tmp.ts"],
     projects: [
       { extends: true, test: { name: "unit", include: ["tests/unit/**/*.test.ts"] } },
       {

@@ -7,9 +7,9 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const FIXTURES = join(ROOT, "tests", "fixtures");
 
-/** A fresh directory for one test's database files. */
+/** A fresh directory for one test's database files, in the run's own folder (global-tmp.ts removes it). */
 export function tempDir(prefix = "stonks-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return mkdtempSync(join(process.env.STONKS_TEST_TMP ?? tmpdir(), prefix));
 }
 
 export function tempDb(name = "stonks.db"): string {
