@@ -252,9 +252,19 @@ describe("grouping runs", () => {
     expect(await page.locator("[data-testid=group-tooltip]:visible").count()).toBe(1);
     expect(await groupChart(page, "acc").getByTestId("group-tooltip").isHidden()).toBe(true);
     expect(await groupChart(page, "acc").locator(".u-cursor-x").getAttribute("class")).not.toMatch(/u-off/);
-    // Its vertical line only: the hovered chart's level means nothing on another metric's chart.
-    expect(await groupChart(page, "acc").locator(".u-cursor-y").getAttribute("class")).toMatch(/u-off/);
-    expect(await groupChart(page, "loss").locator(".u-cursor-y").getAttribute("class")).not.toMatch(/u-off/);
+    // Its vertical line only: the hovered chart's level means nothing on another metric's chart, so
+    // the other chart's horizontal line stays off and does not follow the pointer's height.
+    const level = (key: string) =>
+      groupChart(page, key)
+        .locator(".u-cursor-y")
+        .evaluate((el) => `${el.getAttribute("class")} ${el.getAttribute("style")}`);
+    const accLevel = await level("acc");
+    expect(accLevel).toMatch(/u-off/);
+    const lossLevel = await level("loss");
+    expect(lossLevel).not.toMatch(/u-off/);
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8);
+    await waitUntil(async () => (await level("loss")) !== lossLevel, "the hovered chart's line follows the pointer");
+    expect(await level("acc")).toBe(accLevel);
 
     // Renaming a run refreshes the run list but changes no group: the charts do not read the points again.
     let groupReads = 0;

@@ -12,7 +12,7 @@ import { type GroupCursor, setGroupCursor } from "../state/group-cursor";
 import { onPoints } from "../state/live-points";
 import { markOnce } from "../state/perf";
 import { type SeriesData, type StepRange, seriesStore } from "../state/series";
-import { chartColors, type Theme } from "../state/theme";
+import type { Theme } from "../state/theme";
 import { mirrorPlot } from "./chart/bitmap-layer";
 import { Crosshair, keepRectFresh } from "./chart/crosshair";
 import {
@@ -23,7 +23,7 @@ import {
   GROUP_BUCKETS,
   type GroupLine,
 } from "./chart/groups";
-import { AXIS_FONT, rightPadding, syncedCursor } from "./chart/options";
+import { axisStyle, rightPadding, syncedCursor } from "./chart/options";
 import { Reveal, TOOLTIP_WIDTH, type TooltipRow, TooltipView } from "./chart/tooltip";
 import { BAND_LABELS } from "./GroupBy";
 
@@ -272,13 +272,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
     const target = plotRef.current;
     const initial = dataRef.current;
     if (!box || !target || !hasData || initial === null) return;
-    const colors = chartColors();
-    const axis = {
-      stroke: colors.text,
-      grid: { stroke: colors.grid, width: 1 },
-      ticks: { stroke: colors.grid, width: 1, size: 4 },
-      font: AXIS_FONT,
-    };
+    const axis = axisStyle();
     /** Tick labels as the plain chart reads them, recorded on the card (for people inspecting the page and the tests). */
     const labelled =
       (name: "xTicks" | "yTicks", format: (splits: (number | null)[]) => string[]) =>

@@ -30,6 +30,17 @@ export function syncedCursor(): uPlot.Cursor.Sync {
 /** The axes' labels, drawn by uPlot on its canvas. */
 export const AXIS_FONT = "11px system-ui, -apple-system, Segoe UI, sans-serif";
 
+/** How every chart's axes look (plain and grouped charts alike), in the theme's colours now. */
+export function axisStyle() {
+  const colors = chartColors();
+  return {
+    stroke: colors.text,
+    grid: { stroke: colors.grid, width: 1 },
+    ticks: { stroke: colors.grid, width: 1, size: 4 },
+    font: AXIS_FONT,
+  };
+}
+
 /** The least room right of the plot. */
 const RIGHT_PAD = 12;
 /** Each plot's room right of it so far (it never narrows, see rightPadding). */
@@ -219,7 +230,6 @@ export function plotOptions(
   hooks: PlotHooks,
 ): uPlot.Options {
   const p = refs.props.current;
-  const colors = chartColors();
   refs.yAxisWidth.current = 0;
   const series: uPlot.Series[] = [{}, ...plotSeries(runs, refs.lines, refs.props, hooks.linePaths)];
   const labelled =
@@ -228,12 +238,7 @@ export function plotOptions(
       refs.labels.current[axis] = labels;
       return labels;
     };
-  const axisCommon = {
-    stroke: colors.text,
-    grid: { stroke: colors.grid, width: 1 },
-    ticks: { stroke: colors.grid, width: 1, size: 4 },
-    font: AXIS_FONT,
-  };
+  const axisCommon = axisStyle();
   // A drag's zoom applies in the frame after the button is released: the release's own frame
   // already holds uPlot's work, and the view change (link, every chart panel) made it the
   // longest frame of a zoom.
