@@ -54,18 +54,13 @@ interface Animated {
 }
 
 /**
- * In the page: whether the element is held (HeldTransform): a running animation adds an identity
- * to its transform, so its inline transform still places it.
+ * In the page: whether the element is held (HeldTransform): paused animations place it, seeked to
+ * its place, and nothing composites onto its inline transform.
  */
-const held = (el: unknown): boolean =>
-  (el as Animated)
-    .getAnimations()
-    .some(
-      (a) =>
-        a.playState === "running" &&
-        a.effect?.composite === "add" &&
-        (a.effect?.getKeyframes() ?? []).every((f) => f.transform === "translate(0px, 0px)"),
-    );
+const held = (el: unknown): boolean => {
+  const list = (el as Animated).getAnimations();
+  return list.length > 0 && list.every((a) => a.playState === "paused" && a.effect?.composite === "replace");
+};
 
 /** In the page: how many animations the element has. */
 const animations = (el: unknown): number => (el as Animated).getAnimations().length;
@@ -671,11 +666,12 @@ describe("dashboard charts", () => {
       expect(Math.abs(band.x - (plot.x + plot.width * 0.2))).toBeLessThanOrEqual(2);
       expect(Math.abs(band.width - plot.width * 0.42)).toBeLessThanOrEqual(2);
       expect(Math.abs(band.height - plot.height)).toBeLessThanOrEqual(1);
+      // Scaled to the selection, not sized: its own width stays one pixel (a new size relayers the page).
       expect(
         await chart(page, key)
           .locator(".chart-select")
-          .evaluate((el) => (el as Animated).style.transform),
-      ).toMatch(/scaleX/);
+          .evaluate((el) => (el as unknown as { offsetWidth: number }).offsetWidth),
+      ).toBe(1);
       expect(await chart(page, key).locator(".u-select").isVisible()).toBe(false);
     }
     expect(await chart(page, "train/lr").locator(".chart-select").evaluate(opacityOf)).toBe("1");
@@ -694,7 +690,7 @@ describe("dashboard charts", () => {
     const { page, context } = await newPage(browser);
     const { over, y } = await pointerOnSyncedCharts(page);
     await chart(page, "train/loss").locator("[data-testid=chart-tooltip]").waitFor();
-    // The other chart's crosshair line is held by a running animation too, and follows uPlot's place for it.
+    // The other chart's crosshair line is held too, and follows the pointer's x.
     const otherLine = chart(page, "train/lr").locator(".u-cursor-x");
     let nudge = 0;
     await waitUntil(async () => {
@@ -705,21 +701,23 @@ describe("dashboard charts", () => {
     // The lines and the tooltip moved by their inline transforms relayered the page on every move (21).
     expectFewRelayerings(await traceMoves(page, over, y, 0.2));
     expect(await otherLine.evaluate(held)).toBe(true);
-    // Placed by uPlot's inline transform, where the synced chart's pointer is.
+    // Placed where the pointer is (traceMoves ends at 0.6 of the plot): on the hovered chart at the
+    // pointer, on the synced one (the same steps on its x axis) at the same fraction of its plot.
+    const ownLine = await chart(page, "train/loss").locator(".u-cursor-x").boundingBox();
+    expect(ownLine && Math.abs(ownLine.x - (over.x + over.width * 0.6))).toBeLessThanOrEqual(1);
     const lineBox = await otherLine.boundingBox();
     const lrOver = await chart(page, "train/lr").locator(".u-over").boundingBox();
-    const inline = await otherLine.evaluate((el) => (el as Animated).style.transform);
-    const dx = Number(/translate\((-?[\d.]+)px/.exec(inline)?.[1]);
-    expect(lineBox && lrOver && Math.abs(lineBox.x - (lrOver.x + dx)) <= 1).toBe(true);
-    // The pointer resting on the chart: the animations stop (each costs the compositor a frame
-    // per refresh), the line and the tooltip stay where they are.
+    expect(lineBox && lrOver && Math.abs(lineBox.x - (lrOver.x + lrOver.width * 0.6))).toBeLessThanOrEqual(2);
+    // The pointer resting on the chart: the animations stop (each keeps a composited layer for
+    // every frame's commit to walk), the line and the tooltip stay where they are.
     const tip = chart(page, "train/loss").locator("[data-testid=chart-tooltip]");
-    const placed = await otherLine.evaluate((el) => (el as Animated).style.transform);
+    const tipBox = await tip.boundingBox();
     await waitUntil(
       async () => (await otherLine.evaluate(animations)) === 0 && (await tip.evaluate(animations)) === 0,
       "held elements at rest while the pointer rests",
     );
-    expect(await otherLine.evaluate((el) => (el as Animated).style.transform)).toBe(placed);
+    expect(await otherLine.boundingBox()).toEqual(lineBox);
+    expect(await tip.boundingBox()).toEqual(tipBox);
     expect(await tip.isVisible()).toBe(true);
     // Moving again holds them again.
     await waitUntil(async () => {
@@ -785,7 +783,7 @@ describe("dashboard charts", () => {
         );
       }, `the tooltip beside the pointer at ${fraction}, inside the chart`);
     }
-    // While it follows the pointer, a running animation holds its place (HeldTransform): the
+    // While it follows the pointer, paused animations hold its place (HeldTransform): the
     // compositor moves it without Chromium layerizing the page again.
     let nudge = 0;
     await waitUntil(async () => {

@@ -254,10 +254,10 @@ describe("grouping runs", () => {
     expect(await groupChart(page, "acc").locator(".u-cursor-x").getAttribute("class")).not.toMatch(/u-off/);
     // Its vertical line only: the hovered chart's level means nothing on another metric's chart, so
     // the other chart's horizontal line stays off and does not follow the pointer's height.
-    const level = (key: string) =>
-      groupChart(page, key)
-        .locator(".u-cursor-y")
-        .evaluate((el) => `${el.getAttribute("class")} ${el.getAttribute("style")}`);
+    const level = async (key: string) => {
+      const line = groupChart(page, key).locator(".u-cursor-y");
+      return `${await line.getAttribute("class")} ${(await line.boundingBox())?.y}`;
+    };
     const accLevel = await level("acc");
     expect(accLevel).toMatch(/u-off/);
     const lossLevel = await level("loss");

@@ -48,20 +48,14 @@ function queueHoveredRun(runId: string | null): void {
  * `size` is the tooltip's size as last laid out. It moves on the compositor (`hold`, see
  * HeldTransform) while it follows the pointer.
  */
-function placeTooltip(
-  u: uPlot,
-  el: HTMLElement,
-  hold: HeldTransform,
-  size: { width: number; height: number },
-  height: number,
-): void {
+function placeTooltip(u: uPlot, hold: HeldTransform, size: { width: number; height: number }, height: number): void {
   const left = u.cursor.left ?? 0;
   const top = u.cursor.top ?? 0;
   const plotLeft = u.bbox.left / uPlot.pxRatio;
   const x = tooltipLeft(plotLeft + left, size.width, u.width);
   const y = Math.min(Math.max(0, top - 10), height - size.height);
-  el.style.transform = `translate(${x}px, ${Math.max(0, y)}px)`;
   hold.follow();
+  hold.place(x, Math.max(0, y));
 }
 
 /** One metric: a uPlot chart with a line per run, synced crosshair, shared tooltip and drag-to-zoom. */
@@ -451,7 +445,7 @@ export const Chart = memo(function Chart(props: ChartProps) {
         const u = uRef.current;
         const hold = tipHoldRef.current;
         if (u && hold && tooltipRef.current?.visible)
-          placeTooltip(u, el, hold, tipSizeRef.current, propsRef.current.height ?? DEFAULT_HEIGHT);
+          placeTooltip(u, hold, tipSizeRef.current, propsRef.current.height ?? DEFAULT_HEIGHT);
       });
       tipObserverRef.current.observe(el);
     }
@@ -571,9 +565,8 @@ export const Chart = memo(function Chart(props: ChartProps) {
     // A metric x that goes back as the step grows is drawn in x order (the line joins points far apart in steps).
     const sortedNote = drawnRef.current.some((d) => d.sortedByX) ? " · x not monotonic" : "";
     tip.show(p.metricKey, `${formatX(p.xAxis, snapped)}${sortedNote}`, listed, found.length - shown);
-    const el = tipRef.current;
     const hold = tipHoldRef.current;
-    if (el && hold) placeTooltip(u, el, hold, tipSizeRef.current, p.height ?? DEFAULT_HEIGHT);
+    if (hold) placeTooltip(u, hold, tipSizeRef.current, p.height ?? DEFAULT_HEIGHT);
   }
 
   return (

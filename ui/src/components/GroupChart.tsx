@@ -356,7 +356,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         return;
       }
       if (!reveal.now(tipView?.visible ?? false)) return;
-      tipHold ??= new HeldTransform(el);
+      tipHold ??= new HeldTransform(el, ["x"]);
       const x = u.posToVal(left, "x");
       const rows = drawnNow.flatMap((g) => {
         if (g.steps.length === 0) return [];
@@ -394,8 +394,8 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       });
       // Beside the pointer (tooltipLeft says which side), from uPlot's own numbers: a move forces no layout.
       const plotLeft = u.bbox.left / uPlot.pxRatio;
-      el.style.transform = `translate(${tooltipLeft(plotLeft + left, TOOLTIP_WIDTH, u.width)}px, 0px)`;
       tipHold.follow();
+      tipHold.place(tooltipLeft(plotLeft + left, TOOLTIP_WIDTH, u.width), 0);
     };
     const u = new uPlot(
       {
@@ -406,6 +406,9 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         // The crosshair follows the pointer across every chart; the tooltip shows on the hovered one.
         cursor: {
           sync: syncedCursor(),
+          // The crosshair's lines are chart/crosshair.ts's own.
+          x: false,
+          y: false,
           drag: { x: true, y: false, setScale: false },
           points: { show: false },
         },

@@ -1,4 +1,4 @@
-import type uPlot from "uplot";
+import uPlot from "uplot";
 import { cancelFrame, onFrameAfterThis, onIdle } from "../../lib/frame";
 import { HeldTransform } from "../../lib/held-transform";
 
@@ -6,48 +6,54 @@ import { HeldTransform } from "../../lib/held-transform";
 const crosshairs = new Set<Crosshair>();
 
 /**
- * A plot's crosshair lines (uPlot's cursor elements) and its zoom drag's band: moved on the
- * compositor while the pointer moves over the charts, so a move does not relayer the page
- * (HeldTransform says why). Out of the plot uPlot marks the lines off, and they are transparent
- * rather than undisplayed (styles.css), so showing them changes a composited value, not the page's
- * layers.
+ * A plot's crosshair lines and its zoom drag's band: moved on the compositor while the pointer
+ * moves over the charts, so a move does not relayer the page (HeldTransform says why). The lines
+ * are this class's own elements with uPlot's classes (uPlot's own are turned off, chart/options.ts:
+ * uPlot writes their inline transform on every move, which an element held by seeking must not
+ * have). Out of the plot they are marked off as uPlot marks its own, and are transparent rather
+ * than undisplayed (styles.css), so showing them changes a composited value, not the page's layers.
  */
 export class Crosshair {
-  private readonly holds: HeldTransform[];
+  private readonly vertical: CursorLine;
+  private readonly horizontal: CursorLine;
   private readonly band: SelectBand;
 
   /** `card`: the chart's card, whose pointer moves hold every crosshair (holdCrosshairs). */
   constructor(
-    u: uPlot,
+    private readonly u: uPlot,
     private readonly card: HTMLElement | null,
   ) {
     // A native listener: React's would make an event object per move.
     card?.addEventListener("pointermove", holdCrosshairs, { passive: true });
+    this.vertical = new CursorLine(u.over, "u-cursor-x", "x");
+    this.horizontal = new CursorLine(u.over, "u-cursor-y", "y");
     this.band = new SelectBand(u);
-    this.holds = [...u.over.querySelectorAll<HTMLElement>(".u-cursor-x, .u-cursor-y")].map(
-      (el) => new HeldTransform(el),
-    );
     crosshairs.add(this);
   }
 
   get held(): boolean {
-    return this.holds[0]?.following ?? false;
+    return this.vertical.hold.following;
   }
 
-  /** Holds the lines (uPlot's inline transform places them), or keeps them held. */
+  /** Holds the lines, or keeps them held. */
   readonly hold = (): boolean => {
-    for (const hold of this.holds) hold.follow();
+    this.vertical.hold.follow();
+    this.horizontal.hold.follow();
     return false;
   };
 
   /**
-   * Called from the plot's setCursor hook: uPlot has just placed the lines (on every synced plot),
-   * and the drag's selection. Lines not held yet (the pointer came straight into a plot) are held
-   * from the next frame: the move entering a plot has the fullest frame of a hover, and starting
-   * animations relayers the page.
+   * Called from the plot's setCursor hook (on every synced plot): places the lines where uPlot's
+   * cursor is, and the drag's selection. Lines not held yet (the pointer came straight into a
+   * plot) are held from the next frame: the move entering a plot has the fullest frame of a hover,
+   * and starting animations relayers the page.
    */
   placed(): void {
     this.band.place();
+    const { left, top } = this.u.cursor;
+    const { width, height } = this.u.bbox;
+    this.vertical.place(left ?? -10, width / uPlot.pxRatio);
+    this.horizontal.place(top ?? -10, height / uPlot.pxRatio);
     if (this.held) this.hold();
     else onFrameAfterThis(this.hold);
   }
@@ -55,9 +61,48 @@ export class Crosshair {
   dispose(): void {
     this.card?.removeEventListener("pointermove", holdCrosshairs);
     cancelFrame(this.hold);
-    for (const hold of this.holds) hold.rest();
+    this.vertical.dispose();
+    this.horizontal.dispose();
     this.band.dispose();
     crosshairs.delete(this);
+  }
+}
+
+/** One crosshair line: a vertical one placed along x, a horizontal one along y. */
+class CursorLine {
+  readonly hold: HeldTransform;
+  private readonly el: HTMLDivElement;
+  private at = Number.NaN;
+  private off = true;
+
+  constructor(
+    over: HTMLElement,
+    className: string,
+    private readonly axis: "x" | "y",
+  ) {
+    this.el = document.createElement("div");
+    this.el.className = `${className} u-off`;
+    over.append(this.el);
+    this.hold = new HeldTransform(this.el, [axis]);
+  }
+
+  /** At `pos` CSS pixels into the plot (whole pixels, as uPlot placed its own), off outside `max`. */
+  place(pos: number, max: number): void {
+    const at = Math.round(pos);
+    if (at === this.at) return;
+    this.at = at;
+    const off = at < 0 || at > max;
+    if (off !== this.off) {
+      this.off = off;
+      this.el.classList.toggle("u-off", off);
+    }
+    if (this.axis === "x") this.hold.place(at, 0);
+    else this.hold.place(0, at);
+  }
+
+  dispose(): void {
+    this.hold.rest();
+    this.el.remove();
   }
 }
 
@@ -82,7 +127,11 @@ class SelectBand {
     this.edges = [document.createElement("div"), document.createElement("div")];
     for (const edge of this.edges) edge.className = "chart-select-edge";
     u.over.append(this.fill, ...this.edges);
-    this.holds = [this.fill, ...this.edges].map((el) => new HeldTransform(el));
+    this.holds = [
+      new HeldTransform(this.fill, ["x", "scaleX"]),
+      new HeldTransform(this.edges[0], ["x"]),
+      new HeldTransform(this.edges[1], ["x"]),
+    ];
     // After the chart's own setSelect hook, which takes a finished drag's selection and clears it.
     u.hooks.setSelect = [...(u.hooks.setSelect ?? []), this.place];
   }
@@ -101,9 +150,9 @@ class SelectBand {
     this.width = width;
     if (!shown) return;
     for (const hold of this.holds) hold.follow();
-    this.fill.style.transform = `translate(${left}px, 0px) scaleX(${width})`;
-    this.edges[0].style.transform = `translate(${left}px, 0px)`;
-    this.edges[1].style.transform = `translate(${left + width - 1}px, 0px)`;
+    this.holds[0].place(left, 0, width);
+    this.holds[1].place(left, 0);
+    this.holds[2].place(left + width - 1, 0);
   };
 
   dispose(): void {

@@ -256,6 +256,9 @@ export function plotOptions(
     padding: [8, rightPadding, 0, 0],
     cursor: {
       sync: syncedCursor(),
+      // The crosshair's lines are chart/crosshair.ts's own.
+      x: false,
+      y: false,
       drag: { x: true, y: false, setScale: false },
       // The hovered chart marks each listed run's point itself (uPlot's markers read its data: extents only).
       points: { show: false },
