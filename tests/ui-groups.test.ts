@@ -141,6 +141,19 @@ beforeAll(async () => {
       metrics: { loss: { count: 1000, value: () => 0.5 + seed - 1 } },
     })),
   );
+  // Learning rates computed in floating point: 0.1 * 0.2 is 0.020000000000000004, 0.1 + 0.2 is
+  // 0.30000000000000004 (and a group of 0.3 beside it).
+  populate(
+    dbPath,
+    [0.1 * 0.2, 0.1 * 0.2, 0.1 + 0.2, 0.3].map((lr, i) => ({
+      experiment: "floats",
+      name: `floats-${i}`,
+      createdAt: NOW - 3000 + i,
+      status: "completed" as const,
+      config: { lr, seed: i },
+      metrics: { loss: { count: 50, value: (step: number) => 1 + i + step / 100 } },
+    })),
+  );
   [browser, server] = await Promise.all([launchBrowser(), serve(dbPath)]);
 });
 
@@ -381,6 +394,45 @@ describe("grouping runs", () => {
     expect(await shown(cursor)).toBe(`loss · step ≈${Math.round(step)}`);
     const head = card.getByTestId("group-tooltip").locator(".tip-head");
     expect(await shown(head)).toMatch(new RegExp(`^step ≈${Math.round(step)} · `));
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("names groups of computed values at a readable precision, never two under one name", async () => {
+    const { page, context, errors } = await newPage(browser);
+    await page.goto(`${server.url}/?exp=floats&gby=${encodeURIComponent('["config.lr"]')}`);
+    const exact = ["lr=0.020000000000000004", "lr=0.30000000000000004", "lr=0.3"];
+    const names = ["lr=0.02", "lr=0.30000000000000004", "lr=0.3"];
+    // The table's group rows: the readable name, the exact value on hover; the group is still the exact one.
+    const rows = page.getByTestId("group-row");
+    await waitUntil(async () => (await rows.count()) === 3, "three groups");
+    // Newest group first; the title only where the name rounds the value.
+    const byNewest = [2, 1, 0];
+    expect(await rows.evaluateAll((els) => els.map((el) => el.getAttribute("data-group")))).toEqual(
+      byNewest.map((i) => exact[i]),
+    );
+    const labels = rows.getByTestId("group-label");
+    expect(await labels.allInnerTexts()).toEqual(byNewest.map((i) => names[i]));
+    expect(await labels.evaluateAll((els) => els.map((el) => el.getAttribute("title")))).toEqual([null, null, exact[0]]);
+    // The legend and the grouped chart's tooltip read the same.
+    const legend = page.getByTestId("legend-group-label");
+    await waitUntil(async () => (await legend.count()) === 3, "three legend entries");
+    expect((await legend.allInnerTexts()).sort()).toEqual([...names].sort());
+    const card = groupChart(page, "loss");
+    await card.scrollIntoViewIfNeeded();
+    await waitUntil(async () => (await drawnGroups(page, "loss", "std")).length === 3, "three groups drawn");
+    const plot = await card.locator(".u-over").boundingBox();
+    if (!plot) throw new Error("no plot");
+    await page.mouse.move(plot.x + plot.width * 0.5, plot.y + plot.height * 0.5);
+    const tipNames = card.getByTestId("group-tip-row").locator(".tip-name");
+    await waitUntil(async () => (await tipNames.count()) === 3, "three tooltip rows");
+    // Each row's name, cut with "…" where the row's figures leave it too little room.
+    const tipTexts = await tipNames.allInnerTexts();
+    expect(tipTexts).toContain("lr=0.02");
+    expect(tipTexts).toContain("lr=0.3");
+    for (const text of tipTexts)
+      expect(names.some((n) => n === text || (text.endsWith("…") && n.startsWith(text.slice(0, -1))))).toBe(true);
+    await shot(page, "group-names");
     expect(errors).toEqual([]);
     await context.close();
   });

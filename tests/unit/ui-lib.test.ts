@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { formatLogValue, linearTickLabels, logTickLabels } from "../../ui/src/lib/axes.js";
 import { defaultColor, deltaE2000, PALETTE, runColor } from "../../ui/src/lib/colors.js";
+import { groupNames } from "../../ui/src/lib/format.js";
 import { hairlineOffsets, lineExtent, linePath, onlyPoint, PathCache } from "../../ui/src/lib/lines.js";
 import { tooltipLeft } from "../../ui/src/lib/placement.js";
 import { extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../../ui/src/lib/series.js";
@@ -249,5 +250,38 @@ describe("tooltipLeft", () => {
       expect(at).toBeGreaterThanOrEqual(0);
       expect(at + 270).toBeLessThanOrEqual(530);
     }
+  });
+});
+
+describe("group names", () => {
+  it("reads computed floats at six digits, keeps whole numbers, strings and lists as they are", () => {
+    const labels = [
+      `lr=${0.1 * 0.2} · seed=1`,
+      "bs=1234567 · seed=2",
+      "x=123456789.123456",
+      `y=${15 * 1e-7 * 0.1}`,
+      "name=v0.1234567891",
+      "lr=–",
+      `t=[${0.1 + 0.2}]`,
+    ];
+    expect([labels[0], labels[3]]).toEqual(["lr=0.020000000000000004 · seed=1", "y=1.5000000000000002e-7"]);
+    expect(groupNames(labels)).toEqual([
+      "lr=0.02 · seed=1",
+      "bs=1234567 · seed=2",
+      "x=123456789",
+      "y=1.5e-7",
+      "name=v0.1234567891",
+      "lr=–",
+      "t=[0.30000000000000004]",
+    ]);
+  });
+
+  it("never shows two groups under one name: values apart only in late digits keep them", () => {
+    expect(groupNames([`lr=${0.1 + 0.2}`, "lr=0.3", `lr=${0.1 * 0.2}`])).toEqual([
+      "lr=0.30000000000000004",
+      "lr=0.3",
+      "lr=0.02",
+    ]);
+    expect(groupNames(["a=0.12345671", "a=0.12345689", "b=0.5"])).toEqual(["a=0.1234567", "a=0.1234569", "b=0.5"]);
   });
 });

@@ -51,6 +51,8 @@ export interface GroupChartProps {
 /** What a grouped chart draws, as the page records it (data-drawn) for tests and people reading the DOM. */
 interface DrawnGroup {
   label: string;
+  /** The label as people read it (groupNames). */
+  name: string;
   color: string;
   steps: number[];
   mean: number[];
@@ -60,10 +62,11 @@ interface DrawnGroup {
 }
 
 function drawnGroups(lines: readonly GroupLine[], band: BandKind): DrawnGroup[] {
-  return lines.map(({ label, color, aggregate: a }) => {
+  return lines.map(({ label, name, color, aggregate: a }) => {
     const edges = a.steps.map((_, i) => bandEdges(a, i, band));
     return {
       label,
+      name,
       color,
       steps: a.steps,
       mean: a.mean,
@@ -368,7 +371,7 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
       const listed = rows.slice(0, GROUP_TIP_ROWS).map(
         ({ g, i }): TooltipRow => ({
           key: g.label,
-          name: g.label,
+          name: g.name,
           color: g.color,
           // A min–max range is long ("0.7696 [0.6642, 0.9164]"): it goes with the run count in the
           // row's muted, narrower text, so the group's label keeps its room (it was cut to "lr…").

@@ -58,7 +58,9 @@ export function GroupLegend({
               <span className="legend-swatch" style={{ background: withAlpha(g.color, BAND_ALPHA) }}>
                 <span className="legend-line" style={{ background: g.color }} />
               </span>
-              <span data-testid="legend-group-label">{g.label}</span>
+              <span data-testid="legend-group-label" title={g.name === g.label ? undefined : g.label}>
+                {g.name}
+              </span>
               <span className="muted" data-testid="legend-group-count">
                 {g.runs.length} run{g.runs.length === 1 ? "" : "s"}
               </span>

@@ -96,8 +96,12 @@ export function GroupRowCells({
               }}
             >
               <span className="group-caret">{open ? "▾" : "▸"}</span>
-              <span className="group-label" data-testid="group-label">
-                {group.label}
+              <span
+                className="group-label"
+                data-testid="group-label"
+                title={group.name === group.label ? undefined : group.label}
+              >
+                {group.name}
               </span>
               <span className="muted group-count" data-testid="group-count">
                 {group.runs.length} run{group.runs.length === 1 ? "" : "s"}

@@ -486,7 +486,7 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
                         <input
                           type="checkbox"
                           checked={allSelected}
-                          aria-label={`Select the runs of ${entry.group.label}`}
+                          aria-label={`Select the runs of ${entry.group.name}`}
                           data-testid="group-select"
                           onChange={() => select(ids, !allSelected)}
                         />

@@ -10,7 +10,7 @@ import {
 import { api } from "../../api/client";
 import type { Run } from "../../api/types";
 import { runColor } from "../../lib/colors";
-import { formatNumber } from "../../lib/format";
+import { formatNumber, groupNames } from "../../lib/format";
 
 export function groupedRun(run: Run): GroupedRun {
   return { group: run.group, jobType: run.job_type, tags: run.tags, config: run.config };
@@ -18,6 +18,8 @@ export function groupedRun(run: Run): GroupedRun {
 
 export interface ColoredGroup extends RunGroup<Run> {
   color: string;
+  /** The label as people read it (groupNames); the label itself stays the group's identity. */
+  name: string;
 }
 
 /**
@@ -25,9 +27,11 @@ export interface ColoredGroup extends RunGroup<Run> {
  * group keeps its colour as newer runs join it and in the table and the charts alike.
  */
 export function coloredGroups(runs: readonly Run[], fields: readonly string[]): ColoredGroup[] {
-  return groupRuns(runs, fields, groupedRun).map((g) => {
+  const groups = groupRuns(runs, fields, groupedRun);
+  const names = groupNames(groups.map((g) => g.label));
+  return groups.map((g, i) => {
     const oldest = g.runs.reduce((a, b) => (b.seq < a.seq ? b : a));
-    return { ...g, color: runColor(oldest) };
+    return { ...g, color: runColor(oldest), name: names[i] };
   });
 }
 
@@ -36,6 +40,7 @@ export const GROUP_BUCKETS = 400;
 
 export interface GroupLine {
   label: string;
+  name: string;
   color: string;
   runs: number;
   aggregate: GroupSeriesJson;
@@ -68,6 +73,7 @@ export function fetchGroupLines(
   return pending.then((series) =>
     series.map((aggregate, i) => ({
       label: groups[i].label,
+      name: groups[i].name,
       color: groups[i].color,
       runs: groups[i].runs.length,
       aggregate,
