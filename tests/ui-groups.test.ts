@@ -413,7 +413,11 @@ describe("grouping runs", () => {
     );
     const labels = rows.getByTestId("group-label");
     expect(await labels.allInnerTexts()).toEqual(byNewest.map((i) => names[i]));
-    expect(await labels.evaluateAll((els) => els.map((el) => el.getAttribute("title")))).toEqual([null, null, exact[0]]);
+    expect(await labels.evaluateAll((els) => els.map((el) => el.getAttribute("title")))).toEqual([
+      null,
+      null,
+      exact[0],
+    ]);
     // The legend and the grouped chart's tooltip read the same.
     const legend = page.getByTestId("legend-group-label");
     await waitUntil(async () => (await legend.count()) === 3, "three legend entries");
@@ -517,10 +521,14 @@ describe("grouping runs", () => {
     expect(of("/api/experiments/groups/runs?limit=5000&offset=0").map((c) => c.readyState)).toEqual(["loading"]);
     const ready = calls.findIndex((c) => c.path === "(stream ready)");
     expect(ready).toBeGreaterThan(0);
+    // (A loaded machine may see the stream open twice, the browser reconnecting: a read per opening.)
+    const openings = calls.filter((c) => c.path === "(stream ready)").length;
     for (const path of ["/api/experiments", "/api/projects"]) {
       expect(of(path)[0].readyState).toBe("loading");
       const later = calls.flatMap((c, i) => (c.path === path && c !== of(path)[0] ? [i] : []));
-      expect(later.length).toBeLessThanOrEqual(1);
+      expect(later.length, `${path} read again: ${JSON.stringify(calls.map((c) => c.path))}`).toBeLessThanOrEqual(
+        openings,
+      );
       for (const i of later) expect(i).toBeGreaterThan(ready);
     }
     // One aggregate request per chart, sent before the table showed its group rows; the charts drew those answers.
