@@ -89,13 +89,13 @@ class CursorLine {
   /** At `pos` CSS pixels into the plot (whole pixels, as uPlot placed its own), off outside `max`. */
   place(pos: number, max: number): void {
     const at = Math.round(pos);
-    if (at === this.at) return;
-    this.at = at;
     const off = at < 0 || at > max;
     if (off !== this.off) {
       this.off = off;
       this.el.classList.toggle("u-off", off);
     }
+    if (at === this.at) return;
+    this.at = at;
     if (this.axis === "x") this.hold.place(at, 0);
     else this.hold.place(0, at);
   }
