@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { formatLogValue, linearTickLabels, logTickLabels } from "../../ui/src/lib/axes.js";
 import { defaultColor, deltaE2000, PALETTE, runColor } from "../../ui/src/lib/colors.js";
-import { groupNames } from "../../ui/src/lib/format.js";
+import { groupNames } from "../../ui/src/lib/group-names.js";
 import { hairlineOffsets, lineExtent, linePath, onlyPoint, PathCache } from "../../ui/src/lib/lines.js";
 import { tooltipLeft } from "../../ui/src/lib/placement.js";
 import { extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../../ui/src/lib/series.js";

@@ -10,7 +10,8 @@ import {
 import { api } from "../../api/client";
 import type { Run } from "../../api/types";
 import { runColor } from "../../lib/colors";
-import { formatNumber, groupNames } from "../../lib/format";
+import { formatNumber } from "../../lib/format";
+import { groupNames } from "../../lib/group-names";
 
 export function groupedRun(run: Run): GroupedRun {
   return { group: run.group, jobType: run.job_type, tags: run.tags, config: run.config };
