@@ -521,6 +521,51 @@ describe("dashboard charts", () => {
     await context.close();
   });
 
+  it("draws on plain 2D canvases where the browser has no OffscreenCanvas: lines, smoothed lines and the highlight", async () => {
+    const { page, context, errors } = await newPage(browser);
+    // As in a browser without OffscreenCanvas (Safari before 16.4): BitmapLayer's fallback.
+    await context.addInitScript(() => {
+      delete (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas;
+    });
+    await page.goto(`${server.url}/?exp=curves&runs=${curveIds[3]}`);
+    await drawn(page, "val/acc", 1);
+    const c = chart(page, "val/acc");
+    // Pixels of a saturated colour (a run's line; the grid and the axes are grey) on a canvas of the chart.
+    const coloured = (selector: string) =>
+      c.evaluate((card, sel) => {
+        const canvas = (
+          card as unknown as { querySelector(s: string): { width: number; height: number } | null }
+        ).querySelector(sel);
+        if (!canvas) return -1;
+        const data = shownPixels(canvas, 0, 0, canvas.width, canvas.height);
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+          if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
+        }
+        return n;
+      }, selector);
+    // No mirror: uPlot's own canvas shows the axes and the raw line; the layers draw on their own contexts.
+    expect(await c.locator("canvas.chart-mirror").count()).toBe(0);
+    expect(await c.locator("canvas.chart-source").count()).toBe(0);
+    await waitUntil(
+      async () => (await coloured(".u-wrap > canvas:not(.chart-layer)")) > 100,
+      "the raw line on uPlot's canvas",
+    );
+    expect(await coloured("canvas.chart-smooth")).toBe(0);
+    await page.locator("[data-testid=smoothing]").fill("0.9");
+    await waitUntil(async () => (await c.getAttribute("data-series")) === "2", "raw and smoothed lines");
+    await waitUntil(async () => (await coloured("canvas.chart-smooth")) > 100, "the smoothed line on its layer");
+    expect(await coloured("canvas.chart-highlight")).toBe(0);
+    await hover(page, "val/acc", 0.5);
+    await waitUntil(async () => (await coloured("canvas.chart-highlight")) > 100, "the highlighted line");
+    // Moving the pointer away clears the highlight layer again.
+    await page.mouse.move(2, 2);
+    await waitUntil(async () => (await coloured("canvas.chart-highlight")) === 0, "the highlight cleared");
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it("paints the min/max envelope on its own layer under the lines, at the new scales once a zoom or its reset settles", async () => {
     const { page, context } = await newPage(browser);
     await page.goto(`${server.url}/?exp=bands`);
