@@ -48,9 +48,8 @@ function chart(page: Page, key: string) {
 interface Animated {
   getAnimations(): {
     playState: string;
-    effect: { composite: string; getKeyframes(): { transform?: unknown }[] } | null;
+    effect: { composite: string } | null;
   }[];
-  style: { transform: string };
 }
 
 /**
@@ -746,6 +745,10 @@ describe("dashboard charts", () => {
     // The lines and the tooltip moved by their inline transforms relayered the page on every move (21).
     expectFewRelayerings(await traceMoves(page, over, y, 0.2));
     expect(await otherLine.evaluate(held)).toBe(true);
+    // The hovered chart's horizontal line is held too; the synced chart's stays off and is not
+    // (a held element is a composited layer for nothing).
+    expect(await chart(page, "train/loss").locator(".u-cursor-y").evaluate(held)).toBe(true);
+    expect(await chart(page, "train/lr").locator(".u-cursor-y").evaluate(animations)).toBe(0);
     // Placed where the pointer is (traceMoves ends at 0.6 of the plot): on the hovered chart at the
     // pointer, on the synced one (the same steps on its x axis) at the same fraction of its plot.
     const ownLine = await chart(page, "train/loss").locator(".u-cursor-x").boundingBox();

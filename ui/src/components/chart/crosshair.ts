@@ -21,7 +21,7 @@ export class Crosshair {
   /** `card`: the chart's card, whose pointer moves hold every crosshair (holdCrosshairs). */
   constructor(
     private readonly u: uPlot,
-    private readonly card: HTMLElement | null,
+    readonly card: HTMLElement | null,
   ) {
     // A native listener: React's would make an event object per move.
     card?.addEventListener("pointermove", holdCrosshairs, { passive: true });
@@ -35,8 +35,19 @@ export class Crosshair {
     return this.vertical.hold.following;
   }
 
-  /** Holds the lines, or keeps them held. */
+  /**
+   * Holds the vertical line, or keeps it held; the horizontal one only while it is held already
+   * (holdBoth): on a synced chart it stays off, and a held element is a composited layer that
+   * every frame's commit walks.
+   */
   readonly hold = (): boolean => {
+    this.vertical.hold.follow();
+    if (this.horizontal.hold.following) this.horizontal.hold.follow();
+    return false;
+  };
+
+  /** Holds both lines: the pointer is over this chart's card, and only the hovered chart moves its horizontal line. */
+  readonly holdBoth = (): boolean => {
     this.vertical.hold.follow();
     this.horizontal.hold.follow();
     return false;
@@ -61,6 +72,7 @@ export class Crosshair {
   dispose(): void {
     this.card?.removeEventListener("pointermove", holdCrosshairs);
     cancelFrame(this.hold);
+    cancelFrame(this.holdBoth);
     this.vertical.dispose();
     this.horizontal.dispose();
     this.band.dispose();
@@ -161,8 +173,9 @@ class SelectBand {
 }
 
 /**
- * The pointer moves over a chart's card: every crosshair on the page is held from now on (until
- * the pointer rests), so the lines already move on the compositor when it reaches a plot. Holding
+ * The pointer moves over a chart's card: every crosshair's vertical line on the page is held from
+ * now on (until the pointer rests), and this card's horizontal line, so the lines already move on
+ * the compositor when it reaches a plot. Holding
  * them relayers the page once: over the card's edge, not in the plot-entering move's frame. A
  * pointer that came straight into a plot (its first move over the card is already over the plot)
  * has them held from the next frame instead.
@@ -170,8 +183,9 @@ class SelectBand {
 function holdCrosshairs(e: Event): void {
   const inPlot = e.target instanceof Element && e.target.closest(".u-over") !== null;
   for (const crosshair of crosshairs) {
-    if (crosshair.held || !inPlot) crosshair.hold();
-    else onFrameAfterThis(crosshair.hold);
+    const hold = crosshair.card === e.currentTarget ? crosshair.holdBoth : crosshair.hold;
+    if (crosshair.held || !inPlot) hold();
+    else onFrameAfterThis(hold);
   }
 }
 
