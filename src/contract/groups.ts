@@ -74,14 +74,22 @@ function fieldName(field: GroupField): string {
   return field.startsWith("config.") ? field.slice("config.".length) : field;
 }
 
-function valueText(value: JsonValue | undefined): string {
+/** A field's value as a label writes it. */
+export function valueText(value: JsonValue | undefined): string {
   if (value === undefined) return "–";
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-/** The label of a run's group: `name=value` per field, in the order of the fields ("–" where a run has no value). */
-export function groupLabel(run: GroupedRun, fields: readonly GroupField[]): string {
-  return fields.map((field) => `${fieldName(field)}=${valueText(fieldValue(run, field))}`).join(" · ");
+/**
+ * The label of a run's group: `name=value` per field, in the order of the fields ("–" where a run
+ * has no value). `text` writes each value (valueText: the label that is the group's identity).
+ */
+export function groupLabel(
+  run: GroupedRun,
+  fields: readonly GroupField[],
+  text: (value: JsonValue | undefined) => string = valueText,
+): string {
+  return fields.map((field) => `${fieldName(field)}=${text(fieldValue(run, field))}`).join(" · ");
 }
 
 export interface RunGroup<R> {

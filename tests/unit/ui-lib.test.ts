@@ -1,5 +1,7 @@
 /** The dashboard's chart math: smoothing, nearest-point search, the lines' paths, axis labels. */
 import { describe, expect, it } from "vitest";
+import type { GroupedRun } from "../../src/contract/groups.js";
+import type { JsonValue } from "../../src/types.js";
 import { formatLogValue, linearTickLabels, logTickLabels } from "../../ui/src/lib/axes.js";
 import { defaultColor, deltaE2000, PALETTE, runColor } from "../../ui/src/lib/colors.js";
 import { groupNames } from "../../ui/src/lib/group-names.js";
@@ -254,34 +256,42 @@ describe("tooltipLeft", () => {
 });
 
 describe("group names", () => {
+  /** A run with this config, as grouping reads it. */
+  const run = (config: Record<string, JsonValue>): GroupedRun => ({ group: null, jobType: null, tags: [], config });
+  const names = (fields: string[], configs: Record<string, JsonValue>[]) =>
+    groupNames(
+      configs.map(run),
+      fields.map((f) => `config.${f}`),
+    );
+
   it("reads computed floats at six digits, keeps whole numbers, strings and lists as they are", () => {
-    const labels = [
-      `lr=${0.1 * 0.2} · seed=1`,
-      "bs=1234567 · seed=2",
-      "x=123456789.123456",
-      `y=${15 * 1e-7 * 0.1}`,
-      "name=v0.1234567891",
-      "lr=–",
-      `t=[${0.1 + 0.2}]`,
-    ];
-    expect([labels[0], labels[3]]).toEqual(["lr=0.020000000000000004 · seed=1", "y=1.5000000000000002e-7"]);
-    expect(groupNames(labels)).toEqual([
-      "lr=0.02 · seed=1",
-      "bs=1234567 · seed=2",
-      "x=123456789",
-      "y=1.5e-7",
-      "name=v0.1234567891",
-      "lr=–",
-      "t=[0.30000000000000004]",
+    expect([0.1 * 0.2, 15 * 1e-7 * 0.1].map(String)).toEqual(["0.020000000000000004", "1.5000000000000002e-7"]);
+    expect(
+      names(
+        ["lr", "bs", "x", "name", "t"],
+        [
+          { lr: 0.1 * 0.2, bs: 1234567, x: 123456789.123456, name: "v0.1234567891", t: [0.1 + 0.2] },
+          { lr: 15 * 1e-7 * 0.1, bs: 2, x: 1, name: "0.30000000000000004", t: [] },
+          { bs: 3 },
+        ],
+      ),
+    ).toEqual([
+      "lr=0.02 · bs=1234567 · x=123456789 · name=v0.1234567891 · t=[0.30000000000000004]",
+      "lr=1.5e-7 · bs=2 · x=1 · name=0.30000000000000004 · t=[]",
+      "lr=– · bs=3 · x=– · name=– · t=–",
     ]);
   });
 
   it("never shows two groups under one name: values apart only in late digits keep them", () => {
-    expect(groupNames([`lr=${0.1 + 0.2}`, "lr=0.3", `lr=${0.1 * 0.2}`])).toEqual([
+    expect(names(["lr"], [{ lr: 0.1 + 0.2 }, { lr: 0.3 }, { lr: 0.1 * 0.2 }])).toEqual([
       "lr=0.30000000000000004",
       "lr=0.3",
       "lr=0.02",
     ]);
-    expect(groupNames(["a=0.12345671", "a=0.12345689", "b=0.5"])).toEqual(["a=0.1234567", "a=0.1234569", "b=0.5"]);
+    expect(names(["a"], [{ a: 0.12345671 }, { a: 0.12345689 }, { a: 0.5 }])).toEqual([
+      "a=0.1234567",
+      "a=0.1234569",
+      "a=0.5",
+    ]);
   });
 });

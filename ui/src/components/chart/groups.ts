@@ -29,7 +29,10 @@ export interface ColoredGroup extends RunGroup<Run> {
  */
 export function coloredGroups(runs: readonly Run[], fields: readonly string[]): ColoredGroup[] {
   const groups = groupRuns(runs, fields, groupedRun);
-  const names = groupNames(groups.map((g) => g.label));
+  const names = groupNames(
+    groups.map((g) => groupedRun(g.runs[0])),
+    fields,
+  );
   return groups.map((g, i) => {
     const oldest = g.runs.reduce((a, b) => (b.seq < a.seq ? b : a));
     return { ...g, color: runColor(oldest), name: names[i] };
