@@ -35,8 +35,12 @@ function writeRuns(target: string): string[] {
 function groupSeries(target: string, ids: string[], options: GroupSeriesOptions): GroupAggregateJson {
   const db = open(target, { readonly: true });
   try {
-    const { steps, mean, std, stderr, min, max, count } = db.getGroupSeries(ids, "loss", options);
-    return { steps, mean, std, stderr, min, max, count };
+    const { steps, mean, std, stderr, min, max, count, first_step, last_step } = db.getGroupSeries(
+      ids,
+      "loss",
+      options,
+    );
+    return { steps, mean, std, stderr, min, max, count, first_step, last_step };
   } finally {
     db.close();
   }

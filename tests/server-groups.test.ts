@@ -84,7 +84,14 @@ describe.each(backends())("group series on $name", (backend) => {
         expect(aLoss.count[i]).toBe(3);
         expect(bLoss.mean[i]).toBeCloseTo(5 + bLoss.steps[i] / 100, 9);
       }
-      expect(aAcc).toMatchObject({ steps: [0, 1, 2], mean: [1, 2, 3], std: [0, 0, 0], count: [1, 1, 1] });
+      expect(aAcc).toMatchObject({
+        steps: [0, 1, 2],
+        mean: [1, 2, 3],
+        std: [0, 0, 0],
+        count: [1, 1, 1],
+        first_step: 0,
+        last_step: 2,
+      });
       // The same numbers as the query API's read.
       const db = open(dbPath, { readonly: true });
       try {
@@ -117,7 +124,13 @@ describe.each(backends())("group series on $name", (backend) => {
       expect(((await post(body)).json as GroupSeriesReplyJson).series[0].mean).toEqual([1, 2, 3]);
       appendToRun(dbPath, ids[4], "acc", [3], [7]);
       const after = (await post(body)).json as GroupSeriesReplyJson;
-      expect(after.series[0]).toMatchObject({ steps: [0, 1, 2, 3], mean: [1, 2, 3, 7], count: [1, 1, 1, 1] });
+      expect(after.series[0]).toMatchObject({
+        steps: [0, 1, 2, 3],
+        mean: [1, 2, 3, 7],
+        count: [1, 1, 1, 1],
+        first_step: 0,
+        last_step: 3,
+      });
     });
 
     it("answers bad input with a JSON 4xx", async () => {

@@ -382,6 +382,10 @@ describe("grouping runs", () => {
     const x = (JSON.parse((await card.getAttribute("data-x-ticks")) ?? "[]") as string[]).filter((l) => l !== "");
     expect(x.length).toBeGreaterThanOrEqual(2);
     for (const label of x) expect(label).toMatch(/^\d+$/);
+    // The x axis spans the runs' steps from where they begin (0), as a plain chart's does, though
+    // the first point is a bucket's mean step after it.
+    expect(x[0]).toBe("0");
+    expect(g.steps[0]).toBeGreaterThan(0);
     // A point stands for a bucket of steps, at its runs' mean step (not one any run logged): the
     // tooltip and the legend give it rounded, marked "≈".
     const plot = await card.locator(".u-over").boundingBox();

@@ -252,6 +252,11 @@ def _group_window(
     return _raw_entries(steps, values)
 
 
+def _plain_number(value: float) -> int | float:
+    """A whole number as an int (as JSON writes it), any other as it is."""
+    return int(value) if float(value).is_integer() else value
+
+
 def _plain_sum(values: Sequence[float]) -> float:
     """Left-to-right double additions, as a JavaScript loop does (sum() and math.fsum round differently)."""
     total = 0.0
@@ -295,7 +300,11 @@ def group_series(
         for bucket, (run_steps, run_values, run_counts) in run_buckets.items():
             n = _plain_sum(run_counts)
             cells.setdefault(bucket, []).append((_plain_sum(run_steps) / n, _plain_sum(run_values) / n))
-    out = GroupSeries(key, list(run_ids), [], [], [], [], [], [], [])
+    first = min(extent[0] for extent in extents)
+    last = max(extent[1] for extent in extents)
+    out = GroupSeries(
+        key, list(run_ids), [], [], [], [], [], [], [], first_step=_plain_number(first), last_step=_plain_number(last)
+    )
     for bucket in sorted(cells):
         cell = cells[bucket]
         n = len(cell)
@@ -303,7 +312,7 @@ def group_series(
         mean = _plain_sum(means) / n
         std = math.sqrt(_plain_sum([(value - mean) * (value - mean) for value in means]) / (n - 1)) if n > 1 else 0.0
         step = _plain_sum([step for step, _ in cell]) / n
-        out.steps.append(int(step) if step.is_integer() else step)
+        out.steps.append(_plain_number(step))
         out.mean.append(mean)
         out.std.append(std)
         out.stderr.append(std / math.sqrt(n))

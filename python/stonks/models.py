@@ -122,7 +122,9 @@ class DownsampledSeries:
 class GroupSeries:
     """One metric of several runs as statistics per step bucket (Database.get_group_series): for each
     bucket, the mean, sample standard deviation, standard error, min and max across runs of each
-    run's mean value in it, and how many runs had a point there (docs/python.md)."""
+    run's mean value in it, and how many runs had a point there (docs/python.md). ``first_step`` and
+    ``last_step`` are where the data begins and ends: the smallest and largest step (inside the
+    window) at which any of the runs has a finite value, None when none has."""
 
     key: str
     run_ids: list[str]
@@ -133,3 +135,5 @@ class GroupSeries:
     min: list[float] = field(default_factory=list)
     max: list[float] = field(default_factory=list)
     count: list[int] = field(default_factory=list)
+    first_step: int | float | None = None
+    last_step: int | float | None = None

@@ -28,7 +28,7 @@ READS = json.loads((VECTORS / "downsample-reads.json").read_text(encoding="utf-8
 GROUPS = json.loads((VECTORS / "group-aggregates.json").read_text(encoding="utf-8"))
 FIXTURE = VECTORS / READS["file"]
 WRITE = os.environ.get("STONKS_WRITE_VECTORS") == "1"
-GROUP_FIELDS = ("steps", "mean", "std", "stderr", "min", "max", "count")
+GROUP_FIELDS = ("steps", "mean", "std", "stderr", "min", "max", "count", "first_step", "last_step")
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +281,7 @@ def direct_aggregate(
             ]
     every = [s for run in points.values() for s, _, _ in run]
     if not every:
-        return {name: [] for name in GROUP_FIELDS}
+        return {**{name: [] for name in GROUP_FIELDS}, "first_step": None, "last_step": None}
     low = lo if lo is not None else min(every)
     high = hi if hi is not None else max(every)
     width = (high - low) / buckets
@@ -295,7 +295,8 @@ def direct_aggregate(
             per_bucket.setdefault(b, []).append(
                 (statistics.fmean(s for s, _ in cell), statistics.fmean(v for _, v in cell))
             )
-    out: dict[str, list[Any]] = {name: [] for name in GROUP_FIELDS}
+    out: dict[str, Any] = {name: [] for name in GROUP_FIELDS}
+    out["first_step"], out["last_step"] = min(every), max(every)
     for b in sorted(per_bucket):
         means = [v for _, v in per_bucket[b]]
         std = statistics.stdev(means) if len(means) > 1 else 0.0
@@ -318,6 +319,7 @@ def test_group_series_agrees_with_a_direct_computation(db: Any, fixture_copy: st
         db, fixture_copy, vector["runs"], vector["key"], vector["max_points"], vector["min_step"], vector["max_step"]
     )
     assert group.count == direct["count"]
+    assert (group.first_step, group.last_step) == (direct["first_step"], direct["last_step"])
     for name in ("steps", "mean", "std", "stderr", "min", "max"):
         assert getattr(group, name) == pytest.approx(direct[name], rel=1e-9, abs=1e-12), name
 

@@ -35,6 +35,13 @@ export interface GroupAggregateJson {
   min: number[];
   max: number[];
   count: number[];
+  /**
+   * The smallest and largest step (inside the window) at which any of the runs has a finite
+   * value: where the group's data begins and ends, which the first and last bucket's mean step
+   * (a mean over the bucket) does not say. Null when no run has such a point.
+   */
+  first_step: number | null;
+  last_step: number | null;
 }
 
 /** One group's aggregate of one metric key. */

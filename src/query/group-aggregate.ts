@@ -22,7 +22,7 @@ function isSpans(run: RunPoints | RunSpans): run is RunSpans {
 }
 
 function emptyAggregate(): GroupAggregateJson {
-  return { steps: [], mean: [], std: [], stderr: [], min: [], max: [], count: [] };
+  return { steps: [], mean: [], std: [], stderr: [], min: [], max: [], count: [], first_step: null, last_step: null };
 }
 
 /** Smallest and largest step of the finite points of all runs, or null when there are none. */
@@ -124,6 +124,8 @@ export function aggregateGroup(
     addRunMeans(steps, values, null, lo, width, buckets, cellSteps, cellValues);
   }
   const out = emptyAggregate();
+  out.first_step = extent[0];
+  out.last_step = extent[1];
   for (let b = 0; b < buckets; b++) {
     const values = cellValues[b];
     const n = values.length;

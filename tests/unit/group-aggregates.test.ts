@@ -44,6 +44,18 @@ function expectAggregate(actual: GroupAggregateJson, expected: GroupAggregateJso
     expectClose(actual[column], expected[column], column);
   }
   expect(actual.count).toEqual(expected.count);
+  expect([actual.first_step, actual.last_step], "first and last step").toEqual([
+    expected.first_step,
+    expected.last_step,
+  ]);
+}
+
+/** The smallest and largest step with a finite value over every run, as the aggregate reports them. */
+function finiteEnds(runs: readonly RunPoints[]): Pick<GroupAggregateJson, "first_step" | "last_step"> {
+  const steps = runs.flatMap((r) => Array.from(r.steps).filter((_, i) => Number.isFinite(r.values[i])));
+  return steps.length === 0
+    ? { first_step: null, last_step: null }
+    : { first_step: Math.min(...steps), last_step: Math.max(...steps) };
 }
 
 describe("golden grouped aggregates (written by the Python reader)", () => {
@@ -88,7 +100,16 @@ function directAggregate(runs: readonly RunPoints[], buckets: number, lo: number
       cells.set(b, cell);
     }
   }
-  const out: GroupAggregateJson = { steps: [], mean: [], std: [], stderr: [], min: [], max: [], count: [] };
+  const out: GroupAggregateJson = {
+    steps: [],
+    mean: [],
+    std: [],
+    stderr: [],
+    min: [],
+    max: [],
+    count: [],
+    ...finiteEnds(runs),
+  };
   for (const b of [...cells.keys()].sort((x, y) => x - y)) {
     const cell = cells.get(b) ?? [];
     const values = cell.map((c) => c.value);
@@ -166,6 +187,22 @@ describe("aggregateGroup against a direct computation", () => {
     expect(a).toEqual(directAggregate(runs, 2, 10, 14));
     expect(a.count).toEqual([1, 2]);
     expect(a.mean).toEqual([1.5, (3.5 + 5.5) / 2]);
+    // Where the data ends, not where the window does.
+    expect([a.first_step, a.last_step]).toEqual([10, 13]);
+  });
+
+  it("the first and last step are the data's ends, not the first and last bucket's mean step", () => {
+    const steps = Array.from({ length: 100 }, (_, i) => i);
+    const values = steps.map((s) => (s === 0 || s === 99 ? Number.NaN : s));
+    const a = aggregateGroup(
+      [
+        { steps, values },
+        { steps: [2, 50], values: [1, 1] },
+      ],
+      10,
+    );
+    expect(a.steps[0]).toBeGreaterThan(3);
+    expect([a.first_step, a.last_step]).toEqual([1, 98]);
   });
 
   it("no finite point anywhere gives empty columns", () => {
@@ -176,7 +213,17 @@ describe("aggregateGroup against a direct computation", () => {
       ],
       5,
     );
-    expect(a).toEqual({ steps: [], mean: [], std: [], stderr: [], min: [], max: [], count: [] });
+    expect(a).toEqual({
+      steps: [],
+      mean: [],
+      std: [],
+      stderr: [],
+      min: [],
+      max: [],
+      count: [],
+      first_step: null,
+      last_step: null,
+    });
   });
 });
 
@@ -232,7 +279,11 @@ function directWithSpans(
     low,
     high,
   );
-  return { ...shape, steps: exactSteps.mean };
+  return {
+    ...shape,
+    steps: exactSteps.mean,
+    ...finiteEnds(windows.map((w) => ({ steps: w.steps, values: w.values }))),
+  };
 }
 
 /** A run with nothing but its experiment and name, created at time 1 (in a transaction of the caller). */

@@ -52,7 +52,17 @@ describe("group statistics for the table and the band", () => {
   });
 
   it("band edges: mean ± std, mean ± stderr, or min and max", () => {
-    const a = { steps: [0], mean: [10], std: [2], stderr: [1], min: [7], max: [12], count: [4] };
+    const a = {
+      steps: [0],
+      mean: [10],
+      std: [2],
+      stderr: [1],
+      min: [7],
+      max: [12],
+      count: [4],
+      first_step: 0,
+      last_step: 0,
+    };
     expect(bandEdges(a, 0, "std")).toEqual([8, 12]);
     expect(bandEdges(a, 0, "stderr")).toEqual([9, 11]);
     expect(bandEdges(a, 0, "minmax")).toEqual([7, 12]);

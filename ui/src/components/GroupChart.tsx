@@ -59,6 +59,9 @@ interface DrawnGroup {
   low: number[];
   high: number[];
   count: number[];
+  /** Where the group's data begins and ends (its first bucket's mean step is later than where it begins). */
+  first: number | null;
+  last: number | null;
 }
 
 function drawnGroups(lines: readonly GroupLine[], band: BandKind): DrawnGroup[] {
@@ -73,6 +76,8 @@ function drawnGroups(lines: readonly GroupLine[], band: BandKind): DrawnGroup[] 
       low: edges.map((e) => e[0]),
       high: edges.map((e) => e[1]),
       count: a.count,
+      first: a.first_step,
+      last: a.last_step,
     };
   });
 }
@@ -109,6 +114,9 @@ interface PlotData {
   faintRuns: { color: string; data: SeriesData }[];
   lo: number;
   hi: number;
+  /** The x range the data spans: from the first group's first step to the last one's last. */
+  xFirst: number;
+  xLast: number;
 }
 
 function plotData(
@@ -142,7 +150,13 @@ function plotData(
     }
   }
   for (const { data } of faintRuns) for (let i = 0; i < data.length; i++) include(data.values[i]);
-  return { drawn, faintRuns, lo, hi };
+  let xFirst = Number.POSITIVE_INFINITY;
+  let xLast = Number.NEGATIVE_INFINITY;
+  for (const g of drawn) {
+    if (g.first !== null) xFirst = Math.min(xFirst, g.first);
+    if (g.last !== null) xLast = Math.max(xLast, g.last);
+  }
+  return { drawn, faintRuns, lo, hi, xFirst, xLast };
 }
 
 /** One metric with the runs grouped: per group a mean line in the group's colour over a band, runs faintly beneath when asked. */
@@ -417,7 +431,18 @@ export const GroupChart = memo(function GroupChart(props: GroupChartProps) {
         },
         select: { show: true, left: 0, top: 0, width: 0, height: 0 },
         scales: {
-          x: { time: false, range: (_u, min, max) => zoom ?? (min === max ? [min - 1, max + 1] : [min, max]) },
+          x: {
+            time: false,
+            // Unzoomed, the axis spans the runs' steps, from where the data begins (a group's line
+            // starts at its first bucket's mean step, later than that).
+            range: (_u, dataMin, dataMax) => {
+              if (zoom) return zoom;
+              const data = dataRef.current;
+              const min = data && Number.isFinite(data.xFirst) ? Math.min(data.xFirst, dataMin) : dataMin;
+              const max = data && Number.isFinite(data.xLast) ? Math.max(data.xLast, dataMax) : dataMax;
+              return min === max ? [min - 1, max + 1] : [min, max];
+            },
+          },
           y: {
             ...(logY ? { distr: 3, log: 10 } : {}),
             range: (_u, min, max) => {
