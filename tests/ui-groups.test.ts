@@ -422,6 +422,21 @@ describe("grouping runs", () => {
       null,
       exact[0],
     ]);
+    // The lr column reads each value as the names do, the exact value on hover where it is rounded.
+    const lrCells = rows.locator('.cell[data-col="config:lr"]').getByTestId("config-value");
+    const values = byNewest.map((i) => names[i].slice("lr=".length));
+    expect(await lrCells.allInnerTexts()).toEqual(values);
+    expect(await lrCells.evaluateAll((els) => els.map((el) => el.getAttribute("title")))).toEqual([
+      null,
+      exact[1].slice("lr=".length),
+      exact[0].slice("lr=".length),
+    ]);
+    // So do the runs' rows (the group of 0.02 opened): the same text in every row of the column.
+    await rows.nth(2).getByTestId("group-toggle").click();
+    const runCells = page.getByTestId("run-row").locator('.cell[data-col="config:lr"]');
+    await waitUntil(async () => (await runCells.count()) === 2, "the group's two runs");
+    expect(await runCells.allInnerTexts()).toEqual(["0.02", "0.02"]);
+    expect(await runCells.getByTestId("config-value").first().getAttribute("title")).toBe("0.020000000000000004");
     // The legend and the grouped chart's tooltip read the same.
     const legend = page.getByTestId("legend-group-label");
     await waitUntil(async () => (await legend.count()) === 3, "three legend entries");

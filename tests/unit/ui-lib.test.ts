@@ -4,7 +4,7 @@ import type { GroupedRun } from "../../src/contract/groups.js";
 import type { JsonValue } from "../../src/types.js";
 import { formatLogValue, linearTickLabels, logTickLabels } from "../../ui/src/lib/axes.js";
 import { defaultColor, deltaE2000, PALETTE, runColor } from "../../ui/src/lib/colors.js";
-import { groupNames } from "../../ui/src/lib/group-names.js";
+import { groupNames, readableNumbers } from "../../ui/src/lib/group-names.js";
 import { hairlineOffsets, lineExtent, linePath, onlyPoint, PathCache } from "../../ui/src/lib/lines.js";
 import { tooltipLeft } from "../../ui/src/lib/placement.js";
 import { extendEma, extendOffset, isSorted, lowerBound, nearestIndex } from "../../ui/src/lib/series.js";
@@ -293,5 +293,29 @@ describe("group names", () => {
       "a=0.1234569",
       "a=0.5",
     ]);
+  });
+});
+
+describe("readable numbers of a table column", () => {
+  it("rounds computed floats to six digits, keeps every digit where two values would read alike", () => {
+    const texts = readableNumbers([0.1 * 0.2, 0.1 + 0.2, 0.3, 0.1 * 0.2, 1234567, 123456789.123456, 15 * 1e-7 * 0.1]);
+    expect([...texts.entries()]).toEqual([
+      [0.020000000000000004, "0.02"],
+      [0.30000000000000004, "0.30000000000000004"],
+      [0.3, "0.3"],
+      [1234567, "1234567"],
+      [123456789.123456, "123456789"],
+      [1.5000000000000002e-7, "1.5e-7"],
+    ]);
+  });
+
+  it("raises the digits only as far as two values need", () => {
+    const texts = readableNumbers([1.0000001, 1.0000002, 7.123456789]);
+    expect(texts.get(1.0000001)).toBe("1.0000001");
+    expect(texts.get(1.0000002)).toBe("1.0000002");
+    expect(texts.get(7.123456789)).toBe("7.12346");
+    // Every value of the column reads differently from every other.
+    const many = Array.from({ length: 200 }, (_, i) => 1 + i * 1e-9);
+    expect(new Set(readableNumbers(many).values()).size).toBe(200);
   });
 });

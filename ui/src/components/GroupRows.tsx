@@ -2,8 +2,9 @@ import type { ReactNode } from "react";
 import { meanAndStd } from "../../../src/contract/groups";
 import { configValue } from "../../../src/contract/run-table";
 import type { Run, Summaries } from "../api/types";
-import { formatNumber, formatValue } from "../lib/format";
+import { formatNumber } from "../lib/format";
 import { updateView } from "../state/view";
+import { ConfigText, type ConfigTexts } from "./ConfigText";
 import { type ColoredGroup, coloredGroups } from "./chart/groups";
 
 /** A line of the grouped table: a group's row, or one of its runs under it when the group is open. */
@@ -38,7 +39,12 @@ function toggleGroup(label: string): void {
 }
 
 /** What a group row shows in a column: mean ± std of a metric column, a config value the runs share. */
-function groupCell(columnId: string, group: ColoredGroup, summaries: ReadonlyMap<string, Summaries>): ReactNode {
+function groupCell(
+  columnId: string,
+  group: ColoredGroup,
+  summaries: ReadonlyMap<string, Summaries>,
+  configTexts: ConfigTexts,
+): ReactNode {
   const metric = /^metric:(.+):(last|min|max)$/.exec(columnId);
   if (metric) {
     const [, key, stat] = metric;
@@ -59,7 +65,8 @@ function groupCell(columnId: string, group: ColoredGroup, summaries: ReadonlyMap
   if (columnId.startsWith("config:")) {
     const key = columnId.slice(7);
     const values = new Set(group.runs.map((r) => JSON.stringify(configValue(r.config, key) ?? null)));
-    if (values.size === 1) return formatValue(configValue(group.runs[0].config, key));
+    if (values.size === 1)
+      return <ConfigText value={configValue(group.runs[0].config, key)} readable={configTexts.get(key)} />;
     return <span className="muted">{values.size} values</span>;
   }
   return null;
@@ -71,11 +78,13 @@ export function GroupRowCells({
   open,
   columns,
   summaries,
+  configTexts,
 }: {
   group: ColoredGroup;
   open: boolean;
   columns: { id: string; numeric?: boolean; stickyLeft?: number }[];
   summaries: ReadonlyMap<string, Summaries>;
+  configTexts: ConfigTexts;
 }) {
   return (
     <>
@@ -108,7 +117,7 @@ export function GroupRowCells({
               </span>
             </button>
           );
-        } else content = groupCell(c.id, group, summaries);
+        } else content = groupCell(c.id, group, summaries, configTexts);
         return (
           <div
             key={c.id}

@@ -3,7 +3,8 @@ import { memo, type ReactNode, useEffect, useMemo, useRef, useState } from "reac
 import { MAX_RUN_NAME_LENGTH } from "../../../src/contract/limits";
 import { configValue, flattenConfig } from "../../../src/contract/run-table";
 import type { Run, Summaries } from "../api/types";
-import { formatAgo, formatDateTime, formatDuration, formatNumber, formatValue } from "../lib/format";
+import { formatAgo, formatDateTime, formatDuration, formatNumber } from "../lib/format";
+import { readableNumbers } from "../lib/group-names";
 import { columnField, runDuration, tableFilter, tableRows } from "../lib/run-table";
 import { searchQuery } from "../lib/where-search";
 import { patchRun } from "../state/actions";
@@ -12,6 +13,7 @@ import { NEWEST_COUNT, setSelected } from "../state/selection";
 import { updateView, type ViewState } from "../state/view";
 import { ColorPicker } from "./ColorPicker";
 import { type Aggregate, ColumnPicker } from "./ColumnPicker";
+import { ConfigText, type ConfigTexts } from "./ConfigText";
 import { GroupBy } from "./GroupBy";
 import { entryKey, GroupRowCells, type TableEntry, tableEntries } from "./GroupRows";
 import { PencilIcon } from "./Icons";
@@ -182,7 +184,32 @@ function baseColumns(): Column[] {
   ];
 }
 
-function extraColumn(id: string): Column | null {
+/**
+ * How the config columns' numbers read over all the table's runs; the same map while the numbers
+ * are the same (a heartbeat or a rename leaves the columns, and so every row, as they were).
+ */
+function useConfigTexts(runs: readonly Run[], columnIds: readonly string[]): ConfigTexts {
+  const signature = useMemo(() => {
+    const numbers = columnIds
+      .filter((id) => id.startsWith("config:"))
+      .map((id) => {
+        const key = id.slice(7);
+        const values = new Set<number>();
+        for (const r of runs) {
+          const v = configValue(r.config, key);
+          if (typeof v === "number") values.add(v);
+        }
+        return [key, [...values].sort((a, b) => a - b)] as const;
+      });
+    return JSON.stringify(numbers);
+  }, [runs, columnIds]);
+  return useMemo(() => {
+    const numbers = JSON.parse(signature) as [string, number[]][];
+    return new Map(numbers.map(([key, values]) => [key, readableNumbers(values)]));
+  }, [signature]);
+}
+
+function extraColumn(id: string, configTexts: ConfigTexts): Column | null {
   if (id.startsWith("config:")) {
     const key = id.slice(7);
     return {
@@ -191,10 +218,7 @@ function extraColumn(id: string): Column | null {
       title: `config ${key}`,
       width: 112,
       numeric: true,
-      cell: (r) => {
-        const v = configValue(r.config, key);
-        return v === undefined ? <span className="muted">—</span> : formatValue(v);
-      },
+      cell: (r) => <ConfigText value={configValue(r.config, key)} readable={configTexts.get(key)} />,
     };
   }
   const match = /^metric:(.+):(last|min|max)$/.exec(id);
@@ -279,11 +303,12 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
     [view.cols, runs, configKeys, metricKeys],
   );
   const emptyKey = [...emptyBaseColumns(runs)].join(",");
+  const configTexts = useConfigTexts(runs, extraIds);
   const columns = useMemo(() => {
-    const extra = extraIds.map(extraColumn).filter((c): c is Column => c !== null);
+    const extra = extraIds.map((id) => extraColumn(id, configTexts)).filter((c): c is Column => c !== null);
     const empty = new Set(emptyKey.split(","));
     return [...baseColumns().filter((c) => !empty.has(c.id)), ...extra];
-  }, [extraIds, emptyKey]);
+  }, [extraIds, emptyKey, configTexts]);
 
   const sortColumn = columns.find((c) => c.id === view.sort) ?? columns.find((c) => c.id === "created")!;
   const sortedNow = hasRunning && sortColumn.id === "duration" ? now : 0;
@@ -491,7 +516,13 @@ export const RunTable = memo(function RunTable({ runs, view, selected }: RunTabl
                           onChange={() => select(ids, !allSelected)}
                         />
                       </div>
-                      <GroupRowCells group={entry.group} open={entry.open} columns={columns} summaries={summaries} />
+                      <GroupRowCells
+                        group={entry.group}
+                        open={entry.open}
+                        columns={columns}
+                        summaries={summaries}
+                        configTexts={configTexts}
+                      />
                     </div>
                   );
                 }
