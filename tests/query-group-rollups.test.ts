@@ -35,12 +35,8 @@ function writeRuns(target: string): string[] {
 function groupSeries(target: string, ids: string[], options: GroupSeriesOptions): GroupAggregateJson {
   const db = open(target, { readonly: true });
   try {
-    const { steps, mean, std, stderr, min, max, count, first_step, last_step } = db.getGroupSeries(
-      ids,
-      "loss",
-      options,
-    );
-    return { steps, mean, std, stderr, min, max, count, first_step, last_step };
+    const { steps, mean, std, stderr, min, max, count, firstStep, lastStep } = db.getGroupSeries(ids, "loss", options);
+    return { steps, mean, std, stderr, min, max, count, first_step: firstStep, last_step: lastStep };
   } finally {
     db.close();
   }

@@ -196,11 +196,19 @@ export class StonksDatabase {
         const points = readGroupWindow(this.connection, runId, key, options.buckets, options.minStep, options.maxStep);
         if (points !== null) runs.push(points);
       }
+      const { first_step, last_step, ...columns } = aggregateGroup(
+        runs,
+        options.buckets,
+        options.minStep,
+        options.maxStep,
+      );
       return {
         key,
         runIds: [...runIds],
         runsWithKey: runs.length,
-        ...aggregateGroup(runs, options.buckets, options.minStep, options.maxStep),
+        ...columns,
+        firstStep: first_step,
+        lastStep: last_step,
       };
     });
   }

@@ -164,8 +164,13 @@ export interface GroupSeriesOptions {
   maxStep?: number;
 }
 
-/** What StonksDatabase.getGroupSeries returns: the aggregate with the runs it was asked for. */
-export interface GroupSeries extends GroupAggregateJson {
+/**
+ * What StonksDatabase.getGroupSeries returns: the aggregate with the runs it was asked for, and
+ * where the data begins and ends (the wire's first_step and last_step).
+ */
+export interface GroupSeries extends Omit<GroupAggregateJson, "first_step" | "last_step"> {
+  firstStep: number | null;
+  lastStep: number | null;
   key: string;
   runIds: string[];
   /** Runs (counted as listed) that logged the key at all. */

@@ -25,8 +25,8 @@ export function* groupSeriesPieces(
         min: series.min,
         max: series.max,
         count: series.count,
-        first_step: series.first_step,
-        last_step: series.last_step,
+        first_step: series.firstStep,
+        last_step: series.lastStep,
       };
       yield `${first ? "" : ","}${JSON.stringify(json)}`;
       first = false;

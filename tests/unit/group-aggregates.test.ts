@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { GroupAggregateJson } from "../../src/contract/groups.js";
 import { NotFoundError } from "../../src/errors.js";
 import { open } from "../../src/query/database.js";
-import { aggregateGroup, type RunPoints } from "../../src/query/group-aggregate.js";
+import { aggregateGroup, type GroupSeries, type RunPoints } from "../../src/query/group-aggregate.js";
 import { type Db, openDatabase, runImmediate } from "../../src/store/connection.js";
 import { GROUP_SPANS_PER_BUCKET } from "../../src/store/reads.js";
 import { ROLLUP_LEVELS } from "../../src/store/rollup.js";
@@ -39,15 +39,13 @@ function expectClose(actual: readonly number[], expected: readonly number[], wha
   });
 }
 
-function expectAggregate(actual: GroupAggregateJson, expected: GroupAggregateJson): void {
+/** The reader's series against an aggregate as the wire writes it. */
+function expectAggregate(actual: GroupSeries, expected: GroupAggregateJson): void {
   for (const column of ["steps", "mean", "std", "stderr", "min", "max"] as const) {
     expectClose(actual[column], expected[column], column);
   }
   expect(actual.count).toEqual(expected.count);
-  expect([actual.first_step, actual.last_step], "first and last step").toEqual([
-    expected.first_step,
-    expected.last_step,
-  ]);
+  expect([actual.firstStep, actual.lastStep], "first and last step").toEqual([expected.first_step, expected.last_step]);
 }
 
 /** An aggregate's columns, empty. */
@@ -388,7 +386,15 @@ describe("getGroupSeries through rollups against a direct computation", () => {
     const odd = open(copy);
     try {
       const actual = odd.getGroupSeries(ids, "loss", { buckets });
-      expect(actual).toEqual({ ...aggregateGroup(asStored, buckets), key: "loss", runIds: ids, runsWithKey: 4 });
+      const { first_step, last_step, ...columns } = aggregateGroup(asStored, buckets);
+      expect(actual).toEqual({
+        ...columns,
+        firstStep: first_step,
+        lastStep: last_step,
+        key: "loss",
+        runIds: ids,
+        runsWithKey: 4,
+      });
       expect(actual.mean).not.toEqual(db.getGroupSeries(ids, "loss", { buckets }).mean);
     } finally {
       odd.close();
