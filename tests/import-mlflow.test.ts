@@ -1,10 +1,10 @@
 // `stonks import mlflow` through the real CLI, on an mlruns file store and a SQLite tracking
 // database that the real MLflow client wrote (tests/fixtures/interop/mlflow/generate.py, whose
 // formula this test repeats: run i logs loss = 1 / (step + 1) + i at steps 0..4, at T0 + 10 i + step).
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseMetaYaml } from "../src/interop/mlflow.js";
+import { fileLines, parseMetaYaml } from "../src/interop/mlflow.js";
 import { mlflowStatus, paramValue, splitMlflowTags } from "../src/interop/mlflow-values.js";
 import { foreignRunId } from "../src/query/import-foreign.js";
 import { openService } from "../src/query/service.js";
@@ -149,6 +149,40 @@ describe("stonks import mlflow", () => {
       );
     },
   );
+
+  it("reads a metric file of several blocks point by point: lines across blocks, CRLF, no last newline", async () => {
+    const store = join(tempDir(), "mlruns");
+    cpSync(MLRUNS, store, { recursive: true });
+    const runDir = join(store, "704178456576054021", "68f5201837d0420497a842332cb02eb2");
+    // 80,000 points, about 2.5 MB: the reader's 1 MiB blocks end inside lines.
+    const count = 80_000;
+    const lines = Array.from({ length: count }, (_, i) => `${(T0 + i) * 1000} ${i / 8} ${i}`);
+    writeFileSync(join(runDir, "metrics", "loss"), lines.join("\r\n"));
+    const target = tempDb();
+    expect((await stonks(["import", "mlflow", store, "--db", target])).code).toBe(0);
+    const db = openService(target);
+    try {
+      const loss = db.getMetrics(foreignRunId("mlflow", "68f5201837d0420497a842332cb02eb2"), "loss");
+      expect(loss.steps.length).toBe(count);
+      expect(Array.from(loss.steps.subarray(count - 3))).toEqual([count - 3, count - 2, count - 1]);
+      expect(Array.from(loss.values.subarray(count - 3))).toEqual([count - 3, count - 2, count - 1].map((i) => i / 8));
+      expect(loss.steps.every((step, i) => step === i)).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("splits a file into its lines whatever the block size: characters of several bytes cut by a block", () => {
+    const file = join(tempDir(), "lines.txt");
+    const text = "a\n\nλx → y\r\n€€€\n\nlast";
+    writeFileSync(file, text);
+    for (const block of [1, 2, 3, 5, 7, 64])
+      expect([...fileLines(file, block)], `block ${block}`).toEqual(text.split("\n"));
+    writeFileSync(file, "ends\n");
+    expect([...fileLines(file, 2)]).toEqual(["ends"]);
+    writeFileSync(file, "");
+    expect([...fileLines(file, 4)]).toEqual([]);
+  });
 
   it("gives each run the id derived from its MLflow run id", async () => {
     const target = tempDb();

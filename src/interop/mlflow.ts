@@ -7,8 +7,9 @@
  * `config.lr < 0.01` works), user tags become `key=value` tags, and the
  * `mlflow.*` system tags that stonks has a place for fill it.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { join, sep } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import { type MlflowDatabase, type MlflowMetricRow, openMlflowDatabase } from "../store/mlflow-database.js";
 import type { Config } from "../types.js";
@@ -158,9 +159,37 @@ function keyedFiles(dir: string, prefix = ""): [string, string][] {
   return files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** How much of a metric file is read at a time. */
+const METRIC_FILE_BLOCK = 1 << 20;
+
+/**
+ * A file's lines, read a block at a time: a metric file of a long run is hundreds of megabytes,
+ * more than one string can hold (V8's limit is 512 MiB), and read whole it was held two or three
+ * times over (the text, its lines, their rows) while the run's points were gathered.
+ */
+export function* fileLines(file: string, blockSize = METRIC_FILE_BLOCK): Generator<string> {
+  const fd = openSync(file, "r");
+  try {
+    const block = Buffer.alloc(blockSize);
+    const decoder = new StringDecoder("utf8");
+    let rest = "";
+    for (;;) {
+      const filled = readSync(fd, block, 0, blockSize, null);
+      if (filled === 0) break;
+      const lines = (rest + decoder.write(block.subarray(0, filled))).split("\n");
+      rest = lines.pop() as string;
+      yield* lines;
+    }
+    rest += decoder.end();
+    if (rest !== "") yield rest;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A metric file's lines: "timestamp value step" (MLflow before 1.0 wrote no step: 0). */
 function* metricFileRows(key: string, file: string): Generator<MlflowMetricRow> {
-  for (const line of readFileSync(file, "utf8").split("\n")) {
+  for (const line of fileLines(file)) {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 2) continue;
     yield {
@@ -229,7 +258,10 @@ function fileStoreSource(runs: FileRun[]): ForeignSource {
             endMs: run.meta.end_time == null ? null : Number(run.meta.end_time),
             params: keyedFiles(join(run.dir, "params")).map(([key, file]): [string, string] => [key, readText(file)]),
             tags: keyedFiles(join(run.dir, "tags")).map(([key, file]): [string, string] => [key, readText(file)]),
-            metrics: metricFiles.flatMap(([key, file]) => [...metricFileRows(key, file)]),
+            // Row by row into the run's series, a file at a time (not every row of the run at once).
+            metrics: (function* () {
+              for (const [key, file] of metricFiles) yield* metricFileRows(key, file);
+            })(),
           },
           names,
         );
