@@ -38,8 +38,12 @@ export interface MlflowDatabase {
   runs(): MlflowRunRow[];
   params(runId: string): [string, string][];
   tags(runId: string): [string, string | null][];
-  /** The run's metric points in the order they were inserted (per key, the order they were logged). */
-  metrics(runId: string): MlflowMetricRow[];
+  /**
+   * The run's metric points in the order they were inserted (per key, the order they were
+   * logged), read row by row as they are consumed (a long run holds millions); read them through
+   * before the next call.
+   */
+  metrics(runId: string): Iterable<MlflowMetricRow>;
   close(): void;
 }
 
@@ -86,13 +90,21 @@ function mlflowDatabase(db: Db, hasNanFlag: boolean): MlflowDatabase {
     runs: () => runs.all() as MlflowRunRow[],
     params: (runId) => params.all(runId) as [string, string][],
     tags: (runId) => tags.all(runId) as [string, string | null][],
-    metrics: (runId) =>
-      (metrics.all(runId) as { key: string; value: number | null; timestampMs: number; step: number }[]).map((row) => ({
-        key: row.key,
-        value: row.value === null ? Number.NaN : Number(row.value),
-        timestampMs: Number(row.timestampMs),
-        step: Number(row.step),
-      })),
+    metrics: function* (runId) {
+      for (const row of metrics.iterate(runId) as Iterable<{
+        key: string;
+        value: number | null;
+        timestampMs: number;
+        step: number;
+      }>) {
+        yield {
+          key: row.key,
+          value: row.value === null ? Number.NaN : Number(row.value),
+          timestampMs: Number(row.timestampMs),
+          step: Number(row.step),
+        };
+      }
+    },
     close: () => db.close(),
   };
 }
