@@ -200,6 +200,8 @@ describe("grouping runs", () => {
     expect(Number(await stat.getAttribute("data-mean"))).toBeCloseTo(centre(0.1, 99), 12);
     expect(Number(await stat.getAttribute("data-std"))).toBeCloseTo(1, 12);
     expect(await shown(stat)).toBe("19.9 ± 1");
+    // The numbers again on hover, whole where the cell cuts them.
+    expect(await stat.getAttribute("title")).toBe("19.9 ± 1: mean ± std over 3 runs");
     expect(JSON.parse(query(page).get("gby") ?? "null")).toEqual(["config.lr"]);
 
     // Opening a group lists its runs under it.

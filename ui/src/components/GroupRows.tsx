@@ -56,7 +56,8 @@ function groupCell(
         data-col={columnId}
         data-mean={stats.mean}
         data-std={stats.std}
-        title={`mean ± std over ${stats.count} run${stats.count === 1 ? "" : "s"}`}
+        // The cell may cut the numbers: the title gives them whole.
+        title={`${formatNumber(stats.mean)} ± ${formatNumber(stats.std)}: mean ± std over ${stats.count} run${stats.count === 1 ? "" : "s"}`}
       >
         {formatNumber(stats.mean)} <span className="muted">± {formatNumber(stats.std)}</span>
       </span>
