@@ -59,7 +59,9 @@ function fakeNvidiaSmi(output: string, status = 0): { bin: string; args: string 
   const args = join(bin, "args.txt");
   writeFileSync(
     join(bin, "nvidia-smi"),
-    `#!/bin/sh\nprintf "%s\\n" "$@" > "${args}"\nprintf '%s' '${output}'\nexit ${status}\n`,
+    // Appended, not rewritten: a query the finished run kills (HardwareSampler.stop) may be cut
+    // between a rewrite's truncation and its write, leaving the file empty.
+    `#!/bin/sh\nprintf "%s\\n" "$@" >> "${args}"\nprintf '%s' '${output}'\nexit ${status}\n`,
   );
   chmodSync(join(bin, "nvidia-smi"), 0o755);
   return { bin, args };
